@@ -1,0 +1,3 @@
+from cexflow.cli import main
+
+raise SystemExit(main())

@@ -61,7 +61,7 @@ def main(real_dir: str) -> None:
                 "chain": "ethereum",
                 "address": address,
                 "exchange": exchange,
-                "wallet": rec["name_tag"].strip(),
+                "wallet": rec["name_tag"].strip() or address,
                 "label_source": "etherscan_labels_2023_06",
             }
     out = csv.DictWriter(sys.stdout, ["chain", "address", "exchange", "wallet", "label_source"],

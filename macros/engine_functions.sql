@@ -1,0 +1,93 @@
+{#- Small engine-specific functions, each behind adapter.dispatch (DuckDB here; Spark beside it later). -#}
+
+{#- A UTC timestamp (without time zone) from unix epoch seconds given as text; NULL if unreadable. -#}
+{% macro epoch_text_to_timestamp(text_expr) %}
+    {{ return(adapter.dispatch('epoch_text_to_timestamp', 'cexflow')(text_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__epoch_text_to_timestamp(text_expr) %}
+    case
+        when regexp_full_match(trim({{ text_expr }}), '[0-9]{1,11}')
+            then make_timestamp(cast(trim({{ text_expr }}) as bigint) * 1000000)
+        -- ISO text, as BigQuery exports block_timestamp ('2021-06-09 01:33:15 UTC')
+        else cast(try_cast(replace(trim({{ text_expr }}), ' UTC', '') as timestamptz) at time zone 'UTC' as timestamp)
+    end
+{% endmacro %}
+
+{#- TRUE when the text is a 0x-prefixed 20-byte hex address (any case). -#}
+{% macro is_hex_address(text_expr) %}
+    {{ return(adapter.dispatch('is_hex_address', 'cexflow')(text_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__is_hex_address(text_expr) %}
+    coalesce(regexp_full_match(trim({{ text_expr }}), '0[xX][0-9a-fA-F]{40}'), false)
+{% endmacro %}
+
+{#- TRUE when the text is a 0x-prefixed 32-byte hex transaction hash (any case). -#}
+{% macro is_hex_hash(text_expr) %}
+    {{ return(adapter.dispatch('is_hex_hash', 'cexflow')(text_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__is_hex_hash(text_expr) %}
+    coalesce(regexp_full_match(trim({{ text_expr }}), '0[xX][0-9a-fA-F]{64}'), false)
+{% endmacro %}
+
+{#- TRUE when the text is a non-negative integer written with digits only. -#}
+{% macro is_digits(text_expr) %}
+    {{ return(adapter.dispatch('is_digits', 'cexflow')(text_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__is_digits(text_expr) %}
+    coalesce(regexp_full_match(trim({{ text_expr }}), '[0-9]+'), false)
+{% endmacro %}
+
+{#-
+    An exact DECIMAL(38,18) token amount from a raw integer amount (digits text) and the token's
+    decimals, by moving the decimal point in the text: no division, no float. NULL when the result
+    does not fit DECIMAL(38,18) or would need more than 18 decimal places.
+-#}
+{% macro raw_amount_to_decimal(raw_expr, decimals_expr) %}
+    {{ return(adapter.dispatch('raw_amount_to_decimal', 'cexflow')(raw_expr, decimals_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__raw_amount_to_decimal(raw_expr, decimals_expr) %}
+    {%- set padded -%}
+        lpad(trim({{ raw_expr }}), cast(greatest(length(trim({{ raw_expr }})), {{ decimals_expr }}) as integer), '0')
+    {%- endset -%}
+    try_cast(
+        case
+            -- more than 18 decimals: exact only when the digits past the 18th are zeros
+            when {{ decimals_expr }} > 18 and rtrim(right({{ padded }}, {{ decimals_expr }} - 18), '0') <> '' then null
+            else '0' || left({{ padded }}, length({{ padded }}) - {{ decimals_expr }})
+                || '.' || left(right({{ padded }}, {{ decimals_expr }}), 18) || '0'
+        end
+        as decimal(38, 18)
+    )
+{% endmacro %}
+
+{#- An exact DECIMAL(38,18) from decimal text (plain or scientific notation); NULL if unreadable. -#}
+{% macro decimal_text_to_decimal(text_expr) %}
+    {{ return(adapter.dispatch('decimal_text_to_decimal', 'cexflow')(text_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__decimal_text_to_decimal(text_expr) %}
+    try_cast(trim({{ text_expr }}) as decimal(38, 18))
+{% endmacro %}
+
+{#- A stable text key from a list of column expressions. -#}
+{% macro hash_key(expressions) %}
+    {{ return(adapter.dispatch('hash_key', 'cexflow')(expressions)) }}
+{% endmacro %}
+
+{% macro duckdb__hash_key(expressions) %}
+    md5(concat_ws('|', {% for e in expressions %}coalesce(cast({{ e }} as varchar), ''){% if not loop.last %}, {% endif %}{% endfor %}))
+{% endmacro %}
+
+{#- A date plus a whole number of days (negative to go back). -#}
+{% macro add_days(date_expr, days) %}
+    {{ return(adapter.dispatch('add_days', 'cexflow')(date_expr, days)) }}
+{% endmacro %}
+
+{% macro duckdb__add_days(date_expr, days) %}
+    cast({{ date_expr }} + to_days(cast({{ days }} as integer)) as date)
+{% endmacro %}

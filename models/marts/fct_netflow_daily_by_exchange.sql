@@ -1,0 +1,61 @@
+-- One row per exchange per calendar day of the data's range (days without transfers are zero rows),
+-- for every exchange with at least one transfer. Transfers between two wallets of the exchange are
+-- internal: in internal_volume, not in inflow or outflow. A transfer between two exchanges is an
+-- outflow of one and an inflow of the other.
+with legs as (
+    select * from {{ ref('int_flow_legs') }}
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+exchanges as (
+    select distinct exchange from legs
+),
+
+daily_flows as (
+    select
+        flow_date,
+        exchange,
+        sum(case when direction = 'in' and flow_type <> 'internal' then amount end) as inflow,
+        sum(case when direction = 'out' and flow_type <> 'internal' then amount end) as outflow,
+        -- an internal transfer has an in and an out leg: count its amount once
+        sum(case when direction = 'in' and flow_type = 'internal' then amount end) as internal_volume,
+        count(case when direction = 'in' and flow_type <> 'internal' then 1 end) as n_deposits,
+        count(case when direction = 'out' and flow_type <> 'internal' then 1 end) as n_withdrawals,
+        count(case when direction = 'in' and flow_type = 'internal' then 1 end) as n_internal
+    from legs
+    group by flow_date, exchange
+),
+
+exchange_days as (
+    select
+        calendar.chain,
+        calendar.token_address,
+        calendar.flow_date,
+        exchanges.exchange
+    from calendar
+    cross join exchanges
+),
+
+final as (
+    select
+        exchange_days.chain,
+        exchange_days.token_address,
+        exchange_days.flow_date,
+        exchange_days.exchange,
+        coalesce(daily_flows.inflow, 0) as inflow,
+        coalesce(daily_flows.outflow, 0) as outflow,
+        coalesce(daily_flows.inflow, 0) - coalesce(daily_flows.outflow, 0) as netflow,
+        coalesce(daily_flows.internal_volume, 0) as internal_volume,
+        coalesce(daily_flows.n_deposits, 0) as n_deposits,
+        coalesce(daily_flows.n_withdrawals, 0) as n_withdrawals,
+        coalesce(daily_flows.n_internal, 0) as n_internal
+    from exchange_days
+    left join daily_flows
+        on exchange_days.flow_date = daily_flows.flow_date
+        and exchange_days.exchange = daily_flows.exchange
+)
+
+select * from final

@@ -1,0 +1,26 @@
+-- The seed project's combined export: hash,blockNumber,timeStamp,from,to,value_LPT[,exchange].
+-- value_LPT is already in token units (decimal text); the file has no token column (the build's token).
+with source_rows as (
+    {{ cexflow.read_csv_rows(var('seed_export_files'),
+        ['hash', 'blocknumber', 'timestamp', 'from', 'to', 'value_lpt']) }}
+),
+
+renamed as (
+    select
+        'seed_export' as source_format,
+        source_file,
+        line_number,
+        hash as raw_tx_hash,
+        blocknumber as raw_block_number,
+        timestamp as raw_timestamp,
+        "from" as raw_from_address,
+        "to" as raw_to_address,
+        cast(null as varchar) as raw_token_address,
+        value_lpt as raw_value,
+        cast(null as varchar) as raw_token_decimals,
+        cast(null as varchar) as raw_log_index,
+        'token_units' as amount_unit
+    from source_rows
+)
+
+select * from renamed

@@ -1,0 +1,208 @@
+"""Recognise raw transfer files by their header, and check label files and the token, before dbt runs.
+
+Everything here fails with a one-line CexflowError naming the file, line or option, so that a user's
+mistake never surfaces as a dbt stack trace.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cexflow.errors import CexflowError
+from cexflow.paths import TOKENS_SEED
+
+# format -> (dbt var, required columns (lower case), how to name it in messages)
+FORMATS = {
+    "seed_export": (
+        "seed_export_files",
+        ("hash", "blocknumber", "timestamp", "from", "to", "value_lpt"),
+        "seed project export (hash,blockNumber,timeStamp,from,to,value_LPT[,exchange])",
+    ),
+    "etherscan_csv": (
+        "etherscan_csv_files",
+        ("blocknumber", "timestamp", "hash", "from", "contractaddress", "to", "value", "tokendecimal"),
+        "Etherscan tokentx (blockNumber,timeStamp,hash,from,contractAddress,to,value,tokenDecimal,...)",
+    ),
+    "ethereum_etl": (
+        "ethereum_etl_files",
+        ("token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number"),
+        "ethereum-etl token_transfers (token_address,from_address,to_address,value,transaction_hash,"
+        "log_index,block_number[,block_timestamp])",
+    ),
+}
+ACCEPTED = "; ".join(description for _, _, description in FORMATS.values())
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+@dataclass
+class InputFiles:
+    """The input files of one build, grouped by format (absolute paths)."""
+
+    by_format: dict[str, list[str]] = field(default_factory=dict)
+    etl_without_timestamp: list[str] = field(default_factory=list)
+
+    def add(self, fmt: str, path: str) -> None:
+        self.by_format.setdefault(fmt, []).append(path)
+
+    @property
+    def all_files(self) -> list[str]:
+        return [p for files in self.by_format.values() for p in files]
+
+    def dbt_vars(self) -> dict[str, list[str]]:
+        out = {var: [] for var, _, _ in FORMATS.values()}
+        out["etherscan_json_files"] = []
+        for fmt, files in self.by_format.items():
+            var = "etherscan_json_files" if fmt == "etherscan_json" else FORMATS[fmt][0]
+            out[var] = sorted(files)
+        return out
+
+
+def expand(patterns: list[str], option: str, suffixes: tuple[str, ...] = (".csv", ".json")) -> list[Path]:
+    """Paths for a list of files, directories (their files with `suffixes`) and globs; each must match."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        if glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        elif path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        elif path.is_file():
+            matches = [path]
+        else:
+            raise CexflowError(f"{option} {pattern}: no such file or directory")
+        if not matches:
+            raise CexflowError(f"{option} {pattern}: no file matches")
+        found.extend(p.resolve() for p in matches)
+    # the same file named twice (e.g. by a file and a glob) is read once
+    return list(dict.fromkeys(found))
+
+
+def read_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        try:
+            first = next(csv.reader(fh))
+        except StopIteration:
+            raise CexflowError(f"{path}: empty file (no header line); accepted headers: {ACCEPTED}") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CexflowError(f"{path}: cannot read the header line: {exc}") from None
+    return [name.strip().lower() for name in first]
+
+
+def classify_csv(path: Path) -> str:
+    header = read_header(path)
+    for fmt, (_, required, _) in FORMATS.items():
+        if all(column in header for column in required):
+            return fmt
+    # the closest format, to name the missing columns
+    fmt, (_, required, description) = max(
+        FORMATS.items(), key=lambda item: sum(column in header for column in item[1][1])
+    )
+    missing = [column for column in required if column not in header]
+    if len(missing) < len(required) / 2:
+        raise CexflowError(
+            f"{path}: header looks like {description.split(' (')[0]} but lacks column(s) {', '.join(missing)}"
+        )
+    raise CexflowError(f"{path}: unknown header '{','.join(header)}'; accepted headers: {ACCEPTED}")
+
+
+def classify_json(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CexflowError(f"{path}: not valid JSON: {exc}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("result"), list):
+        return "etherscan_json"
+    if isinstance(doc, dict) and "result" in doc:
+        raise CexflowError(f"{path}: an Etherscan error response, not rows: {str(doc.get('result'))[:120]}")
+    raise CexflowError(
+        f"{path}: unknown JSON layout; accepted: an Etherscan API tokentx response "
+        '({"status": ..., "message": ..., "result": [rows]})'
+    )
+
+
+def classify_inputs(patterns: list[str], blocks: list[str] | None = None) -> InputFiles:
+    """Group the input files by format; check that ethereum-etl files without times have blocks files."""
+    files = InputFiles()
+    for path in expand(patterns, "--input"):
+        if path.suffix.lower() == ".json":
+            files.add(classify_json(path), str(path))
+            continue
+        fmt = classify_csv(path)
+        files.add(fmt, str(path))
+        if fmt == "ethereum_etl" and "block_timestamp" not in read_header(path):
+            files.etl_without_timestamp.append(str(path))
+    if files.etl_without_timestamp and not blocks:
+        raise CexflowError(
+            f"{files.etl_without_timestamp[0]}: ethereum-etl rows without block_timestamp need a blocks file "
+            "(--blocks blocks.csv with columns number,timestamp)"
+        )
+    return files
+
+
+def blocks_files(patterns: list[str]) -> list[str]:
+    paths = expand(patterns, "--blocks", suffixes=(".csv",))
+    for path in paths:
+        header = read_header(path)
+        missing = [c for c in ("number", "timestamp") if c not in header]
+        if missing:
+            raise CexflowError(f"{path}: a blocks file needs columns number,timestamp; missing {', '.join(missing)}")
+    return [str(p) for p in paths]
+
+
+def label_files(patterns: list[str]) -> list[str]:
+    """Check label CSVs: columns address and exchange, and a valid address on every row."""
+    paths = expand(patterns, "--labels", suffixes=(".csv",))
+    for path in paths:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+            missing = [c for c in ("address", "exchange") if c not in columns]
+            if missing:
+                raise CexflowError(
+                    f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
+                )
+            reader.fieldnames = columns
+            for line, row in enumerate(reader, start=2):
+                address = (row.get("address") or "").strip()
+                if not ADDRESS.match(address):
+                    raise CexflowError(
+                        f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
+                    )
+                if not (row.get("exchange") or "").strip():
+                    raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+    return [str(p) for p in paths]
+
+
+@dataclass(frozen=True)
+class Token:
+    chain: str
+    address: str
+    symbol: str
+    decimals: int
+
+
+def resolve_token(token: str, chain: str, decimals: int | None) -> Token:
+    """A token by symbol or address from seeds/tokens.csv; an address not in it needs --decimals."""
+    wanted = token.strip().lower()
+    with open(TOKENS_SEED, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    chains = sorted({r["chain"] for r in rows})
+    for row in rows:
+        if row["chain"] == chain and wanted in (row["symbol"].lower(), row["token_address"].lower()):
+            return Token(chain, row["token_address"].lower(), row["symbol"],
+                         int(row["decimals"]) if decimals is None else decimals)
+    if ADDRESS.match(wanted):
+        if decimals is None:
+            raise CexflowError(f"--token {token}: not in seeds/tokens.csv for chain {chain}; pass its --decimals")
+        return Token(chain, wanted, wanted, decimals)
+    known = ", ".join(sorted(r["symbol"] for r in rows if r["chain"] == chain))
+    if chain not in chains:
+        raise CexflowError(f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
+                           "pass --token 0xADDRESS --decimals N")
+    raise CexflowError(f"--token {token}: unknown on {chain} (known: {known}); or pass a 0x address with --decimals")

@@ -1,0 +1,634 @@
+"""`cexflow fetch`: download a token's transfers of the labelled exchange wallets from the Etherscan API V2.
+
+For each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
+the wallet's `tokentx` rows are read oldest first, one query of at most `page_size` rows at a time. A query
+that comes back full is split at the block of its last row: the rows before that block are complete, and
+the next query starts at that block. Whole blocks are never split between two queries, so no transfer is
+read twice or lost at a boundary, and no content-based de-duplication is needed (tokentx rows have no log
+index: two equal transfers in one transaction are both real). A single block with more transfers than a
+query can return cannot be fetched whole: that is an error that says so.
+
+Every finished query's rows go to a part file and the manifest (both written atomically: temp file, fsync,
+os.replace); a wallet whose range is complete gets its parts merged into one CSV. An interrupted fetch
+resumes at the first block not yet done; a finished fetch re-run makes no call at all. The API key is read
+from ETHERSCAN_API_KEY by `run()` only and is never written, printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from cexflow.errors import CexflowError
+from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
+
+HELP = "download token transfers of the labelled exchange wallets from the Etherscan API V2"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_LABELS = PROJECT_ROOT / "seeds" / "exchange_wallets.csv"
+TOKENS_CSV = PROJECT_ROOT / "seeds" / "tokens.csv"
+DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"
+API_KEY_ENV = "ETHERSCAN_API_KEY"
+
+# The CSV header: the Etherscan tokentx field names, the ten the build reads first, in this order, then the
+# other fields the API returns. Fixed, so that files of any wallet or date range concatenate.
+FIELDS = [
+    "blockNumber", "timeStamp", "hash", "from", "contractAddress", "to", "value",
+    "tokenName", "tokenSymbol", "tokenDecimal",
+    "nonce", "blockHash", "transactionIndex", "gas", "gasPrice", "gasUsed", "cumulativeGasUsed",
+    "input", "methodId", "functionName", "confirmations",
+]
+DEFAULT_PAGE_SIZE = 1000  # rows per query: the free tier's result window from July 2026 (10,000 before)
+MAX_PAGE_SIZE = 10_000
+# Result windows the API is known to cap a query at whatever `offset` asked for: a page of exactly this many
+# rows may be cut short, so it is treated as full (one more query, never a silent gap).
+API_RESULT_CAPS = frozenset({1000, 10_000})
+MANIFEST_NAME = "manifest.json"
+PARTS_DIR = ".parts"
+LOCK_NAME = ".fetch.lock"
+MANIFEST_FORMAT = 1
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+# -- inputs -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Wallet:
+    address: str  # lowercase
+    exchange: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Token:
+    address: str  # lowercase
+    symbol: str | None
+    decimals: int | None
+
+    @property
+    def label(self) -> str:
+        return self.symbol or self.address
+
+
+def resolve_token(token: str, chain: str, tokens_csv: Path = TOKENS_CSV) -> Token:
+    """A symbol from tokens.csv (case-insensitive) for `chain`, or a 0x address used as given."""
+    known = []
+    with open(tokens_csv, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if (row.get("chain") or "").strip().lower() == chain:
+                known.append(row)
+    if _ADDRESS.match(token):
+        address = token.lower()
+        for row in known:
+            if row["token_address"].strip().lower() == address:
+                return Token(address, row["symbol"].strip(), int(row["decimals"]))
+        return Token(address, None, None)
+    for row in known:
+        if row["symbol"].strip().lower() == token.lower():
+            return Token(row["token_address"].strip().lower(), row["symbol"].strip(), int(row["decimals"]))
+    symbols = ", ".join(sorted(row["symbol"].strip() for row in known)) or "none"
+    raise CexflowError(f"--token {token}: not a 0x address and not a symbol known on {chain} in "
+                       f"{tokens_csv} (known: {symbols})")
+
+
+def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
+    """The wallets of `chain` in a label file, in file order, each address once.
+
+    `which="seed"` keeps the rows whose `label_source` mentions `seed_project` (the seed project's wallets).
+    """
+    try:
+        fh = open(labels_csv, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CexflowError(f"--labels {labels_csv}: cannot read ({exc.strerror})") from None
+    wallets: dict[str, Wallet] = {}
+    with fh:
+        reader = csv.DictReader(fh)
+        columns = {c.strip() for c in reader.fieldnames or []}
+        missing = {"address", "exchange"} - columns
+        if missing:
+            raise CexflowError(f"--labels {labels_csv}: missing column(s) {', '.join(sorted(missing))} "
+                               "(a label file needs at least address and exchange)")
+        if which == "seed" and "label_source" not in columns:
+            raise CexflowError(f"--wallets seed: {labels_csv} has no label_source column to find the "
+                               "seed project's wallets in; use --wallets all")
+        for line, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            if (row.get("chain") or "ethereum").lower() != chain:
+                continue
+            if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
+                continue
+            address = row["address"]
+            if not _ADDRESS.match(address):
+                raise CexflowError(f"--labels {labels_csv} line {line}: address {address!r} is not "
+                                   "0x followed by 40 hex digits")
+            address = address.lower()
+            name = row.get("wallet") or row.get("name_tag") or address
+            wallets.setdefault(address, Wallet(address, row["exchange"], name))
+    if not wallets:
+        extra = " labelled seed_project" if which == "seed" else ""
+        raise CexflowError(f"--labels {labels_csv}: no wallets{extra} for chain {chain}")
+    return list(wallets.values())
+
+
+def day_bounds(start: date, end: date) -> tuple[int, int]:
+    """Unix seconds of start 00:00:00 UTC and of end 23:59:59 UTC (the end day is included whole)."""
+    first = calendar.timegm(start.timetuple())
+    last = calendar.timegm((end + timedelta(days=1)).timetuple()) - 1
+    return first, last
+
+
+# -- progress ---------------------------------------------------------------------------------------------
+class Reporter:
+    """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
+
+    def start(self, token: Token, chain: str, n_wallets: int) -> None: ...
+    def wallet_start(self, index: int, wallet: Wallet) -> None: ...
+    def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
+    def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path,
+                    skipped: bool) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class LineReporter(Reporter):
+    """Plain lines, for logs: one per wallet fetched, one per retry or note."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream
+        self.n = 0
+        self.skipped = 0
+
+    def _print(self, text: str) -> None:
+        print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
+
+    def start(self, token, chain, n_wallets):
+        self.n = n_wallets
+        self._print(f"{token.label} on {chain}: {n_wallets} wallets")
+
+    def wallet_done(self, index, wallet, rows, calls, path, skipped):
+        if skipped:
+            self.skipped += 1
+            return
+        self._print(f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
+                    f"{rows} rows, {calls} calls -> {path.name}")
+
+    def message(self, text):
+        self._print(text)
+
+    def close(self):
+        if self.skipped:
+            self._print(f"{self.skipped} wallets were already fetched: no calls for them")
+
+
+class TqdmReporter(Reporter):
+    """A progress bar over the wallets, with the current wallet's rows and calls."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.bar = None
+
+    def start(self, token, chain, n_wallets):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=n_wallets, unit="wallet", desc=f"{token.label} {chain}", file=self.stream,
+                        dynamic_ncols=True)
+
+    def progress(self, wallet, rows, calls):
+        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
+
+    def wallet_done(self, index, wallet, rows, calls, path, skipped):
+        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
+        self.bar.update(1)
+
+    def message(self, text):
+        self.bar.write(f"cexflow fetch: {text}", file=self.stream)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- files ------------------------------------------------------------------------------------------------
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write via a hidden temp file in the same folder, fsync, then os.replace: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    def write(fh: TextIO) -> None:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore", restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    _write_atomic(path, write)
+
+
+def _count_rows(path: Path) -> int:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+class _DirLock:
+    """One fetch at a time per output folder: a lock file holding the pid, taken over if that pid is gone."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / LOCK_NAME
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise CexflowError(f"--out {self.path.parent}: another fetch (pid {pid}) is writing "
+                                       f"there; if it is not running, delete {self.path}") from None
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise CexflowError(f"--out {self.path.parent}: cannot take the lock {self.path}")
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the fetch --------------------------------------------------------------------------------------------
+@dataclass
+class FetchSummary:
+    out_dir: Path
+    manifest: Path
+    files: list[Path] = field(default_factory=list)  # one per wallet, in wallet order
+    wallets_fetched: int = 0  # wallets that needed calls in this run
+    wallets_skipped: int = 0  # wallets already complete before this run
+    rows: int = 0  # rows in `files`
+    calls: int = 0  # HTTP requests sent in this run, retries included
+    start_block: int = 0
+    end_block: int = 0
+
+
+def default_out_dir(chain: str, token: Token) -> Path:
+    return DEFAULT_OUT_ROOT / chain / token.label
+
+
+def fetch_transfers(client: EtherscanClient, *, chain: str, token: Token, wallets: list[Wallet],
+                    start: date, end: date, out_dir: Path, page_size: int = DEFAULT_PAGE_SIZE,
+                    reporter: Reporter | None = None) -> FetchSummary:
+    """Fetch the transfers of `token` touching each wallet from `start` to `end` (whole UTC days) into
+    `out_dir`: `<address>_<start>_<end>.csv` per wallet and `manifest.json`. Resumes an earlier run."""
+    if start > end:
+        raise CexflowError(f"--start {start} is after --end {end}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reporter = reporter or Reporter()
+    with _DirLock(out_dir):
+        run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
+        try:
+            return run.execute(wallets)
+        finally:
+            reporter.close()
+
+
+class _FetchRun:
+    def __init__(self, client, chain, token, start, end, out_dir, page_size, reporter):
+        self.client = client
+        self.chain = chain
+        self.token = token
+        self.start = start
+        self.end = end
+        self.out_dir = out_dir
+        self.page_size = page_size
+        self.reporter = reporter
+        self.manifest_path = out_dir / MANIFEST_NAME
+        self.manifest = self._load_manifest()
+        self.calls_at_start = client.calls
+
+    # manifest
+    def _load_manifest(self) -> dict:
+        if self.manifest_path.exists():
+            try:
+                manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            except ValueError:
+                raise CexflowError(f"{self.manifest_path} is not valid JSON; move it away to start "
+                                   "over") from None
+            fetched = manifest.get("token", {}).get("address")
+            if manifest.get("chain") != self.chain or fetched != self.token.address:
+                raise CexflowError(
+                    f"--out {self.out_dir} holds a fetch of {fetched} on "
+                    f"{manifest.get('chain')} ({self.manifest_path}); use another --out for "
+                    f"{self.token.address} on {self.chain}")
+            return manifest
+        return {
+            "format": MANIFEST_FORMAT,
+            "written_by": "cexflow fetch (the API key is never stored)",
+            "chain": self.chain,
+            "chain_id": CHAIN_IDS.get(self.chain),
+            "token": {"address": self.token.address, "symbol": self.token.symbol,
+                      "decimals": self.token.decimals},
+            "created_at": _now(),
+            "block_ranges": {},
+            "wallets": {},
+        }
+
+    def _save_manifest(self) -> None:
+        self.manifest["updated_at"] = _now()
+        self.manifest["api_url"] = self.client.redact(self.client.api_url.split("?")[0])
+        text = json.dumps(self.manifest, indent=1, sort_keys=False) + "\n"
+        _write_atomic(self.manifest_path, lambda fh: fh.write(text))
+
+    # blocks
+    def _block_range(self) -> tuple[int, int]:
+        key = f"{self.start}_{self.end}"
+        cached = self.manifest["block_ranges"].get(key)
+        if cached:
+            return cached["start_block"], cached["end_block"]
+        first_ts, last_ts = day_bounds(self.start, self.end)
+        start_block = self.client.block_by_time(first_ts, "after")
+        end_block = self.client.block_by_time(last_ts, "before")
+        self.manifest["block_ranges"][key] = {
+            "start_date": str(self.start), "end_date": str(self.end),
+            "start_timestamp": first_ts, "end_timestamp": last_ts,
+            "start_block": start_block, "end_block": end_block, "resolved_at": _now(),
+        }
+        self._save_manifest()
+        return start_block, end_block
+
+    # wallets
+    def execute(self, wallets: list[Wallet]) -> FetchSummary:
+        self._clean_temp_files()
+        self.reporter.start(self.token, self.chain, len(wallets))
+        summary = FetchSummary(out_dir=self.out_dir, manifest=self.manifest_path)
+        start_block, end_block = self._block_range()
+        summary.start_block, summary.end_block = start_block, end_block
+        for index, wallet in enumerate(wallets, start=1):
+            entry = self._entry(wallet, start_block, end_block)
+            calls_before = self.client.calls
+            skipped = entry["status"] == "done"
+            if not skipped:
+                self.reporter.wallet_start(index, wallet)
+                self._fetch_wallet(wallet, entry)
+                summary.wallets_fetched += 1
+            else:
+                summary.wallets_skipped += 1
+            path = self.out_dir / entry["file"]
+            summary.files.append(path)
+            summary.rows += entry["rows"]
+            self.reporter.wallet_done(index, wallet, entry["rows"], self.client.calls - calls_before, path,
+                                      skipped)
+        summary.calls = self.client.calls - self.calls_at_start
+        return summary
+
+    def _entry(self, wallet: Wallet, start_block: int, end_block: int) -> dict:
+        key = f"{wallet.address}_{self.start}_{self.end}"
+        entry = self.manifest["wallets"].get(key)
+        if entry is not None and entry["status"] == "done" and not (self.out_dir / entry["file"]).exists():
+            self.reporter.message(f"{entry['file']} is missing: fetching {wallet.name} again")
+            entry = None
+        if entry is None:
+            entry = {
+                "address": wallet.address, "exchange": wallet.exchange, "wallet": wallet.name,
+                "start_date": str(self.start), "end_date": str(self.end),
+                "start_block": start_block, "end_block": end_block,
+                "status": "partial", "file": f"{key}.csv", "rows": 0, "calls": 0,
+                "started_at": _now(), "ranges": [],
+            }
+            self.manifest["wallets"][key] = entry
+        return entry
+
+    def _parts_dir(self, entry: dict) -> Path:
+        return self.out_dir / PARTS_DIR / Path(entry["file"]).stem
+
+    def _fetch_wallet(self, wallet: Wallet, entry: dict) -> None:
+        self._drop_missing_parts(entry)
+        last = entry["end_block"]
+        cursor = entry["ranges"][-1]["end_block"] + 1 if entry["ranges"] else entry["start_block"]
+        span = None  # narrowed when the API times out on a wide query
+        while cursor <= last:
+            high = last if span is None else min(last, cursor + span)
+            calls_before = self.client.calls
+            try:
+                rows = self.client.token_transfers(wallet.address, self.token.address, cursor, high,
+                                                   self.page_size)
+            except QueryTimeoutError as exc:
+                if high == cursor:
+                    raise CexflowError(f"{wallet.address}: the API times out even on block {cursor} alone "
+                                       f"({exc})") from None
+                span = (high - cursor) // 2
+                self.reporter.message(f"{wallet.name}: query timeout on blocks {cursor}-{high}, "
+                                      f"narrowing to {span + 1} blocks")
+                entry["calls"] += self.client.calls - calls_before
+                continue
+            self._check_rows(wallet, rows, cursor, high)
+            full = len(rows) >= self.page_size or len(rows) in API_RESULT_CAPS
+            if full:
+                boundary = int(rows[-1]["blockNumber"])
+                if boundary == cursor:
+                    raise CexflowError(
+                        f"{wallet.address} ({wallet.name}): block {cursor} alone has at least {len(rows)} "
+                        f"{self.token.label} transfers, more than one query returns; this block cannot be "
+                        f"fetched whole with --page-size {self.page_size} (a paid plan allows up to "
+                        f"{MAX_PAGE_SIZE})")
+                kept = [row for row in rows if int(row["blockNumber"]) < boundary]
+                chunk_end = boundary - 1
+            else:
+                kept = rows
+                chunk_end = high
+            part = self._parts_dir(entry) / f"{cursor}-{chunk_end}.csv"
+            _write_rows(part, kept)
+            entry["ranges"].append({
+                "start_block": cursor, "end_block": chunk_end, "rows": len(kept), "api_rows": len(rows),
+                "page_size": self.page_size, "complete_page": not full,
+                "part": part.relative_to(self.out_dir).as_posix(), "fetched_at": _now(),
+            })
+            entry["calls"] += self.client.calls - calls_before
+            entry["rows"] = sum(r["rows"] for r in entry["ranges"])
+            self._save_manifest()
+            self.reporter.progress(wallet, entry["rows"], entry["calls"])
+            cursor = chunk_end + 1
+        self._merge(wallet, entry)
+
+    def _check_rows(self, wallet: Wallet, rows: list[dict], low: int, high: int) -> None:
+        """Every row is of the token, touches the wallet, lies in the queried blocks, oldest first."""
+        previous = low
+        for row in rows:
+            try:
+                block = int(row["blockNumber"])
+                touches = wallet.address in (row["from"].lower(), row["to"].lower())
+                token = row["contractAddress"].lower()
+            except (KeyError, ValueError, AttributeError, TypeError):
+                raise CexflowError(f"{wallet.address}: the API returned a row without blockNumber/from/to/"
+                                   f"contractAddress: {str(row)[:200]}") from None
+            if not previous <= block <= high or not touches or token != self.token.address:
+                raise CexflowError(
+                    f"{wallet.address}: the API returned a row that does not answer the query "
+                    f"(block {block}, from {row['from']}, to {row['to']}, token {token}; asked blocks "
+                    f"{low}-{high} in ascending order of {self.token.address}); refusing to write it")
+            previous = block
+        unknown = set().union(*(row.keys() for row in rows)) - set(FIELDS) if rows else set()
+        if unknown and not self.manifest.get("ignored_fields"):
+            self.manifest["ignored_fields"] = sorted(unknown)
+            self.reporter.message(f"fields not in the fixed header, not written: {', '.join(sorted(unknown))}")
+
+    def _drop_missing_parts(self, entry: dict) -> None:
+        """Keep the finished ranges whose part file is intact; refetch from the first one that is not."""
+        for i, done in enumerate(entry["ranges"]):
+            part = self.out_dir / done["part"]
+            if not part.exists() or _count_rows(part) != done["rows"]:
+                self.reporter.message(f"{done['part']} is missing or changed: fetching from block "
+                                      f"{done['start_block']} again")
+                del entry["ranges"][i:]
+                entry["rows"] = sum(r["rows"] for r in entry["ranges"])
+                break
+
+    def _merge(self, wallet: Wallet, entry: dict) -> None:
+        """Concatenate the parts into the wallet's file; check the ranges tile its blocks and rows add up."""
+        expected = entry["start_block"]
+        for done in entry["ranges"]:
+            if done["start_block"] != expected:
+                raise CexflowError(f"{self.manifest_path}: ranges of {wallet.address} do not join at block "
+                                   f"{expected}; move the manifest away to start over")
+            expected = done["end_block"] + 1
+        if entry["ranges"] and expected != entry["end_block"] + 1:
+            raise CexflowError(f"{self.manifest_path}: ranges of {wallet.address} stop before block "
+                               f"{entry['end_block']}")
+        written = 0
+        digest = hashlib.sha256()
+
+        def write(fh: TextIO) -> None:
+            nonlocal written
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(FIELDS)
+            for done in entry["ranges"]:
+                with open(self.out_dir / done["part"], newline="", encoding="utf-8") as part:
+                    reader = csv.reader(part)
+                    if next(reader, None) != FIELDS:
+                        raise CexflowError(f"{done['part']}: unexpected header; delete it to refetch")
+                    for row in reader:
+                        writer.writerow(row)
+                        written += 1
+
+        path = self.out_dir / entry["file"]
+        _write_atomic(path, write)
+        expected_rows = sum(done["rows"] for done in entry["ranges"])
+        if written != expected_rows:
+            path.unlink(missing_ok=True)
+            raise CexflowError(f"{wallet.address}: {written} rows in the parts, the API returned "
+                               f"{expected_rows}; delete {self._parts_dir(entry)} to refetch")
+        digest.update(path.read_bytes())
+        entry.update(status="done", rows=written, sha256=digest.hexdigest(), finished_at=_now())
+        for done in entry["ranges"]:
+            done.pop("part", None)
+        self._save_manifest()
+        shutil.rmtree(self._parts_dir(entry), ignore_errors=True)
+
+    def _clean_temp_files(self) -> None:
+        """Temp files left by a run that was killed mid-write (never read; their name starts with a dot)."""
+        for tmp in self.out_dir.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+# -- command line -----------------------------------------------------------------------------------------
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=_date, required=True, metavar="DATE",
+                        help="first UTC day to fetch (YYYY-MM-DD)")
+    parser.add_argument("--end", type=_date, required=True, metavar="DATE",
+                        help="last UTC day to fetch, included whole (YYYY-MM-DD); must be a finished day")
+    parser.add_argument("--token", default="LPT", metavar="SYMBOL_OR_ADDRESS",
+                        help="a symbol of seeds/tokens.csv or a 0x token address (default: LPT)")
+    parser.add_argument("--chain", default="ethereum", choices=sorted(CHAIN_IDS),
+                        help="chain to fetch from (default: ethereum)")
+    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, metavar="CSV",
+                        help="exchange wallet labels (default: the project's seeds/exchange_wallets.csv)")
+    parser.add_argument("--wallets", choices=["all", "seed"], default="all",
+                        help="all labelled wallets of the chain (default), or only those whose label_source "
+                             "says seed_project (the seed project's 13 wallets)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output folder (default: data/raw/etherscan/<chain>/<token>/ in the project)")
+    parser.add_argument("--api-url", default=DEFAULT_API_URL, metavar="URL",
+                        help=f"Etherscan API V2 endpoint (default: {DEFAULT_API_URL})")
+    parser.add_argument("--rate", type=float, default=3.0, metavar="CALLS_PER_S",
+                        help="at most this many calls per second (default: 3, the free tier's limit)")
+    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, metavar="ROWS",
+                        help=f"rows per query (default: {DEFAULT_PAGE_SIZE}, the free tier's result window; "
+                             f"up to {MAX_PAGE_SIZE} on paid plans)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="give up on a call after this long without an answer, and retry (default: 30)")
+
+
+def run(args: argparse.Namespace) -> int:
+    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if not api_key:
+        raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
+    today = datetime.now(UTC).date()
+    if args.end >= today:
+        raise CexflowError(f"--end {args.end}: not a finished UTC day yet (today is {today}); "
+                           f"use {today - timedelta(days=1)} or earlier")
+    if args.start > args.end:
+        raise CexflowError(f"--start {args.start} is after --end {args.end}")
+    if not re.match(r"^https?://", args.api_url):
+        raise CexflowError(f"--api-url {args.api_url}: not an http(s) URL")
+    if not args.timeout > 0:
+        raise CexflowError(f"--timeout {args.timeout}: must be a positive number of seconds")
+    token = resolve_token(args.token, args.chain)
+    wallets = load_wallets(args.labels, args.chain, args.wallets)
+    out_dir = args.out or default_out_dir(args.chain, token)
+    reporter = TqdmReporter() if sys.stderr.isatty() else LineReporter()
+    client = EtherscanClient(api_key, CHAIN_IDS[args.chain], args.api_url, rate=args.rate,
+                             timeout=args.timeout, log=reporter.message)
+    summary = fetch_transfers(client, chain=args.chain, token=token, wallets=wallets, start=args.start,
+                              end=args.end, out_dir=out_dir, page_size=args.page_size, reporter=reporter)
+    print(f"{summary.rows} {token.label} transfer rows of {len(summary.files)} wallets "
+          f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
+          f"{summary.calls} calls, {summary.wallets_skipped} wallets already done; "
+          f"manifest {summary.manifest}")
+    return 0

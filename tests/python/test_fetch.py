@@ -1,0 +1,531 @@
+"""`cexflow fetch` against a fake Etherscan API V2 on 127.0.0.1 (tests/python/fake_etherscan.py).
+
+The fake serves a generated chain; every test checks that each transfer of the token touching a wallet in
+the date range arrives exactly once in that wallet's file (multisets of rows: two equal transfers in one
+transaction are both real), and that the client never broke the fake's rate limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import csv
+import functools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_etherscan import LPT, OTHER_TOKEN, FakeChain, FakeEtherscan  # noqa: E402
+
+from cexflow import fetch  # noqa: E402
+from cexflow.errors import CexflowError  # noqa: E402
+from cexflow.etherscan import EtherscanClient, RateLimiter  # noqa: E402
+
+KEY = "cexflowTESTkey7Q2XW9Z4"  # must never appear in any output or file
+START, END = date(2024, 1, 1), date(2024, 1, 3)
+MIDNIGHT = calendar.timegm(START.timetuple())
+FIRST_BLOCK = 19_000_000
+B0 = FIRST_BLOCK + 1000  # the block at exactly 2024-01-01 00:00:00 UTC: the first block of the range
+E = B0 + 3 * 86_400 // 12 - 1  # the last block of 2024-01-03; E + 1 is at 2024-01-04 00:00:00
+TOKEN = fetch.Token(LPT, "LPT", 18)
+
+BUSY = fetch.Wallet("0x28c6c06298d514db089934071355e5743bf21d60", "binance", "binance14")
+FEW = fetch.Wallet("0x21a31ee1afc51d94c2efccaa2092ad1028285549", "binance", "binance15")
+EMPTY = fetch.Wallet("0xdfd5293d8e347dfe59e90efd55b2956a1343963d", "binance", "binance16")
+OUTSIDE = fetch.Wallet("0xf977814e90da44bfa03b6295a0616a897441acec", "binance", "binance20")
+WALLETS = [BUSY, FEW, EMPTY, OUTSIDE]
+BUSY_BLOCK = B0 + 500
+
+
+def someone(rng: random.Random) -> str:
+    return f"0x{rng.getrandbits(160):040x}"
+
+
+def make_chain() -> FakeChain:
+    """BUSY: 15 rows before BUSY_BLOCK, 12 rows in it (a split lands there at page size 20), ~100 after;
+    rows at exactly the first and last block of the range and just outside it; a transfer BUSY -> FEW;
+    EMPTY only receives another token; OUTSIDE moves LPT only before and after the range."""
+    rng = random.Random(7)
+    chain = FakeChain(first_block=FIRST_BLOCK, first_timestamp=MIDNIGHT - 12 * 1000, n_blocks=40_000)
+    chain.add(B0 - 1, someone(rng), BUSY.address, 1)  # 2023-12-31 23:59:48: excluded
+    chain.add(B0, someone(rng), BUSY.address, 2)  # 2024-01-01 00:00:00: included
+    for block in sorted(rng.sample(range(B0 + 10, B0 + 200), 14)):
+        chain.add(block, someone(rng), BUSY.address, rng.randrange(10**15, 10**21))
+    batch = "0x" + "ab" * 32
+    for i in range(12):  # one busy block; two identical transfers in one transaction
+        sender = BUSY.address if i % 3 else someone(rng)
+        receiver = someone(rng) if i % 3 else BUSY.address
+        if i in (4, 5):
+            chain.add(BUSY_BLOCK, BUSY.address, "0x" + "11" * 20, 5 * 10**18, tx_hash=batch, tx_index=40)
+        else:
+            chain.add(BUSY_BLOCK, sender, receiver, rng.randrange(10**18), tx_index=i)
+    for block in sorted(rng.choices(range(B0 + 600, E), k=100)):
+        chain.add(block, BUSY.address, someone(rng), rng.randrange(10**18))
+    chain.add(E, someone(rng), BUSY.address, 3)  # 2024-01-03 23:59:48: included
+    chain.add(E + 1, someone(rng), BUSY.address, 4)  # 2024-01-04 00:00:00: excluded
+    chain.add(B0 + 5000, BUSY.address, FEW.address, 7 * 10**18)  # between two labelled wallets
+    chain.add(B0 + 6000, BUSY.address, BUSY.address, 8)  # to itself
+    for i in range(4):
+        chain.add(B0 + 7000 + 100 * i, someone(rng), FEW.address, rng.randrange(10**18))
+    chain.add(B0 + 300, someone(rng), BUSY.address, 9, token=OTHER_TOKEN)
+    chain.add(B0 + 400, someone(rng), EMPTY.address, 10, token=OTHER_TOKEN)
+    chain.add(B0 - 5, OUTSIDE.address, someone(rng), 11)
+    chain.add(E + 3, someone(rng), OUTSIDE.address, 12)
+    return chain
+
+
+def expected_rows(chain: FakeChain, wallet: fetch.Wallet, first: int = B0, last: int = E) -> Counter:
+    return Counter(row_key(r) for r in chain.transfers
+                   if r["contractAddress"] == LPT and wallet.address in (r["from"], r["to"])
+                   and first <= int(r["blockNumber"]) <= last)
+
+
+def row_key(row: dict) -> tuple:
+    return (row["hash"], row["from"], row["to"], row["value"], row["blockNumber"])
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == fetch.FIELDS, path
+        return list(reader)
+
+
+def assert_complete(chain: FakeChain, out: Path, wallets=WALLETS, start=START, end=END) -> None:
+    """Each wallet's file holds exactly the transfers of the chain it should, each once."""
+    for wallet in wallets:
+        got = Counter(row_key(r) for r in read_csv(out / f"{wallet.address}_{start}_{end}.csv"))
+        assert got == expected_rows(chain, wallet), wallet.name
+    assert not list((out / fetch.PARTS_DIR).glob("*/*.csv")) if (out / fetch.PARTS_DIR).exists() else True
+
+
+def assert_no_key(out: Path, *texts: str) -> None:
+    for text in texts:
+        assert KEY not in text
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+@pytest.fixture
+def chain() -> FakeChain:
+    return make_chain()
+
+
+@pytest.fixture
+def serve():
+    """serve(chain, **options) -> a started FakeEtherscan; all are stopped after the test."""
+    started = []
+
+    def start(chain: FakeChain, **options) -> FakeEtherscan:
+        options.setdefault("rate_limit", 500)
+        fake = FakeEtherscan(chain, api_key=KEY, **options).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def client_for(fake: FakeEtherscan, *, rate=400.0, timeout=0.5, backoff=0.01, **kw) -> EtherscanClient:
+    return EtherscanClient(KEY, 1, fake.url, rate=rate, timeout=timeout, backoff=backoff, **kw)
+
+
+def run_fetch(fake, out, *, wallets=WALLETS, page_size=20, client=None, start=START, end=END, **kw):
+    client = client or client_for(fake, **kw)
+    return fetch.fetch_transfers(client, chain="ethereum", token=TOKEN, wallets=wallets, start=start, end=end,
+                                 out_dir=out, page_size=page_size)
+
+
+def write_labels(path: Path, wallets=WALLETS) -> Path:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["chain", "address", "exchange", "wallet", "label_source"])
+        for i, w in enumerate(wallets):  # one address checksummed-style: must match the API's lowercase
+            writer.writerow(["ethereum", w.address.upper().replace("0X", "0x") if i == 0 else w.address,
+                             w.exchange, w.name, "seed_project"])
+    return path
+
+
+def cli_args(fake, tmp_path, *extra) -> list[str]:
+    return ["--start", str(START), "--end", str(END), "--labels", str(write_labels(tmp_path / "labels.csv")),
+            "--out", str(tmp_path / "out"), "--api-url", fake.url, "--rate", "400", "--page-size", "20",
+            "--timeout", "0.5", *extra]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    fetch.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+# -- completeness -----------------------------------------------------------------------------------------
+def test_busy_wallet_is_fetched_whole_across_split_boundaries(chain, serve, tmp_path):
+    fake = serve(chain)
+    out = tmp_path / "out"
+    summary = run_fetch(fake, out)
+
+    assert_complete(chain, out)
+    assert fake.violations == 0
+    assert summary.calls == len(fake.calls)
+    assert (summary.start_block, summary.end_block) == (B0, E)
+    busy_rows = read_csv(out / f"{BUSY.address}_{START}_{END}.csv")
+    assert len(busy_rows) == sum(expected_rows(chain, BUSY).values()) > 100
+    assert {r["value"] for r in busy_rows} >= {"2", "3"} and not {"1", "4"} & {r["value"] for r in busy_rows}
+    assert busy_rows[0]["functionName"] == "transfer(address _to, uint256 _value)"  # quoted, read back whole
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    entry = manifest["wallets"][f"{BUSY.address}_{START}_{END}"]
+    ranges = entry["ranges"]
+    assert entry["status"] == "done" and entry["rows"] == len(busy_rows)
+    assert ranges[0]["start_block"] == B0 and ranges[-1]["end_block"] == E
+    assert all(a["end_block"] + 1 == b["start_block"] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert ranges[0]["end_block"] == BUSY_BLOCK - 1 and ranges[0]["rows"] == 15  # split before the busy block
+    assert ranges[1]["start_block"] == BUSY_BLOCK
+    assert all(r["api_rows"] == 20 for r in ranges[:-1]) and ranges[-1]["complete_page"]
+    # each query starts where the last one's complete part ended: no range asked for twice
+    starts = [int(c["startblock"]) for c in fake.tokentx_calls() if c["address"] == BUSY.address]
+    assert starts == [r["start_block"] for r in ranges]
+
+
+def test_empty_wallets_get_one_call_and_a_header_only_file(chain, serve, tmp_path):
+    fake = serve(chain)
+    out = tmp_path / "out"
+    run_fetch(fake, out, wallets=[EMPTY, OUTSIDE])
+    for wallet in (EMPTY, OUTSIDE):
+        assert (out / f"{wallet.address}_{START}_{END}.csv").read_text() == ",".join(fetch.FIELDS) + "\n"
+        assert len([c for c in fake.tokentx_calls() if c["address"] == wallet.address]) == 1
+    assert len(fake.calls) == 2 + 2
+
+
+def test_block_with_more_transfers_than_a_query_returns_fails_loudly(serve, tmp_path):
+    chain = FakeChain(first_block=FIRST_BLOCK, first_timestamp=MIDNIGHT - 12 * 1000, n_blocks=40_000)
+    for i in range(25):
+        chain.add(B0 + 50, BUSY.address, f"0x{i + 1:040x}", i + 1)
+    fake = serve(chain)
+    with pytest.raises(CexflowError, match=rf"block {B0 + 50} alone has at least 20 LPT transfers") as err:
+        run_fetch(fake, tmp_path / "out", wallets=[BUSY])
+    assert "\n" not in str(err.value) and "--page-size" in str(err.value)
+    assert not (tmp_path / "out" / f"{BUSY.address}_{START}_{END}.csv").exists()
+
+
+def test_page_cut_short_by_the_plan_is_not_taken_for_complete(serve, tmp_path):
+    """A plan may answer 1,000 rows whatever `offset` asks: such a page is split, not trusted."""
+    chain = FakeChain(first_block=FIRST_BLOCK, first_timestamp=MIDNIGHT - 12 * 1000, n_blocks=40_000)
+    for i in range(1500):
+        chain.add(B0 + 10 * i, f"0x{i + 1:040x}", BUSY.address, i + 1)
+    fake = serve(chain, max_rows=1000)
+    out = tmp_path / "out"
+    run_fetch(fake, out, wallets=[BUSY], page_size=5000)
+    assert_complete(chain, out, wallets=[BUSY])
+    assert len(fake.tokentx_calls()) == 2
+
+
+def test_query_timeout_narrows_the_block_range(chain, serve, tmp_path):
+    fake = serve(chain, query_timeout_blocks=8000)
+    out = tmp_path / "out"
+    run_fetch(fake, out)
+    assert_complete(chain, out)
+    assert any(c["outcome"] == "ok" and int(c["endblock"]) - int(c["startblock"]) <= 8000
+               for c in fake.tokentx_calls())
+
+
+# -- politeness -------------------------------------------------------------------------------------------
+def test_faults_are_retried_and_nothing_is_lost(chain, serve, tmp_path):
+    fake = serve(chain, slow_seconds=0.8)
+    fake.faults = {1: "429", 3: "500", 5: "ratelimit", 7: "slow", 8: "html", 10: "500", 11: "500"}
+    messages = []
+    out = tmp_path / "out"
+    client = client_for(fake, timeout=0.3, log=messages.append)
+    run_fetch(fake, out, client=client)
+    assert_complete(chain, out)
+    assert client.calls == len(fake.calls)
+    assert len(messages) == 7
+    assert any("HTTP 429" in m for m in messages) and any("no answer within 0.3 s" in m for m in messages)
+    assert all("apikey=***" in m and KEY not in m for m in messages)
+    assert fake.violations == 0
+
+
+def test_retries_are_bounded(chain, serve, tmp_path):
+    fake = serve(chain)
+    fake.faults = dict.fromkeys(range(1, 20), "500")
+    with pytest.raises(CexflowError, match="gave up after 6 attempts, last: HTTP 500") as err:
+        run_fetch(fake, tmp_path / "out")
+    assert len(fake.calls) == 6
+    assert "apikey=***" in str(err.value) and KEY not in str(err.value)
+
+
+def test_rate_limiter_keeps_under_the_server_limit(chain, serve, tmp_path):
+    fake = serve(chain, rate_limit=5)
+    began = time.monotonic()
+    run_fetch(fake, tmp_path / "out", wallets=[BUSY, EMPTY, OUTSIDE], page_size=60, rate=5)
+    elapsed = time.monotonic() - began
+    n = len(fake.calls)
+    assert n >= 7
+    assert fake.violations == 0
+    assert elapsed >= (n - 1) / 5
+    arrivals = [c["at"] for c in fake.calls]
+    assert max(sum(1 for t in arrivals if a <= t < a + 1.0) for a in arrivals) <= 5
+
+
+def test_the_fake_does_catch_a_client_that_is_too_fast(chain, serve, tmp_path):
+    """Control for the test above: without the limiter, the fake sees violations; the client recovers."""
+    fake = serve(chain, rate_limit=5)
+    out = tmp_path / "out"
+    run_fetch(fake, out, wallets=[BUSY, EMPTY, OUTSIDE], page_size=60, rate=10_000, backoff=0.1)
+    assert fake.violations > 0
+    assert_complete(chain, out, wallets=[BUSY, EMPTY, OUTSIDE])
+
+
+def test_rate_limiter_spacing():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.wait()
+    assert slept == pytest.approx([1.05 / 3] * 3)
+
+
+# -- invalid or missing key -------------------------------------------------------------------------------
+def test_invalid_key_stops_at_once(chain, serve, tmp_path, monkeypatch, capfd):
+    fake = serve(chain)
+    monkeypatch.setenv("ETHERSCAN_API_KEY", "not-the-key")
+    with pytest.raises(CexflowError) as err:
+        fetch.run(parse(cli_args(fake, tmp_path)))
+    assert str(err.value) == "Etherscan rejected the key in ETHERSCAN_API_KEY: Invalid API Key"
+    assert len(fake.calls) == 1
+    assert "not-the-key" not in capfd.readouterr().err
+
+
+def test_missing_key_is_a_one_line_error(chain, serve, tmp_path, monkeypatch):
+    fake = serve(chain)
+    monkeypatch.delenv("ETHERSCAN_API_KEY", raising=False)
+    with pytest.raises(CexflowError, match="set ETHERSCAN_API_KEY"):
+        fetch.run(parse(cli_args(fake, tmp_path)))
+    assert fake.calls == []
+
+
+def test_end_must_be_a_finished_day(chain, serve, tmp_path, monkeypatch):
+    fake = serve(chain)
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    today = datetime.now(UTC).date()
+    argv = cli_args(fake, tmp_path)
+    argv[argv.index("--end") + 1] = str(today)
+    with pytest.raises(CexflowError, match=r"--end .*not a finished UTC day"):
+        fetch.run(parse(argv))
+    assert fake.calls == []
+
+
+# -- resumable --------------------------------------------------------------------------------------------
+def test_finished_fetch_rerun_makes_no_calls(chain, serve, tmp_path):
+    fake = serve(chain)
+    out = tmp_path / "out"
+    run_fetch(fake, out)
+    before = {p: p.read_bytes() for p in out.glob("*.csv")}
+    n = len(fake.calls)
+    summary = run_fetch(fake, out)
+    assert len(fake.calls) == n and summary.calls == 0
+    assert summary.wallets_skipped == len(WALLETS) and summary.wallets_fetched == 0
+    assert {p: p.read_bytes() for p in out.glob("*.csv")} == before
+
+
+def test_deleted_file_is_fetched_again(chain, serve, tmp_path):
+    fake = serve(chain)
+    out = tmp_path / "out"
+    run_fetch(fake, out)
+    (out / f"{FEW.address}_{START}_{END}.csv").unlink()
+    n = len(fake.calls)
+    run_fetch(fake, out)
+    assert [c["address"] for c in fake.calls[n:]] == [FEW.address]
+    assert_complete(chain, out)
+
+
+@pytest.mark.parametrize("stop_at", [2, 4, 7, 9])
+def test_interrupted_fetch_resumes_where_it_stopped(chain, serve, tmp_path, stop_at):
+    fake = serve(chain)
+    out = tmp_path / "out"
+
+    box = {}
+
+    def interrupt_at(url):  # Ctrl-C just before the call after `stop_at`
+        if box["client"].calls == stop_at + 1:
+            raise KeyboardInterrupt
+
+    client = box["client"] = client_for(fake, on_call=interrupt_at)
+    with pytest.raises(KeyboardInterrupt):
+        run_fetch(fake, out, client=client)
+    assert len(fake.calls) == stop_at
+    assert not (out / fetch.LOCK_NAME).exists()
+    done = json.loads((out / "manifest.json").read_text())["wallets"]
+    run_fetch(fake, out)
+    assert_complete(chain, out)
+    assert_resumed_without_repeats(fake, stop_at, done)
+
+
+def assert_resumed_without_repeats(fake: FakeEtherscan, first_new_call: int, done_before: dict) -> None:
+    """After the interruption: no block lookups again, nothing for finished wallets, and each partial
+    wallet's first query starts right after its last finished range."""
+    new_calls = fake.calls[first_new_call:]
+    assert all(c["action"] == "tokentx" for c in new_calls) or first_new_call < 2
+    for entry in done_before.values():
+        mine = [c for c in new_calls if c.get("address") == entry["address"]]
+        if entry["status"] == "done":
+            assert mine == []
+        elif entry["ranges"]:
+            assert int(mine[0]["startblock"]) == entry["ranges"][-1]["end_block"] + 1
+
+
+SUBPROCESS_SCRIPT = """
+import argparse, sys
+from cexflow import fetch
+from cexflow.errors import CexflowError
+parser = argparse.ArgumentParser()
+fetch.add_arguments(parser)
+try:
+    sys.exit(fetch.run(parser.parse_args(sys.argv[1:])))
+except CexflowError as exc:
+    print(f"cexflow fetch: error: {exc}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("hold_after", [5, 9])
+def test_killed_fetch_resumes_and_every_transfer_arrives_once(chain, serve, tmp_path, hold_after):
+    fake = serve(chain, hold_after=hold_after)
+    env = {**os.environ, "ETHERSCAN_API_KEY": KEY}
+    argv = [sys.executable, "-c", SUBPROCESS_SCRIPT, *cli_args(fake, tmp_path)]
+    argv[argv.index("--timeout") + 1] = "20"
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert fake.held.wait(timeout=20), "the fetch never reached the held call"
+        proc.send_signal(signal.SIGKILL)
+        out_text, err_text = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    fake.release()
+    out = tmp_path / "out"
+    done = json.loads((out / "manifest.json").read_text())["wallets"]
+    n = len(fake.calls)
+    assert n == hold_after + 1
+
+    done_proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done_proc.returncode == 0, done_proc.stderr
+    assert_complete(chain, out)
+    assert_resumed_without_repeats(fake, n, done)
+    assert not list(out.rglob(".*.tmp"))
+    assert "transfer rows of 4 wallets" in done_proc.stdout
+    assert_no_key(out, out_text, err_text, done_proc.stdout, done_proc.stderr)
+    # and once more: nothing left to do, no call
+    calls = len(fake.calls)
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and " 0 calls" in again.stdout
+    assert len(fake.calls) == calls
+
+
+# -- safety -----------------------------------------------------------------------------------------------
+def test_key_is_never_printed_or_written(chain, serve, tmp_path, monkeypatch, capfd):
+    fake = serve(chain)
+    fake.faults = {2: "429", 4: "ratelimit", 6: "500"}
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    monkeypatch.setattr(fetch, "EtherscanClient", functools.partial(EtherscanClient, backoff=0.01))
+    assert fetch.run(parse(cli_args(fake, tmp_path))) == 0
+    captured = capfd.readouterr()
+    assert "apikey=***" in captured.err  # the retries were logged, with the key masked
+    assert "[1/4] binance binance14" in captured.err
+    assert_no_key(tmp_path / "out", captured.out, captured.err)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["api_url"] == fake.url and manifest["token"]["symbol"] == "LPT"
+    assert repr(client_for(fake)).count("***") == 0 and KEY not in repr(client_for(fake))
+
+
+def test_redact_masks_the_key_anywhere(serve, chain):
+    client = client_for(serve(chain))
+    assert client.redact(f"https://x/api?a=1&apikey={KEY}&b=2") == "https://x/api?a=1&apikey=***&b=2"
+    assert client.redact(f"echo {KEY}\nagain") == "echo *** again"
+
+
+# -- output folder ----------------------------------------------------------------------------------------
+def test_out_dir_of_another_token_is_refused(chain, serve, tmp_path):
+    fake = serve(chain)
+    out = tmp_path / "out"
+    run_fetch(fake, out, wallets=[EMPTY])
+    other = fetch.Token(OTHER_TOKEN, "USDC", 6)
+    with pytest.raises(CexflowError, match="holds a fetch of"):
+        fetch.fetch_transfers(client_for(fake), chain="ethereum", token=other, wallets=[EMPTY], start=START,
+                              end=END, out_dir=out)
+
+
+def test_a_running_fetch_holds_the_folder(chain, serve, tmp_path):
+    fake = serve(chain)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / fetch.LOCK_NAME).write_text(str(os.getppid()))
+    with pytest.raises(CexflowError, match="another fetch"):
+        run_fetch(fake, out)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True)
+    (out / fetch.LOCK_NAME).write_text(dead.stdout.strip())  # a stale lock is taken over
+    run_fetch(fake, out, wallets=[EMPTY])
+    assert not (out / fetch.LOCK_NAME).exists()
+
+
+def test_default_out_dir_is_under_the_projects_data_folder():
+    assert fetch.default_out_dir("ethereum", TOKEN) == fetch.PROJECT_ROOT / "data/raw/etherscan/ethereum/LPT"
+
+
+# -- inputs -----------------------------------------------------------------------------------------------
+def test_wallets_from_the_projects_labels():
+    with open(fetch.DEFAULT_LABELS, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    every = fetch.load_wallets(fetch.DEFAULT_LABELS, "ethereum", "all")
+    assert len(every) == len({r["address"].lower() for r in rows if r["chain"] == "ethereum"})
+    seed = fetch.load_wallets(fetch.DEFAULT_LABELS, "ethereum", "seed")
+    assert len(seed) == 13 and BUSY in seed
+    with pytest.raises(CexflowError, match="no wallets for chain arbitrum"):
+        fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+
+
+def test_bad_label_file_names_the_line(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("address,exchange\n0x28c6c06298d514db089934071355e5743bf21d60,binance\n0x12,kraken\n")
+    with pytest.raises(CexflowError, match="line 3: address '0x12'"):
+        fetch.load_wallets(path, "ethereum")
+    path.write_text("address,name_tag\n")
+    with pytest.raises(CexflowError, match="missing column"):
+        fetch.load_wallets(path, "ethereum")
+
+
+def test_token_resolution():
+    assert fetch.resolve_token("LPT", "ethereum").address == LPT
+    assert fetch.resolve_token("lpt", "arbitrum").address == "0x289ba1701c2f088cf0faf8b3705246331cb8a839"
+    assert fetch.resolve_token(LPT.upper().replace("0X", "0x"), "ethereum") == TOKEN
+    unknown = "0x" + "12" * 20
+    assert fetch.resolve_token(unknown, "ethereum") == fetch.Token(unknown, None, None)
+    with pytest.raises(CexflowError, match="--token FOO: .*known: .*LPT"):
+        fetch.resolve_token("FOO", "ethereum")
+
+
+def test_day_bounds_include_the_whole_end_day():
+    first, last = fetch.day_bounds(START, END)
+    assert first == MIDNIGHT and last == MIDNIGHT + 3 * 86_400 - 1
+    assert fetch.day_bounds(END, END)[1] - fetch.day_bounds(END, END)[0] == 86_399
+    assert START + timedelta(days=2) == END

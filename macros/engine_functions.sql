@@ -65,6 +65,15 @@
     )
 {% endmacro %}
 
+{#- TRUE when the text is a number: digits with an optional point and exponent (1, 1.5, .5, 1e-05, 1.5E+21). -#}
+{% macro is_number_text(text_expr) %}
+    {{ return(adapter.dispatch('is_number_text', 'cexflow')(text_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__is_number_text(text_expr) %}
+    coalesce(regexp_full_match(trim({{ text_expr }}), '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?'), false)
+{% endmacro %}
+
 {#- An exact DECIMAL(38,18) from decimal text (plain or scientific notation); NULL if unreadable. -#}
 {% macro decimal_text_to_decimal(text_expr) %}
     {{ return(adapter.dispatch('decimal_text_to_decimal', 'cexflow')(text_expr)) }}

@@ -93,11 +93,9 @@ with_rejection_reason as (
             when raw_token_decimals is not null and try_cast(trim(raw_token_decimals) as integer) is null
                 then 'malformed tokenDecimal'
             when token_decimals is null then 'unknown token decimals (pass --decimals)'
+            when not {{ cexflow.is_number_text('raw_value') }} then 'non-numeric amount'
             when amount_unit = 'raw_integer' and not {{ cexflow.is_digits('raw_value') }}
-                and {{ cexflow.decimal_text_to_decimal('raw_value') }} is not null
                 then 'raw amount is not a whole number (scientific notation or decimals: the value was rounded on the way)'
-            when amount is null and {{ cexflow.decimal_text_to_decimal('raw_value') }} is null
-                and not {{ cexflow.is_digits('raw_value') }} then 'non-numeric amount'
             when amount is null then 'amount does not fit DECIMAL(38,18) exactly'
         end as rejection_reason
     from typed

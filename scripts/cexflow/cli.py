@@ -17,6 +17,7 @@ from cexflow.errors import CexflowError
 SUBCOMMANDS = {
     "build": "cexflow.build",
     "sample": "cexflow.sample",
+    "fetch": "cexflow.fetch",
 }
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,30 +119,40 @@ def dbt_executable() -> str:
 
 
 def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) -> None:
-    """Run a dbt command in the project with the DuckDB file `db`; a failure becomes a one-line error."""
+    """Run a dbt command in the project with the DuckDB file `db`; a failure becomes a one-line error.
+
+    The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
+    dbt users look); any other database gets its own throw-away folders, so that builds of different
+    databases (tests, an agent beside an analyst) can run at the same time.
+    """
     env = dict(os.environ, CEXFLOW_DB=str(db), DBT_PROFILES_DIR=str(PROJECT_ROOT),
                DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--target", target]
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
-                          stdout=None if verbose else subprocess.PIPE,
-                          stderr=subprocess.STDOUT if not verbose else None)
-    if proc.returncode != 0:
-        raise CexflowError(f"dbt {command[0]} failed: {first_dbt_failure(proc.stdout)}")
+    with tempfile.TemporaryDirectory(prefix="cexflow-dbt-") as scratch:
+        target_path = PROJECT_ROOT / "target" if db == default_db().resolve() else Path(scratch) / "target"
+        log_path = PROJECT_ROOT / "logs" if db == default_db().resolve() else Path(scratch) / "logs"
+        cmd = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--target", target,
+               "--target-path", str(target_path), "--log-path", str(log_path)]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
+                              stdout=None if verbose else subprocess.PIPE,
+                              stderr=subprocess.STDOUT if not verbose else None)
+        if proc.returncode != 0:
+            raise CexflowError(f"dbt {command[0]} failed: {first_dbt_failure(target_path, proc.stdout)}")
 
 
-def first_dbt_failure(output: str | None) -> str:
-    """The first failing node of the last dbt run, from target/run_results.json or dbt's output."""
-    results = PROJECT_ROOT / "target" / "run_results.json"
+def first_dbt_failure(target_path: Path, output: str | None) -> str:
+    """The first failing node of the last dbt run, from run_results.json or dbt's output."""
     try:
-        for result in json.loads(results.read_text())["results"]:
+        for result in json.loads((target_path / "run_results.json").read_text())["results"]:
             if result["status"] in ("error", "fail"):
                 message = " ".join(str(result.get("message") or "").split())
                 return f"{result['unique_id']}: {message[:400]}"
     except (OSError, ValueError, KeyError):
         pass
     lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or ["no output"])[-1][:400] + " (rerun with --verbose for dbt's output)"
+    # dbt prints "... Compilation Error" and the detail on the next line: keep both
+    at = next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0))
+    text = " ".join(lines[at:at + 2]) or "no output"
+    return text[:400] + " (rerun with --verbose for dbt's output)"
 
 
 def summarize(db: Path, method: str) -> BuildSummary:

@@ -1,0 +1,501 @@
+"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, ...) -> Path` on the Agg backend.
+
+Every function takes a pandas frame with the columns it names, writes one PNG of a fixed pixel size
+(`WIDTH_PX` x the height given by `figure_height_px`, no tight bounding box, so the size is predictable) and
+returns the path. Amount columns may hold `Decimal`s (as read from the marts); they are converted to floats
+here, which is fine for drawing (the reports print the exact values).
+
+Readability rules: the title names the token, chain and period; axes carry units and thousands separators;
+dates use matplotlib's concise formatter so they do not collide; colours are the Okabe-Ito colour-blind-safe
+palette, with inflow and outflow told apart by direction (up/down) and marker shape as well as colour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with the common colour-vision deficiencies.
+BLACK = "#000000"
+ORANGE = "#E69F00"
+SKY_BLUE = "#56B4E9"
+GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+PURPLE = "#CC79A7"
+GREY = "#8C8C8C"
+# lines of the cumulative chart: colours that are close (blue/sky blue, orange/vermillion) differ in style too
+LINE_STYLES = ((BLUE, "-"), (ORANGE, "-"), (GREEN, "-"), (PURPLE, "-"), (SKY_BLUE, "--"), (VERMILLION, "--"),
+               (BLACK, "--"), (GREY, "-."))
+
+INFLOW_COLOUR = VERMILLION  # tokens arriving at exchanges (potential selling pressure)
+OUTFLOW_COLOUR = BLUE  # tokens leaving exchanges
+NETFLOW_COLOUR = BLACK
+BAND_COLOUR = SKY_BLUE
+
+DPI = 100
+WIDTH_PX = 1200
+HEIGHT_PX = 600
+PANEL_HEIGHT_PX = 170  # one panel of the small multiples
+PANEL_EXTRA_PX = 140  # title, legend and date axis of the small multiples
+MAX_PANELS = 12  # small multiples: the busiest exchanges, the rest combined in one more panel
+MAX_LINES = 7  # cumulative chart: the busiest exchanges, the rest combined in one more line
+
+plt.rcParams.update({
+    "font.size": 10,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#DDDDDD",
+    "grid.linewidth": 0.6,
+    "legend.frameon": False,
+    "savefig.facecolor": "white",
+    "figure.facecolor": "white",
+})
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def figure_height_px(kind: str, panels: int = 1) -> int:
+    """Pixel height of a chart: `HEIGHT_PX`, or for the small multiples one band per panel."""
+    if kind == "small_multiples":
+        return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
+    return HEIGHT_PX
+
+
+def _figure(height_px: int = HEIGHT_PX, nrows: int = 1, sharex: bool = True):
+    fig, axes = plt.subplots(nrows, 1, figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, sharex=sharex,
+                             squeeze=False, layout="constrained")
+    return fig, [row[0] for row in axes]
+
+
+def _save(fig, out_path: str | Path) -> Path:
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, format="png")
+    plt.close(fig)
+    return out
+
+
+def _floats(values) -> np.ndarray:
+    """Decimals, ints, None -> float array (NaN for missing)."""
+    return np.array([math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+                     for v in values], dtype=float)
+
+
+def _dates(values) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(list(values)))
+
+
+def _amount_tick(value: float, _pos=None) -> str:
+    """Tick labels with thousands separators and no scientific notation."""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 1:
+        return f"{value:,.1f}".rstrip("0").rstrip(".")
+    return f"{value:,.4f}".rstrip("0").rstrip(".")
+
+
+AMOUNT_FORMATTER = FuncFormatter(_amount_tick)
+
+
+def _date_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+
+
+def _amount_axis(ax, label: str) -> None:
+    ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.set_ylabel(label)
+
+
+def _title(fig, title: str, subtitle: str | None = None) -> None:
+    fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
+    if subtitle:
+        fig.axes[0].set_title(subtitle, fontsize=9.5, fontweight="normal", loc="left", color="#444444")
+
+
+def _legend(fig, ax, ncols: int = 6) -> None:
+    """The legend below the plot, where it never hides data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9)
+
+
+def _empty(ax, text: str = "no data in this period") -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=GREY, fontsize=12)
+
+
+def _scored_baseline(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline mean and spread on the days that have a z-score (NaN elsewhere): before enough history the
+    marts still hold a mean of the few days seen, whose band would be meaningless."""
+    scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else True
+    mean = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
+    std = np.where(scored, _floats(frame["baseline_std"]), np.nan)
+    return mean, std
+
+
+DAILY_BARS_MAX_DAYS = 200  # longer periods: weekly bars, and monthly beyond WEEKLY_BARS_MAX_DAYS
+WEEKLY_BARS_MAX_DAYS = 1000
+
+
+def bar_bins(n_days: int) -> tuple[str, str, str]:
+    """(pandas period, adjective, unit) of the bars for a period of `n_days`: a bar must stay a few pixels
+    wide, so long periods are drawn as weekly or monthly sums."""
+    if n_days <= DAILY_BARS_MAX_DAYS:
+        return "D", "daily", "day"
+    if n_days <= WEEKLY_BARS_MAX_DAYS:
+        return "W", "weekly", "week"
+    return "M", "monthly", "month"
+
+
+def _binned(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DatetimeIndex, dict, float, str, str]:
+    """Sums of `columns` per bar (day, week from Monday, or month): (bar centres, {column: floats}, bar width
+    in days, adjective, unit)."""
+    dates = _dates(frame["flow_date"])
+    period, adjective, unit = bar_bins(len(dates))
+    values = pd.DataFrame({c: _floats(frame[c]) for c in columns}, index=dates)
+    if period == "D":
+        starts, sums, span = dates, values, 1.0
+    else:
+        sums = values.groupby(dates.to_period(period)).sum()
+        starts = sums.index.to_timestamp(how="start")
+        span = 7.0 if period == "W" else 30.4
+    width = span * (0.8 if len(sums) <= 120 else 0.9)
+    centres = pd.DatetimeIndex(starts) + pd.Timedelta(days=span / 2)
+    return centres, {c: sums[c].to_numpy() for c in columns}, width, adjective, unit
+
+
+def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 60, label: bool = True) -> None:
+    flags = np.array([bool(a) for a in is_anomaly], dtype=bool)
+    if not flags.any():
+        return
+    dirs = np.array([d or "" for d in directions])
+    for direction, marker, colour in (("inflow", "^", INFLOW_COLOUR), ("outflow", "v", OUTFLOW_COLOUR)):
+        sel = flags & (dirs == direction)
+        if sel.any():
+            ax.scatter(dates[sel], values[sel], marker=marker, s=size, color=colour, edgecolor=BLACK,
+                       linewidth=0.8, zorder=5, label=f"anomaly ({direction})" if label else None)
+
+
+# --- overview charts --------------------------------------------------------------------------------------
+
+
+def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                          z_threshold: float, method: str, window_days: int,
+                          series_name: str = "all exchanges") -> Path:
+    """Daily netflow with its baseline mean and the ±z·σ band; anomaly days marked.
+
+    `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction (one series). The
+    band is drawn on the days that have a z-score.
+    """
+    fig, (ax,) = _figure()
+    if frame.empty:
+        _empty(ax)
+    else:
+        dates = _dates(frame["flow_date"])
+        net = _floats(frame["netflow"])
+        mean, std = _scored_baseline(frame)
+        ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR, alpha=0.3,
+                        linewidth=0, label=f"baseline ± {z_threshold:g}σ", step="mid")
+        ax.plot(dates, mean, color=BLUE, linewidth=1.2, linestyle="--", label="baseline mean", drawstyle="steps-mid")
+        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid")
+        ax.axhline(0, color=GREY, linewidth=0.8)
+        _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
+        _legend(fig, ax)
+        _date_axis(ax)
+    _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
+    _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
+           f"baseline: {_method_text(method, window_days)}; a day is an anomaly when |z| ≥ {z_threshold:g}")
+    return _save(fig, out_path)
+
+
+def _method_text(method: str, window_days: int) -> str:
+    return {
+        "trailing": f"mean and σ of the {window_days} days before each day",
+        "inclusive": f"mean and population σ of a {window_days}-day window ending on the day",
+        "robust": f"median and MAD/0.6745 of the {window_days} days before each day",
+    }.get(method, f"{method}, {window_days}-day window")
+
+
+def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                        subject: str = "all exchanges") -> Path:
+    """Daily inflow as bars up, outflow as bars down, netflow as a line (weekly or monthly sums over long
+    periods).
+
+    `frame`: flow_date, inflow, outflow, netflow (every day of the period).
+    """
+    target = "exchanges" if subject == "all exchanges" else subject
+    fig, (ax,) = _figure()
+    adjective, unit = "daily", "day"
+    if frame.empty:
+        _empty(ax)
+    else:
+        starts, sums, width, adjective, unit = _binned(frame, ("inflow", "outflow", "netflow"))
+        ax.bar(starts, sums["inflow"], width=width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
+        ax.bar(starts, -sums["outflow"], width=width, color=OUTFLOW_COLOUR,
+               label=f"outflow (from {target}), drawn down")
+        ax.plot(starts, sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, marker="o",
+                markersize=2.5 if len(starts) > 60 else 4, label="netflow (inflow − outflow)")
+        ax.axhline(0, color=BLACK, linewidth=0.8)
+        _legend(fig, ax)
+        _date_axis(ax)
+    _amount_axis(ax, f"{symbol} per {unit} (outflow below 0)")
+    _title(fig, f"{symbol} {adjective} inflow and outflow, {subject} — {chain}, {period}")
+    return _save(fig, out_path)
+
+
+def _busiest(frame: pd.DataFrame, key: str, limit: int) -> tuple[list[str], list[str]]:
+    """The `limit` keys of most gross volume (inflow + outflow), and the rest."""
+    gross = frame.assign(_gross=_floats(frame["inflow"]) + _floats(frame["outflow"])).groupby(key)["_gross"].sum()
+    order = list(gross.sort_values(ascending=False, kind="stable").index)
+    if len(order) <= limit + 1:
+        return order, []
+    return order[:limit], order[limit:]
+
+
+def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                             z_threshold: float | None = None) -> Path:
+    """Small multiples: one panel of daily netflow per exchange, on a shared date axis, busiest first.
+
+    `frame`: flow_date, exchange, inflow, outflow, netflow, and optionally baseline_mean, baseline_std,
+    is_anomaly, direction (from fct_netflow_zscores) to draw the band and mark anomaly days. Each panel has
+    its own y scale (the busiest exchange would flatten the others); more than `MAX_PANELS` exchanges: the
+    rest are summed into one panel (without a band).
+    """
+    shown, rest = _busiest(frame, "exchange", MAX_PANELS) if not frame.empty else ([], [])
+    panels = len(shown) + (1 if rest else 0)
+    fig, axes = _figure(figure_height_px("small_multiples", panels), nrows=max(panels, 1))
+    if frame.empty:
+        _empty(axes[0])
+    has_band = z_threshold is not None and "baseline_mean" in frame.columns
+    for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
+        if name == "other":
+            part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[["netflow"]].agg(
+                lambda s: sum(_floats(s)))
+            label = f"{len(rest)} other exchanges"
+        else:
+            part = frame[frame["exchange"] == name]
+            label = name
+        part = part.sort_values("flow_date")
+        dates = _dates(part["flow_date"])
+        net = _floats(part["netflow"])
+        if has_band and name != "other":
+            mean, std = _scored_baseline(part)
+            ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR,
+                            alpha=0.3, linewidth=0, step="mid")
+        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid")
+        ax.axhline(0, color=GREY, linewidth=0.7)
+        if "is_anomaly" in part.columns and name != "other":
+            _mark_anomalies(ax, dates, net, part["is_anomaly"], part["direction"], size=40, label=False)
+        ax.text(0.005, 0.93, label, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
+        ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        _date_axis(ax)
+    if panels >= 3:
+        fig.supylabel(f"netflow, {symbol} per day (+ into exchange)", fontsize=10)
+    else:
+        for ax in axes:
+            ax.set_ylabel(f"{symbol} per day")
+    subtitle = "each panel has its own y scale; busiest exchange (inflow + outflow) first"
+    if has_band:
+        subtitle += f"; shaded: baseline ± {z_threshold:g}σ; ▲▼ anomaly days"
+    _title(fig, f"{symbol} daily netflow by exchange — {chain}, {period}", subtitle)
+    return _save(fig, out_path)
+
+
+def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                z_threshold: float, method: str, window_days: int, series_name: str = "all exchanges") -> Path:
+    """z-score of the daily netflow over time, with the ± threshold lines; anomaly days marked.
+
+    `frame`: flow_date, zscore, is_anomaly, direction (one series). Days without a score (too little history,
+    or a zero-spread baseline) are gaps.
+    """
+    fig, (ax,) = _figure()
+    if frame.empty or frame["zscore"].isna().all():
+        _empty(ax, "no z-scores in this period (not enough history)")
+    else:
+        dates = _dates(frame["flow_date"])
+        z = _floats(frame["zscore"])
+        ax.plot(dates, z, color=NETFLOW_COLOUR, linewidth=0.9, label="z-score")
+        ax.axhline(z_threshold, color=INFLOW_COLOUR, linestyle="--", linewidth=1.2,
+                   label=f"+{z_threshold:g} (inflow anomaly)")
+        ax.axhline(-z_threshold, color=OUTFLOW_COLOUR, linestyle="--", linewidth=1.2,
+                   label=f"−{z_threshold:g} (outflow anomaly)")
+        ax.axhline(0, color=GREY, linewidth=0.7)
+        _mark_anomalies(ax, dates, z, frame["is_anomaly"], frame["direction"], size=60)
+        _legend(fig, ax)
+        _date_axis(ax)
+        ax.set_xlim(dates.min() - pd.Timedelta(days=1), dates.max() + pd.Timedelta(days=1))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
+    ax.set_ylabel("z (standard deviations from the baseline)")
+    _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
+           f"baseline: {_method_text(method, window_days)}")
+    return _save(fig, out_path)
+
+
+def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str,
+                            period: str) -> Path:
+    """Cumulative netflow per exchange from the first day shown: the change in its balance (labelled wallets).
+
+    `frame`: flow_date, exchange, inflow, outflow, netflow. Busiest `MAX_LINES` exchanges, the rest summed.
+    """
+    fig, (ax,) = _figure()
+    if frame.empty:
+        _empty(ax)
+    else:
+        shown, rest = _busiest(frame, "exchange", MAX_LINES)
+        wide = frame.assign(_net=_floats(frame["netflow"])).pivot_table(
+            index="flow_date", columns="exchange", values="_net", aggfunc="sum", fill_value=0.0).sort_index()
+        lines = {name: wide[name] for name in shown}
+        if rest:
+            lines[f"{len(rest)} others"] = wide[rest].sum(axis=1)
+        dates = _dates(wide.index)
+        ends = []
+        for i, (name, values) in enumerate(lines.items()):
+            cumulative = values.cumsum().to_numpy()
+            colour, style = LINE_STYLES[i % len(LINE_STYLES)]
+            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=name)
+            ends.append((cumulative[-1], name, colour))
+        _label_line_ends(ax, dates[-1], ends)
+        ax.axhline(0, color=GREY, linewidth=0.8)
+        _legend(fig, ax, ncols=8)
+        _date_axis(ax)
+        ax.margins(x=0.01)
+    _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
+    _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}",
+           "running sum of daily netflow from the first day shown: the change in the balance of the labelled "
+           "wallets")
+    return _save(fig, out_path)
+
+
+def _label_line_ends(ax, x_end, ends: list[tuple[float, str, str]]) -> None:
+    """Name each line at its right end, nudging labels apart so that they do not overlap."""
+    if not ends:
+        return
+    lo, hi = min(e[0] for e in ends), max(e[0] for e in ends)
+    gap = (hi - lo) * 0.06 or 1.0
+    placed: list[float] = []
+    for value, name, colour in sorted(ends, key=lambda e: e[0]):
+        y = value if not placed else max(value, placed[-1] + gap)
+        placed.append(y)
+        ax.annotate(name, xy=(x_end, y), xytext=(6, 0), textcoords="offset points", ha="left", va="center",
+                    color=colour, fontsize=9, fontweight="bold", annotation_clip=False)
+
+
+# --- focus charts -----------------------------------------------------------------------------------------
+
+
+def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                      subject: str) -> Path:
+    """Daily transfer volume (all directions) as bars (weekly or monthly sums over long periods).
+
+    `frame`: flow_date, volume (every day of the period).
+    """
+    fig, (ax,) = _figure()
+    adjective, unit = "daily", "day"
+    if frame.empty:
+        _empty(ax, "no transfers in this period")
+    else:
+        starts, sums, width, adjective, unit = _binned(frame, ("volume",))
+        ax.bar(starts, sums["volume"], width=width, color=BLUE, label="volume")
+        _date_axis(ax)
+    _amount_axis(ax, f"{symbol} transferred per {unit}")
+    _title(fig, f"{symbol} {adjective} transfer volume, {subject} — {chain}, {period}",
+           "all transfers touching it: deposits, withdrawals, internal and cross-exchange")
+    return _save(fig, out_path)
+
+
+def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                       subject: str) -> Path:
+    """The largest transfers as horizontal bars, labelled with date, direction and short tx hash.
+
+    `frame`: transferred_at, amount, tx_hash, direction (largest first).
+    """
+    fig, (ax,) = _figure()
+    if frame.empty:
+        _empty(ax, "no transfers in this period")
+    else:
+        amounts = _floats(frame["amount"])
+        labels = [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {d:<10}  {h[:10]}…"
+                  for t, d, h in zip(frame["transferred_at"], frame["direction"], frame["tx_hash"], strict=True)]
+        colours = [INFLOW_COLOUR if d == "inflow" else OUTFLOW_COLOUR if d == "outflow" else GREY
+                   for d in frame["direction"]]
+        y = np.arange(len(amounts))
+        ax.barh(y, amounts, color=colours)
+        ax.set_yticks(y, labels, fontfamily="monospace", fontsize=9)
+        ax.invert_yaxis()
+        for yi, value in zip(y, amounts, strict=True):
+            ax.text(value, yi, f" {value:,.2f}", va="center", ha="left", fontsize=9)
+        ax.set_xlim(0, amounts.max() * 1.18)
+        ax.xaxis.set_major_formatter(AMOUNT_FORMATTER)
+        ax.set_xlabel(f"amount, {symbol}")
+        ax.grid(axis="y", visible=False)
+    _title(fig, f"{symbol}: the {len(frame)} largest transfers, {subject} — {chain}, {period}",
+           "red: inflow to it, blue: outflow from it, grey: internal / other; UTC times")
+    return _save(fig, out_path)
+
+
+def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                                 subject: str) -> Path:
+    """Histogram of transfer sizes on logarithmic bins (a log x axis)."""
+    fig, (ax,) = _figure()
+    values = _floats(amounts)
+    values = values[values > 0]
+    if values.size == 0:
+        _empty(ax, "no transfers in this period")
+    else:
+        lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+        hi = max(hi, lo + 1)
+        bins = np.logspace(lo, hi, 4 * (hi - lo) + 1)
+        ax.hist(values, bins=bins, color=BLUE, edgecolor="white", linewidth=0.5)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(AMOUNT_FORMATTER)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    ax.set_xlabel(f"transfer size, {symbol} (log scale, 4 bins per power of ten)")
+    ax.set_ylabel("number of transfers")
+    _title(fig, f"{symbol} transfer sizes, {subject} — {chain}, {period}", f"{values.size:,} transfers")
+    return _save(fig, out_path)
+
+
+def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                      subject: str) -> Path:
+    """Daily netflow as bars, red above zero (net inflow), blue below (net outflow); weekly or monthly sums
+    over long periods. `frame`: flow_date, netflow (every day of the period)."""
+    fig, (ax,) = _figure()
+    adjective, unit = "daily", "day"
+    if frame.empty:
+        _empty(ax)
+    else:
+        starts, sums, width, adjective, unit = _binned(frame, ("netflow",))
+        net = sums["netflow"]
+        ax.bar(starts, net, width=width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
+        ax.axhline(0, color=BLACK, linewidth=0.8)
+        _date_axis(ax)
+    _amount_axis(ax, f"netflow, {symbol} per {unit} (+ into it)")
+    _title(fig, f"{symbol} {adjective} netflow, {subject} — {chain}, {period}",
+           "red: net inflow (more arriving than leaving), blue: net outflow")
+    return _save(fig, out_path)

@@ -1,0 +1,400 @@
+"""`cexflow report`: charts exist at their size, every number of every report equals the marts, links work.
+
+One build of a 75-day synthetic history (`cexflow.sample`, eight exchanges, internal and cross-exchange
+transfers, planted anomaly days) plus a file of bad rows; the reports are rendered once per module and read
+back: each Markdown table is parsed and compared, cell by cell, with the marts formatted the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import re
+import struct
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import BINANCE14, ETHERSCAN_HEADER, build, etherscan_row, query, user, write_csv
+
+from cexflow import charts, report
+from cexflow.errors import CexflowError
+from cexflow.report import fmt_amount, fmt_signed, fmt_z
+from cexflow.sample import write_sample
+
+START = dt.date(2025, 3, 1)
+DAYS = 75
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("report")
+    write_sample(d / "sample" / "history.csv", days=DAYS, scale=0.5, seed=11, start=START)
+    ts = int(dt.datetime(2025, 4, 2, 12, tzinfo=dt.UTC).timestamp())
+    good = etherscan_row("r1", ts, user(1), BINANCE14, "12.5")
+    bad_address = dict(etherscan_row("r2", ts, user(2), BINANCE14, "3"), to="0xnot-an-address")
+    negative = dict(etherscan_row("r3", ts, user(3), BINANCE14, "3"), value="-5")
+    write_csv(d / "inputs" / "late_with_bad_rows.csv", ETHERSCAN_HEADER, [good, bad_address, negative])
+    path = d / "marts.duckdb"
+    assert build(path, "--input", str(d / "sample" / "history.csv"), "--input", str(d / "inputs")) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def out(db, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out")
+    result = report.render_reports(db, out)
+    assert result.reports_dir == out / "reports"
+    return out / "reports"
+
+
+# --- reading Markdown back ------------------------------------------------------------------------
+
+
+def tables(text: str) -> list[tuple[str, list[dict]]]:
+    """Every Markdown table of `text` as (the last heading before it, rows as {header: cell})."""
+    found, heading, lines = [], "", text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[-:| ]+\|$", lines[i + 1]):
+            header = cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(dict(zip(header, cells(lines[i]), strict=True)))
+                i += 1
+            found.append((heading, rows))
+            continue
+        i += 1
+    return found
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def table(text: str, heading: str, index: int = 0) -> list[dict]:
+    matching = [rows for h, rows in tables(text) if h == heading]
+    assert matching, f"no table under heading {heading!r}"
+    return matching[index]
+
+
+def number(cell: str) -> Decimal:
+    assert re.fullmatch(r"[+-]?\d{1,3}(,\d{3})*(\.\d+)?", cell), f"not a number for people: {cell!r}"
+    return Decimal(cell.replace(",", ""))
+
+
+def cents(value) -> Decimal:
+    """What the report must print for a mart value: exact for DECIMAL, the double rounded to 2 places."""
+    return Decimal(fmt_amount(value).replace(",", ""))
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+# --- number formatting ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (Decimal("1234567.885"), "1,234,567.88"),  # half-even: ...8|5 -> 8
+    (Decimal("1234567.895"), "1,234,567.90"),
+    (Decimal("0.005"), "0.00"),
+    (Decimal("0.015"), "0.02"),
+    (Decimal("-0.001"), "0.00"),  # no '-0.00'
+    (Decimal("1E+21"), "1,000,000,000,000,000,000,000.00"),  # never scientific notation
+    (Decimal("0.000000000000000001"), "0.00"),
+    (Decimal("-98765.4321"), "-98,765.43"),
+    (1e-7, "0.00"),
+    (2.5e16, "25,000,000,000,000,000.00"),
+    (None, "–"),
+])
+def test_amounts_are_formatted_for_people(value, expected):
+    assert fmt_amount(value) == expected
+
+
+def test_signed_and_z_formatting():
+    assert fmt_signed(Decimal("1234.5")) == "+1,234.50"
+    assert fmt_signed(Decimal("-1234.5")) == "-1,234.50"
+    assert fmt_signed(Decimal("0")) == "0.00"
+    assert fmt_z(3.14159) == "+3.14"
+    assert fmt_z(-12.005) == "-12.00"  # a double is rounded from its shortest repr, half-even
+    assert fmt_z(None) == "–"
+
+
+# --- charts -------------------------------------------------------------------------------------------
+
+
+def test_every_chart_exists_as_a_png_of_the_expected_size(db, out):
+    (n_exchanges,), = query(db, "select count(distinct exchange) from fct_netflow_daily_by_exchange")
+    expected = {name: (charts.WIDTH_PX, charts.HEIGHT_PX) for name in report.OVERVIEW_CHARTS}
+    expected["netflow_by_exchange"] = (charts.WIDTH_PX, charts.figure_height_px("small_multiples", n_exchanges))
+    for name, size in expected.items():
+        path = out / "img" / f"{name}.png"
+        assert png_size(path) == size, name
+        assert path.stat().st_size > 20_000, f"{name} looks empty"
+
+
+def test_charts_of_an_empty_frame_still_render(tmp_path):
+    import pandas as pd
+
+    empty = pd.DataFrame(columns=["flow_date", "exchange", "inflow", "outflow", "netflow", "baseline_mean",
+                                  "baseline_std", "zscore", "is_anomaly", "direction"])
+    common = {"symbol": "LPT", "chain": "ethereum", "period": "no data"}
+    paths = [
+        charts.plot_inflow_outflow(empty, tmp_path / "a.png", **common),
+        charts.plot_netflow_by_exchange(empty, tmp_path / "b.png", **common),
+        charts.plot_cumulative_netflow(empty, tmp_path / "c.png", **common),
+        charts.plot_zscore(empty, tmp_path / "d.png", **common, z_threshold=3, method="trailing", window_days=28),
+        charts.plot_transfer_size_histogram([], tmp_path / "e.png", **common, subject="x"),
+    ]
+    for path in paths:
+        assert png_size(path)[0] == charts.WIDTH_PX
+
+
+def test_long_periods_are_drawn_as_weekly_or_monthly_bars():
+    assert charts.bar_bins(120)[1] == "daily"
+    assert charts.bar_bins(400)[1] == "weekly"
+    assert charts.bar_bins(1540)[1] == "monthly"
+
+
+# --- the reports equal the marts ------------------------------------------------------------------
+
+
+def test_summary_totals_equal_the_marts(db, out):
+    text = (out / "summary.md").read_text()
+    rows = {r["measure"]: r["value"] for r in table(text, "Totals")}
+    (inflow, outflow, netflow, internal, cross, n_dep, n_wd), = query(db, """
+        select sum(inflow), sum(outflow), sum(netflow), sum(internal_volume), sum(cross_exchange_volume),
+               sum(n_deposits), sum(n_withdrawals) from fct_netflow_daily_total""")
+    assert number(rows["inflow to exchanges (LPT)"]) == cents(inflow)
+    assert number(rows["outflow from exchanges (LPT)"]) == cents(outflow)
+    assert number(rows["netflow (LPT)"]) == cents(netflow)
+    assert number(rows["internal volume, between wallets of one exchange (LPT)"]) == cents(internal)
+    assert number(rows["cross-exchange volume, between two exchanges (LPT)"]) == cents(cross)
+    assert internal > 0 and cross > 0
+    assert number(rows["deposits"]) == n_dep
+    assert number(rows["withdrawals"]) == n_wd
+    (n_transfers,), = query(db, "select count(*) from fct_exchange_transfers")
+    assert number(rows["transfers touching a labelled wallet"]) == n_transfers
+    (n_anomalies,), = query(db, "select count(*) from rpt_netflow_anomalies")
+    assert number(rows["anomalies in all 9 series (total and each exchange)"]) == n_anomalies
+    assert number(rows["input rows rejected"]) == 2
+    assert f"{DAYS} days from 2025-03-01 to 2025-05-14" in text
+
+
+def test_summary_largest_days_and_busiest_exchanges_equal_the_marts(db, out):
+    text = (out / "summary.md").read_text()
+    expected = query(db, """
+        select t.flow_date, t.netflow, t.inflow, t.outflow, z.zscore from fct_netflow_daily_total as t
+        join fct_netflow_zscores as z on z.series = 'total' and z.flow_date = t.flow_date
+        where t.netflow > 0 order by t.netflow desc limit 5""")
+    got = table(text, "Net inflow to exchanges")
+    assert [r["date"] for r in got] == [str(e[0]) for e in expected]
+    for r, (_, net, inflow, outflow, z) in zip(got, expected, strict=True):
+        assert number(r["netflow (LPT)"]) == cents(net)
+        assert (number(r["inflow (LPT)"]), number(r["outflow (LPT)"])) == (cents(inflow), cents(outflow))
+        assert r["z"] == fmt_z(z)
+    expected = query(db, """
+        select exchange, sum(inflow), sum(outflow), sum(netflow), sum(internal_volume), sum(n_deposits),
+               sum(n_withdrawals), (select count(*) from rpt_netflow_anomalies a where a.series = e.exchange)
+        from fct_netflow_daily_by_exchange e group by exchange order by sum(inflow) + sum(outflow) desc""")
+    got = table(text, "Busiest exchanges")
+    assert [r["exchange"] for r in got] == [e[0] for e in expected]
+    for r, (_, inflow, outflow, net, internal, dep, wd, anomalies) in zip(got, expected, strict=True):
+        assert number(r["inflow (LPT)"]) == cents(inflow)
+        assert number(r["outflow (LPT)"]) == cents(outflow)
+        assert number(r["netflow (LPT)"]) == cents(net)
+        assert number(r["internal volume (LPT)"]) == cents(internal)
+        assert (number(r["deposits"]), number(r["withdrawals"]), number(r["anomaly days"])) == (dep, wd, anomalies)
+
+
+def test_summary_reports_the_rejected_rows(db, out):
+    text = (out / "summary.md").read_text()
+    files = {Path(r["file"].strip("`")).name: r for r in table(text, "Inputs and rejected rows")}
+    assert files["late_with_bad_rows.csv"]["rejected"] == "2"
+    assert files["late_with_bad_rows.csv"]["transfers kept"] == "1"
+    expected = query(db, "select reason, count(*) from stg_transfers_rejected group by reason order by reason")
+    got = sorted((r["reason"], int(r["rows"])) for r in table(text, "Inputs and rejected rows", 1))
+    assert got == expected
+    lines = [(Path(r["file"].strip("`")).name, r["line"]) for r in table(text, "Inputs and rejected rows", 2)]
+    assert lines == [("late_with_bad_rows.csv", "3"), ("late_with_bad_rows.csv", "4")]
+
+
+def test_topk_report_equals_the_marts(db, out):
+    text = (out / "topk.md").read_text()
+    assert "**Method `trailing`** (window 28 days, threshold |z| ≥ 3)" in text
+    series = [s for s, in query(db, "select distinct series from rpt_topk_netflow_days order by series")]
+    assert "total" in series and len(series) == 9
+    for name in series:
+        got = table(text, "All exchanges (total)" if name == "total" else name)
+        expected = query(db, f"""
+            with flows as (
+                select 'total' as series, flow_date, inflow, outflow from fct_netflow_daily_total
+                union all select exchange, flow_date, inflow, outflow from fct_netflow_daily_by_exchange)
+            select k.rank, k.flow_date, k.netflow, k.zscore, f.inflow, f.outflow, k.is_anomaly, k.direction
+            from rpt_topk_netflow_days k join flows f using (series, flow_date)
+            where k.series = '{name}' order by k.rank""")
+        assert len(got) == len(expected) == 10, name
+        for r, (rank, day, net, z, inflow, outflow, is_anomaly, direction) in zip(got, expected, strict=True):
+            assert (int(r["rank"]), r["date"]) == (rank, str(day))
+            assert number(r["netflow (LPT)"]) == cents(net)
+            assert r["z"] == fmt_z(z)
+            assert (number(r["inflow (LPT)"]), number(r["outflow (LPT)"])) == (cents(inflow), cents(outflow))
+            assert r["anomaly"] == (direction if is_anomaly else "")
+
+
+def test_anomaly_report_equals_the_marts(db, out):
+    text = (out / "anomalies.md").read_text()
+    got = table(text, "Every anomaly day")
+    expected = query(db, """
+        select flow_date, series, direction, netflow, baseline_mean, baseline_std, baseline_days, zscore
+        from rpt_netflow_anomalies order by flow_date, series <> 'total', series""")
+    assert len(got) == len(expected) > 0
+    for r, (day, series, direction, net, mean, std, days, z) in zip(got, expected, strict=True):
+        assert (r["date"], r["series"], r["direction"]) == (str(day), series, direction)
+        assert number(r["netflow (LPT)"]) == cents(net)
+        assert number(r["baseline mean (LPT)"]) == cents(mean)
+        assert number(r["spread σ (LPT)"]) == cents(std)
+        assert int(r["baseline days"]) == days
+        assert r["z"] == fmt_z(z)
+
+
+def test_planted_days_appear_in_the_anomaly_report(db, out):
+    planted_file = db.parent / "sample" / "history.planted.csv"
+    with open(planted_file, newline="") as fh:
+        planted = list(csv.DictReader(fh))
+    assert planted
+    rows = {(r["date"], r["series"], r["direction"]) for r in table((out / "anomalies.md").read_text(),
+                                                                     "Every anomaly day")}
+    for p in planted:
+        assert (p["flow_date"], p["exchange"], p["direction"]) in rows
+
+
+def test_csv_exports_hold_the_exact_mart_values(db, out):
+    with open(out / "data" / "topk_netflow_total.csv", newline="") as fh:
+        total = list(csv.DictReader(fh))
+    expected = query(db, "select rank, flow_date, netflow, zscore from rpt_topk_netflow_days "
+                         "where series = 'total' order by rank")
+    assert [(int(r["rank"]), r["flow_date"], Decimal(r["netflow"]), float(r["zscore"])) for r in total] == \
+        [(rank, str(day), net, z) for rank, day, net, z in expected]
+    assert total[0]["method"] == "trailing" and total[0]["window_days"] == "28"
+    with open(out / "data" / "topk_netflow_by_exchange.csv", newline="") as fh:
+        by_exchange = list(csv.DictReader(fh))
+    (n,), = query(db, "select count(*) from rpt_topk_netflow_days where series <> 'total'")
+    assert len(by_exchange) == n and {"exchange", "inflow", "outflow"} <= set(by_exchange[0])
+    with open(out / "data" / "top_netflow_anomalies.csv", newline="") as fh:
+        anomalies = list(csv.DictReader(fh))
+    expected = query(db, "select flow_date, series, netflow from rpt_netflow_anomalies "
+                         "order by flow_date, series <> 'total', series")
+    assert [(r["flow_date"], r["series"], Decimal(r["netflow"])) for r in anomalies] == \
+        [(str(d), s, net) for d, s, net in expected]
+    for path in (out / "data").glob("*.csv"):
+        assert not re.search(r"\d[eE][+-]?\d", path.read_text().replace("0x", "")), f"exponent in {path}"
+
+
+def test_reports_never_use_scientific_notation_and_links_are_relative(out):
+    for path in out.rglob("*.md"):
+        text = path.read_text()
+        assert not re.search(r"\b\d+(\.\d+)?[eE][+-]?\d+\b", text), path
+        for link in re.findall(r"\]\(([^)]+)\)", text):
+            assert not link.startswith(("/", "http")), (path, link)
+            assert (path.parent / link).exists(), f"{path.name}: broken link {link}"
+
+
+def test_index_lists_the_reports_charts_and_exports(out):
+    text = (out / "index.md").read_text()
+    for link in ("summary.md", "topk.md", "anomalies.md", "img/netflow_by_exchange.png",
+                 "data/topk_netflow_total.csv", "data/topk_netflow_by_exchange.csv", "data/top_netflow_anomalies.csv"):
+        assert f"]({link})" in text
+
+
+# --- focus reports ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def focus_exchange(db, out):
+    result = report.render_reports(db, out.parent, start="2025-04-01", end="2025-04-30", focus="Binance")
+    return result.focus, (out / "focus" / "binance_2025-04-01_2025-04-30.md").read_text()
+
+
+def test_focus_on_an_exchange_equals_the_marts(db, out, focus_exchange):
+    focus, text = focus_exchange
+    assert focus.subject.kind == "exchange"
+    rows = {r["measure"]: r["value"] for r in tables(text)[0][1]}
+    period = "flow_date between date '2025-04-01' and date '2025-04-30'"
+    (inflow, outflow, net, days), = query(db, f"""select sum(inflow), sum(outflow), sum(netflow), count(*)
+        from fct_netflow_daily_by_exchange where exchange = 'binance' and {period}""")
+    assert number(rows["inflow (LPT)"]) == cents(inflow)
+    assert number(rows["outflow (LPT)"]) == cents(outflow)
+    assert number(rows["netflow (LPT)"]) == cents(net)
+    assert number(rows["days"]) == days == 30
+    (n, volume, largest), = query(db, f"""select count(*), sum(amount), max(amount) from fct_exchange_transfers
+        where {period} and 'binance' in (from_exchange, to_exchange)""")
+    assert number(rows["transfers"]) == n
+    assert number(rows["total volume (LPT)"]) == cents(volume)
+    assert number(rows["largest transfer (LPT)"]) == cents(largest)
+    top = query(db, f"""select tx_hash, amount from fct_exchange_transfers
+        where {period} and 'binance' in (from_exchange, to_exchange)
+        order by amount desc, transferred_at, tx_hash limit 10""")
+    got = table(text, "Largest transfers")
+    assert [(r["tx hash"].strip("`"), number(r["amount (LPT)"])) for r in got] == [(h, cents(a)) for h, a in top]
+    for name in ("daily_volume", "top_transfers", "transfer_size_hist", "in_vs_out", "netflow", "netflow_baseline"):
+        path = out / "focus" / "img" / f"binance_2025-04-01_2025-04-30_{name}.png"
+        assert png_size(path) == (charts.WIDTH_PX, charts.HEIGHT_PX), name
+
+
+def test_focus_on_a_wallet_address_equals_the_wallet_mart(db, out):
+    result = report.render_reports(db, out.parent, start="2025-03-10", end="2025-03-20", focus=BINANCE14.upper())
+    focus = result.focus
+    assert (focus.subject.kind, focus.subject.name, focus.subject.exchange) == ("wallet", "binance14", "binance")
+    text = (out / "focus" / f"{focus.slug}.md").read_text()
+    rows = {r["measure"]: r["value"] for r in tables(text)[0][1]}
+    (inflow, outflow, net), = query(db, f"""select sum(inflow), sum(outflow), sum(netflow)
+        from fct_netflow_daily_by_wallet where wallet_address = '{BINANCE14}'
+        and flow_date between date '2025-03-10' and date '2025-03-20'""")
+    assert number(rows["inflow (LPT)"]) == cents(inflow)
+    assert number(rows["outflow (LPT)"]) == cents(outflow)
+    assert number(rows["netflow (LPT)"]) == cents(net)
+    index = (out / "index.md").read_text()
+    assert f"](focus/{focus.slug}.md)" in index and "](summary.md)" in index
+
+
+def test_focus_period_without_subject_covers_all_exchanges(db, out):
+    result = report.render_reports(db, out.parent, start="2025-05-01")
+    assert result.focus.subject.kind == "all"
+    assert (result.focus.start, result.focus.end) == (dt.date(2025, 5, 1), dt.date(2025, 5, 14))
+    text = (out / "focus" / "all-exchanges_2025-05-01_2025-05-14.md").read_text()
+    rows = {r["measure"]: r["value"] for r in tables(text)[0][1]}
+    (net,), = query(db, "select sum(netflow) from fct_netflow_daily_total where flow_date >= date '2025-05-01'")
+    assert number(rows["netflow (LPT)"]) == cents(net)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"focus": "nosuchexchange"}, "--focus nosuchexchange: no exchange, wallet or wallet address"),
+    ({"start": "2025-13-01"}, "--start 2025-13-01: not a date"),
+    ({"start": "2025-04-02", "end": "2025-04-01"}, "--start 2025-04-02 is after --end 2025-04-01"),
+    ({"start": "2024-01-01", "end": "2024-01-31"}, "no days in that period; the marts cover 2025-03-01 to 2025-05-14"),
+])
+def test_bad_focus_options_give_one_line_errors(db, tmp_path, kwargs, message):
+    with pytest.raises(CexflowError, match=re.escape(message)):
+        report.render_reports(db, tmp_path, **kwargs)
+
+
+def test_missing_database_is_a_one_line_error(tmp_path):
+    with pytest.raises(CexflowError, match="no such database"):
+        report.render_reports(tmp_path / "nope.duckdb", tmp_path)
+
+
+def test_run_through_the_subcommand_parser(db, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args(["--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 2 report(s)" in printed and "kraken_2025-03-01_2025-05-14.md" in printed

@@ -116,6 +116,16 @@ def fmt_exact(value) -> str:
     return str(value)
 
 
+def project_path(value) -> str:
+    """A file path as shown in reports: relative to the project root when inside it, so that reports of the
+    bundled sample read the same on every machine."""
+    path = Path(str(value))
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def md_cell(value) -> str:
     """Text safe inside a Markdown table cell."""
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -131,7 +141,8 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, md=md_cell)
+    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, md=md_cell,
+                       path=project_path)
     return env
 
 

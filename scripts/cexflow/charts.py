@@ -218,8 +218,9 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
         net = _floats(frame["netflow"])
         mean, std = _scored_baseline(frame)
         ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR, alpha=0.3,
-                        linewidth=0, label=f"baseline ± {z_threshold:g}σ", step="mid")
-        ax.plot(dates, mean, color=BLUE, linewidth=1.2, linestyle="--", label="baseline mean", drawstyle="steps-mid")
+                        linewidth=0, label=f"baseline ± {z_threshold:g} × {_spread_name(method)}", step="mid")
+        ax.plot(dates, mean, color=BLUE, linewidth=1.2, linestyle="--", label=f"baseline {_centre_name(method)}",
+                drawstyle="steps-mid")
         ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid")
         ax.axhline(0, color=GREY, linewidth=0.8)
         _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
@@ -229,6 +230,14 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
     _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
            f"baseline: {_method_text(method, window_days)}; a day is an anomaly when |z| ≥ {z_threshold:g}")
     return _save(fig, out_path)
+
+
+def _centre_name(method: str | None) -> str:
+    return "median" if method == "robust" else "mean"
+
+
+def _spread_name(method: str | None) -> str:
+    return "MAD/0.6745" if method == "robust" else "σ"
 
 
 def _method_text(method: str, window_days: int) -> str:
@@ -276,7 +285,7 @@ def _busiest(frame: pd.DataFrame, key: str, limit: int) -> tuple[list[str], list
 
 
 def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                             z_threshold: float | None = None) -> Path:
+                             z_threshold: float | None = None, method: str | None = None) -> Path:
     """Small multiples: one panel of daily netflow per exchange, on a shared date axis, busiest first.
 
     `frame`: flow_date, exchange, inflow, outflow, netflow, and optionally baseline_mean, baseline_std,
@@ -321,7 +330,7 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
             ax.set_ylabel(f"{symbol} per day")
     subtitle = "each panel has its own y scale; busiest exchange (inflow + outflow) first"
     if has_band:
-        subtitle += f"; shaded: baseline ± {z_threshold:g}σ; ▲▼ anomaly days"
+        subtitle += f"; shaded: baseline ± {z_threshold:g} × {_spread_name(method)}; ▲▼ anomaly days"
     _title(fig, f"{symbol} daily netflow by exchange — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 

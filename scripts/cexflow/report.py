@@ -378,7 +378,7 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
         charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common),
         charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **common),
         charts.plot_netflow_by_exchange(ov.by_exchange, img / "netflow_by_exchange.png", **common,
-                                        z_threshold=m.z_threshold),
+                                        z_threshold=m.z_threshold, method=m.method),
         charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **z_common),
         charts.plot_cumulative_netflow(ov.by_exchange, img / "cumulative_netflow_by_exchange.png", **common),
     ]

@@ -409,3 +409,15 @@ def test_bad_options_give_one_line_errors(base, tmp_path, capsys):
 
 def test_default_state_sits_beside_the_database():
     assert agent.default_state(Path("/x/cexflow.duckdb")) == Path("/x/cexflow.agent-state.json")
+
+
+def test_installed_command_runs_the_agent(base, tmp_path):
+    if "agent" not in cli.SUBCOMMANDS:
+        pytest.skip("`cexflow agent` is not wired into cli.SUBCOMMANDS yet")
+    exe = Path(sys.executable).with_name("cexflow")
+    proc = subprocess.run([str(exe), "agent", *base_args(base, tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert ALERT_LINE.match(proc.stdout.splitlines()[0]).group(1) == "4"
+    proc = subprocess.run([str(exe), "agent", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--rotate-monthly" in proc.stdout and "--webhook URL" in proc.stdout

@@ -12,6 +12,8 @@ import csv
 import datetime as dt
 import re
 import struct
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -398,3 +400,20 @@ def test_run_through_the_subcommand_parser(db, tmp_path, capsys):
     assert report.run(parser.parse_args(["--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
     printed = capsys.readouterr().out
     assert "wrote 2 report(s)" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
+
+
+def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
+    from cexflow import cli
+
+    if "report" not in cli.SUBCOMMANDS:
+        pytest.skip("`cexflow report` is not wired into cli.SUBCOMMANDS yet")
+    exe = Path(sys.executable).with_name("cexflow")
+    proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"wrote 4 report(s), 5 chart(s) and 3 CSV file(s) to {tmp_path / 'reports'}")
+    proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path), "--focus", "nosuch"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("cexflow report: error: --focus nosuch: no exchange, wallet or wallet address")
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -95,6 +95,9 @@ def _save(fig, out_path: str | Path) -> Path:
 
 def _floats(values) -> np.ndarray:
     """Decimals, ints, None -> float array (NaN for missing)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "fiu":  # already numbers (e.g. the histogram's amounts): no loop
+        return array.astype(float)
     return np.array([math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
                      for v in values], dtype=float)
 

@@ -524,7 +524,7 @@ class Focus:
     by_flow_type: pd.DataFrame
     daily: pd.DataFrame  # every day: inflow, outflow, netflow, volume, n_transfers (+ z columns if a series)
     largest: pd.DataFrame  # the largest transfers
-    amounts: list
+    amounts: object  # numpy array of floats (drawing only)
     anomalies: pd.DataFrame
     data_first_day: dt.date
     data_last_day: dt.date
@@ -605,7 +605,9 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focu
         largest = read_frame(con, f"""
             with t as ({transfers_sql})
             select * from t order by amount desc, transferred_at, tx_hash limit {TOP_TRANSFERS}""", params)
-        amounts = [r[0] for r in con.execute(f"with t as ({transfers_sql}) select amount from t", params).fetchall()]
+        # floats, for the histogram only (millions of transfers: no Decimal objects)
+        amounts = con.execute(f"with t as ({transfers_sql}) select cast(amount as double) as amount from t",
+                              params).fetchnumpy()["amount"]
         daily_flows, series = _daily_flows_sql(subject)
         daily = read_frame(con, f"""
             with t as ({transfers_sql}),

@@ -1,0 +1,327 @@
+"""`cexflow docs`: the static docs site, dbt's documentation and the reports as HTML, in one folder.
+
+Library core: `build_site(db, out) -> Path` builds the site from a built DuckDB file and returns its
+`index.html`. The folder:
+
+    index.html         the build (token, chain, period, method and parameters, input files) and links to all
+    dbt/index.html     `dbt docs generate --static`: every model, column and test, the lineage graph, the
+                       YAML descriptions and docs blocks (its overview page is `__overview__` in models/_docs.md)
+    reports/*.html     the reports of `cexflow report` (summary, top-k days, anomalies), rendered from their
+                       Markdown, with the charts in reports/img/, the CSV exports in reports/data/ and the
+                       Markdown sources beside them
+
+Every link is relative and nothing is fetched from the network (dbt's usage tracking is off), so the folder
+works from the file system (file://) and from any static host. The site is built in a temporary folder next
+to `out` and then swapped in; an existing `out` is replaced only if it is empty or an earlier cexflow site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import markdown
+
+from cexflow import __version__, report
+from cexflow.build import dbt_executable, first_dbt_failure
+from cexflow.db import connect
+from cexflow.errors import CexflowError
+from cexflow.paths import PROJECT_ROOT, default_db
+
+HELP = "Build the static docs site: dbt's documentation and the reports as HTML, one folder that needs no server."
+
+DEFAULT_OUT = PROJECT_ROOT / "site"
+MARKER = ".cexflow-site"  # marks a folder this command may replace
+DBT_DIR = "dbt"
+LATEST_ANOMALIES = 10  # anomalies listed on the index page
+
+# rpt_input_reconciliation.source_format -> the dbt var that lists files of that format
+FORMAT_VARS = {
+    "seed_export": "seed_export_files",
+    "etherscan_csv": "etherscan_csv_files",
+    "etherscan_json": "etherscan_json_files",
+    "ethereum_etl": "ethereum_etl_files",
+}
+
+
+# --- what the database holds -------------------------------------------------------------------------
+
+
+@dataclass
+class BuildInfo:
+    """The build behind a DuckDB file, as far as the marts record it."""
+
+    db: Path
+    token: report.TokenInfo
+    method: report.MethodInfo | None
+    first_day: dt.date | None
+    last_day: dt.date | None
+    days: int
+    n_transfers: int
+    n_anomalies: int
+    n_rejected: int
+    inputs: list[dict]  # rpt_input_reconciliation rows
+    latest_anomalies: list[dict]
+    built_at: dt.datetime
+
+    @property
+    def period(self) -> str:
+        return report.period_text(self.first_day, self.last_day)
+
+    def dbt_vars(self) -> dict:
+        """The vars of `cexflow build` that the marts record, so that dbt's compiled SQL matches the build.
+
+        Not recorded, so the project's defaults: zscore_min_history_days, labels_files, ethereum_etl_blocks_files.
+        """
+        dbt_vars: dict = {name: [] for name in FORMAT_VARS.values()}
+        for row in self.inputs:
+            if row["source_format"] in FORMAT_VARS:
+                dbt_vars[FORMAT_VARS[row["source_format"]]].append(row["source_file"])
+        dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
+        if self.method:
+            dbt_vars.update(zscore_method=self.method.method, zscore_window_days=self.method.window_days,
+                            zscore_threshold=self.method.z_threshold)
+            if self.method.top_k:
+                dbt_vars["topk_days"] = self.method.top_k
+        return dbt_vars
+
+
+def load_build_info(db: Path) -> BuildInfo:
+    db = Path(db)
+    with connect(db) as con:
+        report._check_marts(con, db)
+        token = report.load_token(con)
+        method = report.load_method(con)
+        first_day, last_day, days = con.execute(
+            "select min(flow_date), max(flow_date), count(*) from fct_netflow_daily_total").fetchone()
+        n_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
+        n_anomalies = con.execute("select count(*) from rpt_netflow_anomalies").fetchone()[0]
+        n_rejected = con.execute("select count(*) from stg_transfers_rejected").fetchone()[0]
+        inputs = report._records(report.read_frame(con, """
+            select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
+                   other_token_rows
+            from rpt_input_reconciliation order by source_file"""))
+        latest = report._records(report.read_frame(con, f"""
+            select flow_date, series, direction, netflow, zscore from rpt_netflow_anomalies
+            order by flow_date desc, series <> 'total', series limit {LATEST_ANOMALIES}"""))
+    for row in inputs:  # shown relative to the project root when inside it, as in the reports
+        path = Path(row["source_file"])
+        row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+    built_at = dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC)
+    return BuildInfo(db, token, method, first_day, last_day, days, n_transfers, n_anomalies, n_rejected, inputs,
+                     latest, built_at)
+
+
+# --- dbt's documentation -----------------------------------------------------------------------------
+
+
+@dataclass
+class DbtDocs:
+    index: Path  # the copied static_index.html
+    dbt_version: str
+    marts: list[dict]  # name, unique_id, description of each mart model
+    n_models: int
+    n_tests: int
+
+
+def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = False) -> DbtDocs:
+    """Run `dbt docs generate --static` and write its one self-contained page, patched, to dest/index.html.
+
+    dbt reads a copy of `db` (same file name, so the docs name the same database): dbt-duckdb opens its
+    database read-write, which would fail while anyone has the file open, and would block the reports that
+    are read from `db` at the same time.
+    """
+    with tempfile.TemporaryDirectory(prefix="cexflow-docs-") as scratch:
+        copy = Path(scratch) / "db" / db.name
+        copy.parent.mkdir()
+        shutil.copyfile(db, copy)
+        if db.with_name(db.name + ".wal").exists():
+            shutil.copyfile(db.with_name(db.name + ".wal"), copy.with_name(copy.name + ".wal"))
+        env = dict(os.environ, CEXFLOW_DB=str(copy), DBT_PROFILES_DIR=str(PROJECT_ROOT),
+                   DBT_SEND_ANONYMOUS_USAGE_STATS="false")  # also keeps the docs page's tracking script off
+        target_path = Path(scratch) / "target"
+        cmd = [dbt_executable(), "docs", "generate", "--static", "--project-dir", str(PROJECT_ROOT),
+               "--target", "duckdb", "--target-path", str(target_path), "--log-path", str(Path(scratch) / "logs"),
+               "--vars", json.dumps(dbt_vars)]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
+                              stdout=None if verbose else subprocess.PIPE,
+                              stderr=None if verbose else subprocess.STDOUT)
+        page = target_path / "static_index.html"
+        if proc.returncode != 0 or not page.exists():
+            raise CexflowError(f"dbt docs generate failed: {first_dbt_failure(target_path, proc.stdout)}")
+        manifest = json.loads((target_path / "manifest.json").read_text(encoding="utf-8"))
+        if manifest["metadata"].get("send_anonymous_usage_stats"):
+            raise CexflowError("dbt docs generate: usage tracking is on, the page would call the internet; "
+                               "set send_anonymous_usage_stats: false in dbt_project.yml")
+        dest.mkdir(parents=True, exist_ok=True)
+        index = dest / "index.html"
+        index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+    nodes = manifest["nodes"].values()
+    marts = sorted(
+        ({"name": n["name"], "unique_id": n["unique_id"], "description": first_sentence(n.get("description", ""))}
+         for n in nodes if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")),
+        key=lambda m: m["name"])
+    n_models = sum(1 for n in nodes if n["resource_type"] == "model")
+    n_tests = sum(1 for n in nodes if n["resource_type"] == "test") + len(manifest.get("unit_tests", {}))
+    return DbtDocs(index, manifest["metadata"].get("dbt_version", ""), marts, n_models, n_tests)
+
+
+# Two bugs of dbt's docs page make the browser request files that do not exist, which shows as console errors
+# (and as 404s on a web server): the sidebar's icons are `<use xlink:href="{{ getIcon(...) }}">`, which the
+# browser fetches before AngularJS fills them in, and the favicon link is an unexpanded webpack `require`.
+DBT_PAGE_FIXES = (
+    ('<use xlink:href="{{ getIcon(', '<use ng-attr-href="{{ getIcon('),  # AngularJS sets it once evaluated
+    ("href=\"${require('./assets/favicons/favicon.ico')}\"", 'href="data:,"'),
+)
+
+
+def patch_dbt_page(text: str) -> str:
+    """dbt's static docs page with DBT_PAGE_FIXES applied (each only if present: other dbt versions differ)."""
+    for old, new in DBT_PAGE_FIXES:
+        text = text.replace(old, new)
+    return text
+
+
+def first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    match = re.match(r"(.+?[.:;])(\s|$)", text)
+    return match.group(1).rstrip(":;") if match else text
+
+
+# --- the reports as HTML ------------------------------------------------------------------------------
+
+# a relative link to a Markdown file (no scheme, not absolute, not a fragment): point it at the HTML page
+_MD_LINK = re.compile(r'href="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]*?)\.md(#[^"]*)?"')
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+
+
+def markdown_to_html(text: str) -> tuple[str, str]:
+    """(title, body): the page's first heading as plain text and the Markdown as HTML, tables included,
+    with relative links to `.md` files turned into links to `.html` files."""
+    body = markdown.markdown(text, extensions=["tables", "sane_lists", "toc"], output_format="html")
+    body = _MD_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
+    h1 = _H1.search(body)
+    title = html.unescape(re.sub(r"<[^>]+>", "", h1.group(1))).strip() if h1 else "cexflow report"
+    return title, body
+
+
+def site_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cexflow", "templates/docs_site"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count)
+    return env
+
+
+def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str) -> list[Path]:
+    """An HTML page beside every Markdown report under site/reports/ (focus reports included)."""
+    pages = []
+    for md in sorted((site / report.REPORTS_SUBDIR).rglob("*.md")):
+        title, body = markdown_to_html(md.read_text(encoding="utf-8"))
+        depth = len(md.relative_to(site).parts) - 1
+        page = md.with_suffix(".html")
+        page.write_text(env.get_template("report.html.j2").render(
+            title=title, subtitle=subtitle, body=body, root="../" * depth, source=md.name), encoding="utf-8")
+        pages.append(page)
+    return pages
+
+
+# --- the site ------------------------------------------------------------------------------------------
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise CexflowError(f"--out {out}: not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise CexflowError(f"--out {out}: the folder is not empty and is not a cexflow site; "
+                           "choose another --out or empty it")
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put the built site at `out`, replacing an earlier site (checked by _check_out)."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+    out.rename(old / "site")
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build_site(db: Path | None = None, out: Path = DEFAULT_OUT, verbose: bool = False) -> Path:
+    """Build the docs site of the marts in `db` into the folder `out`; return its index.html."""
+    db = Path(db or default_db()).resolve()
+    out = Path(out).resolve()
+    info = load_build_info(db)  # checks the database before the slow part
+    _check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    try:
+        staging.chmod(0o755)  # mkdtemp's 0700 would hide the site from a web server's user
+        # dbt (a subprocess, ~20 s mostly of start-up) and the reports (in this process) at the same time
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars(), staging / DBT_DIR, verbose)
+            report.render_reports(db, staging)
+            dbt_docs = dbt_job.result()
+        env = site_environment()
+        subtitle = f"{info.token.symbol} on {info.token.chain}, {info.period}"
+        render_report_pages(staging, env, subtitle)
+        reports_dir = staging / report.REPORTS_SUBDIR
+        context = {
+            "info": info,
+            "symbol": info.token.symbol,
+            "dbt": dbt_docs,
+            "dbt_page": f"{DBT_DIR}/index.html",
+            "reports": [(f"{report.REPORTS_SUBDIR}/{name}.html", text) for name, text in (
+                ("summary", "Period summary: totals, largest days, busiest exchanges, internal and cross-exchange "
+                            "volume, rejected rows"),
+                ("topk", "Top-k netflow days: the days of largest |z|, total and per exchange"),
+                ("anomalies", "Anomalies: every anomaly day with its baseline and z"),
+            ) if (reports_dir / f"{name}.html").exists()],
+            "focus_reports": [(p.relative_to(staging).as_posix(), p.stem)
+                              for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
+            "charts": [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
+                       for name, text in report.OVERVIEW_CHARTS.items()
+                       if (reports_dir / report.IMG_DIR / f"{name}.png").exists()],
+            "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
+                          if (reports_dir / report.DATA_DIR / name).exists()],
+            "generated_at": dt.datetime.now(dt.UTC),
+            "version": __version__,
+        }
+        (staging / "index.html").write_text(env.get_template("index.html.j2").render(**context), encoding="utf-8")
+        (staging / MARKER).write_text("built by `cexflow docs`; the next run replaces this folder\n")
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out / "index.html"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, metavar="PATH",
+                        help="DuckDB file with the marts (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help="folder of the site, replaced if it holds an earlier site (default: site/ in the "
+                             "project root)")
+    parser.add_argument("--verbose", action="store_true", help="show dbt's own output")
+
+
+def run(args: argparse.Namespace) -> int:
+    index = build_site(args.db, args.out, verbose=args.verbose)
+    print(f"docs site in {index.parent}: open {index}")
+    return 0

@@ -4,8 +4,6 @@
 --   internal        between two wallets of one exchange (a sweep; not a flow in or out of it)
 --   cross_exchange  from a wallet of one exchange to a wallet of another
 -- One row per transfer_id.
-{{ config(materialized='table') }}
-
 with transfers as (
     select * from {{ ref('stg_transfers') }}
 ),

@@ -30,7 +30,7 @@ usable_per_file as (
 other_token_per_file as (
     select source_file, count(*) as other_token_rows
     from transfer_rows
-    where not is_selected_token and {{ cexflow.is_hex_address('raw_token_address') }}
+    where is_other_token
     group by source_file
 ),
 

@@ -25,7 +25,7 @@ rejected as (
     from transfer_rows
     where rejection_reason is not null
         -- a row whose token is unreadable may be of this token; a readable other token is not ours
-        and (is_selected_token or not {{ cexflow.is_hex_address('raw_token_address') }})
+        and not is_other_token
 )
 
 select * from rejected

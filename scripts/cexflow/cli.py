@@ -16,8 +16,11 @@ from cexflow.errors import CexflowError
 # subcommand -> module; the order is the order of `cexflow --help`
 SUBCOMMANDS = {
     "build": "cexflow.build",
-    "sample": "cexflow.sample",
+    "report": "cexflow.report",
+    "agent": "cexflow.agent",
     "fetch": "cexflow.fetch",
+    "sample": "cexflow.sample",
+    "docs": "cexflow.docs",
 }
 
 

@@ -156,7 +156,7 @@ def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame
     return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts, with pandas' NaN/NaT turned back into None."""
     out = []
     for row in frame.to_dict("records"):
@@ -217,7 +217,8 @@ def load_method(con) -> MethodInfo | None:
     return MethodInfo(row[0], int(row[1]), float(row[2]), int(top_k))
 
 
-def _check_marts(con, db: Path) -> None:
+def check_marts(con, db: Path) -> None:
+    """A one-line error when the file lacks a mart the reports read."""
     needed = {"fct_exchange_transfers", "fct_netflow_daily_total", "fct_netflow_daily_by_exchange",
               "fct_netflow_daily_by_wallet", "fct_netflow_zscores", "rpt_netflow_anomalies",
               "rpt_topk_netflow_days", "stg_transfers_rejected", "rpt_input_reconciliation", "stg_tokens__selected"}
@@ -226,6 +227,10 @@ def _check_marts(con, db: Path) -> None:
     missing = sorted(needed - present)
     if missing:
         raise CexflowError(f"--db {db}: missing marts {', '.join(missing)}; run `cexflow build` first")
+
+
+_records = records  # older names, used by cexflow.docs
+_check_marts = check_marts
 
 
 def period_text(first: dt.date | None, last: dt.date | None) -> str:
@@ -277,7 +282,7 @@ _SERIES_FLOWS = """
 def load_overview(db: Path) -> Overview:
     db = Path(db)
     with connect(db) as con:
-        _check_marts(con, db)
+        check_marts(con, db)
         token = load_token(con)
         method = load_method(con)
         first_day, last_day, n_days = con.execute(
@@ -295,7 +300,7 @@ def load_overview(db: Path) -> Overview:
                 coalesce(sum(n_internal), 0) as n_internal,
                 coalesce(sum(n_cross_exchange), 0) as n_cross_exchange
             from fct_netflow_daily_total""")
-        totals = _records(totals_frame)[0]
+        totals = records(totals_frame)[0]
         totals["n_transfers"] = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
         totals["anomalies_total"] = con.execute(
             "select count(*) from rpt_netflow_anomalies where series = 'total'").fetchone()[0]
@@ -397,12 +402,12 @@ def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
     by_exchange = ov.topk[ov.topk["series"] != "total"].rename(columns={"series": "exchange"})
     anomalies = ov.anomalies
     written = [
-        _write_csv(data / "topk_netflow_total.csv", topk_columns, _records(total), params),
-        _write_csv(data / "topk_netflow_by_exchange.csv", ["exchange", *topk_columns], _records(by_exchange),
+        _write_csv(data / "topk_netflow_total.csv", topk_columns, records(total), params),
+        _write_csv(data / "topk_netflow_by_exchange.csv", ["exchange", *topk_columns], records(by_exchange),
                    params),
         _write_csv(data / "top_netflow_anomalies.csv",
                    ["flow_date", "series", "inflow", "outflow", "netflow", "baseline_mean", "baseline_std",
-                    "baseline_days", "zscore", "direction"], _records(anomalies), params),
+                    "baseline_days", "zscore", "direction"], records(anomalies), params),
     ]
     return written
 
@@ -433,7 +438,7 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
     written = render_overview_charts(ov, reports_dir)
     written += write_csv_exports(ov, reports_dir)
     env = template_environment()
-    topk_by_series = {s: _records(g) for s, g in ov.topk.groupby("series", sort=False)}
+    topk_by_series = {s: records(g) for s, g in ov.topk.groupby("series", sort=False)}
     context = {
         "ov": ov,
         "token": ov.token,
@@ -441,17 +446,17 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "method": ov.method,
         "period": ov.period,
         "totals": ov.totals,
-        "exchanges": _records(ov.exchanges),
-        "largest_inflow_days": _records(ov.largest_inflow_days),
-        "largest_outflow_days": _records(ov.largest_outflow_days),
-        "reconciliation": _records(ov.reconciliation),
-        "rejected_reasons": _records(ov.rejected_reasons),
-        "rejected_rows": _records(ov.rejected_rows),
+        "exchanges": records(ov.exchanges),
+        "largest_inflow_days": records(ov.largest_inflow_days),
+        "largest_outflow_days": records(ov.largest_outflow_days),
+        "reconciliation": records(ov.reconciliation),
+        "rejected_reasons": records(ov.rejected_reasons),
+        "rejected_rows": records(ov.rejected_rows),
         "n_rejected": ov.n_rejected,
         "topk_total": topk_by_series.get("total", []),
         "topk_exchanges": {s: rows for s, rows in topk_by_series.items() if s != "total"},
-        "anomalies": _records(ov.anomalies),
-        "anomaly_counts": _records(ov.anomalies.groupby("series", sort=False).size().reset_index(name="n"))
+        "anomalies": records(ov.anomalies),
+        "anomaly_counts": records(ov.anomalies.groupby("series", sort=False).size().reset_index(name="n"))
         if not ov.anomalies.empty else [],
         "img": IMG_DIR,
         "data": DATA_DIR,
@@ -570,7 +575,7 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focu
     db = Path(db)
     start, end = _parse_date(start, "--start"), _parse_date(end, "--end")
     with connect(db) as con:
-        _check_marts(con, db)
+        check_marts(con, db)
         token = load_token(con)
         method = load_method(con)
         first, last = con.execute("select min(flow_date), max(flow_date) from fct_netflow_daily_total").fetchone()
@@ -590,7 +595,7 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focu
                    to_exchange, from_wallet, to_wallet, flow_type, amount, {direction} as direction
             from fct_exchange_transfers
             where flow_date between $s and $e and {where}"""
-        stats = _records(read_frame(con, f"""
+        stats = records(read_frame(con, f"""
             with t as ({transfers_sql})
             select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
                    coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
@@ -669,7 +674,7 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     path = focus_dir / f"{f.slug}.md"
     text = env.get_template("focus.md.j2").render(
         f=f, token=f.token, symbol=f.token.symbol, method=f.method, subject=f.subject, stats=f.stats,
-        by_flow_type=_records(f.by_flow_type), largest=_records(f.largest), anomalies=_records(f.anomalies),
+        by_flow_type=records(f.by_flow_type), largest=records(f.largest), anomalies=records(f.anomalies),
         charts={k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()}, top_transfers=TOP_TRANSFERS)
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]

@@ -20,7 +20,11 @@ scored as (
         var('zscore_method'),
         var('zscore_window_days'),
         var('zscore_min_history_days'),
-        var('zscore_threshold')) }}
+        var('zscore_threshold'),
+        exclude_z=var('zscore_exclude_z', none),
+        active_spread_floor=var('zscore_active_spread_floor', 0),
+        total_spread_floor=var('zscore_total_spread_floor', 0),
+        min_active_days=var('zscore_min_active_days', 0)) }}
 ),
 
 final as (

@@ -24,6 +24,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/cexflow build
+	$(BIN)/cexflow report
 	@echo "Query it: $(BIN)/duckdb cexflow.duckdb -c \"from fct_netflow_daily_by_exchange limit 5\""
 
 lint: install-dev
@@ -33,4 +34,4 @@ test: install-dev lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf target logs cexflow.duckdb cexflow.duckdb.wal
+	rm -rf target logs site cexflow.duckdb cexflow.duckdb.wal

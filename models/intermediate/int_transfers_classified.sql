@@ -52,7 +52,8 @@ classified as (
         source_format,
         source_file,
         line_number,
-        n_source_rows
+        n_source_rows,
+        loaded_in_run
     from labelled
     where from_exchange is not null or to_exchange is not null
 )

@@ -1,6 +1,12 @@
 -- One row per transfer of the build's token that touches a labelled exchange wallet.
+-- Incremental: a run replaces the transfers that stg_transfers touched in it (delete+insert on transfer_id).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='transfer_id') }}
+
 with classified as (
     select * from {{ ref('int_transfers_classified') }}
+    {% if is_incremental() %}
+    where loaded_in_run = '{{ invocation_id }}'
+    {% endif %}
 ),
 
 final as (

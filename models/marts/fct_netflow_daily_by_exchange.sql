@@ -2,8 +2,8 @@
 -- for every exchange with at least one transfer. Transfers between two wallets of the exchange are
 -- internal: in internal_volume, not in inflow or outflow. A transfer between two exchanges is an
 -- outflow of one and an inflow of the other.
-with legs as (
-    select * from {{ ref('int_flow_legs') }}
+with daily_flows as (
+    select * from {{ ref('int_daily_flows') }}
 ),
 
 calendar as (
@@ -11,10 +11,10 @@ calendar as (
 ),
 
 exchanges as (
-    select distinct exchange from legs
+    select distinct exchange from daily_flows
 ),
 
-daily_flows as (
+exchange_flows as (
     select
         flow_date,
         exchange,
@@ -22,10 +22,10 @@ daily_flows as (
         sum(case when direction = 'out' and flow_type <> 'internal' then amount end) as outflow,
         -- an internal transfer has an in and an out leg: count its amount once
         sum(case when direction = 'in' and flow_type = 'internal' then amount end) as internal_volume,
-        count(case when direction = 'in' and flow_type <> 'internal' then 1 end) as n_deposits,
-        count(case when direction = 'out' and flow_type <> 'internal' then 1 end) as n_withdrawals,
-        count(case when direction = 'in' and flow_type = 'internal' then 1 end) as n_internal
-    from legs
+        sum(case when direction = 'in' and flow_type <> 'internal' then n_transfers end) as n_deposits,
+        sum(case when direction = 'out' and flow_type <> 'internal' then n_transfers end) as n_withdrawals,
+        sum(case when direction = 'in' and flow_type = 'internal' then n_transfers end) as n_internal
+    from daily_flows
     group by flow_date, exchange
 ),
 
@@ -45,17 +45,17 @@ final as (
         exchange_days.token_address,
         exchange_days.flow_date,
         exchange_days.exchange,
-        coalesce(daily_flows.inflow, 0) as inflow,
-        coalesce(daily_flows.outflow, 0) as outflow,
-        coalesce(daily_flows.inflow, 0) - coalesce(daily_flows.outflow, 0) as netflow,
-        coalesce(daily_flows.internal_volume, 0) as internal_volume,
-        coalesce(daily_flows.n_deposits, 0) as n_deposits,
-        coalesce(daily_flows.n_withdrawals, 0) as n_withdrawals,
-        coalesce(daily_flows.n_internal, 0) as n_internal
+        coalesce(exchange_flows.inflow, 0) as inflow,
+        coalesce(exchange_flows.outflow, 0) as outflow,
+        coalesce(exchange_flows.inflow, 0) - coalesce(exchange_flows.outflow, 0) as netflow,
+        coalesce(exchange_flows.internal_volume, 0) as internal_volume,
+        cast(coalesce(exchange_flows.n_deposits, 0) as bigint) as n_deposits,
+        cast(coalesce(exchange_flows.n_withdrawals, 0) as bigint) as n_withdrawals,
+        cast(coalesce(exchange_flows.n_internal, 0) as bigint) as n_internal
     from exchange_days
-    left join daily_flows
-        on exchange_days.flow_date = daily_flows.flow_date
-        and exchange_days.exchange = daily_flows.exchange
+    left join exchange_flows
+        on exchange_days.flow_date = exchange_flows.flow_date
+        and exchange_days.exchange = exchange_flows.exchange
 )
 
 select * from final

@@ -1,8 +1,8 @@
 -- One row per labelled wallet per day on which it moved tokens (the seed project's wallet view):
 -- a transfer between two labelled wallets, even of one exchange, is an outflow of one wallet and an
 -- inflow of the other.
-with legs as (
-    select * from {{ ref('int_flow_legs') }}
+with daily_flows as (
+    select * from {{ ref('int_daily_flows') }}
 ),
 
 daily as (
@@ -15,9 +15,9 @@ daily as (
         wallet_address,
         coalesce(sum(case when direction = 'in' then amount end), 0) as inflow,
         coalesce(sum(case when direction = 'out' then amount end), 0) as outflow,
-        count(case when direction = 'in' then 1 end) as n_inflows,
-        count(case when direction = 'out' then 1 end) as n_outflows
-    from legs
+        coalesce(sum(case when direction = 'in' then n_transfers end), 0) as n_inflows,
+        coalesce(sum(case when direction = 'out' then n_transfers end), 0) as n_outflows
+    from daily_flows
     group by chain, token_address, flow_date, exchange, wallet, wallet_address
 ),
 
@@ -32,8 +32,8 @@ final as (
         inflow,
         outflow,
         inflow - outflow as netflow,
-        n_inflows,
-        n_outflows
+        cast(n_inflows as bigint) as n_inflows,
+        cast(n_outflows as bigint) as n_outflows
     from daily
 )
 

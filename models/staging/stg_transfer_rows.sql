@@ -1,7 +1,9 @@
 -- Every row of every input file, typed, with the reason it cannot be used (NULL when it can).
 -- One row per (source_file, line_number). The only model that scans the raw files, so it is a table;
 -- the raw text of a row is kept only when the row is rejected.
-{{ config(materialized='table') }}
+-- Incremental: a run reads only the files it is given and appends the rows of files not loaded yet
+-- (cexflow build passes the new files only; changed or removed files make it rebuild in full).
+{{ config(materialized='incremental', incremental_strategy='append') }}
 
 with seed_export_rows as (
     select * from {{ ref('stg_seed_export__transfers') }}
@@ -128,12 +130,16 @@ final as (
         to_address,
         amount,
         rejection_reason,
+        '{{ invocation_id }}' as loaded_in_run,
         -- the raw text is kept only where it explains a rejection (it would double the table otherwise)
         {% for column in ['tx_hash', 'block_number', 'timestamp', 'from_address', 'to_address', 'token_address',
                           'value', 'token_decimals', 'log_index'] %}
         case when rejection_reason is not null then raw_{{ column }} end as raw_{{ column }}{{ ',' if not loop.last }}
         {% endfor %}
     from with_rejection_reason
+    {% if is_incremental() %}
+    where source_file not in (select distinct source_file from {{ this }})
+    {% endif %}
 )
 
 select * from final

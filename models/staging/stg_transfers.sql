@@ -2,29 +2,51 @@
 -- A transfer is identified by (chain, token, tx hash, log index) where the input has a log index, and by
 -- (chain, token, tx hash, from, to, amount) where it has none (Etherscan and the seed export): a transfer
 -- listed in several files or rows counts once, and is credited to the first file (by name, then line).
-{{ config(materialized='table') }}
+-- Incremental: a run that adds files merges their rows into the transfers they belong to (delete+insert
+-- on transfer_id), so the result equals a full rebuild; `loaded_in_run` marks the transfers it touched.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='transfer_id') }}
 
 with transfer_rows as (
     select * from {{ ref('stg_transfer_rows') }}
+    {% if is_incremental() %}
+    where loaded_in_run = '{{ invocation_id }}'
+    {% endif %}
 ),
 
 valid_rows as (
     select
         *,
         {{ cexflow.hash_key(['chain', 'token_address', 'tx_hash',
-            "coalesce(cast(log_index as varchar), from_address || '>' || to_address || ':' || cast(amount as varchar))"]) }}
-            as transfer_id
+            "coalesce(cast(log_index as " ~ dbt.type_string() ~ "), from_address || '>' || to_address || ':' || cast(amount as " ~ dbt.type_string() ~ "))"]) }}
+            as transfer_id,
+        1 as n_rows
     from transfer_rows
     where rejection_reason is null
         and is_selected_token
+),
+
+candidate_rows as (
+    select
+        transfer_id, chain, token_address, tx_hash, log_index, block_number, transferred_at, from_address,
+        to_address, amount, source_format, source_file, line_number, n_rows
+    from valid_rows
+    {% if is_incremental() %}
+    union all
+    -- the kept row of each transfer that the new rows repeat, with the count of rows it stood for
+    select
+        transfer_id, chain, token_address, tx_hash, log_index, block_number, transferred_at, from_address,
+        to_address, amount, source_format, source_file, line_number, n_source_rows as n_rows
+    from {{ this }}
+    where transfer_id in (select transfer_id from valid_rows)
+    {% endif %}
 ),
 
 ranked as (
     select
         *,
         row_number() over (partition by transfer_id order by source_file, line_number) as row_rank,
-        count(*) over (partition by transfer_id) as n_source_rows
-    from valid_rows
+        sum(n_rows) over (partition by transfer_id) as n_source_rows
+    from candidate_rows
 ),
 
 deduplicated as (
@@ -43,7 +65,8 @@ deduplicated as (
         source_format,
         source_file,
         line_number,
-        n_source_rows
+        cast(n_source_rows as bigint) as n_source_rows,
+        '{{ invocation_id }}' as loaded_in_run
     from ranked
     where row_rank = 1
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -38,7 +39,11 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--db", type=Path, metavar="PATH",
                    help="DuckDB file to build (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
     g.add_argument("--target", default="duckdb", choices=("duckdb", "spark"),
-                   help="dbt target of profiles.yml (default: duckdb)")
+                   help="dbt target of profiles.yml (default: duckdb); spark needs pip install -e '.[spark]' "
+                        "and Java 17")
+    g.add_argument("--spark-dir", type=Path, metavar="DIR",
+                   help="with --target spark: folder of the Spark warehouse and metastore (default: "
+                        "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
     g.add_argument("--window", type=int, default=28, metavar="DAYS",
                    help="baseline window in days (default: 28)")
     g.add_argument("--z", type=float, default=3.0, metavar="THRESHOLD",
@@ -49,6 +54,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                    help="anomaly method (default: trailing)")
     g.add_argument("--top-k", type=int, default=10, metavar="K",
                    help="days per series in the top-k table (default: 10)")
+    g.add_argument("--full-refresh", action="store_true",
+                   help="rebuild everything from the inputs (by default a build of an existing database reads "
+                        "only new input files, and rebuilds in full when anything else changed)")
     g.add_argument("--verbose", action="store_true", help="show dbt's own output")
 
 
@@ -72,6 +80,7 @@ class BuildSummary:
     series: int
     anomalies: int
     method: str
+    mode: str = ""
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -80,7 +89,7 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ]
+        ] + ([self.mode] if self.mode else [])
 
 
 def build_vars(args: argparse.Namespace) -> dict:
@@ -113,23 +122,44 @@ def build_vars(args: argparse.Namespace) -> dict:
     return dbt_vars
 
 
+def default_spark_dir() -> Path:
+    """The Spark warehouse folder: $CEXFLOW_SPARK_DIR if set, else spark/ in the project root."""
+    return Path(os.environ.get("CEXFLOW_SPARK_DIR") or PROJECT_ROOT / "spark")
+
+
+def check_spark_installed() -> None:
+    """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime."""
+    import importlib.util
+    import shutil
+
+    missing = [name for name, module in (("dbt-spark", "dbt.adapters.spark"), ("pyspark", "pyspark"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise CexflowError(f"--target spark: {' and '.join(missing)} not installed; "
+                           "run: pip install -e '.[spark]' (and have Java 17)")
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
 
 
 def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) -> None:
-    """Run a dbt command in the project with the DuckDB file `db`; a failure becomes a one-line error.
+    """Run a dbt command in the project with the DuckDB file `db` (for target spark: the Spark warehouse
+    folder `db`); a failure becomes a one-line error.
 
     The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
     dbt users look); any other database gets its own throw-away folders, so that builds of different
     databases (tests, an agent beside an analyst) can run at the same time.
     """
-    env = dict(os.environ, CEXFLOW_DB=str(db), DBT_PROFILES_DIR=str(PROJECT_ROOT),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    default = default_spark_dir() if target == "spark" else default_db()
+    env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_ROOT), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env["CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB"] = str(db)
     with tempfile.TemporaryDirectory(prefix="cexflow-dbt-") as scratch:
-        target_path = PROJECT_ROOT / "target" if db == default_db().resolve() else Path(scratch) / "target"
-        log_path = PROJECT_ROOT / "logs" if db == default_db().resolve() else Path(scratch) / "logs"
+        target_path = PROJECT_ROOT / "target" if db == default.resolve() else Path(scratch) / "target"
+        log_path = PROJECT_ROOT / "logs" if db == default.resolve() else Path(scratch) / "logs"
         cmd = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--target", target,
                "--target-path", str(target_path), "--log-path", str(log_path)]
         proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
@@ -156,35 +186,140 @@ def first_dbt_failure(target_path: Path, output: str | None) -> str:
 
 
 def summarize(db: Path, method: str) -> BuildSummary:
+    """The summary of the marts in the DuckDB file `db`."""
     from cexflow.db import connect
 
     with connect(db) as con:
-        reco = con.execute(
-            "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(transfers_kept), 0), "
-            "coalesce(sum(duplicate_rows), 0), coalesce(sum(rejected_rows), 0), "
-            "coalesce(sum(other_token_rows), 0) from rpt_input_reconciliation"
-        ).fetchone()
-        days = con.execute(
-            "select cast(min(flow_date) as varchar), cast(max(flow_date) as varchar), count(*) "
-            "from fct_netflow_daily_total"
-        ).fetchone()
-        exchange_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
-        series, anomalies = con.execute(
-            "select count(distinct series), count(*) filter (where is_anomaly) from fct_netflow_zscores"
-        ).fetchone()
-    return BuildSummary(db, reco[0], reco[1], reco[2], reco[3], reco[4], reco[5], exchange_transfers,
+        return summarize_marts(con, db, method)
+
+
+def summarize_spark(spark_dir: Path, method: str) -> BuildSummary:
+    """The summary of the marts of a Spark warehouse, read from their parquet files (no Spark session)."""
+    from cexflow.db import connect_spark
+
+    with connect_spark(spark_dir) as con:
+        return summarize_marts(con, spark_dir, method)
+
+
+def summarize_marts(con, location: Path, method: str) -> BuildSummary:
+    """The summary from a DuckDB connection on which the marts are tables or views."""
+    reco = con.execute(
+        "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(transfers_kept), 0), "
+        "coalesce(sum(duplicate_rows), 0), coalesce(sum(rejected_rows), 0), "
+        "coalesce(sum(other_token_rows), 0) from rpt_input_reconciliation"
+    ).fetchone()
+    days = con.execute(
+        "select cast(min(flow_date) as varchar), cast(max(flow_date) as varchar), count(*) "
+        "from fct_netflow_daily_total"
+    ).fetchone()
+    exchange_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
+    series, anomalies = con.execute(
+        "select count(distinct series), count(*) filter (where is_anomaly) from fct_netflow_zscores"
+    ).fetchone()
+    return BuildSummary(location, reco[0], reco[1], reco[2], reco[3], reco[4], reco[5], exchange_transfers,
                         days[0], days[1], days[2], series, anomalies, method)
 
 
+# What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
+INPUTS_TABLE = "cexflow_build_inputs"
+PARAMETERS_TABLE = "cexflow_build_parameters"
+INPUT_VARS = ("seed_export_files", "etherscan_csv_files", "etherscan_json_files", "ethereum_etl_files")
+
+
+def file_fingerprint(path: str) -> str:
+    stat = Path(path).stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def code_fingerprint() -> str:
+    """A hash of everything that decides what the incremental models hold: the dbt code and the seeds."""
+    digest = hashlib.sha256()
+    for folder in ("models", "macros", "seeds"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
+    digest.update((PROJECT_ROOT / "dbt_project.yml").read_bytes())
+    return digest.hexdigest()
+
+
+def loaded_parameters(dbt_vars: dict) -> str:
+    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code."""
+    side_files = dbt_vars["labels_files"] + dbt_vars["ethereum_etl_blocks_files"]
+    return json.dumps({
+        "chain": dbt_vars["chain"], "token": dbt_vars["token"], "decimals": dbt_vars["token_decimals"],
+        "labels": {f: file_fingerprint(f) for f in dbt_vars["labels_files"]},
+        "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
+        "side_files": len(side_files), "code": code_fingerprint(),
+    }, sort_keys=True)
+
+
+def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
+    """The vars and the mode of this build: incremental (only new input files) when the database holds
+    a build of the same parameters whose every input file is unchanged, else a full refresh."""
+    current = {f: file_fingerprint(f) for var in INPUT_VARS for f in dbt_vars[var]}
+    if full_refresh:
+        return dbt_vars, True, "--full-refresh"
+    if not db.exists():
+        return dbt_vars, True, "new database"
+    import duckdb
+
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            (parameters,) = con.execute(f"select parameters from {PARAMETERS_TABLE}").fetchone()
+            loaded = dict(con.execute(f"select source_file, fingerprint from {INPUTS_TABLE}").fetchall())
+    except (duckdb.Error, TypeError):
+        return dbt_vars, True, "no earlier build recorded"
+    if parameters != loaded_parameters(dbt_vars):
+        return dbt_vars, True, "token, chain, labels, blocks or models changed"
+    for path, fingerprint in loaded.items():
+        if current.get(path) != fingerprint:
+            return dbt_vars, True, f"{path} changed or is no longer an input"
+    incremental = dict(dbt_vars)
+    for var in INPUT_VARS:
+        incremental[var] = [f for f in dbt_vars[var] if f not in loaded]
+    new_files = sum(len(incremental[var]) for var in INPUT_VARS)
+    return incremental, False, f"{new_files} new file(s)"
+
+
+def record_build(db: Path, dbt_vars: dict) -> None:
+    """Remember the parameters and input files of a successful build, for the next incremental one."""
+    import duckdb
+
+    rows = [(f, file_fingerprint(f)) for var in INPUT_VARS for f in dbt_vars[var]]
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters",
+                    [loaded_parameters(dbt_vars)])
+        con.execute(f"create or replace table {INPUTS_TABLE} (source_file varchar, fingerprint varchar)")
+        if rows:
+            con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", rows)
+
+
+def build_spark(args: argparse.Namespace, dbt_vars: dict) -> BuildSummary:
+    """dbt build on the spark target into the warehouse of --spark-dir, always in full (the incremental
+    models' delete+insert has no Spark equivalent on parquet tables: docs/scale.md)."""
+    check_spark_installed()
+    spark_dir = (getattr(args, "spark_dir", None) or default_spark_dir()).resolve()
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    run_dbt(["build", "--full-refresh", "--vars", json.dumps(dbt_vars)], spark_dir, "spark", verbose=args.verbose)
+    summary = summarize_spark(spark_dir, args.method)
+    summary.mode = "full build (Spark)"
+    return summary
+
+
 def build(args: argparse.Namespace) -> BuildSummary:
-    """Check the options and files, run dbt build, and summarise the marts."""
+    """Check the options and files, run dbt build (incrementally where it can), and summarise the marts."""
     dbt_vars = build_vars(args)
     if args.target == "spark":
-        raise CexflowError("--target spark: the Spark target is not available yet (see the README)")
+        return build_spark(args, dbt_vars)
     db = (args.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    run_dbt(["build", "--vars", json.dumps(dbt_vars)], db, args.target, verbose=args.verbose)
-    return summarize(db, args.method)
+    run_vars, full_refresh, reason = plan_build(db, dbt_vars, getattr(args, "full_refresh", False))
+    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
+    run_dbt(command, db, args.target, verbose=args.verbose)
+    record_build(db, dbt_vars)
+    summary = summarize(db, args.method)
+    summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,33 @@
+-- The legs of the classified transfers summed per day: one row per (flow_date, wallet_address, direction,
+-- flow_type). Small (days x wallets x a few), so the daily marts are built from it, not from the transfers.
+-- Incremental: a run recomputes the days of the transfers it touched (delete+insert on flow_date), so
+-- adding a day of files costs work on that day's transfers only.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='flow_date') }}
+-- depends_on: {{ ref('stg_transfers') }}
+
+with legs as (
+    select * from {{ ref('int_flow_legs') }}
+    {% if is_incremental() %}
+    where flow_date in (
+        select distinct flow_date from {{ ref('stg_transfers') }} where loaded_in_run = '{{ invocation_id }}'
+    )
+    {% endif %}
+),
+
+daily as (
+    select
+        chain,
+        token_address,
+        flow_date,
+        exchange,
+        wallet,
+        wallet_address,
+        direction,
+        flow_type,
+        sum(amount) as amount,
+        count(*) as n_transfers
+    from legs
+    group by chain, token_address, flow_date, exchange, wallet, wallet_address, direction, flow_type
+)
+
+select * from daily

@@ -23,7 +23,7 @@ renamed as (
         source_rows.to_address as raw_to_address,
         source_rows.token_address as raw_token_address,
         source_rows.value as raw_value,
-        cast(null as varchar) as raw_token_decimals,
+        cast(null as {{ dbt.type_string() }}) as raw_token_decimals,
         source_rows.log_index as raw_log_index,
         'raw_integer' as amount_unit
     from source_rows

@@ -13,12 +13,12 @@ renamed as (
         hash as raw_tx_hash,
         blocknumber as raw_block_number,
         timestamp as raw_timestamp,
-        "from" as raw_from_address,
-        "to" as raw_to_address,
-        cast(null as varchar) as raw_token_address,
+        {{ adapter.quote("from") }} as raw_from_address,
+        {{ adapter.quote("to") }} as raw_to_address,
+        cast(null as {{ dbt.type_string() }}) as raw_token_address,
         value_lpt as raw_value,
-        cast(null as varchar) as raw_token_decimals,
-        cast(null as varchar) as raw_log_index,
+        cast(null as {{ dbt.type_string() }}) as raw_token_decimals,
+        cast(null as {{ dbt.type_string() }}) as raw_log_index,
         'token_units' as amount_unit
     from source_rows
 )

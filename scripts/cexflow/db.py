@@ -17,3 +17,30 @@ def connect(db: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
         raise CexflowError(f"--db {db}: cannot open: {' '.join(str(exc).split())}") from None
+
+
+SPARK_SCHEMA = "cexflow"  # the schema of the spark output in profiles.yml
+
+
+def spark_tables(spark_dir: Path) -> dict[str, Path]:
+    """The tables of a Spark warehouse built by `cexflow build --target spark`: name -> folder of parquet files."""
+    schema_dir = Path(spark_dir) / "warehouse" / f"{SPARK_SCHEMA}.db"
+    if not schema_dir.is_dir():
+        raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
+    return {p.name: p for p in sorted(schema_dir.iterdir()) if p.is_dir()}
+
+
+def connect_spark(spark_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view per table of a Spark warehouse, read from the parquet files
+    that Spark wrote (partition folders such as flow_date=2025-03-01 become columns again). Reading the files
+    needs no Spark session; a table with no rows and no file is a view with no rows and no useful column."""
+    con = duckdb.connect()
+    for name, folder in spark_tables(spark_dir).items():
+        files = sorted(folder.rglob("*.parquet"))
+        if files:
+            pattern = f"{folder.as_posix()}/**/*.parquet".replace("'", "''")
+            source = f"read_parquet('{pattern}', hive_partitioning = true)"
+        else:
+            source = "(select null as no_rows where false)"
+        con.execute(f'create view "{name}" as select * from {source}')
+    return con

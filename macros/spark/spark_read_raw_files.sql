@@ -1,0 +1,165 @@
+{#-
+    Reading raw input files on Spark, in plain Spark SQL (no temporary views, so the staging models can be
+    views): each file is scanned as text (`text.`path``, one row per line) and every line gets its number in
+    the file, then CSV lines are parsed with from_csv and mapped to columns through their own file's header,
+    and JSON responses are put back together and exploded with positions.
+
+    Line numbers without a shuffle of whole files: Spark may split a large file into blocks read by parallel
+    tasks; a task reads its block's lines in order, so a line's number is (lines in the file's earlier blocks)
+    + (its position in its block, by monotonically_increasing_id). Only the per-block counts, a few rows per
+    128 MB, are summed across the file.
+
+    The numbering and the parsing follow DuckDB's read_csv as the DuckDB macros call it: empty lines are
+    skipped and not counted, the first line is the header (names compared in lower case), a row with fewer
+    fields than the header gets NULLs, extra fields are ignored, an empty field is NULL, `"` quotes and
+    `""` escapes a quote. A CSV record that spans lines (a quoted line break) is not supported by either
+    engine's reader as configured. At most the first 64 fields of a line are read (max_columns below).
+-#}
+
+{% macro spark_empty_text_rows(columns) %}
+    select
+        {% for column in columns %}cast(null as string) as {{ adapter.quote(column) }},
+        {% endfor %}cast(null as string) as source_file,
+        cast(null as bigint) as line_number
+    where 1 = 0
+{% endmacro %}
+
+{#- One row per non-empty line of the files: source_file (the path as given), line_index (1 = first line),
+    line_text. -#}
+{% macro spark_numbered_lines(files) %}
+    with raw_lines as (
+        {% for file in files %}
+        select
+            '{{ file | replace("\\", "\\\\") | replace("'", "\\'") }}' as source_file,
+            _metadata.file_block_start as block_start,
+            monotonically_increasing_id() as scan_position,
+            value as line_text
+        from text.`{{ file | replace("`", "``") }}`
+        {% if not loop.last %}union all{% endif %}
+        {% endfor %}
+    ),
+
+    non_empty_lines as (
+        select * from raw_lines
+        where line_text <> ''
+    ),
+
+    lines_numbered_in_block as (
+        select
+            source_file,
+            block_start,
+            line_text,
+            row_number() over (partition by source_file, block_start order by scan_position) as position_in_block
+        from non_empty_lines
+    ),
+
+    block_offsets as (
+        select
+            source_file,
+            block_start,
+            coalesce(sum(count(*)) over (
+                partition by source_file order by block_start
+                rows between unbounded preceding and 1 preceding
+            ), 0) as lines_before
+        from non_empty_lines
+        group by source_file, block_start
+    )
+
+    select
+        lines_numbered_in_block.source_file,
+        cast(block_offsets.lines_before + lines_numbered_in_block.position_in_block as bigint) as line_index,
+        lines_numbered_in_block.line_text
+    from lines_numbered_in_block
+    inner join block_offsets
+        on lines_numbered_in_block.source_file = block_offsets.source_file
+        and lines_numbered_in_block.block_start = block_offsets.block_start
+{% endmacro %}
+
+{% macro spark__read_csv_rows(files, columns) %}
+    {%- set max_columns = 64 -%}
+    {% if files | length == 0 %}
+    ({{ cexflow.spark_empty_text_rows(columns) }})
+    {% else %}
+    (
+        with numbered_lines as (
+            {{ cexflow.spark_numbered_lines(files) }}
+        ),
+
+        split_lines as (
+            select
+                source_file,
+                line_index,
+                from_csv(
+                    line_text,
+                    '{% for i in range(max_columns) %}c{{ i }} string{{ ", " if not loop.last }}{% endfor %}',
+                    map('sep', ',', 'quote', '"', 'escape', '"', 'mode', 'PERMISSIVE')
+                ) as parsed
+            from numbered_lines
+        ),
+
+        line_fields as (
+            select
+                source_file,
+                line_index,
+                array({% for i in range(max_columns) %}parsed.c{{ i }}{{ ", " if not loop.last }}{% endfor %}) as fields
+            from split_lines
+        ),
+
+        file_headers as (
+            select
+                source_file,
+                transform(fields, name -> lower(trim(regexp_replace(name, '^\uFEFF', '')))) as header_columns
+            from line_fields
+            where line_index = 1
+        )
+
+        select
+            {% for column in columns %}get(line_fields.fields, array_position(file_headers.header_columns, '{{ column }}') - 1)
+                as {{ adapter.quote(column) }},
+            {% endfor %}line_fields.source_file,
+            line_fields.line_index as line_number
+        from line_fields
+        inner join file_headers
+            on line_fields.source_file = file_headers.source_file
+        where line_fields.line_index > 1
+    )
+    {% endif %}
+{% endmacro %}
+
+{% macro spark__read_etherscan_json_rows(files, columns) %}
+    {% if files | length == 0 %}
+    ({{ cexflow.spark_empty_text_rows(columns) }})
+    {% else %}
+    (
+        with numbered_lines as (
+            {{ cexflow.spark_numbered_lines(files) }}
+        ),
+
+        responses as (
+            -- each file's lines back in order, as one JSON document
+            select
+                source_file,
+                array_join(
+                    transform(array_sort(collect_list(struct(line_index, line_text))), line -> line.line_text),
+                    '\n'
+                ) as response_text
+            from numbered_lines
+            group by source_file
+        ),
+
+        rows_with_position as (
+            select
+                source_file,
+                posexplode(from_json(response_text, 'struct<result: array<map<string, string>>>').result)
+                    as (position, row_fields)
+            from responses
+        )
+
+        select
+            {% for column in columns %}try_element_at(row_fields, '{{ cexflow.etherscan_field(column) }}') as {{ adapter.quote(column) }},
+            {% endfor %}source_file,
+            cast(position + 1 as bigint) as line_number
+        from rows_with_position
+    )
+    {% endif %}
+{% endmacro %}

@@ -1,5 +1,7 @@
 -- One row per series per calendar day: the series 'total' (fct_netflow_daily_total) and one per exchange
 -- (fct_netflow_daily_by_exchange), each scored by the method of var zscore_method (macros/netflow_zscores.sql).
+-- The zscore_exclude_z, zscore_active_spread_floor, zscore_total_spread_floor and zscore_min_active_days vars
+-- apply to the method screened only; their defaults here are the ones docs/detection_quality.md chose.
 with daily_total as (
     select * from {{ ref('fct_netflow_daily_total') }}
 ),
@@ -21,10 +23,10 @@ scored as (
         var('zscore_window_days'),
         var('zscore_min_history_days'),
         var('zscore_threshold'),
-        exclude_z=var('zscore_exclude_z', none),
-        active_spread_floor=var('zscore_active_spread_floor', 0),
+        exclude_z=var('zscore_exclude_z', 4),
+        active_spread_floor=var('zscore_active_spread_floor', 0.75),
         total_spread_floor=var('zscore_total_spread_floor', 0),
-        min_active_days=var('zscore_min_active_days', 0)) }}
+        min_active_days=var('zscore_min_active_days', 2)) }}
 ),
 
 final as (

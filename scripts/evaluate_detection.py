@@ -421,6 +421,8 @@ class Project:
         from cexflow.build import build_vars
 
         db.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (db, db.with_name(db.name + ".wal")):  # a fresh file: incremental models must not append
+            stale.unlink(missing_ok=True)
         args = argparse.Namespace(input=[str(csv_path)], blocks=None, labels=None, token="LPT", decimals=None,
                                   chain="ethereum", window=28, z=3.0, min_history=14, method="trailing", top_k=10)
         self._invoke(db, ["build", "--vars", json.dumps(build_vars(args)), "--select",

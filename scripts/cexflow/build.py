@@ -17,7 +17,7 @@ from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
-METHODS = ("trailing", "inclusive", "robust")
+METHODS = ("trailing", "inclusive", "robust", "screened")
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +52,15 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                    help="no score before this many baseline days (default: 14)")
     g.add_argument("--method", default="trailing", choices=METHODS,
                    help="anomaly method (default: trailing)")
+    g.add_argument("--exclude-z", type=float, default=4.0, metavar="Z",
+                   help="screened: leave days whose first-pass |z| >= Z out of later baselines (default: 4)")
+    g.add_argument("--active-spread-floor", type=float, default=0.75, metavar="X",
+                   help="screened: the spread is at least X times the std of the baseline's days with flow "
+                        "(default: 0.75)")
+    g.add_argument("--total-spread-floor", type=float, default=0.0, metavar="X",
+                   help="screened: the spread is at least X times the total's baseline spread (default: 0, off)")
+    g.add_argument("--min-active-days", type=int, default=2, metavar="N",
+                   help="screened: no z before the baseline has N days with flow (default: 2)")
     g.add_argument("--top-k", type=int, default=10, metavar="K",
                    help="days per series in the top-k table (default: 10)")
     g.add_argument("--full-refresh", action="store_true",
@@ -100,6 +109,12 @@ def build_vars(args: argparse.Namespace) -> dict:
         raise CexflowError(f"--z {args.z}: must be positive")
     if args.min_history < 1:
         raise CexflowError(f"--min-history {args.min_history}: must be at least 1 day")
+    for option, value in (("--exclude-z", getattr(args, "exclude_z", 4.0)),
+                          ("--active-spread-floor", getattr(args, "active_spread_floor", 0.75)),
+                          ("--total-spread-floor", getattr(args, "total_spread_floor", 0.0)),
+                          ("--min-active-days", getattr(args, "min_active_days", 2))):
+        if value < 0 or (option == "--exclude-z" and value == 0):
+            raise CexflowError(f"{option} {value}: must be {'positive' if option == '--exclude-z' else 'at least 0'}")
     if args.top_k < 1:
         raise CexflowError(f"--top-k {args.top_k}: must be at least 1")
     if args.decimals is not None and not 0 <= args.decimals <= 77:
@@ -118,6 +133,10 @@ def build_vars(args: argparse.Namespace) -> dict:
         zscore_threshold=args.z,
         zscore_min_history_days=args.min_history,
         topk_days=args.top_k,
+        zscore_exclude_z=getattr(args, "exclude_z", 4.0),
+        zscore_active_spread_floor=getattr(args, "active_spread_floor", 0.75),
+        zscore_total_spread_floor=getattr(args, "total_spread_floor", 0.0),
+        zscore_min_active_days=getattr(args, "min_active_days", 2),
     )
     return dbt_vars
 

@@ -61,3 +61,16 @@ def test_duckdb_library_and_shell_are_one_version():
     shell = Path(sys.executable).with_name("duckdb")
     out = subprocess.run([str(shell), "--version"], capture_output=True, text=True).stdout
     assert duckdb.__version__ in out
+
+
+def test_screened_method_with_the_evaluations_settings_flags_the_planted_days(tmp_path):
+    # docs/detection_quality.md recommends --method screened --window 112 --z 3.5: on the bundled sample it
+    # still flags each planted day, in its direction
+    db = tmp_path / "screened.duckdb"
+    assert build(db, "--method", "screened", "--window", "112", "--z", "3.5") == 0
+    with open(SAMPLE_PLANTED, newline="") as fh:
+        planted = list(csv.DictReader(fh))
+    for p in planted:
+        rows = query(db, f"""select is_anomaly, direction, method from fct_netflow_zscores
+            where series = '{p["exchange"]}' and flow_date = date '{p["flow_date"]}'""")
+        assert rows == [(True, p["direction"], "screened")], p

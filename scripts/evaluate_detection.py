@@ -868,7 +868,11 @@ def render(evaluation: Evaluation, settings: Sequence[Setting], command: str) ->
         "",
         "## In short",
         "",
-        f"- **Default: `{DEFAULT.method.label}`, z {DEFAULT.threshold:g}** "
+        "`cexflow build` still defaults to `trailing` (window 28, z 3), the method the interface contract names "
+        "as its default; below, \"default\" is the setting this evaluation recommends: pass "
+        "`--method screened --window 112 --z 3.5` for it.",
+        "",
+        f"- **Recommended default: `{DEFAULT.method.label}`, z {DEFAULT.threshold:g}** "
         f"(vars `{json.dumps(method_vars)}`): catches {_pct(d['recall_at_target'])} of the planted days of 5× "
         f"the typical spread ({_pct(d['recall_b2b_2nd'])} of the second days of back-to-back pairs, "
         f"{_pct(d['recall_after_quiet'])} of the days right after a quiet spell), with "

@@ -109,6 +109,16 @@
     end
 {% endmacro %}
 
+{#- Plain text of a decimal with every place of its scale ('0.000000000000000001', never '1E-18'): the same
+    text on every engine, so that keys hashed from amounts agree. -#}
+{% macro decimal_to_text(decimal_expr) %}
+    {{ return(adapter.dispatch('decimal_to_text', 'cexflow')(decimal_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__decimal_to_text(decimal_expr) %}
+    cast({{ decimal_expr }} as varchar)
+{% endmacro %}
+
 {#- A stable text key from a list of column expressions. -#}
 {% macro hash_key(expressions) %}
     {{ return(adapter.dispatch('hash_key', 'cexflow')(expressions)) }}

@@ -3,11 +3,13 @@
     macros/engine_functions.sql and macros/date_spine.sql. Each gives the same value as its DuckDB twin
     on every input, so that the marts of the two engines are equal row for row (scripts/compare_engines.py).
 
-    Two Spark habits to keep in mind:
+    Spark habits to keep in mind:
     - `rlike` finds a match anywhere, so full matches are anchored with ^(?:...) and \z (Java's `$` would also
       match before a final line break);
-    - the profile runs Spark with spark.sql.ansi.enabled=true (overflow is an error, not a silent NULL) and
-      spark.sql.decimalOperations.allowPrecisionLoss=false (DECIMAL(38,18) sums keep their 18 places).
+    - the profile sets spark.sql.decimalOperations.allowPrecisionLoss=false, so DECIMAL(38,18) sums and
+      differences keep their 18 places (Spark's default would round them to 6 to make room);
+    - dbt-spark always sets spark.sql.ansi.enabled=false: casts that fail and arithmetic that overflows give
+      NULL instead of an error, and cast(decimal as string) may give '1E-18' (see spark__decimal_to_text).
 -#}
 
 {%- macro spark_full_match(text_expr, pattern) -%}
@@ -62,6 +64,12 @@
     {#- Spark parses decimal text (plain or scientific) exactly into a BigDecimal; the cast rounds half up to
         18 places and gives NULL (try_cast) when the value needs more than 20 digits before the point. -#}
     try_cast({{ text_expr }} as decimal(38, 18))
+{% endmacro %}
+
+{% macro spark__decimal_to_text(decimal_expr) %}
+    {#- dbt-spark runs Spark with spark.sql.ansi.enabled=false, and there cast(decimal as string) writes small
+        values in scientific notation ('1E-18'); try_cast always writes the plain text, as DuckDB does -#}
+    try_cast({{ decimal_expr }} as string)
 {% endmacro %}
 
 {% macro spark__hash_key(expressions) %}

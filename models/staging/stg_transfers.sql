@@ -17,7 +17,8 @@ valid_rows as (
     select
         *,
         {{ cexflow.hash_key(['chain', 'token_address', 'tx_hash',
-            "coalesce(cast(log_index as " ~ dbt.type_string() ~ "), from_address || '>' || to_address || ':' || cast(amount as " ~ dbt.type_string() ~ "))"]) }}
+            "coalesce(cast(log_index as " ~ dbt.type_string() ~ "), from_address || '>' || to_address || ':' || "
+            ~ cexflow.decimal_to_text('amount') ~ ")"]) }}
             as transfer_id,
         1 as n_rows
     from transfer_rows

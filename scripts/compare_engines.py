@@ -1,0 +1,225 @@
+"""Build the same inputs on DuckDB and on Spark and compare every table row by row.
+
+    .venv/bin/python scripts/compare_engines.py                       # the bundled sample
+    .venv/bin/python scripts/compare_engines.py --input 'exports/*.csv' --token USDT --labels labels.csv
+
+Takes the options of `cexflow build` (inputs, token, labels, anomaly method, ...). It runs `cexflow build
+--target duckdb` into a DuckDB file and `cexflow build --target spark` into a Spark warehouse, both in a
+temporary folder (`--workdir DIR` keeps them there), then compares every table that dbt built (seeds,
+staging tables and marts): the same tables, the same columns with the same types, and the same rows -
+amounts and every other value exactly (DECIMAL(38,18) against DECIMAL(38,18)), floating-point columns
+(z-scores, baseline mean and spread) to 1e-9 (absolute below 1, relative above). The Spark tables are read
+from the parquet files Spark wrote, with DuckDB; `loaded_in_run` (the dbt run's id) differs by
+construction and is left out.
+
+Prints `engines agree: N tables, M rows` and the build times, or the first difference, and exits 1 when
+the engines differ (2 on a build error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+
+from cexflow import build as cexflow_build  # noqa: E402
+from cexflow.db import connect_spark  # noqa: E402
+from cexflow.errors import CexflowError  # noqa: E402
+
+TOLERANCE = 1e-9
+IGNORED_COLUMNS = {"loaded_in_run"}  # the id of the dbt run that wrote the row
+FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL"}
+# integer widths differ between engines (Spark's count(*) is BIGINT, like DuckDB's, but a CASE of
+# integer literals is INTEGER in one and BIGINT in the other); their values are still compared exactly
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+
+
+@dataclass
+class Comparison:
+    tables: int = 0
+    rows: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        return not self.differences
+
+    def summary(self) -> str:
+        if self.agree:
+            return f"engines agree: {self.tables} tables, {self.rows:,} rows"
+        return f"engines differ: {self.differences[0]}"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """column name -> type of a table or view."""
+    return {name: str(dtype) for name, dtype, *_ in con.execute(f"describe {relation}").fetchall()}
+
+
+def comparable_type(dtype: str) -> str:
+    return "INTEGER" if dtype in INTEGER_TYPES else dtype
+
+
+def duckdb_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables dbt built in the DuckDB file (not the views, not cexflow's own bookkeeping tables)."""
+    return [name for (name,) in con.execute(
+        "select table_name from information_schema.tables where table_catalog = 'duck' "
+        "and table_schema = 'main' and table_type = 'BASE TABLE' and table_name not like 'cexflow\\_%' escape '\\' "
+        "order by table_name").fetchall()]
+
+
+def first_rows(con, sql: str, limit: int = 1) -> list[tuple]:
+    return con.execute(f"{sql} limit {limit}").fetchall()
+
+
+def compare_table(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, str | None]:
+    """Compare duck.main.<name> with the view <name> of the Spark tables: (rows, first difference or None)."""
+    duck, spark = f"duck.main.{quote(name)}", f"main.{quote(name)}"
+    duck_columns = {c: t for c, t in columns_of(con, duck).items() if c not in IGNORED_COLUMNS}
+    spark_columns = {c: t for c, t in columns_of(con, spark).items() if c not in IGNORED_COLUMNS}
+    (n_duck,) = con.execute(f"select count(*) from {duck}").fetchone()
+    (n_spark,) = con.execute(f"select count(*) from {spark}").fetchone()
+    if n_duck == 0 and n_spark == 0:
+        return 0, None  # an empty Spark table may have no file, hence no columns to compare
+    if set(duck_columns) != set(spark_columns):
+        only_duck = sorted(set(duck_columns) - set(spark_columns))
+        only_spark = sorted(set(spark_columns) - set(duck_columns))
+        return n_duck, f"{name}: columns differ (only on DuckDB: {only_duck}; only on Spark: {only_spark})"
+    for column, dtype in duck_columns.items():
+        if comparable_type(dtype) != comparable_type(spark_columns[column]):
+            return n_duck, f"{name}.{column}: type {dtype} on DuckDB, {spark_columns[column]} on Spark"
+    if n_duck != n_spark:
+        detail = row_difference(con, name, duck, spark, duck_columns)
+        return n_duck, f"{name}: {n_duck:,} rows on DuckDB, {n_spark:,} on Spark" + (f"; {detail}" if detail else "")
+    detail = row_difference(con, name, duck, spark, duck_columns)
+    return n_duck, (f"{name}: {detail}" if detail else None)
+
+
+def row_difference(con, name: str, duck: str, spark: str, columns: dict[str, str]) -> str | None:
+    """The first row that differs, or None. Rows are matched on their exact columns; float columns must then
+    agree to the tolerance."""
+    exact = [c for c, t in columns.items() if t not in FLOAT_TYPES]
+    floats = [c for c, t in columns.items() if t in FLOAT_TYPES]
+    exact_list = ", ".join(quote(c) for c in exact)
+    order = ", ".join(str(i + 1) for i in range(len(exact)))
+    # rows whose exact columns are on one side only (EXCEPT ALL counts duplicates)
+    for side, left, right in (("DuckDB", duck, spark), ("Spark", spark, duck)):
+        rows = first_rows(con, f"select {exact_list} from {left} except all select {exact_list} from {right} "
+                               f"order by {order}")
+        if rows:
+            return f"a row only on {side}: " + describe_row(exact, rows[0])
+    if not floats:
+        return None
+    (n_keys,) = con.execute(f"select count(*) from (select distinct {exact_list} from {duck})").fetchone()
+    (n_rows,) = con.execute(f"select count(*) from {duck}").fetchone()
+    if n_keys != n_rows:
+        return f"cannot match rows: the columns other than {floats} are not a key"
+    join = " and ".join(f"d.{quote(c)} is not distinct from s.{quote(c)}" for c in exact)
+    off = " or ".join(
+        f"not (d.{quote(c)} is not distinct from s.{quote(c)} or abs(d.{quote(c)} - s.{quote(c)}) <= "
+        f"{TOLERANCE} * greatest(1, abs(d.{quote(c)}), abs(s.{quote(c)})))" for c in floats)
+    picked = ", ".join([f"d.{quote(c)}" for c in exact] + [f"d.{quote(c)}, s.{quote(c)}" for c in floats])
+    rows = first_rows(con, f"select {picked} from {duck} as d inner join {spark} as s on {join} where {off} "
+                           f"order by {order}")
+    if not rows:
+        return None
+    row = rows[0]
+    key = describe_row(exact, row[:len(exact)])
+    values = row[len(exact):]
+    diffs = [f"{c} = {values[2 * i]!r} on DuckDB, {values[2 * i + 1]!r} on Spark" for i, c in enumerate(floats)
+             if not close(values[2 * i], values[2 * i + 1])]
+    return f"at {key}: " + "; ".join(diffs)
+
+
+def close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def describe_row(columns: list[str], values: tuple) -> str:
+    text = ", ".join(f"{c}={v!r}" for c, v in zip(columns, values, strict=True))
+    return "(" + (text if len(text) <= 600 else text[:600] + " ...") + ")"
+
+
+def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
+    """Compare the tables of a DuckDB build with those of a Spark warehouse (read from its parquet files)."""
+    result = Comparison()
+    with connect_spark(spark_dir) as con:
+        con.execute(f"attach '{str(duckdb_file).replace(chr(39), chr(39) * 2)}' as duck (read_only)")
+        duck_names = duckdb_tables(con)
+        spark_names = [name for (name,) in con.execute(
+            "select view_name from duckdb_views() where database_name = 'memory' and not internal "
+            "order by view_name").fetchall()]
+        missing_on_spark = sorted(set(duck_names) - set(spark_names))
+        missing_on_duckdb = sorted(set(spark_names) - set(duck_names))
+        if missing_on_spark:
+            result.differences.append(f"tables only on DuckDB: {', '.join(missing_on_spark)}")
+        if missing_on_duckdb:
+            result.differences.append(f"tables only on Spark: {', '.join(missing_on_duckdb)}")
+        for name in sorted(set(duck_names) & set(spark_names)):
+            rows, difference = compare_table(con, name)
+            result.tables += 1
+            result.rows += rows
+            if difference:
+                result.differences.append(difference)
+    return result
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    cexflow_build.add_build_arguments(parser)
+    parser.add_argument("--workdir", type=Path, metavar="DIR",
+                        help="build into DIR (duckdb file and spark/ folder) and keep them (default: a temporary "
+                             "folder, removed at the end)")
+    return parser.parse_args(argv)
+
+
+def run_builds(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, dict[str, float]]:
+    """Build on DuckDB and on Spark from the same options; the two locations and the build times."""
+    times = {}
+    duck_args = argparse.Namespace(**{**vars(args), "target": "duckdb", "db": workdir / "cexflow.duckdb",
+                                      "full_refresh": True})
+    started = time.perf_counter()
+    cexflow_build.build(duck_args)
+    times["duckdb"] = time.perf_counter() - started
+    spark_args = argparse.Namespace(**{**vars(args), "target": "spark", "spark_dir": workdir / "spark"})
+    started = time.perf_counter()
+    cexflow_build.build(spark_args)
+    times["spark"] = time.perf_counter() - started
+    return duck_args.db, spark_args.spark_dir, times
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cexflow-engines-") as scratch:
+            workdir = (args.workdir or Path(scratch)).resolve()
+            workdir.mkdir(parents=True, exist_ok=True)
+            duckdb_file, spark_dir, times = run_builds(args, workdir)
+            result = compare(duckdb_file, spark_dir)
+    except CexflowError as exc:
+        print(f"compare_engines: error: {exc}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    print(f"build times: DuckDB {times['duckdb']:.1f} s, Spark {times['spark']:.1f} s")
+    for difference in result.differences[1:6]:
+        print(f"  also: {difference}")
+    return 0 if result.agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""scripts/compare_engines.py: DuckDB and Spark build the same tables from the same files.
+
+Without Spark (always): the comparison itself, on a DuckDB build and a copy of its tables written out as a
+Spark warehouse would be (parquet files, fct_exchange_transfers in flow_date partitions): the copy agrees,
+and a copy with one altered row, value, column, type or table does not, naming it.
+
+With Spark (when pyspark, dbt-spark and java are installed; `.ci/run` installs them and sets
+CEXFLOW_REQUIRE_SPARK=1, which turns a missing Spark into a failure): one run of the script on the bundled
+sample, the real files of ../shared/data/real (the seed project's LPT export, the ethereum-etl file with
+its blocks, the 2023 exchange labels) and hand-made files full of edge cases (rejected rows, every decimals
+branch, quoting, CRLF, a BOM, a blank line, an API JSON page), all in one build per engine because a Spark
+build costs minutes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import (
+    BINANCE14,
+    BINANCE20,
+    ETHERSCAN_HEADER,
+    KRAKEN1,
+    PROJECT_ROOT,
+    build,
+    etherscan_row,
+    raw,
+    tx,
+    user,
+    write_csv,
+)
+
+sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+import compare_engines  # noqa: E402
+
+DAY = 1740787200  # 2025-03-01 UTC, inside the bundled sample's range
+ETL_FILE = "erc20_token_transfers_blocks_12600000-12600050.csv"
+LPT_FILE = "lpt_transfers_0xf977_2021-06_2025-09.csv"
+LABELS_FILE = "exchange_labels_etherscan_2023-06.csv"
+BLOCK0_TIME = 1623202380
+USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+# --- hand-made files with the edge cases of reading and typing -------------------------------------------
+
+def write_edge_case_inputs(d: Path) -> list[Path]:
+    """Etherscan CSVs (one with CRLF line ends and a BOM) and an API JSON page, with rows of every kind."""
+    d.mkdir(parents=True, exist_ok=True)
+
+    def row(n, frm=None, to=BINANCE14, amount="1", day=0, **changes):
+        r = etherscan_row(n, DAY + day * 86400 + n, frm or user(n), to, amount)
+        r.update(changes)
+        return r
+
+    header = ETHERSCAN_HEADER
+    rows = [
+        row(1, amount="1.5"),                                              # deposit
+        row(2, frm=BINANCE14, to=user(2), amount="2.25", day=1),           # withdrawal
+        row(3, frm=BINANCE14, to=BINANCE20, amount="3", day=1),            # internal (two Binance wallets)
+        row(4, frm=BINANCE14, to=KRAKEN1, amount="4", day=2),              # cross-exchange
+        row(5, tokenName="Livepeer, Token"),                               # a quoted comma
+        row(6, **{"from": "0x123"}),                                       # malformed from address
+        row(7, value="-5"),                                                # negative amount
+        row(8, value="1.5e+21"),                                           # scientific notation, raw
+        row(9, timeStamp=""),                                              # missing timestamp
+        row(10, timeStamp="2025-03-02 10:00:00 UTC"),                      # ISO time
+        row(11, value=raw("1.5", 24), tokenDecimal="24"),                  # 24 decimals, exact
+        row(12, value="1000000000000000000000001", tokenDecimal="24"),     # 24 decimals, not exact
+        row(13, value="7", tokenDecimal="0"),                              # 0 decimals
+        row(14, value="1" * 40),                                           # 40 digits: does not fit
+        row(15, value=" \t" + raw("100") + " "),                           # blanks around the amount
+        row(1, amount="1.5"),                                              # duplicate of the first row
+        row(17, contractAddress=USDT, tokenDecimal="6", value="5000000"),  # another token
+        row(18, hash=tx(18).upper().replace("0X", "0x")),                  # upper-case hash
+        row(19, tokenDecimal="abc"),                                       # malformed tokenDecimal
+        row(20, value=raw("0.000000000000000001")),                        # the smallest amount
+        row(21, value="99999999999999999999" + "0" * 18, day=-2000),       # the largest whole amount, alone
+        row(22, value="100000000000000000000" + "0" * 18),                 # one more: does not fit
+    ]
+    first = write_csv(d / "edge_cases.csv", header, rows)
+    lines = first.read_text().splitlines()
+    # a short row, a row with an extra field and a blank line, as an export tool might leave them
+    lines.insert(5, "")
+    lines.append(",".join(str(row(23)[c]) for c in header[:-1]))
+    lines.append(",".join(str(row(24)[c]) for c in header) + ",extra")
+    first.write_text("\n".join(lines) + "\n")
+
+    second = d / "edge_cases_crlf_bom.csv"
+    crlf_rows = [row(30 + i, amount=str(i + 1), day=i % 3) for i in range(5)]
+    write_csv(second, header, crlf_rows)
+    second.write_bytes(b"\xef\xbb\xbf" + second.read_bytes().replace(b"\n", b"\r\n"))
+
+    page = d / "page.json"
+    result = [row(1, amount="1.5"), row(40, amount="40", day=2), row(41, frm=KRAKEN1, to=user(41), day=2)]
+    result[1]["logIndex"] = "7"
+    page.write_text(json.dumps({"status": "1", "message": "OK", "result": result}, indent=1))
+    return [first, second, page]
+
+
+def real_inputs(shared_real: Path, d: Path) -> list[str]:
+    """Options for the real files: the LPT export, the ethereum-etl file with its blocks, the 2023 labels."""
+    blocks = write_csv(d / "blocks.csv", ["number", "timestamp"],
+                       [[12_600_000 + i, BLOCK0_TIME + 13 * i] for i in range(51)])
+    return ["--input", str(shared_real / LPT_FILE), "--input", str(shared_real / ETL_FILE),
+            "--blocks", str(blocks), "--labels", str(shared_real / LABELS_FILE)]
+
+
+# --- the comparison without Spark --------------------------------------------------------------------------
+
+def write_as_spark_warehouse(db: Path, spark_dir: Path) -> None:
+    """The tables of a DuckDB build as parquet files in the layout of a Spark warehouse."""
+    schema_dir = spark_dir / "warehouse" / "cexflow.db"
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and table_type = 'BASE TABLE' and table_name not like 'cexflow\\_%' escape '\\'").fetchall()]
+        for table in tables:
+            folder = schema_dir / table
+            folder.mkdir(parents=True)
+            if table == "fct_exchange_transfers":
+                con.execute(f"copy {table} to '{folder}' (format parquet, partition_by (flow_date), "
+                            "overwrite_or_ignore)")
+            else:
+                con.execute(f"copy {table} to '{folder / 'part-00000.parquet'}' (format parquet)")
+
+
+def rewrite_table(spark_dir: Path, table: str, select_sql: str) -> None:
+    """Replace a table of the fake warehouse by `select_sql` over its current rows (as the relation t)."""
+    folder = spark_dir / "warehouse" / "cexflow.db" / table
+    with duckdb.connect() as con:
+        con.execute(f"create table t as select * from read_parquet('{folder}/**/*.parquet', hive_partitioning = true)")
+        shutil.rmtree(folder)
+        folder.mkdir()
+        con.execute(f"copy ({select_sql}) to '{folder / 'part-00000.parquet'}' (format parquet)")
+
+
+@pytest.fixture(scope="module")
+def duck_build(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("engines-duck")
+    files = write_edge_case_inputs(d / "in")
+    db = d / "edge.duckdb"
+    assert build(db, *[a for f in files for a in ("--input", str(f))]) == 0
+    return db
+
+
+@pytest.fixture
+def fake_spark(duck_build, tmp_path) -> Path:
+    spark_dir = tmp_path / "spark"
+    write_as_spark_warehouse(duck_build, spark_dir)
+    return spark_dir
+
+
+def test_a_copy_of_the_tables_agrees(duck_build, fake_spark):
+    result = compare_engines.compare(duck_build, fake_spark)
+    assert result.agree, result.differences
+    assert result.tables >= 12 and result.rows > 100
+    assert result.summary() == f"engines agree: {result.tables} tables, {result.rows:,} rows"
+
+
+def test_an_amount_off_by_one_unit_of_the_last_place_is_a_difference(duck_build, fake_spark):
+    rewrite_table(fake_spark, "fct_netflow_daily_total", """
+        select * replace (case when flow_date = (select min(flow_date) from t)
+                          then inflow + 0.000000000000000001 else inflow end as inflow) from t""")
+    result = compare_engines.compare(duck_build, fake_spark)
+    assert not result.agree
+    assert result.differences[0].startswith("fct_netflow_daily_total: a row only on DuckDB: (")
+    assert len(result.differences) == 1
+
+
+def test_zscores_agree_to_1e_9_and_no_further(duck_build, fake_spark):
+    with duckdb.connect(str(duck_build), read_only=True) as con:
+        (n_scored,) = con.execute("select count(*) from fct_netflow_zscores where zscore is not null").fetchone()
+    assert n_scored > 0
+    rewrite_table(fake_spark, "fct_netflow_zscores", "select * replace (zscore * (1 + 1e-12) as zscore) from t")
+    assert compare_engines.compare(duck_build, fake_spark).agree
+    rewrite_table(fake_spark, "fct_netflow_zscores", "select * replace (zscore + 1e-6 as zscore) from t")
+    result = compare_engines.compare(duck_build, fake_spark)
+    assert [d.split(":")[0] for d in result.differences] == ["fct_netflow_zscores"]
+    assert "zscore = " in result.differences[0] and "on Spark" in result.differences[0]
+
+
+def test_a_missing_row_column_table_or_a_float_amount_is_a_difference(duck_build, fake_spark):
+    rewrite_table(fake_spark, "stg_transfers_rejected", "select * from t order by line_number desc offset 1")
+    rewrite_table(fake_spark, "fct_netflow_daily_by_wallet", "select * exclude (n_outflows) from t")
+    rewrite_table(fake_spark, "fct_exchange_transfers", "select * replace (cast(amount as double) as amount) from t")
+    shutil.rmtree(fake_spark / "warehouse" / "cexflow.db" / "rpt_topk_netflow_days")
+    differences = compare_engines.compare(duck_build, fake_spark).differences
+    assert differences[0] == "tables only on DuckDB: rpt_topk_netflow_days"
+    assert "fct_exchange_transfers.amount: type DECIMAL(38,18) on DuckDB, DOUBLE on Spark" in differences
+    assert "fct_netflow_daily_by_wallet: columns differ (only on DuckDB: ['n_outflows']; only on Spark: [])" \
+        in differences
+    rejected = [d for d in differences if d.startswith("stg_transfers_rejected")]
+    assert len(rejected) == 1 and "rows on DuckDB" in rejected[0] and "a row only on DuckDB" in rejected[0]
+
+
+def test_the_script_prints_the_first_difference_and_exits_1(duck_build, fake_spark, monkeypatch, capsys):
+    rewrite_table(fake_spark, "fct_exchange_transfers",
+                  "select * replace (case when flow_type = 'internal' then 'deposit' else flow_type end "
+                  "as flow_type) from t")
+    monkeypatch.setattr(compare_engines, "run_builds",
+                        lambda args, workdir: (duck_build, fake_spark, {"duckdb": 1.0, "spark": 2.0}))
+    assert compare_engines.main([]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("engines differ: fct_exchange_transfers: a row only on ")
+    assert "flow_type='internal'" in out[0] or "flow_type='deposit'" in out[0]
+
+
+def test_the_script_prints_agreement_and_exits_0(duck_build, fake_spark, monkeypatch, capsys):
+    monkeypatch.setattr(compare_engines, "run_builds",
+                        lambda args, workdir: (duck_build, fake_spark, {"duckdb": 1.0, "spark": 2.0}))
+    assert compare_engines.main([]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("engines agree: ") and out[1] == "build times: DuckDB 1.0 s, Spark 2.0 s"
+
+
+def test_the_edge_cases_reach_every_branch(duck_build):
+    # the hand-made files are only worth comparing if they do produce what they are meant to
+    with duckdb.connect(str(duck_build), read_only=True) as con:
+        reasons = {r.split(" (")[0] for (r,) in con.execute("select reason from stg_transfers_rejected").fetchall()}
+        amounts = {a for (a,) in con.execute("select amount from stg_transfers").fetchall()}
+        kinds = {k for (k,) in con.execute("select flow_type from fct_exchange_transfers").fetchall()}
+        reco = con.execute("select sum(duplicate_rows), sum(other_token_rows), count(*) "
+                           "from rpt_input_reconciliation").fetchone()
+    assert {"malformed from address", "negative amount", "missing timestamp", "malformed tokenDecimal",
+            "raw amount is not a whole number", "amount does not fit DECIMAL(38,18) exactly"} <= reasons
+    assert {Decimal("1.5"), Decimal("7"), Decimal("100"), Decimal("0.000000000000000001"),
+            Decimal("99999999999999999999")} <= amounts
+    assert kinds == {"deposit", "withdrawal", "internal", "cross_exchange"}
+    assert reco[0] >= 2 and reco[1] == 1 and reco[2] == 3
+
+
+# --- DuckDB against Spark ------------------------------------------------------------------------------------
+
+def spark_missing() -> str | None:
+    for name, module in (("pyspark", "pyspark"), ("dbt-spark", "dbt.adapters.spark")):
+        if importlib.util.find_spec(module) is None:
+            return f"{name} is not installed"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "no Java runtime"
+    return None
+
+
+# small-data settings for a local Spark: C1-compiled JVM, no adaptive re-planning, few shuffle partitions
+QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW_SPARK_ADAPTIVE": "false",
+               "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
+
+
+def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(tmp_path, shared_real):
+    missing = spark_missing()
+    if missing:
+        message = f"{missing}: the DuckDB/Spark comparison needs `pip install -e '.[spark]'` and Java 17"
+        if os.environ.get("CEXFLOW_REQUIRE_SPARK"):
+            pytest.fail(message)
+        pytest.skip(message)
+    files = write_edge_case_inputs(tmp_path / "in")
+    args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
+            *real_inputs(shared_real, tmp_path), *[a for f in files for a in ("--input", str(f))]]
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
+                           "--workdir", str(tmp_path / "builds")],
+                          env={**os.environ, **QUICK_SPARK}, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - started
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "compare_engines.txt").write_text(
+        f"{proc.stdout}{proc.stderr}\nwhole comparison: {elapsed:.0f} s\n")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert proc.stdout.startswith("engines agree: 1")
+    n_rows = int(proc.stdout.split(" tables, ")[1].split(" rows")[0].replace(",", ""))
+    assert n_rows > 40_000

@@ -313,15 +313,19 @@ def record_build(db: Path, dbt_vars: dict) -> None:
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", rows)
 
 
-def build_spark(args: argparse.Namespace, dbt_vars: dict) -> BuildSummary:
+def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
     """dbt build on the spark target into the warehouse of --spark-dir, always in full (the incremental
-    models' delete+insert has no Spark equivalent on parquet tables: docs/scale.md)."""
+    models' delete+insert has no Spark equivalent on parquet tables: docs/scale.md). Without tests: the
+    seeds and models only (scripts/compare_engines.py --spark-models-only)."""
     check_spark_installed()
     spark_dir = (getattr(args, "spark_dir", None) or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
-    run_dbt(["build", "--full-refresh", "--vars", json.dumps(dbt_vars)], spark_dir, "spark", verbose=args.verbose)
+    command = ["build", "--full-refresh", "--vars", json.dumps(dbt_vars)]
+    if not with_tests:
+        command += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    run_dbt(command, spark_dir, "spark", verbose=args.verbose)
     summary = summarize_spark(spark_dir, args.method)
-    summary.mode = "full build (Spark)"
+    summary.mode = "full build (Spark)" + ("" if with_tests else ", no tests")
     return summary
 
 

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev lint clean
+.PHONY: run test install install-dev install-spark lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# the spark extra (dbt-spark, pyspark: about 450 MB) for `cexflow build --target spark` and the engine
+# comparison test, which skips without it (fails when CEXFLOW_REQUIRE_SPARK is set, as in .ci/run)
+$(VENV)/.installed-spark: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-spark: $(VENV)/.installed-spark
 
 run: install
 	$(BIN)/cexflow build
@@ -30,8 +37,9 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check scripts tests
 
+# one pytest worker per core; a test module stays on one worker (its builds are module fixtures)
 test: install-dev lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope
 
 clean:
 	rm -rf target logs site cexflow.duckdb cexflow.duckdb.wal

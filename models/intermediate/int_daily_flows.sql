@@ -1,8 +1,15 @@
 -- The legs of the classified transfers summed per day: one row per (flow_date, wallet_address, direction,
 -- flow_type). Small (days x wallets x a few), so the daily marts are built from it, not from the transfers.
--- Incremental: a run recomputes the days of the transfers it touched (delete+insert on flow_date), so
--- adding a day of files costs work on that day's transfers only.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='flow_date') }}
+-- Incremental: a run recomputes the days of the transfers it touched (DuckDB: delete+insert on flow_date;
+-- Spark: insert_overwrite of those flow_date partitions), so adding a day of files costs work on that
+-- day's transfers only.
+{%- set day_partitions = target.type == 'spark' %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite' if day_partitions else 'delete+insert',
+    unique_key=none if day_partitions else 'flow_date',
+    partition_by='flow_date' if day_partitions else none
+) }}
 -- depends_on: {{ ref('stg_transfers') }}
 
 with legs as (

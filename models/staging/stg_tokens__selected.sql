@@ -1,5 +1,8 @@
 -- The one token this build is about (vars `chain`, `token`, `token_decimals`): from seeds/tokens.csv by
 -- symbol or address, or an address not in the seed with its decimals given by `token_decimals`.
+-- A table (of one row), so that the token of a build is in its files on every engine (`cexflow report`
+-- reads a Spark build's tables, not its views).
+{{ config(materialized='table') }}
 {% set token = var('token') | string | trim | lower %}
 {% set decimals_given = var('token_decimals') %}
 

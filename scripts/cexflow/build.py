@@ -242,6 +242,7 @@ def summarize_marts(con, location: Path, method: str) -> BuildSummary:
 # What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
 INPUTS_TABLE = "cexflow_build_inputs"
 PARAMETERS_TABLE = "cexflow_build_parameters"
+SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold
 INPUT_VARS = ("seed_export_files", "etherscan_csv_files", "etherscan_json_files", "ethereum_etl_files")
 
 
@@ -313,19 +314,36 @@ def record_build(db: Path, dbt_vars: dict) -> None:
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", rows)
 
 
+def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
+    """plan_build for a Spark warehouse: what it has loaded is kept in a small DuckDB file beside it. An
+    in-memory catalog (CEXFLOW_SPARK_CATALOG=in-memory) forgets its tables with the session, and a warehouse
+    without the staging rows table cannot be added to: both build in full."""
+    state = spark_dir / SPARK_STATE_FILE
+    if os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") != "hive":
+        return dbt_vars, True, "in-memory catalog"
+    if not (spark_dir / "warehouse" / "cexflow.db" / "stg_transfer_rows").is_dir():
+        state.unlink(missing_ok=True)
+    return plan_build(state, dbt_vars, full_refresh)
+
+
 def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
-    """dbt build on the spark target into the warehouse of --spark-dir, always in full (the incremental
-    models' delete+insert has no Spark equivalent on parquet tables: docs/scale.md). Without tests: the
-    seeds and models only (scripts/compare_engines.py --spark-models-only)."""
+    """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
+    an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
+    docs/scale.md), else in full. Without tests: the seeds and models only
+    (scripts/compare_engines.py --spark-models-only)."""
     check_spark_installed()
     spark_dir = (getattr(args, "spark_dir", None) or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
-    command = ["build", "--full-refresh", "--vars", json.dumps(dbt_vars)]
+    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, getattr(args, "full_refresh", False))
+    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
     if not with_tests:
         command += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
     run_dbt(command, spark_dir, "spark", verbose=args.verbose)
+    record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir, args.method)
-    summary.mode = "full build (Spark)" + ("" if with_tests else ", no tests")
+    summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
+        "" if with_tests else ", no tests")
     return summary
 
 

@@ -30,12 +30,13 @@ def spark_tables(spark_dir: Path) -> dict[str, Path]:
     return {p.name: p for p in sorted(schema_dir.iterdir()) if p.is_dir()}
 
 
-def connect_spark(spark_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view per table of a Spark warehouse, read from the parquet files
-    that Spark wrote (partition folders such as flow_date=2025-03-01 become columns again). Reading the files
-    needs no Spark session; a table with no rows and no file is a view with no rows and no useful column."""
-    con = duckdb.connect()
-    for name, folder in spark_tables(spark_dir).items():
+def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
+    warehouse, read from the parquet files that Spark wrote (partition folders such as flow_date=2025-03-01
+    become columns again). Reading the files needs no Spark session; a table with no rows and no file is a
+    view with no rows and no useful column."""
+    con = duckdb.connect(database)
+    for name, folder in spark_tables(Path(spark_dir).resolve()).items():
         files = sorted(folder.rglob("*.parquet"))
         if files:
             pattern = f"{folder.as_posix()}/**/*.parquet".replace("'", "''")

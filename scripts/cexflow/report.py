@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import math
 import re
+import tempfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -31,7 +32,7 @@ import jinja2
 import pandas as pd
 
 from cexflow import charts
-from cexflow.db import connect
+from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT
 
@@ -736,6 +737,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, metavar="PATH",
                         help="DuckDB file with the marts, opened read-only (default: $CEXFLOW_DB or cexflow.duckdb "
                              "in the project root)")
+    parser.add_argument("--spark-dir", type=Path, metavar="DIR",
+                        help="report on the marts of a Spark build (`cexflow build --target spark --spark-dir DIR`) "
+                             "instead of a DuckDB file; its parquet files are read with DuckDB")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                         help="folder to write into; everything goes to DIR/reports/ (default: docs/ in the project "
                              "root)")
@@ -749,7 +753,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cexflow.paths import default_db
 
-    result = render_reports(args.db or default_db(), args.out, args.start, args.end, args.focus)
+    if args.spark_dir is None:
+        result = render_reports(args.db or default_db(), args.out, args.start, args.end, args.focus)
+    else:
+        if args.db is not None:
+            raise CexflowError("--db and --spark-dir: give one of them")
+        # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
+        with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
+            views = Path(scratch) / "spark_marts.duckdb"
+            connect_spark(args.spark_dir, str(views)).close()
+            result = render_reports(views, args.out, args.start, args.end, args.focus)
     for line in result.lines():
         print(line)
     return 0

@@ -78,3 +78,16 @@ def shared_real() -> Path:
     """The real data of ../shared/data/real; its absence is a failure, not a skip (CI has it)."""
     assert SHARED_REAL.is_dir(), f"missing {SHARED_REAL}: the tests read the shared real data"
     return SHARED_REAL
+
+
+# the modules that take longest run first, so that with pytest-xdist (`make test`: a module per worker) no
+# worker is left alone with a long module at the end: the DuckDB/Spark comparison takes minutes
+SLOW_MODULES_FIRST = ("test_compare_engines.py", "test_incremental.py", "test_docs_site.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.path.name
+        return SLOW_MODULES_FIRST.index(name) if name in SLOW_MODULES_FIRST else len(SLOW_MODULES_FIRST)
+
+    items.sort(key=rank)  # a stable sort: the order within a module is kept

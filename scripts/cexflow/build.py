@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--full-refresh", action="store_true",
                    help="rebuild everything from the inputs (by default a build of an existing database reads "
                         "only new input files, and rebuilds in full when anything else changed)")
-    g.add_argument("--verbose", action="store_true", help="show dbt's own output")
+    g.add_argument("--verbose", action="store_true", help="show the dbt command and dbt's own output")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,6 +182,8 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) ->
         log_path = PROJECT_ROOT / "logs" if db == default.resolve() else Path(scratch) / "logs"
         cmd = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--target", target,
                "--target-path", str(target_path), "--log-path", str(log_path)]
+        if verbose:
+            print("+ " + shlex.join(cmd), file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
                               stdout=None if verbose else subprocess.PIPE,
                               stderr=subprocess.STDOUT if not verbose else None)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -322,11 +323,18 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dic
     in-memory catalog (CEXFLOW_SPARK_CATALOG=in-memory) forgets its tables with the session, and a warehouse
     without the staging rows table cannot be added to: both build in full."""
     state = spark_dir / SPARK_STATE_FILE
-    if os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") != "hive":
+    if not hive_catalog():
+        state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
-    if not (spark_dir / "warehouse" / "cexflow.db" / "stg_transfer_rows").is_dir():
+    if not ((spark_dir / "warehouse" / "cexflow.db" / "stg_transfer_rows").is_dir()
+            and (spark_dir / "metastore_db").is_dir()):
         state.unlink(missing_ok=True)
     return plan_build(state, dbt_vars, full_refresh)
+
+
+def hive_catalog() -> bool:
+    """Whether the Spark target keeps its tables in a metastore (profiles.yml: CEXFLOW_SPARK_CATALOG)."""
+    return os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
 def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
@@ -342,8 +350,13 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
     if not with_tests:
         command += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
+    if not hive_catalog():
+        # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
+        # and Spark refuses to create a table in a folder that is not empty
+        shutil.rmtree(spark_dir / "warehouse" / "cexflow.db", ignore_errors=True)
     run_dbt(command, spark_dir, "spark", verbose=args.verbose)
-    record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
+    if hive_catalog():
+        record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir, args.method)
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
         "" if with_tests else ", no tests")

@@ -320,14 +320,18 @@ def test_a_spark_build_adds_to_a_hive_warehouse_and_starts_over_otherwise(tmp_pa
 
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
     (spark_dir / "warehouse" / "cexflow.db" / "stg_transfer_rows").mkdir(parents=True)
+    assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")  # no metastore
+    cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
+    (spark_dir / "metastore_db").mkdir()
     run_vars, full, reason = cexflow_build.spark_plan(spark_dir, second, False)
     assert (full, reason, run_vars["etherscan_csv_files"]) == (False, "1 new file(s)", [str(new)])
     assert cexflow_build.spark_plan(spark_dir, second, True)[1:] == (True, "--full-refresh")
 
-    monkeypatch.setenv("CEXFLOW_SPARK_CATALOG", "in-memory")  # the tables die with the session
-    assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "in-memory catalog")
-
-    monkeypatch.setenv("CEXFLOW_SPARK_CATALOG", "hive")
     shutil.rmtree(spark_dir / "warehouse")  # the state file alone cannot be added to
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")
     assert not (spark_dir / cexflow_build.SPARK_STATE_FILE).exists()
+
+    cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
+    monkeypatch.setenv("CEXFLOW_SPARK_CATALOG", "in-memory")  # the tables die with the session
+    assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "in-memory catalog")
+    assert not (spark_dir / cexflow_build.SPARK_STATE_FILE).exists()  # nor can a later Hive build add to it

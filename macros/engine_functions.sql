@@ -151,3 +151,21 @@
         else {{ text_expr }}
     end
 {% endmacro %}
+
+{#- The config of an incremental model keyed by `unique_key` whose rows belong to a flow_date: DuckDB
+    replaces the rows of the keys a run writes (delete+insert); Spark's parquet tables have no row-level
+    delete, so there the table is partitioned by flow_date and a run overwrites the days it writes
+    (insert_overwrite, dynamic partition overwrite; docs/scale.md). Use as
+    {{ config(**cexflow.incremental_by_day_config('transfer_id')) }}. -#}
+{% macro incremental_by_day_config(unique_key) %}
+    {{ return(adapter.dispatch('incremental_by_day_config', 'cexflow')(unique_key)) }}
+{% endmacro %}
+
+{% macro default__incremental_by_day_config(unique_key) %}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': unique_key}) }}
+{% endmacro %}
+
+{% macro spark__incremental_by_day_config(unique_key) %}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
+               'partition_by': 'flow_date'}) }}
+{% endmacro %}

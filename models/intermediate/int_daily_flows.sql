@@ -3,13 +3,7 @@
 -- Incremental: a run recomputes the days of the transfers it touched (DuckDB: delete+insert on flow_date;
 -- Spark: insert_overwrite of those flow_date partitions), so adding a day of files costs work on that
 -- day's transfers only.
-{%- set day_partitions = target.type == 'spark' %}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite' if day_partitions else 'delete+insert',
-    unique_key=none if day_partitions else 'flow_date',
-    partition_by='flow_date' if day_partitions else none
-) }}
+{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
 -- depends_on: {{ ref('stg_transfers') }}
 
 with legs as (

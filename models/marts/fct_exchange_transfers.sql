@@ -1,13 +1,7 @@
 -- One row per transfer of the build's token that touches a labelled exchange wallet.
 -- Incremental: a run replaces the transfers that stg_transfers wrote in it (DuckDB: delete+insert on
 -- transfer_id; Spark: insert_overwrite of the flow_date partitions, which stg_transfers rewrote whole).
-{%- set day_partitions = target.type == 'spark' %}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite' if day_partitions else 'delete+insert',
-    unique_key=none if day_partitions else 'transfer_id',
-    partition_by='flow_date' if day_partitions else none
-) }}
+{{ config(**cexflow.incremental_by_day_config('transfer_id')) }}
 
 with classified as (
     select * from {{ ref('int_transfers_classified') }}

@@ -8,13 +8,8 @@
 --   Spark:  the table is partitioned by flow_date and a run rewrites whole days (insert_overwrite): the
 --           days of the new rows and of every earlier row of their transactions, from all the rows of the
 --           transactions seen on those days (docs/scale.md).
-{%- set day_partitions = target.type == 'spark' %}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite' if day_partitions else 'delete+insert',
-    unique_key=none if day_partitions else 'transfer_id',
-    partition_by='flow_date' if day_partitions else none
-) }}
+{{ config(**cexflow.incremental_by_day_config('transfer_id')) }}
+{%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
 
 {% if is_incremental() and day_partitions %}
 with valid_transfer_rows as (

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cexflow import inputs
+from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
 
@@ -326,7 +327,7 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dic
     if not hive_catalog():
         state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
-    if not ((spark_dir / "warehouse" / "cexflow.db" / "stg_transfer_rows").is_dir()
+    if not ((spark_schema_dir(spark_dir) / "stg_transfer_rows").is_dir()
             and (spark_dir / "metastore_db").is_dir()):
         state.unlink(missing_ok=True)
     return plan_build(state, dbt_vars, full_refresh)
@@ -353,7 +354,7 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
     if not hive_catalog():
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
-        shutil.rmtree(spark_dir / "warehouse" / "cexflow.db", ignore_errors=True)
+        shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
     run_dbt(command, spark_dir, "spark", verbose=args.verbose)
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)

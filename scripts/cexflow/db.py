@@ -22,9 +22,14 @@ def connect(db: Path) -> duckdb.DuckDBPyConnection:
 SPARK_SCHEMA = "cexflow"  # the schema of the spark output in profiles.yml
 
 
+def spark_schema_dir(spark_dir: Path) -> Path:
+    """The folder of the project's tables in the Spark warehouse of `--spark-dir` (one subfolder per table)."""
+    return Path(spark_dir) / "warehouse" / f"{SPARK_SCHEMA}.db"
+
+
 def spark_tables(spark_dir: Path) -> dict[str, Path]:
     """The tables of a Spark warehouse built by `cexflow build --target spark`: name -> folder of parquet files."""
-    schema_dir = Path(spark_dir) / "warehouse" / f"{SPARK_SCHEMA}.db"
+    schema_dir = spark_schema_dir(spark_dir)
     if not schema_dir.is_dir():
         raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
     return {p.name: p for p in sorted(schema_dir.iterdir()) if p.is_dir()}

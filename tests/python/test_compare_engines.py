@@ -42,6 +42,7 @@ from conftest import (
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import compare_engines  # noqa: E402
+from cexflow.db import spark_schema_dir  # noqa: E402
 
 DAY = 1740787200  # 2025-03-01 UTC, inside the bundled sample's range
 ETL_FILE = "erc20_token_transfers_blocks_12600000-12600050.csv"
@@ -121,7 +122,7 @@ def real_inputs(shared_real: Path, d: Path) -> list[str]:
 
 def write_as_spark_warehouse(db: Path, spark_dir: Path) -> None:
     """The tables of a DuckDB build as parquet files in the layout of a Spark warehouse."""
-    schema_dir = spark_dir / "warehouse" / "cexflow.db"
+    schema_dir = spark_schema_dir(spark_dir)
     with duckdb.connect(str(db), read_only=True) as con:
         tables = [t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main' "
@@ -138,7 +139,7 @@ def write_as_spark_warehouse(db: Path, spark_dir: Path) -> None:
 
 def rewrite_table(spark_dir: Path, table: str, select_sql: str) -> None:
     """Replace a table of the fake warehouse by `select_sql` over its current rows (as the relation t)."""
-    folder = spark_dir / "warehouse" / "cexflow.db" / table
+    folder = spark_schema_dir(spark_dir) / table
     with duckdb.connect() as con:
         con.execute(f"create table t as select * from read_parquet('{folder}/**/*.parquet', hive_partitioning = true)")
         shutil.rmtree(folder)
@@ -195,7 +196,7 @@ def test_a_missing_row_column_table_or_a_float_amount_is_a_difference(duck_build
     rewrite_table(fake_spark, "stg_transfers_rejected", "select * from t order by line_number desc offset 1")
     rewrite_table(fake_spark, "fct_netflow_daily_by_wallet", "select * exclude (n_outflows) from t")
     rewrite_table(fake_spark, "fct_exchange_transfers", "select * replace (cast(amount as double) as amount) from t")
-    shutil.rmtree(fake_spark / "warehouse" / "cexflow.db" / "rpt_topk_netflow_days")
+    shutil.rmtree(spark_schema_dir(fake_spark) / "rpt_topk_netflow_days")
     differences = compare_engines.compare(duck_build, fake_spark).differences
     assert differences[0] == "tables only on DuckDB: rpt_topk_netflow_days"
     assert "fct_exchange_transfers.amount: type DECIMAL(38,18) on DuckDB, DOUBLE on Spark" in differences
@@ -319,7 +320,7 @@ def test_a_spark_build_adds_to_a_hive_warehouse_and_starts_over_otherwise(tmp_pa
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")
 
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
-    (spark_dir / "warehouse" / "cexflow.db" / "stg_transfer_rows").mkdir(parents=True)
+    (spark_schema_dir(spark_dir) / "stg_transfer_rows").mkdir(parents=True)
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")  # no metastore
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
     (spark_dir / "metastore_db").mkdir()

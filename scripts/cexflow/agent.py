@@ -507,6 +507,10 @@ def run(args: argparse.Namespace) -> int:
         raise CexflowError(f"--interval {args.interval:g}: must be a positive number of seconds")
     if args.webhook and not args.webhook.startswith(("http://", "https://")):
         raise CexflowError(f"--webhook {args.webhook}: must be an http:// or https:// URL")
+    if args.target != "duckdb":
+        # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
+        raise CexflowError(f"--target {args.target}: the agent reads its marts from a DuckDB file; "
+                           "run it with --target duckdb (the default)")
     args.db = (args.db or default_db()).resolve()
     state_path = (args.state or default_state(args.db)).resolve()
     with agent_lock(state_path):

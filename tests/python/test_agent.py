@@ -402,7 +402,8 @@ def test_an_unreachable_webhook_does_not_hold_up_the_run(base, tmp_path, capsys,
 
 def test_bad_options_give_one_line_errors(base, tmp_path, capsys):
     for extra, message in ((["--interval", "0"], "--interval 0: must be a positive"),
-                           (["--webhook", "ftp://x"], "--webhook ftp://x: must be an http")):
+                           (["--webhook", "ftp://x"], "--webhook ftp://x: must be an http"),
+                           (["--target", "spark"], "--target spark: the agent reads its marts from a DuckDB")):
         code, out, err = run_agent(capsys, *base_args(base, tmp_path, *extra))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 

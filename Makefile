@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # the spark extra (dbt-spark, pyspark: about 450 MB) for `cexflow build --target spark` and the engine
-# comparison test, which skips without it (fails when CEXFLOW_REQUIRE_SPARK is set, as in .ci/run)
+# comparison test; `make test` installs it (the test then needs only Java 17 or 21)
 $(VENV)/.installed-spark: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
@@ -38,7 +38,7 @@ lint: install-dev
 	$(BIN)/ruff check scripts tests
 
 # one pytest worker per core; a test module stays on one worker (its builds are module fixtures)
-test: install-dev lint
+test: install-spark lint
 	$(BIN)/pytest -n auto --dist loadscope
 
 clean:

@@ -10,7 +10,8 @@ One row per (chain, address). Where both sources name an address, the seed proje
 Etherscan slugs, with two renamed so that one exchange has one name: huobi -> htx (rebranded in 2023),
 gate-io -> gate.
 
-Usage: python scripts/make_exchange_labels.py ../shared/data/real > seeds/exchange_wallets.csv
+Usage: python scripts/make_exchange_labels.py [tests/data/real] > seeds/exchange_wallets.csv
+(the folder holding the two source files; default: tests/data/real of this repository)
 """
 
 import csv
@@ -72,4 +73,4 @@ def main(real_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/real")
+    main(sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).resolve().parents[1] / "tests" / "data" / "real"))

@@ -17,7 +17,7 @@ import pytest
 from cexflow.cli import main as cexflow_main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHARED_REAL = PROJECT_ROOT.parent / "shared" / "data" / "real"
+REAL_DATA = PROJECT_ROOT / "tests" / "data" / "real"
 LPT = "0x58b6a8a3302369daec383334672404ee733ab239"
 ETHERSCAN_HEADER = ["blockNumber", "timeStamp", "hash", "from", "contractAddress", "to", "value",
                     "tokenName", "tokenSymbol", "tokenDecimal"]
@@ -74,10 +74,11 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="session")
-def shared_real() -> Path:
-    """The real data of ../shared/data/real; its absence is a failure, not a skip (CI has it)."""
-    assert SHARED_REAL.is_dir(), f"missing {SHARED_REAL}: the tests read the shared real data"
-    return SHARED_REAL
+def real_data() -> Path:
+    """The real files of tests/data/real (see its SOURCE.md). They are part of the clone: a missing file is a
+    failure, not a skip."""
+    assert REAL_DATA.is_dir(), f"missing {REAL_DATA}: the real test data is tracked in the repository"
+    return REAL_DATA
 
 
 # the modules that take longest run first, so that with pytest-xdist (`make test`: a module per worker) no

@@ -1,7 +1,7 @@
 """A fake Etherscan API V2 for the tests: http.server on 127.0.0.1 (a free port), in a thread.
 
 It serves a generated chain of ERC-20 transfers the way the real API does (see
-../shared/data/real/etherscan_v2_responses/): `module=block&action=getblocknobytime` and
+tests/data/real/etherscan_v2_responses/): `module=block&action=getblocknobytime` and
 `module=account&action=tokentx` (filter by address/contractaddress/startblock/endblock, sort, page/offset
 within a result window, the real empty-page shape), with the real error bodies for a bad key, a missing
 chainid, a too-large result window, the rate limit and a query timeout.

@@ -33,7 +33,6 @@ import pytest
 from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, PROJECT_ROOT, etherscan_row, query, user, write_csv
 
 from cexflow import agent, cli
-from cexflow.errors import CexflowError
 from cexflow.report import fmt_amount, fmt_signed, fmt_z
 
 DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -70,31 +69,17 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def run_agent(capsys, *argv: str) -> tuple[int, list[str], str]:
-    """The agent in-process, through the CLI when it is wired there; (exit code, stdout lines, stderr)."""
-    if "agent" in cli.SUBCOMMANDS:
-        code = cli.main(["agent", *argv])
-    else:
-        try:
-            code = agent.run(parse(*argv))
-        except CexflowError as exc:
-            print(f"cexflow agent: error: {exc}", file=sys.stderr)
-            code = 2
+    """The agent in-process, through the CLI; (exit code, stdout lines, stderr)."""
+    code = cli.main(["agent", *argv])
     captured = capsys.readouterr()
     return code, captured.out.splitlines(), captured.err
 
 
 # the agent as a separate process, for the tests that kill it or signal it
 RUNNER = """
-import argparse, sys
-from cexflow import agent, cli
-from cexflow.errors import CexflowError
-if "agent" in cli.SUBCOMMANDS:
-    sys.exit(cli.main(["agent", *sys.argv[1:]]))
-p = argparse.ArgumentParser(); agent.add_arguments(p)
-try:
-    sys.exit(agent.run(p.parse_args(sys.argv[1:])))
-except CexflowError as exc:
-    print(f"cexflow agent: error: {exc}", file=sys.stderr); sys.exit(2)
+import sys
+from cexflow import cli
+sys.exit(cli.main(["agent", *sys.argv[1:]]))
 """
 
 
@@ -413,8 +398,6 @@ def test_default_state_sits_beside_the_database():
 
 
 def test_installed_command_runs_the_agent(base, tmp_path):
-    if "agent" not in cli.SUBCOMMANDS:
-        pytest.skip("`cexflow agent` is not wired into cli.SUBCOMMANDS yet")
     exe = Path(sys.executable).with_name("cexflow")
     proc = subprocess.run([str(exe), "agent", *base_args(base, tmp_path)], capture_output=True, text=True,
                           timeout=300)

@@ -6,7 +6,7 @@ and a copy with one altered row, value, column, type or table does not, naming i
 
 With Spark (when pyspark, dbt-spark and java are installed; `.ci/run` installs them and sets
 CEXFLOW_REQUIRE_SPARK=1, which turns a missing Spark into a failure): one run of the script on the bundled
-sample, the real files of ../shared/data/real (the seed project's LPT export, the ethereum-etl file with
+sample, the real files of tests/data/real (the seed project's LPT export, the ethereum-etl file with
 its blocks, the 2023 exchange labels) and hand-made files full of edge cases (rejected rows, every decimals
 branch, quoting, CRLF, a BOM, a blank line, an API JSON page), all in one build per engine because a Spark
 build costs minutes.
@@ -110,12 +110,12 @@ def write_edge_case_inputs(d: Path) -> list[Path]:
     return [first, second, page]
 
 
-def real_inputs(shared_real: Path, d: Path) -> list[str]:
+def real_inputs(real_data: Path, d: Path) -> list[str]:
     """Options for the real files: the LPT export, the ethereum-etl file with its blocks, the 2023 labels."""
     blocks = write_csv(d / "blocks.csv", ["number", "timestamp"],
                        [[12_600_000 + i, BLOCK0_TIME + 13 * i] for i in range(51)])
-    return ["--input", str(shared_real / LPT_FILE), "--input", str(shared_real / ETL_FILE),
-            "--blocks", str(blocks), "--labels", str(shared_real / LABELS_FILE)]
+    return ["--input", str(real_data / LPT_FILE), "--input", str(real_data / ETL_FILE),
+            "--blocks", str(blocks), "--labels", str(real_data / LABELS_FILE)]
 
 
 # --- the comparison without Spark --------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def spark_missing() -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"{name} is not installed"
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        return "no Java runtime"
+        return "no Java runtime (Debian: apt-get install default-jre-headless)"
     return None
 
 
@@ -258,16 +258,16 @@ QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW
                "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
 
 
-def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(tmp_path, shared_real):
+def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(tmp_path, real_data):
     missing = spark_missing()
     if missing:
-        message = f"{missing}: the DuckDB/Spark comparison needs `pip install -e '.[spark]'` and Java 17"
+        message = f"{missing}: the DuckDB/Spark comparison needs `make install-spark` and Java 17 or 21"
         if os.environ.get("CEXFLOW_REQUIRE_SPARK"):
             pytest.fail(message)
         pytest.skip(message)
     files = write_edge_case_inputs(tmp_path / "in")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
-            *real_inputs(shared_real, tmp_path), *[a for f in files for a in ("--input", str(f))]]
+            *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))]]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
                            "--workdir", str(tmp_path / "builds")],

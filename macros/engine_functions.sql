@@ -110,7 +110,8 @@
 {% endmacro %}
 
 {#- Plain text of a decimal with every place of its scale ('0.000000000000000001', never '1E-18'): the same
-    text on every engine, so that keys hashed from amounts agree. -#}
+    text on every engine, so that keys hashed from amounts agree. (Arithmetic on the DECIMAL(38,18) to get its
+    unscaled digits instead costs four times as much in DuckDB 1.5.) -#}
 {% macro decimal_to_text(decimal_expr) %}
     {{ return(adapter.dispatch('decimal_to_text', 'cexflow')(decimal_expr)) }}
 {% endmacro %}
@@ -165,7 +166,38 @@
     {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': unique_key}) }}
 {% endmacro %}
 
+{#- The config of a model keyed by `unique_key` that a run recomputes for the keys its new rows touch: DuckDB
+    replaces those keys' rows (delete+insert); on Spark, with no row-level delete, the (small) model is a
+    table built whole. Use as {{ config(**cexflow.incremental_by_key_config('transfer_id')) }}. -#}
+{% macro incremental_by_key_config(unique_key) %}
+    {{ return(adapter.dispatch('incremental_by_key_config', 'cexflow')(unique_key)) }}
+{% endmacro %}
+
+{% macro default__incremental_by_key_config(unique_key) %}
+    {{ return(cexflow.default__incremental_by_day_config(unique_key)) }}
+{% endmacro %}
+
+{% macro spark__incremental_by_key_config(unique_key) %}
+    {{ return({'materialized': 'table'}) }}
+{% endmacro %}
+
 {% macro spark__incremental_by_day_config(unique_key) %}
     {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
                'partition_by': 'flow_date'}) }}
+{% endmacro %}
+
+{#- TRUE when the whole text matches the regular expression (FALSE for NULL). -#}
+{% macro matches(text_expr, pattern) %}
+    {{ return(adapter.dispatch('matches', 'cexflow')(text_expr, pattern)) }}
+{% endmacro %}
+
+{% macro duckdb__matches(text_expr, pattern) %}
+    coalesce(regexp_full_match({{ text_expr }}, '{{ pattern }}'), false)
+{% endmacro %}
+
+{#- The distinct values of a column of a relation, at execution time (at parse time: none). -#}
+{% macro column_values(relation, column) %}
+    {% if not execute %}{{ return([]) }}{% endif %}
+    {% set result = run_query('select distinct ' ~ adapter.quote(column) ~ ' from ' ~ relation ~ ' order by 1') %}
+    {{ return(result.columns[0].values() | list) }}
 {% endmacro %}

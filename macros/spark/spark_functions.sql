@@ -92,3 +92,7 @@
         interval 1 day
     )) as calendar_date
 {% endmacro %}
+
+{% macro spark__matches(text_expr, pattern) %}
+    coalesce({{ cexflow.spark_full_match(text_expr, pattern) }}, false)
+{% endmacro %}

@@ -14,14 +14,27 @@
     fields than the header gets NULLs, extra fields are ignored, an empty field is NULL, `"` quotes and
     `""` escapes a quote. A CSV record that spans lines (a quoted line break) is not supported by either
     engine's reader as configured. At most the first 64 fields of a line are read (max_columns below).
+
+    The field count of a line (for header_field_count and field_count_error) is its commas outside quoted
+    fields plus one: the line with every `"..."` removed (an escaped `""` is two such pieces), split at commas.
 -#}
 
 {% macro spark_empty_text_rows(columns) %}
-    select
-        {% for column in columns %}cast(null as string) as {{ adapter.quote(column) }},
-        {% endfor %}cast(null as string) as source_file,
-        cast(null as bigint) as line_number
-    where 1 = 0
+    {{ cexflow.empty_text_rows(columns) }}
+{% endmacro %}
+
+{% macro spark__sql_string(value) -%}
+    {{- return("'" ~ (value | replace("\\", "\\\\") | replace("'", "\\'")) ~ "'") -}}
+{%- endmacro %}
+
+{#- The fields of a line of text: its commas outside quoted fields, plus one. -#}
+{% macro spark_field_count(line_expr) -%}
+    size(split(regexp_replace({{ line_expr }}, '"[^"]*"', ''), ',', -1))
+{%- endmacro %}
+
+{#- Spark reads the files as they are given (a glob is one entry). -#}
+{% macro spark__input_file_list(files) %}
+    {{ cexflow.file_list_values(files) }}
 {% endmacro %}
 
 {#- One row per non-empty line of the files: source_file (the path as given), line_index (1 = first line),
@@ -30,7 +43,7 @@
     with raw_lines as (
         {% for file in files %}
         select
-            '{{ file | replace("\\", "\\\\") | replace("'", "\\'") }}' as source_file,
+            {{ cexflow.sql_string(file) }} as source_file,
             _metadata.file_block_start as block_start,
             monotonically_increasing_id() as scan_position,
             value as line_text
@@ -75,7 +88,7 @@
         and lines_numbered_in_block.block_start = block_offsets.block_start
 {% endmacro %}
 
-{% macro spark__read_csv_rows(files, columns) %}
+{% macro spark__read_csv_rows(files, columns, number_lines_in_scan) %}
     {%- set max_columns = 64 -%}
     {% if files | length == 0 %}
     ({{ cexflow.spark_empty_text_rows(columns) }})
@@ -93,7 +106,8 @@
                     line_text,
                     '{% for i in range(max_columns) %}c{{ i }} string{{ ", " if not loop.last }}{% endfor %}',
                     map('sep', ',', 'quote', '"', 'escape', '"', 'mode', 'PERMISSIVE')
-                ) as parsed
+                ) as parsed,
+                {{ cexflow.spark_field_count('line_text') }} as field_count
             from numbered_lines
         ),
 
@@ -101,14 +115,16 @@
             select
                 source_file,
                 line_index,
-                array({% for i in range(max_columns) %}parsed.c{{ i }}{{ ", " if not loop.last }}{% endfor %}) as fields
+                array({% for i in range(max_columns) %}parsed.c{{ i }}{{ ", " if not loop.last }}{% endfor %}) as fields,
+                field_count
             from split_lines
         ),
 
         file_headers as (
             select
                 source_file,
-                transform(fields, name -> lower(trim(regexp_replace(name, '^\uFEFF', '')))) as header_columns
+                transform(fields, name -> lower(trim(regexp_replace(name, '^\uFEFF', '')))) as header_columns,
+                field_count as header_field_count
             from line_fields
             where line_index = 1
         )
@@ -117,7 +133,12 @@
             {% for column in columns %}get(line_fields.fields, array_position(file_headers.header_columns, '{{ column }}') - 1)
                 as {{ adapter.quote(column) }},
             {% endfor %}line_fields.source_file,
-            line_fields.line_index as line_number
+            line_fields.line_index as line_number,
+            file_headers.header_field_count,
+            case
+                when line_fields.field_count > file_headers.header_field_count then 'more'
+                when line_fields.field_count < file_headers.header_field_count then 'fewer'
+            end as field_count_error
         from line_fields
         inner join file_headers
             on line_fields.source_file = file_headers.source_file
@@ -158,7 +179,9 @@
         select
             {% for column in columns %}try_element_at(row_fields, '{{ cexflow.etherscan_field(column) }}') as {{ adapter.quote(column) }},
             {% endfor %}source_file,
-            cast(position + 1 as bigint) as line_number
+            cast(position + 1 as bigint) as line_number,
+            cast(null as integer) as header_field_count,
+            cast(null as string) as field_count_error
         from rows_with_position
     )
     {% endif %}

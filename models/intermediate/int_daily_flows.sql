@@ -1,17 +1,15 @@
 -- The legs of the classified transfers summed per day: one row per (flow_date, wallet_address, direction,
 -- flow_type). Small (days x wallets x a few), so the daily marts are built from it, not from the transfers.
--- Incremental: a run recomputes the days of the transfers it touched (DuckDB: delete+insert on flow_date;
+-- Incremental: a run recomputes the days of the transfers it wrote (DuckDB: delete+insert on flow_date;
 -- Spark: insert_overwrite of those flow_date partitions), so adding a day of files costs work on that
 -- day's transfers only.
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
--- depends_on: {{ ref('stg_transfers') }}
+-- depends_on: {{ ref('int_transfer_rows_validated') }}
 
 with legs as (
     select * from {{ ref('int_flow_legs') }}
     {% if is_incremental() %}
-    where flow_date in (
-        select distinct flow_date from {{ ref('stg_transfers') }} where loaded_in_run = '{{ invocation_id }}'
-    )
+    where flow_date in ({{ cexflow.flow_dates_of_this_run() }})
     {% endif %}
 ),
 

@@ -1,8 +1,9 @@
 -- Each classified transfer split into its legs: an 'in' leg for a labelled receiving wallet and an 'out'
 -- leg for a labelled sending wallet. A transfer between two labelled wallets has both legs.
--- One row per (transfer_id, direction). The wallet and exchange views are sums of these legs.
+-- One row per (transfer_id, direction). The wallet and exchange views are sums of these legs. Read from the
+-- stored transfers mart (the classification written once), not recomputed from int_transfers_classified.
 with classified as (
-    select * from {{ ref('int_transfers_classified') }}
+    select * from {{ ref('fct_exchange_transfers') }}
 ),
 
 inbound_legs as (

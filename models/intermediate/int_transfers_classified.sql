@@ -5,11 +5,11 @@
 --   cross_exchange  from a wallet of one exchange to a wallet of another
 -- One row per transfer_id.
 with transfers as (
-    select * from {{ ref('stg_transfers') }}
+    select * from {{ ref('int_transfers_deduplicated') }}
 ),
 
 exchange_wallets as (
-    select * from {{ ref('stg_exchange_wallets') }}
+    select * from {{ ref('int_exchange_wallets_deduplicated') }}
 ),
 
 labelled as (

@@ -1,12 +1,22 @@
 -- One row per transfer of the build's token that touches a labelled exchange wallet.
--- Incremental: a run replaces the transfers that stg_transfers wrote in it (DuckDB: delete+insert on
--- transfer_id; Spark: insert_overwrite of the flow_date partitions, which stg_transfers rewrote whole).
-{{ config(**cexflow.incremental_by_day_config('transfer_id')) }}
+-- Incremental: a run rewrites the transfers that its new input rows carry (DuckDB: delete+insert on
+-- transfer_id), or on Spark the flow_date partitions of the days those transfers' rows fall on
+-- (insert_overwrite), so that a transfer whose kept row moves to a new file moves as in a full build.
+-- loaded_in_run is the dbt run that last wrote the row.
+{{ config(meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
+{%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
+-- depends_on: {{ ref('int_transfer_rows_validated') }}
 
 with classified as (
     select * from {{ ref('int_transfers_classified') }}
-    {% if is_incremental() %}
-    where loaded_in_run = '{{ invocation_id }}'
+),
+
+written as (
+    select * from classified
+    {% if is_incremental() and day_partitions %}
+    where flow_date in ({{ cexflow.flow_dates_of_this_run() }})
+    {% elif is_incremental() %}
+    where transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
     {% endif %}
 ),
 
@@ -30,8 +40,9 @@ final as (
         amount,
         source_file,
         line_number as source_line_number,
-        n_source_rows
-    from classified
+        n_source_rows,
+        '{{ invocation_id }}' as loaded_in_run
+    from written
 )
 
 select * from final

@@ -55,7 +55,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from cexflow import __version__
-from cexflow.build import add_build_arguments, build, build_vars, summarize
+from cexflow.build import add_build_arguments, build, build_vars, input_paths, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, default_db
@@ -188,7 +188,7 @@ def _project_files() -> list[Path]:
 def build_fingerprint(args: argparse.Namespace) -> str:
     """A hash of what a build depends on: options, and size and mtime of every file it reads."""
     dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
-    files = sorted({str(p) for key, value in dbt_vars.items() if key.endswith("_files") for p in value})
+    files = sorted({*input_paths(dbt_vars), *dbt_vars["ethereum_etl_blocks_files"], *dbt_vars["labels_files"]})
     stats = []
     for path in [*map(Path, files), *_project_files()]:
         st = path.stat()

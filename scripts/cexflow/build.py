@@ -124,7 +124,7 @@ def build_vars(args: argparse.Namespace) -> dict:
         raise CexflowError(f"--decimals {args.decimals}: must be between 0 and 77")
     token = inputs.resolve_token(args.token, args.chain, args.decimals)
     files = inputs.classify_inputs(args.input or [str(SAMPLE_INPUT)], args.blocks)
-    dbt_vars: dict = files.dbt_vars()
+    dbt_vars: dict = {"input_files": files.dbt_input_files()}
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(args.blocks) if args.blocks else []
     dbt_vars["labels_files"] = inputs.label_files(args.labels) if args.labels else []
     dbt_vars.update(
@@ -248,7 +248,11 @@ def summarize_marts(con, location: Path, method: str) -> BuildSummary:
 INPUTS_TABLE = "cexflow_build_inputs"
 PARAMETERS_TABLE = "cexflow_build_parameters"
 SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold
-INPUT_VARS = ("seed_export_files", "etherscan_csv_files", "etherscan_json_files", "ethereum_etl_files")
+
+
+def input_paths(dbt_vars: dict) -> list[str]:
+    """Every input file of the build's vars (var input_files: format -> files)."""
+    return [path for files in dbt_vars["input_files"].values() for path in files]
 
 
 def file_fingerprint(path: str) -> str:
@@ -281,7 +285,7 @@ def loaded_parameters(dbt_vars: dict) -> str:
 def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
     """The vars and the mode of this build: incremental (only new input files) when the database holds
     a build of the same parameters whose every input file is unchanged, else a full refresh."""
-    current = {f: file_fingerprint(f) for var in INPUT_VARS for f in dbt_vars[var]}
+    current = {f: file_fingerprint(f) for f in input_paths(dbt_vars)}
     if full_refresh:
         return dbt_vars, True, "--full-refresh"
     if not db.exists():
@@ -300,9 +304,9 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
         if current.get(path) != fingerprint:
             return dbt_vars, True, f"{path} changed or is no longer an input"
     incremental = dict(dbt_vars)
-    for var in INPUT_VARS:
-        incremental[var] = [f for f in dbt_vars[var] if f not in loaded]
-    new_files = sum(len(incremental[var]) for var in INPUT_VARS)
+    incremental["input_files"] = {fmt: [f for f in files if f not in loaded]
+                                  for fmt, files in dbt_vars["input_files"].items()}
+    new_files = len(input_paths(incremental))
     return incremental, False, f"{new_files} new file(s)"
 
 
@@ -310,7 +314,7 @@ def record_build(db: Path, dbt_vars: dict) -> None:
     """Remember the parameters and input files of a successful build, for the next incremental one."""
     import duckdb
 
-    rows = [(f, file_fingerprint(f)) for var in INPUT_VARS for f in dbt_vars[var]]
+    rows = [(f, file_fingerprint(f)) for f in input_paths(dbt_vars)]
     with duckdb.connect(str(db)) as con:
         con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters",
                     [loaded_parameters(dbt_vars)])
@@ -327,7 +331,7 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dic
     if not hive_catalog():
         state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
-    if not ((spark_schema_dir(spark_dir) / "stg_transfer_rows").is_dir()
+    if not ((spark_schema_dir(spark_dir) / "int_transfer_rows_validated").is_dir()
             and (spark_dir / "metastore_db").is_dir()):
         state.unlink(missing_ok=True)
     return plan_build(state, dbt_vars, full_refresh)

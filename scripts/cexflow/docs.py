@@ -33,7 +33,7 @@ from pathlib import Path
 import jinja2
 import markdown
 
-from cexflow import __version__, report
+from cexflow import __version__, inputs, report
 from cexflow.build import dbt_executable, first_dbt_failure
 from cexflow.db import connect
 from cexflow.errors import CexflowError
@@ -46,13 +46,6 @@ MARKER = ".cexflow-site"  # marks a folder this command may replace
 DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
 
-# rpt_input_reconciliation.source_format -> the dbt var that lists files of that format
-FORMAT_VARS = {
-    "seed_export": "seed_export_files",
-    "etherscan_csv": "etherscan_csv_files",
-    "etherscan_json": "etherscan_json_files",
-    "ethereum_etl": "ethereum_etl_files",
-}
 
 
 # --- what the database holds -------------------------------------------------------------------------
@@ -84,10 +77,11 @@ class BuildInfo:
 
         Not recorded, so the project's defaults: zscore_min_history_days, labels_files, ethereum_etl_blocks_files.
         """
-        dbt_vars: dict = {name: [] for name in FORMAT_VARS.values()}
+        input_files: dict = {name: [] for name in inputs.FORMATS}  # rpt_input_reconciliation.source_format
         for row in self.inputs:
-            if row["source_format"] in FORMAT_VARS:
-                dbt_vars[FORMAT_VARS[row["source_format"]]].append(row["source_file"])
+            if row["source_format"] in input_files:
+                input_files[row["source_format"]].append(row["source_file"])
+        dbt_vars: dict = {"input_files": input_files}
         dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
         if self.method:
             dbt_vars.update(zscore_method=self.method.method, zscore_window_days=self.method.window_days,

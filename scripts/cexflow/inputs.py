@@ -13,29 +13,34 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cexflow.errors import CexflowError
-from cexflow.paths import TOKENS_SEED
+import yaml
 
-# format -> (dbt var, required columns (lower case), how to name it in messages)
-FORMATS = {
-    "seed_export": (
-        "seed_export_files",
-        ("hash", "blocknumber", "timestamp", "from", "to", "value_lpt"),
-        "seed project export (hash,blockNumber,timeStamp,from,to,value_LPT[,exchange])",
-    ),
-    "etherscan_csv": (
-        "etherscan_csv_files",
-        ("blocknumber", "timestamp", "hash", "from", "contractaddress", "to", "value", "tokendecimal"),
-        "Etherscan tokentx (blockNumber,timeStamp,hash,from,contractAddress,to,value,tokenDecimal,...)",
-    ),
-    "ethereum_etl": (
-        "ethereum_etl_files",
-        ("token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number"),
-        "ethereum-etl token_transfers (token_address,from_address,to_address,value,transaction_hash,"
-        "log_index,block_number[,block_timestamp])",
-    ),
-}
-ACCEPTED = "; ".join(description for _, _, description in FORMATS.values())
+from cexflow.errors import CexflowError
+from cexflow.paths import PROJECT_FILE, TOKENS_SEED
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """An input format of var input_formats in dbt_project.yml: the one list of them, read by the staging
+    models and here."""
+
+    name: str
+    file_type: str  # csv or json
+    header: tuple[str, ...]  # the columns (lower case) a CSV file of the format has, in any order
+    description: str
+
+
+def load_formats(project_file: Path = PROJECT_FILE) -> dict[str, InputFormat]:
+    """The input formats of dbt_project.yml, by name, in its order."""
+    spec = yaml.safe_load(project_file.read_text())["vars"]["input_formats"]
+    return {name: InputFormat(name, fmt["file_type"], tuple(fmt.get("header", ())), fmt["description"])
+            for name, fmt in spec.items()}
+
+
+FORMATS = load_formats()
+CSV_FORMATS = {name: fmt for name, fmt in FORMATS.items() if fmt.file_type == "csv"}
+JSON_FORMAT = next(name for name, fmt in FORMATS.items() if fmt.file_type == "json")
+ACCEPTED = "; ".join(fmt.description for fmt in CSV_FORMATS.values())
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -53,13 +58,9 @@ class InputFiles:
     def all_files(self) -> list[str]:
         return [p for files in self.by_format.values() for p in files]
 
-    def dbt_vars(self) -> dict[str, list[str]]:
-        out = {var: [] for var, _, _ in FORMATS.values()}
-        out["etherscan_json_files"] = []
-        for fmt, files in self.by_format.items():
-            var = "etherscan_json_files" if fmt == "etherscan_json" else FORMATS[fmt][0]
-            out[var] = sorted(files)
-        return out
+    def dbt_input_files(self) -> dict[str, list[str]]:
+        """var input_files: the files of every format (each format named, an empty list when none)."""
+        return {fmt: sorted(self.by_format.get(fmt, [])) for fmt in FORMATS}
 
 
 def expand(patterns: list[str], option: str, suffixes: tuple[str, ...] = (".csv", ".json")) -> list[Path]:
@@ -95,17 +96,15 @@ def read_header(path: Path) -> list[str]:
 
 def classify_csv(path: Path) -> str:
     header = read_header(path)
-    for fmt, (_, required, _) in FORMATS.items():
-        if all(column in header for column in required):
-            return fmt
+    for fmt in CSV_FORMATS.values():
+        if all(column in header for column in fmt.header):
+            return fmt.name
     # the closest format, to name the missing columns
-    fmt, (_, required, description) = max(
-        FORMATS.items(), key=lambda item: sum(column in header for column in item[1][1])
-    )
-    missing = [column for column in required if column not in header]
-    if len(missing) < len(required) / 2:
+    fmt = max(CSV_FORMATS.values(), key=lambda f: sum(column in header for column in f.header))
+    missing = [column for column in fmt.header if column not in header]
+    if len(missing) < len(fmt.header) / 2:
         raise CexflowError(
-            f"{path}: header looks like {description.split(' (')[0]} but lacks column(s) {', '.join(missing)}"
+            f"{path}: header looks like {fmt.description.split(' (')[0]} but lacks column(s) {', '.join(missing)}"
         )
     raise CexflowError(f"{path}: unknown header '{','.join(header)}'; accepted headers: {ACCEPTED}")
 
@@ -117,13 +116,10 @@ def classify_json(path: Path) -> str:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CexflowError(f"{path}: not valid JSON: {exc}") from None
     if isinstance(doc, dict) and isinstance(doc.get("result"), list):
-        return "etherscan_json"
+        return JSON_FORMAT
     if isinstance(doc, dict) and "result" in doc:
         raise CexflowError(f"{path}: an Etherscan error response, not rows: {str(doc.get('result'))[:120]}")
-    raise CexflowError(
-        f"{path}: unknown JSON layout; accepted: an Etherscan API tokentx response "
-        '({"status": ..., "message": ..., "result": [rows]})'
-    )
+    raise CexflowError(f"{path}: unknown JSON layout; accepted: an {FORMATS[JSON_FORMAT].description}")
 
 
 def classify_inputs(patterns: list[str], blocks: list[str] | None = None) -> InputFiles:
@@ -168,7 +164,13 @@ def label_files(patterns: list[str]) -> list[str]:
                     f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
                 )
             reader.fieldnames = columns
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                line = reader.line_num
+                # csv.DictReader puts the fields past the header's under None, and gives a missing one None
+                n_fields = sum(value is not None for key, value in row.items() if key is not None)
+                n_fields += len(row.get(None) or [])
+                if n_fields != len(columns):
+                    raise CexflowError(f"{path}, line {line}: {n_fields} fields where the header has {len(columns)}")
                 address = (row.get("address") or "").strip()
                 if not ADDRESS.match(address):
                     raise CexflowError(

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILE = PROJECT_ROOT / "dbt_project.yml"
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 EXCHANGE_WALLETS_SEED = SEEDS_DIR / "exchange_wallets.csv"
 TOKENS_SEED = SEEDS_DIR / "tokens.csv"

@@ -230,7 +230,7 @@ def test_the_edge_cases_reach_every_branch(duck_build):
     # the hand-made files are only worth comparing if they do produce what they are meant to
     with duckdb.connect(str(duck_build), read_only=True) as con:
         reasons = {r.split(" (")[0] for (r,) in con.execute("select reason from stg_transfers_rejected").fetchall()}
-        amounts = {a for (a,) in con.execute("select amount from stg_transfers").fetchall()}
+        amounts = {a for (a,) in con.execute("select amount from int_transfers_deduplicated").fetchall()}
         kinds = {k for (k,) in con.execute("select flow_type from fct_exchange_transfers").fetchall()}
         reco = con.execute("select sum(duplicate_rows), sum(other_token_rows), count(*) "
                            "from rpt_input_reconciliation").fetchone()
@@ -311,21 +311,23 @@ def test_a_spark_build_adds_to_a_hive_warehouse_and_starts_over_otherwise(tmp_pa
 
     old, new = (write_csv(tmp_path / f"{n}.csv", ETHERSCAN_HEADER, [etherscan_row(1, DAY, user(1), BINANCE14, "1")])
                 for n in ("old", "new"))
-    base = {"seed_export_files": [], "etherscan_json_files": [], "ethereum_etl_files": [], "labels_files": [],
-            "ethereum_etl_blocks_files": [], "chain": "ethereum", "token": "lpt", "token_decimals": None}
-    first, second = {**base, "etherscan_csv_files": [str(old)]}, {**base, "etherscan_csv_files": [str(old), str(new)]}
+    base = {"labels_files": [], "ethereum_etl_blocks_files": [], "chain": "ethereum", "token": "lpt",
+            "token_decimals": None}
+    no_files = {"seed_export": [], "etherscan_json": [], "ethereum_etl": []}
+    first = {**base, "input_files": {**no_files, "etherscan_csv": [str(old)]}}
+    second = {**base, "input_files": {**no_files, "etherscan_csv": [str(old), str(new)]}}
     spark_dir = tmp_path / "spark"
     spark_dir.mkdir()
     monkeypatch.setenv("CEXFLOW_SPARK_CATALOG", "hive")
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")
 
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
-    (spark_schema_dir(spark_dir) / "stg_transfer_rows").mkdir(parents=True)
+    (spark_schema_dir(spark_dir) / "int_transfer_rows_validated").mkdir(parents=True)
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")  # no metastore
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
     (spark_dir / "metastore_db").mkdir()
     run_vars, full, reason = cexflow_build.spark_plan(spark_dir, second, False)
-    assert (full, reason, run_vars["etherscan_csv_files"]) == (False, "1 new file(s)", [str(new)])
+    assert (full, reason, run_vars["input_files"]["etherscan_csv"]) == (False, "1 new file(s)", [str(new)])
     assert cexflow_build.spark_plan(spark_dir, second, True)[1:] == (True, "--full-refresh")
 
     shutil.rmtree(spark_dir / "warehouse")  # the state file alone cannot be added to

@@ -14,7 +14,7 @@ from cexflow.sample import write_sample
 
 MARTS_AND_STAGING = {
     # table -> its key, to compare row by row (loaded_in_run differs by construction and is left out)
-    "stg_transfers": "transfer_id",
+    "int_transfers_deduplicated": "transfer_id",
     "fct_exchange_transfers": "transfer_id",
     "fct_netflow_daily_by_wallet": "flow_date, wallet_address",
     "fct_netflow_daily_by_exchange": "flow_date, exchange",
@@ -25,6 +25,8 @@ MARTS_AND_STAGING = {
     "rpt_input_reconciliation": "source_file",
     "stg_transfers_rejected": "source_file, line_number",
     "int_daily_flows": "flow_date, wallet_address, direction, flow_type",
+    "int_transfer_duplicates": "transfer_id",
+    "int_input_files": "source_file",
 }
 
 
@@ -86,12 +88,12 @@ def two_builds(tmp_path_factory):
 
 def test_the_second_build_read_only_the_new_files(two_builds, capsys):
     incremental_db, _, new = two_builds
-    runs = query(incremental_db, "select loaded_in_run, count(distinct source_file) from stg_transfer_rows "
+    runs = query(incremental_db, "select loaded_in_run, count(distinct source_file) from int_transfer_rows_validated "
                                  "group by 1 order by 2")
     assert len(runs) == 2
     (second_run, files_in_second_run) = runs[0]
     assert files_in_second_run == len(new)
-    got = {f for (f,) in query(incremental_db, f"select distinct source_file from stg_transfer_rows "
+    got = {f for (f,) in query(incremental_db, f"select distinct source_file from int_transfer_rows_validated "
                                                f"where loaded_in_run = '{second_run}'")}
     assert got == set(new)
 

@@ -3,7 +3,7 @@
 {{ config(materialized='table') }}
 
 with transfer_rows as (
-    select * from {{ ref('stg_transfer_rows') }}
+    select * from {{ ref('int_transfer_rows_validated') }}
 ),
 
 rejected as (

@@ -1,8 +1,8 @@
 -- The seed project's combined export: hash,blockNumber,timeStamp,from,to,value_LPT[,exchange].
--- value_LPT is already in token units (decimal text); the file has no token column (the build's token).
+-- One row per data row of its files, renamed to the raw columns every format's staging model has, still
+-- text. value_LPT is already in token units (decimal text); the file has no token column (the build's token).
 with source_rows as (
-    {{ cexflow.read_csv_rows(var('seed_export_files'),
-        ['hash', 'blocknumber', 'timestamp', 'from', 'to', 'value_lpt']) }}
+    {{ cexflow.read_csv_rows(cexflow.input_files('seed_export'), cexflow.input_format_columns('seed_export')) }}
 ),
 
 renamed as (
@@ -10,6 +10,8 @@ renamed as (
         'seed_export' as source_format,
         source_file,
         line_number,
+        header_field_count,
+        field_count_error,
         hash as raw_tx_hash,
         blocknumber as raw_block_number,
         timestamp as raw_timestamp,

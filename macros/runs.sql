@@ -1,0 +1,13 @@
+{#- What a run changes, for the incremental models: the transfers its new input rows carry, and the days any
+    row of those transfers falls on (where each was kept before the run and where it is kept after it). -#}
+
+{% macro transfer_ids_of_this_run() %}
+    select transfer_id from {{ ref('int_transfer_rows_validated') }}
+    where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
+{% endmacro %}
+
+{% macro flow_dates_of_this_run() %}
+    select distinct cast(transferred_at as date) as flow_date
+    from {{ ref('int_transfer_rows_validated') }}
+    where transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
+{% endmacro %}

@@ -1,0 +1,32 @@
+-- The labelled exchange wallets of the build's chain: one row per address. A label row without a valid
+-- address or an exchange is not a wallet (cexflow build checks label files before dbt runs); a wallet
+-- without a name is named by its address; an address labelled twice keeps the first names in sort order.
+with label_rows as (
+    select * from {{ ref('stg_labels__exchange_wallets') }}
+),
+
+of_this_chain as (
+    select
+        chain,
+        wallet_address,
+        exchange,
+        coalesce(wallet, wallet_address) as wallet,
+        label_source
+    from label_rows
+    where chain = '{{ var("chain") }}'
+        and {{ cexflow.is_hex_address('raw_address') }}
+        and nullif(exchange, '') is not null
+),
+
+one_row_per_address as (
+    select
+        chain,
+        wallet_address,
+        min(exchange) as exchange,
+        min(wallet) as wallet,
+        min(label_source) as label_source
+    from of_this_chain
+    group by chain, wallet_address
+)
+
+select * from one_row_per_address

@@ -1,0 +1,52 @@
+-- The transfers of the build's token that more than one usable input row carries (a transfer in several
+-- files, or the seed export's row per exchange address): one row per such transfer_id, with the row it is
+-- kept from (the first by file name, then line) and how many rows carry it. A transfer of one row is not
+-- here: that row is the transfer (int_transfers_deduplicated).
+-- Incremental on DuckDB: a run recomputes the transfers its new rows carry (delete+insert on transfer_id),
+-- so a transfer repeated by a new file moves its credit as a full build would. On Spark: a table.
+{{ config(**cexflow.incremental_by_key_config('transfer_id')) }}
+
+with transfer_rows as (
+    select transfer_id, source_file, line_number
+    from {{ ref('int_transfer_rows_validated') }}
+    where transfer_id is not null
+    {% if is_incremental() %}
+        and transfer_id in (
+            select transfer_id from {{ ref('int_transfer_rows_validated') }}
+            where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
+        )
+    {% endif %}
+),
+
+transfers_of_several_rows as (
+    select transfer_id, count(*) as n_source_rows
+    from transfer_rows
+    group by transfer_id
+    having count(*) > 1
+),
+
+rows_in_kept_order as (
+    select
+        transfer_rows.transfer_id,
+        transfer_rows.source_file,
+        transfer_rows.line_number,
+        transfers_of_several_rows.n_source_rows,
+        row_number() over (
+            partition by transfer_rows.transfer_id order by transfer_rows.source_file, transfer_rows.line_number
+        ) as position_in_transfer
+    from transfer_rows
+    inner join transfers_of_several_rows
+        on transfer_rows.transfer_id = transfers_of_several_rows.transfer_id
+),
+
+kept as (
+    select
+        transfer_id,
+        source_file as kept_source_file,
+        line_number as kept_line_number,
+        cast(n_source_rows as bigint) as n_source_rows
+    from rows_in_kept_order
+    where position_in_transfer = 1
+)
+
+select * from kept

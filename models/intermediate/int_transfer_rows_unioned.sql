@@ -1,0 +1,65 @@
+-- The rows of every input format in one shape: one row per data row of every input file (source_file,
+-- line_number), all raw text. An ethereum-etl row without block_timestamp takes its block's time from the
+-- blocks files (var ethereum_etl_blocks_files).
+{%- set with_blocks = var('ethereum_etl_blocks_files') | length > 0 %}
+-- depends_on: {{ ref('int_blocks_deduplicated') }}
+
+with seed_export_rows as (
+    select * from {{ ref('stg_seed_export__transfers') }}
+),
+
+etherscan_csv_rows as (
+    select * from {{ ref('stg_etherscan__csv_transfers') }}
+),
+
+etherscan_api_rows as (
+    select * from {{ ref('stg_etherscan__api_transfers') }}
+),
+
+ethereum_etl_rows as (
+    select * from {{ ref('stg_ethereum_etl__token_transfers') }}
+),
+
+{% if with_blocks %}
+one_time_per_block as (
+    select * from {{ ref('int_blocks_deduplicated') }}
+),
+
+ethereum_etl_rows_timed as (
+    select
+        ethereum_etl_rows.source_format,
+        ethereum_etl_rows.source_file,
+        ethereum_etl_rows.line_number,
+        ethereum_etl_rows.header_field_count,
+        ethereum_etl_rows.field_count_error,
+        ethereum_etl_rows.raw_tx_hash,
+        ethereum_etl_rows.raw_block_number,
+        coalesce(ethereum_etl_rows.raw_timestamp, one_time_per_block.raw_block_timestamp) as raw_timestamp,
+        ethereum_etl_rows.raw_from_address,
+        ethereum_etl_rows.raw_to_address,
+        ethereum_etl_rows.raw_token_address,
+        ethereum_etl_rows.raw_value,
+        ethereum_etl_rows.raw_token_decimals,
+        ethereum_etl_rows.raw_log_index,
+        ethereum_etl_rows.amount_unit
+    from ethereum_etl_rows
+    left join one_time_per_block
+        on try_cast(trim(ethereum_etl_rows.raw_block_number) as bigint) = one_time_per_block.block_number
+),
+{% else %}
+ethereum_etl_rows_timed as (
+    select * from ethereum_etl_rows
+),
+{% endif %}
+
+unioned as (
+    select * from seed_export_rows
+    union all
+    select * from etherscan_csv_rows
+    union all
+    select * from etherscan_api_rows
+    union all
+    select * from ethereum_etl_rows_timed
+)
+
+select * from unioned

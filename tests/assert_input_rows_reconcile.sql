@@ -1,5 +1,5 @@
 -- Nothing is lost: every input row is a kept transfer, a duplicate, a rejected row or a row of another
--- token, per file; and the kept transfers are exactly the rows of stg_transfers. Returns failing files.
+-- token, per file; and the kept transfers are exactly the rows of int_transfers_deduplicated. Returns failing files.
 with reconciliation as (
     select * from {{ ref('rpt_input_reconciliation') }}
 ),
@@ -12,17 +12,17 @@ per_file_mismatch as (
 ),
 
 totals_mismatch as (
-    select 'all files' as source_file, 'transfers_kept does not match stg_transfers' as problem
+    select 'all files' as source_file, 'transfers_kept does not match int_transfers_deduplicated' as problem
     from (select sum(transfers_kept) as kept from reconciliation) as r
-    cross join (select count(*) as n, sum(n_source_rows) as usable from {{ ref('stg_transfers') }}) as t
+    cross join (select count(*) as n, sum(n_source_rows) as usable from {{ ref('int_transfers_deduplicated') }}) as t
     where coalesce(r.kept, 0) <> t.n
         or coalesce((select sum(transfers_kept + duplicate_rows) from reconciliation), 0) <> coalesce(t.usable, 0)
 ),
 
 rows_mismatch as (
-    select 'all files' as source_file, 'rows_read does not match stg_transfer_rows' as problem
+    select 'all files' as source_file, 'rows_read does not match int_transfer_rows_validated' as problem
     from (select sum(rows_read) as n from reconciliation) as r
-    cross join (select count(*) as n from {{ ref('stg_transfer_rows') }}) as t
+    cross join (select count(*) as n from {{ ref('int_transfer_rows_validated') }}) as t
     where coalesce(r.n, 0) <> t.n
 )
 

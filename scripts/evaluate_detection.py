@@ -31,15 +31,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import io
 import json
 import math
-import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -371,20 +369,6 @@ def series_baseline(netflow: pd.DataFrame) -> pd.DataFrame:
 # --- building and scoring with the project's dbt models ------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 class Project:
     """Runs the project's dbt in this process (dbt's start-up is paid once), one DuckDB file per history.
 
@@ -395,25 +379,12 @@ class Project:
     DB_NAME = "history.duckdb"
 
     def __init__(self, workdir: Path):
-        from dbt.cli.main import dbtRunner
-
         self.workdir = workdir
-        self.runner = dbtRunner()
 
     def _invoke(self, db: Path, args: list[str]):
-        common = ["--project-dir", str(ROOT), "--target-path", str(self.workdir / "dbt-target"),
-                  "--log-path", str(self.workdir / "dbt-logs"), "--quiet", "--no-print", "--log-level", "none"]
-        env = {"CEXFLOW_DB": str(db), "DBT_PROFILES_DIR": str(ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        try:
-            with _environment(**env), contextlib.redirect_stdout(io.StringIO()):
-                result = self.runner.invoke(args + common)
-        finally:
-            _release_dbt_duckdb()
-        if not result.success:
-            failures = [r for r in (getattr(result.result, "results", None) or []) if r.status in ("error", "fail")]
-            detail = " ".join(str(failures[0].message if failures else result.exception).split())
-            raise CexflowError(f"dbt {args[0]} on {db} failed: {detail[:400]}")
-        return result
+        from cexflow.build import run_dbt
+
+        return run_dbt(args, db, "duckdb", target_path=self.workdir / "dbt-target")
 
     def build(self, csv_path: Path, db: Path) -> None:
         """Build what fct_netflow_zscores reads, from one history's file: the seeds and models upstream of
@@ -436,18 +407,6 @@ class Project:
         result = self._invoke(scratch, ["compile", "--select", "fct_netflow_zscores",
                                         "--vars", json.dumps(spec.dbt_vars())])
         return result.result.results[0].node.compiled_code
-
-
-def _release_dbt_duckdb() -> None:
-    """Close the DuckDB file dbt-duckdb keeps open in this process after a command (in a class attribute of
-    its connection manager), so that it can be opened read-only here and rebuilt by the next command."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
-
-    with manager._LOCK:
-        if manager._ENV is not None:
-            with contextlib.suppress(Exception):
-                manager._ENV.close()
-            manager._ENV = None
 
 
 def _days_since_start(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cexflow import inputs
 from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
+from cexflow.progress import DbtProgress
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 METHODS = ("trailing", "inclusive", "robust", "screened")
@@ -69,6 +71,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--full-refresh", action="store_true",
                    help="rebuild everything from the inputs (by default a build of an existing database reads "
                         "only new input files, and rebuilds in full when anything else changed)")
+    g.add_argument("--full-check", action="store_true",
+                   help="run every data test on whole tables, and dbt's unit tests (by default the tests of the "
+                        "incremental tables check the rows the build wrote, and unit tests run in make test)")
     g.add_argument("--verbose", action="store_true", help="show the dbt command and dbt's own output")
 
 
@@ -168,29 +173,168 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) -> None:
-    """Run a dbt command in the project with the DuckDB file `db` (for target spark: the Spark warehouse
-    folder `db`); a failure becomes a one-line error.
+# dbt's target/ and logs/ of a database other than the default one: a folder per database, kept between builds
+# (dbt's partial parsing reads the manifest it saved there), at most DBT_FOLDERS_KEPT of them
+DBT_FOLDERS = PROJECT_ROOT / "target" / "databases"
+DBT_FOLDERS_KEPT = 16
+
+
+def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
+    """dbt's target and log folders for the database `db` (for target spark: the warehouse folder).
 
     The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
-    dbt users look); any other database gets its own throw-away folders, so that builds of different
-    databases (tests, an agent beside an analyst) can run at the same time.
+    dbt users look). Any other database gets its own folder under target/databases/, named after its path,
+    so that builds of different databases (tests, an agent beside an analyst) can run at the same time and
+    each rebuild of one database finds the manifest dbt saved the last time (dbt parses the whole project
+    again when the database's path, --vars or the project changed, and only changed files otherwise).
     """
-    default = default_spark_dir() if target == "spark" else default_db()
-    env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_ROOT), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    env["CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB"] = str(db)
-    with tempfile.TemporaryDirectory(prefix="cexflow-dbt-") as scratch:
-        target_path = PROJECT_ROOT / "target" if db == default.resolve() else Path(scratch) / "target"
-        log_path = PROJECT_ROOT / "logs" if db == default.resolve() else Path(scratch) / "logs"
-        cmd = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--target", target,
-               "--target-path", str(target_path), "--log-path", str(log_path)]
-        if verbose:
-            print("+ " + shlex.join(cmd), file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
-                              stdout=None if verbose else subprocess.PIPE,
-                              stderr=subprocess.STDOUT if not verbose else None)
-        if proc.returncode != 0:
-            raise CexflowError(f"dbt {command[0]} failed: {first_dbt_failure(target_path, proc.stdout)}")
+    default = (default_spark_dir() if target == "spark" else default_db()).resolve()
+    if db == default:
+        return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
+    key = hashlib.sha1(f"{target}:{db}".encode()).hexdigest()[:12]
+    folder = DBT_FOLDERS / f"{db.name}-{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.utime(folder)  # the most recently used folders are kept
+    by_use = sorted((p for p in DBT_FOLDERS.iterdir() if p.is_dir() and p != folder), key=lambda p: p.stat().st_mtime)
+    for old in by_use[:max(len(by_use) - DBT_FOLDERS_KEPT + 1, 0)]:
+        with contextlib.suppress(OSError), dbt_folder_lock(old / "target", wait=False):
+            shutil.rmtree(old)  # only when no dbt run holds it
+    return folder / "target", folder / "logs"
+
+
+@contextlib.contextmanager
+def dbt_folder_lock(target_path: Path, wait: bool = True):
+    """An exclusive lock on a dbt target folder: two dbt runs in one folder would overwrite each other's
+    manifest. With wait=False, OSError (BlockingIOError) when another process holds it."""
+    import fcntl
+
+    target_path.mkdir(parents=True, exist_ok=True)
+    with open(target_path / ".cexflow-dbt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        yield
+
+
+@contextlib.contextmanager
+def dbt_session(env: dict[str, str], target_path: Path):
+    """The process as dbt expects it while it runs: the project root as working directory, these environment
+    variables set (restored after), and dbt's target folder locked (dbt_folder_lock)."""
+    saved = {name: os.environ.get(name) for name in env}
+    cwd = os.getcwd()
+    with dbt_folder_lock(target_path):
+        os.environ.update(env)
+        os.chdir(PROJECT_ROOT)
+        try:
+            yield
+        finally:
+            os.chdir(cwd)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command (in a class attribute
+    of its connection manager), so that this process can open it read-only and the next command rebuild it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+
+    with manager._LOCK:
+        if manager._ENV is not None:
+            with contextlib.suppress(Exception):
+                manager._ENV.close()
+            manager._ENV = None
+
+
+def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
+            input_files: dict[str, list[str]] | None = None, progress: DbtProgress | None = None,
+            target_path: Path | None = None):
+    """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
+    `db`); a failure becomes a one-line error.
+
+    DuckDB: dbt runs in this process (dbtRunner), which saves starting a second Python and importing dbt
+    twice; the result (dbt's dbtRunnerResult) is returned. Spark: dbt runs as a subprocess, whose Spark
+    session (a JVM configured for one warehouse) ends with it; returns None. `input_files` (var input_files)
+    goes to dbt in CEXFLOW_INPUT_FILES, not in --vars (macros/read_raw_files.sql: input_files). `progress`
+    is shown while dbt runs. dbt's folders: dbt_folders(db, target), or `target_path` (logs beside it).
+    """
+    if target_path is None:
+        target_path, log_path = dbt_folders(db, target)
+    else:
+        log_path = target_path.with_name(target_path.name + "-logs")
+    env = {"CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB": str(db),
+           "DBT_PROFILES_DIR": str(PROJECT_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if input_files is not None:
+        env["CEXFLOW_INPUT_FILES"] = json.dumps(input_files)
+    args = [*command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target", target,
+            "--target-path", str(target_path), "--log-path", str(log_path), "--no-use-colors"]
+    if verbose:
+        shown_env = {k: v for k, v in env.items() if k in ("CEXFLOW_INPUT_FILES", "CEXFLOW_DB", "CEXFLOW_SPARK_DIR")}
+        print("+ " + " ".join(f"{k}={shlex.quote(v)}" for k, v in shown_env.items()) + " "
+              + shlex.join([dbt_executable(), *args]), file=sys.stderr, flush=True)
+    success = False
+    try:
+        with dbt_session(env, target_path):
+            (target_path / "run_results.json").unlink(missing_ok=True)  # first_dbt_failure reads this run's only
+            if target == "spark":
+                success, output, result = _dbt_subprocess(args, verbose, progress)
+            else:
+                success, output, result = _dbt_in_process(args, log_path, verbose, progress)
+    finally:
+        if progress:
+            progress.close(success)
+    if not success:
+        raise CexflowError(f"dbt {command[0]} failed: {first_dbt_failure(target_path, output)}")
+    return result
+
+
+def _dbt_in_process(args: list[str], log_path: Path, verbose: bool, progress: DbtProgress | None):
+    """(success, dbt's error messages, dbtRunnerResult) of dbt run by dbtRunner in this process."""
+    from dbt.cli.main import dbtRunner
+    from google.protobuf.json_format import MessageToDict
+
+    errors: list[str] = []
+
+    def on_event(event) -> None:
+        if event.info.level == "error" and event.info.msg:
+            errors.append(event.info.msg)
+        if progress and event.info.name in ("FoundStats", "NodeStart", "NodeFinished"):
+            progress.on_event(event.info.name, MessageToDict(event.data, preserving_proto_field_name=True))
+
+    # quiet: nothing on the console, and a log file (debug, as dbt writes it) only in the project's logs/
+    quiet = [] if verbose else ["--log-level", "none", "--log-level-file",
+                                "debug" if log_path == PROJECT_ROOT / "logs" else "none"]
+    try:
+        with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
+            result = dbtRunner(callbacks=[on_event]).invoke(args + quiet)
+    finally:
+        release_dbt_duckdb()
+    if result.exception is not None:
+        errors.append(str(result.exception))
+    return result.success, "\n".join(errors), result
+
+
+def _dbt_subprocess(args: list[str], verbose: bool, progress: DbtProgress | None):
+    """(success, dbt's error messages, None) of dbt run as a subprocess; its JSON log feeds `progress`."""
+    if verbose:
+        proc = subprocess.run([dbt_executable(), *args], cwd=PROJECT_ROOT)
+        return proc.returncode == 0, "", None
+    errors: list[str] = []
+    others: list[str] = []  # lines that are not dbt's log: Spark's and Java's messages
+    proc = subprocess.Popen([dbt_executable(), *args, "--log-format", "json"], cwd=PROJECT_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for line in proc.stdout:
+        try:
+            event = json.loads(line)
+            info, data = event["info"], event.get("data") or {}
+        except (ValueError, KeyError, TypeError):
+            others.append(line.strip())
+            continue
+        if info.get("level") == "error" and info.get("msg"):
+            errors.append(info["msg"])
+        if progress:
+            progress.on_event(info.get("name", ""), data)
+    return proc.wait() == 0, "\n".join(errors + others[-20:]), None
 
 
 def first_dbt_failure(target_path: Path, output: str | None) -> str:
@@ -253,6 +397,20 @@ SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_T
 def input_paths(dbt_vars: dict) -> list[str]:
     """Every input file of the build's vars (var input_files: format -> files)."""
     return [path for files in dbt_vars["input_files"].values() for path in files]
+
+
+def dbt_build_command(run_vars: dict, full_refresh: bool, full_check: bool, with_tests: bool = True) -> list[str]:
+    """`dbt build` with the build's vars but its input files (run_dbt passes those in the environment):
+    incremental or --full-refresh; the tests of the incremental tables on the rows the run writes, or with
+    full_check every data test on whole tables and the unit tests; or no test at all."""
+    dbt_vars = {name: value for name, value in run_vars.items() if name != "input_files"}
+    dbt_vars["data_tests_rows"] = "all" if full_check else "this_run"
+    command = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)] + (["--full-refresh"] if full_refresh else [])
+    if not with_tests:
+        command += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    elif not full_check:
+        command += ["--exclude-resource-type", "unit_test"]
+    return command
 
 
 def file_fingerprint(path: str) -> str:
@@ -351,15 +509,15 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
     spark_dir = (getattr(args, "spark_dir", None) or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
     run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, getattr(args, "full_refresh", False))
-    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
-    if not with_tests:
-        command += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    full_check = getattr(args, "full_check", False)
+    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
     if not hive_catalog():
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
-    run_dbt(command, spark_dir, "spark", verbose=args.verbose)
+    run_dbt(command, spark_dir, "spark", verbose=args.verbose, input_files=run_vars["input_files"],
+            progress=None if args.verbose else DbtProgress(with_unit_tests=with_tests and full_check))
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir, args.method)
@@ -376,8 +534,10 @@ def build(args: argparse.Namespace) -> BuildSummary:
     db = (args.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     run_vars, full_refresh, reason = plan_build(db, dbt_vars, getattr(args, "full_refresh", False))
-    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
-    run_dbt(command, db, args.target, verbose=args.verbose)
+    full_check = getattr(args, "full_check", False)
+    command = dbt_build_command(run_vars, full_refresh, full_check)
+    run_dbt(command, db, args.target, verbose=args.verbose, input_files=run_vars["input_files"],
+            progress=None if args.verbose else DbtProgress(with_unit_tests=full_check))
     record_build(db, dbt_vars)
     summary = summarize(db, args.method)
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"

@@ -1,0 +1,124 @@
+"""What a dbt run is doing, on stderr: on a terminal one line that keeps changing (the step that runs and how
+many models and tests of the run are done), elsewhere (a cron log, a pipe) a plain line per model or seed
+done and one at the end.
+
+`DbtProgress.on_event(name, data)` takes dbt's events by name with their data as a dict (as dbt's JSON log
+lines have them); `build.run_dbt` feeds it from dbt's callbacks or from a dbt subprocess's JSON log.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from typing import TextIO
+
+MODEL_TYPES = ("model", "seed", "snapshot")
+TEST_TYPES = ("test", "unit_test")
+# dbt's "Found 21 models, 60 data tests, 2 seeds, 566 macros, 6 unit tests" (FoundStats)
+_STAT = re.compile(r"(\d+) (models?|data tests?|seeds?|snapshots?|unit tests?)\b")
+
+
+class DbtProgress:
+    """Counts a dbt run's nodes as they start and finish, and shows it (see the module's docstring)."""
+
+    def __init__(self, command: str = "build", stream: TextIO | None = None, live: bool | None = None,
+                 with_unit_tests: bool = True, refresh_s: float = 0.5):
+        self.command = command
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.with_unit_tests = with_unit_tests
+        self.models_total: int | None = None
+        self.tests_total: int | None = None
+        self.models_done = 0
+        self.tests_done = 0
+        self.running: dict[str, tuple[str, float]] = {}  # unique_id -> (name, started)
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._shown = False
+        if self.live:
+            self._ticker = threading.Thread(target=self._tick, args=(refresh_s,), daemon=True)
+            self._ticker.start()
+
+    # --- events -----------------------------------------------------------------------------------------
+
+    def on_event(self, name: str, data: dict) -> None:
+        with self._lock:
+            if name == "FoundStats":
+                self._count_nodes(data.get("stat_line", ""))
+            elif name == "NodeStart":
+                node = data.get("node_info") or {}
+                self.running[node.get("unique_id", "")] = (node.get("node_name", "?"), time.monotonic())
+            elif name == "NodeFinished":
+                self._finished(data.get("node_info") or {})
+            else:
+                return
+            if self.live:
+                self._show()
+
+    def _count_nodes(self, stat_line: str) -> None:
+        counts: dict[str, int] = {}
+        for number, kind in _STAT.findall(stat_line):
+            counts[kind.rstrip("s")] = int(number)
+        self.models_total = counts.get("model", 0) + counts.get("seed", 0) + counts.get("snapshot", 0)
+        self.tests_total = counts.get("data test", 0) + (counts.get("unit test", 0) if self.with_unit_tests else 0)
+
+    def _finished(self, node: dict) -> None:
+        name, started = self.running.pop(node.get("unique_id", ""), (node.get("node_name", "?"), time.monotonic()))
+        kind = node.get("resource_type", "")
+        if kind in MODEL_TYPES:
+            self.models_done += 1
+            if not self.live:
+                status = node.get("node_status") or "done"
+                self._write(f"dbt {self.command}: {kind} {name} {status} in {time.monotonic() - started:.1f} s "
+                            f"({self._counts()})\n")
+        elif kind in TEST_TYPES:
+            self.tests_done += 1
+
+    # --- display ----------------------------------------------------------------------------------------
+
+    def _counts(self) -> str:
+        def of(done: int, total: int | None) -> str:
+            return f"{done}/{total}" if total is not None and total >= done else str(done)
+
+        return f"{of(self.models_done, self.models_total)} models, {of(self.tests_done, self.tests_total)} tests"
+
+    def _show(self) -> None:
+        now = time.monotonic()
+        step = ""
+        if self.running:
+            name, started = min(self.running.values(), key=lambda item: item[1])  # the longest running
+            more = f" and {len(self.running) - 1} more" if len(self.running) > 1 else ""
+            step = f" · {name}{more} ({now - started:.0f} s)"
+        line = f"dbt {self.command}: {self._counts()}{step}"
+        self._write("\r\033[K" + line[:160])
+        self._shown = True
+
+    def _tick(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            with self._lock:
+                self._show()
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed stream (the user's pipe went away) stops nothing
+            pass
+
+    def close(self, success: bool = True) -> None:
+        """Stop showing: a live line is cleared; a plain log gets a last line with the counts."""
+        self._stop.set()
+        if self._ticker:
+            self._ticker.join()
+        with self._lock:
+            if self.live:
+                if self._shown:
+                    self._write("\r\033[K")
+            elif self.models_done or self.tests_done:
+                outcome = "done" if success else "stopped"
+                self._write(f"dbt {self.command} {outcome}: {self._counts()} in "
+                            f"{time.monotonic() - self.started:.1f} s\n")

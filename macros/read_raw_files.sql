@@ -156,8 +156,8 @@
 {% endmacro %}
 
 {#-
-    number_lines_after_insert(relation): the statement (a post-hook of the model that stores the rows) that gives
-    the CSV rows the run inserted without a line number theirs. DuckDB: with preserve_insertion_order (the
+    number_lines_after_insert(relation): the statement (a post-hook of the model that stores the rows, which has
+    loaded_in_run) that gives the CSV rows this run inserted without a line number theirs. DuckDB: with preserve_insertion_order (the
     profile sets it) an insert keeps the scan's order, so the rows of a file are one run of positions (rowid)
     in file order, and a row's line is its position minus its file's first position plus 2. Numbering in the
     scan instead (with ordinality) runs the whole read, check and insert on one core: 10 s instead of 6 s for
@@ -173,10 +173,11 @@
     from (
         select source_file, min(rowid) as first_position
         from {{ relation }}
-        where line_number is null
+        where line_number is null and loaded_in_run = '{{ invocation_id }}'
         group by source_file
     ) as first_positions
     where stored.line_number is null
+        and stored.loaded_in_run = '{{ invocation_id }}'
         and stored.source_file = first_positions.source_file
 {% endmacro %}
 

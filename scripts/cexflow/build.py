@@ -298,8 +298,10 @@ def _dbt_in_process(args: list[str], log_path: Path, verbose: bool, progress: Db
     def on_event(event) -> None:
         if event.info.level == "error" and event.info.msg:
             errors.append(event.info.msg)
-        if progress and event.info.name in ("FoundStats", "NodeStart", "NodeFinished"):
-            progress.on_event(event.info.name, MessageToDict(event.data, preserving_proto_field_name=True))
+        if progress:  # the data of the events it shows; the others by name (dbt sends hundreds)
+            shown = event.info.name in DbtProgress.EVENTS
+            progress.on_event(event.info.name,
+                              MessageToDict(event.data, preserving_proto_field_name=True) if shown else {})
 
     # quiet: nothing on the console, and a log file (debug, as dbt writes it) only in the project's logs/
     quiet = [] if verbose else ["--log-level", "none", "--log-level-file",

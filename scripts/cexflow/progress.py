@@ -23,6 +23,8 @@ _STAT = re.compile(r"(\d+) (models?|data tests?|seeds?|snapshots?|unit tests?)\b
 class DbtProgress:
     """Counts a dbt run's nodes as they start and finish, and shows it (see the module's docstring)."""
 
+    EVENTS = ("FoundStats", "NodeStart", "NodeFinished")  # the events whose data it reads
+
     def __init__(self, command: str = "build", stream: TextIO | None = None, live: bool | None = None,
                  with_unit_tests: bool = True, refresh_s: float = 0.5):
         self.command = command

@@ -64,8 +64,9 @@ def write_csv(path: Path, header: list[str], rows: list[dict | list]) -> Path:
 
 
 def build(db: Path, *args: str) -> int:
-    """Run `cexflow build --db DB ARGS...` in-process and return its exit code."""
-    return cexflow_main(["build", "--db", str(db), *args])
+    """Run `cexflow build --db DB ARGS... --full-check` in-process and return its exit code: every data test
+    on whole tables and dbt's unit tests, the full check that a build without --full-check leaves to make test."""
+    return cexflow_main(["build", "--db", str(db), *args, "--full-check"])
 
 
 def query(db: Path, sql: str) -> list[tuple]:

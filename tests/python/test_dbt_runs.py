@@ -1,0 +1,123 @@
+"""How `cexflow build` runs dbt: the progress it shows (a changing line on a terminal, plain lines in a log,
+the summary on stdout unchanged), dbt's partial parsing across builds of one database, and the data tests of
+the incremental tables, which check the rows a build wrote unless --full-check."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, etherscan_row, query, user, write_csv
+
+from cexflow import build as build_module
+from cexflow.cli import main as cexflow_main
+
+DAY = 1735689600  # 2025-01-01 UTC
+
+
+def day_file(path, day: int, n: int = 3):
+    """An Etherscan CSV of n deposits into binance14 on day `day` (0 = 2025-01-01)."""
+    return write_csv(path, ETHERSCAN_HEADER,
+                     [etherscan_row(f"{day}-{i}", DAY + day * 86400 + i, user(i), BINANCE14, str(i + 1))
+                      for i in range(n)])
+
+
+def test_a_log_gets_a_line_per_model_and_the_summary_stays_on_stdout(tmp_path, capsys):
+    f = day_file(tmp_path / "d0.csv", 0)
+    assert cexflow_main(["build", "--db", str(tmp_path / "x.duckdb"), "--input", str(f)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == ("read 3 rows from 1 file(s): 3 transfers kept, 0 duplicates, 0 rejected, "
+                                            "0 of other tokens")
+    assert "dbt build" not in captured.out and "\r" not in captured.err
+    lines = captured.err.splitlines()
+    models = [line for line in lines if line.startswith("dbt build: model ")]
+    assert any(" int_transfer_rows_validated success in " in line for line in models)
+    # the last line counts every model and test of the run: as many as lines of models and seeds above
+    last = lines[-1]
+    assert last.startswith("dbt build done: ")
+    n_models = sum(1 for line in lines if line.startswith(("dbt build: model ", "dbt build: seed ")))
+    assert f"{n_models}/{n_models} models" in last
+    n_tests = int(last.split(" models, ")[1].split("/")[0])
+    assert n_tests > 40 and f"{n_tests}/{n_tests} tests" in last
+
+
+def test_a_terminal_gets_one_changing_line(tmp_path):
+    f = day_file(tmp_path / "d0.csv", 0)
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from cexflow.cli import main; sys.exit(main())",
+                             "build", "--db", str(tmp_path / "x.duckdb"), "--input", str(f)],
+                            cwd=PROJECT_ROOT, stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert proc.wait(timeout=120) == 0
+    text = output.decode()
+    shown = [part for part in text.split("\r\x1b[K") if part.startswith("dbt build: ")]
+    assert len(shown) > 10  # the line was rewritten as the run went on
+    assert any(" models, " in part and " tests" in part and " · " in part for part in shown)  # counts, the step
+    assert "dbt build: model " not in text  # no log lines on a terminal
+    assert "read 3 rows from 1 file(s)" in text.split("\r\x1b[K")[-1]  # the summary after the cleared line
+
+
+class EventNames:
+    """A progress display that records dbt's event names."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def on_event(self, name, data):
+        self.names.append(name)
+
+    def close(self, success=True):
+        pass
+
+
+def test_a_rebuild_of_one_database_parses_only_what_changed(tmp_path):
+    db = tmp_path / "x.duckdb"
+    files = [str(day_file(tmp_path / f"d{day}.csv", day)) for day in range(2)]
+    runs = []
+    for input_files in ({"etherscan_csv": files[:1]}, {"etherscan_csv": files}):
+        events = EventNames()
+        build_module.run_dbt(["parse"], db, "duckdb", input_files=input_files, progress=events)
+        runs.append(events.names)
+    # other input files (the environment, not --vars) do not make dbt parse the whole project again
+    assert "PartialParsingEnabled" in runs[1] and "UnableToPartialParse" not in runs[1]
+
+
+@pytest.fixture
+def corrupted_history(tmp_path):
+    """A database of one day, one of whose stored input rows lost its line number, and a second day's file."""
+    db = tmp_path / "x.duckdb"
+    first, second = day_file(tmp_path / "d0.csv", 0), day_file(tmp_path / "d1.csv", 1)
+    assert cexflow_main(["build", "--db", str(db), "--input", str(first)]) == 0
+    import duckdb
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("update int_transfer_rows_validated set line_number = null where line_number = 3")
+    return db, [str(first), str(second)]
+
+
+def test_an_incremental_build_checks_the_rows_it_wrote(corrupted_history, capsys):
+    db, files = corrupted_history
+    args = ["build", "--db", str(db), *[a for f in files for a in ("--input", f)]]
+    assert cexflow_main(args) == 0  # the day it added is sound; the stored rows of the first day are not re-read
+    assert "incremental build (1 new file(s))" in capsys.readouterr().out
+    assert query(db, "select count(*) from int_transfer_rows_validated where line_number is null") == [(1,)]
+
+
+def test_full_check_tests_whole_tables(corrupted_history, capsys):
+    db, files = corrupted_history
+    assert cexflow_main(["build", "--db", str(db), "--input", files[0], "--full-check"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("cexflow build: error: dbt build failed: test.cexflow.not_null_int_transfer_rows_validated_"
+                          "line_number")

@@ -1,49 +1,37 @@
 -- Each classified transfer split into its legs: an 'in' leg for a labelled receiving wallet and an 'out'
 -- leg for a labelled sending wallet. A transfer between two labelled wallets has both legs.
 -- One row per (transfer_id, direction). The wallet and exchange views are sums of these legs. Read from the
--- stored transfers mart (the classification written once), not recomputed from int_transfers_classified.
-with classified as (
+-- stored transfers mart (the classification written once), not recomputed from int_transfers_classified,
+-- and in one pass over it (a CTE read twice would be copied whole first).
+with transfers as (
     select * from {{ ref('fct_exchange_transfers') }}
 ),
 
-inbound_legs as (
-    select
-        transfer_id,
-        chain,
-        token_address,
-        flow_date,
-        flow_type,
-        'in' as direction,
-        to_exchange as exchange,
-        to_wallet as wallet,
-        to_address as wallet_address,
-        from_exchange as counterparty_exchange,
-        amount
-    from classified
-    where to_exchange is not null
-),
-
-outbound_legs as (
-    select
-        transfer_id,
-        chain,
-        token_address,
-        flow_date,
-        flow_type,
-        'out' as direction,
-        from_exchange as exchange,
-        from_wallet as wallet,
-        from_address as wallet_address,
-        to_exchange as counterparty_exchange,
-        amount
-    from classified
-    where from_exchange is not null
+directions as (
+    select 'in' as direction
+    union all
+    select 'out' as direction
 ),
 
 legs as (
-    select * from inbound_legs
-    union all
-    select * from outbound_legs
+    select
+        transfers.transfer_id,
+        transfers.chain,
+        transfers.token_address,
+        transfers.flow_date,
+        transfers.flow_type,
+        directions.direction,
+        case when directions.direction = 'in' then transfers.to_exchange else transfers.from_exchange end as exchange,
+        case when directions.direction = 'in' then transfers.to_wallet else transfers.from_wallet end as wallet,
+        case when directions.direction = 'in' then transfers.to_address else transfers.from_address end
+            as wallet_address,
+        case when directions.direction = 'in' then transfers.from_exchange else transfers.to_exchange end
+            as counterparty_exchange,
+        transfers.amount
+    from transfers
+    cross join directions
+    where (directions.direction = 'in' and transfers.to_exchange is not null)
+        or (directions.direction = 'out' and transfers.from_exchange is not null)
 )
 
 select * from legs

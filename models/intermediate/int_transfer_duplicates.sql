@@ -5,38 +5,37 @@
 -- Incremental on DuckDB: a run recomputes the transfers its new rows carry (delete+insert on transfer_id),
 -- so a transfer repeated by a new file moves its credit as a full build would. On Spark: a table.
 {{ config(**cexflow.incremental_by_key_config('transfer_id')) }}
+-- depends_on: {{ ref('int_transfer_rows_validated') }}
 
-with transfer_rows as (
+{%- set usable_rows_query -%}
     select transfer_id, source_file, line_number
     from {{ ref('int_transfer_rows_validated') }}
     where transfer_id is not null
     {% if is_incremental() %}
-        and transfer_id in (
-            select transfer_id from {{ ref('int_transfer_rows_validated') }}
-            where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
-        )
+        and transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
     {% endif %}
-),
+{%- endset %}
 
-transfers_of_several_rows as (
+-- the rows are read twice, not through one CTE: DuckDB would copy a CTE read twice whole first
+with transfers_of_several_rows as (
     select transfer_id, count(*) as n_source_rows
-    from transfer_rows
+    from ({{ usable_rows_query }}) as usable_rows
     group by transfer_id
     having count(*) > 1
 ),
 
 rows_in_kept_order as (
     select
-        transfer_rows.transfer_id,
-        transfer_rows.source_file,
-        transfer_rows.line_number,
+        usable_rows.transfer_id,
+        usable_rows.source_file,
+        usable_rows.line_number,
         transfers_of_several_rows.n_source_rows,
         row_number() over (
-            partition by transfer_rows.transfer_id order by transfer_rows.source_file, transfer_rows.line_number
+            partition by usable_rows.transfer_id order by usable_rows.source_file, usable_rows.line_number
         ) as position_in_transfer
-    from transfer_rows
+    from ({{ usable_rows_query }}) as usable_rows
     inner join transfers_of_several_rows
-        on transfer_rows.transfer_id = transfers_of_several_rows.transfer_id
+        on usable_rows.transfer_id = transfers_of_several_rows.transfer_id
 ),
 
 kept as (

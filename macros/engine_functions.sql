@@ -111,7 +111,7 @@
 
 {#- Plain text of a decimal with every place of its scale ('0.000000000000000001', never '1E-18'): the same
     text on every engine, so that keys hashed from amounts agree. (Arithmetic on the DECIMAL(38,18) to get its
-    unscaled digits instead costs four times as much in DuckDB 1.5.) -#}
+    unscaled digits costs four times as much in DuckDB 1.5.) -#}
 {% macro decimal_to_text(decimal_expr) %}
     {{ return(adapter.dispatch('decimal_to_text', 'cexflow')(decimal_expr)) }}
 {% endmacro %}
@@ -119,6 +119,11 @@
 {% macro duckdb__decimal_to_text(decimal_expr) %}
     cast({{ decimal_expr }} as varchar)
 {% endmacro %}
+
+{#- Digits without their leading zeros ('0' for none left): the text of a whole number given as digits. -#}
+{% macro digits_key(digits_expr) -%}
+    coalesce(nullif(trim(leading '0' from {{ digits_expr }}), ''), '0')
+{%- endmacro %}
 
 {#- A stable text key from a list of column expressions. -#}
 {% macro hash_key(expressions) %}

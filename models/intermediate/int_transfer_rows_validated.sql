@@ -103,6 +103,23 @@ typed as (
     from checked
 ),
 
+with_amount_key as (
+    -- the amount in a transfer's key: the digits of amount x 10^18 ('1500000000000000000' for 1.5). A plain
+    -- row has them in its text already; the decimal's own text costs more (and is the same, as the engine
+    -- comparison checks on every kind of amount)
+    select
+        *,
+        case
+            when amount is null then null
+            when is_plain and amount_unit = 'raw_integer' and token_decimals between 0 and 18
+                then {{ cexflow.digits_key("value_text || repeat('0', 18 - token_decimals)") }}
+            when is_plain and amount_unit = 'token_units'
+                then {{ cexflow.digits_key("split_part(value_text, '.', 1) || rpad(split_part(value_text, '.', 2), 18, '0')") }}
+            else {{ cexflow.digits_key("replace(" ~ cexflow.decimal_to_text('amount') ~ ", '.', '')") }}
+        end as amount_key
+    from typed
+),
+
 with_rejection_reason as (
     select
         *,
@@ -135,7 +152,7 @@ with_rejection_reason as (
                 then 'raw amount is not a whole number (scientific notation or decimals: the value was rounded on the way)'
             when amount is null then 'amount does not fit DECIMAL(38,18) exactly'
         end as rejection_reason
-    from typed
+    from with_amount_key
 ),
 
 final as (
@@ -158,8 +175,7 @@ final as (
         -- index) where the input has a log index, else (chain, token, tx hash, from, to, amount)
         case when rejection_reason is null and is_selected_token then
             {{ cexflow.hash_key(['chain', 'token_address', 'tx_hash',
-                "coalesce(cast(log_index as " ~ dbt.type_string() ~ "), from_address || '>' || to_address || ':' || "
-                ~ cexflow.decimal_to_text('amount') ~ ")"]) }}
+                "coalesce(cast(log_index as " ~ dbt.type_string() ~ "), from_address || '>' || to_address || ':' || amount_key)"]) }}
         end as transfer_id,
         rejection_reason,
         '{{ invocation_id }}' as loaded_in_run,

@@ -24,7 +24,9 @@ SUBCOMMANDS = {
 }
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. With `only`, the other subcommands' modules are not imported (the charts'
+    and reports' libraries cost most of a second): they are named, without their help or options."""
     parser = argparse.ArgumentParser(
         prog="cexflow",
         description="Exchange inflow/outflow analytics for an ERC-20 token, built with dbt on DuckDB.",
@@ -32,6 +34,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cexflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name)
+            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
@@ -40,7 +45,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = make_parser(only=argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)

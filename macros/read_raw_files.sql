@@ -156,12 +156,14 @@
 {% endmacro %}
 
 {#-
-    number_lines_after_insert(relation): the statement (a post-hook of the model that stores the rows, which has
-    loaded_in_run) that gives the CSV rows this run inserted without a line number theirs. DuckDB: with preserve_insertion_order (the
-    profile sets it) an insert keeps the scan's order, so the rows of a file are one run of positions (rowid)
-    in file order, and a row's line is its position minus its file's first position plus 2. Numbering in the
-    scan instead (with ordinality) runs the whole read, check and insert on one core: 10 s instead of 6 s for
-    3.2 million rows on two (docs/performance.md). Spark numbers the lines in the scan: nothing to do.
+    number_lines_after_insert(relation): the statement that gives the CSV rows stored without a line number
+    theirs: an after-commit post-hook of the model that stores the rows (which has loaded_in_run). DuckDB: with
+    preserve_insertion_order (the profile sets it) an insert keeps the scan's order, so the rows a run stored
+    of a file are one run of positions (rowid) in file order, and a row's line is its position minus the first
+    position of its file and run, plus 2. Numbering in the scan instead (with ordinality) runs the whole read,
+    check and insert on one core: 11.5 s instead of 7 s for 3.2 million rows on two (docs/performance.md); the
+    update after the insert's commit costs 0.1 s (inside its transaction, 2 s). A run that stopped between the
+    two leaves rows that the next run numbers. Spark numbers the lines in the scan: nothing to do.
 -#}
 {% macro number_lines_after_insert(relation) %}
     {{ return(adapter.dispatch('number_lines_after_insert', 'cexflow')(relation)) }}
@@ -171,14 +173,14 @@
     update {{ relation }} as stored
     set line_number = stored.rowid - first_positions.first_position + 2
     from (
-        select source_file, min(rowid) as first_position
+        select source_file, loaded_in_run, min(rowid) as first_position
         from {{ relation }}
-        where line_number is null and loaded_in_run = '{{ invocation_id }}'
-        group by source_file
+        where line_number is null
+        group by source_file, loaded_in_run
     ) as first_positions
     where stored.line_number is null
-        and stored.loaded_in_run = '{{ invocation_id }}'
         and stored.source_file = first_positions.source_file
+        and stored.loaded_in_run = first_positions.loaded_in_run
 {% endmacro %}
 
 {% macro default__number_lines_after_insert(relation) %}{% endmacro %}

@@ -5,7 +5,7 @@
 -- (cexflow build passes the new files only; changed or removed files make it rebuild in full). The CSV rows
 -- get their line numbers after the insert (macros/read_raw_files.sql, number_lines_after_insert).
 {{ config(materialized='incremental', incremental_strategy='append',
-          post_hook="{{ cexflow.number_lines_after_insert(this) }}",
+          post_hook=after_commit("{{ cexflow.number_lines_after_insert(this) }}"),
           meta={'rows_of_a_run': 'loaded_in_run'}) }}
 
 with unioned_rows as (

@@ -96,14 +96,15 @@ def test_a_rebuild_of_one_database_parses_only_what_changed(tmp_path):
 
 @pytest.fixture
 def corrupted_history(tmp_path):
-    """A database of one day, one of whose stored input rows lost its line number, and a second day's file."""
+    """A database of one day, one of whose stored input rows was stored twice, and a second day's file."""
     db = tmp_path / "x.duckdb"
     first, second = day_file(tmp_path / "d0.csv", 0), day_file(tmp_path / "d1.csv", 1)
     assert cexflow_main(["build", "--db", str(db), "--input", str(first)]) == 0
     import duckdb
 
     with duckdb.connect(str(db)) as con:
-        con.execute("update int_transfer_rows_validated set line_number = null where line_number = 3")
+        con.execute("insert into int_transfer_rows_validated select * from int_transfer_rows_validated "
+                    "where line_number = 3")
     return db, [str(first), str(second)]
 
 
@@ -112,12 +113,15 @@ def test_an_incremental_build_checks_the_rows_it_wrote(corrupted_history, capsys
     args = ["build", "--db", str(db), *[a for f in files for a in ("--input", f)]]
     assert cexflow_main(args) == 0  # the day it added is sound; the stored rows of the first day are not re-read
     assert "incremental build (1 new file(s))" in capsys.readouterr().out
-    assert query(db, "select count(*) from int_transfer_rows_validated where line_number is null") == [(1,)]
+    assert query(db, "select count(*) from int_transfer_rows_validated where line_number = 3 "
+                     "and source_file like '%d0.csv'") == [(2,)]
 
 
 def test_full_check_tests_whole_tables(corrupted_history, capsys):
     db, files = corrupted_history
     assert cexflow_main(["build", "--db", str(db), "--input", files[0], "--full-check"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("cexflow build: error: dbt build failed: test.cexflow.not_null_int_transfer_rows_validated_"
-                          "line_number")
+    # the row stored twice breaks the grain of the stored rows, and makes its transfer appear twice
+    assert err.startswith("cexflow build: error: dbt build failed: test.cexflow.")
+    assert ("grain_int_transfer_rows_validated_source_file__line_number" in err
+            or "unique_int_transfers_deduplicated_transfer_id" in err)

@@ -6,17 +6,31 @@
 {{ config(meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
 {%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
 -- depends_on: {{ ref('int_transfer_rows_validated') }}
+-- depends_on: {{ ref('int_transfer_duplicates') }}
 
 with classified as (
     select * from {{ ref('int_transfers_classified') }}
 ),
 
 written as (
-    select * from classified
     {% if is_incremental() and day_partitions %}
+    select * from classified
     where flow_date in ({{ cexflow.flow_dates_of_this_run() }})
     {% elif is_incremental() %}
-    where transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
+    -- the transfers kept from a row of this run, and those of this run's rows kept from an earlier file's row
+    -- (found by file, which lets the scan skip the row groups of other files and runs)
+    select * from classified
+    where loaded_in_run = '{{ invocation_id }}'
+    {% set earlier_files = cexflow.earlier_files_keeping_transfers_of_this_run() %}
+    {% if earlier_files %}
+    union all
+    select * from classified
+    where source_file in ({% for path in earlier_files %}{{ cexflow.sql_string(path) }}{{ ', ' if not loop.last }}{% endfor %})
+        and loaded_in_run <> '{{ invocation_id }}'
+        and transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
+    {% endif %}
+    {% else %}
+    select * from classified
     {% endif %}
 ),
 

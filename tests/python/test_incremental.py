@@ -76,7 +76,14 @@ def two_builds(tmp_path_factory):
         csv.writer(fh, lineterminator="\n").writerows([rows[0], rows[1], bad])
     with open(days[min(days)], "a", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerow(bad)
-    new = [str(days[last_day]), str(repeat)]
+    # and an export that sorts after every other file and repeats a transfer of the history's second day:
+    # the transfer stays credited to the history's row, which now stands for one more row (n_source_rows)
+    late_repeat = d / "z_repeat.csv"
+    with open(days[sorted(days)[1]], newline="") as fh:
+        second_day = list(csv.reader(fh))
+    with open(late_repeat, "w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([second_day[0], second_day[1]])
+    new = [str(days[last_day]), str(repeat), str(late_repeat)]
 
     incremental_db, full_db = d / "incremental.duckdb", d / "full.duckdb"
     first = main(["build", "--db", str(incremental_db), *[a for f in history for a in ("--input", f)]])

@@ -1,15 +1,24 @@
-{#- What a run changes, for the incremental models: the transfers its new input rows carry, and the days any
-    row of those transfers falls on (where each was kept before the run and where it is kept after it). -#}
+{#- What a run changes, for the incremental models: the transfers its new input rows carry, their rows (new
+    and earlier), and the days any row of those transfers falls on (where each was kept before the run and
+    where it is kept after it). Join to these rather than filter with IN (subquery): DuckDB may build its hash
+    table of an IN on the stored rows instead of on the few of this run (out of memory at 3.2 million rows),
+    and a join lets it skip the row groups that hold none of them. -#}
 
 {% macro transfer_ids_of_this_run() %}
-    select transfer_id from {{ ref('int_transfer_rows_validated') }}
+    select distinct transfer_id from {{ ref('int_transfer_rows_validated') }}
     where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
+{% endmacro %}
+
+{% macro rows_of_transfers_of_this_run() %}
+    select transfer_rows.*
+    from ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
+    inner join {{ ref('int_transfer_rows_validated') }} as transfer_rows
+        on transfer_rows.transfer_id = transfers_of_this_run.transfer_id
 {% endmacro %}
 
 {% macro flow_dates_of_this_run() %}
     select distinct cast(transferred_at as date) as flow_date
-    from {{ ref('int_transfer_rows_validated') }}
-    where transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
+    from ({{ cexflow.rows_of_transfers_of_this_run() }}) as rows_of_this_run
 {% endmacro %}
 
 {#- The files of earlier runs from whose rows a transfer of this run's rows is kept (int_transfer_duplicates:
@@ -17,13 +26,14 @@
 {% macro earlier_files_keeping_transfers_of_this_run() %}
     {% if not execute %}{{ return([]) }}{% endif %}
     {% set sql %}
-        select distinct kept_source_file
-        from {{ ref('int_transfer_duplicates') }}
-        where transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
-            and kept_source_file not in (
-                select source_file from {{ ref('int_transfer_rows_validated') }}
-                where loaded_in_run = '{{ invocation_id }}'
-            )
+        select distinct duplicates.kept_source_file
+        from ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
+        inner join {{ ref('int_transfer_duplicates') }} as duplicates
+            on duplicates.transfer_id = transfers_of_this_run.transfer_id
+        where duplicates.kept_source_file not in (
+            select source_file from {{ ref('int_transfer_rows_validated') }}
+            where loaded_in_run = '{{ invocation_id }}'
+        )
         order by 1
     {% endset %}
     {{ return(run_query(sql).columns[0].values() | list) }}

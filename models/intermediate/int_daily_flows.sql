@@ -7,9 +7,13 @@
 -- depends_on: {{ ref('int_transfer_rows_validated') }}
 
 with legs as (
-    select * from {{ ref('int_flow_legs') }}
     {% if is_incremental() %}
-    where flow_date in ({{ cexflow.flow_dates_of_this_run() }})
+    select flow_legs.*
+    from {{ ref('int_flow_legs') }} as flow_legs
+    inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
+        on flow_legs.flow_date = days_of_this_run.flow_date
+    {% else %}
+    select * from {{ ref('int_flow_legs') }}
     {% endif %}
 ),
 

@@ -8,11 +8,11 @@
 -- depends_on: {{ ref('int_transfer_rows_validated') }}
 
 {%- set usable_rows_query -%}
-    select transfer_id, source_file, line_number
-    from {{ ref('int_transfer_rows_validated') }}
-    where transfer_id is not null
     {% if is_incremental() %}
-        and transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
+    {{ cexflow.rows_of_transfers_of_this_run() }}
+    {% else %}
+    select * from {{ ref('int_transfer_rows_validated') }}
+    where transfer_id is not null
     {% endif %}
 {%- endset %}
 

@@ -14,8 +14,10 @@ with classified as (
 
 written as (
     {% if is_incremental() and day_partitions %}
-    select * from classified
-    where flow_date in ({{ cexflow.flow_dates_of_this_run() }})
+    select classified.*
+    from classified
+    inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
+        on classified.flow_date = days_of_this_run.flow_date
     {% elif is_incremental() %}
     -- the transfers kept from a row of this run, and those of this run's rows kept from an earlier file's row
     -- (found by file, which lets the scan skip the row groups of other files and runs)
@@ -24,10 +26,14 @@ written as (
     {% set earlier_files = cexflow.earlier_files_keeping_transfers_of_this_run() %}
     {% if earlier_files %}
     union all
-    select * from classified
-    where source_file in ({% for path in earlier_files %}{{ cexflow.sql_string(path) }}{{ ', ' if not loop.last }}{% endfor %})
-        and loaded_in_run <> '{{ invocation_id }}'
-        and transfer_id in ({{ cexflow.transfer_ids_of_this_run() }})
+    select classified.*
+    from classified
+    inner join ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
+        on classified.transfer_id = transfers_of_this_run.transfer_id
+    where classified.loaded_in_run <> '{{ invocation_id }}'
+        and classified.source_file in (
+            {%- for path in earlier_files %}{{ cexflow.sql_string(path) }}{{ ', ' if not loop.last }}{% endfor -%}
+        )
     {% endif %}
     {% else %}
     select * from classified

@@ -31,7 +31,7 @@
         inner join {{ ref('int_transfer_duplicates') }} as duplicates
             on duplicates.transfer_id = transfers_of_this_run.transfer_id
         where duplicates.kept_source_file not in (
-            select source_file from {{ ref('int_transfer_rows_validated') }}
+            select distinct source_file from {{ ref('int_transfer_rows_validated') }}
             where loaded_in_run = '{{ invocation_id }}'
         )
         order by 1

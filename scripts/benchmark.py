@@ -1,19 +1,25 @@
-"""Scale benchmark: `cexflow build` end to end beside a pandas implementation of the seed project's pipeline.
+"""Benchmark: `cexflow build` beside a pandas version of the seed project's pipeline, on the same files.
 
-For each size (millions of transfer rows) it writes a synthetic history with `cexflow sample` (365 days,
-the scale chosen to give that many rows), then runs, each in its own process, timed for wall clock, CPU
-(user + system) and peak memory (resident set of the whole process tree, sampled every 50 ms):
+For each size (millions of transfer rows) it writes a synthetic history with `cexflow sample` (365 days of
+Etherscan tokentx rows, the scale chosen to give that many rows) and the same transfers as a seed-project
+export (hash,blockNumber,timeStamp,from,to,value_LPT,exchange: amounts as decimal text, whose exact parse
+is the expensive one). Then it runs, each in its own process, timed for wall clock, CPU (user + system) and
+peak memory (resident set of the whole process tree, sampled every 50 ms):
 
-  cexflow  `cexflow build --input FILE --db DB` (dbt build: every model and test)
-  pandas   the seed's pipeline: read the CSV, per-wallet daily inflow/outflow/netflow, the daily total and
-           its rolling z-score (window 7, min_periods 3, ddof 0), as the seed project's scripts did
+  cexflow  `cexflow build --input FILE --db DB` into a new database (every model and data test)
+  pandas   the seed's pipeline: read the file, drop repeated rows, per-wallet daily inflow/outflow/netflow,
+           the daily total and its rolling z-score (window 7, min_periods 3, ddof 0); amounts as floats
 
-and prints a table with the ratios. `--incremental` also times appending one more day of files to the
-largest history and rebuilding, and checks that the result equals a full rebuild.
+and on the largest seed-format history the incremental cases: a rebuild with nothing new, and one more day
+of files (the day after the history, about 9,000 rows at 3.2 million) added; plus the bundled sample built
+from scratch (what `make run` does), and the cost of copying the built database file.
 
-    .venv/bin/python scripts/benchmark.py                  # 0.3 and 3 million rows (a few minutes)
-    .venv/bin/python scripts/benchmark.py --sizes 0.3,3,30 # adds 30 million rows (long; ~7.5 GB of CSV)
-    .venv/bin/python scripts/benchmark.py --write-docs     # also writes docs/performance.md
+    .venv/bin/python scripts/benchmark.py                    # 3.2 million rows, both formats (~5 minutes)
+    .venv/bin/python scripts/benchmark.py --sizes 3.2,30     # adds 30 million rows (long; ~12 GB of CSV)
+    .venv/bin/python scripts/benchmark.py --write-docs       # also writes the table into docs/performance.md
+
+Take the figures on an otherwise idle machine: the wall times of two builds sharing two cores are not
+those of one.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ROWS_PER_DAY_AT_SCALE_1 = 79.67  # cexflow.sample.expected_rows_per_day() for the default wallets
 DAYS = 365
+FORMATS = ("seed_export", "etherscan_csv")
 
 
 @dataclass
@@ -40,6 +48,13 @@ class Run:
     wall_s: float
     cpu_s: float
     peak_mib: float
+    ok: bool = True
+    note: str = ""
+
+    def cells(self) -> str:
+        if not self.ok:
+            return f"failed ({self.note}) | {self.cpu_s:.1f} s | {self.peak_mib:,.0f} MiB"
+        return f"{self.wall_s:.1f} s | {self.cpu_s:.1f} s | {self.peak_mib:,.0f} MiB"
 
 
 def tree_rss_kib(pid: int) -> int:
@@ -61,12 +76,11 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict | None = None) -> Run:
+def measure(cmd: list[str], allow_failure: bool = False) -> Run:
     """Run a command; its wall time, CPU time (its own and its children's) and the peak RSS of its tree."""
     before = os.times()
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
     stop = threading.Event()
 
@@ -83,19 +97,79 @@ def measure(cmd: list[str], env: dict | None = None) -> Run:
     stop.set()
     sampler.join()
     after = os.times()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    if proc.returncode != 0:
+        if not allow_failure:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
+        last = (output.strip().splitlines() or ["no output"])[-1]
+        return Run(wall, cpu, peak / 1024, ok=False, note=last[:80])
     return Run(wall, cpu, peak / 1024)
 
 
-def write_history(path: Path, million_rows: float, seed: int = 11) -> int:
-    if not path.exists():
-        scale = million_rows * 1e6 / (ROWS_PER_DAY_AT_SCALE_1 * DAYS)
-        subprocess.run([str(BIN / "cexflow"), "sample", "--out", str(path), "--days", str(DAYS),
-                        "--scale", f"{scale:.4f}", "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+def cexflow(*args: str) -> list[str]:
+    return [str(BIN / "cexflow"), *args]
+
+
+def count_rows(path: Path) -> int:
     with open(path, "rb") as fh:
         return sum(1 for _ in fh) - 1
+
+
+def write_history(path: Path, million_rows: float, seed: int = 11) -> None:
+    """A synthetic Etherscan history of about `million_rows` million rows over DAYS days."""
+    if not path.exists():
+        scale = million_rows * 1e6 / (ROWS_PER_DAY_AT_SCALE_1 * DAYS)
+        subprocess.run(cexflow("sample", "--out", str(path), "--days", str(DAYS), "--scale", f"{scale:.4f}",
+                               "--seed", str(seed)), check=True, stdout=subprocess.DEVNULL)
+
+
+def write_seed_export(etherscan: Path, out: Path) -> None:
+    """The rows of an Etherscan CSV as the seed project exported them: value_LPT in token units as decimal text
+    (Python's float text for these 8-place amounts: 476851.50284911, 250000.0), the labelled side's exchange."""
+    if out.exists():
+        return
+    import duckdb
+
+    labels = PROJECT_ROOT / "seeds" / "exchange_wallets.csv"
+    with duckdb.connect() as con:
+        con.execute("set preserve_insertion_order = true; set enable_progress_bar = false")
+        con.execute(f"""
+            copy (
+                with rows as (
+                    select *, ordinality from read_csv('{etherscan}', header = true, all_varchar = true)
+                        with ordinality
+                ),
+                labels as (
+                    select lower(address) as address, exchange from read_csv('{labels}', all_varchar = true)
+                    where chain = 'ethereum'
+                )
+                select
+                    rows.hash, rows.blockNumber, rows.timeStamp, rows."from", rows."to",
+                    regexp_replace(rtrim(cast(cast(cast(rows.value as hugeint) as decimal(38, 0))
+                        * cast('0.000000000000000001' as decimal(38, 18)) as varchar), '0'), '[.]$', '.0')
+                        as value_LPT,
+                    coalesce(to_label.exchange, from_label.exchange) as exchange
+                from rows
+                left join labels as to_label on lower(rows."to") = to_label.address
+                left join labels as from_label on lower(rows."from") = from_label.address
+                order by rows.ordinality
+            ) to '{out}' (header, delimiter ',', quote '')""")
+
+
+def write_next_day(history: Path, million_rows: float, fmt: str) -> Path:
+    """One more day of files for the history, at the history's scale, no planted anomaly: the Monday after it
+    (2026-03-02; the day after the history's last is a quieter Sunday), about 9,400 rows at 3.2 million."""
+    etherscan_day = history.with_name(f"etherscan_csv_{million_rows:g}m_next_day.csv")
+    if not etherscan_day.exists():
+        scale = million_rows * 1e6 / (ROWS_PER_DAY_AT_SCALE_1 * DAYS)
+        subprocess.run(cexflow("sample", "--out", str(etherscan_day), "--days", "1", "--scale", f"{scale:.4f}",
+                               "--seed", "12", "--start", "2026-03-02", "--planted", "0"),
+                       check=True, stdout=subprocess.DEVNULL)
+    if fmt == "etherscan_csv":
+        return etherscan_day
+    day = history.with_name(f"seed_export_{million_rows:g}m_next_day.csv")
+    write_seed_export(etherscan_day, day)
+    return day
 
 
 # --- the seed project's pipeline, in pandas (run in its own process by `--pandas-baseline FILE`) ---------
@@ -112,17 +186,28 @@ SEED_WALLETS = {  # the seed project's 13 wallets (seeds/exchange_wallets.csv, l
 
 
 def pandas_seed_pipeline(path: Path, window: int = 7):
-    """Per-wallet daily flows and the total's rolling z, the way the seed project computed them (floats)."""
+    """Per-wallet daily flows and the total's rolling z, the way the seed project computed them (floats). Reads
+    either format: the seed export's value_LPT, or Etherscan's value / 10^tokenDecimal."""
     import pandas as pd
 
-    df = pd.read_csv(path, usecols=["hash", "timeStamp", "from", "to", "value", "tokenDecimal"], dtype=str)
-    df = df.drop_duplicates()
-    df["amount"] = df["value"].astype(float) / 10.0 ** df["tokenDecimal"].astype(int)
-    df["date"] = pd.to_datetime(df["timeStamp"].astype("int64"), unit="s").dt.date
+    header = path.open().readline().strip().split(",")
+    if "value_LPT" in header:
+        df = pd.read_csv(path, usecols=["hash", "timeStamp", "from", "to", "value_LPT"],
+                         dtype={"hash": str, "timeStamp": "int64", "from": str, "to": str, "value_LPT": float})
+        df = df.rename(columns={"value_LPT": "amount"})
+    else:
+        df = pd.read_csv(path, usecols=["hash", "timeStamp", "from", "to", "value", "tokenDecimal"],
+                         dtype={"hash": str, "timeStamp": "int64", "from": str, "to": str, "value": str,
+                                "tokenDecimal": "int64"})
+        df["amount"] = df["value"].astype(float) / 10.0 ** df["tokenDecimal"]
+    df["from"] = df["from"].str.lower()
+    df["to"] = df["to"].str.lower()
+    df = df.drop_duplicates(subset=["hash", "from", "to", "amount"])
+    df["date"] = pd.to_datetime(df["timeStamp"], unit="s").dt.date
     frames = []
     for wallet in sorted(SEED_WALLETS):
-        inflow = df.loc[df["to"].str.lower() == wallet].groupby("date")["amount"].sum()
-        outflow = df.loc[df["from"].str.lower() == wallet].groupby("date")["amount"].sum()
+        inflow = df.loc[df["to"] == wallet].groupby("date")["amount"].sum()
+        outflow = df.loc[df["from"] == wallet].groupby("date")["amount"].sum()
         daily = pd.DataFrame({"inflow": inflow, "outflow": outflow}).fillna(0.0)
         daily["netflow"] = daily["inflow"] - daily["outflow"]
         daily["wallet"] = wallet
@@ -134,15 +219,94 @@ def pandas_seed_pipeline(path: Path, window: int = 7):
     return by_wallet, (total - mean) / std
 
 
+# --- the runs ----------------------------------------------------------------------------------------------
+
+def full_builds(workdir: Path, sizes: list[float], pandas: bool) -> tuple[list[str], dict]:
+    rows_out, built = [], {}
+    for size in sizes:
+        etherscan = workdir / f"etherscan_csv_{size:g}m.csv"
+        write_history(etherscan, size)
+        seed = workdir / f"seed_export_{size:g}m.csv"
+        write_seed_export(etherscan, seed)
+        for fmt, path in (("seed_export", seed), ("etherscan_csv", etherscan)):
+            n_rows = count_rows(path)
+            db = workdir / f"{fmt}_{size:g}m.duckdb"
+            db.unlink(missing_ok=True)
+            build = measure(cexflow("build", "--input", str(path), "--db", str(db)))
+            row = f"| full build, {fmt} | {n_rows:,} | {path.stat().st_size / 2**20:,.0f} MiB | {build.cells()} |"
+            if pandas:
+                base = measure([sys.executable, __file__, "--pandas-baseline", str(path)], allow_failure=True)
+                ratio = f"{build.wall_s / base.wall_s:.2f}" if base.ok else "-"
+                row += f" {base.cells()} | {ratio} |"
+            else:
+                row += " - | - | - | - |"
+            rows_out.append(row)
+            print(row, flush=True)
+            built[(fmt, size)] = (path, db, n_rows)
+    return rows_out, built
+
+
+def incremental_builds(built: dict, size: float) -> list[str]:
+    """A rebuild with nothing new and one appended day, on the seed-format history of `size` million rows."""
+    path, db, n_rows = built[("seed_export", size)]
+    day = write_next_day(path, size, "seed_export")
+    noop = measure(cexflow("build", "--input", str(path), "--db", str(db)))
+    appended = measure(cexflow("build", "--input", str(path), "--input", str(day), "--db", str(db)))
+    return [
+        f"| rebuild with nothing new, seed_export | {n_rows:,} | - | {noop.cells()} | - | - | - | - |",
+        f"| one day appended, seed_export | +{count_rows(day):,} | - | {appended.cells()} | - | - | - | - |",
+    ]
+
+
+def sample_builds(workdir: Path) -> list[str]:
+    """The bundled sample into a new database: as a fresh clone's first build does (dbt parses the whole
+    project), and again (a new database file, with dbt's manifest of the last build of that path)."""
+    import hashlib
+
+    db = workdir / "sample.duckdb"
+    n_rows = count_rows(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv")
+    rows = []
+    for case in ("first build, dbt parses the project", "again, into a new file"):
+        db.unlink(missing_ok=True)
+        if case.startswith("first"):  # what cexflow.build.dbt_folders keeps for this database
+            key = hashlib.sha1(f"duckdb:{db.resolve()}".encode()).hexdigest()[:12]
+            shutil.rmtree(PROJECT_ROOT / "target" / "databases" / f"{db.name}-{key}", ignore_errors=True)
+        run = measure(cexflow("build", "--db", str(db)))
+        rows.append(f"| the bundled sample from scratch ({case}) | {n_rows:,} | - | {run.cells()} | - | - | - | - |")
+    return rows
+
+
+def copy_cost(db: Path) -> str:
+    """What copying the built database file costs (a build that writes into a copy pays this): the copy, and
+    the copy's fsync (writing it to disk)."""
+    copy = db.with_name(db.stem + ".copy.duckdb")
+    os.sync()
+    start = time.perf_counter()
+    shutil.copyfile(db, copy)
+    copied = time.perf_counter() - start
+    with open(copy, "rb+") as fh:
+        os.fsync(fh.fileno())
+    synced = time.perf_counter() - start
+    copy.unlink()
+    size = db.stat().st_size / 2**20
+    return (f"Copying the database built from the {db.stem} history ({size:,.0f} MiB): {copied:.1f} s, "
+            f"{synced:.1f} s with the copy's fsync.")
+
+
+HEADER = ("| run | rows | input | cexflow wall | CPU | peak memory | pandas wall | CPU | peak memory "
+          "| wall ratio (cexflow / pandas) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="0.3,3", help="millions of rows, comma-separated (default: 0.3,3)")
+    parser.add_argument("--sizes", default="3.2", help="millions of rows, comma-separated (default: 3.2)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cexflow-bench",
                         help="where the generated files and databases go (default: $TMPDIR/cexflow-bench)")
     parser.add_argument("--write-docs", action="store_true", help="write the table to docs/performance.md")
-    parser.add_argument("--pandas-baseline", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--no-pandas", action="store_true", help="time cexflow only")
     parser.add_argument("--no-incremental", action="store_true",
-                        help="skip timing the append of one day of files to the largest history")
+                        help="skip the rebuild with nothing new and the appended day")
+    parser.add_argument("--pandas-baseline", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.pandas_baseline:  # the child process of the pandas measurement
@@ -151,21 +315,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    rows_out = []
-    for size in [float(s) for s in args.sizes.split(",")]:
-        csv_path = args.workdir / f"lpt_{size:g}m.csv"
-        n_rows = write_history(csv_path, size)
-        db = args.workdir / f"lpt_{size:g}m.duckdb"
-        db.unlink(missing_ok=True)
-        build = measure([str(BIN / "cexflow"), "build", "--input", str(csv_path), "--db", str(db)])
-        pandas = measure([sys.executable, __file__, "--pandas-baseline", str(csv_path)])
-        rows_out.append((n_rows, build, pandas))
-        print(f"{n_rows:>12,} rows  cexflow {build.wall_s:7.1f} s {build.cpu_s:7.1f} s CPU {build.peak_mib:7.0f} MiB"
-              f" | pandas {pandas.wall_s:7.1f} s {pandas.cpu_s:7.1f} s CPU {pandas.peak_mib:7.0f} MiB", flush=True)
-
-    table = format_table(rows_out)
+    sizes = [float(s) for s in args.sizes.split(",")]
+    load_before = os.getloadavg()[0]
+    rows, built = full_builds(args.workdir, sizes, not args.no_pandas)
+    smallest = min(sizes)
     if not args.no_incremental:
-        table += "\n\n" + time_appended_day(csv_path, db, n_rows, size)
+        rows += incremental_builds(built, smallest)
+    rows += sample_builds(args.workdir)
+    notes = [copy_cost(built[("seed_export", smallest)][1])]
+    load_after = os.getloadavg()[0]
+    notes.append(f"Load average (1 min) {load_before:.1f} before the runs, {load_after:.1f} after.")
+    table = HEADER + "\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)
     print()
     print(table)
     if args.write_docs:
@@ -173,40 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def time_appended_day(history: Path, db: Path, n_rows: int, size: float) -> str:
-    """Append one more day of files (the day after the history, same activity) and rebuild incrementally."""
-    day = history.with_name(history.stem + "_next_day.csv")
-    scale = size * 1e6 / (ROWS_PER_DAY_AT_SCALE_1 * DAYS)
-    subprocess.run([str(BIN / "cexflow"), "sample", "--out", str(day), "--days", "1", "--scale", f"{scale:.4f}",
-                    "--seed", "12", "--start", "2026-03-01", "--planted", "0"], check=True, stdout=subprocess.DEVNULL)
-    with open(day, "rb") as fh:
-        day_rows = sum(1 for _ in fh) - 1
-    noop = measure([str(BIN / "cexflow"), "build", "--input", str(history), "--db", str(db)])
-    run = measure([str(BIN / "cexflow"), "build", "--input", str(history), "--input", str(day), "--db", str(db)])
-    return (f"Appending one day ({day_rows:,} rows) to the {n_rows:,}-row history: incremental rebuild "
-            f"{run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.peak_mib:,.0f} MiB peak; a rebuild with no new "
-            f"file (dbt's fixed start-up, every model and test on the existing tables) {noop.wall_s:.1f} s.")
-
-
-def format_table(rows) -> str:
-    lines = [
-        "| rows | cexflow build wall | CPU | peak memory | pandas seed pipeline wall | CPU | peak memory "
-        "| wall ratio (cexflow / pandas) | memory ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for n, b, p in rows:
-        lines.append(
-            f"| {n:,} | {b.wall_s:.1f} s | {b.cpu_s:.1f} s | {b.peak_mib:,.0f} MiB | {p.wall_s:.1f} s | "
-            f"{p.cpu_s:.1f} s | {p.peak_mib:,.0f} MiB | {b.wall_s / p.wall_s:.2f} | {b.peak_mib / p.peak_mib:.2f} |"
-        )
-    return "\n".join(lines)
-
-
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
+    import duckdb
+
+    return (f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, Python {platform.python_version()}, "
+            f"DuckDB {duckdb.__version__}")
 
 
 def write_docs(table: str, sizes: str) -> None:
@@ -215,8 +349,9 @@ def write_docs(table: str, sizes: str) -> None:
     text = path.read_text() if path.exists() else f"# Performance\n\n{marker}\n{marker}\n"
     head, _, rest = text.partition(marker)
     _, _, tail = rest.partition(marker)
+    command = "scripts/benchmark.py" + ("" if sizes == "3.2" else f" --sizes {sizes}")
     body = (f"{marker}\nMeasured {time.strftime('%Y-%m-%d')} on {machine()} with "
-            f"`.venv/bin/python scripts/benchmark.py --sizes {sizes} --write-docs`:\n\n{table}\n{marker}")
+            f"`.venv/bin/python {command}`:\n\n{table}\n{marker}")
     path.write_text(head + body + tail)
     print(f"wrote {path}")
 

@@ -82,6 +82,17 @@
     )
 {% endmacro %}
 
+{#- An exact DECIMAL(38,18) from the digits of amount x 10^18 (any leading zeros); NULL when it does not fit. -#}
+{% macro scaled_digits_to_decimal(digits_expr) %}
+    {{ return(adapter.dispatch('scaled_digits_to_decimal', 'cexflow')(digits_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__scaled_digits_to_decimal(digits_expr) %}
+    case when length(ltrim({{ digits_expr }}, '0')) <= 38
+        then cast(cast({{ digits_expr }} as hugeint) as decimal(38, 0)) * cast('0.000000000000000001' as decimal(38, 18))
+    end
+{% endmacro %}
+
 {#- TRUE when the text is a number: digits with an optional point and exponent (1, 1.5, .5, 1e-05, 1.5E+21). -#}
 {% macro is_number_text(text_expr) %}
     {{ return(adapter.dispatch('is_number_text', 'cexflow')(text_expr)) }}

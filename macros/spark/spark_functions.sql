@@ -60,6 +60,14 @@
     end
 {% endmacro %}
 
+{% macro spark__scaled_digits_to_decimal(digits_expr) %}
+    {#- the digits with the decimal point moved by an exponent, parsed exactly into a BigDecimal (as
+        spark__raw_amount_to_decimal); NULL beyond 38 digits, as on DuckDB -#}
+    case when length(trim(leading '0' from {{ digits_expr }})) <= 38
+        then try_cast(concat({{ digits_expr }}, 'e-18') as decimal(38, 18))
+    end
+{% endmacro %}
+
 {% macro spark__decimal_text_to_decimal(text_expr) %}
     {#- Spark parses decimal text (plain or scientific) exactly into a BigDecimal; the cast rounds half up to
         18 places and gives NULL (try_cast) when the value needs more than 20 digits before the point. -#}

@@ -81,6 +81,22 @@ checked as (
     from trimmed
 ),
 
+scaled as (
+    -- a plain row's amount as the digits of amount x 10^18 ('1500000000000000000' for 1.5): a raw integer of
+    -- up to 18 decimals padded with zeros, a decimal text's two parts joined. They give its exact amount and
+    -- the amount in its transfer's key more cheaply than the general conversions below, to the same values
+    -- (the engine comparison checks both on every kind of amount)
+    select
+        *,
+        case
+            when is_plain and amount_unit = 'raw_integer' and token_decimals between 0 and 18
+                then value_text || repeat('0', 18 - token_decimals)
+            when is_plain and amount_unit = 'token_units'
+                then split_part(value_text, '.', 1) || rpad(split_part(value_text, '.', 2), 18, '0')
+        end as amount_digits
+    from checked
+),
+
 typed as (
     select
         *,
@@ -95,26 +111,23 @@ typed as (
         case when is_plain then from_address_text else lower(from_address_text) end as from_address,
         case when is_plain then to_address_text else lower(to_address_text) end as to_address,
         case
+            when amount_digits is not null then {{ cexflow.scaled_digits_to_decimal('amount_digits') }}
             when amount_unit = 'token_units' and is_value_number
                 then {{ cexflow.decimal_text_to_decimal('value_text') }}
             when amount_unit = 'raw_integer' and is_value_digits
                 then {{ cexflow.raw_amount_to_decimal('value_text', 'token_decimals') }}
         end as amount
-    from checked
+    from scaled
 ),
 
 with_amount_key as (
-    -- the amount in a transfer's key: the digits of amount x 10^18 ('1500000000000000000' for 1.5). A plain
-    -- row has them in its text already; the decimal's own text costs more (and is the same, as the engine
-    -- comparison checks on every kind of amount)
+    -- the amount in a transfer's key: the digits of amount x 10^18, as amount_digits has them, else from the
+    -- decimal's own text
     select
         *,
         case
             when amount is null then null
-            when is_plain and amount_unit = 'raw_integer' and token_decimals between 0 and 18
-                then {{ cexflow.digits_key("value_text || repeat('0', 18 - token_decimals)") }}
-            when is_plain and amount_unit = 'token_units'
-                then {{ cexflow.digits_key("split_part(value_text, '.', 1) || rpad(split_part(value_text, '.', 2), 18, '0')") }}
+            when amount_digits is not null then {{ cexflow.digits_key('amount_digits') }}
             else {{ cexflow.digits_key("replace(" ~ cexflow.decimal_to_text('amount') ~ ", '.', '')") }}
         end as amount_key
     from typed

@@ -426,7 +426,7 @@ class Project:
         args = argparse.Namespace(input=[str(csv_path)], blocks=None, labels=None, token="LPT", decimals=None,
                                   chain="ethereum", window=28, z=3.0, min_history=14, method="trailing", top_k=10)
         self._invoke(db, ["build", "--vars", json.dumps(build_vars(args)), "--select",
-                          "+fct_netflow_daily_by_exchange", "+fct_netflow_daily_total", "+stg_tokens__selected",
+                          "+fct_netflow_daily_series", "+stg_tokens__selected",
                           "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"])
 
     def compile_zscores(self, spec: MethodSpec) -> str:

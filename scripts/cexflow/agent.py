@@ -217,7 +217,7 @@ def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
     except (OSError, ValueError):
         last = {}
     if last.get("fingerprint") == fingerprint and last.get("db") == _db_stamp(db) and _db_stamp(db):
-        return False, summarize(db, args.method)
+        return False, summarize(db)
     with contextlib.suppress(FileNotFoundError):
         sidecar.unlink()  # a failed build leaves no stale fingerprint
     summary = build(args)

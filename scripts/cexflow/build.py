@@ -17,10 +17,10 @@ from pathlib import Path
 from cexflow import inputs
 from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
+from cexflow.methods import add_anomaly_arguments, anomaly_vars
 from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
-METHODS = ("trailing", "inclusive", "robust", "screened")
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,23 +47,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spark-dir", type=Path, metavar="DIR",
                    help="with --target spark: folder of the Spark warehouse and metastore (default: "
                         "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
-    g.add_argument("--window", type=int, default=28, metavar="DAYS",
-                   help="baseline window in days (default: 28)")
-    g.add_argument("--z", type=float, default=3.0, metavar="THRESHOLD",
-                   help="a day is an anomaly when |z| >= THRESHOLD (default: 3.0)")
-    g.add_argument("--min-history", type=int, default=14, metavar="DAYS",
-                   help="no score before this many baseline days (default: 14)")
-    g.add_argument("--method", default="trailing", choices=METHODS,
-                   help="anomaly method (default: trailing)")
-    g.add_argument("--exclude-z", type=float, default=4.0, metavar="Z",
-                   help="screened: leave days whose first-pass |z| >= Z out of later baselines (default: 4)")
-    g.add_argument("--active-spread-floor", type=float, default=0.75, metavar="X",
-                   help="screened: the spread is at least X times the std of the baseline's days with flow "
-                        "(default: 0.75)")
-    g.add_argument("--total-spread-floor", type=float, default=0.0, metavar="X",
-                   help="screened: the spread is at least X times the total's baseline spread (default: 0, off)")
-    g.add_argument("--min-active-days", type=int, default=2, metavar="N",
-                   help="screened: no z before the baseline has N days with flow (default: 2)")
+    add_anomaly_arguments(g)
     g.add_argument("--top-k", type=int, default=10, metavar="K",
                    help="days per series in the top-k table (default: 10)")
     g.add_argument("--full-refresh", action="store_true",
@@ -106,18 +90,7 @@ class BuildSummary:
 
 def build_vars(args: argparse.Namespace) -> dict:
     """dbt vars from the build options, after checking every file and option."""
-    if args.window < 2:
-        raise CexflowError(f"--window {args.window}: must be at least 2 days")
-    if args.z <= 0:
-        raise CexflowError(f"--z {args.z}: must be positive")
-    if args.min_history < 1:
-        raise CexflowError(f"--min-history {args.min_history}: must be at least 1 day")
-    for option, value in (("--exclude-z", getattr(args, "exclude_z", 4.0)),
-                          ("--active-spread-floor", getattr(args, "active_spread_floor", 0.75)),
-                          ("--total-spread-floor", getattr(args, "total_spread_floor", 0.0)),
-                          ("--min-active-days", getattr(args, "min_active_days", 2))):
-        if value < 0 or (option == "--exclude-z" and value == 0):
-            raise CexflowError(f"{option} {value}: must be {'positive' if option == '--exclude-z' else 'at least 0'}")
+    anomaly = anomaly_vars(args)
     if args.top_k < 1:
         raise CexflowError(f"--top-k {args.top_k}: must be at least 1")
     if args.decimals is not None and not 0 <= args.decimals <= 77:
@@ -127,20 +100,8 @@ def build_vars(args: argparse.Namespace) -> dict:
     dbt_vars: dict = files.dbt_vars()
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(args.blocks) if args.blocks else []
     dbt_vars["labels_files"] = inputs.label_files(args.labels) if args.labels else []
-    dbt_vars.update(
-        chain=token.chain,
-        token=token.address,
-        token_decimals=token.decimals,
-        zscore_method=args.method,
-        zscore_window_days=args.window,
-        zscore_threshold=args.z,
-        zscore_min_history_days=args.min_history,
-        topk_days=args.top_k,
-        zscore_exclude_z=getattr(args, "exclude_z", 4.0),
-        zscore_active_spread_floor=getattr(args, "active_spread_floor", 0.75),
-        zscore_total_spread_floor=getattr(args, "total_spread_floor", 0.0),
-        zscore_min_active_days=getattr(args, "min_active_days", 2),
-    )
+    dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals, topk_days=args.top_k)
+    dbt_vars.update(anomaly)
     return dbt_vars
 
 
@@ -209,7 +170,7 @@ def first_dbt_failure(target_path: Path, output: str | None) -> str:
     return text[:400] + " (rerun with --verbose for dbt's output)"
 
 
-def summarize(db: Path, method: str) -> BuildSummary:
+def summarize(db: Path, method: str | None = None) -> BuildSummary:
     """The summary of the marts in the DuckDB file `db`."""
     from cexflow.db import connect
 
@@ -217,7 +178,7 @@ def summarize(db: Path, method: str) -> BuildSummary:
         return summarize_marts(con, db, method)
 
 
-def summarize_spark(spark_dir: Path, method: str) -> BuildSummary:
+def summarize_spark(spark_dir: Path, method: str | None = None) -> BuildSummary:
     """The summary of the marts of a Spark warehouse, read from their parquet files (no Spark session)."""
     from cexflow.db import connect_spark
 
@@ -225,8 +186,9 @@ def summarize_spark(spark_dir: Path, method: str) -> BuildSummary:
         return summarize_marts(con, spark_dir, method)
 
 
-def summarize_marts(con, location: Path, method: str) -> BuildSummary:
-    """The summary from a DuckDB connection on which the marts are tables or views."""
+def summarize_marts(con, location: Path, method: str | None = None) -> BuildSummary:
+    """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
+    z-scores were computed with, unless given)."""
     reco = con.execute(
         "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(transfers_kept), 0), "
         "coalesce(sum(duplicate_rows), 0), coalesce(sum(rejected_rows), 0), "
@@ -237,11 +199,11 @@ def summarize_marts(con, location: Path, method: str) -> BuildSummary:
         "from fct_netflow_daily_total"
     ).fetchone()
     exchange_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
-    series, anomalies = con.execute(
-        "select count(distinct series), count(*) filter (where is_anomaly) from fct_netflow_zscores"
+    series, anomalies, scored_method = con.execute(
+        "select count(distinct series), count(*) filter (where is_anomaly), min(method) from fct_netflow_zscores"
     ).fetchone()
     return BuildSummary(location, reco[0], reco[1], reco[2], reco[3], reco[4], reco[5], exchange_transfers,
-                        days[0], days[1], days[2], series, anomalies, method)
+                        days[0], days[1], days[2], series, anomalies, method or scored_method)
 
 
 # What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
@@ -358,7 +320,7 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
     run_dbt(command, spark_dir, "spark", verbose=args.verbose)
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
-    summary = summarize_spark(spark_dir, args.method)
+    summary = summarize_spark(spark_dir)
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
         "" if with_tests else ", no tests")
     return summary
@@ -375,7 +337,7 @@ def build(args: argparse.Namespace) -> BuildSummary:
     command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
     run_dbt(command, db, args.target, verbose=args.verbose)
     record_build(db, dbt_vars)
-    summary = summarize(db, args.method)
+    summary = summarize(db)
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     return summary
 

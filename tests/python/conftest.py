@@ -22,6 +22,11 @@ LPT = "0x58b6a8a3302369daec383334672404ee733ab239"
 ETHERSCAN_HEADER = ["blockNumber", "timeStamp", "hash", "from", "contractAddress", "to", "value",
                     "tokenName", "tokenSymbol", "tokenDecimal"]
 
+# The anomaly settings of the project's first default (trailing 28 days, |z| >= 3, no materiality test), for
+# the tests that check how reports and alerts render numbers on small hand-made histories, not which
+# setting is the default (the default is the detection evaluation's choice and may change).
+PLAIN_TRAILING = ("--method", "trailing", "--window", "28", "--z", "3", "--min-history", "14", "--no-materiality")
+
 # a few of the seed project's wallets (seeds/exchange_wallets.csv)
 BINANCE14 = "0x28c6c06298d514db089934071355e5743bf21d60"
 BINANCE20 = "0xf977814e90da44bfa03b6295a0616a897441acec"

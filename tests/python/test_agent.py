@@ -30,7 +30,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, PROJECT_ROOT, etherscan_row, query, user, write_csv
+from conftest import (
+    BINANCE14,
+    ETHERSCAN_HEADER,
+    KRAKEN1,
+    PLAIN_TRAILING,
+    PROJECT_ROOT,
+    etherscan_row,
+    query,
+    user,
+    write_csv,
+)
 
 from cexflow import agent, cli
 from cexflow.report import fmt_amount, fmt_signed, fmt_z
@@ -125,14 +135,14 @@ def base(tmp_path_factory):
     d = tmp_path_factory.mktemp("agent_base")
     history = write_history(d / "history.csv")
     db = d / "agent.duckdb"
-    built, _ = agent.ensure_built(parse("--input", str(history), "--db", str(db)))
+    built, _ = agent.ensure_built(parse("--input", str(history), "--db", str(db), *PLAIN_TRAILING))
     assert built
     return {"history": history, "db": db}
 
 
 def base_args(base, tmp_path, *extra: str) -> list[str]:
     return ["--input", str(base["history"]), "--db", str(base["db"]), "--state", str(tmp_path / "state.json"),
-            "--out", str(tmp_path / "reports"), *extra]
+            "--out", str(tmp_path / "reports"), *PLAIN_TRAILING, *extra]
 
 
 def state_of(tmp_path) -> dict:
@@ -167,7 +177,7 @@ def test_alerts_on_planted_days_then_nothing_then_exactly_the_appended_spike(bas
     sidecar = ".agent-build.json"
     shutil.copy2(base["db"].with_name(base["db"].name + sidecar), db.with_name(db.name + sidecar))
     argv = ["--input", str(base["history"]), "--db", str(db), "--state", str(tmp_path / "state.json"),
-            "--out", str(tmp_path / "reports")]
+            "--out", str(tmp_path / "reports"), *PLAIN_TRAILING]
 
     code, out, _ = run_agent(capsys, *argv)
     assert code == 0

@@ -34,6 +34,7 @@ from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, build, etherscan
 
 from cexflow import docs
 from cexflow.errors import CexflowError
+from cexflow.methods import project_vars
 from cexflow.paths import SAMPLE_INPUT
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "docs-site"
@@ -313,8 +314,10 @@ def test_index_lists_the_reports_and_the_build(browser, site):
     assert f"dbt/index.html#!/model/model.cexflow.{MART}" in hrefs
     assert {"reports/data/topk_netflow_total.csv", "reports/data/top_netflow_anomalies.csv"} <= hrefs
     text = browser.evaluate("document.body.innerText")
+    defaults = project_vars()  # the sample is built with the default method and settings
     for fact in ("LPT", "0x58b6a8a3302369daec383334672404ee733ab239", "ethereum", "2025-03-01 to 2025-06-28",
-                 "trailing", "window 28 days", "|z| ≥ 3", "top-k 10", "lpt_transfers_sample.csv", "bad_rows.csv"):
+                 defaults["zscore_method"], f"window {defaults['zscore_window_days']} days",
+                 f"|z| ≥ {defaults['zscore_threshold']:g}", "top-k 10", "lpt_transfers_sample.csv", "bad_rows.csv"):
         assert fact in text, f"the index does not show {fact!r}"
     assert re.search(r"input rows rejected\s+2\b", text)
     images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")

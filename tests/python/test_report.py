@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import BINANCE14, ETHERSCAN_HEADER, build, etherscan_row, query, user, write_csv
+from conftest import BINANCE14, ETHERSCAN_HEADER, PLAIN_TRAILING, build, etherscan_row, query, user, write_csv
 
 from cexflow import charts, report
 from cexflow.errors import CexflowError
@@ -39,7 +39,8 @@ def db(tmp_path_factory) -> Path:
     negative = dict(etherscan_row("r3", ts, user(3), BINANCE14, "3"), value="-5")
     write_csv(d / "inputs" / "late_with_bad_rows.csv", ETHERSCAN_HEADER, [good, bad_address, negative])
     path = d / "marts.duckdb"
-    assert build(path, "--input", str(d / "sample" / "history.csv"), "--input", str(d / "inputs")) == 0
+    assert build(path, "--input", str(d / "sample" / "history.csv"), "--input", str(d / "inputs"),
+                 *PLAIN_TRAILING) == 0
     return path
 
 

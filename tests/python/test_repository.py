@@ -59,7 +59,7 @@ def test_the_patterns_catch_what_they_are_for():
     # checked by hand: each of these lines reads outside the clone, the last two do not
     shared = "sha" + "red"
     outside = [f'SHARED = ROOT.parent / "{shared}" / "data"', f"python make_labels.py ../{shared}/data/real",
-               'Path(__file__).parents[2] / "shared"', "os.path.join('..', 'shared')"]
+               f'Path(__file__).parents[2] / "{shared}"', f"os.path.join('..', '{shared}')"]
     inside = ['REAL = ROOT / "tests" / "data" / "real"', "shared with test_readme_queries.py"]
     assert all(any(p.search(line) for p in OUTSIDE_PATTERNS) for line in outside)
     assert not any(p.search(line) for line in inside for p in OUTSIDE_PATTERNS)

@@ -33,7 +33,7 @@ from conftest import query as query_db
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_defillama import FakeDefiLlama  # noqa: E402
-from fake_etherscan import LPT, OTHER_TOKEN, ZERO, FakeChain, FakeEtherscan  # noqa: E402
+from fake_etherscan import ARBITRUM_LPT, LPT, OTHER_TOKEN, ZERO, FakeChain, FakeEtherscan  # noqa: E402
 
 from cexflow import balances, defillama, fetch  # noqa: E402
 from cexflow.cli import main as cli_main  # noqa: E402
@@ -508,8 +508,12 @@ def test_wallets_from_the_projects_labels():
     assert len(every) == len({r["address"].lower() for r in rows if r["chain"] == "ethereum"})
     seed = fetch.load_wallets(fetch.DEFAULT_LABELS, "ethereum", "seed")
     assert len(seed) == 13 and BUSY in seed
-    with pytest.raises(CexflowError, match="no wallets for chain arbitrum"):
-        fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    # Arbitrum One: the four Arbiscan exchange labels of tests/data/real/exchange_labels_arbiscan.csv
+    arbitrum = fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    assert [(w.exchange, w.name) for w in arbitrum] == [
+        ("binance", "Binance Hot Wallet"), ("kucoin", "KuCoin"), ("kucoin", "KuCoin 2"), ("kucoin", "KuCoin 3")]
+    with pytest.raises(CexflowError, match="no wallets labelled seed_project for chain arbitrum"):
+        fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum", "seed")
 
 
 def test_bad_label_file_names_the_line(tmp_path):
@@ -594,11 +598,11 @@ def balances_chain() -> FakeChain:
     return chain
 
 
-def true_balance(chain: FakeChain, address: str, block: int) -> int:
+def true_balance(chain: FakeChain, address: str, block: int, token: str = LPT) -> int:
     received = sum(int(r["value"]) for r in chain.transfers
-                   if r["contractAddress"] == LPT and r["to"] == address and int(r["blockNumber"]) <= block)
+                   if r["contractAddress"] == token and r["to"] == address and int(r["blockNumber"]) <= block)
     sent = sum(int(r["value"]) for r in chain.transfers
-               if r["contractAddress"] == LPT and r["from"] == address and int(r["blockNumber"]) <= block)
+               if r["contractAddress"] == token and r["from"] == address and int(r["blockNumber"]) <= block)
     return chain.genesis.get(address, 0) + received - sent
 
 
@@ -915,3 +919,66 @@ def test_price_text_is_the_json_decimal():
     for bad in (Decimal("0"), Decimal("-2"), Decimal("Infinity"), 1.5, True, "1"):
         with pytest.raises(ValueError):
             defillama.price_text(bad)
+
+
+# -- Arbitrum One -------------------------------------------------------------------------------------------
+def test_arbitrum_lpt_is_fetched_and_built_end_to_end(serve, tmp_path, monkeypatch, capfd):
+    """`cexflow fetch --chain arbitrum` with the bundled labels (the four Arbiscan exchange wallets) against a
+    fake Arbitrum One (chainid 42161, one-second blocks, a head that moves every call), then `cexflow build
+    --chain arbitrum`: the marts hold exactly the Arbitrum LPT transfers, classified here in plain Python."""
+    rng = random.Random(11)
+    wallets = fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    binance, kucoin, kucoin2, kucoin3 = (w.address for w in wallets)
+    chain = FakeChain(first_block=200_000_000, first_timestamp=MIDNIGHT - 1000, block_time=1,
+                      n_blocks=4 * 86_400)
+    first, last = chain.block_after(MIDNIGHT), chain.block_before(MIDNIGHT + 3 * 86_400 - 1)
+    for _ in range(30):
+        chain.add(rng.randrange(first, last + 1), someone(rng), binance, rng.randrange(10**15, 10**20),
+                  token=ARBITRUM_LPT)
+    for _ in range(25):
+        chain.add(rng.randrange(first, last + 1), kucoin2, someone(rng), rng.randrange(10**15, 10**19),
+                  token=ARBITRUM_LPT)
+    chain.add(first + 5000, binance, kucoin, 3 * 10**18, token=ARBITRUM_LPT)  # from one exchange to another
+    chain.add(first + 6000, kucoin, kucoin3, 2 * 10**18, token=ARBITRUM_LPT)  # within one exchange
+    chain.add(first + 100, someone(rng), binance, 10**18, token=LPT)  # Ethereum's LPT address: another token
+    chain.add(first - 1, someone(rng), binance, 1, token=ARBITRUM_LPT)  # before the range
+    chain.genesis = dict.fromkeys((binance, kucoin, kucoin2, kucoin3), 10**23)
+    chain.genesis_supply = 10**25
+    fake = serve(chain, chain_id=42161, head=last + 500, head_step=1)
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    out, balances_file = tmp_path / "out", tmp_path / "balances.csv"
+    assert cli_main(["fetch", "--chain", "arbitrum", "--transfers", "--balances", "--start", str(START),
+                     "--end", str(END), "--out", str(out), "--balances-out", str(balances_file), "--api-url",
+                     fake.url, "--rate", "400", "--page-size", "20", "--timeout", "0.5"]) == 0
+    assert {c["chainid"] for c in fake.calls} == {"42161"}  # the fake answers another chainid with an error
+    assert {c["contractaddress"] for c in fake.calls if "contractaddress" in c} == {ARBITRUM_LPT}
+
+    in_range = [r for r in chain.transfers if r["contractAddress"] == ARBITRUM_LPT
+                and first <= int(r["blockNumber"]) <= last]
+    for wallet in wallets:
+        got = Counter(row_key(r) for r in read_csv(out / f"{wallet.address}_{START}_{END}.csv"))
+        assert got == Counter(row_key(r) for r in in_range if wallet.address in (r["from"], r["to"]))
+    rows = read_balances_file(balances_file)
+    assert [(r["chain"], r["token"], r["address"], r["kind"]) for r in rows] == [
+        ("arbitrum", ARBITRUM_LPT, a, "wallet") for a in (binance, kucoin, kucoin2, kucoin3)] + [
+        ("arbitrum", ARBITRUM_LPT, ARBITRUM_LPT, "supply")]
+    for row in rows[:-1]:
+        assert Decimal(row["balance"]) * 10**18 == true_balance(chain, row["address"], int(row["block"]),
+                                                                ARBITRUM_LPT)
+    assert Decimal(rows[-1]["balance"]) * 10**18 == chain.genesis_supply  # no mint or burn
+
+    db = tmp_path / "arbitrum.duckdb"
+    assert cli_main(["build", "--db", str(db), "--chain", "arbitrum", "--input", str(out / "*.csv")]) == 0
+    assert KEY not in "".join(capfd.readouterr())
+    exchange_of = {w.address: w.exchange for w in wallets}
+    sums = defaultdict(Decimal)
+    for r in in_range:
+        ends = (exchange_of.get(r["from"]), exchange_of.get(r["to"]))
+        kind = ("deposit" if ends[0] is None else "withdrawal" if ends[1] is None
+                else "internal" if ends[0] == ends[1] else "cross_exchange")
+        sums[kind] += Decimal(int(r["value"])) / Decimal(10) ** 18
+    assert set(sums) == {"deposit", "withdrawal", "internal", "cross_exchange"}
+    got = dict(query_db(db, "select flow_type, sum(amount) from fct_exchange_transfers group by flow_type"))
+    assert got == dict(sums)
+    assert query_db(db, "select distinct chain, token_address from fct_exchange_transfers") == [
+        ("arbitrum", ARBITRUM_LPT)]

@@ -787,7 +787,7 @@ def _run_balances(args: argparse.Namespace, api_key: str, tokens: list[Token], w
         for token, snapshot in zip(group, summary.snapshots, strict=True):
             print(f"{len(snapshot.rows) - 1} {token.label} wallet balances and the supply on {args.chain}, "
                   f"after blocks {snapshot.first_block}-{snapshot.last_block} "
-                  f"({snapshot.rereads} reads repeated) in {summary.path}; {summary.calls} calls")
+                  f"({snapshot.rereads} reads repeated) in {summary.path}; {_calls(summary.calls)}")
 
 
 def _run_prices(args: argparse.Namespace, tokens: list[Token]) -> None:
@@ -800,7 +800,11 @@ def _run_prices(args: argparse.Namespace, tokens: list[Token]) -> None:
                                out_path=path)
         for token, series in zip(group, summary.series, strict=True):
             print(f"{len(series.rows)} of {series.days} days of {token.label} priced ({series.coin}), "
-                  f"{_missing_days(series)} in {summary.path}; {summary.calls} calls")
+                  f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}")
+
+
+def _calls(n: int) -> str:
+    return f"{n} call{'' if n == 1 else 's'}"
 
 
 def _missing_days(series: defillama.PriceSeries) -> str:

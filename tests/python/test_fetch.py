@@ -982,3 +982,34 @@ def test_arbitrum_lpt_is_fetched_and_built_end_to_end(serve, tmp_path, monkeypat
     assert got == dict(sums)
     assert query_db(db, "select distinct chain, token_address from fct_exchange_transfers") == [
         ("arbitrum", ARBITRUM_LPT)]
+
+
+# -- what to fetch ------------------------------------------------------------------------------------------
+def test_several_tokens_share_one_prices_file(llama, tmp_path, capfd):
+    usdc = f"ethereum:{OTHER_TOKEN}"
+    fake = llama({COIN: [(NOON, "5.25")], usdc: [(NOON, "0.9998"), (NOON + 86_400, "1.0001")]},
+                 symbols={usdc: "USDC"})
+    out = tmp_path / "prices.csv"
+    assert cli_main(["fetch", "--prices", "--token", "LPT", "--token", "usdc", "--token", LPT, "--start",
+                     "2024-01-01", "--end", "2024-01-02", "--prices-url", fake.url, "--prices-out", str(out)]) == 0
+    assert read_prices_file(out)[1:] == [["2024-01-01", "ethereum", LPT, "5.25"],
+                                         ["2024-01-01", "ethereum", OTHER_TOKEN, "0.9998"],
+                                         ["2024-01-02", "ethereum", OTHER_TOKEN, "1.0001"]]
+    assert [c["path"] for c in fake.calls] == [f"/chart/{COIN}", f"/chart/{usdc}"]  # LPT named twice: once
+    printed = capfd.readouterr().out
+    assert "1 of 2 days of LPT priced" in printed and "2 of 2 days of USDC priced" in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--prices", "--end", "2024-01-02"], "--start DATE is needed for --prices"),
+    (["--start", "2024-01-01"], "--end DATE is needed for transfers"),
+    (["--prices", "--start", "2024-01-03", "--end", "2024-01-02"], "--start 2024-01-03 is after --end"),
+    (["--prices", "--start", "2024-01-01", "--end", "2024-01-02", "--prices-url", "ftp://x"],
+     "--prices-url ftp://x: not an http"),
+    (["--start", "2024-01-01", "--end", "2024-01-02", "--token", "LPT", "--token", "USDC", "--out", "x"],
+     "--out x: a transfers folder holds one token's fetch"),
+])
+def test_options_are_checked_before_any_call(argv, message, monkeypatch):
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    with pytest.raises(CexflowError, match=re.escape(message)):
+        fetch.run(parse(["--api-url", "http://127.0.0.1:9/v2/api", *argv]))  # nothing listens on port 9

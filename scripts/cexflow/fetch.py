@@ -2,9 +2,7 @@
 and with `--balances` their balances and the token's supply (cexflow.balances), with `--prices` the token's
 daily USD prices from DefiLlama (cexflow.defillama).
 
-Transfers:
-
-For each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
+Transfers: for each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
 the wallet's `tokentx` rows are read oldest first, one query of at most `page_size` rows at a time. A query
 that comes back full is split at the block of its last row: the rows before that block are complete, and
 the next query starts at that block. Whole blocks are never split between two queries, so no transfer is

@@ -150,13 +150,16 @@ def _empty(ax, text: str = "no data in this period") -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=GREY, fontsize=12)
 
 
-def _scored_baseline(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline mean and spread on the days that have a z-score (NaN elsewhere): before enough history the
-    marts still hold a mean of the few days seen, whose band would be meaningless."""
-    scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else True
-    mean = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
-    std = np.where(scored, _floats(frame["baseline_std"]), np.nan)
-    return mean, std
+def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
+    """The band the charts draw: flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std,
+    taken as the marts hold them (so the band is the method's own: for screened, a screened-out spike does
+    not widen the days after it), on the days that have a z-score (NaN elsewhere: before enough history the
+    marts still hold a mean of the few days seen, whose band would be meaningless)."""
+    scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
+    centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
+    spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
+    return pd.DataFrame({"flow_date": list(frame["flow_date"]), "centre": centre,
+                         "lower": centre - z_threshold * spread, "upper": centre + z_threshold * spread})
 
 
 DAILY_BARS_MAX_DAYS = 200  # longer periods: weekly bars, and monthly beyond WEEKLY_BARS_MAX_DAYS
@@ -207,11 +210,13 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 
 def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
                           z_threshold: float, method: str, window_days: int,
-                          series_name: str = "all exchanges") -> Path:
-    """Daily netflow with its baseline mean and the ±z·σ band; anomaly days marked.
+                          series_name: str = "all exchanges", anomaly_rule: str | None = None) -> Path:
+    """Daily netflow with its baseline mean and the ±z·σ band (`baseline_band`); anomaly days marked.
 
     `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction (one series). The
-    band is drawn on the days that have a z-score.
+    band is drawn on the days that have a z-score; the markers are the days the marts flag (`is_anomaly`),
+    so a day outside the band that is not material is not marked. `anomaly_rule`: the subtitle's rule
+    (default: |z| ≥ z_threshold).
     """
     fig, (ax,) = _figure()
     if frame.empty:
@@ -219,19 +224,20 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
     else:
         dates = _dates(frame["flow_date"])
         net = _floats(frame["netflow"])
-        mean, std = _scored_baseline(frame)
-        ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR, alpha=0.3,
+        band = baseline_band(frame, z_threshold)
+        ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3,
                         linewidth=0, label=f"baseline ± {z_threshold:g} × {_spread_name(method)}", step="mid")
-        ax.plot(dates, mean, color=BLUE, linewidth=1.2, linestyle="--", label=f"baseline {_centre_name(method)}",
-                drawstyle="steps-mid")
+        ax.plot(dates, band["centre"], color=BLUE, linewidth=1.2, linestyle="--",
+                label=f"baseline {_centre_name(method)}", drawstyle="steps-mid")
         ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid")
         ax.axhline(0, color=GREY, linewidth=0.8)
         _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
         _legend(fig, ax)
         _date_axis(ax)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
+    rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
     _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-           f"baseline: {_method_text(method, window_days)}; a day is an anomaly when |z| ≥ {z_threshold:g}")
+           f"baseline: {_method_text(method, window_days)}; {rule}")
     return _save(fig, out_path)
 
 
@@ -248,6 +254,8 @@ def _method_text(method: str, window_days: int) -> str:
         "trailing": f"mean and σ of the {window_days} days before each day",
         "inclusive": f"mean and population σ of a {window_days}-day window ending on the day",
         "robust": f"median and MAD/0.6745 of the {window_days} days before each day",
+        "screened": f"mean and floored σ of the {window_days} days before each day, days far from their own "
+                    "baseline left out",
     }.get(method, f"{method}, {window_days}-day window")
 
 
@@ -314,9 +322,9 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
         dates = _dates(part["flow_date"])
         net = _floats(part["netflow"])
         if has_band and name != "other":
-            mean, std = _scored_baseline(part)
-            ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR,
-                            alpha=0.3, linewidth=0, step="mid")
+            band = baseline_band(part, z_threshold)
+            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0,
+                            step="mid")
         ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid")
         ax.axhline(0, color=GREY, linewidth=0.7)
         if "is_anomaly" in part.columns and name != "other":

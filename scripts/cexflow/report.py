@@ -96,6 +96,16 @@ def fmt_signed(value, places: int = 2) -> str:
     return "+" + text
 
 
+def fmt_amount_exact(value) -> str:
+    """Every digit of an amount, with thousands separators and at least 2 places: '5,000.00', '1.125',
+    '0.000000000000000001' (the tables of transfers, quoted as the marts hold them)."""
+    number = _to_decimal(value)
+    if number is None:
+        return "–"
+    places = max(2, -number.normalize().as_tuple().exponent)
+    return fmt_amount(number, places)
+
+
 def fmt_z(value) -> str:
     """A z-score: '+3.42', '-5.10'; None -> '–'."""
     return fmt_signed(value, 2)
@@ -143,7 +153,7 @@ def template_environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, md=md_cell,
-                       path=project_path)
+                       path=project_path, exact=fmt_amount_exact)
     return env
 
 
@@ -176,13 +186,18 @@ class TokenInfo:
 
 @dataclass(frozen=True)
 class MethodInfo:
+    """The anomaly settings of a build, as fct_netflow_zscores records them."""
+
     method: str
     window_days: int
     z_threshold: float
     top_k: int
+    materiality_threshold: float | None = None
+    min_amount: float = 0.0
+    is_materiality_required: bool = False
 
     def description(self) -> str:
-        w, z = self.window_days, f"{self.z_threshold:g}"
+        w = self.window_days
         text = {
             "trailing": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
                         "calendar days before it (the day itself excluded); z = (netflow − mean) / σ",
@@ -190,8 +205,24 @@ class MethodInfo:
                          f"{w} days that ends on the day itself; z = (netflow − mean) / σ",
             "robust": f"the baseline is the median and the MAD of the {w} calendar days before the day; "
                       "z = 0.6745 · (netflow − median) / MAD (the spread shown is MAD / 0.6745)",
+            "screened": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
+                        "calendar days before it, leaving out days that were far from their own baseline, so "
+                        "that a spike does not widen the baselines after it; σ is floored, so that a flat "
+                        "baseline still scores; z = (netflow − mean) / σ",
         }.get(self.method, f"method {self.method}, window {w} days")
-        return f"{text}; a day is an anomaly when |z| ≥ {z}"
+        return f"{text}; {self.anomaly_rule()}"
+
+    def anomaly_rule(self, short: bool = False) -> str:
+        """What makes a day an anomaly under these settings (short: for a chart's subtitle)."""
+        z = f"{self.z_threshold:g}"
+        if not self.is_materiality_required or self.materiality_threshold is None:
+            return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
+        m = f"{self.materiality_threshold:g}"
+        floor = f" and at least {self.min_amount:g} token units" if self.min_amount else ""
+        if short:
+            return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
+        return (f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
+                f"least {m} × the token's materiality scale (its typical daily exchange flow){floor}")
 
     @property
     def centre_name(self) -> str:
@@ -211,11 +242,14 @@ def load_token(con) -> TokenInfo:
 
 
 def load_method(con) -> MethodInfo | None:
-    row = con.execute("select method, window_days, z_threshold from fct_netflow_zscores limit 1").fetchone()
+    row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
+                                is_materiality_required from fct_netflow_zscores limit 1""").fetchone()
     if row is None:
         return None
     top_k = con.execute("select coalesce(max(rank), 0) from rpt_topk_netflow_days").fetchone()[0]
-    return MethodInfo(row[0], int(row[1]), float(row[2]), int(top_k))
+    method, window, z, materiality, min_amount, required = row
+    return MethodInfo(method, int(window), float(z), int(top_k),
+                      None if materiality is None else float(materiality), float(min_amount or 0), bool(required))
 
 
 def check_marts(con, db: Path) -> None:
@@ -351,13 +385,11 @@ def load_overview(db: Path) -> Overview:
             left join series_flows as f on f.series = k.series and f.flow_date = k.flow_date
             left join fct_netflow_zscores as z on z.series = k.series and z.flow_date = k.flow_date
             order by k.series <> 'total', k.series, k.rank""")
-        anomalies = read_frame(con, f"""
-            with {_SERIES_FLOWS}
-            select a.flow_date, a.series, a.netflow, a.baseline_mean, a.baseline_std, a.baseline_days, a.zscore,
-                   a.direction, a.method, a.window_days, a.z_threshold, f.inflow, f.outflow
-            from rpt_netflow_anomalies as a
-            left join series_flows as f on f.series = a.series and f.flow_date = a.flow_date
-            order by a.flow_date, a.series <> 'total', a.series""")
+        anomalies = read_frame(con, """
+            select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
+                   materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
+            from rpt_netflow_anomalies
+            order by flow_date, series <> 'total', series""")
         reconciliation = read_frame(con, """
             select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
                    other_token_rows
@@ -381,7 +413,8 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
     m = ov.method or MethodInfo("trailing", 28, 3.0, 0)
     z_common = {"z_threshold": m.z_threshold, "method": m.method, "window_days": m.window_days}
     return [
-        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common),
+        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common,
+                                     anomaly_rule=m.anomaly_rule(short=True)),
         charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **common),
         charts.plot_netflow_by_exchange(ov.by_exchange, img / "netflow_by_exchange.png", **common,
                                         z_threshold=m.z_threshold, method=m.method),
@@ -545,7 +578,8 @@ class Focus:
         return f"{self.subject.slug}_{self.start}_{self.end}"
 
 
-def _parse_date(value, option: str) -> dt.date | None:
+def parse_date(value, option: str) -> dt.date | None:
+    """A YYYY-MM-DD option (None or '' -> None); anything else is a one-line error naming the option."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.date):
@@ -574,7 +608,7 @@ def _transfer_direction_sql(subject: FocusSubject) -> tuple[str, str, dict]:
 
 def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focus:
     db = Path(db)
-    start, end = _parse_date(start, "--start"), _parse_date(end, "--end")
+    start, end = parse_date(start, "--start"), parse_date(end, "--end")
     with connect(db) as con:
         check_marts(con, db)
         token = load_token(con)
@@ -670,7 +704,7 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
         chart_files["netflow_baseline"] = charts.plot_netflow_baseline(
             f.daily, img / f"{f.slug}_netflow_baseline.png", symbol=f.token.symbol, chain=f.token.chain,
             period=f.period, z_threshold=m.z_threshold, method=m.method, window_days=m.window_days,
-            series_name=f.subject.title)
+            series_name=f.subject.title, anomaly_rule=m.anomaly_rule(short=True))
     env = template_environment()
     path = focus_dir / f"{f.slug}.md"
     text = env.get_template("focus.md.j2").render(

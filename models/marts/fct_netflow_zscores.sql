@@ -52,7 +52,16 @@ final as (
         cast({{ var('materiality_threshold') }} as double) as materiality_threshold,
         cast({{ var('materiality_min_amount') or 0 }} as double) as min_amount,
         {{ 'true' if var('anomaly_requires_materiality') | string | lower in ['true', '1', 'yes'] else 'false' }}
-            as is_materiality_required
+            as is_materiality_required,
+        '{{ var("materiality_scale") }}' as materiality_scale_kind,
+        {{ var('materiality_window_days') | int }} as materiality_window_days,
+        {%- set screened = var('zscore_method') == 'screened' %}
+        -- the options of method screened (NULL for the other methods, which have none)
+        cast({{ var('zscore_exclude_z') if screened and var('zscore_exclude_z') is not none else 'null' }} as double)
+            as exclude_z,
+        cast({{ var('zscore_scale_spread_floor') or 0 if screened else 'null' }} as double) as scale_spread_floor,
+        cast({{ var('zscore_active_spread_floor') or 0 if screened else 'null' }} as double) as active_spread_floor,
+        cast({{ var('zscore_min_active_days') or 0 if screened else 'null' }} as integer) as min_active_days
     from scored
 )
 

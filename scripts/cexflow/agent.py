@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -77,6 +76,7 @@ from cexflow import __version__, webhooks
 from cexflow.build import add_build_arguments, build, build_vars, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
+from cexflow.files import LockHeld, exclusive_lock, replace_durably
 from cexflow.paths import PROJECT_ROOT, default_db
 from cexflow.report import (
     MethodInfo,
@@ -133,13 +133,7 @@ def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
         os.fsync(fh.fileno())
     if checkpoint:
         _checkpoint(checkpoint)
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    replace_durably(tmp, path)
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -194,20 +188,13 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
 def agent_lock(state_path: Path) -> Iterator[Path]:
     """Hold an exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {holder}) is running on this "
-                               f"state (lock {lock_path}); not starting a second one") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            stack.enter_context(exclusive_lock(lock_path))
+        except LockHeld as held:
+            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
+                               f"this state (lock {lock_path}); not starting a second one") from None
         yield lock_path
-    finally:
-        os.close(fd)
 
 
 # --- building -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from cexflow import inputs
 from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
+from cexflow.files import working_copy
 from cexflow.methods import add_anomaly_arguments, anomaly_vars
 from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
 
@@ -129,9 +130,11 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) -> None:
+def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
+            write_to: Path | None = None) -> None:
     """Run a dbt command in the project with the DuckDB file `db` (for target spark: the Spark warehouse
-    folder `db`); a failure becomes a one-line error.
+    folder `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's
+    working copy of `db`, see cexflow.files); `db` still decides the folders below.
 
     The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
     dbt users look); any other database gets its own throw-away folders, so that builds of different
@@ -139,7 +142,7 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) ->
     """
     default = default_spark_dir() if target == "spark" else default_db()
     env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_ROOT), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    env["CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB"] = str(db)
+    env["CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB"] = str(write_to or db)
     with tempfile.TemporaryDirectory(prefix="cexflow-dbt-") as scratch:
         target_path = PROJECT_ROOT / "target" if db == default.resolve() else Path(scratch) / "target"
         log_path = PROJECT_ROOT / "logs" if db == default.resolve() else Path(scratch) / "logs"
@@ -327,17 +330,21 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
 
 
 def build(args: argparse.Namespace) -> BuildSummary:
-    """Check the options and files, run dbt build (incrementally where it can), and summarise the marts."""
+    """Check the options and files, run dbt build (incrementally where it can) on a working copy of the
+    database, summarise the result, and move it into place: readers of the database never block the build
+    nor see half of it (cexflow.files). A failed build leaves the database as it was."""
     dbt_vars = build_vars(args)
     if args.target == "spark":
         return build_spark(args, dbt_vars)
     db = (args.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    run_vars, full_refresh, reason = plan_build(db, dbt_vars, getattr(args, "full_refresh", False))
-    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
-    run_dbt(command, db, args.target, verbose=args.verbose)
-    record_build(db, dbt_vars)
-    summary = summarize(db)
+    with working_copy(db) as work:
+        run_vars, full_refresh, reason = plan_build(work, dbt_vars, getattr(args, "full_refresh", False))
+        command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
+        run_dbt(command, db, args.target, verbose=args.verbose, write_to=work)
+        record_build(work, dbt_vars)
+        summary = summarize(work)
+    summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     return summary
 

@@ -6,16 +6,18 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from cexflow import inputs
-from cexflow.db import spark_schema_dir
+from cexflow.db import lock_conflict, spark_schema_dir
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
 from cexflow.methods import add_anomaly_arguments, anomaly_vars
@@ -157,20 +159,70 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
             raise CexflowError(f"dbt {command[0]} failed: {first_dbt_failure(target_path, proc.stdout)}")
 
 
+# dbt's output carries terminal colours (`\x1b[0m`) and a time at the start of each line (`07:30:43  `)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DBT_LOG_TIME = re.compile(r"^\d\d:\d\d:\d\d(?:\.\d+)?\s+")
+
+
+def plain_lines(text: str) -> list[str]:
+    """dbt's text without colours and times, stripped, blank lines left out."""
+    lines = (DBT_LOG_TIME.sub("", ANSI_ESCAPE.sub("", line).strip()).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
 def first_dbt_failure(target_path: Path, output: str | None) -> str:
-    """The first failing node of the last dbt run, from run_results.json or dbt's output."""
+    """The first failure of the last dbt run as one plain line: the node and its file (from run_results.json
+    and manifest.json, else the error dbt printed), dbt's message, and what to do."""
+    where, message = failed_node(target_path) or ("", "")
+    if not message:
+        lines = plain_lines(output or "")
+        # dbt prints "Encountered an error:" or "... Compilation Error" and the detail on the next line(s)
+        at = next((i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
+                  next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)))
+        detail = []
+        for line in lines[at:at + 3]:
+            if line.startswith("Traceback"):
+                break
+            detail.append(line)
+        message = " ".join(detail) or "no output"
+    message = " ".join(plain_lines(message))
+    locked = lock_conflict(message, opened_read_only=False)
+    if locked:
+        return locked
+    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {dbt_failure_advice(where, message)}"
+
+
+def failed_node(target_path: Path) -> tuple[str, str] | None:
+    """("unique_id (file): ", message) of the first failed node in run_results.json, if dbt wrote one."""
     try:
-        for result in json.loads((target_path / "run_results.json").read_text())["results"]:
-            if result["status"] in ("error", "fail"):
-                message = " ".join(str(result.get("message") or "").split())
-                return f"{result['unique_id']}: {message[:400]}"
-    except (OSError, ValueError, KeyError):
-        pass
-    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
-    # dbt prints "... Compilation Error" and the detail on the next line: keep both
-    at = next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0))
-    text = " ".join(lines[at:at + 2]) or "no output"
-    return text[:400] + " (rerun with --verbose for dbt's output)"
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+        failed = next((r for r in results if r["status"] in ("error", "fail")), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if failed is None:
+        return None
+    try:
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        node = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}[failed["unique_id"]]
+        path = node["original_file_path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        path = ""
+    message = str(failed.get("message") or "")
+    shown = f" ({path})" if path and path not in message else ""
+    return f"{failed['unique_id']}{shown}: ", message
+
+
+def dbt_failure_advice(where: str, message: str) -> str:
+    """What to do about a dbt failure, by what its message says."""
+    lowered = message.lower()
+    if "no space left on device" in lowered:
+        return "free some disk space (a build writes a copy of the database beside it), then run again"
+    if "out of memory" in lowered:
+        return ("give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
+                "rerun with --verbose for dbt's output")
+    if where.startswith(("test.", "unit_test.")):
+        return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
+    return "rerun with --verbose for dbt's output"
 
 
 def summarize(db: Path, method: str | None = None) -> BuildSummary:

@@ -2,7 +2,8 @@
 database open read-only (a Python reader and the DuckDB shell), the readers' snapshot stays whole while the
 build runs, and a reader that opens afterwards reads the new build, every table and view of it. Where a lock
 cannot be had (another writer, another build), the error is one plain line naming the file and what to do.
-A WAL left beside the database is built on, never replayed onto the new file (cexflow.files).
+A failed build leaves the database as it was; a WAL left beside the database is built on, never replayed onto
+the new file (cexflow.files).
 
 The history: days i = 0-29 (2025-01-01..30) each have a deposit of 10 + (i mod 3) LPT to binance14 and a 5 LPT
 withdrawal from kraken_cold1; file B adds day 30 with three 10 LPT deposits, file C day 31 with one 1,000 LPT
@@ -29,6 +30,7 @@ import duckdb
 import pytest
 from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, PROJECT_ROOT, etherscan_row, query, user, write_csv
 
+from cexflow import build as build_module
 from cexflow.cli import main as cexflow_main
 from cexflow.files import MIB, wal_of, working_copy, working_folder_of
 
@@ -266,6 +268,22 @@ def test_a_second_build_of_one_database_is_one_clean_line(built, files, capsys):
         holder.communicate("", timeout=30)
 
 
+def test_a_failed_build_leaves_the_database_and_no_working_copy(built, files, capsys, monkeypatch):
+    # a killed build's leftovers are in the way; then dbt fails for memory (DuckDB limited to 2 MB)
+    leftovers = working_folder_of(built)
+    leftovers.mkdir()
+    (leftovers / built.name).write_text("half a database")
+    before, rows = stamp(built), snapshot(built)
+    capsys.readouterr()
+    monkeypatch.setenv("CEXFLOW_DUCKDB_MEMORY", "2MB")
+    assert cexflow_main(["build", "--db", str(built), "--input", str(files["a"]), "--full-refresh"]) == 2
+    err = one_line_error(capsys)
+    assert err.startswith("cexflow build: error: dbt build failed: model.cexflow.") and "(models/" in err
+    assert "Out of Memory Error" in err and "CEXFLOW_DUCKDB_MEMORY=4GB" in err
+    assert stamp(built) == before and snapshot(built) == rows
+    assert not leftovers.exists()
+
+
 def test_too_little_disk_for_the_working_copy_is_one_line_before_any_work(built, files, capsys, monkeypatch):
     size = built.stat().st_size  # the copy needs this much beside the database (it has no WAL)
     assert not wal_of(built).exists()
@@ -301,3 +319,36 @@ def test_a_wal_beside_the_database_is_built_on_and_never_replayed_onto_the_new_f
     # had the old WAL stayed beside the new file, opening it would insert 2 a second time
     assert not wal_of(db).exists() and not working_folder_of(db).exists()
     assert query(db, "select a from t order by a") == [(1,), (2,), (3,)]
+
+
+ISSUE_OUTPUT = (  # dbt's output when another process held the file (issue 13), colours and times included
+    "\x1b[0m07:30:43  Running with dbt=1.11.16\n"
+    "\x1b[0m07:30:43  Finished running  in 0 hours 0 minutes and 0.04 seconds (0.04s).\n"
+    "\x1b[0m07:30:43  Encountered an error:\n"
+    'IO Error: Could not set lock on file "/data/cexflow.duckdb": Conflicting lock is held in /usr/bin/duckdb '
+    "(PID 4242). See also https://duckdb.org/docs/stable/connect/concurrency\n"
+    "\x1b[0m07:30:43  Traceback (most recent call last):\n"
+    '  File "dbt/adapters/duckdb/connections.py", line 110, in exception_handler\n'
+)
+
+
+def test_dbt_failures_are_one_plain_line_naming_the_node_or_file_and_what_to_do(tmp_path):
+    assert build_module.first_dbt_failure(tmp_path, ISSUE_OUTPUT) == (
+        "--db /data/cexflow.duckdb: another process (PID 4242, /usr/bin/duckdb) has this database open; close "
+        "it, then run again")
+    compile_error = ("\x1b[0m07:30:43  Encountered an error:\nCompilation Error\n"
+                     "  dbt could not find a macro with the name 'x' in any package.\n")
+    assert build_module.first_dbt_failure(tmp_path, compile_error) == (
+        "Encountered an error: Compilation Error dbt could not find a macro with the name 'x' in any package.; "
+        "rerun with --verbose for dbt's output")
+    # a failed data test: its node from run_results.json, its file from manifest.json
+    uid = "test.cexflow.assert_netflow_reconciles_to_transfers"
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": [
+        {"unique_id": "model.cexflow.stg_transfers", "status": "success", "message": "OK"},
+        {"unique_id": uid, "status": "fail", "message": "\x1b[31mGot 2 results, configured to fail if != 0\x1b[0m"},
+    ]}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"nodes": {
+        uid: {"original_file_path": "tests/assert_netflow_reconciles_to_transfers.sql"}}}))
+    assert build_module.first_dbt_failure(tmp_path, "") == (
+        f"{uid} (tests/assert_netflow_reconciles_to_transfers.sql): Got 2 results, configured to fail if != 0; "
+        "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test")

@@ -73,7 +73,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from cexflow import __version__, webhooks
-from cexflow.build import add_build_arguments, build, build_vars, summarize
+from cexflow.build import add_build_arguments, build, build_vars, build_warnings, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, replace_durably
@@ -207,9 +207,9 @@ def _project_files() -> list[Path]:
     return [p for p in files if p.exists()]
 
 
-def build_fingerprint(args: argparse.Namespace) -> str:
-    """A hash of what a build depends on: options, and size and mtime of every file it reads."""
-    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
+def build_fingerprint(args: argparse.Namespace, dbt_vars: dict) -> str:
+    """A hash of what a build depends on: options (`dbt_vars`, from build_vars(args)), and size and mtime of
+    every file it reads."""
     files = sorted({str(p) for key, value in dbt_vars.items() if key.endswith("_files") for p in value})
     stats = []
     for path in [*map(Path, files), *_project_files()]:
@@ -233,13 +233,16 @@ def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
     db = (args.db or default_db()).resolve()
     args.db = db
     sidecar = db.with_name(db.name + ".agent-build.json")
-    fingerprint = build_fingerprint(args)
+    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
+    fingerprint = build_fingerprint(args, dbt_vars)
     try:
         last = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         last = {}
     if last.get("fingerprint") == fingerprint and last.get("db") == _db_stamp(db) and _db_stamp(db):
-        return False, summarize(db)
+        summary = summarize(db)
+        summary.warnings = build_warnings(db, summary, dbt_vars)  # the build's warnings hold until it changes
+        return False, summary
     with contextlib.suppress(FileNotFoundError):
         sidecar.unlink()  # a failed build leaves no stale fingerprint
     summary = build(args)
@@ -602,6 +605,7 @@ class CycleResult:
     webhook_posted: int = 0
     webhook_queued: int = 0
     webhook_error: str | None = None
+    build_warnings: list[str] = field(default_factory=list)  # BuildSummary.warnings
 
     def lines(self) -> list[str]:
         """`[ALERT] N new anomalies. Report: PATH` per report with new alerts (N: its alerts, one per
@@ -626,7 +630,7 @@ class CycleResult:
         return out
 
     def warnings(self) -> list[str]:
-        out = []
+        out = [f"[WARN] {warning}" for warning in self.build_warnings]
         if self.rejected:
             out.append(f"[WARN] {self.rejected:,} input row(s) rejected (table stg_transfers_rejected; "
                        "listed in the alert reports)")
@@ -646,6 +650,7 @@ def run_cycle(args: argparse.Namespace, state_path: Path, options: Options) -> C
         result.reports.append(entry)
     try:
         result.built, summary = ensure_built(args)
+        result.build_warnings = summary.warnings
         days, context = read_anomalies(args.db)
         result.rejected = context["rejected_total"]
         since = options.since.isoformat() if options.since else None

@@ -1,6 +1,7 @@
 """Readers never block the build: `cexflow build` and `cexflow agent` succeed while other processes hold the
 database open read-only (a Python reader and the DuckDB shell), the readers' snapshot stays whole while the
-build runs, and a reader that opens afterwards reads the new build, every table and view of it. Where a lock
+build runs, and a reader that opens afterwards reads the new build, every table and view of it; `cexflow
+report` and `cexflow docs` work beside them too. Where a lock
 cannot be had (another writer, another build), the error is one plain line naming the file and what to do.
 A failed build leaves the database as it was; a WAL left beside the database is built on, never replayed onto
 the new file (cexflow.files).
@@ -193,6 +194,13 @@ def test_build_and_agent_succeed_beside_readers_whose_snapshot_stays_whole(files
         ((episodes,),) = query(db, "select count(distinct (episode_series, episode_start_date)) "
                                    "from rpt_netflow_anomalies")
         assert agent_out[0].startswith(f"[ALERT] {episodes} new anomalies. Report: ")
+
+        # the readers of the project read beside them too: the reports, and the docs site (its dbt reads a copy)
+        assert cexflow_main(["report", "--db", str(db), "--out", str(tmp_path / "report")]) == 0
+        assert (tmp_path / "report" / "reports" / "anomalies.md").is_file()
+        assert cexflow_main(["docs", "--db", str(db), "--out", str(tmp_path / "site")]) == 0
+        assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "dbt" / "index.html").is_file()
+        capsys.readouterr()
 
         # the shell still reads the database it opened: the first build's
         shell_out, shell_err = shell.communicate("select count(*), sum(netflow) from fct_netflow_daily_total;\n",

@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -74,9 +73,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from cexflow import __version__, webhooks
-from cexflow.build import add_build_arguments, build, build_vars, summarize
+from cexflow.build import add_build_arguments, build, build_vars, build_warnings, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
+from cexflow.files import LockHeld, exclusive_lock, replace_durably
 from cexflow.paths import PROJECT_ROOT, default_db
 from cexflow.report import (
     MethodInfo,
@@ -133,13 +133,7 @@ def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
         os.fsync(fh.fileno())
     if checkpoint:
         _checkpoint(checkpoint)
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    replace_durably(tmp, path)
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -194,20 +188,13 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
 def agent_lock(state_path: Path) -> Iterator[Path]:
     """Hold an exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {holder}) is running on this "
-                               f"state (lock {lock_path}); not starting a second one") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            stack.enter_context(exclusive_lock(lock_path))
+        except LockHeld as held:
+            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
+                               f"this state (lock {lock_path}); not starting a second one") from None
         yield lock_path
-    finally:
-        os.close(fd)
 
 
 # --- building -----------------------------------------------------------------------------------------
@@ -220,9 +207,9 @@ def _project_files() -> list[Path]:
     return [p for p in files if p.exists()]
 
 
-def build_fingerprint(args: argparse.Namespace) -> str:
-    """A hash of what a build depends on: options, and size and mtime of every file it reads."""
-    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
+def build_fingerprint(args: argparse.Namespace, dbt_vars: dict) -> str:
+    """A hash of what a build depends on: options (`dbt_vars`, from build_vars(args)), and size and mtime of
+    every file it reads."""
     files = sorted({str(p) for key, value in dbt_vars.items() if key.endswith("_files") for p in value})
     stats = []
     for path in [*map(Path, files), *_project_files()]:
@@ -246,13 +233,16 @@ def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
     db = (args.db or default_db()).resolve()
     args.db = db
     sidecar = db.with_name(db.name + ".agent-build.json")
-    fingerprint = build_fingerprint(args)
+    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
+    fingerprint = build_fingerprint(args, dbt_vars)
     try:
         last = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         last = {}
     if last.get("fingerprint") == fingerprint and last.get("db") == _db_stamp(db) and _db_stamp(db):
-        return False, summarize(db)
+        summary = summarize(db)
+        summary.warnings = build_warnings(db, summary, dbt_vars)  # the build's warnings hold until it changes
+        return False, summary
     with contextlib.suppress(FileNotFoundError):
         sidecar.unlink()  # a failed build leaves no stale fingerprint
     summary = build(args)
@@ -615,6 +605,7 @@ class CycleResult:
     webhook_posted: int = 0
     webhook_queued: int = 0
     webhook_error: str | None = None
+    build_warnings: list[str] = field(default_factory=list)  # BuildSummary.warnings
 
     def lines(self) -> list[str]:
         """`[ALERT] N new anomalies. Report: PATH` per report with new alerts (N: its alerts, one per
@@ -639,7 +630,7 @@ class CycleResult:
         return out
 
     def warnings(self) -> list[str]:
-        out = []
+        out = [f"[WARN] {warning}" for warning in self.build_warnings]
         if self.rejected:
             out.append(f"[WARN] {self.rejected:,} input row(s) rejected (table stg_transfers_rejected; "
                        "listed in the alert reports)")
@@ -659,6 +650,7 @@ def run_cycle(args: argparse.Namespace, state_path: Path, options: Options) -> C
         result.reports.append(entry)
     try:
         result.built, summary = ensure_built(args)
+        result.build_warnings = summary.warnings
         days, context = read_anomalies(args.db)
         result.rejected = context["rejected_total"]
         since = options.since.isoformat() if options.since else None

@@ -6,19 +6,22 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cexflow import inputs
-from cexflow.db import spark_schema_dir
+from cexflow.db import lock_conflict, spark_schema_dir
 from cexflow.errors import CexflowError
+from cexflow.files import working_copy
 from cexflow.methods import add_anomaly_arguments, anomaly_vars
-from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
+from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 
@@ -77,6 +80,7 @@ class BuildSummary:
     anomalies: int
     method: str
     mode: str = ""
+    warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -85,7 +89,7 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + ([self.mode] if self.mode else [])
+        ] + ([self.mode] if self.mode else []) + [f"warning: {warning}" for warning in self.warnings]
 
 
 def build_vars(args: argparse.Namespace) -> dict:
@@ -100,9 +104,25 @@ def build_vars(args: argparse.Namespace) -> dict:
     dbt_vars: dict = files.dbt_vars()
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(args.blocks) if args.blocks else []
     dbt_vars["labels_files"] = inputs.label_files(args.labels) if args.labels else []
+    check_labels_on_chain(dbt_vars["labels_files"], token.chain)
     dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals, topk_days=args.top_k)
     dbt_vars.update(anomaly)
     return dbt_vars
+
+
+def check_labels_on_chain(labels_files: list[str], chain: str) -> None:
+    """Labels with no address on the build's chain leave every transfer unlabelled: an error."""
+    files = labels_files or [str(EXCHANGE_WALLETS_SEED)]
+    counts = inputs.label_chains(files)
+    if counts.get(chain):
+        return
+    named = ", ".join(str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f
+                      for f in files)
+    found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
+    raise CexflowError(
+        f"--chain {chain}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
+        f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
+        "chain of your data as --chain")
 
 
 def default_spark_dir() -> Path:
@@ -129,9 +149,11 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) -> None:
+def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
+            write_to: Path | None = None) -> None:
     """Run a dbt command in the project with the DuckDB file `db` (for target spark: the Spark warehouse
-    folder `db`); a failure becomes a one-line error.
+    folder `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's
+    working copy of `db`, see cexflow.files); `db` still decides the folders below.
 
     The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
     dbt users look); any other database gets its own throw-away folders, so that builds of different
@@ -139,7 +161,7 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) ->
     """
     default = default_spark_dir() if target == "spark" else default_db()
     env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_ROOT), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    env["CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB"] = str(db)
+    env["CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB"] = str(write_to or db)
     with tempfile.TemporaryDirectory(prefix="cexflow-dbt-") as scratch:
         target_path = PROJECT_ROOT / "target" if db == default.resolve() else Path(scratch) / "target"
         log_path = PROJECT_ROOT / "logs" if db == default.resolve() else Path(scratch) / "logs"
@@ -154,20 +176,70 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False) ->
             raise CexflowError(f"dbt {command[0]} failed: {first_dbt_failure(target_path, proc.stdout)}")
 
 
+# dbt's output carries terminal colours (`\x1b[0m`) and a time at the start of each line (`07:30:43  `)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DBT_LOG_TIME = re.compile(r"^\d\d:\d\d:\d\d(?:\.\d+)?\s+")
+
+
+def plain_lines(text: str) -> list[str]:
+    """dbt's text without colours and times, stripped, blank lines left out."""
+    lines = (DBT_LOG_TIME.sub("", ANSI_ESCAPE.sub("", line).strip()).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
 def first_dbt_failure(target_path: Path, output: str | None) -> str:
-    """The first failing node of the last dbt run, from run_results.json or dbt's output."""
+    """The first failure of the last dbt run as one plain line: the node and its file (from run_results.json
+    and manifest.json, else the error dbt printed), dbt's message, and what to do."""
+    where, message = failed_node(target_path) or ("", "")
+    if not message:
+        lines = plain_lines(output or "")
+        # dbt prints "Encountered an error:" or "... Compilation Error" and the detail on the next line(s)
+        at = next((i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
+                  next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)))
+        detail = []
+        for line in lines[at:at + 3]:
+            if line.startswith("Traceback"):
+                break
+            detail.append(line)
+        message = " ".join(detail) or "no output"
+    message = " ".join(plain_lines(message))
+    locked = lock_conflict(message, opened_read_only=False)
+    if locked:
+        return locked
+    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {dbt_failure_advice(where, message)}"
+
+
+def failed_node(target_path: Path) -> tuple[str, str] | None:
+    """("unique_id (file): ", message) of the first failed node in run_results.json, if dbt wrote one."""
     try:
-        for result in json.loads((target_path / "run_results.json").read_text())["results"]:
-            if result["status"] in ("error", "fail"):
-                message = " ".join(str(result.get("message") or "").split())
-                return f"{result['unique_id']}: {message[:400]}"
-    except (OSError, ValueError, KeyError):
-        pass
-    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
-    # dbt prints "... Compilation Error" and the detail on the next line: keep both
-    at = next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0))
-    text = " ".join(lines[at:at + 2]) or "no output"
-    return text[:400] + " (rerun with --verbose for dbt's output)"
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+        failed = next((r for r in results if r["status"] in ("error", "fail")), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if failed is None:
+        return None
+    try:
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        node = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}[failed["unique_id"]]
+        path = node["original_file_path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        path = ""
+    message = str(failed.get("message") or "")
+    shown = f" ({path})" if path and path not in message else ""
+    return f"{failed['unique_id']}{shown}: ", message
+
+
+def dbt_failure_advice(where: str, message: str) -> str:
+    """What to do about a dbt failure, by what its message says."""
+    lowered = message.lower()
+    if "no space left on device" in lowered:
+        return "free some disk space (a build writes a copy of the database beside it), then run again"
+    if "out of memory" in lowered:
+        return ("give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
+                "rerun with --verbose for dbt's output")
+    if where.startswith(("test.", "unit_test.")):
+        return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
+    return "rerun with --verbose for dbt's output"
 
 
 def summarize(db: Path, method: str | None = None) -> BuildSummary:
@@ -327,19 +399,85 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
 
 
 def build(args: argparse.Namespace) -> BuildSummary:
-    """Check the options and files, run dbt build (incrementally where it can), and summarise the marts."""
+    """Check the options and files, run dbt build (incrementally where it can) on a working copy of the
+    database, check and summarise the result, and move it into place: readers of the database never block the
+    build nor see half of it (cexflow.files). A failed build leaves the database as it was."""
     dbt_vars = build_vars(args)
     if args.target == "spark":
         return build_spark(args, dbt_vars)
     db = (args.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    run_vars, full_refresh, reason = plan_build(db, dbt_vars, getattr(args, "full_refresh", False))
-    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
-    run_dbt(command, db, args.target, verbose=args.verbose)
-    record_build(db, dbt_vars)
-    summary = summarize(db)
+    with working_copy(db) as work:
+        run_vars, full_refresh, reason = plan_build(work, dbt_vars, getattr(args, "full_refresh", False))
+        command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
+        run_dbt(command, db, args.target, verbose=args.verbose, write_to=work)
+        record_build(work, dbt_vars)
+        summary = summarize(work)
+        summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
+    summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     return summary
+
+
+def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:
+    """What makes a finished build less useful than its exit code says, one line each (the summary prints
+    them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
+    error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
+    from cexflow.db import connect
+
+    token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
+    token_text = f"{token.symbol} on {token.chain}" + ("" if token.symbol == token.address else f" ({token.address})")
+    if summary.rows_read and summary.other_token == summary.rows_read:
+        raise CexflowError(
+            f"--token {token.symbol} --chain {token.chain}: none of the {summary.rows_read:,} rows read is a transfer "
+            f"of {token_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
+    with connect(db) as con:
+        per_file = con.execute(
+            "select source_file, rows_read, transfers_kept, duplicate_rows, rejected_rows, other_token_rows "
+            "from rpt_input_reconciliation order by source_file").fetchall()
+        top_reason = con.execute("select reason, count(*) from stg_transfers_rejected group by reason "
+                                 "order by count(*) desc, reason limit 1").fetchone()
+        (scored_days,) = con.execute("select count(zscore) from fct_netflow_zscores").fetchone()
+    warnings = []
+    if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["ethereum_etl_files"]:
+        warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "
+                        "not read")
+    if not summary.rows_read:
+        return warnings + ["the input files hold no rows: the marts are empty"]
+    with_rows = {row[0] for row in per_file if row[1]}
+    warnings += [f"{path}: the file holds no rows"
+                 for path in sorted(f for var in INPUT_VARS for f in dbt_vars[var] if f not in with_rows)]
+    if not summary.transfers:
+        reason = f" (most often: {top_reason[0]}, {top_reason[1]:,} rows)" if top_reason else ""
+        return warnings + [f"no transfer of {token_text} was kept: of {summary.rows_read:,} rows read, "
+                           f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
+                           "tokens; the rejected rows are in stg_transfers_rejected"]
+    warnings += [f"{path}: none of its {rows:,} rows is a transfer of {token_text} ({rejected:,} rejected, "
+                 f"{other:,} of other tokens)"
+                 for path, rows, kept, duplicates, rejected, other in per_file if rows and not kept and not duplicates]
+    if not summary.exchange_transfers:
+        labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
+        warnings.append(f"none of the {summary.transfers:,} transfers touches a labelled exchange wallet on "
+                        f"{token.chain} (labels: {labels}), so every netflow is zero; check --labels")
+    elif summary.days and not scored_days:
+        warnings.append(no_zscore_warning(summary.days, dbt_vars))
+    return warnings
+
+
+def no_zscore_warning(days: int, dbt_vars: dict) -> str:
+    """Why no day of a build with flows has a z-score."""
+    method, window = dbt_vars["zscore_method"], dbt_vars["zscore_window_days"]
+    if method == "inclusive":  # the window ends at the day itself and needs max(3, window // 2) rows
+        needed, what = max(3, window // 2), f"days in its --window {window} (the day included)"
+        short = days < needed
+    else:
+        needed, what = dbt_vars["zscore_min_history_days"], "baseline days before it (--min-history)"
+        short = days <= needed
+    if short:
+        return (f"no day has a z-score, so none can be an anomaly: the data has {days:,} days and a day needs "
+                f"{needed:,} {what}")
+    return ("no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
+            "screened, too few days with flow)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from cexflow import __version__, report
 from cexflow.build import dbt_executable, first_dbt_failure
 from cexflow.db import connect
 from cexflow.errors import CexflowError
+from cexflow.files import copy_database
 from cexflow.paths import PROJECT_ROOT, default_db
 
 HELP = "Build the static docs site: dbt's documentation and the reports as HTML, one folder that needs no server."
@@ -145,9 +146,7 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
     with tempfile.TemporaryDirectory(prefix="cexflow-docs-") as scratch:
         copy = Path(scratch) / "db" / db.name
         copy.parent.mkdir()
-        shutil.copyfile(db, copy)
-        if db.with_name(db.name + ".wal").exists():
-            shutil.copyfile(db.with_name(db.name + ".wal"), copy.with_name(copy.name + ".wal"))
+        copy_database(db, copy)
         env = dict(os.environ, CEXFLOW_DB=str(copy), DBT_PROFILES_DIR=str(PROJECT_ROOT),
                    DBT_SEND_ANONYMOUS_USAGE_STATS="false")  # also keeps the docs page's tracking script off
         target_path = Path(scratch) / "target"

@@ -159,24 +159,42 @@ def label_files(patterns: list[str]) -> list[str]:
     """Check label CSVs: columns address and exchange, and a valid address on every row."""
     paths = expand(patterns, "--labels", suffixes=(".csv",))
     for path in paths:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
-            missing = [c for c in ("address", "exchange") if c not in columns]
-            if missing:
-                raise CexflowError(
-                    f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
-                )
-            reader.fieldnames = columns
-            for line, row in enumerate(reader, start=2):
-                address = (row.get("address") or "").strip()
-                if not ADDRESS.match(address):
-                    raise CexflowError(
-                        f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
-                    )
-                if not (row.get("exchange") or "").strip():
-                    raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+        for _ in label_rows(path):
+            pass
     return [str(p) for p in paths]
+
+
+def label_rows(path: Path):
+    """The rows of a label CSV as dicts with lower-case column names, each checked (one-line errors)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+        missing = [c for c in ("address", "exchange") if c not in columns]
+        if missing:
+            raise CexflowError(
+                f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
+            )
+        reader.fieldnames = columns
+        for line, row in enumerate(reader, start=2):
+            address = (row.get("address") or "").strip()
+            if not ADDRESS.match(address):
+                raise CexflowError(
+                    f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
+                )
+            if not (row.get("exchange") or "").strip():
+                raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+            yield row
+
+
+def label_chains(paths: list[str | Path]) -> dict[str, int]:
+    """How many distinct labelled addresses each chain has in these label files (chain defaults to ethereum,
+    compared in lower case, as stg_exchange_wallets reads them)."""
+    addresses: dict[str, set[str]] = {}
+    for path in paths:
+        for row in label_rows(Path(path)):
+            chain = (row.get("chain") or "").strip().lower() or "ethereum"
+            addresses.setdefault(chain, set()).add(row["address"].strip().lower())
+    return {chain: len(found) for chain, found in sorted(addresses.items())}
 
 
 @dataclass(frozen=True)

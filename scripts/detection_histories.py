@@ -543,7 +543,7 @@ def write_sample_history(spec: HistorySpec, folder: Path) -> Written:
                 netflow[names.index(a), day] -= amount
             if b is not None:
                 netflow[names.index(b), day] += amount
-    unit = [std["total"]] * spec.days
+    unit = token_unit(spec)
     own = np.array([[std[e] / math.sqrt(1.0 - math.exp(-r))] * spec.days for e, r in zip(names, rates, strict=True)])
     plants = plan_plants(names, rates, netflow, unit, own, spec.seed)
     specs = [sample.PlantedSpec(p.day, p.exchange, p.direction, p.amount / std["total"], "total") for p in plants]
@@ -555,3 +555,11 @@ def write_sample_history(spec: HistorySpec, folder: Path) -> Written:
 
 def write_any(spec: HistorySpec, folder: Path) -> Written:
     return (write_sample_history if spec.family == "sample" else write_history)(spec, folder)
+
+
+def token_unit(spec: HistorySpec) -> list[float]:
+    """The token's unit of size (the model standard deviation of the total's daily netflow) on each day."""
+    if spec.family == "sample":
+        return [sample.netflow_std(sample.WALLETS, spec.param)["total"]] * spec.days
+    world = make_world(spec)
+    return [world.token_spread(d) for d in range(spec.days)]

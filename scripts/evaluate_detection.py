@@ -451,6 +451,7 @@ class Built:
     plants: list[dict]
     natural: list[dict]
     quiet: list[str]
+    reused: bool = False  # built by an earlier run in the same --workdir
 
 
 def build_histories(project: Project, specs: Sequence[hist.HistorySpec], workdir: Path) -> list[Built]:
@@ -461,7 +462,8 @@ def build_histories(project: Project, specs: Sequence[hist.HistorySpec], workdir
         folder = workdir / spec.name
         marker = folder / "built.json"
         key = [asdict(spec), BUILD_VERSION]
-        if marker.exists() and json.loads(marker.read_text())["key"] == key:
+        reused = marker.exists() and json.loads(marker.read_text())["key"] == key
+        if reused:
             saved = json.loads(marker.read_text())
         else:
             log(f"[{time.monotonic() - started:4.0f} s] history {spec.name}: {spec.label}")
@@ -473,7 +475,7 @@ def build_histories(project: Project, specs: Sequence[hist.HistorySpec], workdir
             marker.write_text(json.dumps(saved))
             written.transfers.unlink()  # the database holds what the scoring needs
         out.append(Built(spec, folder / Project.DB_NAME, dt.date.fromisoformat(saved["start"]), saved["plants"],
-                         saved["natural"], saved["quiet"]))
+                         saved["natural"], saved["quiet"], reused))
     return out
 
 
@@ -718,27 +720,53 @@ class Report:
                 return f"materiality below {d.m:g}"
             return "flagged in the other direction"
 
+        ratios = [self._scale_ratios(row.history, row.day, row.deviation, row.materiality)
+                  for row in missed.itertuples()]
         return pd.DataFrame({"history": missed["history"].map(label), "exchange": missed["series"],
                              "day": missed["day"], "tag": missed["tag"],
                              "size": [f"{m:g}×" for m in missed["multiple"]],
                              "z": missed["zscore"].map(lambda v: f"{v:.2f}"),
                              "materiality": missed["materiality"].map(lambda v: f"{v:.2f}"),
+                             "scale ÷ unit": [f"{a:.2f}" for a, _ in ratios],
+                             "without planted days": [f"{b:.2f}" for _, b in ratios],
                              "why": [why(r) for r in missed.itertuples()]})
 
+    def _scale_ratios(self, history: str, day: int, deviation: float, materiality: float) -> tuple[float, float]:
+        """The model's materiality scale that day, and the same standard deviation of the total's netflow with
+        the planted amounts taken out, both in the generator's unit of that day."""
+        import duckdb
+
+        built = next(b for b in self.heldout.histories if b.spec.name == history)
+        unit = hist.token_unit(built.spec)[day]
+        with duckdb.connect(str(built.db), read_only=True) as con:
+            total = dict(con.execute(f"""select cast(flow_date - date '{built.start}' as integer),
+                cast(netflow as double) from fct_netflow_daily_total""").fetchall())
+        planted: dict[int, float] = {}
+        for p in built.plants:
+            planted[p["day"]] = planted.get(p["day"], 0.0) + p["amount"] * (1 if p["direction"] == "inflow" else -1)
+        window = [d for d in range(day - self.default.model.scale_window, day) if d in total]
+        clean = np.std([total[d] - planted.get(d, 0.0) for d in window], ddof=1)
+        return abs(deviation) / materiality / unit, float(clean) / unit
+
     def models_table(self) -> pd.DataFrame:
-        """Every model on the held-out set at the default's thresholds, and with materiality off."""
-        d = self.default
+        """Every model at the thresholds the rule picks for it alone on the tuning set, on the held-out set."""
         rows = []
         for model in self.models:
-            with_m = evaluate_setting(self.heldout, Setting(model, d.z, d.m))
-            without = evaluate_setting(self.heldout, Setting(model, d.z, required=False))
+            mine = self.tuning_table.loc[[s.model == model for s in self.tuning_table["setting"]]]
+            setting = choose(mine)
+            if setting is None:
+                rows.append({"method": model.label, "the rule's thresholds for it": "none passes the rule",
+                             "recall": "", "b2b 2nd": "", "FA / 100": "", "precision": "",
+                             "no materiality, same z: FA / 100, exchange-relative recall": ""})
+                continue
+            r = evaluate_setting(self.heldout, setting)
+            off = evaluate_setting(self.heldout, Setting(model, setting.z, required=False))
             rows.append({"method": model.label,
-                         f"z {d.z:g}, materiality {d.m:g}: recall / FA / precision":
-                             f"{_pct(with_m['ex_recall'])} / {_fa(with_m['ex_fa_per_100'])} / "
-                             f"{_pct(with_m['ex_precision'])}",
-                         f"z {d.z:g}, no materiality: recall / FA / exchange-relative recall":
-                             f"{_pct(without['ex_recall'])} / {_fa(without['ex_fa_per_100'])} / "
-                             f"{_pct(without['relative_recall'])}"})
+                         "the rule's thresholds for it": f"z {setting.z:g}, materiality {setting.m:g}",
+                         "recall": _pct(r["ex_recall"]), "b2b 2nd": _pct(r["recall_back-to-back 2nd"]),
+                         "FA / 100": _fa(r["ex_fa_per_100"]), "precision": _pct(r["ex_precision"]),
+                         "no materiality, same z: FA / 100, exchange-relative recall":
+                             f"{_fa(off['ex_fa_per_100'])}, {_pct(off['relative_recall'])}"})
         return pd.DataFrame(rows)
 
     def history_list(self, scored: Scored) -> str:
@@ -759,17 +787,50 @@ class Report:
                          f"**{'met' if met else 'not met'}**{gap}.")
         return lines
 
+    def below_target(self, r: dict) -> str:
+        """The parts of the held-out set whose recall is below the target, with the gap."""
+        parts = [(tag, r[f"recall_{tag}"]) for tag in TAGS if r[f"n_{tag}"]]
+        by_family: dict[str, set[str]] = {}
+        for b in self.heldout.histories:
+            by_family.setdefault(b.spec.family, set()).add(b.spec.name)
+        parts += [(f"the {family} family", evaluate_setting(self.heldout, self.default, names)["ex_recall"])
+                  for family, names in by_family.items()]
+        low = [f"{what} {_pct(value)} ({100 * (value - TARGET_RECALL):+.1f} points)" for what, value in parts
+               if value < TARGET_RECALL]
+        return ("- Below 95 % within the pooled recall: " + "; ".join(low) + ". The targets are on the pooled "
+                "figure; these parts are where a default would miss first.") if low else ""
+
     def why_missed(self) -> str:
         misses = self.misses()
         if misses.empty:
             return "The default misses no material planted day of the held-out set."
-        counts = misses["why"].str.split(",").str[0].value_counts()
-        parts = ", ".join(f"{n} {reason}" for reason, n in counts.items())
-        return (f"The default misses {len(misses)} material planted days of the held-out set ({parts}); they are "
-                "listed below. A material day is at least 5 × the token's spread; on an exchange that carries "
-                "most of the token's flow its own spread is about the token's, so a 5× day is about 5 of its "
-                "own spreads, and the day's ordinary flow, heavy-tailed, can take one or two of them away (or "
-                "the spread estimate, from a trailing window with earlier large days in it, is wider).")
+        d = self.default
+        reasons = misses["why"].str.split(",").str[0]
+        counts = reasons.value_counts()
+        parts = ", ".join(f"{n} with {reason}" for reason, n in counts.items())
+        text = [f"The default misses {len(misses)} material planted days of the held-out set ({parts}); they are "
+                f"listed below, {(misses['size'] == '5×').sum()} of them of the smallest size, 5×."]
+        low = misses.loc[reasons == f"materiality below {d.m:g}"]
+        if len(low):
+            scale = low["scale ÷ unit"].astype(float)
+            clean = low["without planted days"].astype(float)
+            text.append(f"Where materiality falls short ({low['materiality'].astype(float).min():.2f}-"
+                        f"{low['materiality'].astype(float).max():.2f}), the model's scale that day (the standard "
+                        f"deviation of the total's daily netflow over the {d.model.scale_window} days before) was "
+                        f"{scale.min():.1f}-{scale.max():.1f} × the generator's unit; without the earlier planted "
+                        f"days in its window it would have been {clean.min():.1f}-{clean.max():.1f} × (heavy tails "
+                        "doing the rest). The planted days of all exchanges land on the one total: in the `many` "
+                        "histories (12 exchanges, held-out only) about 6 % of the total's days are planted, so "
+                        "its spread widens most there, and under the heaviest tails (Pareto α 2.3, whales), which "
+                        "the tuning set did not have either. A scale that leaves large days out, as `screened` "
+                        "does for the baseline, is the evident candidate; it was not evaluated before this "
+                        "held-out run, so it is not the default (choosing it now would be choosing on the "
+                        "held-out set).")
+        if (reasons == f"|z| below {d.z:g}").any():
+            text.append("Where |z| stays below the threshold, the exchange carries most of the token's flow: its "
+                        "own spread is about the token's, so a 5× day is about 5 of its own spreads, and the "
+                        "day's ordinary flow, or a first day of the pair still in the baseline, takes some away.")
+        return " ".join(text)
 
     def render(self, command: str) -> str:
         d = self.default
@@ -778,11 +839,13 @@ class Report:
         relative = evaluate_setting(self.heldout, Setting(d.model, d.z, required=False))
         commit = rule_commit()
         differ = project_defaults_differ(d)
+        reused = sum(b.reused for b in self.tuning.histories + self.heldout.histories)
         lines = [
             "# Detection quality of the anomaly methods",
             "",
-            f"Written by `{command}` ({dt.date.today().isoformat()}, {self.seconds / 60:.1f} minutes); do not edit "
-            f"by hand, run it again. The chart is [{CHART_NAME}]({CHART_NAME}).",
+            f"Written by `{command}` ({dt.date.today().isoformat()}, {self.seconds / 60:.1f} minutes"
+            + (f", reusing the builds of {reused} histories from an earlier run" if reused else "")
+            + f"); do not edit by hand, run it again. The chart is [{CHART_NAME}]({CHART_NAME}).",
             "",
             "## In short",
             "",
@@ -804,6 +867,7 @@ class Report:
             f"{_pct(r['total_precision'])}.",
             "- The targets of issue 12, on the held-out set:",
             *["  " + line for line in self.targets(r)],
+            *(["  " + self.below_target(r)] if self.below_target(r) else []),
             f"- With `--no-materiality` (the same model and z, materiality not required, so the spread is not "
             f"floored by the token's scale) it catches {_pct(relative['relative_recall'])} of the "
             f"{relative['relative_planted']} exchange-relative planted days, at {_fa(relative['ex_fa_per_100'])} "
@@ -899,9 +963,12 @@ class Report:
             "",
             "## Every model, held-out",
             "",
-            "`screened` options: exclude Z (days whose first-pass |z| ≥ Z leave later baselines), floor X (the "
-            "spread is at least X × the materiality scale, when materiality is required), active floor and min "
-            "active (see models/_docs.md); then the materiality scale and its window.",
+            "Each model at the thresholds the rule picks among that model's settings alone on the tuning set "
+            "(so `gross_flow`, whose scale is of another size, gets its own materiality threshold), with its "
+            "held-out figures. `screened` options: exclude Z (days whose first-pass |z| ≥ Z leave later "
+            "baselines), floor X (the spread is at least X × the materiality scale, when materiality is "
+            "required), active floor and min active (see models/_docs.md); then the materiality scale and its "
+            "window.",
             "",
             _markdown(self.models_table()),
             "",
@@ -938,8 +1005,11 @@ class Report:
         left.legend(fontsize=7, loc="lower right")
         right.axvspan(0, TARGET_FALSE_ALARMS, color="#eeeeee")
         right.axhline(100 * TARGET_RECALL, color="grey", linewidth=0.8, linestyle=":")
+        right.set_xscale("symlog", linthresh=0.1)
+        ticks = [0, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10]
+        right.set_xticks(ticks, [f"{t:g}" for t in ticks])
         right.set(xlabel="false alarms per 100 exchange series-days", ylabel="recall of material days (%)",
-                  title=f"z {Z_GRID[0]:g} to {Z_GRID[-1]:g} (big dot: the setting's)", xscale="symlog",
+                  title=f"Held-out, z {Z_GRID[0]:g} to {Z_GRID[-1]:g} (big dot: the setting's z)", xlim=(0, 10),
                   ylim=(0, 101))
         fig.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -68,3 +68,14 @@ def test_duckdb_library_and_shell_are_one_version():
     shell = Path(sys.executable).with_name("duckdb")
     out = subprocess.run([str(shell), "--version"], capture_output=True, text=True).stdout
     assert duckdb.__version__ in out
+
+
+def test_the_readme_quotes_the_sample_builds_summary(sample_db):
+    # README's "It prints a short summary" shows the default build of the bundled sample: its anomaly line
+    # must be this build's (the count of rpt_netflow_anomalies, the default method, the series)
+    from cexflow.methods import project_vars
+
+    (anomalies, series), = query(sample_db, """select (select count(*) from rpt_netflow_anomalies),
+        (select count(distinct series) from fct_netflow_zscores)""")
+    line = f"    {anomalies} anomalies ({project_vars()['zscore_method']}) in {series} series; marts in"
+    assert line in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")

@@ -22,7 +22,8 @@
        not material.
 
     `materiality`: {scale, window_days, threshold, min_amount, required};
-    `screened`: {exclude_z, active_spread_floor, scale_spread_floor, min_active_days} (method screened only).
+    `screened`: {exclude_z, active_spread_floor, scale_spread_floor, min_active_days} (method screened only;
+    scale_spread_floor only when materiality.required).
     Only window functions, joins and greatest(): portable SQL.
 -#}
 {% macro netflow_zscores(series_days, method, window_days, min_history_days, threshold, materiality, screened) %}
@@ -109,7 +110,7 @@
     {%- elif method == 'robust' -%}
     {{ cexflow.zscore_robust('series_with_scale', window_days, min_history_days) }}
     {%- else -%}
-    {{ cexflow.zscore_screened('series_with_scale', window_days, min_history_days, **cexflow.screened_options(screened)) }}
+    {{ cexflow.zscore_screened('series_with_scale', window_days, min_history_days, **cexflow.screened_options(screened, required)) }}
     {%- endif %}
 
     with_materiality as (
@@ -161,8 +162,11 @@
     select * from final
 {% endmacro %}
 
-{#- The screened options, checked and typed (none or '' turns exclude_z off). -#}
-{% macro screened_options(screened) %}
+{#- The screened options, checked and typed (none or '' turns exclude_z off). The spread floor by the token's
+    materiality scale applies only when an anomaly must be material (`required`): without the materiality
+    test, anomalies are relative to each series' own flow, and a floor set by the token's scale would hide
+    every move of a small exchange. -#}
+{% macro screened_options(screened, required=true) %}
     {%- set exclude_z = screened.exclude_z -%}
     {%- set exclude_z = none if exclude_z is none or exclude_z | string | lower in ['', 'none', 'null'] else exclude_z | float -%}
     {%- set options = {
@@ -174,6 +178,9 @@
             or (exclude_z is not none and exclude_z <= 0) -%}
         {{ exceptions.raise_compiler_error("zscore_active_spread_floor, zscore_scale_spread_floor and "
             ~ "zscore_min_active_days must be 0 or more, zscore_exclude_z positive or null") }}
+    {%- endif -%}
+    {%- if not required -%}
+        {%- do options.update({'scale_spread_floor': 0.0}) -%}
     {%- endif -%}
     {{ return(options) }}
 {% endmacro %}

@@ -585,13 +585,13 @@ def test_webhook_gets_each_alert_as_json_with_a_retry_after_a_500(base, tmp_path
     assert hook.requests[0]["body"] == hook.requests[1]["body"]  # the retry re-sends the same alert
     bodies = {(b["series"], b["date"]): b for b in hook.accepted}
     assert set(bodies) == {("binance", "2025-01-21"), ("kraken", "2025-02-25")}
-    (net, mean, std, z, days, materiality, scale), = query(base["db"], """select netflow, baseline_mean,
-        baseline_std, zscore, baseline_days, materiality, materiality_scale from rpt_netflow_anomalies
-        where series = 'kraken'""")
+    (net, mean, std, z, days, materiality, scale, threshold), = query(base["db"], """select netflow,
+        baseline_mean, baseline_std, zscore, baseline_days, materiality, materiality_scale, materiality_threshold
+        from rpt_netflow_anomalies where series = 'kraken'""")
     b = bodies[("kraken", "2025-02-25")]
     assert Decimal(b["netflow"]) == net and b["z"] == z and b["direction"] == "outflow"
     assert b["baseline"] == {"mean": mean, "std": std, "days": days, "method": "trailing", "window_days": 28}
-    assert b["materiality"] == {"value": materiality, "scale": scale, "threshold": 1.0, "required": False}
+    assert b["materiality"] == {"value": materiality, "scale": scale, "threshold": threshold, "required": False}
     assert b["threshold"] == 3.0 and b["report"] == str(report) and b["token"] == "LPT" and b["kind"] == "alert"
     assert b["episode"]["series"] == "kraken" and b["episode"]["start"] == "2025-02-25"
     assert [(d["series"], d["date"]) for d in b["days"]] == [("kraken", "2025-02-25"), ("total", "2025-02-25")]

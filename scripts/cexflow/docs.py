@@ -38,11 +38,12 @@ from cexflow.build import dbt_executable, first_dbt_failure
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import copy_database
-from cexflow.paths import PROJECT_ROOT, default_db
+from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
 
 HELP = "Build the static docs site: dbt's documentation and the reports as HTML, one folder that needs no server."
 
-DEFAULT_OUT = PROJECT_ROOT / "site"
+PROJECT_SITE = PROJECT_ROOT / "site"  # the site of the project's own database (not committed)
+SITE = "site"
 MARKER = ".cexflow-site"  # marks a folder this command may replace
 DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
@@ -262,10 +263,17 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(db: Path | None = None, out: Path = DEFAULT_OUT, verbose: bool = False) -> Path:
-    """Build the docs site of the marts in `db` into the folder `out`; return its index.html."""
+def default_site_dir(db: Path) -> Path:
+    """Where the site of `db` goes without --out: site/ in the project root for the project's own database,
+    `<name>.site/` beside any other database file (my.duckdb -> my.site/), as the reports."""
+    return PROJECT_SITE if is_project_db(db) else beside(db, SITE)
+
+
+def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = False) -> Path:
+    """Build the docs site of the marts in `db` into the folder `out` (default: `default_site_dir(db)`);
+    return its index.html."""
     db = Path(db or default_db()).resolve()
-    out = Path(out).resolve()
+    out = Path(out or default_site_dir(db)).resolve()
     info = load_build_info(db)  # checks the database before the slow part
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -314,8 +322,9 @@ def build_site(db: Path | None = None, out: Path = DEFAULT_OUT, verbose: bool = 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, metavar="PATH",
                         help="DuckDB file with the marts (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help="folder of the site, replaced if it holds an earlier site (default: site/ in the "
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder of the site, replaced if it holds an earlier site (default: beside the "
+                             "database, my.duckdb -> my.site/; the project's own cexflow.duckdb -> site/ in the "
                              "project root)")
     parser.add_argument("--verbose", action="store_true", help="show dbt's own output")
 

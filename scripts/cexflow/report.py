@@ -11,9 +11,10 @@ Library core:
 - `fmt_amount`, `fmt_signed`, `fmt_z`, `fmt_count`: how numbers are printed for people (also used by
   `cexflow agent`), and `template_environment()`, the one jinja2 Environment of the package.
 
-Everything is written under `<out>/reports/`, with relative links only, so the folder can move (GitHub,
-the docs site). Amounts are read from DuckDB as `Decimal` and printed exactly: rounded half-even to two
-places with thousands separators, never through a float (floats are used only to draw).
+Everything is written under `<out>/reports/` (without `out`: `default_reports_dir(db)`, beside the
+database), with relative links only, so the folder can move (GitHub, the docs site). Amounts are read from
+DuckDB as `Decimal` and printed exactly: rounded half-even to two places with thousands separators, never
+through a float (floats are used only to draw).
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ import pandas as pd
 from cexflow import charts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
-from cexflow.paths import PROJECT_ROOT
+from cexflow.paths import PROJECT_ROOT, beside, is_project_db
 
 HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
         "period, exchange or wallet.")
 
-DEFAULT_OUT = PROJECT_ROOT / "docs"
 REPORTS_SUBDIR = "reports"
+PROJECT_REPORTS = PROJECT_ROOT / "docs" / REPORTS_SUBDIR  # the reports of the project's own database (committed)
 IMG_DIR = "img"
 DATA_DIR = "data"
 FOCUS_DIR = "focus"
@@ -751,11 +752,19 @@ class ReportResult:
                 *(f"  {p}" for p in reports)]
 
 
-def render_reports(db: Path, out: Path, start=None, end=None, focus: str | None = None) -> ReportResult:
+def default_reports_dir(db: Path) -> Path:
+    """Where the reports of `db` go without --out: docs/reports/ for the project's own database (what `make run`
+    renders and commits), `<name>.reports/` beside any other database file (my.duckdb -> my.reports/), so that
+    the reports of another database never overwrite the project's."""
+    return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
+
+
+def render_reports(db: Path, out: Path | None = None, start=None, end=None, focus: str | None = None) -> ReportResult:
     """`cexflow report`: without --start/--end/--focus, the whole-range reports; with any of them, a focus
     report on that period and exchange or wallet (all exchanges by default). The index is rewritten each time.
+    Files go to `out`/reports/, or without `out` to `default_reports_dir(db)`.
     """
-    reports_dir = Path(out) / REPORTS_SUBDIR
+    reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
     if start or end or focus:
         data = load_focus(db, start, end, focus)
         files = render_focus(data, reports_dir)
@@ -774,9 +783,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spark-dir", type=Path, metavar="DIR",
                         help="report on the marts of a Spark build (`cexflow build --target spark --spark-dir DIR`) "
                              "instead of a DuckDB file; its parquet files are read with DuckDB")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help="folder to write into; everything goes to DIR/reports/ (default: docs/ in the project "
-                             "root)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
+                             "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "
+                             "cexflow.duckdb -> docs/reports/, the committed sample reports)")
     parser.add_argument("--start", metavar="DATE", help="focus report: first day, YYYY-MM-DD (default: first day)")
     parser.add_argument("--end", metavar="DATE", help="focus report: last day, YYYY-MM-DD (default: last day)")
     parser.add_argument("--focus", metavar="EXCHANGE_OR_WALLET",
@@ -796,7 +806,8 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
             views = Path(scratch) / "spark_marts.duckdb"
             connect_spark(args.spark_dir, str(views)).close()
-            result = render_reports(views, args.out, args.start, args.end, args.focus)
+            result = render_reports(views, args.spark_dir if args.out is None else args.out, args.start, args.end,
+                                    args.focus)
     for line in result.lines():
         print(line)
     return 0

@@ -70,10 +70,9 @@ def _build_sample_db(d: Path) -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     db = sample_db_with_rejected_rows(tmp_path_factory)
-    out = tmp_path_factory.mktemp("site") / "site"
-    index = docs.build_site(db, out)
-    assert index == out / "index.html"
-    return out
+    index = docs.build_site(db)  # without --out: <name>.site/ beside a database that is not the project's own
+    assert index == db.parent / "cexflow.site" / "index.html"
+    return index.parent
 
 
 # --- the site as files ------------------------------------------------------------------------------------

@@ -263,6 +263,35 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
+    """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
+    reports_dir = site / report.REPORTS_SUBDIR
+    context = {
+        "info": info,
+        "symbol": info.token.symbol,
+        "dbt": dbt_docs,
+        "dbt_page": f"{DBT_DIR}/index.html",
+        "reports": [(f"{report.REPORTS_SUBDIR}/{name}.html", text) for name, text in (
+            ("summary", "Period summary: totals, largest days, busiest exchanges, internal and cross-exchange "
+                        "volume, rejected rows"),
+            ("topk", "Top-k netflow days: the days of largest |z|, total and per exchange"),
+            ("anomalies", "Anomalies: every anomaly day with its baseline and z"),
+        ) if (reports_dir / f"{name}.html").exists()],
+        "focus_reports": [(p.relative_to(site).as_posix(), p.stem)
+                          for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
+        "charts": [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
+                   for name, text in report.overview_chart_texts(info.days).items()
+                   if (reports_dir / report.IMG_DIR / f"{name}.png").exists()],
+        "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
+                      if (reports_dir / report.DATA_DIR / name).exists()],
+        "generated_at": dt.datetime.now(dt.UTC),
+        "version": __version__,
+    }
+    index = site / "index.html"
+    index.write_text(site_environment().get_template("index.html.j2").render(**context), encoding="utf-8")
+    return index
+
+
 def default_site_dir(db: Path) -> Path:
     """Where the site of `db` goes without --out: site/ in the project root for the project's own database,
     `<name>.site/` beside any other database file (my.duckdb -> my.site/), as the reports."""
@@ -288,29 +317,7 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
         env = site_environment()
         subtitle = f"{info.token.symbol} on {info.token.chain}, {info.period}"
         render_report_pages(staging, env, subtitle)
-        reports_dir = staging / report.REPORTS_SUBDIR
-        context = {
-            "info": info,
-            "symbol": info.token.symbol,
-            "dbt": dbt_docs,
-            "dbt_page": f"{DBT_DIR}/index.html",
-            "reports": [(f"{report.REPORTS_SUBDIR}/{name}.html", text) for name, text in (
-                ("summary", "Period summary: totals, largest days, busiest exchanges, internal and cross-exchange "
-                            "volume, rejected rows"),
-                ("topk", "Top-k netflow days: the days of largest |z|, total and per exchange"),
-                ("anomalies", "Anomalies: every anomaly day with its baseline and z"),
-            ) if (reports_dir / f"{name}.html").exists()],
-            "focus_reports": [(p.relative_to(staging).as_posix(), p.stem)
-                              for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
-            "charts": [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
-                       for name, text in report.OVERVIEW_CHARTS.items()
-                       if (reports_dir / report.IMG_DIR / f"{name}.png").exists()],
-            "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
-                          if (reports_dir / report.DATA_DIR / name).exists()],
-            "generated_at": dt.datetime.now(dt.UTC),
-            "version": __version__,
-        }
-        (staging / "index.html").write_text(env.get_template("index.html.j2").render(**context), encoding="utf-8")
+        render_site_index(staging, info, dbt_docs)
         (staging / MARKER).write_text("built by `cexflow docs`; the next run replaces this folder\n")
         _swap_in(staging, out)
     except BaseException:

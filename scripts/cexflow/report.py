@@ -51,14 +51,26 @@ REJECTED_SHOWN = 20  # rejected rows listed in the summary
 
 CENT = Decimal("0.01")
 
-# Chart files of the overview (name -> what it shows): the reports and the index link to these names.
-OVERVIEW_CHARTS = {
-    "netflow_total_baseline": "total daily netflow with the baseline band and the anomaly days",
-    "inflow_outflow_total": "daily inflow (up) and outflow (down), all exchanges",
-    "netflow_by_exchange": "daily netflow by exchange, one panel each",
-    "zscore_total": "z-score of the total daily netflow with the ± threshold",
-    "cumulative_netflow_by_exchange": "cumulative netflow by exchange (change in balance)",
-}
+# Chart files of the overview: the reports and the index link to these names (what each shows:
+# `overview_chart_texts`).
+OVERVIEW_CHARTS = ("netflow_total_baseline", "inflow_outflow_total", "netflow_by_exchange", "zscore_total",
+                   "cumulative_netflow_by_exchange")
+
+
+def overview_chart_texts(n_days: int) -> dict[str, str]:
+    """What each overview chart of a range of `n_days` shows, for the index, the docs site and the reports'
+    alt texts: the inflow/outflow bars are daily, weekly or monthly sums by the length of the range
+    (`charts.bar_bins`, as the chart's own title says)."""
+    bars = charts.bar_bins(n_days)[1]
+    return {
+        "netflow_total_baseline": "total daily netflow with the baseline band and the anomaly days",
+        "inflow_outflow_total": f"{bars} inflow (up) and outflow (down), all exchanges",
+        "netflow_by_exchange": "daily netflow by exchange, one panel each",
+        "zscore_total": "z-score of the total daily netflow with the ± threshold",
+        "cumulative_netflow_by_exchange": "cumulative netflow by exchange (change in balance)",
+    }
+
+
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
 
 
@@ -496,6 +508,7 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "img": IMG_DIR,
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,
+        "chart_text": overview_chart_texts(ov.totals["days"]),
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"
@@ -694,7 +707,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     common = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period, "subject": f.subject.title}
     chart_files = {
         "daily_volume": charts.plot_daily_volume(f.daily, img / f"{f.slug}_daily_volume.png", **common),
-        "top_transfers": charts.plot_top_transfers(f.largest, img / f"{f.slug}_top_transfers.png", **common),
+        "top_transfers": charts.plot_top_transfers(f.largest, img / f"{f.slug}_top_transfers.png", **common,
+                                                   wallet_view=f.subject.kind == "wallet"),
         "size_histogram": charts.plot_transfer_size_histogram(f.amounts, img / f"{f.slug}_transfer_size_hist.png",
                                                               **common),
         "in_vs_out": charts.plot_inflow_outflow(f.daily, img / f"{f.slug}_in_vs_out.png", **common),
@@ -711,7 +725,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     text = env.get_template("focus.md.j2").render(
         f=f, token=f.token, symbol=f.token.symbol, method=f.method, subject=f.subject, stats=f.stats,
         by_flow_type=records(f.by_flow_type), largest=records(f.largest), anomalies=records(f.anomalies),
-        charts={k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()}, top_transfers=TOP_TRANSFERS)
+        charts={k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()}, top_transfers=TOP_TRANSFERS,
+        bars=charts.bar_bins(len(f.daily))[1])
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]
 
@@ -719,15 +734,17 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
 # --- index and entry point ----------------------------------------------------------------------------
 
 
-def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str | None = None) -> Path:
-    """index.md: the overview reports, charts and CSV files present in the folder, and every focus report."""
+def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str | None = None,
+                 n_days: int = 0) -> Path:
+    """index.md: the overview reports, charts and CSV files present in the folder, and every focus report.
+    `n_days`: the days of the whole range, which the overview charts draw."""
     reports_dir = Path(reports_dir)
     focus_reports = sorted((reports_dir / FOCUS_DIR).glob("*.md")) if (reports_dir / FOCUS_DIR).is_dir() else []
     context = {
         "token": token,
         "period": period,
         "has": {name: (reports_dir / f"{name}.md").exists() for name in ("summary", "topk", "anomalies")},
-        "charts": [(f"{IMG_DIR}/{name}.png", text) for name, text in OVERVIEW_CHARTS.items()
+        "charts": [(f"{IMG_DIR}/{name}.png", text) for name, text in overview_chart_texts(n_days).items()
                    if (reports_dir / IMG_DIR / f"{name}.png").exists()],
         "csv_files": [f"{DATA_DIR}/{name}" for name in CSV_EXPORTS if (reports_dir / DATA_DIR / name).exists()],
         "focus_reports": [(f"{FOCUS_DIR}/{p.name}", p.stem) for p in focus_reports],
@@ -768,11 +785,12 @@ def render_reports(db: Path, out: Path | None = None, start=None, end=None, focu
     if start or end or focus:
         data = load_focus(db, start, end, focus)
         files = render_focus(data, reports_dir)
-        files.append(render_index(reports_dir, data.token))
+        files.append(render_index(reports_dir, data.token, period_text(data.data_first_day, data.data_last_day),
+                                  (data.data_last_day - data.data_first_day).days + 1))
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db)
     files = render_overview(ov, reports_dir)
-    files.append(render_index(reports_dir, ov.token, ov.period))
+    files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"]))
     return ReportResult(reports_dir, files, overview=ov)
 
 

@@ -39,6 +39,7 @@ from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import copy_database
 from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
+from cexflow.text import plural
 
 HELP = "Build the static docs site: dbt's documentation and the reports as HTML, one folder that needs no server."
 
@@ -224,7 +225,8 @@ def site_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count)
+    env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count,
+                       plural=plural)
     return env
 
 

@@ -9,7 +9,8 @@ Library core:
   one exchange, wallet or all exchanges (as the seed project's "May–June 2025 focus" summary);
 - `render_index(reports_dir)` the index of everything in the folder;
 - `fmt_amount`, `fmt_signed`, `fmt_z`, `fmt_count`: how numbers are printed for people (also used by
-  `cexflow agent`), and `template_environment()`, the one jinja2 Environment of the package.
+  `cexflow agent`), with `cexflow.text.plural` for a count and its noun ("1 day", "2 days"; the templates'
+  `plural` filter), and `template_environment()`, the one jinja2 Environment of the package.
 
 Everything is written under `<out>/reports/` (without `out`: `default_reports_dir(db)`, beside the
 database), with relative links only, so the folder can move (GitHub, the docs site). Amounts are read from
@@ -36,6 +37,7 @@ from cexflow import charts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, beside, is_project_db
+from cexflow.text import plural
 
 HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
         "period, exchange or wallet.")
@@ -165,7 +167,7 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, md=md_cell,
+    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, plural=plural, md=md_cell,
                        path=project_path, exact=fmt_amount_exact)
     return env
 
@@ -210,19 +212,19 @@ class MethodInfo:
     is_materiality_required: bool = False
 
     def description(self) -> str:
-        w = self.window_days
+        w, days = plural(self.window_days, "calendar day"), plural(self.window_days, "day")
         text = {
             "trailing": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
-                        "calendar days before it (the day itself excluded); z = (netflow − mean) / σ",
+                        "before it (the day itself excluded); z = (netflow − mean) / σ",
             "inclusive": f"the seed project's method: mean and population standard deviation (σ) of a window of "
-                         f"{w} days that ends on the day itself; z = (netflow − mean) / σ",
-            "robust": f"the baseline is the median and the MAD of the {w} calendar days before the day; "
+                         f"{days} that ends on the day itself; z = (netflow − mean) / σ",
+            "robust": f"the baseline is the median and the MAD of the {w} before the day; "
                       "z = 0.6745 · (netflow − median) / MAD (the spread shown is MAD / 0.6745)",
             "screened": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
-                        "calendar days before it, leaving out days that were far from their own baseline, so "
+                        "before it, leaving out days that were far from their own baseline, so "
                         "that a spike does not widen the baselines after it; σ is floored, so that a flat "
                         "baseline still scores; z = (netflow − mean) / σ",
-        }.get(self.method, f"method {self.method}, window {w} days")
+        }.get(self.method, f"method {self.method}, window {days}")
         return f"{text}; {self.anomaly_rule()}"
 
     def anomaly_rule(self, short: bool = False) -> str:
@@ -231,7 +233,7 @@ class MethodInfo:
         if not self.is_materiality_required or self.materiality_threshold is None:
             return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
         m = f"{self.materiality_threshold:g}"
-        floor = f" and at least {self.min_amount:g} token units" if self.min_amount else ""
+        floor = f" and at least {plural(self.min_amount, 'token unit')}" if self.min_amount else ""
         if short:
             return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
         return (f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
@@ -765,7 +767,8 @@ class ReportResult:
         reports = [p for p in self.files if p.suffix == ".md"]
         charts_n = sum(1 for p in self.files if p.suffix == ".png")
         csv_n = sum(1 for p in self.files if p.suffix == ".csv")
-        return [f"wrote {len(reports)} report(s), {charts_n} chart(s) and {csv_n} CSV file(s) to {self.reports_dir}",
+        return [f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
+                f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
                 *(f"  {p}" for p in reports)]
 
 

@@ -2,7 +2,8 @@
 meets: one day (the real 51-block USDT file), three hand-made days with an internal sweep and a transfer between
 two exchanges, and four years (the real LPT export of one Binance wallet). Checked: the x axis is the period and
 its ticks are its days, a lone day is drawn, an empty series says so, titles, alt texts and the index say
-daily or monthly as drawn, legends name the colours drawn, no text leaves the figure.
+daily or monthly as drawn, legends name the colours drawn, no text leaves the figure; and the one-day reports,
+site and command line count in words ("1 day").
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from matplotlib.text import Text
 from test_build_real_data import BLOCK0_TIME, ETL_FILE, LPT_FILE
 
 from cexflow import charts, docs, report
+from cexflow.methods import project_vars
+from cexflow.text import plural
 
 # the Okabe-Ito colours by the names the legends use (Okabe & Ito 2008), and the grey of "other"
 NAMED_COLOURS = {"vermillion": "#D55E00", "blue": "#0072B2", "reddish purple": "#CC79A7", "grey": "#8C8C8C",
@@ -202,6 +205,54 @@ def test_a_period_without_flow_says_so(tmp_path):
     assert chart(seen, "daily_volume").has("no transfers, wallet x, in this period")
     assert chart(seen, "netflow").has("netflow 0 on every day, wallet x, in this period")
     assert chart(seen, "netflow").xticks == [["2025-04-01", "2025-04-02"]]
+
+
+ONE_DAYS = re.compile(r"(?<![\d.,])1 (\w+ )?(days|rows|files|transfers|anomalies|reports|charts|decimals|models|"
+                      r"tests|alerts|updates|deposits|withdrawals|exchanges|others)\b")
+
+
+def test_one_day_reports_count_in_words(one_day):
+    reports_dir, _ = one_day
+    summary = (reports_dir / "summary.md").read_text()
+    assert "6 decimals) on ethereum, 1 day, 2021-06-09 (UTC)." in summary
+    assert "# USDT top-k netflow days by |z|" in (reports_dir / "topk.md").read_text()  # not "top-0"
+    assert "0 anomaly days over all series" in (reports_dir / "anomalies.md").read_text()
+    for path in reports_dir.rglob("*.md"):
+        assert not ONE_DAYS.search(path.read_text()), (path.name, ONE_DAYS.search(path.read_text()))
+
+
+def test_one_day_site_index_counts_in_words(one_day, one_day_db, tmp_path):
+    reports_dir, _ = one_day
+    shutil.copytree(reports_dir, tmp_path / "reports")
+    dbt = docs.DbtDocs(tmp_path / "dbt" / "index.html", "1.0", [], n_models=1, n_tests=1)
+    text = docs.render_site_index(tmp_path, docs.load_build_info(one_day_db), dbt).read_text()
+    window = plural(project_vars()["zscore_window_days"], "day")  # the default method's, as the build used
+    for words in ("2021-06-09 (1 UTC day)", "the 1 model,", "1 test,", "2021-06-09 (1 day, UTC)", "6 decimals",
+                  f"window {window},", "no top-k days (no day has a z-score)"):
+        assert words in text, words
+    assert not ONE_DAYS.search(text), ONE_DAYS.search(text)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ((1, "day"), "1 day"),
+    ((2, "day"), "2 days"),
+    ((0, "anomaly"), "0 anomalies"),
+    ((1, "anomaly day"), "1 anomaly day"),
+    ((1234, "input row"), "1,234 input rows"),
+    ((9, "series", "series"), "9 series"),
+    ((1, "series", "series"), "1 series"),
+    ((0.5, "token unit"), "0.5 token units"),
+    ((None, "day"), "– days"),
+])
+def test_plural(args, expected):
+    assert plural(*args) == expected
+
+
+def test_the_command_line_counts_in_words():
+    one = report.ReportResult(Path("r"), [Path("r/focus/x.md"), Path("r/focus/img/x.png")])
+    assert one.lines()[0] == "wrote 1 report, 1 chart and 0 CSV files to r"
+    two = report.ReportResult(Path("r"), [Path("a.md"), Path("b.md"), Path("c.csv"), Path("d.csv")])
+    assert two.lines()[0] == "wrote 2 reports, 0 charts and 2 CSV files to r"
 
 
 # --- three hand-made days: a deposit, an internal sweep, a withdrawal, a transfer between two exchanges ---------

@@ -175,7 +175,7 @@ def test_summary_totals_equal_the_marts(db, out):
     (n_anomalies,), = query(db, "select count(*) from rpt_netflow_anomalies")
     assert number(rows["anomalies in all 9 series (total and each exchange)"]) == n_anomalies
     assert number(rows["input rows rejected"]) == 2
-    assert f"{DAYS} days from 2025-03-01 to 2025-05-14" in text
+    assert f"{DAYS} days, 2025-03-01 to 2025-05-14 (UTC)" in text
 
 
 def test_summary_largest_days_and_busiest_exchanges_equal_the_marts(db, out):
@@ -431,7 +431,7 @@ def test_run_through_the_subcommand_parser(db, tmp_path, capsys):
     report.add_arguments(parser)
     assert report.run(parser.parse_args(["--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
     printed = capsys.readouterr().out
-    assert "wrote 2 report(s)" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
+    assert "wrote 2 reports" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
 
 
 def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
@@ -439,7 +439,7 @@ def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"wrote 4 report(s), 5 chart(s) and 3 CSV file(s) to {tmp_path / 'reports'}")
+    assert proc.stdout.startswith(f"wrote 4 reports, 5 charts and 3 CSV files to {tmp_path / 'reports'}")
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path), "--focus", "nosuch"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""

@@ -244,7 +244,7 @@ def test_alerts_on_planted_episodes_then_nothing_then_exactly_the_appended_spike
     assert {(r["series"], r["date"], r["direction"]) for r in report_rows(report)} == \
         {("binance", "2025-03-12", "outflow"), ("total", "2025-03-12", "outflow")}
     text = report.read_text()
-    assert "**2 input row(s) were rejected**" in text and "2025-03-12.csv" in text
+    assert "**2 input rows were rejected**" in text and "2025-03-12.csv" in text
     assert "[WARN] 2 input row(s) rejected" in err
     assert days_of(state_of(tmp_path)) == PLANTED | {("binance", "2025-03-12"), ("total", "2025-03-12")}
 

@@ -17,12 +17,14 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 from conftest import (
     BINANCE14,
     ETHERSCAN_HEADER,
     PLAIN_TRAILING,
+    PROJECT_ROOT,
     build,
     etherscan_row,
     query,
@@ -33,7 +35,9 @@ from conftest import (
 )
 from test_agent import day_rows, spike
 
-from cexflow import charts, report
+from cexflow import charts, docs, report
+from cexflow.cli import main as cexflow_main
+from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
 from cexflow.report import fmt_amount, fmt_signed, fmt_z
 from cexflow.sample import write_sample
@@ -171,7 +175,7 @@ def test_summary_totals_equal_the_marts(db, out):
     (n_anomalies,), = query(db, "select count(*) from rpt_netflow_anomalies")
     assert number(rows["anomalies in all 9 series (total and each exchange)"]) == n_anomalies
     assert number(rows["input rows rejected"]) == 2
-    assert f"{DAYS} days from 2025-03-01 to 2025-05-14" in text
+    assert f"{DAYS} days, 2025-03-01 to 2025-05-14 (UTC)" in text
 
 
 def test_summary_largest_days_and_busiest_exchanges_equal_the_marts(db, out):
@@ -427,7 +431,7 @@ def test_run_through_the_subcommand_parser(db, tmp_path, capsys):
     report.add_arguments(parser)
     assert report.run(parser.parse_args(["--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
     printed = capsys.readouterr().out
-    assert "wrote 2 report(s)" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
+    assert "wrote 2 reports" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
 
 
 def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
@@ -435,9 +439,61 @@ def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"wrote 4 report(s), 5 chart(s) and 3 CSV file(s) to {tmp_path / 'reports'}")
+    assert proc.stdout.startswith(f"wrote 4 reports, 5 charts and 3 CSV files to {tmp_path / 'reports'}")
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path), "--focus", "nosuch"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("cexflow report: error: --focus nosuch: no exchange, wallet or wallet address")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# --- where the reports go without --out -----------------------------------------------------------------
+
+
+def committed_reports() -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in report.PROJECT_REPORTS.rglob("*") if p.is_file()}
+
+
+def test_the_reports_of_another_database_go_beside_it(db, monkeypatch, capsys):
+    # a new user's `cexflow report --db my.duckdb` (relative, from the folder of the file) and a CEXFLOW_DB
+    # pointing elsewhere: the reports go to <name>.reports/ beside the database, and the project's committed
+    # sample reports in docs/reports/ stay byte for byte as they were
+    before = committed_reports()
+    assert (report.PROJECT_REPORTS / "summary.md") in before  # the clone holds the sample's reports
+    beside = db.parent / "marts.reports"
+    monkeypatch.chdir(db.parent)
+    assert cexflow_main(["report", "--db", "marts.duckdb"]) == 0
+    assert f" to {beside}\n" in capsys.readouterr().out
+    assert {p.name for p in beside.iterdir()} >= {"summary.md", "topk.md", "anomalies.md", "index.md", "img"}
+    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.setenv("CEXFLOW_DB", str(db))
+    assert cexflow_main(["report", "--focus", "kraken"]) == 0
+    assert (beside / "focus" / "kraken_2025-03-01_2025-05-14.md").is_file()
+    assert committed_reports() == before
+
+
+def test_the_reports_of_a_spark_build_go_into_its_folder(db, tmp_path, capsys):
+    # a Spark warehouse as `cexflow build --target spark` leaves it (a folder of parquet files per table),
+    # written here from the DuckDB marts; its reports go to <spark-dir>/reports/
+    spark_dir = tmp_path / "spark"
+    with duckdb.connect(str(db), read_only=True) as con:
+        for (name,) in con.execute("select table_name from information_schema.tables "
+                                   "where table_schema = 'main'").fetchall():
+            folder = spark_schema_dir(spark_dir) / name
+            folder.mkdir(parents=True)
+            con.execute(f"copy (from \"{name}\") to '{folder / 'part-0.parquet'}' (format parquet)")
+    assert cexflow_main(["report", "--spark-dir", str(spark_dir)]) == 0
+    assert f"to {spark_dir / 'reports'}\n" in capsys.readouterr().out
+    assert (spark_dir / "reports" / "summary.md").is_file()
+
+
+def test_default_folders_of_the_projects_database_and_of_others(tmp_path):
+    project_db = PROJECT_ROOT / "cexflow.duckdb"
+    assert report.default_reports_dir(project_db) == PROJECT_ROOT / "docs" / "reports"  # what `make run` commits
+    assert docs.default_site_dir(project_db) == PROJECT_ROOT / "site"
+    assert report.default_reports_dir(tmp_path / "my.duckdb") == tmp_path / "my.reports"
+    assert docs.default_site_dir(tmp_path / "my.duckdb") == tmp_path / "my.site"
+    assert report.default_reports_dir(tmp_path / "x.reports") == tmp_path / "x.reports.reports"  # never the file
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert "my.duckdb -> my.reports/" in " ".join(parser.format_help().split())

@@ -32,7 +32,7 @@ install-spark: $(VENV)/.installed-spark
 run: install
 	$(BIN)/cexflow build
 	$(BIN)/cexflow report
-	@echo "Query it: $(BIN)/duckdb cexflow.duckdb -c \"from fct_netflow_daily_by_exchange limit 5\""
+	@echo "Query it: $(BIN)/duckdb -readonly cexflow.duckdb -c \"from fct_netflow_daily_by_exchange limit 5\""
 
 lint: install-dev
 	$(BIN)/ruff check scripts tests
@@ -42,4 +42,4 @@ test: install-spark lint
 	$(BIN)/pytest -n auto --dist loadscope
 
 clean:
-	rm -rf target logs site cexflow.duckdb cexflow.duckdb.wal
+	rm -rf target logs site cexflow.duckdb cexflow.duckdb.wal cexflow.duckdb.build cexflow.duckdb.lock

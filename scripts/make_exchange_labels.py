@@ -1,9 +1,11 @@
-"""Regenerate seeds/exchange_wallets.csv from the two label sources.
+"""Regenerate seeds/exchange_wallets.csv from the label sources.
 
-Sources (both copied or quoted in this repository with their credit):
+Sources (all copied or quoted in this repository with their credit):
 - the seed project's 13 LPT exchange wallets (cryptopromptaiHAH/crypto-ai-analytics, scripts/cex_addresses.json);
 - Etherscan's exchange labels as scraped in June 2023 by brianleect/etherscan-labels (MIT licence,
-  seeds/LICENSE-exchange_labels_etherscan_2023-06).
+  seeds/LICENSE-exchange_labels_etherscan_2023-06);
+- Arbiscan's exchange labels (Arbitrum One) from the same repository and licence: its `exchange` and `kucoin`
+  accounts (tests/data/real/exchange_labels_arbiscan.csv, see SOURCE.md there).
 
 One row per (chain, address). Where both sources name an address, the seed project's wallet name wins
 (the reports and the seed's own outputs use it) and `label_source` names both. Exchange names are the
@@ -11,7 +13,7 @@ Etherscan slugs, with two renamed so that one exchange has one name: huobi -> ht
 gate-io -> gate.
 
 Usage: python scripts/make_exchange_labels.py [tests/data/real] > seeds/exchange_wallets.csv
-(the folder holding the two source files; default: tests/data/real of this repository)
+(the folder holding the source files; default: tests/data/real of this repository)
 """
 
 import csv
@@ -57,19 +59,30 @@ def main(real_dir: str) -> None:
             if address in rows:
                 rows[address]["label_source"] = "seed_project; etherscan_labels_2023_06"
                 continue
-            exchange = EXCHANGE_RENAMES.get(rec["exchange"], rec["exchange"])
-            rows[address] = {
-                "chain": "ethereum",
-                "address": address,
-                "exchange": exchange,
-                "wallet": rec["name_tag"].strip() or address,
-                "label_source": "etherscan_labels_2023_06",
-            }
+            rows[address] = scraped_label("ethereum", rec, "etherscan_labels_2023_06")
+    # Arbitrum One: keyed apart, an address is a different wallet on another chain
+    arbitrum: dict[str, dict[str, str]] = {}
+    with open(real / "exchange_labels_arbiscan.csv", newline="") as fh:
+        for rec in csv.DictReader(fh):
+            arbitrum.setdefault(rec["address"].strip().lower(), scraped_label("arbitrum", rec, "arbiscan_labels"))
     out = csv.DictWriter(sys.stdout, ["chain", "address", "exchange", "wallet", "label_source"],
                          lineterminator="\n")
     out.writeheader()
-    for row in sorted(rows.values(), key=lambda r: (r["exchange"], r["wallet"], r["address"])):
-        out.writerow(row)
+    for chain_rows in (rows, arbitrum):
+        for row in sorted(chain_rows.values(), key=lambda r: (r["exchange"], r["wallet"], r["address"])):
+            out.writerow(row)
+
+
+def scraped_label(chain: str, rec: dict[str, str], source: str) -> dict[str, str]:
+    """A row of a label scrape (address,name_tag,exchange) as a seed row."""
+    address = rec["address"].strip().lower()
+    return {
+        "chain": chain,
+        "address": address,
+        "exchange": EXCHANGE_RENAMES.get(rec["exchange"], rec["exchange"]),
+        "wallet": rec["name_tag"].strip() or address,
+        "label_source": source,
+    }
 
 
 if __name__ == "__main__":

@@ -1,52 +1,68 @@
--- One row per series per calendar day: the series 'total' (fct_netflow_daily_total) and one per exchange
--- (fct_netflow_daily_by_exchange), each scored by the method of var zscore_method (macros/netflow_zscores.sql).
--- The zscore_exclude_z, zscore_active_spread_floor, zscore_total_spread_floor and zscore_min_active_days vars
--- apply to the method screened only; their defaults here are the ones docs/detection_quality.md chose.
-with daily_total as (
-    select * from {{ ref('fct_netflow_daily_total') }}
-),
-
-daily_by_exchange as (
-    select * from {{ ref('fct_netflow_daily_by_exchange') }}
-),
-
-series_days as (
-    select 'total' as series, flow_date, netflow from daily_total
-    union all
-    select exchange as series, flow_date, netflow from daily_by_exchange
+-- One row per series per calendar day (fct_netflow_daily_series: 'total' and each exchange): the day's
+-- netflow scored against its baseline by the method of var zscore_method, and measured against the token's
+-- overall exchange flow (materiality). A day is an anomaly when it is unusual for its series and, unless
+-- var anomaly_requires_materiality is false, material for the token (macros/zscores/netflow_zscores.sql).
+with daily_series as (
+    select * from {{ ref('fct_netflow_daily_series') }}
 ),
 
 scored as (
     {{ cexflow.netflow_zscores(
-        'series_days',
+        'daily_series',
         var('zscore_method'),
         var('zscore_window_days'),
         var('zscore_min_history_days'),
         var('zscore_threshold'),
-        exclude_z=var('zscore_exclude_z', 4),
-        active_spread_floor=var('zscore_active_spread_floor', 0.75),
-        total_spread_floor=var('zscore_total_spread_floor', 0),
-        min_active_days=var('zscore_min_active_days', 2)) }}
+        materiality={
+            'scale': var('materiality_scale'),
+            'window_days': var('materiality_window_days'),
+            'threshold': var('materiality_threshold'),
+            'min_amount': var('materiality_min_amount'),
+            'required': var('anomaly_requires_materiality')},
+        screened={
+            'exclude_z': var('zscore_exclude_z'),
+            'active_spread_floor': var('zscore_active_spread_floor'),
+            'scale_spread_floor': var('zscore_scale_spread_floor'),
+            'min_active_days': var('zscore_min_active_days')}) }}
 ),
 
 final as (
     select
-        token.chain,
-        token.token_address,
-        scored.flow_date,
-        scored.series,
-        scored.netflow,
-        scored.baseline_mean,
-        scored.baseline_std,
-        scored.baseline_days,
-        scored.zscore,
-        scored.is_anomaly,
-        scored.direction,
+        chain,
+        token_address,
+        flow_date,
+        series,
+        inflow,
+        outflow,
+        netflow,
+        baseline_mean,
+        baseline_std,
+        baseline_days,
+        zscore,
+        deviation,
+        materiality_scale,
+        materiality,
+        is_unusual,
+        is_material,
+        is_anomaly,
+        direction,
         '{{ var("zscore_method") }}' as method,
         {{ var('zscore_window_days') | int }} as window_days,
-        cast({{ var('zscore_threshold') }} as double) as z_threshold
+        cast({{ var('zscore_threshold') }} as double) as z_threshold,
+        cast({{ var('materiality_threshold') }} as double) as materiality_threshold,
+        cast({{ var('materiality_min_amount') or 0 }} as double) as min_amount,
+        {{ 'true' if var('anomaly_requires_materiality') | string | lower in ['true', '1', 'yes'] else 'false' }}
+            as is_materiality_required,
+        '{{ var("materiality_scale") }}' as materiality_scale_kind,
+        {{ var('materiality_window_days') | int }} as materiality_window_days,
+        {%- set screened = var('zscore_method') == 'screened' %}
+        -- the options of method screened (NULL for the other methods, which have none)
+        cast({{ var('zscore_exclude_z') if screened and var('zscore_exclude_z') is not none else 'null' }} as double)
+            as exclude_z,
+        cast({{ var('zscore_scale_spread_floor') or 0 if screened else 'null' }} as double) as scale_spread_floor,
+        cast({{ var('zscore_active_spread_floor') or 0 if screened else 'null' }} as double) as active_spread_floor,
+        cast({{ var('zscore_min_active_days') or 0 if screened else 'null' }} as integer) as min_active_days
     from scored
-    cross join {{ ref('stg_tokens__selected') }} as token
 )
 
 select * from final

@@ -1,4 +1,5 @@
--- One row per series per rank: the var topk_days days of largest |z| of each series (ties: earlier day first).
+-- One row per series per rank: the var topk_days days of largest |z| of each series (ties: earlier day
+-- first), with the day's flows, baseline and materiality, so that a reader needs no join.
 with zscores as (
     select * from {{ ref('fct_netflow_zscores') }}
 ),
@@ -8,10 +9,18 @@ ranked as (
         chain,
         token_address,
         series,
-        row_number() over (partition by series order by abs(zscore) desc, flow_date) as rank,
+        row_number() over (
+            partition by chain, token_address, series order by abs(zscore) desc, flow_date
+        ) as rank,
         flow_date,
+        inflow,
+        outflow,
         netflow,
+        baseline_mean,
+        baseline_std,
         zscore,
+        materiality,
+        is_material,
         is_anomaly,
         direction,
         method

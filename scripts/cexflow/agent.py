@@ -1,28 +1,48 @@
-"""`cexflow agent`: rebuild the marts, alert once on each new anomaly, write a Markdown alert report, post
-webhooks; `--loop` repeats every `--interval` seconds.
+"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode, write a Markdown alert report,
+post webhooks; `--loop` repeats every `--interval` seconds.
 
-Library core: `run_cycle(args, state_path, out_dir, webhook) -> CycleResult` is one pass (the caller holds
-the lock, see `agent_lock`); `ensure_built(args)` rebuilds unless nothing changed; `read_anomalies(db)`;
-`alert_text(alert)`; `post_webhook(url, payload)`. `run(args)` parses, locks, loops and prints.
+Library core: `run_cycle(args, state_path, options) -> CycleResult` is one pass (the caller holds the lock,
+see `agent_lock`); `ensure_built(args)` rebuilds unless nothing changed; `read_anomalies(db)` reads the
+anomaly days and the transfers behind them from the marts; `plan(days, known, since)` sorts the new days into
+alerts, updates and seen days; `alert_text(day)`; `messages(entry, digest)` the webhook messages of a report
+(formats and posting: `cexflow.webhooks`). `run(args)` parses, locks, loops and prints.
 
-An alert is keyed by (chain, token, series, day, method): the agent alerts on a key once, ever.
+Episodes. Everything the agent says about an anomaly is read from the marts: `rpt_netflow_anomalies` (a row per
+anomaly day of a series, with its flows, baseline, z, materiality and episode: `episode_series`,
+`episode_start_date`, `episode_day`, and on the total `explained_by`) and `rpt_anomaly_transfers` (the five
+largest transfers behind each). Consecutive anomaly days of one series are one episode, and a total's anomaly
+that an exchange explains belongs to that exchange's episode. A day is keyed by (chain, token, series, day,
+method). An episode is *known* once any of its days was alerted, sent as an update or marked seen. A cycle's
+new days (keys it does not know) are:
 
-Memory (`--state`, JSON) and crash safety. Every write of the state or of a report goes to a temporary
+  alert   the days of an episode that is not known: one alert per episode (on a first run over history,
+          one alert that lists all the episode's days);
+  update  new days of a known episode: one update per episode and run, never a new alert;
+  seen    with `--since DATE`, new days before DATE: remembered and listed in the report, never sent
+          (so later days of their episode are updates).
+
+Memory (`--state`, JSON, version 2: `days` {day key -> {episode, as: alert|update|seen, report, at}},
+`pending`, `webhook_queue`) and crash safety. Every write of the state or of a report goes to a temporary
 file in the same folder, is fsynced, then renamed over the target (`os.replace`, atomic on POSIX), so a
-reader sees the old file or the new one, never half of one. A cycle that finds new anomalies then does:
+reader sees the old file or the new one, never half of one. A cycle that finds new days then does:
 
-  A. state += pending entry {report path, the alerts with all their numbers, the input summary}   (write)
+  A. state += pending entry {report path and link, its alerts, updates and seen days with all their
+     numbers and transfers, the input summary}                                                     (write)
   B. report written from that pending entry                                                        (write)
-  C. state: the pending entry's keys -> alerted, its webhook posts -> queue, entry removed         (write)
+  C. state: the entry's days -> days, its webhook messages -> queue, entry removed                 (write)
   D. webhook posts from the queue, each removed from the state once the server accepted it         (writes)
 
-Killed before A completes: nothing was recorded, the next run finds the same anomalies new and alerts.
+Killed before A completes: nothing was recorded, the next run finds the same days new and reports them.
 Killed between A and C: the next run first finishes the pending entry (B again, from the stored entry, so
-the same report at the same path, then C) before it looks for new anomalies, which skip pending keys.
+the same report at the same path, then C) before it looks for new days, which skip pending keys.
 So a report never exists without its memory entry (the entry is written first), an alert is never lost
-(it is pending or alerted before the report exists, and pending entries are always finished), and no key
-is reported twice. Webhooks are at least once: a kill between a post and its removal from the queue
-posts it again on the next run.
+(it is pending or known before the report exists, and pending entries are always finished), and no day is
+reported twice; a restart in the middle of an episode finds the episode known. Webhooks are at least
+once: a kill between a post and its removal from the queue posts it again on the next run.
+
+A state of version 1 (the agent's first version: `alerted` keys) is read as: its alerted keys are seen
+days, its queued posts are posted as they were; a version-1 pending entry (a run killed before its report
+was finished) is dropped, so its anomalies are reported again, in this version's format.
 
 Two agents on one state: the first takes an exclusive `flock` on `<state>.lock` for its whole life (the
 kernel releases it when the process dies, even on SIGKILL); the second cannot take it, says which pid
@@ -39,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -47,17 +66,17 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from cexflow import __version__
-from cexflow.build import add_build_arguments, build, build_vars, input_paths, summarize
+from cexflow import __version__, webhooks
+from cexflow.build import add_build_arguments, build, build_vars, build_warnings, input_paths, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
+from cexflow.files import LockHeld, exclusive_lock, replace_durably
 from cexflow.paths import PROJECT_ROOT, default_db
 from cexflow.report import (
     MethodInfo,
@@ -68,16 +87,16 @@ from cexflow.report import (
     fmt_z,
     load_method,
     load_token,
+    parse_date,
     template_environment,
 )
 
-HELP = ("Monitor: rebuild the marts, alert once on each new anomaly (Markdown report, optional webhook); "
-        "--loop repeats.")
+HELP = ("Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
+        "Telegram or JSON webhook); --loop repeats.")
 
 DEFAULT_OUT = PROJECT_ROOT / "agent_reports"
 DEFAULT_INTERVAL = 3600.0
-STATE_VERSION = 1
-WEBHOOK_TIMEOUT = 10.0  # seconds per attempt
+STATE_VERSION = 2
 WEBHOOK_ATTEMPTS = 3  # per post and run; a post that still fails stays queued for the next run
 WEBHOOK_BACKOFF = 1.0  # seconds before the second attempt, doubled before each further one
 REJECTED_SHOWN = 20
@@ -114,13 +133,7 @@ def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
         os.fsync(fh.fileno())
     if checkpoint:
         _checkpoint(checkpoint)
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    replace_durably(tmp, path)
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -129,9 +142,9 @@ def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
 @dataclass
 class State:
     path: Path
-    alerted: dict = field(default_factory=dict)  # key -> {report, alerted_at}
+    days: dict = field(default_factory=dict)  # day key -> {episode, as, report, at}
     pending: list = field(default_factory=list)  # entries of reports being written (step A..C)
-    webhook_queue: list = field(default_factory=list)  # {payload, attempts, last_error}
+    webhook_queue: list = field(default_factory=list)  # {message, attempts, last_error}
 
     @classmethod
     def load(cls, path: Path) -> State:
@@ -139,40 +152,49 @@ class State:
             return cls(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") == 1:
+                return cls(path, *_from_version_1(data))
             if data.get("version") != STATE_VERSION:
-                raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION}")
-            return cls(path, dict(data["alerted"]), list(data["pending"]), list(data["webhook_queue"]))
+                raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION} (or 1)")
+            return cls(path, dict(data["days"]), list(data["pending"]), list(data["webhook_queue"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CexflowError(f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
                                "(the agent will then alert again on every anomaly)") from None
 
     def save(self, checkpoint: str | None = None) -> None:
-        data = {"version": STATE_VERSION, "alerted": self.alerted, "pending": self.pending,
+        data = {"version": STATE_VERSION, "days": self.days, "pending": self.pending,
                 "webhook_queue": self.webhook_queue}
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", checkpoint)
 
-    def known(self, key: str) -> bool:
-        return key in self.alerted or any(key == a["key"] for e in self.pending for a in e["alerts"])
+    def known_keys(self) -> set[str]:
+        """The day keys that were reported (alert, update or seen) or are in a pending entry."""
+        return set(self.days) | {d["key"] for e in self.pending for d in entry_days(e)}
+
+
+def _from_version_1(data: dict) -> tuple[dict, list, list]:
+    """(days, pending, queue) of a version-1 state: its alerted keys are seen days (the keys have the same
+    form), its pending entries are dropped (their anomalies are reported again), its queued posts are kept."""
+    days = {key: {"episode": None, "as": "seen", "report": value.get("report"), "at": value.get("alerted_at"),
+                  "from_version": 1}
+            for key, value in dict(data["alerted"]).items()}
+    queue = [{"message": {"kind": "legacy", "title": q["payload"].get("text", ""), "blocks": [], "link": "",
+                          "data": q["payload"]},
+              "attempts": q.get("attempts", 0), "last_error": q.get("last_error")}
+             for q in data["webhook_queue"]]
+    return days, [], queue
 
 
 @contextlib.contextmanager
 def agent_lock(state_path: Path) -> Iterator[Path]:
     """Hold an exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {holder}) is running on this "
-                               f"state (lock {lock_path}); not starting a second one") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            stack.enter_context(exclusive_lock(lock_path))
+        except LockHeld as held:
+            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
+                               f"this state (lock {lock_path}); not starting a second one") from None
         yield lock_path
-    finally:
-        os.close(fd)
 
 
 # --- building -----------------------------------------------------------------------------------------
@@ -185,9 +207,9 @@ def _project_files() -> list[Path]:
     return [p for p in files if p.exists()]
 
 
-def build_fingerprint(args: argparse.Namespace) -> str:
-    """A hash of what a build depends on: options, and size and mtime of every file it reads."""
-    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
+def build_fingerprint(args: argparse.Namespace, dbt_vars: dict) -> str:
+    """A hash of what a build depends on: options (`dbt_vars`, from build_vars(args)), and size and mtime of
+    every file it reads."""
     files = sorted({*input_paths(dbt_vars), *dbt_vars["ethereum_etl_blocks_files"], *dbt_vars["labels_files"]})
     stats = []
     for path in [*map(Path, files), *_project_files()]:
@@ -211,13 +233,16 @@ def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
     db = (args.db or default_db()).resolve()
     args.db = db
     sidecar = db.with_name(db.name + ".agent-build.json")
-    fingerprint = build_fingerprint(args)
+    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
+    fingerprint = build_fingerprint(args, dbt_vars)
     try:
         last = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         last = {}
     if last.get("fingerprint") == fingerprint and last.get("db") == _db_stamp(db) and _db_stamp(db):
-        return False, summarize(db, args.method)
+        summary = summarize(db)
+        summary.warnings = build_warnings(db, summary, dbt_vars)  # the build's warnings hold until it changes
+        return False, summary
     with contextlib.suppress(FileNotFoundError):
         sidecar.unlink()  # a failed build leaves no stale fingerprint
     summary = build(args)
@@ -229,27 +254,53 @@ def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
 # --- anomalies ------------------------------------------------------------------------------------------
 
 
-def alert_key(a: dict) -> str:
+def day_key(a: dict) -> str:
     return f"{a['chain']}:{a['token_address']}:{a['series']}:{a['date']}:{a['method']}"
 
 
+def episode_key(a: dict) -> str:
+    return f"{a['chain']}:{a['token_address']}:{a['episode_series']}:{a['episode_start']}:{a['method']}"
+
+
+def _timestamp(value) -> str | None:
+    """A mart timestamp (UTC, naive or aware) as ISO text without zone, e.g. '2025-01-21T05:33:20'."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat()
+
+
 def read_anomalies(db: Path) -> tuple[list[dict], dict]:
-    """Every anomaly of the marts as a JSON-ready dict (exact amounts as text), and the input summary."""
+    """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
+    transfers behind it, ordered by episode and day; and the input summary."""
     with connect(db) as con:
         token = load_token(con)
         method = load_method(con)
-        rows = con.execute("""
-            with series_flows as (
-                select 'total' as series, flow_date, inflow, outflow from fct_netflow_daily_total
-                union all
-                select exchange, flow_date, inflow, outflow from fct_netflow_daily_by_exchange
-            )
-            select a.chain, a.token_address, a.series, a.flow_date, a.netflow, a.baseline_mean, a.baseline_std,
-                   a.baseline_days, a.zscore, a.direction, a.method, a.window_days, a.z_threshold,
-                   f.inflow, f.outflow
-            from rpt_netflow_anomalies as a
-            left join series_flows as f on f.series = a.series and f.flow_date = a.flow_date
-            order by a.flow_date, a.series <> 'total', a.series""").fetchall()
+        cur = con.execute("""
+            select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
+                   baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
+                   direction, method, window_days, z_threshold, materiality_threshold, min_amount,
+                   is_materiality_required, explained_by, episode_series, episode_start_date, episode_day
+            from rpt_netflow_anomalies
+            order by chain, token_address, episode_start_date, episode_series, flow_date,
+                     series <> episode_series, series""")
+        columns = [d[0] for d in cur.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        cur = con.execute("""
+            select chain, token_address, series, flow_date, rank, transfer_id, tx_hash, transferred_at,
+                   direction, flow_type, wallet, wallet_address, counterparty_address, counterparty_exchange,
+                   amount, signed_amount
+            from rpt_anomaly_transfers
+            order by chain, token_address, series, flow_date, rank""")
+        columns = [d[0] for d in cur.description]
+        transfers: dict[tuple, list[dict]] = {}
+        for row in cur.fetchall():
+            t = dict(zip(columns, row, strict=True))
+            transfers.setdefault((t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")),
+                                 []).append({**t, "transferred_at": _timestamp(t["transferred_at"]),
+                                             "amount": fmt_exact(t["amount"]),
+                                             "signed_amount": fmt_exact(t["signed_amount"])})
         first, last = con.execute("select min(flow_date), max(flow_date) from fct_netflow_daily_total").fetchone()
         files = con.execute("""
             select source_file, rows_read, transfers_kept, duplicate_rows, rejected_rows, other_token_rows
@@ -259,17 +310,15 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             order by source_file, line_number limit {REJECTED_SHOWN}""").fetchall()
         reasons = con.execute("""select reason, count(*) from stg_transfers_rejected group by reason
                                  order by count(*) desc, reason""").fetchall()
-    alerts = []
-    for (chain, token_address, series, day, netflow, mean, std, days, z, direction, meth, window, threshold,
-         inflow, outflow) in rows:
-        alert = {
-            "chain": chain, "token_address": token_address, "symbol": token.symbol, "series": series,
-            "date": day.isoformat(), "netflow": fmt_exact(netflow), "inflow": fmt_exact(inflow),
-            "outflow": fmt_exact(outflow), "baseline_mean": mean, "baseline_std": std, "baseline_days": days,
-            "zscore": z, "direction": direction, "method": meth, "window_days": window, "z_threshold": threshold,
-        }
-        alert["key"] = alert_key(alert)
-        alerts.append(alert)
+    days = []
+    for r in rows:
+        flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
+        a = {**r, "symbol": token.symbol, "date": flow_date.isoformat(), "episode_start": start.isoformat(),
+             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), [])}
+        for name in ("inflow", "outflow", "netflow"):
+            a[name] = fmt_exact(r[name])
+        a["key"], a["episode_key"] = day_key(a), episode_key(a)
+        days.append(a)
     context = {
         "db": str(db), "symbol": token.symbol, "chain": token.chain, "token_address": token.address,
         "first_day": first.isoformat() if first else None, "last_day": last.isoformat() if last else None,
@@ -280,38 +329,156 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
         "rejected_total": sum(f[4] for f in files),
     }
-    return alerts, context
+    return days, context
+
+
+def plan(days: list[dict], known: Callable[[str], bool], since: str | None = None
+         ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(alerts, updates, seen) of the anomaly days of `read_anomalies` that are not `known`.
+
+    An alert or an update is an episode {key, series, start, days}: its new days. Days before `since`
+    (YYYY-MM-DD) are seen. An episode with a known or seen day is known: its other new days are an update.
+    """
+    episodes: dict[str, list[dict]] = {}
+    for d in days:
+        episodes.setdefault(d["episode_key"], []).append(d)
+    alerts, updates, seen = [], [], []
+    for key, episode_days in episodes.items():
+        new = [d for d in episode_days if not known(d["key"])]
+        older = [d for d in new if since and d["date"] < since]
+        rest = [d for d in new if d not in older]
+        seen += older
+        if rest:
+            episode = {"key": key, "series": rest[0]["episode_series"], "start": rest[0]["episode_start"],
+                       "days": rest}
+            (updates if older or len(new) < len(episode_days) else alerts).append(episode)
+    return alerts, updates, seen
+
+
+def entry_days(entry: dict) -> list[dict]:
+    """Every day of a pending entry: of its alerts, its updates, and its seen days."""
+    return [d for ep in entry["alerts"] + entry["updates"] for d in ep["days"]] + entry["seen"]
+
+
+# --- texts ----------------------------------------------------------------------------------------------
 
 
 def _series_text(series: str) -> str:
     return "all exchanges" if series == "total" else series
 
 
+def _where(series: str) -> str:
+    return "exchanges" if series == "total" else series
+
+
+def _day_label(a: dict) -> str:
+    """'binance', 'all exchanges (explained by binance)', 'kraken (day 2 of the episode since 2025-02-25)'."""
+    notes = []
+    if a.get("explained_by"):
+        notes.append(f"explained by {a['explained_by']}")
+    if a["episode_day"] > 1:
+        whose = "" if a["episode_series"] == a["series"] else f"{a['episode_series']} "
+        notes.append(f"day {a['episode_day']} of the {whose}episode since {a['episode_start']}")
+    return _series_text(a["series"]) + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def alert_text(a: dict) -> str:
-    """One line that quotes the day, the value, the baseline's centre and spread, z and the threshold."""
+    """One line that says why a day is an anomaly: the day, the netflow, the baseline's centre and spread, z
+    and its threshold, the materiality and its threshold."""
     robust = a["method"] == "robust"
     centre, spread = ("median", "MAD/0.6745") if robust else ("mean", "σ")
     sym = a["symbol"]
     flow = "net inflow to" if a["direction"] == "inflow" else "net outflow from"
-    where = "exchanges" if a["series"] == "total" else a["series"]
-    return (f"{a['date']} {_series_text(a['series'])}: netflow {fmt_signed(Decimal(a['netflow']))} {sym} "
-            f"({flow} {where}) against a baseline {centre} of {fmt_signed(a['baseline_mean'])} {sym} and "
-            f"{spread} {fmt_amount(a['baseline_std'])} {sym} over {a['baseline_days']} days ({a['method']}, "
-            f"{a['window_days']}-day window): z = {fmt_z(a['zscore'])}, threshold |z| ≥ {a['z_threshold']:g}")
+    if a["materiality"] is None:
+        materiality = "materiality – (no scale yet)"
+    else:
+        materiality = (f"materiality {fmt_amount(a['materiality'])} × the token's scale of "
+                       f"{fmt_amount(a['materiality_scale'])} {sym}")
+    materiality += (f" (threshold {a['materiality_threshold']:g})" if a["is_materiality_required"]
+                    else " (not required)")
+    return (f"{a['date']} {_day_label(a)}: netflow {fmt_signed(Decimal(a['netflow']))} {sym} "
+            f"({flow} {_where(a['series'])}) against a baseline {centre} of {fmt_signed(a['baseline_mean'])} {sym} "
+            f"and {spread} {fmt_amount(a['baseline_std'])} {sym} over {a['baseline_days']} days ({a['method']}, "
+            f"{a['window_days']}-day window): z = {fmt_z(a['zscore'])}, threshold |z| ≥ {a['z_threshold']:g}; "
+            f"{materiality}")
 
 
-def webhook_payload(a: dict, report: str) -> dict:
-    """JSON for a Slack (`text`) or Discord (`content`) incoming webhook, with the alert's fields."""
-    text = f"cexflow alert: {alert_text(a)}. Report: {report}"
+def transfer_text(t: dict, symbol: str) -> str:
+    """'1. 2025-01-21 05:33:20 UTC: +5,000.00 LPT into binance14 from 0xb96a..., tx 0x1fba...'."""
+    into = t["direction"] == "in"
+    other = t["counterparty_address"] + (f" ({t['counterparty_exchange']})" if t["counterparty_exchange"] else "")
+    return (f"{t['rank']}. {t['transferred_at'].replace('T', ' ')} UTC: {fmt_signed(Decimal(t['signed_amount']))} "
+            f"{symbol} {'into' if into else 'out of'} {t['wallet']} {'from' if into else 'to'} {other}, "
+            f"tx {t['tx_hash']}")
+
+
+def episode_title(ep: dict, kind: str, in_digest: bool = False) -> str:
+    """The heading of an alert or an update: token, direction, series, days."""
+    lead = ep["days"][0]
+    dates = sorted({d["date"] for d in ep["days"]})
+    direction = "net inflow to" if lead["direction"] == "inflow" else "net outflow from"
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    what = f"{lead['symbol']} {direction} {_where(ep['series'])}"
+    if kind == "alert":
+        days = "" if len(dates) == 1 else f" ({len(dates)} days)"
+        return f"{'New alert' if in_digest else 'cexflow alert'}: {what}, {span}{days}"
+    return f"{'Update' if in_digest else 'cexflow update'}: {what} goes on, {span} (episode since {ep['start']})"
+
+
+def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
+    """The lines of an alert or an update: for each day, the reason of each of its rows (the episode's own
+    series, then the total it explains), then (with `transfers`) the largest transfers behind the episode's
+    series."""
+    lines = []
+    for date in sorted({d["date"] for d in ep["days"]}):
+        rows = [d for d in ep["days"] if d["date"] == date]
+        lines += [alert_text(d) for d in rows]
+        for d in rows:
+            if transfers and d["series"] == ep["series"] and d["transfers"]:
+                lines.append(f"Largest transfers behind {_series_text(d['series'])} on {d['date']}:")
+                lines += [transfer_text(t, d["symbol"]) for t in d["transfers"]]
+    return lines
+
+
+def _episode_data(ep: dict, kind: str, link: str) -> dict:
+    """The json format's fields of an alert or an update (the first version's fields of its first day, and
+    the episode with every day)."""
+    a = ep["days"][0]
     return {
-        "text": text,
-        "content": text[:2000],  # Discord's limit
+        "kind": kind, "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
         "series": a["series"], "date": a["date"], "netflow": a["netflow"], "z": a["zscore"],
         "baseline": {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"],
                      "method": a["method"], "window_days": a["window_days"]},
-        "threshold": a["z_threshold"], "direction": a["direction"], "token": a["symbol"], "chain": a["chain"],
-        "report": report, "key": a["key"],
+        "threshold": a["z_threshold"],
+        "materiality": {"value": a["materiality"], "scale": a["materiality_scale"],
+                        "threshold": a["materiality_threshold"], "required": a["is_materiality_required"]},
+        "direction": a["direction"], "token": a["symbol"], "chain": a["chain"], "report": link, "key": a["key"],
+        "days": [{k: v for k, v in d.items() if k not in ("symbol", "episode_key")} for d in ep["days"]],
     }
+
+
+def messages(entry: dict, digest: bool) -> list[dict]:
+    """The webhook messages of a report (see cexflow.webhooks): one per alert and one per update, or with
+    `digest` one with all of them (none when there are neither). Seen days are never sent."""
+    link = entry["link"]
+    items = [("alert", ep) for ep in entry["alerts"]] + [("update", ep) for ep in entry["updates"]]
+    if not digest:
+        return [{"kind": kind, "title": episode_title(ep, kind), "blocks": [episode_lines(ep)],
+                 "short_blocks": [episode_lines(ep, transfers=False)], "link": link,
+                 "data": _episode_data(ep, kind, link)} for kind, ep in items]
+    if not items:
+        return []
+    context = entry["context"]
+    n_alerts, n_updates = len(entry["alerts"]), len(entry["updates"])
+    title = (f"cexflow: {n_alerts} new {'alert' if n_alerts == 1 else 'alerts'}, {n_updates} "
+             f"{'update' if n_updates == 1 else 'updates'} — {context['symbol']} on {context['chain']}")
+    return [{"kind": "digest", "title": title, "link": link,
+             "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
+             "short_blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)]
+                              for kind, ep in items],
+             "data": {"kind": "digest", "token": context["symbol"], "chain": context["chain"], "report": link,
+                      "alerts": [_episode_data(ep, "alert", link) for ep in entry["alerts"]],
+                      "updates": [_episode_data(ep, "update", link) for ep in entry["updates"]]}}]
 
 
 # --- reports --------------------------------------------------------------------------------------------
@@ -320,9 +487,12 @@ def webhook_payload(a: dict, report: str) -> dict:
 def render_alert_report(entry: dict) -> str:
     context = entry["context"]
     method = MethodInfo(**context["method"]) if context.get("method") else None
+    rows = [(kind, d) for kind, key in (("alert", "alerts"), ("update", "updates"))
+            for ep in entry[key] for d in ep["days"]] + [("seen", d) for d in entry["seen"]]
     return template_environment().get_template("alert.md.j2").render(
-        entry=entry, alerts=entry["alerts"], context=context, method=method, symbol=context["symbol"],
-        texts=[alert_text(a) for a in entry["alerts"]], count=fmt_count, version=__version__)
+        entry=entry, alerts=entry["alerts"], updates=entry["updates"], seen=entry["seen"], rows=rows,
+        context=context, method=method, symbol=context["symbol"], title=episode_title, text=alert_text,
+        series_text=_series_text, count=fmt_count, version=__version__)
 
 
 def _report_path(out_dir: Path, now: dt.datetime, rotate_monthly: bool, taken: set[str]) -> Path:
@@ -335,18 +505,31 @@ def _report_path(out_dir: Path, now: dt.datetime, rotate_monthly: bool, taken: s
     return path.resolve()
 
 
-def _finish_entry(state: State, entry: dict, queue_webhooks: bool) -> None:
-    """Steps B and C of a pending entry (see the module docstring). Its alerts are queued for the webhook
-    when this run or the run that recorded the entry has one."""
-    queue_webhooks = queue_webhooks or entry.get("webhook", False)
+def report_link(report: Path, out_dir: Path, base: str | None) -> str:
+    """How alert texts name a report: `base` + its path relative to `out_dir` (URL-quoted), or its path."""
+    if not base:
+        return str(report)
+    relative = Path(report).resolve().relative_to(Path(out_dir).resolve()).as_posix()
+    return base.rstrip("/") + "/" + urllib.parse.quote(relative)
+
+
+def _finish_entry(state: State, entry: dict, options: Options) -> None:
+    """Steps B and C of a pending entry (see the module docstring). Its messages are queued for the webhook
+    when this run or the run that recorded the entry has one (digested as that run asked)."""
     report = Path(entry["report"])
     atomic_write(report, render_alert_report(entry), checkpoint="report_tmp_written")
     _checkpoint("report_written")
-    for a in entry["alerts"]:
-        state.alerted[a["key"]] = {"report": entry["report"], "alerted_at": entry["created_at"]}
-        if queue_webhooks:
-            state.webhook_queue.append({"payload": webhook_payload(a, entry["report"]), "attempts": 0,
-                                        "last_error": None})
+    for kind, key in (("alert", "alerts"), ("update", "updates")):
+        for ep in entry[key]:
+            for d in ep["days"]:
+                state.days[d["key"]] = {"episode": ep["key"], "as": kind, "report": entry["report"],
+                                        "at": entry["created_at"]}
+    for d in entry["seen"]:
+        state.days[d["key"]] = {"episode": d["episode_key"], "as": "seen", "report": entry["report"],
+                                "at": entry["created_at"]}
+    if entry["webhook"] or options.webhook:
+        digest = entry["digest"] if entry["webhook"] else options.digest
+        state.webhook_queue += [{"message": m, "attempts": 0, "last_error": None} for m in messages(entry, digest)]
     state.pending = [e for e in state.pending if e["report"] != entry["report"]]
     state.save()
 
@@ -354,31 +537,16 @@ def _finish_entry(state: State, entry: dict, queue_webhooks: bool) -> None:
 # --- webhooks -------------------------------------------------------------------------------------------
 
 
-class WebhookError(Exception):
-    def __init__(self, message: str, retry: bool, unreachable: bool = False):
-        super().__init__(message)
-        self.retry = retry
-        self.unreachable = unreachable
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    format: str  # one of webhooks.FORMATS
 
 
-def post_webhook(url: str, payload: dict, timeout: float = WEBHOOK_TIMEOUT) -> None:
-    """POST `payload` as JSON; raises WebhookError (retry=True for 5xx, 429 and network errors)."""
-    data = json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": f"cexflow-agent/{__version__}"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"HTTP {exc.code}", retry=exc.code >= 500 or exc.code == 429) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WebhookError(f"cannot reach {url}: {reason}", retry=True, unreachable=True) from None
-
-
-def deliver_webhooks(state: State, url: str, attempts: int = WEBHOOK_ATTEMPTS,
-                     backoff: float | None = None, timeout: float = WEBHOOK_TIMEOUT) -> tuple[int, str | None]:
-    """Post the queued alerts, oldest first; each accepted post leaves the queue at once (state saved).
+def deliver_webhooks(state: State, webhook: Webhook, attempts: int = WEBHOOK_ATTEMPTS,
+                     backoff: float | None = None, timeout: float = webhooks.TIMEOUT) -> tuple[int, str | None]:
+    """Post the queued messages, oldest first, in the webhook's format; each accepted post leaves the queue at
+    once (state saved).
 
     A post is tried `attempts` times with exponential backoff; one that still fails stays queued for the
     next run. When the server cannot be reached at all, the rest wait for the next run too, so a dead
@@ -387,15 +555,16 @@ def deliver_webhooks(state: State, url: str, attempts: int = WEBHOOK_ATTEMPTS,
     backoff = WEBHOOK_BACKOFF if backoff is None else backoff
     posted, last_error = 0, None
     for item in list(state.webhook_queue):
+        url, body = webhooks.render_payload(item["message"], webhook.format, webhook.url)
         error = None
         for attempt in range(attempts):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
             try:
-                post_webhook(url, item["payload"], timeout)
+                webhooks.post(url, body, timeout)
                 error = None
                 break
-            except WebhookError as exc:
+            except webhooks.WebhookError as exc:
                 error = exc
                 if not exc.retry:
                     break
@@ -416,26 +585,52 @@ def deliver_webhooks(state: State, url: str, attempts: int = WEBHOOK_ATTEMPTS,
 # --- one cycle ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the agent does with what it finds (the agent options of the command line, checked)."""
+
+    out_dir: Path = DEFAULT_OUT
+    webhook: Webhook | None = None
+    rotate_monthly: bool = False
+    since: dt.date | None = None
+    digest: bool = False
+    report_url: str | None = None
+
+
 @dataclass
 class CycleResult:
-    reports: list[tuple[Path, list[dict]]]  # reports completed in this cycle, with their alerts
+    reports: list[dict]  # the entries of the reports completed in this cycle
     built: bool | None = None
     rejected: int = 0
     webhook_posted: int = 0
     webhook_queued: int = 0
     webhook_error: str | None = None
+    build_warnings: list[str] = field(default_factory=list)  # BuildSummary.warnings
 
     def lines(self) -> list[str]:
-        out = []
-        for path, alerts in self.reports:
-            out.append(f"[ALERT] {len(alerts)} new anomalies. Report: {path}")
-            out += [f"  {alert_text(a)}" for a in alerts]
-        if not self.reports:
-            out.append("[OK] No new anomalies.")
+        """`[ALERT] N new anomalies. Report: PATH` per report with new alerts (N: its alerts, one per
+        episode), then a line per alert day (its first day, then indented, the others); or
+        `[OK] No new anomalies.` when no report has one. Then `  update: ...` per day of an update and a line
+        on the seen days; a report without alerts is named on its updates' or seen days' line."""
+        out = [] if any(e["alerts"] for e in self.reports) else ["[OK] No new anomalies."]
+        for e in self.reports:
+            path, alerts, updates, seen = e["report"], e["alerts"], e["updates"], e["seen"]
+            if alerts:
+                out.append(f"[ALERT] {len(alerts)} new anomalies. Report: {path}")
+                for ep in alerts:
+                    out += [("  " if i == 0 else "    ") + alert_text(d) for i, d in enumerate(ep["days"])]
+            if updates and not alerts:
+                n = len(updates)
+                out.append(f"  {n} {'update of a known episode' if n == 1 else 'updates of known episodes'}. "
+                           f"Report: {path}")
+            out += [f"  update: {alert_text(d)}" for ep in updates for d in ep["days"]]
+            if seen:
+                out.append(f"  {len(seen)} anomaly day(s) before --since {e['since']} marked as seen (listed in "
+                           "the report, not sent)" + ("" if alerts or updates else f". Report: {path}"))
         return out
 
     def warnings(self) -> list[str]:
-        out = []
+        out = [f"[WARN] {warning}" for warning in self.build_warnings]
         if self.rejected:
             out.append(f"[WARN] {self.rejected:,} input row(s) rejected (table stg_transfers_rejected; "
                        "listed in the alert reports)")
@@ -445,50 +640,63 @@ class CycleResult:
         return out
 
 
-def run_cycle(args: argparse.Namespace, state_path: Path, out_dir: Path, webhook: str | None = None,
-              rotate_monthly: bool = False) -> CycleResult:
-    """One pass: finish pending reports, rebuild, report new anomalies, post webhooks. Hold the lock."""
+def run_cycle(args: argparse.Namespace, state_path: Path, options: Options) -> CycleResult:
+    """One pass: finish pending reports, rebuild, report new anomaly days, post webhooks. Hold the lock."""
     state = State.load(state_path)
     result = CycleResult([])
     # a run killed between steps A and C left pending entries: finish them first (same paths, same content)
     for entry in list(state.pending):
-        _finish_entry(state, entry, queue_webhooks=bool(webhook))
-        result.reports.append((Path(entry["report"]), entry["alerts"]))
+        _finish_entry(state, entry, options)
+        result.reports.append(entry)
     try:
         result.built, summary = ensure_built(args)
-        anomalies, context = read_anomalies(args.db)
+        result.build_warnings = summary.warnings
+        days, context = read_anomalies(args.db)
         result.rejected = context["rejected_total"]
-        new = [a for a in anomalies if not state.known(a["key"])]
-        if new:
+        since = options.since.isoformat() if options.since else None
+        alerts, updates, seen = plan(days, state.known_keys().__contains__, since)
+        if alerts or updates or seen:
             now = _now()
-            report = _report_path(Path(out_dir), now, rotate_monthly, {e["report"] for e in state.pending})
+            out_dir = Path(options.out_dir)
+            report = _report_path(out_dir, now, options.rotate_monthly, {e["report"] for e in state.pending})
             context["build"] = {"rows_read": summary.rows_read, "files": summary.files,
                                 "transfers": summary.transfers, "duplicates": summary.duplicates,
                                 "rejected": summary.rejected, "other_token": summary.other_token,
                                 "rebuilt": result.built}
-            entry = {"report": str(report), "created_at": now.isoformat(), "alerts": new, "context": context,
-                     "webhook": bool(webhook)}
+            entry = {"report": str(report), "link": report_link(report, out_dir, options.report_url),
+                     "created_at": now.isoformat(), "alerts": alerts, "updates": updates,
+                     "seen": [{k: v for k, v in d.items() if k != "transfers"} for d in seen], "since": since,
+                     "context": context, "webhook": bool(options.webhook), "digest": options.digest}
             state.pending.append(entry)
             state.save(checkpoint="pending_tmp_written")  # step A
             _checkpoint("pending_saved")
-            _finish_entry(state, entry, queue_webhooks=bool(webhook))  # steps B and C
-            result.reports.append((report, new))
+            _finish_entry(state, entry, options)  # steps B and C
+            result.reports.append(entry)
     finally:
-        if webhook and state.webhook_queue:  # step D, also after a failed build: queued posts still go out
-            result.webhook_posted, result.webhook_error = deliver_webhooks(state, webhook)
-        result.webhook_queued = len(state.webhook_queue) if webhook else 0
+        if options.webhook and state.webhook_queue:  # step D, also after a failed build: queued posts still go
+            result.webhook_posted, result.webhook_error = deliver_webhooks(state, options.webhook)
+        result.webhook_queued = len(state.webhook_queue) if options.webhook else 0
     return result
 
 
 # --- command line ---------------------------------------------------------------------------------------
 
 
+EPILOG = ("Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
+          "explains it belongs to that exchange's episode: the episode's first day is an alert, its later days "
+          "are updates of it. Each run prints '[ALERT] N new anomalies. Report: PATH' (N: new alerts, one per "
+          "episode) and a line per alert day, or '[OK] No new anomalies.'; then an indented 'update: ...' "
+          "line per day of an update, and a line on the days --since marked as seen.")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     add_build_arguments(parser)
     g = parser.add_argument_group("agent options")
     g.add_argument("--state", type=Path, metavar="PATH",
-                   help="the agent's memory of what it alerted on, JSON, written atomically (default: beside "
-                        "--db, e.g. cexflow.agent-state.json); a lock file PATH.lock keeps a second agent off it")
+                   help="the agent's memory of the anomaly days it reported, JSON, written atomically (default: "
+                        "beside --db, e.g. cexflow.agent-state.json); a lock file PATH.lock keeps a second agent "
+                        "off it")
     g.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                    help="folder of the alert reports (default: agent_reports/ in the project root)")
     g.add_argument("--loop", action="store_true",
@@ -496,17 +704,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, metavar="SECONDS",
                    help=f"seconds between the starts of two cycles with --loop (default: {DEFAULT_INTERVAL:g})")
     g.add_argument("--webhook", metavar="URL",
-                   help="POST each new alert as JSON to this Slack/Discord-compatible webhook; failed posts are "
-                        "retried on the next run")
+                   help="POST each new alert and each update to this URL in --webhook-format; a failed post is "
+                        "kept in the state and retried on the next run (at least once); the URL's path and "
+                        "query, where webhooks keep their secret, are never printed")
+    g.add_argument("--webhook-format", default=webhooks.AUTO, choices=(webhooks.AUTO, *webhooks.FORMATS),
+                   help="slack ({\"text\": mrkdwn}), discord ({\"content\"}, 2,000 characters), telegram (Bot API "
+                        "sendMessage, the chat on the URL: https://api.telegram.org/bot<token>/sendMessage"
+                        "?chat_id=<chat id>; 4,096 characters) or json (text and every field); auto (default): "
+                        "slack for hooks.slack.com, discord for discord.com/api/webhooks/, telegram for "
+                        "api.telegram.org, json for any other URL")
+    g.add_argument("--digest", action="store_true",
+                   help="with --webhook: one message per run with all its new alerts and updates, instead of "
+                        "one per alert and per update")
+    g.add_argument("--since", metavar="DATE",
+                   help="new anomaly days before DATE (YYYY-MM-DD) are marked as seen: listed in the report, "
+                        "never sent, and later days of their episodes are updates (default: every new anomaly "
+                        "alerts; a first run reports the whole history)")
+    g.add_argument("--report-url", metavar="BASE",
+                   help="alert texts link the report as BASE + its path under --out (e.g. BASE/2025-06/"
+                        "agent_report_<time>.md with --rotate-monthly), for an --out that is published at BASE "
+                        "(default: the report's local path)")
     g.add_argument("--rotate-monthly", action="store_true",
                    help="write the reports into DIR/YYYY-MM/ (the month of the run, UTC); the memory is kept")
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    """The agent options, checked: one-line errors that name the option."""
+    if args.webhook is None and args.webhook_format != webhooks.AUTO:
+        raise CexflowError(f"--webhook-format {args.webhook_format}: needs --webhook URL")
+    if args.digest and args.webhook is None:
+        raise CexflowError("--digest: groups the webhook's messages; give --webhook URL too")
+    webhook = Webhook(args.webhook, webhooks.resolve_format(args.webhook, args.webhook_format)) \
+        if args.webhook is not None else None
+    if args.report_url is not None:
+        webhooks.check_http_url(args.report_url, "--report-url")
+    since = parse_date(args.since, "--since")
+    return Options(args.out, webhook, args.rotate_monthly, since, args.digest, args.report_url)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise CexflowError(f"--interval {args.interval:g}: must be a positive number of seconds")
-    if args.webhook and not args.webhook.startswith(("http://", "https://")):
-        raise CexflowError(f"--webhook {args.webhook}: must be an http:// or https:// URL")
+    options = options_from_args(args)
     if args.target != "duckdb":
         # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
         raise CexflowError(f"--target {args.target}: the agent reads its marts from a DuckDB file; "
@@ -516,9 +755,9 @@ def run(args: argparse.Namespace) -> int:
     with agent_lock(state_path):
         _checkpoint("locked")
         if not args.loop:
-            _print(run_cycle(args, state_path, args.out, args.webhook, args.rotate_monthly))
+            _print(run_cycle(args, state_path, options))
             return 0
-        return _loop(args, state_path)
+        return _loop(args, state_path, options)
 
 
 def _print(result: CycleResult) -> None:
@@ -528,7 +767,7 @@ def _print(result: CycleResult) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _loop(args: argparse.Namespace, state_path: Path) -> int:
+def _loop(args: argparse.Namespace, state_path: Path, options: Options) -> int:
     stop = threading.Event()
 
     def handle(signum, _frame):
@@ -539,7 +778,7 @@ def _loop(args: argparse.Namespace, state_path: Path) -> int:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                _print(run_cycle(args, state_path, args.out, args.webhook, args.rotate_monthly))
+                _print(run_cycle(args, state_path, options))
             except CexflowError as exc:  # one bad cycle (e.g. a broken input file) does not end the monitor
                 print(f"cexflow agent: error: {exc}", file=sys.stderr, flush=True)
             stop.wait(max(0.0, args.interval - (time.monotonic() - started)))

@@ -8,21 +8,24 @@ import hashlib
 import io
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cexflow import inputs
-from cexflow.db import spark_schema_dir
+from cexflow.db import lock_conflict, spark_schema_dir
 from cexflow.errors import CexflowError
-from cexflow.paths import PROJECT_ROOT, SAMPLE_INPUT, default_db
+from cexflow.files import working_copy
+from cexflow.methods import add_anomaly_arguments, anomaly_vars
+from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db
 from cexflow.progress import DbtProgress
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
-METHODS = ("trailing", "inclusive", "robust", "screened")
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,23 +52,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spark-dir", type=Path, metavar="DIR",
                    help="with --target spark: folder of the Spark warehouse and metastore (default: "
                         "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
-    g.add_argument("--window", type=int, default=28, metavar="DAYS",
-                   help="baseline window in days (default: 28)")
-    g.add_argument("--z", type=float, default=3.0, metavar="THRESHOLD",
-                   help="a day is an anomaly when |z| >= THRESHOLD (default: 3.0)")
-    g.add_argument("--min-history", type=int, default=14, metavar="DAYS",
-                   help="no score before this many baseline days (default: 14)")
-    g.add_argument("--method", default="trailing", choices=METHODS,
-                   help="anomaly method (default: trailing)")
-    g.add_argument("--exclude-z", type=float, default=4.0, metavar="Z",
-                   help="screened: leave days whose first-pass |z| >= Z out of later baselines (default: 4)")
-    g.add_argument("--active-spread-floor", type=float, default=0.75, metavar="X",
-                   help="screened: the spread is at least X times the std of the baseline's days with flow "
-                        "(default: 0.75)")
-    g.add_argument("--total-spread-floor", type=float, default=0.0, metavar="X",
-                   help="screened: the spread is at least X times the total's baseline spread (default: 0, off)")
-    g.add_argument("--min-active-days", type=int, default=2, metavar="N",
-                   help="screened: no z before the baseline has N days with flow (default: 2)")
+    add_anomaly_arguments(g)
     g.add_argument("--top-k", type=int, default=10, metavar="K",
                    help="days per series in the top-k table (default: 10)")
     g.add_argument("--full-refresh", action="store_true",
@@ -98,6 +85,7 @@ class BuildSummary:
     anomalies: int
     method: str
     mode: str = ""
+    warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -106,23 +94,12 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + ([self.mode] if self.mode else [])
+        ] + ([self.mode] if self.mode else []) + [f"warning: {warning}" for warning in self.warnings]
 
 
 def build_vars(args: argparse.Namespace) -> dict:
     """dbt vars from the build options, after checking every file and option."""
-    if args.window < 2:
-        raise CexflowError(f"--window {args.window}: must be at least 2 days")
-    if args.z <= 0:
-        raise CexflowError(f"--z {args.z}: must be positive")
-    if args.min_history < 1:
-        raise CexflowError(f"--min-history {args.min_history}: must be at least 1 day")
-    for option, value in (("--exclude-z", getattr(args, "exclude_z", 4.0)),
-                          ("--active-spread-floor", getattr(args, "active_spread_floor", 0.75)),
-                          ("--total-spread-floor", getattr(args, "total_spread_floor", 0.0)),
-                          ("--min-active-days", getattr(args, "min_active_days", 2))):
-        if value < 0 or (option == "--exclude-z" and value == 0):
-            raise CexflowError(f"{option} {value}: must be {'positive' if option == '--exclude-z' else 'at least 0'}")
+    anomaly = anomaly_vars(args)
     if args.top_k < 1:
         raise CexflowError(f"--top-k {args.top_k}: must be at least 1")
     if args.decimals is not None and not 0 <= args.decimals <= 77:
@@ -132,21 +109,25 @@ def build_vars(args: argparse.Namespace) -> dict:
     dbt_vars: dict = {"input_files": files.dbt_input_files()}
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(args.blocks) if args.blocks else []
     dbt_vars["labels_files"] = inputs.label_files(args.labels) if args.labels else []
-    dbt_vars.update(
-        chain=token.chain,
-        token=token.address,
-        token_decimals=token.decimals,
-        zscore_method=args.method,
-        zscore_window_days=args.window,
-        zscore_threshold=args.z,
-        zscore_min_history_days=args.min_history,
-        topk_days=args.top_k,
-        zscore_exclude_z=getattr(args, "exclude_z", 4.0),
-        zscore_active_spread_floor=getattr(args, "active_spread_floor", 0.75),
-        zscore_total_spread_floor=getattr(args, "total_spread_floor", 0.0),
-        zscore_min_active_days=getattr(args, "min_active_days", 2),
-    )
+    check_labels_on_chain(dbt_vars["labels_files"], token.chain)
+    dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals, topk_days=args.top_k)
+    dbt_vars.update(anomaly)
     return dbt_vars
+
+
+def check_labels_on_chain(labels_files: list[str], chain: str) -> None:
+    """Labels with no address on the build's chain leave every transfer unlabelled: an error."""
+    files = labels_files or [str(EXCHANGE_WALLETS_SEED)]
+    counts = inputs.label_chains(files)
+    if counts.get(chain):
+        return
+    named = ", ".join(str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f
+                      for f in files)
+    found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
+    raise CexflowError(
+        f"--chain {chain}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
+        f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
+        "chain of your data as --chain")
 
 
 def default_spark_dir() -> Path:
@@ -246,11 +227,13 @@ def release_dbt_duckdb() -> None:
             manager._ENV = None
 
 
-def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
+def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *, write_to: Path | None = None,
             input_files: dict[str, list[str]] | None = None, progress: DbtProgress | None = None,
             target_path: Path | None = None):
     """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
-    `db`); a failure becomes a one-line error.
+    `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's working
+    copy of `db`, see cexflow.files); `db` still decides dbt's folders (its path stays the same from one build
+    of `db` to the next, as partial parsing needs).
 
     DuckDB: dbt runs in this process (dbtRunner), which saves starting a second Python and importing dbt
     twice; the result (dbt's dbtRunnerResult) is returned. Spark: dbt runs as a subprocess, whose Spark
@@ -262,7 +245,7 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
         target_path, log_path = dbt_folders(db, target)
     else:
         log_path = target_path.with_name(target_path.name + "-logs")
-    env = {"CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB": str(db),
+    env = {"CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB": str(write_to or db),
            "DBT_PROFILES_DIR": str(PROJECT_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if input_files is not None:
         env["CEXFLOW_INPUT_FILES"] = json.dumps(input_files)
@@ -339,23 +322,73 @@ def _dbt_subprocess(args: list[str], verbose: bool, progress: DbtProgress | None
     return proc.wait() == 0, "\n".join(errors + others[-20:]), None
 
 
+# dbt's output carries terminal colours (`\x1b[0m`) and a time at the start of each line (`07:30:43  `)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DBT_LOG_TIME = re.compile(r"^\d\d:\d\d:\d\d(?:\.\d+)?\s+")
+
+
+def plain_lines(text: str) -> list[str]:
+    """dbt's text without colours and times, stripped, blank lines left out."""
+    lines = (DBT_LOG_TIME.sub("", ANSI_ESCAPE.sub("", line).strip()).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
 def first_dbt_failure(target_path: Path, output: str | None) -> str:
-    """The first failing node of the last dbt run, from run_results.json or dbt's output."""
+    """The first failure of the last dbt run as one plain line: the node and its file (from run_results.json
+    and manifest.json, else the error dbt printed), dbt's message, and what to do."""
+    where, message = failed_node(target_path) or ("", "")
+    if not message:
+        lines = plain_lines(output or "")
+        # dbt prints "Encountered an error:" or "... Compilation Error" and the detail on the next line(s)
+        at = next((i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
+                  next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)))
+        detail = []
+        for line in lines[at:at + 3]:
+            if line.startswith("Traceback"):
+                break
+            detail.append(line)
+        message = " ".join(detail) or "no output"
+    message = " ".join(plain_lines(message))
+    locked = lock_conflict(message, opened_read_only=False)
+    if locked:
+        return locked
+    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {dbt_failure_advice(where, message)}"
+
+
+def failed_node(target_path: Path) -> tuple[str, str] | None:
+    """("unique_id (file): ", message) of the first failed node in run_results.json, if dbt wrote one."""
     try:
-        for result in json.loads((target_path / "run_results.json").read_text())["results"]:
-            if result["status"] in ("error", "fail"):
-                message = " ".join(str(result.get("message") or "").split())
-                return f"{result['unique_id']}: {message[:400]}"
-    except (OSError, ValueError, KeyError):
-        pass
-    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
-    # dbt prints "... Compilation Error" and the detail on the next line: keep both
-    at = next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0))
-    text = " ".join(lines[at:at + 2]) or "no output"
-    return text[:400] + " (rerun with --verbose for dbt's output)"
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+        failed = next((r for r in results if r["status"] in ("error", "fail")), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if failed is None:
+        return None
+    try:
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        node = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}[failed["unique_id"]]
+        path = node["original_file_path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        path = ""
+    message = str(failed.get("message") or "")
+    shown = f" ({path})" if path and path not in message else ""
+    return f"{failed['unique_id']}{shown}: ", message
 
 
-def summarize(db: Path, method: str) -> BuildSummary:
+def dbt_failure_advice(where: str, message: str) -> str:
+    """What to do about a dbt failure, by what its message says."""
+    lowered = message.lower()
+    if "no space left on device" in lowered:
+        return "free some disk space (a build writes a copy of the database beside it), then run again"
+    if "out of memory" in lowered:
+        return ("give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
+                "rerun with --verbose for dbt's output")
+    if where.startswith(("test.", "unit_test.")):
+        return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
+    return "rerun with --verbose for dbt's output"
+
+
+def summarize(db: Path, method: str | None = None) -> BuildSummary:
     """The summary of the marts in the DuckDB file `db`."""
     from cexflow.db import connect
 
@@ -363,7 +396,7 @@ def summarize(db: Path, method: str) -> BuildSummary:
         return summarize_marts(con, db, method)
 
 
-def summarize_spark(spark_dir: Path, method: str) -> BuildSummary:
+def summarize_spark(spark_dir: Path, method: str | None = None) -> BuildSummary:
     """The summary of the marts of a Spark warehouse, read from their parquet files (no Spark session)."""
     from cexflow.db import connect_spark
 
@@ -371,8 +404,9 @@ def summarize_spark(spark_dir: Path, method: str) -> BuildSummary:
         return summarize_marts(con, spark_dir, method)
 
 
-def summarize_marts(con, location: Path, method: str) -> BuildSummary:
-    """The summary from a DuckDB connection on which the marts are tables or views."""
+def summarize_marts(con, location: Path, method: str | None = None) -> BuildSummary:
+    """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
+    z-scores were computed with, unless given)."""
     reco = con.execute(
         "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(transfers_kept), 0), "
         "coalesce(sum(duplicate_rows), 0), coalesce(sum(rejected_rows), 0), "
@@ -383,11 +417,11 @@ def summarize_marts(con, location: Path, method: str) -> BuildSummary:
         "from fct_netflow_daily_total"
     ).fetchone()
     exchange_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
-    series, anomalies = con.execute(
-        "select count(distinct series), count(*) filter (where is_anomaly) from fct_netflow_zscores"
+    series, anomalies, scored_method = con.execute(
+        "select count(distinct series), count(*) filter (where is_anomaly), min(method) from fct_netflow_zscores"
     ).fetchone()
     return BuildSummary(location, reco[0], reco[1], reco[2], reco[3], reco[4], reco[5], exchange_transfers,
-                        days[0], days[1], days[2], series, anomalies, method)
+                        days[0], days[1], days[2], series, anomalies, method or scored_method)
 
 
 # What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
@@ -522,28 +556,94 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
             progress=None if args.verbose else DbtProgress(with_unit_tests=with_tests and full_check))
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
-    summary = summarize_spark(spark_dir, args.method)
+    summary = summarize_spark(spark_dir)
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
         "" if with_tests else ", no tests")
     return summary
 
 
 def build(args: argparse.Namespace) -> BuildSummary:
-    """Check the options and files, run dbt build (incrementally where it can), and summarise the marts."""
+    """Check the options and files, run dbt build (incrementally where it can) on a working copy of the
+    database, check and summarise the result, and move it into place: readers of the database never block the
+    build nor see half of it (cexflow.files). A failed build leaves the database as it was."""
     dbt_vars = build_vars(args)
     if args.target == "spark":
         return build_spark(args, dbt_vars)
     db = (args.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    run_vars, full_refresh, reason = plan_build(db, dbt_vars, getattr(args, "full_refresh", False))
-    full_check = getattr(args, "full_check", False)
-    command = dbt_build_command(run_vars, full_refresh, full_check)
-    run_dbt(command, db, args.target, verbose=args.verbose, input_files=run_vars["input_files"],
-            progress=None if args.verbose else DbtProgress(with_unit_tests=full_check))
-    record_build(db, dbt_vars)
-    summary = summarize(db, args.method)
+    with working_copy(db) as work:
+        run_vars, full_refresh, reason = plan_build(work, dbt_vars, getattr(args, "full_refresh", False))
+        full_check = getattr(args, "full_check", False)
+        command = dbt_build_command(run_vars, full_refresh, full_check)
+        run_dbt(command, db, args.target, verbose=args.verbose, write_to=work, input_files=run_vars["input_files"],
+                progress=None if args.verbose else DbtProgress(with_unit_tests=full_check))
+        record_build(work, dbt_vars)
+        summary = summarize(work)
+        summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
+    summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     return summary
+
+
+def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:
+    """What makes a finished build less useful than its exit code says, one line each (the summary prints
+    them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
+    error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
+    from cexflow.db import connect
+
+    token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
+    token_text = f"{token.symbol} on {token.chain}" + ("" if token.symbol == token.address else f" ({token.address})")
+    if summary.rows_read and summary.other_token == summary.rows_read:
+        raise CexflowError(
+            f"--token {token.symbol} --chain {token.chain}: none of the {summary.rows_read:,} rows read is a transfer "
+            f"of {token_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
+    with connect(db) as con:
+        per_file = con.execute(
+            "select source_file, rows_read, transfers_kept, duplicate_rows, rejected_rows, other_token_rows "
+            "from rpt_input_reconciliation order by source_file").fetchall()
+        top_reason = con.execute("select reason, count(*) from stg_transfers_rejected group by reason "
+                                 "order by count(*) desc, reason limit 1").fetchone()
+        (scored_days,) = con.execute("select count(zscore) from fct_netflow_zscores").fetchone()
+    warnings = []
+    if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
+        warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "
+                        "not read")
+    if not summary.rows_read:
+        return warnings + ["the input files hold no rows: the marts are empty"]
+    with_rows = {row[0] for row in per_file if row[1]}
+    warnings += [f"{path}: the file holds no rows"
+                 for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)]
+    if not summary.transfers:
+        reason = f" (most often: {top_reason[0]}, {top_reason[1]:,} rows)" if top_reason else ""
+        return warnings + [f"no transfer of {token_text} was kept: of {summary.rows_read:,} rows read, "
+                           f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
+                           "tokens; the rejected rows are in stg_transfers_rejected"]
+    warnings += [f"{path}: none of its {rows:,} rows is a transfer of {token_text} ({rejected:,} rejected, "
+                 f"{other:,} of other tokens)"
+                 for path, rows, kept, duplicates, rejected, other in per_file if rows and not kept and not duplicates]
+    if not summary.exchange_transfers:
+        labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
+        warnings.append(f"none of the {summary.transfers:,} transfers touches a labelled exchange wallet on "
+                        f"{token.chain} (labels: {labels}), so every netflow is zero; check --labels")
+    elif summary.days and not scored_days:
+        warnings.append(no_zscore_warning(summary.days, dbt_vars))
+    return warnings
+
+
+def no_zscore_warning(days: int, dbt_vars: dict) -> str:
+    """Why no day of a build with flows has a z-score."""
+    method, window = dbt_vars["zscore_method"], dbt_vars["zscore_window_days"]
+    if method == "inclusive":  # the window ends at the day itself and needs max(3, window // 2) rows
+        needed, what = max(3, window // 2), f"days in its --window {window} (the day included)"
+        short = days < needed
+    else:
+        needed, what = dbt_vars["zscore_min_history_days"], "baseline days before it (--min-history)"
+        short = days <= needed
+    if short:
+        return (f"no day has a z-score, so none can be an anomaly: the data has {days:,} days and a day needs "
+                f"{needed:,} {what}")
+    return ("no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
+            "screened, too few days with flow)")
 
 
 def run(args: argparse.Namespace) -> int:

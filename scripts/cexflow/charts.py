@@ -5,15 +5,22 @@ Every function takes a pandas frame with the columns it names, writes one PNG of
 returns the path. Amount columns may hold `Decimal`s (as read from the marts); they are converted to floats
 here, which is fine for drawing (the reports print the exact values).
 
-Readability rules: the title names the token, chain and period; axes carry units and thousands separators;
-dates use matplotlib's concise formatter so they do not collide; colours are the Okabe-Ito colour-blind-safe
-palette, with inflow and outflow told apart by direction (up/down) and marker shape as well as colour.
+Readability rules: the title names the token, chain and period, and says daily, weekly or monthly as drawn;
+axes carry units and thousands separators; the date axis is exactly the period's days (`_period_axis`: one
+day is a chart of that day, with its date as the tick) and its labels do not collide; a series with nothing
+in the period says so inside the chart (`_note`) rather than leave an empty frame; no text leaves the figure
+(long subtitles wrap, line-end names widen the axis). Colours are the Okabe-Ito colour-blind-safe palette,
+with inflow (vermillion) and outflow (blue) told apart by direction (up/down) and marker shape as well as
+colour; internal sweeps between wallets of one exchange are reddish purple and hatched, never a flow's
+colour; a legend that names colours names the ones drawn.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -24,7 +31,10 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
+
+from cexflow.text import plural  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with the common colour-vision deficiencies.
 BLACK = "#000000"
@@ -120,11 +130,42 @@ def _amount_tick(value: float, _pos=None) -> str:
 
 AMOUNT_FORMATTER = FuncFormatter(_amount_tick)
 
+SHORT_PERIOD_DAYS = 14  # up to this many days: ticks on days (every day, or every few), labelled with the date
+MAX_DAY_TICKS = 7
+MARKER_MAX_POINTS = 62  # lines of at most this many days get a marker on each day, so that a lone day shows
 
-def _date_axis(ax) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+
+def _period_axis(ax, first, last, *, left=None, right=None) -> None:
+    """The x axis of a chart of the days `first` to `last`: exactly those days, a day drawn at its date with
+    half a day either side (so one day is a chart of that day, not of the years around it); `left`/`right`
+    widen it to the edges of weekly or monthly bars. A short period gets a tick on every day (or every few
+    days) labelled with its date; longer ones matplotlib's concise dates, which do not collide."""
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    half = pd.Timedelta(hours=12)
+    lo = first - half if left is None else min(first - half, pd.Timestamp(left))
+    hi = last + half if right is None else max(last + half, pd.Timestamp(right))
+    ax.xaxis_date()
+    ax.set_xlim(mdates.date2num(lo), mdates.date2num(hi))
+    n_days = (last - first).days + 1
+    if n_days <= SHORT_PERIOD_DAYS:
+        ticks = pd.date_range(first, last, freq=f"{math.ceil(n_days / MAX_DAY_TICKS)}D")
+        ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(ticks)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    else:
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+
+
+def _frame_axis(ax, frame: pd.DataFrame, **edges) -> None:
+    """`_period_axis` over the days of `frame` (its flow_date column)."""
+    dates = _dates(frame["flow_date"])
+    _period_axis(ax, dates.min(), dates.max(), **edges)
+
+
+def _markers(n_points: int, size: float = 4) -> dict:
+    """Line keywords: a marker on each point of a short line (a line of one point draws nothing without it)."""
+    return {"marker": "o", "markersize": size} if n_points <= MARKER_MAX_POINTS else {}
 
 
 def _amount_axis(ax, label: str) -> None:
@@ -133,31 +174,57 @@ def _amount_axis(ax, label: str) -> None:
     ax.set_ylabel(label)
 
 
+SUBTITLE_CHARS = 150  # a subtitle longer than this wraps: one line would run off the chart's right edge
+
+
 def _title(fig, title: str, subtitle: str | None = None) -> None:
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
     if subtitle:
-        fig.axes[0].set_title(subtitle, fontsize=9.5, fontweight="normal", loc="left", color="#444444")
+        fig.axes[0].set_title(textwrap.fill(subtitle, SUBTITLE_CHARS), fontsize=9.5, fontweight="normal",
+                              loc="left", color="#444444")
 
 
-def _legend(fig, ax, ncols: int = 6) -> None:
-    """The legend below the plot, where it never hides data."""
-    handles, labels = ax.get_legend_handles_labels()
+def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
+    """The legend below the plot, where it never hides data: the axes' labelled artists, or `handles`."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    else:
+        labels = [h.get_label() for h in handles]
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9)
 
 
 def _empty(ax, text: str = "no data in this period") -> None:
+    """A chart with nothing to draw at all (not even a day): the reason, and no meaningless 0-1 axes."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=GREY, fontsize=12)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
-def _scored_baseline(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline mean and spread on the days that have a z-score (NaN elsewhere): before enough history the
-    marts still hold a mean of the few days seen, whose band would be meaningless."""
-    scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else True
-    mean = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
-    std = np.where(scored, _floats(frame["baseline_std"]), np.nan)
-    return mean, std
+def _note(ax, text: str) -> None:
+    """A series that is empty in this period says so inside its chart (the axes still show the period)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", fontsize=11,
+            bbox={"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4", "alpha": 0.9},
+            zorder=10)
 
+
+def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
+    return all(not np.any(_floats(frame[c])) for c in columns)
+
+
+def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
+    """The band the charts draw: flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std,
+    taken as the marts hold them (so the band is the method's own: for screened, a screened-out spike does
+    not widen the days after it), on the days that have a z-score (NaN elsewhere: before enough history the
+    marts still hold a mean of the few days seen, whose band would be meaningless)."""
+    scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
+    centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
+    spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
+    return pd.DataFrame({"flow_date": list(frame["flow_date"]), "centre": centre,
+                         "lower": centre - z_threshold * spread, "upper": centre + z_threshold * spread})
+
+
+NO_SCORES = "no day of this period has a z-score yet (too little history before it)"
 
 DAILY_BARS_MAX_DAYS = 200  # longer periods: weekly bars, and monthly beyond WEEKLY_BARS_MAX_DAYS
 WEEKLY_BARS_MAX_DAYS = 1000
@@ -165,7 +232,8 @@ WEEKLY_BARS_MAX_DAYS = 1000
 
 def bar_bins(n_days: int) -> tuple[str, str, str]:
     """(pandas period, adjective, unit) of the bars for a period of `n_days`: a bar must stay a few pixels
-    wide, so long periods are drawn as weekly or monthly sums."""
+    wide, so long periods are drawn as weekly or monthly sums. The reports take the chart's adjective from
+    here too, so that its title, its alt text and the index say what is drawn."""
     if n_days <= DAILY_BARS_MAX_DAYS:
         return "D", "daily", "day"
     if n_days <= WEEKLY_BARS_MAX_DAYS:
@@ -173,21 +241,37 @@ def bar_bins(n_days: int) -> tuple[str, str, str]:
     return "M", "monthly", "month"
 
 
-def _binned(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DatetimeIndex, dict, float, str, str]:
-    """Sums of `columns` per bar (day, week from Monday, or month): (bar centres, {column: floats}, bar width
-    in days, adjective, unit)."""
+@dataclass
+class Bars:
+    """Sums of some columns per bar (day, week from Monday, or month), as `_binned` makes them."""
+
+    centres: pd.DatetimeIndex
+    sums: dict  # column -> floats, one per bar
+    width: float  # in days
+    span: float  # days of one bar's period
+    adjective: str
+    unit: str
+
+    def edges(self) -> dict:
+        """The left and right edges of the bars, for `_period_axis`."""
+        half = pd.Timedelta(days=self.span / 2)
+        return {"left": self.centres[0] - half, "right": self.centres[-1] + half}
+
+
+def _binned(frame: pd.DataFrame, columns: Sequence[str]) -> Bars:
+    """The bars of `columns`: a day's bar is centred on its date (as the days of the line charts), a week's
+    or a month's on the middle of its period."""
     dates = _dates(frame["flow_date"])
     period, adjective, unit = bar_bins(len(dates))
     values = pd.DataFrame({c: _floats(frame[c]) for c in columns}, index=dates)
     if period == "D":
-        starts, sums, span = dates, values, 1.0
+        centres, sums, span = dates, values, 1.0
     else:
         sums = values.groupby(dates.to_period(period)).sum()
-        starts = sums.index.to_timestamp(how="start")
         span = 7.0 if period == "W" else 30.4
-    width = span * (0.8 if len(sums) <= 120 else 0.9)
-    centres = pd.DatetimeIndex(starts) + pd.Timedelta(days=span / 2)
-    return centres, {c: sums[c].to_numpy() for c in columns}, width, adjective, unit
+        centres = pd.DatetimeIndex(sums.index.to_timestamp(how="start")) + pd.Timedelta(days=span / 2)
+    width = span * (0.5 if len(sums) == 1 else 0.8 if len(sums) <= 120 else 0.9)
+    return Bars(pd.DatetimeIndex(centres), {c: sums[c].to_numpy() for c in columns}, width, span, adjective, unit)
 
 
 def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 60, label: bool = True) -> None:
@@ -207,11 +291,13 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 
 def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
                           z_threshold: float, method: str, window_days: int,
-                          series_name: str = "all exchanges") -> Path:
-    """Daily netflow with its baseline mean and the ±z·σ band; anomaly days marked.
+                          series_name: str = "all exchanges", anomaly_rule: str | None = None) -> Path:
+    """Daily netflow with its baseline mean and the ±z·σ band (`baseline_band`); anomaly days marked.
 
     `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction (one series). The
-    band is drawn on the days that have a z-score.
+    band is drawn on the days that have a z-score (none: the chart says so); the markers are the days the
+    marts flag (`is_anomaly`), so a day outside the band that is not material is not marked. `anomaly_rule`:
+    the subtitle's rule (default: |z| ≥ z_threshold).
     """
     fig, (ax,) = _figure()
     if frame.empty:
@@ -219,19 +305,24 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
     else:
         dates = _dates(frame["flow_date"])
         net = _floats(frame["netflow"])
-        mean, std = _scored_baseline(frame)
-        ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR, alpha=0.3,
-                        linewidth=0, label=f"baseline ± {z_threshold:g} × {_spread_name(method)}", step="mid")
-        ax.plot(dates, mean, color=BLUE, linewidth=1.2, linestyle="--", label=f"baseline {_centre_name(method)}",
-                drawstyle="steps-mid")
-        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid")
+        band = baseline_band(frame, z_threshold)
+        if np.isfinite(band["centre"]).any():
+            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3,
+                            linewidth=0, label=f"baseline ± {z_threshold:g} × {_spread_name(method)}", step="mid")
+            ax.plot(dates, band["centre"], color=BLUE, linewidth=1.2, linestyle="--",
+                    label=f"baseline {_centre_name(method)}", drawstyle="steps-mid", **_markers(len(dates), 3))
+        else:
+            _note(ax, f"no baseline band: {NO_SCORES}")
+        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid",
+                **_markers(len(dates)))
         ax.axhline(0, color=GREY, linewidth=0.8)
         _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
         _legend(fig, ax)
-        _date_axis(ax)
+        _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
+    rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
     _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-           f"baseline: {_method_text(method, window_days)}; a day is an anomaly when |z| ≥ {z_threshold:g}")
+           f"baseline: {_method_text(method, window_days)}; {rule}")
     return _save(fig, out_path)
 
 
@@ -244,35 +335,41 @@ def _spread_name(method: str | None) -> str:
 
 
 def _method_text(method: str, window_days: int) -> str:
+    days = plural(window_days, "day")
     return {
-        "trailing": f"mean and σ of the {window_days} days before each day",
+        "trailing": f"mean and σ of the {days} before each day",
         "inclusive": f"mean and population σ of a {window_days}-day window ending on the day",
-        "robust": f"median and MAD/0.6745 of the {window_days} days before each day",
+        "robust": f"median and MAD/0.6745 of the {days} before each day",
+        "screened": f"mean and floored σ of the {days} before each day, days far from their own "
+                    "baseline left out",
     }.get(method, f"{method}, {window_days}-day window")
 
 
 def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
                         subject: str = "all exchanges") -> Path:
     """Daily inflow as bars up, outflow as bars down, netflow as a line (weekly or monthly sums over long
-    periods).
+    periods: `bar_bins`).
 
     `frame`: flow_date, inflow, outflow, netflow (every day of the period).
     """
     target = "exchanges" if subject == "all exchanges" else subject
     fig, (ax,) = _figure()
-    adjective, unit = "daily", "day"
+    adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
         _empty(ax)
     else:
-        starts, sums, width, adjective, unit = _binned(frame, ("inflow", "outflow", "netflow"))
-        ax.bar(starts, sums["inflow"], width=width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
-        ax.bar(starts, -sums["outflow"], width=width, color=OUTFLOW_COLOUR,
+        bars = _binned(frame, ("inflow", "outflow", "netflow"))
+        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR,
+               label=f"inflow (to {target})")
+        ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR,
                label=f"outflow (from {target}), drawn down")
-        ax.plot(starts, sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, marker="o",
-                markersize=2.5 if len(starts) > 60 else 4, label="netflow (inflow − outflow)")
+        ax.plot(bars.centres, bars.sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, marker="o",
+                markersize=2.5 if len(bars.centres) > 60 else 4, label="netflow (inflow − outflow)")
         ax.axhline(0, color=BLACK, linewidth=0.8)
+        if _all_zero(frame, ("inflow", "outflow")):
+            _note(ax, f"no inflow or outflow, {subject}, in this period")
         _legend(fig, ax)
-        _date_axis(ax)
+        _frame_axis(ax, frame, **bars.edges())
     _amount_axis(ax, f"{symbol} per {unit} (outflow below 0)")
     _title(fig, f"{symbol} {adjective} inflow and outflow, {subject} — {chain}, {period}")
     return _save(fig, out_path)
@@ -302,11 +399,12 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
     if frame.empty:
         _empty(axes[0])
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
+    banded = False
     for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
         if name == "other":
             part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[["netflow"]].agg(
                 lambda s: sum(_floats(s)))
-            label = f"{len(rest)} other exchanges"
+            label = plural(len(rest), "other exchange")
         else:
             part = frame[frame["exchange"] == name]
             label = name
@@ -314,26 +412,31 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
         dates = _dates(part["flow_date"])
         net = _floats(part["netflow"])
         if has_band and name != "other":
-            mean, std = _scored_baseline(part)
-            ax.fill_between(dates, mean - z_threshold * std, mean + z_threshold * std, color=BAND_COLOUR,
-                            alpha=0.3, linewidth=0, step="mid")
-        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid")
+            band = baseline_band(part, z_threshold)
+            banded = banded or bool(np.isfinite(band["centre"]).any())
+            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0,
+                            step="mid")
+        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid", **_markers(len(dates), 3))
         ax.axhline(0, color=GREY, linewidth=0.7)
         if "is_anomaly" in part.columns and name != "other":
             _mark_anomalies(ax, dates, net, part["is_anomaly"], part["direction"], size=40, label=False)
+        if name != "other" and _all_zero(part, ("inflow", "outflow")):
+            _note(ax, "no inflow or outflow in this period")
         ax.text(0.005, 0.93, label, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
         ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-        _date_axis(ax)
+        _frame_axis(ax, part)
     if panels >= 3:
         fig.supylabel(f"netflow, {symbol} per day (+ into exchange)", fontsize=10)
     else:
         for ax in axes:
             ax.set_ylabel(f"{symbol} per day")
     subtitle = "each panel has its own y scale; busiest exchange (inflow + outflow) first"
-    if has_band:
+    if banded:
         subtitle += f"; shaded: baseline ± {z_threshold:g} × {_spread_name(method)}; ▲▼ anomaly days"
+    elif has_band and not frame.empty:
+        subtitle += f"; no baseline band: {NO_SCORES}"
     _title(fig, f"{symbol} daily netflow by exchange — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
@@ -343,15 +446,18 @@ def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain
     """z-score of the daily netflow over time, with the ± threshold lines; anomaly days marked.
 
     `frame`: flow_date, zscore, is_anomaly, direction (one series). Days without a score (too little history,
-    or a zero-spread baseline) are gaps.
+    or a zero-spread baseline) are gaps; a period without any says so.
     """
     fig, (ax,) = _figure()
-    if frame.empty or frame["zscore"].isna().all():
-        _empty(ax, "no z-scores in this period (not enough history)")
+    if frame.empty:
+        _empty(ax, "no z-scores in this period (no days)")
     else:
         dates = _dates(frame["flow_date"])
         z = _floats(frame["zscore"])
-        ax.plot(dates, z, color=NETFLOW_COLOUR, linewidth=0.9, label="z-score")
+        if np.isnan(z).all():
+            _note(ax, f"no z-scores: {NO_SCORES}")
+        else:
+            ax.plot(dates, z, color=NETFLOW_COLOUR, linewidth=0.9, label="z-score", **_markers(len(dates), 3))
         ax.axhline(z_threshold, color=INFLOW_COLOUR, linestyle="--", linewidth=1.2,
                    label=f"+{z_threshold:g} (inflow anomaly)")
         ax.axhline(-z_threshold, color=OUTFLOW_COLOUR, linestyle="--", linewidth=1.2,
@@ -359,8 +465,7 @@ def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain
         ax.axhline(0, color=GREY, linewidth=0.7)
         _mark_anomalies(ax, dates, z, frame["is_anomaly"], frame["direction"], size=60)
         _legend(fig, ax)
-        _date_axis(ax)
-        ax.set_xlim(dates.min() - pd.Timedelta(days=1), dates.max() + pd.Timedelta(days=1))
+        _frame_axis(ax, frame)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
     ax.set_ylabel("z (standard deviations from the baseline)")
     _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
@@ -383,19 +488,19 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol
             index="flow_date", columns="exchange", values="_net", aggfunc="sum", fill_value=0.0).sort_index()
         lines = {name: wide[name] for name in shown}
         if rest:
-            lines[f"{len(rest)} others"] = wide[rest].sum(axis=1)
+            lines[plural(len(rest), "other")] = wide[rest].sum(axis=1)
         dates = _dates(wide.index)
         ends = []
         for i, (name, values) in enumerate(lines.items()):
             cumulative = values.cumsum().to_numpy()
             colour, style = LINE_STYLES[i % len(LINE_STYLES)]
-            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=name)
+            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=name,
+                    **_markers(len(dates), 4))
             ends.append((cumulative[-1], name, colour))
-        _label_line_ends(ax, dates[-1], ends)
         ax.axhline(0, color=GREY, linewidth=0.8)
         _legend(fig, ax, ncols=8)
-        _date_axis(ax)
-        ax.margins(x=0.01)
+        _frame_axis(ax, frame)
+        _label_line_ends(fig, ax, dates[-1], ends)
     _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
     _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}",
            "running sum of daily netflow from the first day shown: the change in the balance of the labelled "
@@ -403,21 +508,36 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol
     return _save(fig, out_path)
 
 
-def _label_line_ends(ax, x_end, ends: list[tuple[float, str, str]]) -> None:
-    """Name each line at its right end, nudging labels apart so that they do not overlap."""
+def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None:
+    """Name each line at its right end, nudging labels apart so that they do not overlap, and widen the x axis
+    to the right so that the longest name stays inside the chart."""
     if not ends:
         return
     lo, hi = min(e[0] for e in ends), max(e[0] for e in ends)
     gap = (hi - lo) * 0.06 or 1.0
     placed: list[float] = []
+    labels = []
     for value, name, colour in sorted(ends, key=lambda e: e[0]):
         y = value if not placed else max(value, placed[-1] + gap)
         placed.append(y)
-        ax.annotate(name, xy=(x_end, y), xytext=(6, 0), textcoords="offset points", ha="left", va="center",
-                    color=colour, fontsize=9, fontweight="bold", annotation_clip=False)
+        labels.append(ax.annotate(name, xy=(x_end, y), xytext=(6, 0), textcoords="offset points", ha="left",
+                                  va="center", color=colour, fontsize=9, fontweight="bold", annotation_clip=False))
+    fig.canvas.draw()  # the layout, to measure the names in pixels
+    box = ax.get_window_extent()
+    overhang = max(label.get_window_extent().x1 for label in labels) - box.x1
+    if overhang > 0:
+        left, right = ax.get_xlim()
+        per_pixel = (right - left) / box.width
+        ax.set_xlim(left, right + (overhang + 8) * per_pixel * 1.15)  # the axes shrink a little as it widens
 
 
 # --- focus charts -----------------------------------------------------------------------------------------
+
+
+VOLUME_COLOUR = GREEN  # volume of every direction: neither the inflow nor the outflow colour
+INTERNAL_COLOUR = PURPLE  # transfers between wallets of one exchange (sweeps): not a flow, hatched
+INTERNAL_HATCH = "///"
+OTHER_COLOUR = GREY  # transfers between two exchanges, seen from all exchanges: neither in nor out of them
 
 
 def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
@@ -427,36 +547,61 @@ def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str,
     `frame`: flow_date, volume (every day of the period).
     """
     fig, (ax,) = _figure()
-    adjective, unit = "daily", "day"
+    adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
         _empty(ax, "no transfers in this period")
     else:
-        starts, sums, width, adjective, unit = _binned(frame, ("volume",))
-        ax.bar(starts, sums["volume"], width=width, color=BLUE, label="volume")
-        _date_axis(ax)
+        bars = _binned(frame, ("volume",))
+        ax.bar(bars.centres, bars.sums["volume"], width=bars.width, color=VOLUME_COLOUR, label="volume")
+        if _all_zero(frame, ("volume",)):
+            _note(ax, f"no transfers, {subject}, in this period")
+        _frame_axis(ax, frame, **bars.edges())
     _amount_axis(ax, f"{symbol} transferred per {unit}")
     _title(fig, f"{symbol} {adjective} transfer volume, {subject} — {chain}, {period}",
            "all transfers touching it: deposits, withdrawals, internal and cross-exchange")
     return _save(fig, out_path)
 
 
-def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                       subject: str) -> Path:
-    """The largest transfers as horizontal bars, labelled with date, direction and short tx hash.
+def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> tuple[str, str]:
+    """(legend key, bar label) of one transfer in the largest-transfers chart: an internal sweep (between
+    wallets of one exchange) is its own kind whatever the direction a wallet sees it in; a transfer between
+    two exchanges seen from all exchanges is 'other'."""
+    if flow_type == "internal":
+        return "internal", (f"sweep {'in' if direction == 'inflow' else 'out'}" if wallet_view else "internal")
+    if direction in ("inflow", "outflow"):
+        return direction, direction
+    return "other", direction.replace("_", "-")
 
-    `frame`: transferred_at, amount, tx_hash, direction (largest first).
+
+TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colour drawn)
+    "inflow": (INFLOW_COLOUR, None, "inflow, into it (vermillion)"),
+    "outflow": (OUTFLOW_COLOUR, None, "outflow, out of it (blue)"),
+    "internal": (INTERNAL_COLOUR, INTERNAL_HATCH, "internal sweep, between wallets of one exchange "
+                                                  "(reddish purple, hatched)"),
+    "other": (OTHER_COLOUR, None, "between two exchanges (grey)"),
+}
+
+
+def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
+                       subject: str, wallet_view: bool = False) -> Path:
+    """The largest transfers as horizontal bars, labelled with date, direction and short tx hash, coloured by
+    kind (`transfer_kind`, `TRANSFER_KINDS`), with a legend of the kinds drawn.
+
+    `frame`: transferred_at, amount, tx_hash, direction, flow_type (largest first); `wallet_view`: the
+    directions are a wallet's (a sweep to another wallet of its exchange is its outflow).
     """
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax, "no transfers in this period")
     else:
         amounts = _floats(frame["amount"])
-        labels = [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {d:<10}  {h[:10]}…"
-                  for t, d, h in zip(frame["transferred_at"], frame["direction"], frame["tx_hash"], strict=True)]
-        colours = [INFLOW_COLOUR if d == "inflow" else OUTFLOW_COLOUR if d == "outflow" else GREY
-                   for d in frame["direction"]]
+        kinds = [transfer_kind(d, f, wallet_view) for d, f in zip(frame["direction"], frame["flow_type"], strict=True)]
+        labels = [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {label:<14}  {h[:10]}…"
+                  for t, (_, label), h in zip(frame["transferred_at"], kinds, frame["tx_hash"], strict=True)]
         y = np.arange(len(amounts))
-        ax.barh(y, amounts, color=colours)
+        for yi, value, (key, _) in zip(y, amounts, kinds, strict=True):
+            colour, hatch, _text = TRANSFER_KINDS[key]
+            ax.barh(yi, value, color=colour, hatch=hatch, edgecolor="white" if hatch else None, linewidth=0)
         ax.set_yticks(y, labels, fontfamily="monospace", fontsize=9)
         ax.invert_yaxis()
         for yi, value in zip(y, amounts, strict=True):
@@ -465,8 +610,13 @@ def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str
         ax.xaxis.set_major_formatter(AMOUNT_FORMATTER)
         ax.set_xlabel(f"amount, {symbol}")
         ax.grid(axis="y", visible=False)
-    _title(fig, f"{symbol}: the {len(frame)} largest transfers, {subject} — {chain}, {period}",
-           "red: inflow to it, blue: outflow from it, grey: internal / other; UTC times")
+        drawn = [key for key in TRANSFER_KINDS if key in {k for k, _ in kinds}]
+        _legend(fig, ax, ncols=3 if len(drawn) <= 3 else 2, handles=[  # four in a row would not fit
+            Patch(facecolor=TRANSFER_KINDS[k][0], hatch=TRANSFER_KINDS[k][1],
+                  edgecolor="white" if TRANSFER_KINDS[k][1] else TRANSFER_KINDS[k][0], label=TRANSFER_KINDS[k][2])
+            for k in drawn])
+    largest = "the largest transfer" if len(frame) == 1 else f"the {len(frame)} largest transfers"
+    _title(fig, f"{symbol}: {largest}, {subject} — {chain}, {period}", "UTC times")
     return _save(fig, out_path)
 
 
@@ -482,32 +632,36 @@ def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, sym
         lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
         hi = max(hi, lo + 1)
         bins = np.logspace(lo, hi, 4 * (hi - lo) + 1)
-        ax.hist(values, bins=bins, color=BLUE, edgecolor="white", linewidth=0.5)
+        ax.hist(values, bins=bins, color=VOLUME_COLOUR, edgecolor="white", linewidth=0.5)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(AMOUNT_FORMATTER)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     ax.set_xlabel(f"transfer size, {symbol} (log scale, 4 bins per power of ten)")
     ax.set_ylabel("number of transfers")
-    _title(fig, f"{symbol} transfer sizes, {subject} — {chain}, {period}", f"{values.size:,} transfers")
+    _title(fig, f"{symbol} transfer sizes, {subject} — {chain}, {period}", plural(values.size, "transfer"))
     return _save(fig, out_path)
 
 
 def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
                       subject: str) -> Path:
-    """Daily netflow as bars, red above zero (net inflow), blue below (net outflow); weekly or monthly sums
-    over long periods. `frame`: flow_date, netflow (every day of the period)."""
+    """Daily netflow as bars, vermillion above zero (net inflow), blue below (net outflow); weekly or monthly
+    sums over long periods. `frame`: flow_date, netflow (every day of the period)."""
     fig, (ax,) = _figure()
-    adjective, unit = "daily", "day"
+    adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
         _empty(ax)
     else:
-        starts, sums, width, adjective, unit = _binned(frame, ("netflow",))
-        net = sums["netflow"]
-        ax.bar(starts, net, width=width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
+        bars = _binned(frame, ("netflow",))
+        net = bars.sums["netflow"]
+        ax.bar(bars.centres, net, width=bars.width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
         ax.axhline(0, color=BLACK, linewidth=0.8)
-        _date_axis(ax)
+        if _all_zero(frame, ("netflow",)):
+            _note(ax, f"netflow 0 on every day, {subject}, in this period")
+        _frame_axis(ax, frame, **bars.edges())
+        _legend(fig, ax, handles=[Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving "
+                                                                         "(vermillion, up)"),
+                                  Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])
     _amount_axis(ax, f"netflow, {symbol} per {unit} (+ into it)")
-    _title(fig, f"{symbol} {adjective} netflow, {subject} — {chain}, {period}",
-           "red: net inflow (more arriving than leaving), blue: net outflow")
+    _title(fig, f"{symbol} {adjective} netflow, {subject} — {chain}, {period}")
     return _save(fig, out_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,27 @@ def connect(db: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
-        raise CexflowError(f"--db {db}: cannot open: {' '.join(str(exc).split())}") from None
+        raise CexflowError(lock_conflict(str(exc)) or f"--db {db}: cannot open: {' '.join(str(exc).split())}") from None
+
+
+# DuckDB's words when another process holds a conflicting lock on the file (with the holder where it knows it)
+LOCK_CONFLICT = re.compile(r'Could not set lock on file "(?P<file>[^"]+)"(?:: Conflicting lock is held in '
+                           r'(?P<program>.*?) \(PID (?P<pid>\d+)\))?')
+
+
+def lock_conflict(message: str, opened_read_only: bool = True) -> str | None:
+    """One line naming the file, the process that holds it and what to do, when `message` is DuckDB's lock
+    conflict; else None. A read-only open (`connect`; a build holds its database so, see cexflow.files)
+    conflicts only with a writer: a shell opened without -readonly, dbt run by hand or a script."""
+    match = LOCK_CONFLICT.search(message)
+    if not match:
+        return None
+    holder = f" (PID {match['pid']}, {match['program']})" if match["pid"] else ""
+    if not opened_read_only:
+        return f"--db {match['file']}: another process{holder} has this database open; close it, then run again"
+    return (f"--db {match['file']}: another process{holder} has this database open for writing (a DuckDB shell "
+            "opened without -readonly, dbt run by hand or a script); close it, then run again (readers opened "
+            "read-only, as by duckdb -readonly, do not block)")
 
 
 SPARK_SCHEMA = "cexflow"  # the schema of the spark output in profiles.yml

@@ -37,11 +37,14 @@ from cexflow import __version__, inputs, report
 from cexflow.build import dbt_executable, first_dbt_failure
 from cexflow.db import connect
 from cexflow.errors import CexflowError
-from cexflow.paths import PROJECT_ROOT, default_db
+from cexflow.files import copy_database
+from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
+from cexflow.text import plural
 
 HELP = "Build the static docs site: dbt's documentation and the reports as HTML, one folder that needs no server."
 
-DEFAULT_OUT = PROJECT_ROOT / "site"
+PROJECT_SITE = PROJECT_ROOT / "site"  # the site of the project's own database (not committed)
+SITE = "site"
 MARKER = ".cexflow-site"  # marks a folder this command may replace
 DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
@@ -139,9 +142,7 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
     with tempfile.TemporaryDirectory(prefix="cexflow-docs-") as scratch:
         copy = Path(scratch) / "db" / db.name
         copy.parent.mkdir()
-        shutil.copyfile(db, copy)
-        if db.with_name(db.name + ".wal").exists():
-            shutil.copyfile(db.with_name(db.name + ".wal"), copy.with_name(copy.name + ".wal"))
+        copy_database(db, copy)
         env = dict(os.environ, CEXFLOW_DB=str(copy), DBT_PROFILES_DIR=str(PROJECT_ROOT),
                    DBT_SEND_ANONYMOUS_USAGE_STATS="false")  # also keeps the docs page's tracking script off
         target_path = Path(scratch) / "target"
@@ -218,7 +219,8 @@ def site_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count)
+    env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count,
+                       plural=plural)
     return env
 
 
@@ -257,10 +259,46 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(db: Path | None = None, out: Path = DEFAULT_OUT, verbose: bool = False) -> Path:
-    """Build the docs site of the marts in `db` into the folder `out`; return its index.html."""
+def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
+    """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
+    reports_dir = site / report.REPORTS_SUBDIR
+    context = {
+        "info": info,
+        "symbol": info.token.symbol,
+        "dbt": dbt_docs,
+        "dbt_page": f"{DBT_DIR}/index.html",
+        "reports": [(f"{report.REPORTS_SUBDIR}/{name}.html", text) for name, text in (
+            ("summary", "Period summary: totals, largest days, busiest exchanges, internal and cross-exchange "
+                        "volume, rejected rows"),
+            ("topk", "Top-k netflow days: the days of largest |z|, total and per exchange"),
+            ("anomalies", "Anomalies: every anomaly day with its baseline and z"),
+        ) if (reports_dir / f"{name}.html").exists()],
+        "focus_reports": [(p.relative_to(site).as_posix(), p.stem)
+                          for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
+        "charts": [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
+                   for name, text in report.overview_chart_texts(info.days).items()
+                   if (reports_dir / report.IMG_DIR / f"{name}.png").exists()],
+        "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
+                      if (reports_dir / report.DATA_DIR / name).exists()],
+        "generated_at": dt.datetime.now(dt.UTC),
+        "version": __version__,
+    }
+    index = site / "index.html"
+    index.write_text(site_environment().get_template("index.html.j2").render(**context), encoding="utf-8")
+    return index
+
+
+def default_site_dir(db: Path) -> Path:
+    """Where the site of `db` goes without --out: site/ in the project root for the project's own database,
+    `<name>.site/` beside any other database file (my.duckdb -> my.site/), as the reports."""
+    return PROJECT_SITE if is_project_db(db) else beside(db, SITE)
+
+
+def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = False) -> Path:
+    """Build the docs site of the marts in `db` into the folder `out` (default: `default_site_dir(db)`);
+    return its index.html."""
     db = Path(db or default_db()).resolve()
-    out = Path(out).resolve()
+    out = Path(out or default_site_dir(db)).resolve()
     info = load_build_info(db)  # checks the database before the slow part
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -275,29 +313,7 @@ def build_site(db: Path | None = None, out: Path = DEFAULT_OUT, verbose: bool = 
         env = site_environment()
         subtitle = f"{info.token.symbol} on {info.token.chain}, {info.period}"
         render_report_pages(staging, env, subtitle)
-        reports_dir = staging / report.REPORTS_SUBDIR
-        context = {
-            "info": info,
-            "symbol": info.token.symbol,
-            "dbt": dbt_docs,
-            "dbt_page": f"{DBT_DIR}/index.html",
-            "reports": [(f"{report.REPORTS_SUBDIR}/{name}.html", text) for name, text in (
-                ("summary", "Period summary: totals, largest days, busiest exchanges, internal and cross-exchange "
-                            "volume, rejected rows"),
-                ("topk", "Top-k netflow days: the days of largest |z|, total and per exchange"),
-                ("anomalies", "Anomalies: every anomaly day with its baseline and z"),
-            ) if (reports_dir / f"{name}.html").exists()],
-            "focus_reports": [(p.relative_to(staging).as_posix(), p.stem)
-                              for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
-            "charts": [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
-                       for name, text in report.OVERVIEW_CHARTS.items()
-                       if (reports_dir / report.IMG_DIR / f"{name}.png").exists()],
-            "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
-                          if (reports_dir / report.DATA_DIR / name).exists()],
-            "generated_at": dt.datetime.now(dt.UTC),
-            "version": __version__,
-        }
-        (staging / "index.html").write_text(env.get_template("index.html.j2").render(**context), encoding="utf-8")
+        render_site_index(staging, info, dbt_docs)
         (staging / MARKER).write_text("built by `cexflow docs`; the next run replaces this folder\n")
         _swap_in(staging, out)
     except BaseException:
@@ -309,8 +325,9 @@ def build_site(db: Path | None = None, out: Path = DEFAULT_OUT, verbose: bool = 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, metavar="PATH",
                         help="DuckDB file with the marts (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help="folder of the site, replaced if it holds an earlier site (default: site/ in the "
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder of the site, replaced if it holds an earlier site (default: beside the "
+                             "database, my.duckdb -> my.site/; the project's own cexflow.duckdb -> site/ in the "
                              "project root)")
     parser.add_argument("--verbose", action="store_true", help="show dbt's own output")
 

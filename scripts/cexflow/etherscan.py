@@ -1,64 +1,45 @@
-"""A small, polite client for the Etherscan API V2 (stdlib urllib only).
+"""A small client for the Etherscan API V2 on top of cexflow.polite (rate limit, bounded retries).
 
-Polite: calls are spaced by a rate limiter; HTTP 429/5xx, timeouts, dropped connections and the API's own
-"Max rate limit reached" are retried with exponential backoff a bounded number of times. Safe: the key is
-only ever put into the request URL; every URL or text shown to a person goes through `redact()`.
+Safe: the key is only ever put into the request URL; every URL or text shown to a person goes through
+`redact()`, which masks it.
+
+Answers come in two shapes: the API's own `{"status", "message", "result"}` and, for `module=proxy` (the
+node's JSON-RPC passed through), `{"jsonrpc", "id", "result"}` or `{"jsonrpc", "id", "error"}`.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 
-from cexflow import __version__
 from cexflow.errors import CexflowError
+from cexflow.polite import Answer, PoliteClient, RateLimiter
+
+__all__ = ["CHAIN_IDS", "DEFAULT_API_URL", "EtherscanClient", "QueryTimeoutError", "RateLimiter"]
 
 DEFAULT_API_URL = "https://api.etherscan.io/v2/api"
 CHAIN_IDS = {"ethereum": 1, "arbitrum": 42161}
 
-# Calls are spaced 1/rate apart plus this margin, so that network jitter between our clock and the
-# server's does not make two calls one second apart look like a burst above the limit.
-RATE_MARGIN = 0.05
-
 _APIKEY_IN_URL = re.compile(r"(apikey=)[^&#\s]*", re.IGNORECASE)
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_DIGITS = re.compile(r"^[0-9]+$")
 
 
 class QueryTimeoutError(CexflowError):
     """The API gave up on a query that spans too much data ("Query Timeout occured ..."): ask for less."""
 
 
-class RateLimiter:
-    """Spaces calls at least (1 + RATE_MARGIN) / rate seconds apart, so no second holds more than `rate`."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        if not rate > 0:
-            raise CexflowError(f"--rate {rate}: must be a positive number of calls per second")
-        self.interval = (1.0 + RATE_MARGIN) / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = float("-inf")
-
-    def wait(self) -> None:
-        now = self._clock()
-        if now < self._next:
-            self._sleep(self._next - now)
-            now = self._clock()
-        self._next = max(now, self._next) + self.interval
-
-
-class EtherscanClient:
-    """GET calls to one chain of the Etherscan API V2; returns the `result` of answers with status "1".
+class EtherscanClient(PoliteClient):
+    """GET calls to one chain of the Etherscan API V2; returns the `result` of good answers.
 
     `calls` counts the HTTP requests sent (retries included). `log` receives one-line messages about
     retries (already redacted). `on_call` is called before each request with the redacted URL.
     """
+
+    service = "the API"
+    give_up_hint = "rerun the same command later (a transfer fetch resumes where it stopped)"
 
     def __init__(self, api_key: str, chain_id: int, api_url: str = DEFAULT_API_URL, *, rate: float = 3.0,
                  timeout: float = 30.0, max_retries: int = 5, backoff: float = 1.0,
@@ -70,14 +51,8 @@ class EtherscanClient:
         self._api_key = api_key
         self.chain_id = chain_id
         self.api_url = api_url
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.calls = 0
-        self._limiter = RateLimiter(rate, sleep=sleep)
-        self._sleep = sleep
-        self._log = log or (lambda message: None)
-        self._on_call = on_call
+        super().__init__(rate=rate, timeout=timeout, max_retries=max_retries, backoff=backoff, log=log,
+                         on_call=on_call, sleep=sleep)
 
     # -- safety ---------------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
@@ -112,6 +87,46 @@ class EtherscanClient:
             raise CexflowError(f"tokentx answered {shown!r} instead of a list of rows")
         return result
 
+    def token_balance(self, address: str, contract: str) -> int:
+        """The raw balance of token `contract` held by `address` at the latest block the API knows
+        (module=account&action=tokenbalance&tag=latest)."""
+        result = self.get({"module": "account", "action": "tokenbalance", "contractaddress": contract,
+                           "address": address, "tag": "latest"})
+        return self._raw_amount(result, "tokenbalance")
+
+    def token_supply(self, contract: str) -> int:
+        """The raw total supply of token `contract` at the latest block (module=stats&action=tokensupply)."""
+        result = self.get({"module": "stats", "action": "tokensupply", "contractaddress": contract})
+        return self._raw_amount(result, "tokensupply")
+
+    def block_number(self) -> int:
+        """The latest block number (module=proxy&action=eth_blockNumber: JSON-RPC, a hex quantity)."""
+        return self._quantity(self.get({"module": "proxy", "action": "eth_blockNumber"}), "eth_blockNumber")
+
+    def block_time(self, block: int) -> int:
+        """The unix time of `block` (module=proxy&action=eth_getBlockByNumber, the block's `timestamp`)."""
+        result = self.get({"module": "proxy", "action": "eth_getBlockByNumber", "tag": hex(block),
+                           "boolean": "false"})
+        if not isinstance(result, dict):
+            shown = self.redact(str(result))[:200]
+            raise CexflowError(f"eth_getBlockByNumber answered {shown!r} instead of block {block}")
+        number = self._quantity(result.get("number"), "eth_getBlockByNumber number")
+        if number != block:
+            raise CexflowError(f"eth_getBlockByNumber answered block {number} when asked for block {block}")
+        return self._quantity(result.get("timestamp"), "eth_getBlockByNumber timestamp")
+
+    def _raw_amount(self, result, action: str) -> int:
+        if not isinstance(result, str) or not _DIGITS.match(result):
+            shown = self.redact(str(result))[:200]
+            raise CexflowError(f"{action} answered {shown!r} instead of a whole number of raw token units")
+        return int(result)
+
+    def _quantity(self, result, action: str) -> int:
+        if not isinstance(result, str) or not _HEX.match(result):
+            shown = self.redact(str(result))[:200]
+            raise CexflowError(f"{action} answered {shown!r} instead of a hex number")
+        return int(result, 16)
+
     # -- transport ------------------------------------------------------------------------------------
     def url_for(self, params: dict[str, str]) -> str:
         query = urllib.parse.urlencode({"chainid": str(self.chain_id), **params, "apikey": self._api_key})
@@ -119,89 +134,47 @@ class EtherscanClient:
 
     def get(self, params: dict[str, str]):
         """One API call with rate limiting and bounded retries; returns the payload's `result`."""
-        url = self.url_for(params)
-        shown = self.redact(url)
-        attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            self._limiter.wait()
-            self.calls += 1
-            if self._on_call:
-                self._on_call(shown)
-            outcome, retry_after = self._attempt(url, shown)
-            if isinstance(outcome, _Answer):
-                return outcome.result
-            problem = outcome
-            if attempt + 1 == attempts:
-                raise CexflowError(f"gave up after {attempts} attempts, last: {problem} ({shown}); "
-                                   "rerun the same command later, it resumes where it stopped")
-            delay = min(60.0, max(self.backoff * 2**attempt, retry_after))
-            self._log(f"{problem}; retry {attempt + 1}/{self.max_retries} in {delay:.1f} s: {shown}")
-            self._sleep(delay)
-        raise AssertionError("unreachable")
+        return self.request(self.url_for(params), self._interpret)
 
-    def _attempt(self, url: str, shown: str):
-        """(_Answer, 0) on success, or (a retryable problem as text, seconds the server asked to wait)."""
-        request = urllib.request.Request(url, headers={"User-Agent": f"cexflow/{__version__}",
-                                                       "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 429 or 500 <= exc.code < 600:
-                return f"HTTP {exc.code} {exc.reason}", _retry_after(exc.headers.get("Retry-After"))
-            reason = self.redact(exc.reason)
-            raise CexflowError(f"the API answered HTTP {exc.code} {reason} to {shown}") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                return f"no answer within {self.timeout:g} s", 0.0
-            return f"connection failed ({self.redact(exc.reason)})", 0.0
-        except TimeoutError:  # socket.timeout is TimeoutError since Python 3.10
-            return f"no answer within {self.timeout:g} s", 0.0
-        except (ConnectionError, http.client.HTTPException) as exc:
-            return f"connection failed ({self.redact(type(exc).__name__)})", 0.0
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return "the answer is not JSON", 0.0
+    def _interpret(self, payload, shown: str) -> Answer | str:
+        if isinstance(payload, dict) and "jsonrpc" in payload and "status" not in payload:
+            return self._interpret_rpc(payload, shown)
         if not isinstance(payload, dict) or "status" not in payload:
-            return "the answer is not an API payload", 0.0
-        return self._interpret(payload, shown)
-
-    def _interpret(self, payload: dict, shown: str):
+            return "the answer is not an API payload"
         status = str(payload.get("status"))
         message = str(payload.get("message", ""))
         result = payload.get("result")
         if status == "1":
-            return _Answer(result), 0.0
+            return Answer(result)
         text = result if isinstance(result, str) else ""
         lowered = f"{message} {text}".lower()
         if result == [] and ("no transactions found" in lowered or "no records found" in lowered):
-            return _Answer([]), 0.0  # the API's empty page: {"status":"0","message":"No transactions found"}
+            return Answer([])  # the API's empty page: {"status":"0","message":"No transactions found"}
+        return self._refuse(text or message, lowered, shown, f"status {status} {self.redact(message)!r}: "
+                                                             f"{self.redact(text)[:200]!r}")
+
+    def _interpret_rpc(self, payload: dict, shown: str) -> Answer | str:
+        """A proxy answer: the node's JSON-RPC result, or its error, or the API's own error text put where
+        the result goes (e.g. "Max calls per sec rate limit reached (3/sec)")."""
+        error = payload.get("error")
+        if error is not None:
+            detail = error if not isinstance(error, dict) else f"{error.get('code')} {error.get('message')}"
+            raise CexflowError(f"the API answered JSON-RPC error {self.redact(str(detail))[:200]!r} to {shown}")
+        result = payload.get("result")
+        if isinstance(result, str) and not result.startswith("0x"):
+            return self._refuse(result, result.lower(), shown, f"{self.redact(result)[:200]!r}")
+        return Answer(result)
+
+    def _refuse(self, text: str, lowered: str, shown: str, what: str) -> str:
+        """An error answer: a retryable problem (the rate limit), or a CexflowError that says what to do."""
         if "rate limit" in lowered:
-            return f"API rate limit ({self.redact(text or message)})", 0.0
+            return f"API rate limit ({self.redact(text)})"
         if "invalid api key" in lowered or "too many invalid api key" in lowered:
-            reason = self.redact(text or message)
-            raise CexflowError(f"Etherscan rejected the key in ETHERSCAN_API_KEY: {reason}")
+            raise CexflowError(f"Etherscan rejected the key in ETHERSCAN_API_KEY: {self.redact(text)}")
         if "query timeout" in lowered:
-            raise QueryTimeoutError(self.redact(text or message))
+            raise QueryTimeoutError(self.redact(text))
         if "chainid" in lowered:
-            raise CexflowError(f"chainid {self.chain_id}: {self.redact(text or message)} (see --chain)")
+            raise CexflowError(f"chainid {self.chain_id}: {self.redact(text)} (see --chain)")
         if "result window is too large" in lowered:
-            raise CexflowError(f"--page-size: {self.redact(text or message)}")
-        raise CexflowError(f"the API answered status {status} {self.redact(message)!r}: "
-                           f"{self.redact(text)[:200]!r} to {shown}")
-
-
-class _Answer:
-    __slots__ = ("result",)
-
-    def __init__(self, result):
-        self.result = result
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
+            raise CexflowError(f"--page-size: {self.redact(text)}")
+        raise CexflowError(f"the API answered {what} to {shown}")

@@ -1,6 +1,8 @@
-"""`cexflow fetch`: download a token's transfers of the labelled exchange wallets from the Etherscan API V2.
+"""`cexflow fetch`: download a token's transfers of the labelled exchange wallets from the Etherscan API V2,
+and with `--balances` their balances and the token's supply (cexflow.balances), with `--prices` the token's
+daily USD prices from DefiLlama (cexflow.defillama).
 
-For each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
+Transfers: for each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
 the wallet's `tokentx` rows are read oldest first, one query of at most `page_size` rows at a time. A query
 that comes back full is split at the block of its last row: the rows before that block are complete, and
 the next query starts at that block. Whole blocks are never split between two queries, so no transfer is
@@ -31,15 +33,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from cexflow import balances, defillama
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
 
-HELP = "download token transfers of the labelled exchange wallets from the Etherscan API V2"
+HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
+        "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LABELS = PROJECT_ROOT / "seeds" / "exchange_wallets.csv"
 TOKENS_CSV = PROJECT_ROOT / "seeds" / "tokens.csv"
 DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"
+DEFAULT_BALANCES_ROOT = PROJECT_ROOT / "data" / "raw" / "balances"
+DEFAULT_PRICES_ROOT = PROJECT_ROOT / "data" / "raw" / "prices"
 API_KEY_ENV = "ETHERSCAN_API_KEY"
 
 # The CSV header: the Etherscan tokentx field names, the ten the build reads first, in this order, then the
@@ -153,7 +159,8 @@ def day_bounds(start: date, end: date) -> tuple[int, int]:
 class Reporter:
     """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
 
-    def start(self, token: Token, chain: str, n_wallets: int) -> None: ...
+    def start(self, token: Token, chain: str, n_wallets: int, what: str = "wallets") -> None: ...
+    def item_done(self, index: int, text: str) -> None: ...
     def wallet_start(self, index: int, wallet: Wallet) -> None: ...
     def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
     def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path,
@@ -173,9 +180,12 @@ class LineReporter(Reporter):
     def _print(self, text: str) -> None:
         print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
 
-    def start(self, token, chain, n_wallets):
+    def start(self, token, chain, n_wallets, what="wallets"):
         self.n = n_wallets
-        self._print(f"{token.label} on {chain}: {n_wallets} wallets")
+        self._print(f"{token.label} on {chain}: {n_wallets} {what}")
+
+    def item_done(self, index, text):
+        self._print(f"[{index}/{self.n}] {text}")
 
     def wallet_done(self, index, wallet, rows, calls, path, skipped):
         if skipped:
@@ -199,11 +209,15 @@ class TqdmReporter(Reporter):
         self.stream = stream or sys.stderr
         self.bar = None
 
-    def start(self, token, chain, n_wallets):
+    def start(self, token, chain, n_wallets, what="wallets"):
         from tqdm import tqdm
 
         self.bar = tqdm(total=n_wallets, unit="wallet", desc=f"{token.label} {chain}", file=self.stream,
                         dynamic_ncols=True)
+
+    def item_done(self, index, text):
+        self.bar.set_postfix_str(text)
+        self.bar.update(1)
 
     def progress(self, wallet, rows, calls):
         self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
@@ -570,6 +584,71 @@ class _FetchRun:
             tmp.unlink(missing_ok=True)
 
 
+# -- balances and prices ----------------------------------------------------------------------------------
+@dataclass
+class BalancesSummary:
+    path: Path
+    snapshots: list[balances.BalanceSnapshot]
+    calls: int
+
+    @property
+    def rows(self) -> int:
+        return sum(len(s.rows) for s in self.snapshots)
+
+
+@dataclass
+class PricesSummary:
+    path: Path
+    series: list[defillama.PriceSeries]
+    calls: int
+
+
+def default_balances_path(chain: str, token: Token, stamp: str) -> Path:
+    """data/raw/balances/<chain>/<token>/balances_<stamp>.csv: one file per read, named by its UTC time."""
+    return DEFAULT_BALANCES_ROOT / chain / token.label / f"balances_{stamp}.csv"
+
+
+def default_prices_path(chain: str, token: Token, start: date, end: date) -> Path:
+    return DEFAULT_PRICES_ROOT / chain / token.label / f"prices_{start}_{end}.csv"
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """A CSV of `rows` under `header`, written atomically (all rows or none)."""
+    def write(fh: TextIO) -> None:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    _write_atomic(Path(path), write)
+
+
+def fetch_balances(client: EtherscanClient, *, chain: str, tokens: list[Token], wallets: list[Wallet],
+                   out_path: Path, reporter: Reporter | None = None,
+                   max_reads: int = balances.DEFAULT_MAX_READS) -> BalancesSummary:
+    """Each wallet's balance of each token and each token's supply, with the exact block each holds after
+    (cexflow.balances), written to `out_path` as a balances file; nothing is written if any read fails."""
+    calls_before = client.calls
+    reporter = reporter or Reporter()
+    try:
+        snapshots = [balances.read_balances(client, chain=chain, token=token, wallets=wallets,
+                                            reporter=reporter, max_reads=max_reads) for token in tokens]
+    finally:
+        reporter.close()
+    write_csv(out_path, balances.HEADER, [row for snapshot in snapshots for row in snapshot.rows])
+    return BalancesSummary(Path(out_path), snapshots, client.calls - calls_before)
+
+
+def fetch_prices(client: defillama.DefiLlamaClient, *, chain: str, tokens: list[Token], start: date, end: date,
+                 out_path: Path) -> PricesSummary:
+    """Each token's daily USD price from `start` to `end`, written to `out_path` as a prices file; a day
+    without a price is not in the file (PriceSeries.missing lists it)."""
+    calls_before = client.calls
+    series = [defillama.daily_prices(client, chain=chain, token_address=token.address, start=start, end=end)
+              for token in tokens]
+    write_csv(out_path, defillama.HEADER, [row for one in series for row in one.rows])
+    return PricesSummary(Path(out_path), series, client.calls - calls_before)
+
+
 # -- command line -----------------------------------------------------------------------------------------
 def _date(text: str) -> date:
     try:
@@ -579,12 +658,23 @@ def _date(text: str) -> date:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", type=_date, required=True, metavar="DATE",
-                        help="first UTC day to fetch (YYYY-MM-DD)")
-    parser.add_argument("--end", type=_date, required=True, metavar="DATE",
+    what = parser.add_argument_group(
+        "what to fetch", "without any of these, the transfers; with --balances or --prices only what is named "
+                         "(add --transfers for the transfers too)")
+    what.add_argument("--transfers", action="store_true",
+                      help="the token transfers of the labelled wallets (the default when nothing else is named)")
+    what.add_argument("--balances", action="store_true",
+                      help="each labelled wallet's balance and the token's supply, each with the block it holds "
+                           "after (Etherscan tokenbalance, tokensupply; needs no --start/--end)")
+    what.add_argument("--prices", action="store_true",
+                      help="daily USD prices from --start to --end (DefiLlama's coins API; needs no key)")
+    parser.add_argument("--start", type=_date, metavar="DATE",
+                        help="first UTC day to fetch (YYYY-MM-DD); needed for transfers and prices")
+    parser.add_argument("--end", type=_date, metavar="DATE",
                         help="last UTC day to fetch, included whole (YYYY-MM-DD); must be a finished day")
-    parser.add_argument("--token", default="LPT", metavar="SYMBOL_OR_ADDRESS",
-                        help="a symbol of seeds/tokens.csv or a 0x token address (default: LPT)")
+    parser.add_argument("--token", action="append", metavar="SYMBOL_OR_ADDRESS",
+                        help="a symbol of seeds/tokens.csv or a 0x token address; repeat for several tokens "
+                             "(default: LPT)")
     parser.add_argument("--chain", default="ethereum", choices=sorted(CHAIN_IDS),
                         help="chain to fetch from (default: ethereum)")
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, metavar="CSV",
@@ -593,11 +683,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="all labelled wallets of the chain (default), or only those whose label_source "
                              "says seed_project (the seed project's 13 wallets)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="output folder (default: data/raw/etherscan/<chain>/<token>/ in the project)")
+                        help="transfers' folder (default: data/raw/etherscan/<chain>/<token>/ in the project)")
+    parser.add_argument("--balances-out", type=Path, default=None, metavar="CSV",
+                        help="balances file, all tokens in one (default: one per token, "
+                             "data/raw/balances/<chain>/<token>/balances_<UTC time>.csv)")
+    parser.add_argument("--prices-out", type=Path, default=None, metavar="CSV",
+                        help="prices file, all tokens in one (default: one per token, "
+                             "data/raw/prices/<chain>/<token>/prices_<start>_<end>.csv)")
     parser.add_argument("--api-url", default=DEFAULT_API_URL, metavar="URL",
                         help=f"Etherscan API V2 endpoint (default: {DEFAULT_API_URL})")
+    parser.add_argument("--prices-url", default=defillama.DEFAULT_URL, metavar="URL",
+                        help=f"DefiLlama coins API (default: {defillama.DEFAULT_URL})")
     parser.add_argument("--rate", type=float, default=3.0, metavar="CALLS_PER_S",
-                        help="at most this many calls per second (default: 3, the free tier's limit)")
+                        help="at most this many Etherscan calls per second (default: 3, the free tier's limit)")
     parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, metavar="ROWS",
                         help=f"rows per query (default: {DEFAULT_PAGE_SIZE}, the free tier's result window; "
                              f"up to {MAX_PAGE_SIZE} on paid plans)")
@@ -606,29 +704,112 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
-    if not api_key:
-        raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
-    today = datetime.now(UTC).date()
-    if args.end >= today:
-        raise CexflowError(f"--end {args.end}: not a finished UTC day yet (today is {today}); "
-                           f"use {today - timedelta(days=1)} or earlier")
-    if args.start > args.end:
-        raise CexflowError(f"--start {args.start} is after --end {args.end}")
-    if not re.match(r"^https?://", args.api_url):
-        raise CexflowError(f"--api-url {args.api_url}: not an http(s) URL")
+    want_transfers = args.transfers or not (args.balances or args.prices)
+    _check_options(args, want_transfers)
+    tokens = _tokens(args.token or ["LPT"], args.chain)
+    if want_transfers and args.out and len(tokens) > 1:
+        raise CexflowError(f"--out {args.out}: a transfers folder holds one token's fetch; give one --token "
+                           "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)")
+    wallets = load_wallets(args.labels, args.chain, args.wallets) if want_transfers or args.balances else []
+    if want_transfers or args.balances:
+        api_key = os.environ.get(API_KEY_ENV, "").strip()
+        if not api_key:
+            raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
+        if want_transfers:
+            for token in tokens:
+                _run_transfers(args, api_key, token, wallets)
+        if args.balances:
+            _run_balances(args, api_key, tokens, wallets)
+    if args.prices:
+        _run_prices(args, tokens)
+    return 0
+
+
+def _check_options(args: argparse.Namespace, want_transfers: bool) -> None:
+    """Every option checked before the first call."""
+    if want_transfers or args.prices:
+        needs = "transfers" if want_transfers else "--prices"
+        for name in ("start", "end"):
+            if getattr(args, name) is None:
+                raise CexflowError(f"--{name} DATE is needed for {needs}")
+        today = datetime.now(UTC).date()
+        if args.end >= today:
+            raise CexflowError(f"--end {args.end}: not a finished UTC day yet (today is {today}); "
+                               f"use {today - timedelta(days=1)} or earlier")
+        if args.start > args.end:
+            raise CexflowError(f"--start {args.start} is after --end {args.end}")
+    for option, url in (("--api-url", args.api_url), ("--prices-url", args.prices_url)):
+        if not re.match(r"^https?://", url):
+            raise CexflowError(f"{option} {url}: not an http(s) URL")
     if not args.timeout > 0:
         raise CexflowError(f"--timeout {args.timeout}: must be a positive number of seconds")
-    token = resolve_token(args.token, args.chain)
-    wallets = load_wallets(args.labels, args.chain, args.wallets)
+
+
+def _tokens(names: list[str], chain: str) -> list[Token]:
+    tokens: dict[str, Token] = {}
+    for name in names:
+        token = resolve_token(name, chain)
+        tokens.setdefault(token.address, token)
+    return list(tokens.values())
+
+
+def _reporter() -> Reporter:
+    return TqdmReporter() if sys.stderr.isatty() else LineReporter()
+
+
+def _etherscan(args: argparse.Namespace, api_key: str, reporter: Reporter) -> EtherscanClient:
+    return EtherscanClient(api_key, CHAIN_IDS[args.chain], args.api_url, rate=args.rate, timeout=args.timeout,
+                           log=reporter.message)
+
+
+def _run_transfers(args: argparse.Namespace, api_key: str, token: Token, wallets: list[Wallet]) -> None:
     out_dir = args.out or default_out_dir(args.chain, token)
-    reporter = TqdmReporter() if sys.stderr.isatty() else LineReporter()
-    client = EtherscanClient(api_key, CHAIN_IDS[args.chain], args.api_url, rate=args.rate,
-                             timeout=args.timeout, log=reporter.message)
-    summary = fetch_transfers(client, chain=args.chain, token=token, wallets=wallets, start=args.start,
-                              end=args.end, out_dir=out_dir, page_size=args.page_size, reporter=reporter)
+    reporter = _reporter()
+    summary = fetch_transfers(_etherscan(args, api_key, reporter), chain=args.chain, token=token,
+                              wallets=wallets, start=args.start, end=args.end, out_dir=out_dir,
+                              page_size=args.page_size, reporter=reporter)
     print(f"{summary.rows} {token.label} transfer rows of {len(summary.files)} wallets "
           f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
           f"{summary.calls} calls, {summary.wallets_skipped} wallets already done; "
           f"manifest {summary.manifest}")
-    return 0
+
+
+def _run_balances(args: argparse.Namespace, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    groups = ([(args.balances_out, tokens)] if args.balances_out else
+              [(default_balances_path(args.chain, token, stamp), [token]) for token in tokens])
+    for path, group in groups:
+        reporter = _reporter()
+        summary = fetch_balances(_etherscan(args, api_key, reporter), chain=args.chain, tokens=group,
+                                 wallets=wallets, out_path=path, reporter=reporter)
+        for token, snapshot in zip(group, summary.snapshots, strict=True):
+            print(f"{len(snapshot.rows) - 1} {token.label} wallet balances and the supply on {args.chain}, "
+                  f"after blocks {snapshot.first_block}-{snapshot.last_block} "
+                  f"({snapshot.rereads} reads repeated) in {summary.path}; {_calls(summary.calls)}")
+
+
+def _run_prices(args: argparse.Namespace, tokens: list[Token]) -> None:
+    groups = ([(args.prices_out, tokens)] if args.prices_out else
+              [(default_prices_path(args.chain, token, args.start, args.end), [token]) for token in tokens])
+    reporter = LineReporter()
+    for path, group in groups:
+        client = defillama.DefiLlamaClient(args.prices_url, timeout=args.timeout, log=reporter.message)
+        summary = fetch_prices(client, chain=args.chain, tokens=group, start=args.start, end=args.end,
+                               out_path=path)
+        for token, series in zip(group, summary.series, strict=True):
+            print(f"{len(series.rows)} of {series.days} days of {token.label} priced ({series.coin}), "
+                  f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}")
+
+
+def _calls(n: int) -> str:
+    return f"{n} call{'' if n == 1 else 's'}"
+
+
+def _missing_days(series: defillama.PriceSeries) -> str:
+    """How many days have no price, and which (the first five)."""
+    n = len(series.missing)
+    if not n:
+        return "no day missing"
+    shown = ", ".join(str(day) for day in series.missing[:5]) + (", ..." if n > 5 else "")
+    unknown = " (DefiLlama has no price of this coin in the range)" if not series.rows else ""
+    return f"{n} day{'s' if n > 1 else ''} missing{unknown}: {shown}"

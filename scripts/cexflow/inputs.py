@@ -155,30 +155,48 @@ def label_files(patterns: list[str]) -> list[str]:
     """Check label CSVs: columns address and exchange, and a valid address on every row."""
     paths = expand(patterns, "--labels", suffixes=(".csv",))
     for path in paths:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
-            missing = [c for c in ("address", "exchange") if c not in columns]
-            if missing:
-                raise CexflowError(
-                    f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
-                )
-            reader.fieldnames = columns
-            for row in reader:
-                line = reader.line_num
-                # csv.DictReader puts the fields past the header's under None, and gives a missing one None
-                n_fields = sum(value is not None for key, value in row.items() if key is not None)
-                n_fields += len(row.get(None) or [])
-                if n_fields != len(columns):
-                    raise CexflowError(f"{path}, line {line}: {n_fields} fields where the header has {len(columns)}")
-                address = (row.get("address") or "").strip()
-                if not ADDRESS.match(address):
-                    raise CexflowError(
-                        f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
-                    )
-                if not (row.get("exchange") or "").strip():
-                    raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+        for _ in label_rows(path):
+            pass
     return [str(p) for p in paths]
+
+
+def label_rows(path: Path):
+    """The rows of a label CSV as dicts with lower-case column names, each checked (one-line errors)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+        missing = [c for c in ("address", "exchange") if c not in columns]
+        if missing:
+            raise CexflowError(
+                f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
+            )
+        reader.fieldnames = columns
+        for row in reader:
+            line = reader.line_num
+            # csv.DictReader puts the fields past the header's under None, and gives a missing one None
+            n_fields = sum(value is not None for key, value in row.items() if key is not None)
+            n_fields += len(row.get(None) or [])
+            if n_fields != len(columns):
+                raise CexflowError(f"{path}, line {line}: {n_fields} fields where the header has {len(columns)}")
+            address = (row.get("address") or "").strip()
+            if not ADDRESS.match(address):
+                raise CexflowError(
+                    f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
+                )
+            if not (row.get("exchange") or "").strip():
+                raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+            yield row
+
+
+def label_chains(paths: list[str | Path]) -> dict[str, int]:
+    """How many distinct labelled addresses each chain has in these label files (chain defaults to ethereum,
+    compared in lower case, as int_exchange_wallets_deduplicated reads them)."""
+    addresses: dict[str, set[str]] = {}
+    for path in paths:
+        for row in label_rows(Path(path)):
+            chain = (row.get("chain") or "").strip().lower() or "ethereum"
+            addresses.setdefault(chain, set()).add(row["address"].strip().lower())
+    return {chain: len(found) for chain, found in sorted(addresses.items())}
 
 
 @dataclass(frozen=True)

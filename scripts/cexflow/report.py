@@ -9,11 +9,13 @@ Library core:
   one exchange, wallet or all exchanges (as the seed project's "May–June 2025 focus" summary);
 - `render_index(reports_dir)` the index of everything in the folder;
 - `fmt_amount`, `fmt_signed`, `fmt_z`, `fmt_count`: how numbers are printed for people (also used by
-  `cexflow agent`), and `template_environment()`, the one jinja2 Environment of the package.
+  `cexflow agent`), with `cexflow.text.plural` for a count and its noun ("1 day", "2 days"; the templates'
+  `plural` filter), and `template_environment()`, the one jinja2 Environment of the package.
 
-Everything is written under `<out>/reports/`, with relative links only, so the folder can move (GitHub,
-the docs site). Amounts are read from DuckDB as `Decimal` and printed exactly: rounded half-even to two
-places with thousands separators, never through a float (floats are used only to draw).
+Everything is written under `<out>/reports/` (without `out`: `default_reports_dir(db)`, beside the
+database), with relative links only, so the folder can move (GitHub, the docs site). Amounts are read from
+DuckDB as `Decimal` and printed exactly: rounded half-even to two places with thousands separators, never
+through a float (floats are used only to draw).
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ import pandas as pd
 from cexflow import charts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
-from cexflow.paths import PROJECT_ROOT
+from cexflow.paths import PROJECT_ROOT, beside, is_project_db
+from cexflow.text import plural
 
 HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
         "period, exchange or wallet.")
 
-DEFAULT_OUT = PROJECT_ROOT / "docs"
 REPORTS_SUBDIR = "reports"
+PROJECT_REPORTS = PROJECT_ROOT / "docs" / REPORTS_SUBDIR  # the reports of the project's own database (committed)
 IMG_DIR = "img"
 DATA_DIR = "data"
 FOCUS_DIR = "focus"
@@ -50,14 +53,26 @@ REJECTED_SHOWN = 20  # rejected rows listed in the summary
 
 CENT = Decimal("0.01")
 
-# Chart files of the overview (name -> what it shows): the reports and the index link to these names.
-OVERVIEW_CHARTS = {
-    "netflow_total_baseline": "total daily netflow with the baseline band and the anomaly days",
-    "inflow_outflow_total": "daily inflow (up) and outflow (down), all exchanges",
-    "netflow_by_exchange": "daily netflow by exchange, one panel each",
-    "zscore_total": "z-score of the total daily netflow with the ± threshold",
-    "cumulative_netflow_by_exchange": "cumulative netflow by exchange (change in balance)",
-}
+# Chart files of the overview: the reports and the index link to these names (what each shows:
+# `overview_chart_texts`).
+OVERVIEW_CHARTS = ("netflow_total_baseline", "inflow_outflow_total", "netflow_by_exchange", "zscore_total",
+                   "cumulative_netflow_by_exchange")
+
+
+def overview_chart_texts(n_days: int) -> dict[str, str]:
+    """What each overview chart of a range of `n_days` shows, for the index, the docs site and the reports'
+    alt texts: the inflow/outflow bars are daily, weekly or monthly sums by the length of the range
+    (`charts.bar_bins`, as the chart's own title says)."""
+    bars = charts.bar_bins(n_days)[1]
+    return {
+        "netflow_total_baseline": "total daily netflow with the baseline band and the anomaly days",
+        "inflow_outflow_total": f"{bars} inflow (up) and outflow (down), all exchanges",
+        "netflow_by_exchange": "daily netflow by exchange, one panel each",
+        "zscore_total": "z-score of the total daily netflow with the ± threshold",
+        "cumulative_netflow_by_exchange": "cumulative netflow by exchange (change in balance)",
+    }
+
+
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
 
 
@@ -94,6 +109,16 @@ def fmt_signed(value, places: int = 2) -> str:
     if text == "–" or text.startswith("-") or Decimal(text.replace(",", "")) == 0:
         return text
     return "+" + text
+
+
+def fmt_amount_exact(value) -> str:
+    """Every digit of an amount, with thousands separators and at least 2 places: '5,000.00', '1.125',
+    '0.000000000000000001' (the tables of transfers, quoted as the marts hold them)."""
+    number = _to_decimal(value)
+    if number is None:
+        return "–"
+    places = max(2, -number.normalize().as_tuple().exponent)
+    return fmt_amount(number, places)
 
 
 def fmt_z(value) -> str:
@@ -142,8 +167,8 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, md=md_cell,
-                       path=project_path)
+    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, plural=plural, md=md_cell,
+                       path=project_path, exact=fmt_amount_exact)
     return env
 
 
@@ -176,22 +201,43 @@ class TokenInfo:
 
 @dataclass(frozen=True)
 class MethodInfo:
+    """The anomaly settings of a build, as fct_netflow_zscores records them."""
+
     method: str
     window_days: int
     z_threshold: float
     top_k: int
+    materiality_threshold: float | None = None
+    min_amount: float = 0.0
+    is_materiality_required: bool = False
 
     def description(self) -> str:
-        w, z = self.window_days, f"{self.z_threshold:g}"
+        w, days = plural(self.window_days, "calendar day"), plural(self.window_days, "day")
         text = {
             "trailing": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
-                        "calendar days before it (the day itself excluded); z = (netflow − mean) / σ",
+                        "before it (the day itself excluded); z = (netflow − mean) / σ",
             "inclusive": f"the seed project's method: mean and population standard deviation (σ) of a window of "
-                         f"{w} days that ends on the day itself; z = (netflow − mean) / σ",
-            "robust": f"the baseline is the median and the MAD of the {w} calendar days before the day; "
+                         f"{days} that ends on the day itself; z = (netflow − mean) / σ",
+            "robust": f"the baseline is the median and the MAD of the {w} before the day; "
                       "z = 0.6745 · (netflow − median) / MAD (the spread shown is MAD / 0.6745)",
-        }.get(self.method, f"method {self.method}, window {w} days")
-        return f"{text}; a day is an anomaly when |z| ≥ {z}"
+            "screened": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
+                        "before it, leaving out days that were far from their own baseline, so "
+                        "that a spike does not widen the baselines after it; σ is floored, so that a flat "
+                        "baseline still scores; z = (netflow − mean) / σ",
+        }.get(self.method, f"method {self.method}, window {days}")
+        return f"{text}; {self.anomaly_rule()}"
+
+    def anomaly_rule(self, short: bool = False) -> str:
+        """What makes a day an anomaly under these settings (short: for a chart's subtitle)."""
+        z = f"{self.z_threshold:g}"
+        if not self.is_materiality_required or self.materiality_threshold is None:
+            return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
+        m = f"{self.materiality_threshold:g}"
+        floor = f" and at least {plural(self.min_amount, 'token unit')}" if self.min_amount else ""
+        if short:
+            return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
+        return (f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
+                f"least {m} × the token's materiality scale (its typical daily exchange flow){floor}")
 
     @property
     def centre_name(self) -> str:
@@ -211,11 +257,14 @@ def load_token(con) -> TokenInfo:
 
 
 def load_method(con) -> MethodInfo | None:
-    row = con.execute("select method, window_days, z_threshold from fct_netflow_zscores limit 1").fetchone()
+    row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
+                                is_materiality_required from fct_netflow_zscores limit 1""").fetchone()
     if row is None:
         return None
     top_k = con.execute("select coalesce(max(rank), 0) from rpt_topk_netflow_days").fetchone()[0]
-    return MethodInfo(row[0], int(row[1]), float(row[2]), int(top_k))
+    method, window, z, materiality, min_amount, required = row
+    return MethodInfo(method, int(window), float(z), int(top_k),
+                      None if materiality is None else float(materiality), float(min_amount or 0), bool(required))
 
 
 def check_marts(con, db: Path) -> None:
@@ -351,13 +400,11 @@ def load_overview(db: Path) -> Overview:
             left join series_flows as f on f.series = k.series and f.flow_date = k.flow_date
             left join fct_netflow_zscores as z on z.series = k.series and z.flow_date = k.flow_date
             order by k.series <> 'total', k.series, k.rank""")
-        anomalies = read_frame(con, f"""
-            with {_SERIES_FLOWS}
-            select a.flow_date, a.series, a.netflow, a.baseline_mean, a.baseline_std, a.baseline_days, a.zscore,
-                   a.direction, a.method, a.window_days, a.z_threshold, f.inflow, f.outflow
-            from rpt_netflow_anomalies as a
-            left join series_flows as f on f.series = a.series and f.flow_date = a.flow_date
-            order by a.flow_date, a.series <> 'total', a.series""")
+        anomalies = read_frame(con, """
+            select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
+                   materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
+            from rpt_netflow_anomalies
+            order by flow_date, series <> 'total', series""")
         reconciliation = read_frame(con, """
             select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
                    other_token_rows
@@ -381,7 +428,8 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
     m = ov.method or MethodInfo("trailing", 28, 3.0, 0)
     z_common = {"z_threshold": m.z_threshold, "method": m.method, "window_days": m.window_days}
     return [
-        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common),
+        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common,
+                                     anomaly_rule=m.anomaly_rule(short=True)),
         charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **common),
         charts.plot_netflow_by_exchange(ov.by_exchange, img / "netflow_by_exchange.png", **common,
                                         z_threshold=m.z_threshold, method=m.method),
@@ -462,6 +510,7 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "img": IMG_DIR,
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,
+        "chart_text": overview_chart_texts(ov.totals["days"]),
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"
@@ -545,7 +594,8 @@ class Focus:
         return f"{self.subject.slug}_{self.start}_{self.end}"
 
 
-def _parse_date(value, option: str) -> dt.date | None:
+def parse_date(value, option: str) -> dt.date | None:
+    """A YYYY-MM-DD option (None or '' -> None); anything else is a one-line error naming the option."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.date):
@@ -574,7 +624,7 @@ def _transfer_direction_sql(subject: FocusSubject) -> tuple[str, str, dict]:
 
 def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focus:
     db = Path(db)
-    start, end = _parse_date(start, "--start"), _parse_date(end, "--end")
+    start, end = parse_date(start, "--start"), parse_date(end, "--end")
     with connect(db) as con:
         check_marts(con, db)
         token = load_token(con)
@@ -659,7 +709,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     common = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period, "subject": f.subject.title}
     chart_files = {
         "daily_volume": charts.plot_daily_volume(f.daily, img / f"{f.slug}_daily_volume.png", **common),
-        "top_transfers": charts.plot_top_transfers(f.largest, img / f"{f.slug}_top_transfers.png", **common),
+        "top_transfers": charts.plot_top_transfers(f.largest, img / f"{f.slug}_top_transfers.png", **common,
+                                                   wallet_view=f.subject.kind == "wallet"),
         "size_histogram": charts.plot_transfer_size_histogram(f.amounts, img / f"{f.slug}_transfer_size_hist.png",
                                                               **common),
         "in_vs_out": charts.plot_inflow_outflow(f.daily, img / f"{f.slug}_in_vs_out.png", **common),
@@ -670,13 +721,14 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
         chart_files["netflow_baseline"] = charts.plot_netflow_baseline(
             f.daily, img / f"{f.slug}_netflow_baseline.png", symbol=f.token.symbol, chain=f.token.chain,
             period=f.period, z_threshold=m.z_threshold, method=m.method, window_days=m.window_days,
-            series_name=f.subject.title)
+            series_name=f.subject.title, anomaly_rule=m.anomaly_rule(short=True))
     env = template_environment()
     path = focus_dir / f"{f.slug}.md"
     text = env.get_template("focus.md.j2").render(
         f=f, token=f.token, symbol=f.token.symbol, method=f.method, subject=f.subject, stats=f.stats,
         by_flow_type=records(f.by_flow_type), largest=records(f.largest), anomalies=records(f.anomalies),
-        charts={k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()}, top_transfers=TOP_TRANSFERS)
+        charts={k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()}, top_transfers=TOP_TRANSFERS,
+        bars=charts.bar_bins(len(f.daily))[1])
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]
 
@@ -684,15 +736,17 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
 # --- index and entry point ----------------------------------------------------------------------------
 
 
-def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str | None = None) -> Path:
-    """index.md: the overview reports, charts and CSV files present in the folder, and every focus report."""
+def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str | None = None,
+                 n_days: int = 0) -> Path:
+    """index.md: the overview reports, charts and CSV files present in the folder, and every focus report.
+    `n_days`: the days of the whole range, which the overview charts draw."""
     reports_dir = Path(reports_dir)
     focus_reports = sorted((reports_dir / FOCUS_DIR).glob("*.md")) if (reports_dir / FOCUS_DIR).is_dir() else []
     context = {
         "token": token,
         "period": period,
         "has": {name: (reports_dir / f"{name}.md").exists() for name in ("summary", "topk", "anomalies")},
-        "charts": [(f"{IMG_DIR}/{name}.png", text) for name, text in OVERVIEW_CHARTS.items()
+        "charts": [(f"{IMG_DIR}/{name}.png", text) for name, text in overview_chart_texts(n_days).items()
                    if (reports_dir / IMG_DIR / f"{name}.png").exists()],
         "csv_files": [f"{DATA_DIR}/{name}" for name in CSV_EXPORTS if (reports_dir / DATA_DIR / name).exists()],
         "focus_reports": [(f"{FOCUS_DIR}/{p.name}", p.stem) for p in focus_reports],
@@ -713,23 +767,33 @@ class ReportResult:
         reports = [p for p in self.files if p.suffix == ".md"]
         charts_n = sum(1 for p in self.files if p.suffix == ".png")
         csv_n = sum(1 for p in self.files if p.suffix == ".csv")
-        return [f"wrote {len(reports)} report(s), {charts_n} chart(s) and {csv_n} CSV file(s) to {self.reports_dir}",
+        return [f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
+                f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
                 *(f"  {p}" for p in reports)]
 
 
-def render_reports(db: Path, out: Path, start=None, end=None, focus: str | None = None) -> ReportResult:
+def default_reports_dir(db: Path) -> Path:
+    """Where the reports of `db` go without --out: docs/reports/ for the project's own database (what `make run`
+    renders and commits), `<name>.reports/` beside any other database file (my.duckdb -> my.reports/), so that
+    the reports of another database never overwrite the project's."""
+    return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
+
+
+def render_reports(db: Path, out: Path | None = None, start=None, end=None, focus: str | None = None) -> ReportResult:
     """`cexflow report`: without --start/--end/--focus, the whole-range reports; with any of them, a focus
     report on that period and exchange or wallet (all exchanges by default). The index is rewritten each time.
+    Files go to `out`/reports/, or without `out` to `default_reports_dir(db)`.
     """
-    reports_dir = Path(out) / REPORTS_SUBDIR
+    reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
     if start or end or focus:
         data = load_focus(db, start, end, focus)
         files = render_focus(data, reports_dir)
-        files.append(render_index(reports_dir, data.token))
+        files.append(render_index(reports_dir, data.token, period_text(data.data_first_day, data.data_last_day),
+                                  (data.data_last_day - data.data_first_day).days + 1))
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db)
     files = render_overview(ov, reports_dir)
-    files.append(render_index(reports_dir, ov.token, ov.period))
+    files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"]))
     return ReportResult(reports_dir, files, overview=ov)
 
 
@@ -740,9 +804,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spark-dir", type=Path, metavar="DIR",
                         help="report on the marts of a Spark build (`cexflow build --target spark --spark-dir DIR`) "
                              "instead of a DuckDB file; its parquet files are read with DuckDB")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help="folder to write into; everything goes to DIR/reports/ (default: docs/ in the project "
-                             "root)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
+                             "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "
+                             "cexflow.duckdb -> docs/reports/, the committed sample reports)")
     parser.add_argument("--start", metavar="DATE", help="focus report: first day, YYYY-MM-DD (default: first day)")
     parser.add_argument("--end", metavar="DATE", help="focus report: last day, YYYY-MM-DD (default: last day)")
     parser.add_argument("--focus", metavar="EXCHANGE_OR_WALLET",
@@ -762,7 +827,8 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
             views = Path(scratch) / "spark_marts.duckdb"
             connect_spark(args.spark_dir, str(views)).close()
-            result = render_reports(views, args.out, args.start, args.end, args.focus)
+            result = render_reports(views, args.spark_dir if args.out is None else args.out, args.start, args.end,
+                                    args.focus)
     for line in result.lines():
         print(line)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +22,11 @@ REAL_DATA = PROJECT_ROOT / "tests" / "data" / "real"
 LPT = "0x58b6a8a3302369daec383334672404ee733ab239"
 ETHERSCAN_HEADER = ["blockNumber", "timeStamp", "hash", "from", "contractAddress", "to", "value",
                     "tokenName", "tokenSymbol", "tokenDecimal"]
+
+# The anomaly settings of the project's first default (trailing 28 days, |z| >= 3, no materiality test), for
+# the tests that check how reports and alerts render numbers on small hand-made histories, not which
+# setting is the default (the default is the detection evaluation's choice and may change).
+PLAIN_TRAILING = ("--method", "trailing", "--window", "28", "--z", "3", "--min-history", "14", "--no-materiality")
 
 # a few of the seed project's wallets (seeds/exchange_wallets.csv)
 BINANCE14 = "0x28c6c06298d514db089934071355e5743bf21d60"
@@ -72,6 +78,40 @@ def build(db: Path, *args: str) -> int:
 def query(db: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+# --- the Markdown tables of the reports, read back -------------------------------------------------
+
+
+def tables(text: str) -> list[tuple[str, list[dict]]]:
+    """Every Markdown table of `text` as (the last heading before it, rows as {header: cell})."""
+    found, heading, lines = [], "", text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[-:| ]+\|$", lines[i + 1]):
+            header = cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(dict(zip(header, cells(lines[i]), strict=True)))
+                i += 1
+            found.append((heading, rows))
+            continue
+        i += 1
+    return found
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def table(text: str, heading: str, index: int = 0) -> list[dict]:
+    matching = [rows for h, rows in tables(text) if h == heading]
+    assert matching, f"no table under heading {heading!r}"
+    return matching[index]
 
 
 @pytest.fixture(scope="session")

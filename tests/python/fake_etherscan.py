@@ -6,6 +6,13 @@ tests/data/real/etherscan_v2_responses/): `module=block&action=getblocknobytime`
 within a result window, the real empty-page shape), with the real error bodies for a bad key, a missing
 chainid, a too-large result window, the rate limit and a query timeout.
 
+It knows every balance at every block (genesis balances plus the transfers up to that block; the supply is
+the genesis supply plus mints from and burns to the zero address) and has a head, the latest block, which
+moves `head_step` blocks after every answered call: `module=account&action=tokenbalance&tag=latest` and
+`module=stats&action=tokensupply` answer at the head, `module=proxy&action=eth_blockNumber` says the head
+and `eth_getBlockByNumber` gives a block's timestamp, in the JSON-RPC shape of the docs; tokentx lists no
+transfer above the head. `balance_errors` makes tokenbalance answer an error text for chosen wallets.
+
 It counts calls, enforces a rate limit (a call beyond `rate_limit` served calls in the last second gets the
 real rate-limit error and counts as a violation), and injects faults on chosen call numbers:
 "429", "500", "ratelimit" (the API's rate-limit error, not counted as a violation), "slow" (answers after
@@ -21,10 +28,17 @@ import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fake_http import LocalServer, send
 
 LPT = "0x58b6a8a3302369daec383334672404ee733ab239"
+ZERO = "0x" + "0" * 40  # mints come from it, burns go to it
 OTHER_TOKEN = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"  # USDC: must never show up in an LPT fetch
+ARBITRUM_LPT = "0x289ba1701c2f088cf0faf8b3705246331cb8a839"  # LPT on Arbitrum One (seeds/tokens.csv)
+# token -> (tokenName, tokenSymbol, tokenDecimal) as tokentx rows give them
+TOKEN_FIELDS = {LPT: ("Livepeer Token", "LPT", "18"), ARBITRUM_LPT: ("Livepeer Token", "LPT", "18"),
+                OTHER_TOKEN: ("USDC", "USDC", "6")}
 
 EMPTY_PAGE = {"status": "0", "message": "No transactions found", "result": []}
 RATE_LIMIT = {"status": "0", "message": "NOTOK",
@@ -35,6 +49,13 @@ MISSING_CHAINID = {"status": "0", "message": "NOTOK",
                              "please see chainlist for the list of supported chainids"}
 QUERY_TIMEOUT = {"status": "0", "message": "NOTOK",
                  "result": "Query Timeout occured. Please select a smaller result dataset"}
+# a proxy call over the limit: the error text in the JSON-RPC `result` (paradigmxyz/reth issue 17140)
+RPC_RATE_LIMIT_TEXT = "Max calls per sec rate limit reached (3/sec)"
+
+
+def rpc(result) -> dict:
+    """A proxy answer, as in the docs' eth_blockNumber example: {"jsonrpc":"2.0","id":83,"result":...}."""
+    return {"jsonrpc": "2.0", "id": 83, "result": result}
 
 
 @dataclass
@@ -46,6 +67,8 @@ class FakeChain:
     block_time: int = 12
     n_blocks: int = 100_000
     transfers: list[dict] = field(default_factory=list)  # tokentx rows, every value a string
+    genesis: dict[str, int] = field(default_factory=dict)  # raw balances of the token before first_block
+    genesis_supply: int = 0
 
     @property
     def last_block(self) -> int:
@@ -79,9 +102,9 @@ class FakeChain:
             "contractAddress": token,
             "to": receiver.lower(),
             "value": str(value),
-            "tokenName": "Livepeer Token" if token == LPT else "USDC",
-            "tokenSymbol": "LPT" if token == LPT else "USDC",
-            "tokenDecimal": "18" if token == LPT else "6",
+            "tokenName": TOKEN_FIELDS[token][0],
+            "tokenSymbol": TOKEN_FIELDS[token][1],
+            "tokenDecimal": TOKEN_FIELDS[token][2],
             "transactionIndex": str(tx_index if tx_index is not None else n % 200),
             "gas": "90000",
             "gasPrice": "14688248714",
@@ -98,12 +121,30 @@ class FakeChain:
     def sorted_rows(self) -> list[dict]:
         return sorted(self.transfers, key=lambda r: (int(r["blockNumber"]), int(r["transactionIndex"])))
 
+    def balance(self, address: str, block: int, token: str = LPT) -> int:
+        """The raw balance of `address` after `block`: its genesis balance, plus what it received, minus what
+        it sent in blocks up to `block`."""
+        address = address.lower()
+        balance = self.genesis.get(address, 0)
+        for row in self.transfers:
+            if row["contractAddress"] == token and int(row["blockNumber"]) <= block:
+                balance += int(row["value"]) * ((row["to"] == address) - (row["from"] == address))
+        return balance
+
+    def supply(self, block: int, token: str = LPT) -> int:
+        """The raw total supply after `block`: genesis supply + mints (from ZERO) - burns (to ZERO)."""
+        supply = self.genesis_supply
+        for row in self.transfers:
+            if row["contractAddress"] == token and int(row["blockNumber"]) <= block:
+                supply += int(row["value"]) * ((row["from"] == ZERO) - (row["to"] == ZERO))
+        return supply
+
 
 class FakeEtherscan:
     def __init__(self, chain: FakeChain, *, api_key: str, chain_id: int = 1, rate_limit: float | None = None,
                  result_window: int = 10_000, max_rows: int | None = None,
                  query_timeout_blocks: int | None = None, slow_seconds: float = 1.0,
-                 hold_after: int | None = None):
+                 hold_after: int | None = None, head: int | None = None, head_step: int = 0):
         self.chain = chain
         self.api_key = api_key
         self.chain_id = chain_id
@@ -113,6 +154,9 @@ class FakeEtherscan:
         self.query_timeout_blocks = query_timeout_blocks
         self.slow_seconds = slow_seconds
         self.hold_after = hold_after
+        self.head = chain.last_block if head is None else head  # the latest block
+        self.head_step = head_step  # blocks the head moves after each answered call
+        self.balance_errors: dict[str, str] = {}  # wallet -> the error text tokenbalance answers for it
         self.faults: dict[int, str] = {}  # call number (1-based) -> fault
         self.calls: list[dict] = []  # every request's parameters (without the key) and outcome
         self.violations = 0
@@ -120,39 +164,18 @@ class FakeEtherscan:
         self._release = threading.Event()
         self._served: deque[float] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
         self._rows = chain.sorted_rows()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> FakeEtherscan:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                fake._handle(self)
-
-            def log_message(self, *args):  # quiet
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):  # a client that hung up: not our problem
-                pass
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-        self._thread.start()
+        self._server = LocalServer(self._handle).start()
         return self
 
     def stop(self) -> None:
         self._release.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
+            self._server.stop()
 
     def release(self) -> None:
         self.hold_after = None
@@ -160,11 +183,20 @@ class FakeEtherscan:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v2/api"
+        return f"{self._server.base_url}/v2/api"
 
     def tokentx_calls(self, since: int = 0) -> list[dict]:
         return [c for c in self.calls[since:] if c.get("action") == "tokentx"]
+
+    def calls_of(self, action: str) -> list[dict]:
+        return [c for c in self.calls if c.get("action") == action]
+
+    def add_transfer(self, block: int, sender: str, receiver: str, value: int, **kw) -> dict:
+        """A transfer that happens while the fake runs (e.g. at the head, between two calls)."""
+        with self._lock:
+            row = self.chain.add(block, sender, receiver, value, **kw)
+            self._rows = self.chain.sorted_rows()
+        return row
 
     # -- requests -------------------------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
@@ -188,10 +220,10 @@ class FakeEtherscan:
             return self._send(handler, int(fault), {"message": "fault"})
         elif fault == "ratelimit":
             record["outcome"] = "ratelimit"
-            return self._send(handler, 200, RATE_LIMIT)
+            return self._send(handler, 200, self._rate_limit_answer(query))
         elif fault == "html":
             record["outcome"] = "html"
-            return self._send_raw(handler, 200, b"<html>Bad gateway</html>", "text/html")
+            return send(handler, 200, b"<html>Bad gateway</html>", "text/html")
         if key != self.api_key:
             record["outcome"] = "invalid key"
             return self._send(handler, 200, INVALID_KEY)
@@ -202,19 +234,54 @@ class FakeEtherscan:
             if self.rate_limit is not None and len(self._served) + 1 > self.rate_limit:
                 self.violations += 1
                 record["outcome"] = "rate violation"
-                return self._send(handler, 200, RATE_LIMIT)
+                return self._send(handler, 200, self._rate_limit_answer(query))
             self._served.append(now)
         if query.get("chainid") != str(self.chain_id):
             record["outcome"] = "chainid"
             return self._send(handler, 200, MISSING_CHAINID)
         record["outcome"] = "ok"
+        with self._lock:
+            record["head"] = self.head
+            answer = self._answer(query)
+            self.head += self.head_step
+        return self._send(handler, 200, answer)
+
+    def _answer(self, query: dict) -> dict:
         action = (query.get("module"), query.get("action"))
         if action == ("block", "getblocknobytime"):
-            return self._send(handler, 200, self._getblocknobytime(query))
+            return self._getblocknobytime(query)
         if action == ("account", "tokentx"):
-            return self._send(handler, 200, self._tokentx(query))
-        return self._send(handler, 200, {"status": "0", "message": "NOTOK",
-                                         "result": "Error! Missing Or invalid Action name"})
+            return self._tokentx(query)
+        if action == ("account", "tokenbalance"):
+            return self._tokenbalance(query)
+        if action == ("stats", "tokensupply"):
+            return {"status": "1", "message": "OK",
+                    "result": str(self.chain.supply(self.head, query.get("contractaddress", "").lower()))}
+        if action == ("proxy", "eth_blockNumber"):
+            return rpc(hex(self.head))
+        if action == ("proxy", "eth_getBlockByNumber"):
+            return self._getblockbynumber(query)
+        return {"status": "0", "message": "NOTOK", "result": "Error! Missing Or invalid Action name"}
+
+    @staticmethod
+    def _rate_limit_answer(query: dict) -> dict:
+        return rpc(RPC_RATE_LIMIT_TEXT) if query.get("module") == "proxy" else RATE_LIMIT
+
+    def _tokenbalance(self, query: dict) -> dict:
+        address = query.get("address", "").lower()
+        if query.get("tag") != "latest":
+            return {"status": "0", "message": "NOTOK", "result": "Error! Invalid tag"}
+        if address in self.balance_errors:
+            return {"status": "0", "message": "NOTOK", "result": self.balance_errors[address]}
+        balance = self.chain.balance(address, self.head, query.get("contractaddress", "").lower())
+        return {"status": "1", "message": "OK", "result": str(balance)}
+
+    def _getblockbynumber(self, query: dict) -> dict:
+        block = int(query.get("tag", "0x0"), 16)
+        if block > self.head or block < self.chain.first_block:
+            return rpc(None)
+        return rpc({"number": hex(block), "hash": f"0x{block:064x}", "parentHash": f"0x{block - 1:064x}",
+                    "timestamp": hex(self.chain.timestamp(block)), "transactions": []})
 
     def _getblocknobytime(self, query: dict) -> dict:
         ts = int(query["timestamp"])
@@ -240,7 +307,7 @@ class FakeEtherscan:
         rows = [r for r in self._rows
                 if (not contract or r["contractAddress"] == contract)
                 and address in (r["from"], r["to"])
-                and start <= int(r["blockNumber"]) <= end]
+                and start <= int(r["blockNumber"]) <= min(end, self.head)]
         if query.get("sort") == "desc":
             rows.reverse()
         rows = rows[(page - 1) * offset: page * offset]
@@ -252,15 +319,4 @@ class FakeEtherscan:
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, code: int, payload: dict) -> None:
-        FakeEtherscan._send_raw(handler, code, json.dumps(payload).encode(), "application/json")
-
-    @staticmethod
-    def _send_raw(handler: BaseHTTPRequestHandler, code: int, body: bytes, content_type: str) -> None:
-        try:
-            handler.send_response(code)
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        send(handler, code, json.dumps(payload).encode())

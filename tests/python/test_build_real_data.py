@@ -51,6 +51,18 @@ def utc_day(ts: str) -> date:
     return datetime.fromtimestamp(int(ts), UTC).date()
 
 
+def daily_netflow(real_data) -> dict[date, Decimal]:
+    """The total's netflow of each day with a transfer, from the raw file: a deposit (unlabelled -> labelled)
+    adds, a withdrawal subtracts, transfers between labelled wallets cancel."""
+    labels = seed_labels()
+    net: dict = defaultdict(Decimal)
+    for r in seed_rows(real_data):
+        frm, to = r["from"].lower() in labels, r["to"].lower() in labels
+        sign = 1 if (to and not frm) else -1 if (frm and not to) else 0
+        net[utc_day(r["timeStamp"])] += sign * Decimal(r["value_LPT"])
+    return dict(net)
+
+
 def test_wallet_view_follows_the_seed_rules(lpt_wallet_db, real_data):
     # The seed's rule, computed here from the raw file: a labelled wallet's inflow is what its address
     # receives, its outflow what it sends, per UTC day; netflow = inflow - outflow.
@@ -79,12 +91,7 @@ def test_inclusive_method_reproduces_the_seed_zscores(lpt_wallet_db, real_data):
     # The seed's method, in pandas, on the daily total computed here from the raw file: a deposit (unlabelled
     # -> labelled) adds, a withdrawal subtracts, transfers between labelled wallets cancel. The calendar is
     # complete (zero days are rows), as in the marts.
-    labels = seed_labels()
-    net: dict = defaultdict(Decimal)
-    for r in seed_rows(real_data):
-        frm, to = r["from"].lower() in labels, r["to"].lower() in labels
-        sign = 1 if (to and not frm) else -1 if (frm and not to) else 0
-        net[utc_day(r["timeStamp"])] += sign * Decimal(r["value_LPT"])
+    net = daily_netflow(real_data)
     days = pd.date_range(min(net), max(net), freq="D")
     series = pd.Series([float(net.get(d.date(), 0)) for d in days], index=days)
     win = 7
@@ -200,3 +207,78 @@ def test_the_recorded_empty_page_reads_as_no_rows(tmp_path, real_data, capsys):
     db = tmp_path / "usdc.duckdb"
     assert build(db, "--input", str(empty), "--input", str(page), "--token", "USDC") == 0
     assert query(db, "select sum(rows_read) from rpt_input_reconciliation") == [(5,)]
+
+
+# --- the default anomaly settings on the real Binance wallet export -----------------------------------------
+
+# The export's 21 days with netflow, computed by hand from the file (binance20's transfers with unlabelled
+# addresses, per UTC day; its transfers with binance14 are internal), in whole LPT:
+LARGE_MOVES = {  # the large moves, each after a silent spell (13 to 295 days without netflow before it)
+    date(2022, 7, 29): -418_326, date(2024, 9, 19): -100_000, date(2024, 10, 2): -24_063,
+    date(2024, 12, 29): -76_586, date(2025, 3, 26): -45_953, date(2025, 6, 25): -36_124, date(2025, 9, 1): 36_124}
+SMALL_MOVES = {  # what issue 12 calls noise (3,185, 4,836, 3,517 LPT) and the moves of their size
+    date(2022, 1, 31): 3_587, date(2023, 2, 25): -3_366, date(2023, 3, 23): -3_185, date(2023, 5, 26): -4_550,
+    date(2023, 7, 25): 3_611, date(2023, 7, 28): -4_836, date(2023, 8, 22): 3_517, date(2023, 9, 27): 593,
+    date(2023, 10, 30): 3_346, date(2023, 11, 29): 1_892}
+OTHER_MOVES = {  # not anomalies either: the first day has no baseline; the three others came within nine
+    # months of the 418,326 LPT move, which the token's scale (the spread of its 365 days before) still holds
+    date(2021, 6, 17): -250_000, date(2022, 11, 28): -30_000, date(2023, 1, 30): 21_100, date(2023, 4, 24): 11_916}
+
+
+@pytest.fixture(scope="module")
+def lpt_default_db(tmp_path_factory, real_data):
+    db = tmp_path_factory.mktemp("lpt_default") / "lpt.duckdb"
+    assert build(db, "--input", str(real_data / LPT_FILE)) == 0  # the default settings of dbt_project.yml
+    return db
+
+
+def daily_total(real_data) -> dict[date, Decimal]:
+    """The days with netflow, and their netflow."""
+    return {d: v for d, v in daily_netflow(real_data).items() if v != 0}
+
+
+def test_the_hand_lists_are_the_files_days(real_data):
+    by_hand = LARGE_MOVES | SMALL_MOVES | OTHER_MOVES
+    assert len(by_hand) == 21
+    assert {d: round(v) for d, v in daily_total(real_data).items()} == by_hand
+
+
+def test_default_flags_the_large_moves_after_silence_and_not_the_small_ones(lpt_default_db):
+    anomalies = query(lpt_default_db, "select series, flow_date, direction from rpt_netflow_anomalies")
+    for series in ("binance", "total"):  # the one exchange of the file, and the total it makes
+        got = {d: direction for s, d, direction in anomalies if s == series}
+        assert got == {d: "outflow" if v < 0 else "inflow" for d, v in LARGE_MOVES.items()}, series
+    assert not set(SMALL_MOVES) & {d for _, d, _ in anomalies}
+    # one alert per day: the total's anomaly is explained by binance (the same move)
+    assert query(lpt_default_db, """select count(distinct (episode_series, episode_start_date)), min(episode_series),
+        max(episode_series) from rpt_netflow_anomalies""") == [(7, "binance", "binance")]
+
+
+def test_default_materiality_against_the_spread_of_the_year_before(lpt_default_db, real_data):
+    # The token's scale on a day is the sample standard deviation of the total's daily netflow over the 365
+    # calendar days before it (zero days included), recomputed here with statistics.stdev. On 2023-08-22 (the
+    # issue's 3,517 LPT) that year held 30,000, 21,100, 11,916 and five smaller moves: scale 2,074 LPT, so
+    # the move is 1.7 scales, below the default threshold (2.5): not material. On 2022-11-28 the year held
+    # the 418,326 LPT move: scale 21,898, and 30,000 LPT is 1.37 scales. 2024-12-29's 76,586 LPT is material.
+    import statistics
+    from datetime import timedelta
+
+    from cexflow.methods import project_vars
+
+    threshold = project_vars()["materiality_threshold"]
+    net = daily_total(real_data)
+    first = min(net)
+
+    def scale(day: date) -> float:
+        days = [day - timedelta(days=k) for k in range(365, 0, -1)]
+        return statistics.stdev(float(net.get(d, 0)) for d in days if d >= first)
+
+    rows = {d: (sc, dev, mat) for d, sc, dev, mat in query(lpt_default_db, """
+        select flow_date, materiality_scale, deviation, is_material from fct_netflow_zscores
+        where series = 'total'""")}
+    for day in (date(2023, 8, 22), date(2022, 11, 28), date(2024, 12, 29)):
+        got_scale, deviation, is_material = rows[day]
+        assert got_scale == pytest.approx(scale(day), rel=1e-9), day
+        assert is_material == (abs(deviation) >= threshold * scale(day)), day
+    assert not rows[date(2023, 8, 22)][2] and not rows[date(2022, 11, 28)][2] and rows[date(2024, 12, 29)][2]
+    assert round(scale(date(2023, 8, 22))) == 2_074 and round(scale(date(2022, 11, 28))) == 21_898

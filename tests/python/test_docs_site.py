@@ -34,6 +34,7 @@ from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, build, etherscan
 
 from cexflow import docs
 from cexflow.errors import CexflowError
+from cexflow.methods import METHODS, project_vars
 from cexflow.paths import SAMPLE_INPUT
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "docs-site"
@@ -69,10 +70,9 @@ def _build_sample_db(d: Path) -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     db = sample_db_with_rejected_rows(tmp_path_factory)
-    out = tmp_path_factory.mktemp("site") / "site"
-    index = docs.build_site(db, out)
-    assert index == out / "index.html"
-    return out
+    index = docs.build_site(db)  # without --out: <name>.site/ beside a database that is not the project's own
+    assert index == db.parent / "cexflow.site" / "index.html"
+    return index.parent
 
 
 # --- the site as files ------------------------------------------------------------------------------------
@@ -313,12 +313,92 @@ def test_index_lists_the_reports_and_the_build(browser, site):
     assert f"dbt/index.html#!/model/model.cexflow.{MART}" in hrefs
     assert {"reports/data/topk_netflow_total.csv", "reports/data/top_netflow_anomalies.csv"} <= hrefs
     text = browser.evaluate("document.body.innerText")
+    defaults = project_vars()  # the sample is built with the default method and settings
     for fact in ("LPT", "0x58b6a8a3302369daec383334672404ee733ab239", "ethereum", "2025-03-01 to 2025-06-28",
-                 "trailing", "window 28 days", "|z| ≥ 3", "top-k 10", "lpt_transfers_sample.csv", "bad_rows.csv"):
+                 defaults["zscore_method"], f"window {defaults['zscore_window_days']} days",
+                 f"|z| ≥ {defaults['zscore_threshold']:g}", "top-k 10", "lpt_transfers_sample.csv", "bad_rows.csv"):
         assert fact in text, f"the index does not show {fact!r}"
     assert re.search(r"input rows rejected\s+2\b", text)
     images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
     assert len(images) == 5 and all(width > 0 for _, width in images), images
+    assert browser.problems() == []
+
+
+# JavaScript: the page's width and, for each table matching the selector, its width, the width of its content,
+# and each number cell (td.num, or right-aligned as Markdown's tables): its text, left and right edges in the
+# viewport, and whether it is what the browser shows at its centre once scrolled to (clipped by its table's
+# box or off screen, it is not)
+NUMBERS_SHOWN = """(selector => {
+  const tables = [];
+  for (const t of document.querySelectorAll(selector)) {
+    const cells = [];
+    for (const c of t.querySelectorAll('td.num, td[style*="right"]')) {
+      window.scrollTo(0, c.getBoundingClientRect().top + window.scrollY - innerHeight / 2);
+      const r = c.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      cells.push([c.textContent.trim(), r.left, r.right, !!hit && c.contains(hit)]);
+    }
+    tables.push({name: t.className || t.rows[0].textContent.trim().slice(0, 40), width: t.clientWidth,
+                 content: t.scrollWidth, cells: cells});
+  }
+  window.scrollTo(0, 0);
+  return {page: document.documentElement.scrollWidth, viewport: innerWidth, tables: tables};
+})"""
+
+
+@pytest.fixture
+def viewport(browser):
+    """Set the page's width (CSS pixels); back to the browser's 1280 after the test."""
+    def set_width(width: int) -> None:
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=True)
+    yield set_width
+    set_width(1280)
+
+
+def numbers_shown(browser, selector: str) -> dict:
+    return browser.evaluate(f"{NUMBERS_SHOWN}({json.dumps(selector)})")
+
+
+def assert_numbers_visible(shown: dict, table: dict) -> None:
+    assert table["cells"], f"{table['name']}: no number cell"
+    for text, left, right, visible in table["cells"]:
+        assert re.fullmatch(r"[+-]?[\d,.]+|–", text), (table["name"], text)  # a number, or – for none
+        assert 0 <= left and right <= shown["viewport"] and visible, (
+            f"{table['name']}: {text!r} is not visible at {shown['viewport']} px: at {left:.0f}-{right:.0f} px")
+
+
+@pytest.mark.parametrize("width", [1400, 1920, 480])
+def test_the_index_fits_its_width_with_every_number_visible(browser, site, viewport, width):
+    # the "This build" table once grew as wide as its method text (3,500 px) and pushed its numbers off screen;
+    # now every table wraps: at 1400 and 1920 px each fits, its numbers in view; on a 480 px phone the build
+    # table still fits, a wider table scrolls inside its own box, and the page itself never scrolls sideways
+    viewport(width)
+    browser.open((site / "index.html").as_uri(), ready="[...document.images].every(i => i.complete)")
+    browser.screenshot(ARTIFACTS / f"index_{width}px.png")
+    shown = numbers_shown(browser, "table")
+    assert shown["viewport"] == width and shown["page"] <= width, shown["page"]
+    tables = {t["name"]: t for t in shown["tables"]}
+    build_table = tables["build facts"]
+    assert [c[0] for c in build_table["cells"]][2] == "2"  # the rows: transfers, anomalies, input rows rejected
+    for table in shown["tables"]:
+        if width >= 1400 or table is build_table:
+            assert table["content"] <= table["width"], f"{table['name']} overflows: {table['content']} px"
+            assert_numbers_visible(shown, table)
+    assert browser.problems() == []
+
+
+@pytest.mark.parametrize("name", REPORT_PAGES)
+def test_report_tables_fit_at_1400_and_1920_px(browser, site, viewport, name):
+    for width in (1400, 1920):
+        viewport(width)
+        browser.open((site / "reports" / f"{name}.html").as_uri(), ready="document.readyState === 'complete'")
+        shown = numbers_shown(browser, "table")
+        assert shown["page"] <= width
+        for table in shown["tables"]:
+            assert table["content"] <= table["width"], f"{name}, {width} px: {table['name']} overflows"
+            if table["cells"]:
+                assert_numbers_visible(shown, table)
     assert browser.problems() == []
 
 
@@ -366,9 +446,12 @@ def test_dbt_docs_overview_and_lineage_graph(browser, site):
     page = (site / "dbt" / "index.html").as_uri()
     browser.open(f"{page}#!/overview", ready="document.body.innerText.includes('Netflow sign')", timeout=60)
     text = " ".join(browser.evaluate("document.body.innerText").split())
-    for fact in ("Netflow sign.", "Positive: net inflow to exchanges", "Anomaly methods.", "trailing", "inclusive",
-                 "robust", "brianleect/etherscan-labels", "Labels are incomplete", "sweeps lag user deposits"):
+    for fact in ("Netflow sign.", "Positive: net inflow to exchanges", "Anomaly methods.",
+                 "brianleect/etherscan-labels", "Labels are incomplete", "sweeps lag user deposits"):
         assert fact in text, f"the overview does not say {fact!r}"
+    # every method of cexflow.methods is named in the overview's paragraph on the methods
+    methods = text.split("Anomaly methods.", 1)[1].split("Labels.", 1)[0]
+    assert [m for m in METHODS if m not in methods] == [], methods
     browser.screenshot(ARTIFACTS / "dbt_overview.png", full_page=False)
     # the lineage graph of the mart: dbt draws it on canvases when its button is pressed
     browser.open(f"{page}#!/model/model.cexflow.{MART}", ready="!!document.querySelector('.launcher-btn')",

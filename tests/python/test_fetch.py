@@ -1,8 +1,11 @@
-"""`cexflow fetch` against a fake Etherscan API V2 on 127.0.0.1 (tests/python/fake_etherscan.py).
+"""`cexflow fetch` against a fake Etherscan API V2 on 127.0.0.1 (tests/python/fake_etherscan.py) and a fake
+DefiLlama coins API (tests/python/fake_defillama.py).
 
-The fake serves a generated chain; every test checks that each transfer of the token touching a wallet in
-the date range arrives exactly once in that wallet's file (multisets of rows: two equal transfers in one
-transaction are both real), and that the client never broke the fake's rate limit.
+The fake serves a generated chain; every transfer test checks that each transfer of the token touching a
+wallet in the date range arrives exactly once in that wallet's file (multisets of rows: two equal transfers
+in one transaction are both real), and that the client never broke the fake's rate limit. The balance tests
+check each balance against the chain's own transfers summed here, at the block the file names; the price
+tests check the file against price texts written out by hand.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import functools
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -28,9 +32,10 @@ from conftest import query as query_db
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_etherscan import LPT, OTHER_TOKEN, FakeChain, FakeEtherscan  # noqa: E402
+from fake_defillama import FakeDefiLlama  # noqa: E402
+from fake_etherscan import ARBITRUM_LPT, LPT, OTHER_TOKEN, ZERO, FakeChain, FakeEtherscan  # noqa: E402
 
-from cexflow import fetch  # noqa: E402
+from cexflow import balances, defillama, fetch  # noqa: E402
 from cexflow.cli import main as cli_main  # noqa: E402
 from cexflow.errors import CexflowError  # noqa: E402
 from cexflow.etherscan import EtherscanClient, RateLimiter  # noqa: E402
@@ -503,8 +508,12 @@ def test_wallets_from_the_projects_labels():
     assert len(every) == len({r["address"].lower() for r in rows if r["chain"] == "ethereum"})
     seed = fetch.load_wallets(fetch.DEFAULT_LABELS, "ethereum", "seed")
     assert len(seed) == 13 and BUSY in seed
-    with pytest.raises(CexflowError, match="no wallets for chain arbitrum"):
-        fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    # Arbitrum One: the four Arbiscan exchange labels of tests/data/real/exchange_labels_arbiscan.csv
+    arbitrum = fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    assert [(w.exchange, w.name) for w in arbitrum] == [
+        ("binance", "Binance Hot Wallet"), ("kucoin", "KuCoin"), ("kucoin", "KuCoin 2"), ("kucoin", "KuCoin 3")]
+    with pytest.raises(CexflowError, match="no wallets labelled seed_project for chain arbitrum"):
+        fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum", "seed")
 
 
 def test_bad_label_file_names_the_line(tmp_path):
@@ -571,3 +580,436 @@ def test_fetched_files_build_into_the_marts(serve, tmp_path, monkeypatch, capfd)
 
 def _day(timestamp: str) -> str:
     return datetime.fromtimestamp(int(timestamp), UTC).date().isoformat()
+
+
+# -- balances -----------------------------------------------------------------------------------------------
+# Expected balances are summed here from the fake chain's list of transfers (received minus sent, plus the
+# genesis balance), at the block the file names; the supply likewise from the mints and burns.
+GENESIS = 10**24  # 1,000,000 LPT in every wallet before the chain starts
+GENESIS_SUPPLY = 3 * 10**25
+
+
+def balances_chain() -> FakeChain:
+    chain = make_chain()
+    chain.genesis = {w.address: GENESIS + i for i, w in enumerate(WALLETS)}  # + i: 1 to 3 raw units apart
+    chain.genesis_supply = GENESIS_SUPPLY
+    chain.add(B0 + 800, ZERO, BUSY.address, 11 * 10**18)  # a mint
+    chain.add(B0 + 900, FEW.address, ZERO, 2 * 10**18)  # a burn
+    return chain
+
+
+def true_balance(chain: FakeChain, address: str, block: int, token: str = LPT) -> int:
+    received = sum(int(r["value"]) for r in chain.transfers
+                   if r["contractAddress"] == token and r["to"] == address and int(r["blockNumber"]) <= block)
+    sent = sum(int(r["value"]) for r in chain.transfers
+               if r["contractAddress"] == token and r["from"] == address and int(r["blockNumber"]) <= block)
+    return chain.genesis.get(address, 0) + received - sent
+
+
+def true_supply(chain: FakeChain, block: int) -> int:
+    minted = sum(int(r["value"]) for r in chain.transfers if r["from"] == ZERO and int(r["blockNumber"]) <= block)
+    burned = sum(int(r["value"]) for r in chain.transfers if r["to"] == ZERO and int(r["blockNumber"]) <= block)
+    return chain.genesis_supply + minted - burned
+
+
+def block_time_text(block: int) -> str:
+    """The fake's block time (12 s blocks from first_timestamp), as ISO UTC, worked out here."""
+    return datetime.fromtimestamp(MIDNIGHT - 12 * 1000 + 12 * (block - FIRST_BLOCK), UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_balances_file(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == ["chain", "token", "address", "kind", "balance", "block", "block_time",
+                                     "read_at"]
+        return list(reader)
+
+
+def assert_true_balances(chain: FakeChain, rows: list[dict]) -> None:
+    """Every row's balance is the chain's true balance after the row's block, exactly, in token units."""
+    assert [r["address"] for r in rows] == [w.address for w in WALLETS] + [LPT]
+    assert [r["kind"] for r in rows] == ["wallet"] * len(WALLETS) + ["supply"]
+    for row in rows:
+        block = int(row["block"])
+        raw = true_supply(chain, block) if row["kind"] == "supply" else true_balance(chain, row["address"], block)
+        assert Decimal(row["balance"]) * 10**18 == raw, row
+        # and written as plain text: the same number through Decimal's own formatting, trailing zeros dropped
+        assert row["balance"] == format(Decimal(raw).scaleb(-18), "f").rstrip("0").rstrip("."), row
+        assert row["block_time"] == block_time_text(block)
+        assert (row["chain"], row["token"]) == ("ethereum", LPT)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["read_at"])
+
+
+def test_balances_are_the_true_balances_at_the_block_read(serve, tmp_path):
+    """A head that stays put between calls (as on Ethereum, 12 s a block): the block before and after each
+    read is the same, so each balance holds after it and no transfer check is needed."""
+    chain = balances_chain()
+    fake = serve(chain, head=E + 50)
+    out = tmp_path / "balances.csv"
+    summary = fetch.fetch_balances(client_for(fake), chain="ethereum", tokens=[TOKEN], wallets=WALLETS,
+                                   out_path=out)
+    rows = read_balances_file(out)
+    assert_true_balances(chain, rows)
+    assert {r["block"] for r in rows} == {str(E + 50)}  # after E + 3 (OUTSIDE's late transfer): counted
+    # OUTSIDE by hand: GENESIS + 3 (its genesis offset) - 11 (sent at B0 - 5) + 12 (received at E + 3)
+    assert rows[3]["balance"] == "1000000.000000000000000004"
+    assert fake.calls_of("tokentx") == []
+    assert len(fake.calls) == summary.calls == 1 + 2 * 5 + 1  # head, (read, head) x 5, one block time
+
+
+def test_a_balance_that_moves_while_it_is_read_is_read_again(serve, tmp_path):
+    """A head that moves a block per call (as on Arbitrum, 0.25 s a block), and a transfer of BUSY (and a
+    mint) landing in the block the API reaches just after the balance was read: that read is not exact at
+    the block after it, so it is read again; every anchor is then the true balance."""
+    chain = balances_chain()
+    fake = serve(chain, head=E + 50, head_step=1)
+    moved = {}
+
+    def land_a_transfer_while_reading(url):
+        for action, address, sender in (("tokenbalance", BUSY.address, "0x" + "22" * 20), ("tokensupply", "", ZERO)):
+            if f"action={action}" in url and f"address={address}" in url and action not in moved:
+                moved[action] = fake.head + 1  # the read is answered at the head, the next call at head + 1
+                fake.add_transfer(moved[action], sender, BUSY.address, 5 * 10**18)
+
+    out = tmp_path / "balances.csv"
+    summary = fetch.fetch_balances(client_for(fake, on_call=land_a_transfer_while_reading), chain="ethereum",
+                                   tokens=[TOKEN], wallets=WALLETS, out_path=out)
+    rows = read_balances_file(out)
+    assert_true_balances(chain, rows)
+    # control: the naive anchor of the first reads (the block after them) would have been wrong
+    assert true_balance(chain, BUSY.address, moved["tokenbalance"]) != true_balance(
+        chain, BUSY.address, moved["tokenbalance"] - 1)
+    assert true_supply(chain, moved["tokensupply"]) != true_supply(chain, moved["tokensupply"] - 1)
+    assert int(rows[0]["block"]) > moved["tokenbalance"] and int(rows[-1]["block"]) > moved["tokensupply"]
+    assert [c.get("address") for c in fake.calls_of("tokenbalance")] == [BUSY.address] * 2 + [
+        w.address for w in WALLETS[1:]]
+    assert len(fake.calls_of("tokensupply")) == 2 and summary.snapshots[0].rereads == 2
+    checks = fake.calls_of("tokentx")  # one check per read: the head moved during every one
+    assert len(checks) == len(WALLETS) + 1 + 2
+    assert [c["address"] for c in checks[-2:]] == [ZERO, ZERO] and all(c["offset"] == "1" for c in checks)
+    assert len({r["block"] for r in rows}) == len(rows)
+
+
+def test_a_balance_that_keeps_moving_is_an_error_naming_the_wallet(serve, tmp_path):
+    chain = balances_chain()
+    fake = serve(chain, head=E + 50, head_step=1)
+
+    def always_moving(url):
+        if "action=tokenbalance" in url and f"address={FEW.address}" in url:
+            fake.add_transfer(fake.head + 1, FEW.address, "0x" + "33" * 20, 1)
+
+    out = tmp_path / "balances.csv"
+    with pytest.raises(CexflowError) as err:
+        fetch.fetch_balances(client_for(fake, on_call=always_moving), chain="ethereum", tokens=[TOKEN],
+                             wallets=WALLETS, out_path=out)
+    message = str(err.value)
+    assert FEW.address in message and "moved while it was read, 3 times in a row" in message
+    assert "\n" not in message and not out.exists()
+    assert len([c for c in fake.calls_of("tokenbalance") if c["address"] == FEW.address]) == 3
+
+
+def test_an_api_error_for_one_wallet_is_a_one_line_error_naming_it(serve, tmp_path, monkeypatch, capfd):
+    chain = balances_chain()
+    fake = serve(chain)
+    fake.balance_errors[FEW.address] = "Error! Invalid address format"
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    out = tmp_path / "balances.csv"
+    argv = ["fetch", "--balances", "--balances-out", str(out), "--labels", str(write_labels(tmp_path / "l.csv")),
+            "--api-url", fake.url, "--rate", "400", "--timeout", "0.5"]
+    assert cli_main(argv) == 2
+    err = capfd.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("cexflow fetch: error: --balances: ") and FEW.address in err
+    assert "binance15" in err and "Error! Invalid address format" in err and KEY not in err
+    assert not out.exists()
+
+
+def test_fetch_balances_from_the_command_line_retries_and_never_writes_the_key(serve, tmp_path, monkeypatch,
+                                                                                capfd):
+    chain = balances_chain()
+    fake = serve(chain, head=E + 50)
+    fake.faults = {1: "ratelimit", 3: "429", 5: "ratelimit", 8: "500"}  # 1 and 5: eth_blockNumber, JSON-RPC
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    monkeypatch.setattr(fetch, "EtherscanClient", functools.partial(EtherscanClient, backoff=0.01))
+    out = tmp_path / "b" / "balances.csv"
+    argv = ["--balances", "--balances-out", str(out), "--labels", str(write_labels(tmp_path / "labels.csv")),
+            "--api-url", fake.url, "--rate", "400", "--timeout", "0.5"]
+    assert fetch.run(parse(argv)) == 0  # no --start/--end: balances do not need them
+    captured = capfd.readouterr()
+    assert_true_balances(chain, read_balances_file(out))
+    assert "4 LPT wallet balances and the supply on ethereum, after blocks" in captured.out
+    assert "Max calls per sec rate limit reached" in captured.err and "HTTP 429" in captured.err
+    assert "apikey=***" in captured.err
+    assert_no_key(tmp_path, captured.out, captured.err)
+    assert fake.tokentx_calls() == []  # --balances alone fetches no transfers
+    assert fake.calls[0]["action"] == "eth_blockNumber" and fake.calls[0]["outcome"] == "ratelimit"
+
+
+def test_balances_need_the_tokens_decimals(serve, tmp_path):
+    fake = serve(balances_chain())
+    unknown = fetch.Token("0x" + "12" * 20, None, None)
+    with pytest.raises(CexflowError, match=r"decimals of token 0x1212.* are unknown.*seeds/tokens.csv"):
+        fetch.fetch_balances(client_for(fake), chain="ethereum", tokens=[unknown], wallets=WALLETS,
+                             out_path=tmp_path / "b.csv")
+    assert fake.calls == []
+
+
+def test_token_units_are_exact_decimal_text():
+    # worked out by hand: raw / 10**decimals, trailing zeros dropped, never an exponent
+    assert balances.token_units(1_234_500_000_000_000_000_000, 18) == "1234.5"
+    assert balances.token_units(0, 18) == "0"
+    assert balances.token_units(1, 18) == "0.000000000000000001"
+    assert balances.token_units(10**18, 18) == "1"
+    assert balances.token_units(123_456_789, 6) == "123.456789"
+    assert balances.token_units(120_000_000, 6) == "120"
+    assert balances.token_units(7, 0) == "7"
+    assert balances.token_units(2**256 - 1, 18) == (
+        "115792089237316195423570985008687907853269984665640564039457.584007913129639935")
+    with pytest.raises(ValueError):
+        balances.token_units(-1, 18)
+
+
+def test_default_balances_and_prices_paths_are_under_the_projects_data_folder():
+    assert fetch.default_balances_path("ethereum", TOKEN, "20240104T000000Z") == (
+        fetch.PROJECT_ROOT / "data/raw/balances/ethereum/LPT/balances_20240104T000000Z.csv")
+    assert fetch.default_prices_path("arbitrum", TOKEN, START, END) == (
+        fetch.PROJECT_ROOT / "data/raw/prices/arbitrum/LPT/prices_2024-01-01_2024-01-03.csv")
+
+
+# -- prices -------------------------------------------------------------------------------------------------
+# The fake holds price records as JSON number text; the expected files below are written out by hand.
+COIN = f"ethereum:{LPT}"
+NOON = MIDNIGHT + 12 * 3600
+
+
+@pytest.fixture
+def llama():
+    """llama(records, **options) -> a started FakeDefiLlama; all are stopped after the test."""
+    started = []
+
+    def start(records, **options) -> FakeDefiLlama:
+        fake = FakeDefiLlama(records, **options).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def llama_client(fake: FakeDefiLlama, **kw) -> defillama.DefiLlamaClient:
+    return defillama.DefiLlamaClient(fake.url, rate=400, timeout=0.5, backoff=0.01, **kw)
+
+
+def read_prices_file(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+FIVE_DAYS = {COIN: [
+    (NOON - 86_400, "9"),  # 2023-12-31: before the range
+    (NOON - 107, "5.123456789012345678"),  # 2024-01-01 11:58:13: more digits than a float holds
+    (NOON + 86_400, "0.000001234"),  # 2024-01-02 12:00
+    (NOON + 2 * 86_400 + 4 * 3600, "7.5"),  # 2024-01-03 16:00: 4 h from noon, beyond the 2.4 h search width
+    (NOON + 3 * 86_400 + 5400, "1.23e-7"),  # 2024-01-04 13:30: JSON's exponent form
+    (NOON + 4 * 86_400, "2"),  # 2024-01-05 12:00: a whole number
+    (NOON + 4 * 86_400 + 600, "3"),  # 2024-01-05 12:10: farther from noon than the one before
+    (NOON + 5 * 86_400, "9"),  # 2024-01-06: after the range
+]}
+
+
+def test_prices_file_holds_the_apis_decimals_exactly_and_a_missing_day_is_absent(llama, tmp_path):
+    fake = llama(FIVE_DAYS)
+    out = tmp_path / "prices.csv"
+    summary = fetch.fetch_prices(llama_client(fake), chain="ethereum", tokens=[TOKEN], start=START,
+                                 end=date(2024, 1, 5), out_path=out)
+    assert read_prices_file(out) == [
+        ["date", "chain", "token", "price_usd"],
+        ["2024-01-01", "ethereum", LPT, "5.123456789012345678"],
+        ["2024-01-02", "ethereum", LPT, "0.000001234"],
+        ["2024-01-04", "ethereum", LPT, "0.000000123"],  # 1.23e-7, the same number without an exponent
+        ["2024-01-05", "ethereum", LPT, "2"],
+    ]
+    assert repr(float("5.123456789012345678")) != "5.123456789012345678"  # control: through float it differs
+    series = summary.series[0]
+    assert series.missing == [date(2024, 1, 3)] and series.days == 5 and series.coin == COIN
+    assert summary.calls == 1 == len(fake.calls)
+    assert fake.calls[0]["path"] == f"/chart/{COIN}"
+    assert fake.calls[0]["query"] == {"start": str(NOON), "span": "5", "period": "1d"}
+
+
+def test_fetch_prices_from_the_command_line_needs_no_key_and_reports_missing_days(llama, tmp_path, monkeypatch,
+                                                                                   capfd):
+    fake = llama(FIVE_DAYS)
+    fake.faults = {1: "429", 2: "500", 3: "html"}
+    monkeypatch.delenv("ETHERSCAN_API_KEY", raising=False)
+    monkeypatch.setattr(fetch.defillama, "DefiLlamaClient",
+                        functools.partial(defillama.DefiLlamaClient, rate=400, backoff=0.01))
+    out = tmp_path / "p.csv"
+    argv = ["fetch", "--prices", "--start", "2024-01-01", "--end", "2024-01-05", "--prices-url", fake.url,
+            "--prices-out", str(out)]
+    assert cli_main(argv) == 0
+    captured = capfd.readouterr()
+    assert f"4 of 5 days of LPT priced ({COIN}), 1 day missing: 2024-01-03 in {out}; 4 calls" in captured.out
+    assert len(read_prices_file(out)) == 5
+    assert "HTTP 429" in captured.err and "the answer is not JSON" in captured.err
+    assert [c["outcome"] for c in fake.calls] == ["429", "500", "html", "ok"]
+
+
+def test_a_long_range_is_asked_in_pieces_of_at_most_500_days(llama, tmp_path):
+    days = 600
+    fake = llama({COIN: [(NOON + i * 86_400 + 37 * i % 3600, f"1.{i:04d}0") for i in range(days)]})
+    out = tmp_path / "prices.csv"
+    end = START + timedelta(days=days - 1)
+    summary = fetch.fetch_prices(llama_client(fake), chain="ethereum", tokens=[TOKEN], start=START, end=end,
+                                 out_path=out)
+    rows = read_prices_file(out)[1:]
+    assert rows == [[str(START + timedelta(days=i)), "ethereum", LPT, f"1.{i:04d}0"] for i in range(days)]
+    assert summary.series[0].missing == []
+    assert [c["query"]["span"] for c in fake.calls] == ["500", "100"]
+    assert fake.calls[1]["query"]["start"] == str(NOON + 500 * 86_400)
+    assert all(c["outcome"] == "ok" for c in fake.calls)
+
+
+def test_the_fake_refuses_what_defillama_refuses(llama):
+    """Controls for the fake: more than 500 points, start with end, an unknown parameter."""
+    fake = llama(FIVE_DAYS)
+    client = llama_client(fake)
+    with pytest.raises(CexflowError, match=r"DefiLlama answered HTTP 400 .*501 data points .*maximum of 500"):
+        client.chart(COIN, NOON, 501)
+    for query, text in (("start=1&end=2", "use either start or end parameter, not both"),
+                        ("start=1&spam=2", "spam is an invalid param")):
+        with pytest.raises(CexflowError, match=text):
+            client.request(f"{fake.url}/chart/{COIN}?{query}", client._interpret)
+
+
+def test_a_coin_defillama_does_not_know_gives_an_empty_file_and_says_so(llama, tmp_path, capfd):
+    fake = llama(FIVE_DAYS)
+    out = tmp_path / "prices.csv"
+    argv = ["fetch", "--prices", "--token", OTHER_TOKEN, "--start", "2024-01-01", "--end", "2024-01-03",
+            "--prices-url", fake.url, "--prices-out", str(out)]
+    assert cli_main(argv) == 0
+    assert read_prices_file(out) == [["date", "chain", "token", "price_usd"]]
+    assert ("0 of 3 days of USDC priced (ethereum:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48), 3 days missing "
+            "(DefiLlama has no price of this coin in the range): 2024-01-01, 2024-01-02, 2024-01-03"
+            in capfd.readouterr().out)
+
+
+def test_an_answer_outside_the_days_asked_or_not_a_price_is_refused(llama, tmp_path):
+    for records, text in (({COIN: [(NOON - 86_400 + 60, "1")]}, "outside the days asked"),
+                          ({COIN: [(NOON, "-1")]}, "not a positive price"),
+                          ({COIN: [(NOON, "NaN")]}, "not a positive price"),
+                          ({COIN: [(NOON, '"1.5"')]}, "is not a number")):
+        fake = llama(records)
+        fake.ignore_search_width = True  # so that it answers 2023-12-31's point for 2024-01-01
+        client = llama_client(fake)
+        with pytest.raises(CexflowError, match=text):
+            fetch.fetch_prices(client, chain="ethereum", tokens=[TOKEN], start=START, end=START,
+                               out_path=tmp_path / "p.csv")
+        assert not (tmp_path / "p.csv").exists()
+
+
+def test_price_text_is_the_json_decimal():
+    # by hand: Decimal keeps the digits as written, an exponent is written out
+    assert defillama.price_text(Decimal("0.984519")) == "0.984519"
+    assert defillama.price_text(Decimal("1.50")) == "1.50"
+    assert defillama.price_text(Decimal("1.23E-7")) == "0.000000123"
+    assert defillama.price_text(Decimal("1E+2")) == "100"
+    assert defillama.price_text(3) == "3"
+    for bad in (Decimal("0"), Decimal("-2"), Decimal("Infinity"), 1.5, True, "1"):
+        with pytest.raises(ValueError):
+            defillama.price_text(bad)
+
+
+# -- Arbitrum One -------------------------------------------------------------------------------------------
+def test_arbitrum_lpt_is_fetched_and_built_end_to_end(serve, tmp_path, monkeypatch, capfd):
+    """`cexflow fetch --chain arbitrum` with the bundled labels (the four Arbiscan exchange wallets) against a
+    fake Arbitrum One (chainid 42161, one-second blocks, a head that moves every call), then `cexflow build
+    --chain arbitrum`: the marts hold exactly the Arbitrum LPT transfers, classified here in plain Python."""
+    rng = random.Random(11)
+    wallets = fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    binance, kucoin, kucoin2, kucoin3 = (w.address for w in wallets)
+    chain = FakeChain(first_block=200_000_000, first_timestamp=MIDNIGHT - 1000, block_time=1,
+                      n_blocks=4 * 86_400)
+    first, last = chain.block_after(MIDNIGHT), chain.block_before(MIDNIGHT + 3 * 86_400 - 1)
+    for _ in range(30):
+        chain.add(rng.randrange(first, last + 1), someone(rng), binance, rng.randrange(10**15, 10**20),
+                  token=ARBITRUM_LPT)
+    for _ in range(25):
+        chain.add(rng.randrange(first, last + 1), kucoin2, someone(rng), rng.randrange(10**15, 10**19),
+                  token=ARBITRUM_LPT)
+    chain.add(first + 5000, binance, kucoin, 3 * 10**18, token=ARBITRUM_LPT)  # from one exchange to another
+    chain.add(first + 6000, kucoin, kucoin3, 2 * 10**18, token=ARBITRUM_LPT)  # within one exchange
+    chain.add(first + 100, someone(rng), binance, 10**18, token=LPT)  # Ethereum's LPT address: another token
+    chain.add(first - 1, someone(rng), binance, 1, token=ARBITRUM_LPT)  # before the range
+    chain.genesis = dict.fromkeys((binance, kucoin, kucoin2, kucoin3), 10**23)
+    chain.genesis_supply = 10**25
+    fake = serve(chain, chain_id=42161, head=last + 500, head_step=1)
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    out, balances_file = tmp_path / "out", tmp_path / "balances.csv"
+    assert cli_main(["fetch", "--chain", "arbitrum", "--transfers", "--balances", "--start", str(START),
+                     "--end", str(END), "--out", str(out), "--balances-out", str(balances_file), "--api-url",
+                     fake.url, "--rate", "400", "--page-size", "20", "--timeout", "0.5"]) == 0
+    assert {c["chainid"] for c in fake.calls} == {"42161"}  # the fake answers another chainid with an error
+    assert {c["contractaddress"] for c in fake.calls if "contractaddress" in c} == {ARBITRUM_LPT}
+
+    in_range = [r for r in chain.transfers if r["contractAddress"] == ARBITRUM_LPT
+                and first <= int(r["blockNumber"]) <= last]
+    for wallet in wallets:
+        got = Counter(row_key(r) for r in read_csv(out / f"{wallet.address}_{START}_{END}.csv"))
+        assert got == Counter(row_key(r) for r in in_range if wallet.address in (r["from"], r["to"]))
+    rows = read_balances_file(balances_file)
+    assert [(r["chain"], r["token"], r["address"], r["kind"]) for r in rows] == [
+        ("arbitrum", ARBITRUM_LPT, a, "wallet") for a in (binance, kucoin, kucoin2, kucoin3)] + [
+        ("arbitrum", ARBITRUM_LPT, ARBITRUM_LPT, "supply")]
+    for row in rows[:-1]:
+        assert Decimal(row["balance"]) * 10**18 == true_balance(chain, row["address"], int(row["block"]),
+                                                                ARBITRUM_LPT)
+    assert Decimal(rows[-1]["balance"]) * 10**18 == chain.genesis_supply  # no mint or burn
+
+    db = tmp_path / "arbitrum.duckdb"
+    assert cli_main(["build", "--db", str(db), "--chain", "arbitrum", "--input", str(out / "*.csv")]) == 0
+    assert KEY not in "".join(capfd.readouterr())
+    exchange_of = {w.address: w.exchange for w in wallets}
+    sums = defaultdict(Decimal)
+    for r in in_range:
+        ends = (exchange_of.get(r["from"]), exchange_of.get(r["to"]))
+        kind = ("deposit" if ends[0] is None else "withdrawal" if ends[1] is None
+                else "internal" if ends[0] == ends[1] else "cross_exchange")
+        sums[kind] += Decimal(int(r["value"])) / Decimal(10) ** 18
+    assert set(sums) == {"deposit", "withdrawal", "internal", "cross_exchange"}
+    got = dict(query_db(db, "select flow_type, sum(amount) from fct_exchange_transfers group by flow_type"))
+    assert got == dict(sums)
+    assert query_db(db, "select distinct chain, token_address from fct_exchange_transfers") == [
+        ("arbitrum", ARBITRUM_LPT)]
+
+
+# -- what to fetch ------------------------------------------------------------------------------------------
+def test_several_tokens_share_one_prices_file(llama, tmp_path, capfd):
+    usdc = f"ethereum:{OTHER_TOKEN}"
+    fake = llama({COIN: [(NOON, "5.25")], usdc: [(NOON, "0.9998"), (NOON + 86_400, "1.0001")]},
+                 symbols={usdc: "USDC"})
+    out = tmp_path / "prices.csv"
+    assert cli_main(["fetch", "--prices", "--token", "LPT", "--token", "usdc", "--token", LPT, "--start",
+                     "2024-01-01", "--end", "2024-01-02", "--prices-url", fake.url, "--prices-out", str(out)]) == 0
+    assert read_prices_file(out)[1:] == [["2024-01-01", "ethereum", LPT, "5.25"],
+                                         ["2024-01-01", "ethereum", OTHER_TOKEN, "0.9998"],
+                                         ["2024-01-02", "ethereum", OTHER_TOKEN, "1.0001"]]
+    assert [c["path"] for c in fake.calls] == [f"/chart/{COIN}", f"/chart/{usdc}"]  # LPT named twice: once
+    printed = capfd.readouterr().out
+    assert "1 of 2 days of LPT priced" in printed and "2 of 2 days of USDC priced" in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--prices", "--end", "2024-01-02"], "--start DATE is needed for --prices"),
+    (["--start", "2024-01-01"], "--end DATE is needed for transfers"),
+    (["--prices", "--start", "2024-01-03", "--end", "2024-01-02"], "--start 2024-01-03 is after --end"),
+    (["--prices", "--start", "2024-01-01", "--end", "2024-01-02", "--prices-url", "ftp://x"],
+     "--prices-url ftp://x: not an http"),
+    (["--start", "2024-01-01", "--end", "2024-01-02", "--token", "LPT", "--token", "USDC", "--out", "x"],
+     "--out x: a transfers folder holds one token's fetch"),
+])
+def test_options_are_checked_before_any_call(argv, message, monkeypatch):
+    monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
+    with pytest.raises(CexflowError, match=re.escape(message)):
+        fetch.run(parse(["--api-url", "http://127.0.0.1:9/v2/api", *argv]))  # nothing listens on port 9

@@ -17,10 +17,27 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pytest
-from conftest import BINANCE14, ETHERSCAN_HEADER, build, etherscan_row, query, user, write_csv
+from conftest import (
+    BINANCE14,
+    ETHERSCAN_HEADER,
+    PLAIN_TRAILING,
+    PROJECT_ROOT,
+    build,
+    etherscan_row,
+    query,
+    table,
+    tables,
+    user,
+    write_csv,
+)
+from test_agent import day_rows, spike
 
-from cexflow import charts, report
+from cexflow import charts, docs, report
+from cexflow.cli import main as cexflow_main
+from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
 from cexflow.report import fmt_amount, fmt_signed, fmt_z
 from cexflow.sample import write_sample
@@ -39,7 +56,8 @@ def db(tmp_path_factory) -> Path:
     negative = dict(etherscan_row("r3", ts, user(3), BINANCE14, "3"), value="-5")
     write_csv(d / "inputs" / "late_with_bad_rows.csv", ETHERSCAN_HEADER, [good, bad_address, negative])
     path = d / "marts.duckdb"
-    assert build(path, "--input", str(d / "sample" / "history.csv"), "--input", str(d / "inputs")) == 0
+    assert build(path, "--input", str(d / "sample" / "history.csv"), "--input", str(d / "inputs"),
+                 *PLAIN_TRAILING) == 0
     return path
 
 
@@ -51,38 +69,7 @@ def out(db, tmp_path_factory) -> Path:
     return out / "reports"
 
 
-# --- reading Markdown back ------------------------------------------------------------------------
-
-
-def tables(text: str) -> list[tuple[str, list[dict]]]:
-    """Every Markdown table of `text` as (the last heading before it, rows as {header: cell})."""
-    found, heading, lines = [], "", text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("#"):
-            heading = line.lstrip("#").strip()
-        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[-:| ]+\|$", lines[i + 1]):
-            header = cells(line)
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].startswith("|"):
-                rows.append(dict(zip(header, cells(lines[i]), strict=True)))
-                i += 1
-            found.append((heading, rows))
-            continue
-        i += 1
-    return found
-
-
-def cells(line: str) -> list[str]:
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-
-
-def table(text: str, heading: str, index: int = 0) -> list[dict]:
-    matching = [rows for h, rows in tables(text) if h == heading]
-    assert matching, f"no table under heading {heading!r}"
-    return matching[index]
+# --- reading Markdown back (tables, table: conftest) -----------------------------------------------
 
 
 def number(cell: str) -> Decimal:
@@ -188,7 +175,7 @@ def test_summary_totals_equal_the_marts(db, out):
     (n_anomalies,), = query(db, "select count(*) from rpt_netflow_anomalies")
     assert number(rows["anomalies in all 9 series (total and each exchange)"]) == n_anomalies
     assert number(rows["input rows rejected"]) == 2
-    assert f"{DAYS} days from 2025-03-01 to 2025-05-14" in text
+    assert f"{DAYS} days, 2025-03-01 to 2025-05-14 (UTC)" in text
 
 
 def test_summary_largest_days_and_busiest_exchanges_equal_the_marts(db, out):
@@ -256,16 +243,61 @@ def test_anomaly_report_equals_the_marts(db, out):
     text = (out / "anomalies.md").read_text()
     got = table(text, "Every anomaly day")
     expected = query(db, """
-        select flow_date, series, direction, netflow, baseline_mean, baseline_std, baseline_days, zscore
+        select flow_date, series, direction, netflow, baseline_mean, baseline_std, baseline_days, zscore,
+               materiality, materiality_scale, deviation
         from rpt_netflow_anomalies order by flow_date, series <> 'total', series""")
     assert len(got) == len(expected) > 0
-    for r, (day, series, direction, net, mean, std, days, z) in zip(got, expected, strict=True):
+    for r, (day, series, direction, net, mean, std, days, z, materiality, scale, deviation) in zip(
+            got, expected, strict=True):
         assert (r["date"], r["series"], r["direction"]) == (str(day), series, direction)
         assert number(r["netflow (LPT)"]) == cents(net)
         assert number(r["baseline mean (LPT)"]) == cents(mean)
         assert number(r["spread σ (LPT)"]) == cents(std)
         assert int(r["baseline days"]) == days
         assert r["z"] == fmt_z(z)
+        # materiality beside z: |netflow − baseline mean| / the token's scale, checked from the other columns
+        assert number(r["materiality"]) == cents(materiality)
+        assert number(r["materiality scale (LPT)"]) == cents(scale)
+        assert abs(materiality - abs(float(net) - mean) / scale) < 1e-9 and abs(deviation) == abs(float(net) - mean)
+    assert "materiality: its deviation from the baseline in units of" in text
+
+
+SCREENED = ("--method", "screened", "--window", "28", "--z", "3", "--min-history", "14", "--exclude-z", "3",
+            "--spread-floor", "0", "--active-spread-floor", "0", "--min-active-days", "0", "--no-materiality")
+
+
+def test_the_chart_band_is_the_methods_and_a_screened_out_spike_does_not_widen_it(tmp_path):
+    # binance14 receives 100 + p and sends 100 each day, p cycling through (10, -10, 5, -5, 0, 8, -8); on day 30
+    # (2025-01-31) a 5,000 LPT deposit. Screened leaves that day out of the baselines after it, so the band of
+    # the 28 days after it stays as narrow as before; a plain trailing baseline would hold the spike for 28 days.
+    rows = [r for i in range(60) for r in day_rows(i)] + [spike("spike30", 30, user(99), BINANCE14, "5000")]
+    db = tmp_path / "screened.duckdb"
+    assert build(db, "--input", str(write_csv(tmp_path / "history.csv", ETHERSCAN_HEADER, rows)), *SCREENED) == 0
+    ov = report.load_overview(db)
+    frame = ov.by_exchange[ov.by_exchange["exchange"] == "binance"].reset_index(drop=True)
+    band = charts.baseline_band(frame, ov.method.z_threshold)
+    marts = {str(d): (mean, std, z, a) for d, mean, std, z, a in query(db, """select flow_date, baseline_mean,
+        baseline_std, zscore, is_anomaly from fct_netflow_zscores where series = 'binance'""")}
+    for day, centre, lower, upper in zip(band["flow_date"], band["centre"], band["lower"], band["upper"],
+                                         strict=True):
+        mean, std, z, _ = marts[str(day)]
+        if z is None:  # no band before enough history
+            assert np.isnan(centre) and np.isnan(upper)
+        else:  # the band is the mart's baseline: mean ± 3 × spread
+            assert (centre, lower, upper) == pytest.approx((mean, mean - 3 * std, mean + 3 * std))
+    width = dict(zip(map(str, band["flow_date"]), band["upper"] - band["lower"], strict=True))
+    before = width["2025-01-31"]  # the spike day's own band: days 2 to 29
+    after = [width[str(dt.date(2025, 2, 1) + dt.timedelta(days=k))] for k in range(28)]
+    assert max(after) < 1.5 * before
+    # by an independent method: a plain trailing σ (numpy, ddof 1) of the 28 days before 2025-02-01 holds the
+    # spike: ~945 LPT against the pattern's ~7, a band ~130 times wider
+    netflow = np.array([float(n) for n in frame["netflow"]])
+    plain = 6 * np.std(netflow[3:31], ddof=1)
+    assert plain > 50 * after[0]
+    # the markers are the days the marts flag: the spike day only
+    flagged = [str(d) for d, a in zip(frame["flow_date"], frame["is_anomaly"], strict=True) if a]
+    assert flagged == [d for d, v in marts.items() if v[3]] == ["2025-01-31"]
+    assert "leaving out days that were far from their own baseline" in ov.method.description()
 
 
 def test_planted_days_appear_in_the_anomaly_report(db, out):
@@ -399,7 +431,7 @@ def test_run_through_the_subcommand_parser(db, tmp_path, capsys):
     report.add_arguments(parser)
     assert report.run(parser.parse_args(["--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
     printed = capsys.readouterr().out
-    assert "wrote 2 report(s)" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
+    assert "wrote 2 reports" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
 
 
 def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
@@ -407,9 +439,61 @@ def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"wrote 4 report(s), 5 chart(s) and 3 CSV file(s) to {tmp_path / 'reports'}")
+    assert proc.stdout.startswith(f"wrote 4 reports, 5 charts and 3 CSV files to {tmp_path / 'reports'}")
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path), "--focus", "nosuch"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("cexflow report: error: --focus nosuch: no exchange, wallet or wallet address")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# --- where the reports go without --out -----------------------------------------------------------------
+
+
+def committed_reports() -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in report.PROJECT_REPORTS.rglob("*") if p.is_file()}
+
+
+def test_the_reports_of_another_database_go_beside_it(db, monkeypatch, capsys):
+    # a new user's `cexflow report --db my.duckdb` (relative, from the folder of the file) and a CEXFLOW_DB
+    # pointing elsewhere: the reports go to <name>.reports/ beside the database, and the project's committed
+    # sample reports in docs/reports/ stay byte for byte as they were
+    before = committed_reports()
+    assert (report.PROJECT_REPORTS / "summary.md") in before  # the clone holds the sample's reports
+    beside = db.parent / "marts.reports"
+    monkeypatch.chdir(db.parent)
+    assert cexflow_main(["report", "--db", "marts.duckdb"]) == 0
+    assert f" to {beside}\n" in capsys.readouterr().out
+    assert {p.name for p in beside.iterdir()} >= {"summary.md", "topk.md", "anomalies.md", "index.md", "img"}
+    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.setenv("CEXFLOW_DB", str(db))
+    assert cexflow_main(["report", "--focus", "kraken"]) == 0
+    assert (beside / "focus" / "kraken_2025-03-01_2025-05-14.md").is_file()
+    assert committed_reports() == before
+
+
+def test_the_reports_of_a_spark_build_go_into_its_folder(db, tmp_path, capsys):
+    # a Spark warehouse as `cexflow build --target spark` leaves it (a folder of parquet files per table),
+    # written here from the DuckDB marts; its reports go to <spark-dir>/reports/
+    spark_dir = tmp_path / "spark"
+    with duckdb.connect(str(db), read_only=True) as con:
+        for (name,) in con.execute("select table_name from information_schema.tables "
+                                   "where table_schema = 'main'").fetchall():
+            folder = spark_schema_dir(spark_dir) / name
+            folder.mkdir(parents=True)
+            con.execute(f"copy (from \"{name}\") to '{folder / 'part-0.parquet'}' (format parquet)")
+    assert cexflow_main(["report", "--spark-dir", str(spark_dir)]) == 0
+    assert f"to {spark_dir / 'reports'}\n" in capsys.readouterr().out
+    assert (spark_dir / "reports" / "summary.md").is_file()
+
+
+def test_default_folders_of_the_projects_database_and_of_others(tmp_path):
+    project_db = PROJECT_ROOT / "cexflow.duckdb"
+    assert report.default_reports_dir(project_db) == PROJECT_ROOT / "docs" / "reports"  # what `make run` commits
+    assert docs.default_site_dir(project_db) == PROJECT_ROOT / "site"
+    assert report.default_reports_dir(tmp_path / "my.duckdb") == tmp_path / "my.reports"
+    assert docs.default_site_dir(tmp_path / "my.duckdb") == tmp_path / "my.site"
+    assert report.default_reports_dir(tmp_path / "x.reports") == tmp_path / "x.reports.reports"  # never the file
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert "my.duckdb -> my.reports/" in " ".join(parser.format_help().split())

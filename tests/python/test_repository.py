@@ -28,6 +28,7 @@ REAL_FILES = [
     "lpt_transfers_0xf977_2021-06_2025-09.csv",
     "exchange_labels_etherscan_2023-06.csv",
     "seed_project_wallets.json",
+    "exchange_labels_arbiscan.csv",
     "etherscan_v2_responses/NOTES.md",
     "etherscan_v2_responses/tokentx_page_with_rows.json",
     "etherscan_v2_responses/tokentx_empty_page.json",
@@ -70,6 +71,6 @@ def test_the_real_test_data_is_tracked_with_its_source_and_licence():
     missing = [f for f in REAL_FILES if f"tests/data/real/{f}" not in tracked]
     assert not missing, f"not tracked in tests/data/real/: {missing}"
     source = (REAL_DATA / "SOURCE.md").read_text()
-    for name in REAL_FILES[2:6]:
+    for name in REAL_FILES[2:7]:
         assert f"`{name}`" in source, f"SOURCE.md does not describe {name}"
     assert "MIT" in (REAL_DATA / "LICENSE-exchange_labels_etherscan_2023-06").read_text()

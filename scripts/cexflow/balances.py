@@ -1,0 +1,133 @@
+"""Balance anchors: each labelled wallet's token balance and the token's supply, each with the exact block it
+holds after (`cexflow fetch --balances`).
+
+Etherscan answers `tokenbalance` and `tokensupply` only at `tag=latest`: the answer does not say which block
+that was. The read is bracketed by the latest block number before and after it (`eth_blockNumber`):
+
+- the same block before and after: the balance holds after that block;
+- blocks B1 < B2: the balance was read at some block of [B1, B2]. If the wallet has no transfer of the token
+  in blocks B1+1..B2 (`tokentx`, or for the supply no mint or burn: no transfer from or to the zero address),
+  its balance after every block of [B1, B2] is the same, so it holds after B2. Otherwise the read is repeated
+  (up to `max_reads` times), and a wallet still moving after that is an error that names it.
+
+So every anchor is exact, given that the API's latest block does not go back between two calls (the read
+of a block number after the balance is never older than the block the balance was read at). The anchor's
+time comes from the block itself (`eth_getBlockByNumber`), once per distinct block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cexflow.errors import CexflowError
+
+if TYPE_CHECKING:
+    from cexflow.etherscan import EtherscanClient
+    from cexflow.fetch import Reporter, Token, Wallet
+
+# The balances file: the interface the build reads (`cexflow build --balances CSV`).
+HEADER = ["chain", "token", "address", "kind", "balance", "block", "block_time", "read_at"]
+ZERO_ADDRESS = "0x" + "0" * 40  # mints come from it and burns go to it in ERC-20 Transfer events
+DEFAULT_MAX_READS = 3
+
+
+def token_units(raw: int, decimals: int) -> str:
+    """`raw` / 10**decimals as exact decimal text, by integer arithmetic: 1234500000000000000000 with 18
+    decimals is "1234.5", 0 is "0", 1 is "0.000000000000000001"; never an exponent."""
+    if raw < 0 or decimals < 0:
+        raise ValueError(f"token_units({raw}, {decimals}): amounts and decimals are not negative")
+    whole, fraction = divmod(raw, 10**decimals)
+    digits = str(fraction).rjust(decimals, "0").rstrip("0") if decimals else ""
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+def iso_utc(timestamp: float) -> str:
+    """A unix time as ISO 8601 UTC to the second: 2025-06-01T12:34:56Z."""
+    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class BalanceSnapshot:
+    rows: list[dict[str, str]] = field(default_factory=list)  # HEADER's columns: wallets, then the supply
+    rereads: int = 0  # reads repeated because the balance moved while it was read
+    first_block: int = 0
+    last_block: int = 0
+
+
+def read_balances(client: EtherscanClient, *, chain: str, token: Token, wallets: list[Wallet],
+                  reporter: Reporter | None = None, max_reads: int = DEFAULT_MAX_READS,
+                  clock: Callable[[], float] | None = None) -> BalanceSnapshot:
+    """Each wallet's balance of `token` and the token's supply, every one with the block it holds after
+    (see the module's docstring), as the rows of a balances file."""
+    if token.decimals is None:
+        raise CexflowError(f"--balances: the decimals of token {token.address} are unknown; add it to "
+                           "seeds/tokens.csv (chain,token_address,symbol,decimals)")
+    clock = clock or (lambda: datetime.now(UTC).timestamp())
+    reader = _Reader(client, token, reporter, max_reads, clock)
+    targets = [(wallet.address, "wallet", wallet.address, f"{wallet.address} ({wallet.exchange} {wallet.name})")
+               for wallet in wallets]
+    targets.append((token.address, "supply", ZERO_ADDRESS, f"the supply of {token.label} ({token.address})"))
+    snapshot = BalanceSnapshot()
+    if reporter:
+        reporter.start(token, chain, len(targets), "balances (the wallets, then the supply)")
+    for index, (address, kind, watched, label) in enumerate(targets, start=1):
+        raw, block, read_at = reader.read(kind, address, watched, label)
+        row = {"chain": chain, "token": token.address, "address": address, "kind": kind,
+               "balance": token_units(raw, token.decimals), "block": str(block),
+               "block_time": iso_utc(reader.block_time(block)), "read_at": iso_utc(read_at)}
+        snapshot.rows.append(row)
+        if reporter:
+            reporter.item_done(index, f"{label}: {row['balance']} {token.label} after block {block}")
+    snapshot.rereads = reader.rereads
+    blocks = [int(row["block"]) for row in snapshot.rows]
+    snapshot.first_block, snapshot.last_block = min(blocks), max(blocks)
+    return snapshot
+
+
+class _Reader:
+    def __init__(self, client, token, reporter, max_reads, clock):
+        self.client = client
+        self.token = token
+        self.reporter = reporter
+        self.max_reads = max_reads
+        self.clock = clock
+        self.head: int | None = None  # the latest block number last read: the "before" of the next read
+        self.times: dict[int, int] = {}
+        self.rereads = 0
+
+    def read(self, kind: str, address: str, watched: str, label: str) -> tuple[int, int, float]:
+        """(raw balance, the block it holds after, when it was read)."""
+        for attempt in range(1, self.max_reads + 1):
+            before = self.head if self.head is not None else self.client.block_number()
+            read_at = self.clock()
+            try:
+                if kind == "supply":
+                    raw = self.client.token_supply(self.token.address)
+                else:
+                    raw = self.client.token_balance(address, self.token.address)
+            except CexflowError as exc:
+                raise CexflowError(f"--balances: {label}: {exc}") from None
+            after = self.head = self.client.block_number()
+            if after < before:
+                raise CexflowError(f"--balances: the API's latest block went back from {before} to {after} "
+                                   f"while reading {label}; run again")
+            if after == before or not self._moved(watched, before + 1, after):
+                return raw, after, read_at
+            self.rereads += 1
+            if self.reporter and attempt < self.max_reads:
+                self.reporter.message(f"{label} moved in blocks {before + 1}-{after} while it was read: "
+                                      "reading it again")
+        raise CexflowError(f"--balances: {label} moved while it was read, {self.max_reads} times in a row; "
+                           "its anchor block cannot be made exact now, run again later")
+
+    def _moved(self, watched: str, low: int, high: int) -> bool:
+        """Whether `watched` has a transfer of the token in blocks low..high (one row is enough to know)."""
+        return bool(self.client.token_transfers(watched, self.token.address, low, high, page_size=1))
+
+    def block_time(self, block: int) -> int:
+        if block not in self.times:
+            self.times[block] = self.client.block_time(block)
+        return self.times[block]

@@ -1,0 +1,164 @@
+"""Files that other processes use while cexflow writes them: an exclusive lock file, a durable rename, and the
+working copy that `cexflow build` writes instead of the DuckDB file itself.
+
+DuckDB lets a process write a file only while no other process has it open, even read-only, and analysts keep
+`duckdb -readonly cexflow.duckdb` open while the agent rebuilds it from cron. So a build never writes the
+database in place (`working_copy`):
+
+- it takes `<db>.lock` (an exclusive flock: one build of a database at a time; the kernel releases it when the
+  process dies, even on SIGKILL);
+- it opens the database read-only and keeps it open until the end: readers still open it, but no writer (a
+  shell opened without -readonly, dbt run by hand) can, so nobody's changes are lost to the rename below, and a
+  writer already there stops the build at once with one line that names it;
+- it copies the database, and the WAL a crashed writer may have left beside it, to `<db>.build/<db name>`, so
+  an incremental build adds to what is there. The copy keeps the file name because dbt-duckdb names the catalog
+  after the file and writes that name into every view (`... from cexflow.main.int_transfers_deduplicated`): a copy named
+  otherwise builds views that do not read once the copy has the database's name;
+- dbt writes the copy; when it succeeded, the copy is flushed to disk and renamed over the database
+  (`os.replace`, atomic on POSIX). A reader that has the old file open goes on reading it, whole, until it
+  reopens (its open file is the old inode); one that opens after the rename reads the new database; none ever
+  sees a half-built one;
+- a WAL beside the database is moved aside just before the rename: DuckDB replays a WAL onto whatever file
+  bears its name, so an old WAL beside the new file would corrupt it. (Between the two renames a reader that
+  opens reads the old database as of its last checkpoint: a whole, slightly older state.);
+- a failed or interrupted build removes its copy and leaves the database as it was; the copy of a killed build
+  is removed by the next build, which holds the lock.
+
+The copy costs a read and a write of the database (README, "Readers and the build", has the figures and
+scripts/working_copy_cost.py measures them) and as much free disk beside it, which is checked before copying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from cexflow.errors import CexflowError
+
+MIB = 1024 * 1024
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; `holder` is the pid it wrote into the lock file (or "unknown")."""
+
+    def __init__(self, lock_path: Path, holder: str):
+        super().__init__(f"{lock_path} is held by pid {holder}")
+        self.lock_path = lock_path
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[Path]:
+    """Hold an exclusive flock on `lock_path` (created if missing, its content the holder's pid) for the block;
+    raises LockHeld at once when another process holds it. The kernel releases it when the process ends."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise LockHeld(lock_path, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield lock_path
+    finally:
+        os.close(fd)
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(src: Path, dst: Path) -> None:
+    """Rename `src` over `dst` (atomic on POSIX: a reader opens the old file or the new, never a part) after
+    flushing `src` to disk, then flush the folder, so that after a power cut `dst` is one or the other too."""
+    fsync_path(src)
+    os.replace(src, dst)
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        fsync_path(dst.parent)
+
+
+def wal_of(db: Path) -> Path:
+    """DuckDB's write-ahead log of the database file `db`: `<db>.wal` beside it."""
+    return db.with_name(db.name + ".wal")
+
+
+def copy_database(db: Path, dest: Path) -> None:
+    """Copy the DuckDB file `db` and its WAL, if any, to `dest` (whose own WAL is replaced or removed)."""
+    shutil.copyfile(db, dest)
+    if wal_of(db).exists():
+        shutil.copyfile(wal_of(db), wal_of(dest))
+    else:
+        wal_of(dest).unlink(missing_ok=True)
+
+
+def lock_path_of(db: Path) -> Path:
+    return db.with_name(db.name + ".lock")
+
+
+def working_folder_of(db: Path) -> Path:
+    return db.with_name(db.name + ".build")
+
+
+@contextlib.contextmanager
+def working_copy(db: Path) -> Iterator[Path]:
+    """Yield the path of a working copy of the DuckDB file `db` for a build to write (the module's docstring
+    says how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
+    it was. Either way the working copy is gone afterwards."""
+    from cexflow.db import connect
+
+    db = Path(db)
+    folder = working_folder_of(db)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(lock_path_of(db)))
+        except LockHeld as held:
+            raise CexflowError(f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
+                               f"(lock {held.lock_path}); wait for it to finish, then run again") from None
+        except OSError as exc:
+            raise CexflowError(f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: "
+                               f"{exc.strerror}") from None
+        shutil.rmtree(folder, ignore_errors=True)  # what a killed build left
+        stack.callback(shutil.rmtree, folder, True)
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise CexflowError(f"--db {db}: cannot create the build's working folder {folder}: "
+                               f"{exc.strerror}") from None
+        work = folder / db.name
+        if db.exists():
+            stack.enter_context(connect(db))  # held to the end: a writer cannot open db while it is rebuilt
+            check_free_space(db, folder)
+            copy_database(db, work)
+        yield work
+        move_into_place(work, db)
+
+
+def check_free_space(db: Path, folder: Path) -> None:
+    needed = db.stat().st_size + (wal_of(db).stat().st_size if wal_of(db).exists() else 0)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise CexflowError(f"--db {db}: a build writes a copy of the database beside it and needs "
+                           f"{needed / MIB:,.0f} MiB free there (and room to grow), but {folder.parent} has "
+                           f"{free / MIB:,.0f} MiB free; free some disk space, then run again")
+
+
+def move_into_place(work: Path, db: Path) -> None:
+    """Rename the finished working copy over `db`, with no WAL of either left beside it."""
+    if wal_of(work).exists():
+        # whoever wrote the copy left its WAL: opening and closing the file read-write folds it in
+        import duckdb
+
+        duckdb.connect(str(work)).close()
+    if wal_of(db).exists():  # an old WAL would be replayed onto the new file: move it aside first
+        os.replace(wal_of(db), work.with_name("replaced-database.wal"))
+    replace_durably(work, db)

@@ -1,0 +1,147 @@
+"""The anomaly methods and their options: one home for their names, what they mean and their defaults.
+
+The defaults are the vars of `dbt_project.yml` (each with its comment there), read from that file, never
+repeated here: the detection evaluation (scripts/evaluate_detection.py, docs/detection_quality.md) chose
+them, and `cexflow build`, `cexflow agent` and plain `dbt build` share them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import yaml
+
+from cexflow.errors import CexflowError
+from cexflow.paths import PROJECT_ROOT
+
+METHODS = ("trailing", "inclusive", "robust", "screened")
+OFF = "off"  # a nullable option turned off on the command line (None means: not given)
+MATERIALITY_SCALES = ("total_spread", "gross_flow")
+
+
+@cache
+def project_vars() -> dict:
+    """The vars block of dbt_project.yml."""
+    with open(PROJECT_ROOT / "dbt_project.yml", encoding="utf-8") as fh:
+        return dict(yaml.safe_load(fh)["vars"])
+
+
+@dataclass(frozen=True)
+class AnomalyOption:
+    """A command-line option that sets one dbt var of the anomaly scores."""
+
+    flag: str
+    var: str
+    kind: type
+    metavar: str
+    help: str
+    minimum: float | None = None  # the smallest value allowed
+    positive: bool = False  # strictly above `minimum`
+    nullable: bool = False  # OFF ('off' on the command line) turns it off: the var is null
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def parse(self, text: str):
+        if self.nullable and text.strip().lower() in ("off", "none", "null"):
+            return OFF
+        try:
+            return self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a valid {self.kind.__name__}: {text!r}") from None
+
+    def check(self, value) -> None:
+        if value is None or self.minimum is None:
+            return
+        if value < self.minimum or (self.positive and value == self.minimum):
+            bound = "positive" if self.positive else f"at least {self.minimum:g}"
+            raise CexflowError(f"{self.flag} {value}: must be {bound}")
+
+
+ANOMALY_OPTIONS = (
+    AnomalyOption("--method", "zscore_method", str, "METHOD", "anomaly method", choices=METHODS),
+    AnomalyOption("--window", "zscore_window_days", int, "DAYS", "baseline window in days", minimum=2),
+    AnomalyOption("--z", "zscore_threshold", float, "THRESHOLD", "a day is unusual when |z| >= THRESHOLD",
+                  minimum=0, positive=True),
+    AnomalyOption("--min-history", "zscore_min_history_days", int, "DAYS",
+                  "no score before this many baseline days", minimum=1),
+    AnomalyOption("--min-materiality", "materiality_threshold", float, "X",
+                  "a day is material when its deviation from its baseline is at least X times the token's "
+                  "materiality scale", minimum=0),
+    AnomalyOption("--min-amount", "materiality_min_amount", float, "TOKENS",
+                  "a day is material only when its deviation is at least this many token units too", minimum=0),
+    AnomalyOption("--materiality-scale", "materiality_scale", str, "SCALE",
+                  "the token's scale: total_spread (std of the total's daily netflow) or gross_flow (mean of "
+                  "its daily inflow + outflow)", choices=MATERIALITY_SCALES),
+    AnomalyOption("--materiality-window", "materiality_window_days", int, "DAYS",
+                  "days before the day over which the materiality scale is measured", minimum=2),
+    AnomalyOption("--exclude-z", "zscore_exclude_z", float, "Z",
+                  "screened: leave days whose first-pass |z| >= Z out of later baselines ('off': keep them)",
+                  minimum=0, positive=True, nullable=True),
+    AnomalyOption("--active-spread-floor", "zscore_active_spread_floor", float, "X",
+                  "screened: the spread is at least X times the std of the baseline's days with flow", minimum=0),
+    AnomalyOption("--spread-floor", "zscore_scale_spread_floor", float, "X",
+                  "screened: the spread is at least X times the token's materiality scale, so a flat baseline "
+                  "still scores", minimum=0),
+    AnomalyOption("--min-active-days", "zscore_min_active_days", int, "N",
+                  "screened: no z before the baseline has N days with flow", minimum=0),
+)
+
+
+def add_anomaly_arguments(group) -> None:
+    """The anomaly options, with their defaults from dbt_project.yml in the help."""
+    defaults = project_vars()
+    for option in ANOMALY_OPTIONS:
+        default = defaults[option.var]
+        shown = "off" if default is None else f"{default:g}" if isinstance(default, float) else default
+        group.add_argument(option.flag, dest=option.dest, type=option.parse, choices=option.choices,
+                           metavar=option.metavar, help=f"{option.help} (default: {shown})")
+    group.add_argument("--no-materiality", action="store_true",
+                       help="flag days that are unusual for their own series, material for the token or not "
+                            "(default: an anomaly must be material too)")
+
+
+def anomaly_vars(args: argparse.Namespace) -> dict:
+    """The dbt vars of the anomaly options: the given ones, checked, and dbt_project.yml's for the rest."""
+    defaults = project_vars()
+    out = {}
+    for option in ANOMALY_OPTIONS:
+        value = getattr(args, option.dest, None)
+        if value is None:
+            value = defaults[option.var]
+        elif value == OFF:
+            value = None
+        option.check(value)
+        out[option.var] = value
+    out["anomaly_requires_materiality"] = (
+        False if getattr(args, "no_materiality", False) else bool(defaults["anomaly_requires_materiality"]))
+    check_anomalies_possible(out)
+    return out
+
+
+def check_anomalies_possible(anomaly: dict) -> None:
+    """Settings (anomaly_vars) under which no day can ever be an anomaly, whatever the data, are an error."""
+    method, window = anomaly["zscore_method"], anomaly["zscore_window_days"]
+    min_history, z = anomaly["zscore_min_history_days"], anomaly["zscore_threshold"]
+    if method != "inclusive" and min_history > window:
+        raise CexflowError(
+            f"--min-history {min_history}: a day needs {min_history} baseline days, but the baseline is the "
+            f"--window {window} days before it, so no day can get a z-score or be an anomaly; use --min-history "
+            f"{window} or less, or --window {min_history} or more")
+    # the inclusive window holds the day itself: with n rows, |z| <= sqrt(n - 1) (README, "Anomaly methods")
+    if method == "inclusive" and z > math.sqrt(window - 1):
+        raise CexflowError(
+            f"--z {z:g}: with --method inclusive the day is in its own --window {window} baseline, so |z| is at "
+            f"most √({window} − 1) = {math.sqrt(window - 1):.3f} and no day can be an anomaly; use a lower --z, "
+            f"--window {math.ceil(z * z + 1)} or more, or --method trailing")
+    scale_window = anomaly["materiality_window_days"]
+    if anomaly["anomaly_requires_materiality"] and min_history > scale_window:
+        raise CexflowError(
+            f"--materiality-window {scale_window}: the materiality scale needs --min-history {min_history} days "
+            f"of it, so no day can be material, and an anomaly must be; use --materiality-window {min_history} or "
+            "more, or --no-materiality")

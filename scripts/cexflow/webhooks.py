@@ -1,0 +1,240 @@
+"""Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
+
+A message is format-neutral JSON (what the agent's retry queue stores, so a queued post goes out in the
+format of the run that delivers it):
+
+    {"kind": "alert" | "update" | "digest", "title": str, "blocks": [[line, ...], ...],
+     "short_blocks": [[line, ...], ...], "link": str, "data": {...}}
+
+`blocks` are the alerts and updates (one block each, a list of plain-text lines), `short_blocks` the same
+without their details (the transfers); `link` is the report (a URL with `cexflow agent --report-url`, else
+its local path); `data` the structured fields of the `json` format.
+`render_payload(message, fmt, url)` turns it into the request of a format:
+
+    slack     Slack incoming webhook: {"text": mrkdwn}; & < > escaped, the title bold, the link <url|report>;
+              at most 4,000 characters (Slack's advice for a message's text; it cuts at 40,000)
+    discord   Discord webhook: {"content": markdown}; markdown characters escaped, the title bold, a local
+              path as code; at most 2,000 characters (Discord's limit)
+    telegram  Telegram Bot API sendMessage, https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat>:
+              {"chat_id": <chat>, "text": plain text}, at most 4,096 characters (the Bot API's limit); the
+              chat id is taken off the URL and sent in the body
+    json      the agent's own JSON (as in its first version): "text" (plain, whole), "content" (as discord)
+              and the fields of `data`
+
+A text over its format's limit is sent with its short blocks and SHORT_NOTE instead; when that is still too
+long, it is cut at a line and ends with CUT_NOTE and the report's link, so the link always arrives. The
+format is chosen by `cexflow agent --webhook-format`, or from the URL (`detect_format`).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from cexflow import __version__
+from cexflow.errors import CexflowError
+
+FORMATS = ("slack", "discord", "telegram", "json")
+AUTO = "auto"
+LIMITS = {"slack": 4000, "discord": 2000, "telegram": 4096}
+JSON_CONTENT_LIMIT = LIMITS["discord"]  # the json format's "content" is a Discord message
+TIMEOUT = 10.0  # seconds per attempt
+CUT_NOTE = "… shortened to fit the message limit; the report has everything."
+SHORT_NOTE = "The largest transfers behind each day are in the report (the whole message would pass the limit)."
+
+
+class WebhookError(Exception):
+    def __init__(self, message: str, retry: bool, unreachable: bool = False):
+        super().__init__(message)
+        self.retry = retry
+        self.unreachable = unreachable
+
+
+# --- URLs -------------------------------------------------------------------------------------------
+
+
+def redact(url: str) -> str:
+    """A URL as it may be printed: scheme, host and port only. Webhook URLs carry their secret in the path
+    (Slack, Discord, Telegram's bot token) or the query."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        head = url.split("/", 1)[0][:40]
+        return head + ("/…" if len(head) < len(url) else "")
+    port = f":{parts.port}" if parts.port else ""
+    rest = "/…" if parts.path not in ("", "/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{rest}"
+
+
+def check_http_url(url: str, option: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CexflowError(f"{option} {redact(url)}: must be an http:// or https:// URL")
+
+
+def detect_format(url: str) -> str:
+    """The format of a webhook URL: Slack's, Discord's and Telegram's hosts are known; anything else is json."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == "hooks.slack.com":
+        return "slack"
+    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com") \
+            and parts.path.startswith("/api/webhooks/"):
+        return "discord"
+    if host == "api.telegram.org":
+        return "telegram"
+    return "json"
+
+
+def resolve_format(url: str, fmt: str = AUTO) -> str:
+    """The format to post in (`fmt`, or from the URL when it is 'auto'), after checking the URL for it."""
+    check_http_url(url, "--webhook")
+    fmt = detect_format(url) if fmt == AUTO else fmt
+    if fmt not in FORMATS:
+        raise CexflowError(f"--webhook-format {fmt}: must be one of {', '.join((AUTO, *FORMATS))}")
+    if fmt == "telegram":
+        telegram_target(url)  # a one-line error when the chat id or the method is missing
+    return fmt
+
+
+def telegram_target(url: str) -> tuple[str, int | str]:
+    """(URL to post to, chat id) of a Telegram sendMessage URL with ?chat_id=."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    chat = [v for k, v in query if k == "chat_id"]
+    if not parts.path.endswith("/sendMessage") or len(chat) != 1 or not chat[0].strip():
+        raise CexflowError(f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
+                           "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>")
+    rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
+    chat_id = chat[0].strip()
+    return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if _is_int(chat_id) else chat_id
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+# --- texts ------------------------------------------------------------------------------------------
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _discord_escape(text: str) -> str:
+    for char in "\\*_~`|":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _is_url(link: str) -> bool:
+    return link.startswith(("http://", "https://"))
+
+
+def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
+    """The message as the text of a format ('slack', 'discord' or 'telegram': plain text), cut to `limit`."""
+    escape = {"slack": _slack_escape, "discord": _discord_escape}.get(fmt, lambda text: text)
+    title = escape(message["title"])
+    if fmt == "slack":
+        title = f"*{title}*"
+    elif fmt == "discord":
+        title = f"**{title}**"
+    link = message.get("link") or ""
+    if not link:
+        tail = ""
+    elif fmt == "slack" and _is_url(link):
+        tail = f"Report: <{link}|{_slack_escape(link.rsplit('/', 1)[-1])}>"
+    elif fmt == "discord" and _is_url(link):
+        tail = f"Report: <{link}>"  # the angle brackets keep Discord from embedding a preview
+    elif fmt == "discord" and "`" not in link:
+        tail = f"Report: `{link}`"  # a path as code: no markdown inside
+    else:
+        tail = f"Report: {escape(link)}"
+
+    def lines_of(blocks: list[list[str]], note: str | None = None) -> list[str]:
+        lines = [title]
+        for block in blocks:
+            lines += ["", *map(escape, block)]
+        return [*lines, "", escape(note)] if note else lines
+
+    lines = lines_of(message["blocks"])
+    if limit is not None and message.get("short_blocks") and len(fit(lines, tail, None)) > limit:
+        lines = lines_of(message["short_blocks"], SHORT_NOTE)  # the reasons without their transfers first
+    return fit(lines, tail, limit)
+
+
+def fit(lines: list[str], tail: str, limit: int | None) -> str:
+    """`lines` and then `tail`, joined by newlines; over `limit` characters, as many whole lines as fit,
+    then CUT_NOTE and `tail`."""
+    whole = "\n".join([*lines, "", tail] if tail else lines)
+    if limit is None or len(whole) <= limit:
+        return whole
+    ending = "\n".join(["…", CUT_NOTE, tail] if tail else ["…", CUT_NOTE])
+    kept, size = [], len(ending)
+    for line in lines:
+        if size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    if not kept:  # even the first line does not fit: cut it
+        kept = [lines[0][: max(0, limit - len(ending) - 2)] + "…"]
+    return "\n".join([*kept, ending])[:limit]
+
+
+def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
+    """(URL to post to, JSON body) of `message` in format `fmt`."""
+    if fmt == "slack":
+        return url, {"text": render_text(message, "slack", LIMITS["slack"])}
+    if fmt == "discord":
+        return url, {"content": render_text(message, "discord", LIMITS["discord"])}
+    if fmt == "telegram":
+        target, chat_id = telegram_target(url)
+        return target, {"chat_id": chat_id, "text": render_text(message, "telegram", LIMITS["telegram"])}
+    if message.get("kind") == "legacy":  # queued by the agent's first version: its own JSON
+        return url, message["data"]
+    return url, {"text": render_text(message, "telegram"),
+                 "content": render_text(message, "discord", JSON_CONTENT_LIMIT), **message.get("data", {})}
+
+
+# --- posting ----------------------------------------------------------------------------------------
+
+
+def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
+    """POST `body` as JSON; raises WebhookError (retry=True for 5xx, 429 and network errors). No message
+    names more of the URL than `redact` shows."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": f"cexflow-agent/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        detail = _response_detail(exc, url)
+        raise WebhookError(f"HTTP {exc.code}{detail}", retry=exc.code >= 500 or exc.code == 429) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = str(getattr(exc, "reason", exc))
+        raise WebhookError(f"cannot reach {redact(url)}: {_scrub(reason, url)}", retry=True,
+                           unreachable=True) from None
+
+
+def _response_detail(exc: urllib.error.HTTPError, url: str) -> str:
+    """The start of an error response (Slack: 'invalid_payload'; Telegram: its JSON 'description')."""
+    try:
+        text = exc.read(500).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    try:
+        text = str(json.loads(text).get("description") or text)
+    except (ValueError, AttributeError):
+        pass
+    text = " ".join(_scrub(text, url).split())[:200]
+    return f" ({text})" if text else ""
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` without the URL's path or query (where its secret is)."""
+    parts = urllib.parse.urlsplit(url)
+    for secret in (url, parts.path, parts.query, *parts.path.split("/")):
+        if len(secret) >= 8:
+            text = text.replace(secret, "…")
+    return text

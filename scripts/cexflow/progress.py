@@ -1,6 +1,7 @@
 """What a dbt run is doing, on stderr: on a terminal one line that keeps changing (the step that runs and how
-many models and tests of the run are done), elsewhere (a cron log, a pipe) a plain line per model or seed
-done and one at the end.
+many models and tests of the run are done); elsewhere (a cron log, a pipe) a plain line for each model or
+seed that took `slow_s` or more, and one at the end when the run took `long_s` or more. A quick build writes
+nothing there, so a failure stays one line.
 
 `DbtProgress.on_event(name, data)` takes dbt's events by name with their data as a dict (as dbt's JSON log
 lines have them); `build.run_dbt` feeds it from dbt's callbacks or from a dbt subprocess's JSON log.
@@ -26,17 +27,20 @@ class DbtProgress:
     EVENTS = ("FoundStats", "NodeStart", "NodeFinished")  # the events whose data it reads
 
     def __init__(self, command: str = "build", stream: TextIO | None = None, live: bool | None = None,
-                 with_unit_tests: bool = True, refresh_s: float = 0.5):
+                 with_unit_tests: bool = True, refresh_s: float = 0.5, slow_s: float = 2.0, long_s: float = 10.0,
+                 clock=time.monotonic):
         self.command = command
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.with_unit_tests = with_unit_tests
+        self.slow_s, self.long_s, self.clock = slow_s, long_s, clock
+        self.lines_written = 0
         self.models_total: int | None = None
         self.tests_total: int | None = None
         self.models_done = 0
         self.tests_done = 0
         self.running: dict[str, tuple[str, float]] = {}  # unique_id -> (name, started)
-        self.started = time.monotonic()
+        self.started = clock()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -53,7 +57,7 @@ class DbtProgress:
                 self._count_nodes(data.get("stat_line", ""))
             elif name == "NodeStart":
                 node = data.get("node_info") or {}
-                self.running[node.get("unique_id", "")] = (node.get("node_name", "?"), time.monotonic())
+                self.running[node.get("unique_id", "")] = (node.get("node_name", "?"), self.clock())
             elif name == "NodeFinished":
                 self._finished(data.get("node_info") or {})
             else:
@@ -69,14 +73,15 @@ class DbtProgress:
         self.tests_total = counts.get("data test", 0) + (counts.get("unit test", 0) if self.with_unit_tests else 0)
 
     def _finished(self, node: dict) -> None:
-        name, started = self.running.pop(node.get("unique_id", ""), (node.get("node_name", "?"), time.monotonic()))
+        name, started = self.running.pop(node.get("unique_id", ""), (node.get("node_name", "?"), self.clock()))
         kind = node.get("resource_type", "")
         if kind in MODEL_TYPES:
             self.models_done += 1
-            if not self.live:
+            took = self.clock() - started
+            if not self.live and took >= self.slow_s:
                 status = node.get("node_status") or "done"
-                self._write(f"dbt {self.command}: {kind} {name} {status} in {time.monotonic() - started:.1f} s "
-                            f"({self._counts()})\n")
+                self._write(f"dbt {self.command}: {kind} {name} {status} in {took:.1f} s ({self._counts()})\n")
+                self.lines_written += 1
         elif kind in TEST_TYPES:
             self.tests_done += 1
 
@@ -89,7 +94,7 @@ class DbtProgress:
         return f"{of(self.models_done, self.models_total)} models, {of(self.tests_done, self.tests_total)} tests"
 
     def _show(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         step = ""
         if self.running:
             name, started = min(self.running.values(), key=lambda item: item[1])  # the longest running
@@ -112,7 +117,8 @@ class DbtProgress:
             pass
 
     def close(self, success: bool = True) -> None:
-        """Stop showing: a live line is cleared; a plain log gets a last line with the counts."""
+        """Stop showing: a live line is cleared; a plain log gets a last line with the counts (if the run was
+        long or a line was written)."""
         self._stop.set()
         if self._ticker:
             self._ticker.join()
@@ -120,7 +126,6 @@ class DbtProgress:
             if self.live:
                 if self._shown:
                     self._write("\r\033[K")
-            elif self.models_done or self.tests_done:
+            elif self.lines_written or self.clock() - self.started >= self.long_s:
                 outcome = "done" if success else "stopped"
-                self._write(f"dbt {self.command} {outcome}: {self._counts()} in "
-                            f"{time.monotonic() - self.started:.1f} s\n")
+                self._write(f"dbt {self.command} {outcome}: {self._counts()} in {self.clock() - self.started:.1f} s\n")

@@ -4,6 +4,7 @@ the incremental tables, which check the rows a build wrote unless --full-check."
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import subprocess
@@ -14,6 +15,7 @@ from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, etherscan_row, q
 
 from cexflow import build as build_module
 from cexflow.cli import main as cexflow_main
+from cexflow.progress import DbtProgress
 
 DAY = 1735689600  # 2025-01-01 UTC
 
@@ -25,23 +27,57 @@ def day_file(path, day: int, n: int = 3):
                       for i in range(n)])
 
 
-def test_a_log_gets_a_line_per_model_and_the_summary_stays_on_stdout(tmp_path, capsys):
+def test_a_quick_build_writes_only_its_summary(tmp_path, capsys):
+    # not a terminal, and no step of this build takes seconds: stderr stays empty (so that a failure is the
+    # one line on it), the summary is on stdout as before
     f = day_file(tmp_path / "d0.csv", 0)
     assert cexflow_main(["build", "--db", str(tmp_path / "x.duckdb"), "--input", str(f)]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0] == ("read 3 rows from 1 file(s): 3 transfers kept, 0 duplicates, 0 rejected, "
                                             "0 of other tokens")
-    assert "dbt build" not in captured.out and "\r" not in captured.err
-    lines = captured.err.splitlines()
-    models = [line for line in lines if line.startswith("dbt build: model ")]
-    assert any(" int_transfer_rows_validated success in " in line for line in models)
-    # the last line counts every model and test of the run: as many as lines of models and seeds above
-    last = lines[-1]
-    assert last.startswith("dbt build done: ")
-    n_models = sum(1 for line in lines if line.startswith(("dbt build: model ", "dbt build: seed ")))
-    assert f"{n_models}/{n_models} models" in last
-    n_tests = int(last.split(" models, ")[1].split("/")[0])
-    assert n_tests > 40 and f"{n_tests}/{n_tests} tests" in last
+    assert captured.err == ""
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def node(kind: str, name: str, status: str = "success") -> dict:
+    return {"node_info": {"unique_id": f"{kind}.cexflow.{name}", "node_name": name, "resource_type": kind,
+                          "node_status": status}}
+
+
+def test_a_log_gets_a_line_for_each_slow_step_and_one_at_the_end():
+    clock, log = Clock(), io.StringIO()
+    shown = DbtProgress(stream=log, live=False, with_unit_tests=False, slow_s=2.0, long_s=10.0, clock=clock)
+    shown.on_event("FoundStats", {"stat_line": "3 models, 4 data tests, 1 seed, 500 macros, 6 unit tests"})
+    for kind, name, seconds in (("seed", "tokens", 0.1), ("model", "int_transfer_rows_validated", 9.5),
+                                ("test", "not_null_x", 0.2), ("model", "fct_exchange_transfers", 0.4)):
+        shown.on_event("NodeStart", node(kind, name))
+        clock.now += seconds
+        shown.on_event("NodeFinished", node(kind, name))
+    shown.close()
+    # the one step of 2 s or more, with the counts after it (seeds are models; unit tests not run), and the end
+    assert log.getvalue().splitlines() == [
+        "dbt build: model int_transfer_rows_validated success in 9.5 s (2/4 models, 0/4 tests)",
+        "dbt build done: 3/4 models, 1/4 tests in 10.2 s",
+    ]
+
+
+def test_a_log_of_a_quick_run_is_empty_and_of_a_long_one_has_its_end():
+    for seconds, expected in ((0.5, []), (11.0, ["dbt build stopped: 1 models, 0 tests in 11.0 s"])):
+        clock, log = Clock(), io.StringIO()
+        shown = DbtProgress(stream=log, live=False, clock=clock)
+        shown.on_event("NodeStart", node("model", "a"))
+        clock.now += 1.0
+        shown.on_event("NodeFinished", node("model", "a"))
+        clock.now += seconds - 1.0
+        shown.close(success=False)
+        assert log.getvalue().splitlines() == expected
 
 
 def test_a_terminal_gets_one_changing_line(tmp_path):

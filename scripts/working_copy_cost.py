@@ -17,7 +17,6 @@ database first, e.g. at ~2.85 M rows:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -50,11 +49,13 @@ def time_copy_parts(db: Path) -> dict[str, float]:
 
 
 def build_in_place(args: argparse.Namespace) -> None:
-    """The build as it ran before the working copy: dbt writes the database itself."""
+    """The build as it ran before the working copy: dbt writes the database itself (its own dbt folder: dbt
+    would parse the project again each time the database's path alternates with the working copy's)."""
     dbt_vars = build.build_vars(args)
     run_vars, full_refresh, _ = build.plan_build(args.db, dbt_vars, False)
-    command = ["build", "--vars", json.dumps(run_vars)] + (["--full-refresh"] if full_refresh else [])
-    build.run_dbt(command, args.db, "duckdb")
+    command = build.dbt_build_command(run_vars, full_refresh, full_check=False)
+    build.run_dbt(command, args.db, "duckdb", input_files=run_vars["input_files"],
+                  target_path=args.db.with_name(args.db.name + ".in-place-dbt") / "target")
     build.record_build(args.db, dbt_vars)
 
 

@@ -7,8 +7,19 @@ with anomalies as (
     select * from {{ ref('rpt_netflow_anomalies') }}
 ),
 
+anomaly_days as (
+    select distinct chain, token_address, flow_date from anomalies
+),
+
 exchange_transfers as (
-    select * from {{ ref('fct_exchange_transfers') }}
+    -- the transfers of the anomaly days only: read three times below, this CTE is copied whole first, and a
+    -- join (not IN) lets the scan skip the days without an anomaly
+    select transfers.*
+    from {{ ref('fct_exchange_transfers') }} as transfers
+    inner join anomaly_days
+        on transfers.chain = anomaly_days.chain
+        and transfers.token_address = anomaly_days.token_address
+        and transfers.flow_date = anomaly_days.flow_date
 ),
 
 series_legs as (

@@ -529,14 +529,38 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
     return incremental, False, f"{new_files} new file(s)"
 
 
+def settings_of(dbt_vars: dict) -> str:
+    """Every var of a build but its input files (the anomaly settings included), as text to compare."""
+    return json.dumps({name: value for name, value in dbt_vars.items() if name != "input_files"}, sort_keys=True)
+
+
+def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -> bool:
+    """Whether the database holds the build these vars ask for already: no new or changed input file and the
+    same settings and code as its last build. Then dbt has nothing to do (with --full-refresh or --full-check
+    it runs anyway)."""
+    if full_refresh or full_check or not db.exists():
+        return False
+    run_vars, full, _ = plan_build(db, dbt_vars, False)
+    if full or input_paths(run_vars):
+        return False
+    import duckdb
+
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            (recorded,) = con.execute(f"select build_vars from {PARAMETERS_TABLE}").fetchone()
+    except (duckdb.Error, TypeError):
+        return False
+    return recorded == settings_of(dbt_vars)
+
+
 def record_build(db: Path, dbt_vars: dict) -> None:
     """Remember the parameters and input files of a successful build, for the next incremental one."""
     import duckdb
 
     rows = [(f, file_fingerprint(f)) for f in input_paths(dbt_vars)]
     with duckdb.connect(str(db)) as con:
-        con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters",
-                    [loaded_parameters(dbt_vars)])
+        con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters, ? as build_vars",
+                    [loaded_parameters(dbt_vars), settings_of(dbt_vars)])
         con.execute(f"create or replace table {INPUTS_TABLE} (source_file varchar, fingerprint varchar)")
         if rows:
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", rows)
@@ -596,6 +620,11 @@ def build(args: argparse.Namespace) -> BuildSummary:
         return build_spark(args, dbt_vars)
     db = (args.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
+    if up_to_date(db, dbt_vars, getattr(args, "full_refresh", False), getattr(args, "full_check", False)):
+        summary = summarize(db)
+        summary.warnings = build_warnings(db, summary, dbt_vars)
+        summary.mode = "nothing new: the marts are up to date (dbt did not run)"
+        return summary
     with working_copy(db) as work:
         run_vars, full_refresh, reason = plan_build(work, dbt_vars, getattr(args, "full_refresh", False))
         full_check = getattr(args, "full_check", False)

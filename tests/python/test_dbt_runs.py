@@ -161,3 +161,22 @@ def test_full_check_tests_whole_tables(corrupted_history, capsys):
     assert err.startswith("cexflow build: error: dbt build failed: test.cexflow.")
     assert ("grain_int_transfer_rows_validated_source_file__line_number" in err
             or "unique_int_transfers_deduplicated_transfer_id" in err)
+
+
+def test_a_build_with_nothing_new_does_not_run_dbt(tmp_path, capsys):
+    db = tmp_path / "x.duckdb"
+    args = ["build", "--db", str(db), "--input", str(day_file(tmp_path / "d0.csv", 0))]
+    assert cexflow_main(args) == 0
+    first = capsys.readouterr().out.splitlines()
+    stamp = db.stat().st_mtime_ns
+    assert cexflow_main(args) == 0
+    again = capsys.readouterr().out.splitlines()
+    # the same summary from the same file, which was not rewritten
+    assert again[:3] == first[:3] and again[3] == "nothing new: the marts are up to date (dbt did not run)"
+    assert db.stat().st_mtime_ns == stamp
+    # another anomaly setting, --full-check or --full-refresh do run dbt
+    for extra, mode in ((["--z", "3.5"], "incremental build (0 new file(s))"),
+                        (["--full-check"], "incremental build (0 new file(s))"),
+                        (["--full-refresh"], "full build (--full-refresh)")):
+        assert cexflow_main([*args, *extra]) == 0
+        assert capsys.readouterr().out.splitlines()[3] == mode, extra

@@ -23,6 +23,7 @@ and the build times, or the first difference, and exits 1 when the engines diffe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -38,6 +39,7 @@ if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
 from cexflow import build as cexflow_build  # noqa: E402
+from cexflow import cli  # noqa: E402
 from cexflow.db import connect_spark  # noqa: E402
 from cexflow.errors import CexflowError  # noqa: E402
 
@@ -187,7 +189,7 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    cexflow_build.add_build_arguments(parser)
+    cli.build_arguments(parser)
     parser.add_argument("--workdir", type=Path, metavar="DIR",
                         help="build into DIR (cexflow.duckdb and spark/, replaced if there) and keep them "
                              "(default: a temporary folder, removed at the end)")
@@ -211,25 +213,24 @@ def run_builds(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, dic
     db, spark_dir = workdir / "cexflow.duckdb", workdir / "spark"
     db.unlink(missing_ok=True)
     shutil.rmtree(spark_dir, ignore_errors=True)
-    duck_args = argparse.Namespace(**{**vars(args), "target": "duckdb", "db": db, "full_refresh": True})
+    options = cli.build_options(args)
     started = time.perf_counter()
-    cexflow_build.build(duck_args)
+    cexflow_build.build(dataclasses.replace(options, target="duckdb", db=db, full_refresh=True))
     times["duckdb"] = time.perf_counter() - started
-    spark_args = argparse.Namespace(**{**vars(args), "target": "spark", "spark_dir": spark_dir,
-                                       "full_refresh": False})
+    spark_options = dataclasses.replace(options, target="spark", spark_dir=spark_dir, full_refresh=False)
     if args.spark_incremental:
-        if len(args.input or []) < 2:
+        if len(options.input) < 2:
             raise CexflowError("--spark-incremental needs two or more --input options (the last one is added "
                                "by the incremental build)")
         os.environ["CEXFLOW_SPARK_CATALOG"] = "hive"
-        first = argparse.Namespace(**{**vars(spark_args), "input": args.input[:-1]})
+        first = dataclasses.replace(spark_options, input=options.input[:-1])
         started = time.perf_counter()
         cexflow_build.build_spark(first, cexflow_build.build_vars(first), with_tests=False)
         times["spark first"] = time.perf_counter() - started
     else:
         os.environ.setdefault("CEXFLOW_SPARK_CATALOG", "in-memory")
     started = time.perf_counter()
-    summary = cexflow_build.build_spark(spark_args, cexflow_build.build_vars(spark_args),
+    summary = cexflow_build.build_spark(spark_options, cexflow_build.build_vars(spark_options),
                                         with_tests=not args.spark_models_only)
     times["spark"] = time.perf_counter() - started
     if args.spark_incremental and not summary.mode.startswith("incremental"):

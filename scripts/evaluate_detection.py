@@ -219,14 +219,13 @@ class Project:
     def build(self, csv_path: Path, labels: Path | None, db: Path) -> None:
         """Build what fct_netflow_zscores reads, from one history's files, with the vars `cexflow build
         --input CSV [--labels LABELS]` passes (the data tests run in `make test`)."""
-        from cexflow.build import build_vars
+        from cexflow.build import BuildOptions, build_vars
 
         db.parent.mkdir(parents=True, exist_ok=True)
         for stale in (db, db.with_name(db.name + ".wal")):  # a fresh file: incremental models must not append
             stale.unlink(missing_ok=True)
-        args = argparse.Namespace(input=[str(csv_path)], blocks=None, labels=[str(labels)] if labels else None,
-                                  token="LPT", decimals=None, chain="ethereum", top_k=10)
-        self._invoke(db, ["build", "--vars", json.dumps(build_vars(args)), "--select",
+        options = BuildOptions(input=[csv_path], labels=[labels] if labels else [])
+        self._invoke(db, ["build", "--vars", json.dumps(build_vars(options)), "--select",
                           "+fct_netflow_daily_series", "+stg_tokens__selected",
                           "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"])
 

@@ -48,15 +48,15 @@ def time_copy_parts(db: Path) -> dict[str, float]:
     return {"copy": copied - started, "fsync": flushed - copied, "rename": renamed - flushed}
 
 
-def build_in_place(args: argparse.Namespace) -> None:
+def build_in_place(options: build.BuildOptions) -> None:
     """The build as it ran before the working copy: dbt writes the database itself (its own dbt folder: dbt
     would parse the project again each time the database's path alternates with the working copy's)."""
-    dbt_vars = build.build_vars(args)
-    run_vars, full_refresh, _ = build.plan_build(args.db, dbt_vars, False)
+    dbt_vars = build.build_vars(options)
+    run_vars, full_refresh, _ = build.plan_build(options.db, dbt_vars, False)
     command = build.dbt_build_command(run_vars, full_refresh, full_check=False)
-    build.run_dbt(command, args.db, "duckdb", input_files=run_vars["input_files"],
-                  target_path=args.db.with_name(args.db.name + ".in-place-dbt") / "target")
-    build.record_build(args.db, dbt_vars)
+    build.run_dbt(command, options.db, "duckdb", input_files=run_vars["input_files"],
+                  target_path=options.db.with_name(options.db.name + ".in-place-dbt") / "target")
+    build.record_build(options.db, dbt_vars)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,20 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     db = options.db.resolve()
     if not db.exists():
         parser.error(f"--db {db}: no such database; build it first (see --help)")
-    build_parser = argparse.ArgumentParser()
-    build.add_build_arguments(build_parser)
-    args = build_parser.parse_args(["--db", str(db), *[a for i in options.input for a in ("--input", i)]])
-    args.db = db
+    build_options = build.BuildOptions(input=options.input, db=db)
 
     size = db.stat().st_size + (wal_of(db).stat().st_size if wal_of(db).exists() else 0)
     parts = [time_copy_parts(db) for _ in range(options.repeat)]
     copy_walls, in_place_walls = [], []
     for _ in range(options.repeat):
         started = time.perf_counter()
-        build.build(args)
+        build.build(build_options)
         copy_walls.append(time.perf_counter() - started)
         started = time.perf_counter()
-        build_in_place(args)
+        build_in_place(build_options)
         in_place_walls.append(time.perf_counter() - started)
 
     def median(values):

@@ -1,11 +1,12 @@
 """`cexflow agent`: rebuild the marts, alert once on each new anomaly episode, write a Markdown alert report,
 post webhooks; `--loop` repeats every `--interval` seconds.
 
-Library core: `run_cycle(args, state_path, options) -> CycleResult` is one pass (the caller holds the lock,
-see `agent_lock`); `ensure_built(args)` rebuilds unless nothing changed; `read_anomalies(db)` reads the
+Library core: `run_cycle(build_options, state_path, options) -> CycleResult` is one pass (the caller holds the
+lock, see `agent_lock`); `ensure_built(build_options)` rebuilds unless nothing changed; `read_anomalies(db)` reads the
 anomaly days and the transfers behind them from the marts; `plan(days, known, since)` sorts the new days into
 alerts, updates and seen days; `alert_text(day)`; `messages(entry, digest)` the webhook messages of a report
-(formats and posting: `cexflow.webhooks`). `run(args)` parses, locks, loops and prints.
+(formats and posting: `cexflow.webhooks`). `agent_options(...)` checks the agent options;
+`monitor(build_options, options, ...)` locks, loops and prints (`cexflow agent` calls it).
 
 Episodes. Everything the agent says about an anomaly is read from the marts: `rpt_netflow_anomalies` (a row per
 anomaly day of a series, with its flows, baseline, z, materiality and episode: `episode_series`,
@@ -56,8 +57,8 @@ input and label file, the project's models, macros and seeds) and of the DuckDB 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -73,7 +74,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from cexflow import __version__, webhooks
-from cexflow.build import add_build_arguments, build, build_vars, build_warnings, input_paths, summarize
+from cexflow.build import BuildOptions, build, build_vars, build_warnings, input_paths, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, replace_durably
@@ -207,15 +208,15 @@ def _project_files() -> list[Path]:
     return [p for p in files if p.exists()]
 
 
-def build_fingerprint(args: argparse.Namespace, dbt_vars: dict) -> str:
-    """A hash of what a build depends on: options (`dbt_vars`, from build_vars(args)), and size and mtime of
+def build_fingerprint(build_options: BuildOptions, dbt_vars: dict) -> str:
+    """A hash of what a build depends on: options (`dbt_vars`, from build_vars(build_options)), and size and mtime of
     every file it reads."""
     files = sorted({*input_paths(dbt_vars), *dbt_vars["ethereum_etl_blocks_files"], *dbt_vars["labels_files"]})
     stats = []
     for path in [*map(Path, files), *_project_files()]:
         st = path.stat()
         stats.append([str(path), st.st_size, st.st_mtime_ns])
-    payload = {"vars": dbt_vars, "files": stats, "target": args.target, "version": __version__}
+    payload = {"vars": dbt_vars, "files": stats, "target": build_options.target, "version": __version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -227,14 +228,14 @@ def _db_stamp(db: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
+def ensure_built(build_options: BuildOptions) -> tuple[bool, object]:
     """Run the build unless the fingerprint and the DuckDB file are those of the agent's last build.
     Returns (built, BuildSummary)."""
-    db = (args.db or default_db()).resolve()
-    args.db = db
+    db = (build_options.db or default_db()).resolve()
+    build_options = dataclasses.replace(build_options, db=db)
     sidecar = db.with_name(db.name + ".agent-build.json")
-    dbt_vars = build_vars(args)  # also checks every option and file (one-line errors)
-    fingerprint = build_fingerprint(args, dbt_vars)
+    dbt_vars = build_vars(build_options)  # also checks every option and file (one-line errors)
+    fingerprint = build_fingerprint(build_options, dbt_vars)
     try:
         last = json.loads(sidecar.read_text())
     except (OSError, ValueError):
@@ -245,7 +246,7 @@ def ensure_built(args: argparse.Namespace) -> tuple[bool, object]:
         return False, summary
     with contextlib.suppress(FileNotFoundError):
         sidecar.unlink()  # a failed build leaves no stale fingerprint
-    summary = build(args)
+    summary = build(build_options)
     atomic_write(sidecar, json.dumps({"fingerprint": fingerprint, "db": _db_stamp(db),
                                       "built_at": _now().isoformat()}) + "\n")
     return True, summary
@@ -640,7 +641,7 @@ class CycleResult:
         return out
 
 
-def run_cycle(args: argparse.Namespace, state_path: Path, options: Options) -> CycleResult:
+def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -> CycleResult:
     """One pass: finish pending reports, rebuild, report new anomaly days, post webhooks. Hold the lock."""
     state = State.load(state_path)
     result = CycleResult([])
@@ -649,9 +650,9 @@ def run_cycle(args: argparse.Namespace, state_path: Path, options: Options) -> C
         _finish_entry(state, entry, options)
         result.reports.append(entry)
     try:
-        result.built, summary = ensure_built(args)
+        result.built, summary = ensure_built(build_options)
         result.build_warnings = summary.warnings
-        days, context = read_anomalies(args.db)
+        days, context = read_anomalies((build_options.db or default_db()).resolve())
         result.rejected = context["rejected_total"]
         since = options.since.isoformat() if options.since else None
         alerts, updates, seen = plan(days, state.known_keys().__contains__, since)
@@ -679,7 +680,7 @@ def run_cycle(args: argparse.Namespace, state_path: Path, options: Options) -> C
     return result
 
 
-# --- command line ---------------------------------------------------------------------------------------
+# --- the monitor ---------------------------------------------------------------------------------------
 
 
 EPILOG = ("Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
@@ -689,75 +690,38 @@ EPILOG = ("Consecutive anomaly days of a series are one episode, and the total's
           "line per day of an update, and a line on the days --since marked as seen.")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = EPILOG
-    add_build_arguments(parser)
-    g = parser.add_argument_group("agent options")
-    g.add_argument("--state", type=Path, metavar="PATH",
-                   help="the agent's memory of the anomaly days it reported, JSON, written atomically (default: "
-                        "beside --db, e.g. cexflow.agent-state.json); a lock file PATH.lock keeps a second agent "
-                        "off it")
-    g.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                   help="folder of the alert reports (default: agent_reports/ in the project root)")
-    g.add_argument("--loop", action="store_true",
-                   help="repeat every --interval seconds until SIGINT or SIGTERM (which end it between cycles)")
-    g.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, metavar="SECONDS",
-                   help=f"seconds between the starts of two cycles with --loop (default: {DEFAULT_INTERVAL:g})")
-    g.add_argument("--webhook", metavar="URL",
-                   help="POST each new alert and each update to this URL in --webhook-format; a failed post is "
-                        "kept in the state and retried on the next run (at least once); the URL's path and "
-                        "query, where webhooks keep their secret, are never printed")
-    g.add_argument("--webhook-format", default=webhooks.AUTO, choices=(webhooks.AUTO, *webhooks.FORMATS),
-                   help="slack ({\"text\": mrkdwn}), discord ({\"content\"}, 2,000 characters), telegram (Bot API "
-                        "sendMessage, the chat on the URL: https://api.telegram.org/bot<token>/sendMessage"
-                        "?chat_id=<chat id>; 4,096 characters) or json (text and every field); auto (default): "
-                        "slack for hooks.slack.com, discord for discord.com/api/webhooks/, telegram for "
-                        "api.telegram.org, json for any other URL")
-    g.add_argument("--digest", action="store_true",
-                   help="with --webhook: one message per run with all its new alerts and updates, instead of "
-                        "one per alert and per update")
-    g.add_argument("--since", metavar="DATE",
-                   help="new anomaly days before DATE (YYYY-MM-DD) are marked as seen: listed in the report, "
-                        "never sent, and later days of their episodes are updates (default: every new anomaly "
-                        "alerts; a first run reports the whole history)")
-    g.add_argument("--report-url", metavar="BASE",
-                   help="alert texts link the report as BASE + its path under --out (e.g. BASE/2025-06/"
-                        "agent_report_<time>.md with --rotate-monthly), for an --out that is published at BASE "
-                        "(default: the report's local path)")
-    g.add_argument("--rotate-monthly", action="store_true",
-                   help="write the reports into DIR/YYYY-MM/ (the month of the run, UTC); the memory is kept")
-
-
-def options_from_args(args: argparse.Namespace) -> Options:
+def agent_options(out: Path = DEFAULT_OUT, webhook: str | None = None, webhook_format: str = webhooks.AUTO,
+                  rotate_monthly: bool = False, since: str | dt.date | None = None, digest: bool = False,
+                  report_url: str | None = None) -> Options:
     """The agent options, checked: one-line errors that name the option."""
-    if args.webhook is None and args.webhook_format != webhooks.AUTO:
-        raise CexflowError(f"--webhook-format {args.webhook_format}: needs --webhook URL")
-    if args.digest and args.webhook is None:
+    if webhook is None and webhook_format != webhooks.AUTO:
+        raise CexflowError(f"--webhook-format {webhook_format}: needs --webhook URL")
+    if digest and webhook is None:
         raise CexflowError("--digest: groups the webhook's messages; give --webhook URL too")
-    webhook = Webhook(args.webhook, webhooks.resolve_format(args.webhook, args.webhook_format)) \
-        if args.webhook is not None else None
-    if args.report_url is not None:
-        webhooks.check_http_url(args.report_url, "--report-url")
-    since = parse_date(args.since, "--since")
-    return Options(args.out, webhook, args.rotate_monthly, since, args.digest, args.report_url)
+    hook = Webhook(webhook, webhooks.resolve_format(webhook, webhook_format)) if webhook is not None else None
+    if report_url is not None:
+        webhooks.check_http_url(report_url, "--report-url")
+    return Options(Path(out), hook, rotate_monthly, parse_date(since, "--since"), digest, report_url)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise CexflowError(f"--interval {args.interval:g}: must be a positive number of seconds")
-    options = options_from_args(args)
-    if args.target != "duckdb":
+def monitor(build_options: BuildOptions, options: Options, state: Path | None = None, loop: bool = False,
+            interval: float = DEFAULT_INTERVAL) -> int:
+    """Run one cycle (or with `loop`, one every `interval` seconds until SIGINT or SIGTERM) under the lock of
+    the state `state` (default: beside the database), printing each cycle's lines."""
+    if interval <= 0:
+        raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
+    if build_options.target != "duckdb":
         # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
-        raise CexflowError(f"--target {args.target}: the agent reads its marts from a DuckDB file; "
+        raise CexflowError(f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
                            "run it with --target duckdb (the default)")
-    args.db = (args.db or default_db()).resolve()
-    state_path = (args.state or default_state(args.db)).resolve()
+    build_options = dataclasses.replace(build_options, db=(build_options.db or default_db()).resolve())
+    state_path = (state or default_state(build_options.db)).resolve()
     with agent_lock(state_path):
         _checkpoint("locked")
-        if not args.loop:
-            _print(run_cycle(args, state_path, options))
+        if not loop:
+            _print(run_cycle(build_options, state_path, options))
             return 0
-        return _loop(args, state_path, options)
+        return _loop(build_options, state_path, options, interval)
 
 
 def _print(result: CycleResult) -> None:
@@ -767,7 +731,7 @@ def _print(result: CycleResult) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _loop(args: argparse.Namespace, state_path: Path, options: Options) -> int:
+def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:
     stop = threading.Event()
 
     def handle(signum, _frame):
@@ -778,10 +742,10 @@ def _loop(args: argparse.Namespace, state_path: Path, options: Options) -> int:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                _print(run_cycle(args, state_path, options))
+                _print(run_cycle(build_options, state_path, options))
             except CexflowError as exc:  # one bad cycle (e.g. a broken input file) does not end the monitor
                 print(f"cexflow agent: error: {exc}", file=sys.stderr, flush=True)
-            stop.wait(max(0.0, args.interval - (time.monotonic() - started)))
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
@@ -21,51 +20,70 @@ from cexflow import inputs
 from cexflow.db import lock_conflict, spark_schema_dir
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
-from cexflow.methods import add_anomaly_arguments, anomaly_vars
+from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db
 from cexflow.progress import DbtProgress
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 
 
-def add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    """The build options, shared with `cexflow agent`."""
-    g = parser.add_argument_group("build options")
-    g.add_argument("--input", action="append", metavar="PATH_OR_GLOB",
-                   help="raw transfer file, directory or glob; repeatable (default: the bundled sample)")
-    g.add_argument("--blocks", action="append", metavar="CSV",
-                   help="ethereum-etl blocks.csv (number,timestamp) for token_transfers files without "
-                        "block_timestamp; repeatable")
-    g.add_argument("--labels", action="append", metavar="CSV",
-                   help="exchange label CSV (address,exchange[,wallet|name_tag][,chain]); repeatable "
-                        "(default: seeds/exchange_wallets.csv)")
-    g.add_argument("--token", default="LPT", metavar="SYMBOL_OR_ADDRESS",
-                   help="token symbol from seeds/tokens.csv or a 0x address (default: LPT)")
-    g.add_argument("--decimals", type=int, metavar="N",
-                   help="decimals of the token (default: from seeds/tokens.csv)")
-    g.add_argument("--chain", default="ethereum", metavar="NAME", help="chain name (default: ethereum)")
-    g.add_argument("--db", type=Path, metavar="PATH",
-                   help="DuckDB file to build (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
-    g.add_argument("--target", default="duckdb", choices=("duckdb", "spark"),
-                   help="dbt target of profiles.yml (default: duckdb); spark needs pip install -e '.[spark]' "
-                        "and Java 17")
-    g.add_argument("--spark-dir", type=Path, metavar="DIR",
-                   help="with --target spark: folder of the Spark warehouse and metastore (default: "
-                        "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
-    add_anomaly_arguments(g)
-    g.add_argument("--top-k", type=int, default=10, metavar="K",
-                   help="days per series in the top-k table (default: 10)")
-    g.add_argument("--full-refresh", action="store_true",
-                   help="rebuild everything from the inputs (by default a build of an existing database reads "
-                        "only new input files, and rebuilds in full when anything else changed)")
-    g.add_argument("--full-check", action="store_true",
-                   help="run every data test on whole tables, and dbt's unit tests (by default the tests of the "
-                        "incremental tables check the rows the build wrote, and unit tests run in make test)")
-    g.add_argument("--verbose", action="store_true", help="show the dbt command and dbt's own output")
+@dataclass(frozen=True)
+class BuildOptions:
+    """The options of a build: one field per `cexflow build` option, named after it (`--min-history` is
+    `min_history`). None means the default, which is the var of `dbt_project.yml` for the token, the chain,
+    the top-k and the anomaly options (`cexflow.methods.ANOMALY_OPTIONS`), and otherwise what the field's
+    comment says. A value of the wrong kind or out of range is a CexflowError that names the option."""
+
+    input: tuple[str, ...] = ()  # raw transfer files, folders or globs; empty: the bundled sample
+    blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
+    labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
+    token: str | None = None  # symbol of seeds/tokens.csv or a 0x address (var token)
+    decimals: int | None = None  # None: from seeds/tokens.csv
+    chain: str | None = None  # var chain
+    db: Path | None = None  # None: $CEXFLOW_DB or cexflow.duckdb in the project root
+    target: str = "duckdb"  # dbt target of profiles.yml: duckdb or spark
+    spark_dir: Path | None = None  # with target spark; None: $CEXFLOW_SPARK_DIR or spark/ in the project root
+    # the anomaly options (cexflow.methods.ANOMALY_OPTIONS: flag, dbt var, kind and bounds)
+    method: str | None = None
+    window: int | None = None
+    z: float | None = None
+    min_history: int | None = None
+    min_materiality: float | None = None
+    min_amount: float | None = None
+    materiality_scale: str | None = None
+    materiality_window: int | None = None
+    exclude_z: float | str | None = None  # methods.OFF turns it off
+    active_spread_floor: float | None = None
+    spread_floor: float | None = None
+    min_active_days: int | None = None
+    no_materiality: bool = False
+    top_k: int | None = None  # var topk_days
+    full_refresh: bool = False
+    full_check: bool = False
+    verbose: bool = False  # show the dbt command and dbt's own output
+
+    def __post_init__(self) -> None:
+        for name in ("input", "blocks", "labels"):  # a list, a tuple or one path
+            value = getattr(self, name)
+            paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
+            object.__setattr__(self, name, tuple(str(p) for p in paths))
+        for name in ("db", "spark_dir"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else Path(value))
+        if self.target not in TARGETS:
+            raise CexflowError(f"--target {self.target}: must be one of {', '.join(TARGETS)}")
+        for option in ANOMALY_OPTIONS:
+            option.check_kind(getattr(self, option.dest))
+        for flag, value in (("--top-k", self.top_k), ("--decimals", self.decimals)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise CexflowError(f"{flag} {value!r}: must be a whole number")
+        if self.top_k is not None and self.top_k < 1:
+            raise CexflowError(f"--top-k {self.top_k}: must be at least 1")
+        if self.decimals is not None and not 0 <= self.decimals <= 77:
+            raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_build_arguments(parser)
+TARGETS = ("duckdb", "spark")
 
 
 @dataclass
@@ -97,20 +115,20 @@ class BuildSummary:
         ] + ([self.mode] if self.mode else []) + [f"warning: {warning}" for warning in self.warnings]
 
 
-def build_vars(args: argparse.Namespace) -> dict:
-    """dbt vars from the build options, after checking every file and option."""
-    anomaly = anomaly_vars(args)
-    if args.top_k < 1:
-        raise CexflowError(f"--top-k {args.top_k}: must be at least 1")
-    if args.decimals is not None and not 0 <= args.decimals <= 77:
-        raise CexflowError(f"--decimals {args.decimals}: must be between 0 and 77")
-    token = inputs.resolve_token(args.token, args.chain, args.decimals)
-    files = inputs.classify_inputs(args.input or [str(SAMPLE_INPUT)], args.blocks)
+def build_vars(options: BuildOptions) -> dict:
+    """dbt vars from the build options, after checking every file and option; what an option leaves at None
+    is the var of dbt_project.yml."""
+    defaults = project_vars()
+    anomaly = anomaly_vars(options)
+    token = inputs.resolve_token(options.token or defaults["token"], options.chain or defaults["chain"],
+                                 options.decimals)
+    files = inputs.classify_inputs(list(options.input) or [str(SAMPLE_INPUT)], list(options.blocks))
     dbt_vars: dict = {"input_files": files.dbt_input_files()}
-    dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(args.blocks) if args.blocks else []
-    dbt_vars["labels_files"] = inputs.label_files(args.labels) if args.labels else []
+    dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(list(options.blocks)) if options.blocks else []
+    dbt_vars["labels_files"] = inputs.label_files(list(options.labels)) if options.labels else []
     check_labels_on_chain(dbt_vars["labels_files"], token.chain)
-    dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals, topk_days=args.top_k)
+    dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals,
+                    topk_days=options.top_k or defaults["topk_days"])
     dbt_vars.update(anomaly)
     return dbt_vars
 
@@ -585,24 +603,24 @@ def hive_catalog() -> bool:
     return os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
-def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
+def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
     """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
     an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
     docs/scale.md), else in full. Without tests: the seeds and models only
     (scripts/compare_engines.py --spark-models-only)."""
     check_spark_installed()
-    spark_dir = (getattr(args, "spark_dir", None) or default_spark_dir()).resolve()
+    spark_dir = (options.spark_dir or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
-    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, getattr(args, "full_refresh", False))
-    full_check = getattr(args, "full_check", False)
+    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh)
+    full_check = options.full_check
     command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
     if not hive_catalog():
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
-    run_dbt(command, spark_dir, "spark", verbose=args.verbose, input_files=run_vars["input_files"],
-            progress=None if args.verbose else DbtProgress(with_unit_tests=with_tests and full_check))
+    run_dbt(command, spark_dir, "spark", verbose=options.verbose, input_files=run_vars["input_files"],
+            progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check))
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir)
@@ -611,26 +629,27 @@ def build_spark(args: argparse.Namespace, dbt_vars: dict, with_tests: bool = Tru
     return summary
 
 
-def build(args: argparse.Namespace) -> BuildSummary:
+def build(options: BuildOptions) -> BuildSummary:
     """Check the options and files, run dbt build (incrementally where it can) on a working copy of the
     database, check and summarise the result, and move it into place: readers of the database never block the
     build nor see half of it (cexflow.files). A failed build leaves the database as it was."""
-    dbt_vars = build_vars(args)
-    if args.target == "spark":
-        return build_spark(args, dbt_vars)
-    db = (args.db or default_db()).resolve()
+    dbt_vars = build_vars(options)
+    if options.target == "spark":
+        return build_spark(options, dbt_vars)
+    db = (options.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    if up_to_date(db, dbt_vars, getattr(args, "full_refresh", False), getattr(args, "full_check", False)):
+    if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
         summary = summarize(db)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         return summary
     with working_copy(db) as work:
-        run_vars, full_refresh, reason = plan_build(work, dbt_vars, getattr(args, "full_refresh", False))
-        full_check = getattr(args, "full_check", False)
+        run_vars, full_refresh, reason = plan_build(work, dbt_vars, options.full_refresh)
+        full_check = options.full_check
         command = dbt_build_command(run_vars, full_refresh, full_check)
-        run_dbt(command, db, args.target, verbose=args.verbose, write_to=work, input_files=run_vars["input_files"],
-                progress=None if args.verbose else DbtProgress(with_unit_tests=full_check))
+        progress = None if options.verbose else DbtProgress(with_unit_tests=full_check)
+        run_dbt(command, db, options.target, verbose=options.verbose, write_to=work,
+                input_files=run_vars["input_files"], progress=progress)
         record_build(work, dbt_vars)
         summary = summarize(work)
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
@@ -646,10 +665,10 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     from cexflow.db import connect
 
     token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
-    token_text = f"{token.symbol} on {token.chain}" + ("" if token.symbol == token.address else f" ({token.address})")
+    token_text = f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
     if summary.rows_read and summary.other_token == summary.rows_read:
         raise CexflowError(
-            f"--token {token.symbol} --chain {token.chain}: none of the {summary.rows_read:,} rows read is a transfer "
+            f"--token {token.label} --chain {token.chain}: none of the {summary.rows_read:,} rows read is a transfer "
             f"of {token_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
     with connect(db) as con:
         per_file = con.execute(
@@ -698,10 +717,3 @@ def no_zscore_warning(days: int, dbt_vars: dict) -> str:
                 f"{needed:,} {what}")
     return ("no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
             "screened, too few days with flow)")
-
-
-def run(args: argparse.Namespace) -> int:
-    summary = build(args)
-    for line in summary.lines():
-        print(line)
-    return 0

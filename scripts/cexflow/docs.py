@@ -17,7 +17,6 @@ to `out` and then swapped in; an existing `out` is replaced only if it is empty 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import html
 import json
@@ -320,19 +319,3 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out / "index.html"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, metavar="PATH",
-                        help="DuckDB file with the marts (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="folder of the site, replaced if it holds an earlier site (default: beside the "
-                             "database, my.duckdb -> my.site/; the project's own cexflow.duckdb -> site/ in the "
-                             "project root)")
-    parser.add_argument("--verbose", action="store_true", help="show dbt's own output")
-
-
-def run(args: argparse.Namespace) -> int:
-    index = build_site(args.db, args.out, verbose=args.verbose)
-    print(f"docs site in {index.parent}: open {index}")
-    return 0

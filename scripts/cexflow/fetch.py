@@ -13,12 +13,11 @@ query can return cannot be fetched whole: that is an error that says so.
 Every finished query's rows go to a part file and the manifest (both written atomically: temp file, fsync,
 os.replace); a wallet whose range is complete gets its parts merged into one CSV. An interrupted fetch
 resumes at the first block not yet done; a finished fetch re-run makes no call at all. The API key is read
-from ETHERSCAN_API_KEY by `run()` only and is never written, printed or logged.
+from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged.
 """
 
 from __future__ import annotations
 
-import argparse
 import calendar
 import csv
 import hashlib
@@ -33,16 +32,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from cexflow import balances, defillama
+from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
+from cexflow.inputs import Token
+from cexflow.methods import project_vars
+from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 
 HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
         "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_LABELS = PROJECT_ROOT / "seeds" / "exchange_wallets.csv"
-TOKENS_CSV = PROJECT_ROOT / "seeds" / "tokens.csv"
 DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"
 DEFAULT_BALANCES_ROOT = PROJECT_ROOT / "data" / "raw" / "balances"
 DEFAULT_PRICES_ROOT = PROJECT_ROOT / "data" / "raw" / "prices"
@@ -66,7 +65,6 @@ PARTS_DIR = ".parts"
 LOCK_NAME = ".fetch.lock"
 MANIFEST_FORMAT = 1
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
@@ -77,71 +75,33 @@ class Wallet:
     name: str
 
 
-@dataclass(frozen=True)
-class Token:
-    address: str  # lowercase
-    symbol: str | None
-    decimals: int | None
-
-    @property
-    def label(self) -> str:
-        return self.symbol or self.address
-
-
-def resolve_token(token: str, chain: str, tokens_csv: Path = TOKENS_CSV) -> Token:
-    """A symbol from tokens.csv (case-insensitive) for `chain`, or a 0x address used as given."""
-    known = []
-    with open(tokens_csv, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if (row.get("chain") or "").strip().lower() == chain:
-                known.append(row)
-    if _ADDRESS.match(token):
-        address = token.lower()
-        for row in known:
-            if row["token_address"].strip().lower() == address:
-                return Token(address, row["symbol"].strip(), int(row["decimals"]))
-        return Token(address, None, None)
-    for row in known:
-        if row["symbol"].strip().lower() == token.lower():
-            return Token(row["token_address"].strip().lower(), row["symbol"].strip(), int(row["decimals"]))
-    symbols = ", ".join(sorted(row["symbol"].strip() for row in known)) or "none"
-    raise CexflowError(f"--token {token}: not a 0x address and not a symbol known on {chain} in "
-                       f"{tokens_csv} (known: {symbols})")
+def resolve_token(token: str, chain: str) -> Token:
+    """A symbol of seeds/tokens.csv on `chain`, or a 0x address used as given (its decimals, when not in the
+    seed, come from the API): inputs.resolve_token."""
+    return inputs.resolve_token(token, chain, need_decimals=False)
 
 
 def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
-    """The wallets of `chain` in a label file, in file order, each address once.
+    """The wallets of `chain` in a label file (inputs.read_label_file), in file order, each address once.
 
     `which="seed"` keeps the rows whose `label_source` mentions `seed_project` (the seed project's wallets).
     """
-    try:
-        fh = open(labels_csv, newline="", encoding="utf-8")
-    except OSError as exc:
-        raise CexflowError(f"--labels {labels_csv}: cannot read ({exc.strerror})") from None
     wallets: dict[str, Wallet] = {}
-    with fh:
-        reader = csv.DictReader(fh)
-        columns = {c.strip() for c in reader.fieldnames or []}
-        missing = {"address", "exchange"} - columns
-        if missing:
-            raise CexflowError(f"--labels {labels_csv}: missing column(s) {', '.join(sorted(missing))} "
-                               "(a label file needs at least address and exchange)")
-        if which == "seed" and "label_source" not in columns:
+    for line, row in inputs.read_label_file(labels_csv):
+        if which == "seed" and "label_source" not in row:
             raise CexflowError(f"--wallets seed: {labels_csv} has no label_source column to find the "
                                "seed project's wallets in; use --wallets all")
-        for line, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-            if (row.get("chain") or "ethereum").lower() != chain:
-                continue
-            if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
-                continue
-            address = row["address"]
-            if not _ADDRESS.match(address):
-                raise CexflowError(f"--labels {labels_csv} line {line}: address {address!r} is not "
-                                   "0x followed by 40 hex digits")
-            address = address.lower()
-            name = row.get("wallet") or row.get("name_tag") or address
-            wallets.setdefault(address, Wallet(address, row["exchange"], name))
+        if (row.get("chain") or "ethereum").lower() != chain:
+            continue
+        if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
+            continue
+        address = row["address"]
+        if not inputs.ADDRESS.match(address):
+            raise CexflowError(f"--labels {labels_csv} line {line}: address {address!r} is not "
+                               "0x followed by 40 hex digits")
+        address = address.lower()
+        name = row.get("wallet") or row.get("name_tag") or address
+        wallets.setdefault(address, Wallet(address, row["exchange"], name))
     if not wallets:
         extra = " labelled seed_project" if which == "seed" else ""
         raise CexflowError(f"--labels {labels_csv}: no wallets{extra} for chain {chain}")
@@ -649,100 +609,95 @@ def fetch_prices(client: defillama.DefiLlamaClient, *, chain: str, tokens: list[
     return PricesSummary(Path(out_path), series, client.calls - calls_before)
 
 
-# -- command line -----------------------------------------------------------------------------------------
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+# -- the fetch as a whole ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FetchOptions:
+    """The options of `cexflow fetch`, one field per option (`--page-size` is `page_size`). None: the default
+    its comment names (the token and chain: the vars of dbt_project.yml)."""
+
+    transfers: bool = False  # the transfers (also when neither balances nor prices is asked for)
+    balances: bool = False
+    prices: bool = False
+    start: date | None = None  # needed for transfers and prices
+    end: date | None = None
+    token: tuple[str, ...] = ()  # symbols or 0x addresses; empty: var token
+    chain: str | None = None  # var chain
+    labels: Path = EXCHANGE_WALLETS_SEED
+    wallets: str = "all"  # all, or seed: the rows whose label_source says seed_project
+    out: Path | None = None  # None: data/raw/etherscan/<chain>/<token>/
+    balances_out: Path | None = None  # None: one file per token under data/raw/balances/
+    prices_out: Path | None = None  # None: one file per token under data/raw/prices/
+    api_url: str = DEFAULT_API_URL
+    prices_url: str = defillama.DEFAULT_URL
+    rate: float = 3.0  # Etherscan calls per second at most (the free tier's limit)
+    page_size: int = DEFAULT_PAGE_SIZE
+    timeout: float = 30.0  # seconds without an answer before a call is retried
+
+    def __post_init__(self) -> None:
+        names = (self.token,) if isinstance(self.token, str) else tuple(self.token or ())
+        object.__setattr__(self, "token", names)
+        object.__setattr__(self, "labels", Path(self.labels))
+        for name in ("out", "balances_out", "prices_out"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        if (self.chain or project_vars()["chain"]) not in CHAIN_IDS:
+            raise CexflowError(f"--chain {self.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
+        if self.wallets not in WALLET_CHOICES:
+            raise CexflowError(f"--wallets {self.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
+        for flag, value in (("--start", self.start), ("--end", self.end)):
+            if value is not None and not isinstance(value, date):
+                raise CexflowError(f"--{flag.lstrip('-')} {value!r}: must be a date (datetime.date)")
+
+    @property
+    def chain_name(self) -> str:
+        return self.chain or project_vars()["chain"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_argument_group(
-        "what to fetch", "without any of these, the transfers; with --balances or --prices only what is named "
-                         "(add --transfers for the transfers too)")
-    what.add_argument("--transfers", action="store_true",
-                      help="the token transfers of the labelled wallets (the default when nothing else is named)")
-    what.add_argument("--balances", action="store_true",
-                      help="each labelled wallet's balance and the token's supply, each with the block it holds "
-                           "after (Etherscan tokenbalance, tokensupply; needs no --start/--end)")
-    what.add_argument("--prices", action="store_true",
-                      help="daily USD prices from --start to --end (DefiLlama's coins API; needs no key)")
-    parser.add_argument("--start", type=_date, metavar="DATE",
-                        help="first UTC day to fetch (YYYY-MM-DD); needed for transfers and prices")
-    parser.add_argument("--end", type=_date, metavar="DATE",
-                        help="last UTC day to fetch, included whole (YYYY-MM-DD); must be a finished day")
-    parser.add_argument("--token", action="append", metavar="SYMBOL_OR_ADDRESS",
-                        help="a symbol of seeds/tokens.csv or a 0x token address; repeat for several tokens "
-                             "(default: LPT)")
-    parser.add_argument("--chain", default="ethereum", choices=sorted(CHAIN_IDS),
-                        help="chain to fetch from (default: ethereum)")
-    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, metavar="CSV",
-                        help="exchange wallet labels (default: the project's seeds/exchange_wallets.csv)")
-    parser.add_argument("--wallets", choices=["all", "seed"], default="all",
-                        help="all labelled wallets of the chain (default), or only those whose label_source "
-                             "says seed_project (the seed project's 13 wallets)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="transfers' folder (default: data/raw/etherscan/<chain>/<token>/ in the project)")
-    parser.add_argument("--balances-out", type=Path, default=None, metavar="CSV",
-                        help="balances file, all tokens in one (default: one per token, "
-                             "data/raw/balances/<chain>/<token>/balances_<UTC time>.csv)")
-    parser.add_argument("--prices-out", type=Path, default=None, metavar="CSV",
-                        help="prices file, all tokens in one (default: one per token, "
-                             "data/raw/prices/<chain>/<token>/prices_<start>_<end>.csv)")
-    parser.add_argument("--api-url", default=DEFAULT_API_URL, metavar="URL",
-                        help=f"Etherscan API V2 endpoint (default: {DEFAULT_API_URL})")
-    parser.add_argument("--prices-url", default=defillama.DEFAULT_URL, metavar="URL",
-                        help=f"DefiLlama coins API (default: {defillama.DEFAULT_URL})")
-    parser.add_argument("--rate", type=float, default=3.0, metavar="CALLS_PER_S",
-                        help="at most this many Etherscan calls per second (default: 3, the free tier's limit)")
-    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, metavar="ROWS",
-                        help=f"rows per query (default: {DEFAULT_PAGE_SIZE}, the free tier's result window; "
-                             f"up to {MAX_PAGE_SIZE} on paid plans)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="give up on a call after this long without an answer, and retry (default: 30)")
+WALLET_CHOICES = ("all", "seed")
 
 
-def run(args: argparse.Namespace) -> int:
-    want_transfers = args.transfers or not (args.balances or args.prices)
-    _check_options(args, want_transfers)
-    tokens = _tokens(args.token or ["LPT"], args.chain)
-    if want_transfers and args.out and len(tokens) > 1:
-        raise CexflowError(f"--out {args.out}: a transfers folder holds one token's fetch; give one --token "
+def fetch(options: FetchOptions) -> int:
+    """Fetch what `options` asks for, printing a line per file written; the API key from ETHERSCAN_API_KEY."""
+    want_transfers = options.transfers or not (options.balances or options.prices)
+    _check_options(options, want_transfers)
+    chain = options.chain_name
+    tokens = _tokens(list(options.token) or [project_vars()["token"]], chain)
+    if want_transfers and options.out and len(tokens) > 1:
+        raise CexflowError(f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
                            "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)")
-    wallets = load_wallets(args.labels, args.chain, args.wallets) if want_transfers or args.balances else []
-    if want_transfers or args.balances:
+    wallets = load_wallets(options.labels, chain, options.wallets) if want_transfers or options.balances else []
+    if want_transfers or options.balances:
         api_key = os.environ.get(API_KEY_ENV, "").strip()
         if not api_key:
             raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
         if want_transfers:
             for token in tokens:
-                _run_transfers(args, api_key, token, wallets)
-        if args.balances:
-            _run_balances(args, api_key, tokens, wallets)
-    if args.prices:
-        _run_prices(args, tokens)
+                _run_transfers(options, api_key, token, wallets)
+        if options.balances:
+            _run_balances(options, api_key, tokens, wallets)
+    if options.prices:
+        _run_prices(options, tokens)
     return 0
 
 
-def _check_options(args: argparse.Namespace, want_transfers: bool) -> None:
+def _check_options(options: FetchOptions, want_transfers: bool) -> None:
     """Every option checked before the first call."""
-    if want_transfers or args.prices:
+    if want_transfers or options.prices:
         needs = "transfers" if want_transfers else "--prices"
-        for name in ("start", "end"):
-            if getattr(args, name) is None:
+        for name, value in (("start", options.start), ("end", options.end)):
+            if value is None:
                 raise CexflowError(f"--{name} DATE is needed for {needs}")
         today = datetime.now(UTC).date()
-        if args.end >= today:
-            raise CexflowError(f"--end {args.end}: not a finished UTC day yet (today is {today}); "
+        if options.end >= today:
+            raise CexflowError(f"--end {options.end}: not a finished UTC day yet (today is {today}); "
                                f"use {today - timedelta(days=1)} or earlier")
-        if args.start > args.end:
-            raise CexflowError(f"--start {args.start} is after --end {args.end}")
-    for option, url in (("--api-url", args.api_url), ("--prices-url", args.prices_url)):
+        if options.start > options.end:
+            raise CexflowError(f"--start {options.start} is after --end {options.end}")
+    for option, url in (("--api-url", options.api_url), ("--prices-url", options.prices_url)):
         if not re.match(r"^https?://", url):
             raise CexflowError(f"{option} {url}: not an http(s) URL")
-    if not args.timeout > 0:
-        raise CexflowError(f"--timeout {args.timeout}: must be a positive number of seconds")
+    if not options.timeout > 0:
+        raise CexflowError(f"--timeout {options.timeout}: must be a positive number of seconds")
 
 
 def _tokens(names: list[str], chain: str) -> list[Token]:
@@ -757,44 +712,48 @@ def _reporter() -> Reporter:
     return TqdmReporter() if sys.stderr.isatty() else LineReporter()
 
 
-def _etherscan(args: argparse.Namespace, api_key: str, reporter: Reporter) -> EtherscanClient:
-    return EtherscanClient(api_key, CHAIN_IDS[args.chain], args.api_url, rate=args.rate, timeout=args.timeout,
+def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> EtherscanClient:
+    return EtherscanClient(api_key, CHAIN_IDS[options.chain_name], options.api_url, rate=options.rate,
+                           timeout=options.timeout,
                            log=reporter.message)
 
 
-def _run_transfers(args: argparse.Namespace, api_key: str, token: Token, wallets: list[Wallet]) -> None:
-    out_dir = args.out or default_out_dir(args.chain, token)
+def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
+    chain = options.chain_name
+    out_dir = options.out or default_out_dir(chain, token)
     reporter = _reporter()
-    summary = fetch_transfers(_etherscan(args, api_key, reporter), chain=args.chain, token=token,
-                              wallets=wallets, start=args.start, end=args.end, out_dir=out_dir,
-                              page_size=args.page_size, reporter=reporter)
+    summary = fetch_transfers(_etherscan(options, api_key, reporter), chain=chain, token=token,
+                              wallets=wallets, start=options.start, end=options.end, out_dir=out_dir,
+                              page_size=options.page_size, reporter=reporter)
     print(f"{summary.rows} {token.label} transfer rows of {len(summary.files)} wallets "
           f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
           f"{summary.calls} calls, {summary.wallets_skipped} wallets already done; "
           f"manifest {summary.manifest}")
 
 
-def _run_balances(args: argparse.Namespace, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
+def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
+    chain = options.chain_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    groups = ([(args.balances_out, tokens)] if args.balances_out else
-              [(default_balances_path(args.chain, token, stamp), [token]) for token in tokens])
+    groups = ([(options.balances_out, tokens)] if options.balances_out else
+              [(default_balances_path(chain, token, stamp), [token]) for token in tokens])
     for path, group in groups:
         reporter = _reporter()
-        summary = fetch_balances(_etherscan(args, api_key, reporter), chain=args.chain, tokens=group,
+        summary = fetch_balances(_etherscan(options, api_key, reporter), chain=chain, tokens=group,
                                  wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
-            print(f"{len(snapshot.rows) - 1} {token.label} wallet balances and the supply on {args.chain}, "
+            print(f"{len(snapshot.rows) - 1} {token.label} wallet balances and the supply on {chain}, "
                   f"after blocks {snapshot.first_block}-{snapshot.last_block} "
                   f"({snapshot.rereads} reads repeated) in {summary.path}; {_calls(summary.calls)}")
 
 
-def _run_prices(args: argparse.Namespace, tokens: list[Token]) -> None:
-    groups = ([(args.prices_out, tokens)] if args.prices_out else
-              [(default_prices_path(args.chain, token, args.start, args.end), [token]) for token in tokens])
+def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
+    chain = options.chain_name
+    groups = ([(options.prices_out, tokens)] if options.prices_out else
+              [(default_prices_path(chain, token, options.start, options.end), [token]) for token in tokens])
     reporter = LineReporter()
     for path, group in groups:
-        client = defillama.DefiLlamaClient(args.prices_url, timeout=args.timeout, log=reporter.message)
-        summary = fetch_prices(client, chain=args.chain, tokens=group, start=args.start, end=args.end,
+        client = defillama.DefiLlamaClient(options.prices_url, timeout=options.timeout, log=reporter.message)
+        summary = fetch_prices(client, chain=chain, tokens=group, start=options.start, end=options.end,
                                out_path=path)
         for token, series in zip(group, summary.series, strict=True):
             print(f"{len(series.rows)} of {series.days} days of {token.label} priced ({series.coin}), "

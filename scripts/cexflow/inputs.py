@@ -10,6 +10,7 @@ import csv
 import glob
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,15 +161,22 @@ def label_files(patterns: list[str]) -> list[str]:
     return [str(p) for p in paths]
 
 
-def label_rows(path: Path):
-    """The rows of a label CSV as dicts with lower-case column names, each checked (one-line errors)."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """The one reader of label CSVs (cexflow build's --labels, cexflow fetch's): (line number, row) of each
+    row, the column names in lower case and the values stripped, after checking that the file can be read, has
+    the columns address and exchange, and that every row has as many fields as the header (one-line errors).
+    What a row must hold besides is the caller's to check (label_rows)."""
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CexflowError(f"--labels {path}: cannot read ({exc.strerror})") from None
+    with fh:
         reader = csv.DictReader(fh)
         columns = [c.strip().lower() for c in (reader.fieldnames or [])]
         missing = [c for c in ("address", "exchange") if c not in columns]
         if missing:
             raise CexflowError(
-                f"{path}: a labels file needs columns address and exchange; missing {', '.join(missing)}"
+                f"{path}: a labels file needs columns address and exchange; missing column(s) {', '.join(missing)}"
             )
         reader.fieldnames = columns
         for row in reader:
@@ -178,14 +186,20 @@ def label_rows(path: Path):
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
                 raise CexflowError(f"{path}, line {line}: {n_fields} fields where the header has {len(columns)}")
-            address = (row.get("address") or "").strip()
-            if not ADDRESS.match(address):
-                raise CexflowError(
-                    f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
-                )
-            if not (row.get("exchange") or "").strip():
-                raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
-            yield row
+            yield line, {key: (value or "").strip() for key, value in row.items() if key is not None}
+
+
+def label_rows(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of a label CSV (read_label_file), each with a valid address and an exchange (one-line errors)."""
+    for line, row in read_label_file(path):
+        address = row.get("address", "")
+        if not ADDRESS.match(address):
+            raise CexflowError(
+                f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
+            )
+        if not row.get("exchange"):
+            raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+        yield row
 
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:
@@ -194,33 +208,44 @@ def label_chains(paths: list[str | Path]) -> dict[str, int]:
     addresses: dict[str, set[str]] = {}
     for path in paths:
         for row in label_rows(Path(path)):
-            chain = (row.get("chain") or "").strip().lower() or "ethereum"
-            addresses.setdefault(chain, set()).add(row["address"].strip().lower())
+            chain = (row.get("chain") or "").lower() or "ethereum"
+            addresses.setdefault(chain, set()).add(row["address"].lower())
     return {chain: len(found) for chain, found in sorted(addresses.items())}
 
 
 @dataclass(frozen=True)
 class Token:
+    """A token of a chain: its lower-case address, and its symbol and decimals where known (seeds/tokens.csv,
+    or --decimals)."""
+
     chain: str
     address: str
-    symbol: str
-    decimals: int
+    symbol: str | None
+    decimals: int | None
+
+    @property
+    def label(self) -> str:
+        """The token as the outputs name it: its symbol, or its address when it has none."""
+        return self.symbol or self.address
 
 
-def resolve_token(token: str, chain: str, decimals: int | None) -> Token:
-    """A token by symbol or address from seeds/tokens.csv; an address not in it needs --decimals."""
+def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_decimals: bool = True) -> Token:
+    """The one token resolver of the Python side (the SQL side is the model stg_tokens__selected): a symbol
+    (any case) or a 0x address of seeds/tokens.csv on `chain`, its decimals from the seed unless `decimals` is
+    given; an address not in the seed has no symbol, and needs `decimals` unless `need_decimals` is False
+    (a fetch, which reads the decimals from the API)."""
     wanted = token.strip().lower()
-    with open(TOKENS_SEED, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    with open(TOKENS_SEED, newline="", encoding="utf-8") as fh:
+        rows = [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
     chains = sorted({r["chain"] for r in rows})
     for row in rows:
         if row["chain"] == chain and wanted in (row["symbol"].lower(), row["token_address"].lower()):
             return Token(chain, row["token_address"].lower(), row["symbol"],
                          int(row["decimals"]) if decimals is None else decimals)
     if ADDRESS.match(wanted):
-        if decimals is None:
+        if decimals is None and need_decimals:
             raise CexflowError(f"--token {token}: not in seeds/tokens.csv for chain {chain}; pass its --decimals")
-        return Token(chain, wanted, wanted, decimals)
+        return Token(chain, wanted, None, decimals)
     known = ", ".join(sorted(r["symbol"] for r in rows if r["chain"] == chain))
     if chain not in chains:
         raise CexflowError(f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "

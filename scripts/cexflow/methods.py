@@ -7,7 +7,6 @@ them, and `cexflow build`, `cexflow agent` and plain `dbt build` share them.
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -47,13 +46,19 @@ class AnomalyOption:
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
-    def parse(self, text: str):
-        if self.nullable and text.strip().lower() in ("off", "none", "null"):
-            return OFF
-        try:
-            return self.kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a valid {self.kind.__name__}: {text!r}") from None
+    def check_kind(self, value) -> None:
+        """A value given from Python (None: not given): of the option's kind, one of its choices, OFF only
+        where the option can be turned off, and in range; else a CexflowError naming the option."""
+        if value is None or (self.nullable and value == OFF):
+            return
+        numeric = self.kind in (int, float) and not isinstance(value, bool)
+        if not (isinstance(value, self.kind) or (numeric and self.kind is float and isinstance(value, int))):
+            expected = {int: "a whole number", float: "a number", str: "a text"}[self.kind]
+            off = f" or '{OFF}'" if self.nullable else ""
+            raise CexflowError(f"{self.flag} {value!r}: must be {expected}{off}")
+        if self.choices and value not in self.choices:
+            raise CexflowError(f"{self.flag} {value}: must be one of {', '.join(self.choices)}")
+        self.check(value)
 
     def check(self, value) -> None:
         if value is None or self.minimum is None:
@@ -93,25 +98,13 @@ ANOMALY_OPTIONS = (
 )
 
 
-def add_anomaly_arguments(group) -> None:
-    """The anomaly options, with their defaults from dbt_project.yml in the help."""
-    defaults = project_vars()
-    for option in ANOMALY_OPTIONS:
-        default = defaults[option.var]
-        shown = "off" if default is None else f"{default:g}" if isinstance(default, float) else default
-        group.add_argument(option.flag, dest=option.dest, type=option.parse, choices=option.choices,
-                           metavar=option.metavar, help=f"{option.help} (default: {shown})")
-    group.add_argument("--no-materiality", action="store_true",
-                       help="flag days that are unusual for their own series, material for the token or not "
-                            "(default: an anomaly must be material too)")
-
-
-def anomaly_vars(args: argparse.Namespace) -> dict:
-    """The dbt vars of the anomaly options: the given ones, checked, and dbt_project.yml's for the rest."""
+def anomaly_vars(options) -> dict:
+    """The dbt vars of the anomaly options of `options` (a cexflow.build.BuildOptions, whose fields are the
+    options' `dest`): the given ones, checked, and dbt_project.yml's for the rest."""
     defaults = project_vars()
     out = {}
     for option in ANOMALY_OPTIONS:
-        value = getattr(args, option.dest, None)
+        value = getattr(options, option.dest)
         if value is None:
             value = defaults[option.var]
         elif value == OFF:
@@ -119,7 +112,7 @@ def anomaly_vars(args: argparse.Namespace) -> dict:
         option.check(value)
         out[option.var] = value
     out["anomaly_requires_materiality"] = (
-        False if getattr(args, "no_materiality", False) else bool(defaults["anomaly_requires_materiality"]))
+        False if options.no_materiality else bool(defaults["anomaly_requires_materiality"]))
     check_anomalies_possible(out)
     return out
 

@@ -20,7 +20,6 @@ through a float (floats are used only to draw).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import math
@@ -797,38 +796,19 @@ def render_reports(db: Path, out: Path | None = None, start=None, end=None, focu
     return ReportResult(reports_dir, files, overview=ov)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, metavar="PATH",
-                        help="DuckDB file with the marts, opened read-only (default: $CEXFLOW_DB or cexflow.duckdb "
-                             "in the project root)")
-    parser.add_argument("--spark-dir", type=Path, metavar="DIR",
-                        help="report on the marts of a Spark build (`cexflow build --target spark --spark-dir DIR`) "
-                             "instead of a DuckDB file; its parquet files are read with DuckDB")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
-                             "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "
-                             "cexflow.duckdb -> docs/reports/, the committed sample reports)")
-    parser.add_argument("--start", metavar="DATE", help="focus report: first day, YYYY-MM-DD (default: first day)")
-    parser.add_argument("--end", metavar="DATE", help="focus report: last day, YYYY-MM-DD (default: last day)")
-    parser.add_argument("--focus", metavar="EXCHANGE_OR_WALLET",
-                        help="focus report on one exchange (e.g. binance), wallet name (e.g. binance20) or labelled "
-                             "wallet address (default with --start/--end: all exchanges)")
-
-
-def run(args: argparse.Namespace) -> int:
+def make_reports(db: Path | None = None, out: Path | None = None, start=None, end=None, focus: str | None = None,
+                 spark_dir: Path | None = None) -> ReportResult:
+    """render_reports of the DuckDB file `db` (default: $CEXFLOW_DB or cexflow.duckdb in the project root), or
+    of the marts of a Spark build's warehouse `spark_dir` (its parquet files read with DuckDB; the reports go
+    into it unless `out` is given)."""
     from cexflow.paths import default_db
 
-    if args.spark_dir is None:
-        result = render_reports(args.db or default_db(), args.out, args.start, args.end, args.focus)
-    else:
-        if args.db is not None:
-            raise CexflowError("--db and --spark-dir: give one of them")
-        # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
-        with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
-            views = Path(scratch) / "spark_marts.duckdb"
-            connect_spark(args.spark_dir, str(views)).close()
-            result = render_reports(views, args.spark_dir if args.out is None else args.out, args.start, args.end,
-                                    args.focus)
-    for line in result.lines():
-        print(line)
-    return 0
+    if spark_dir is None:
+        return render_reports(db or default_db(), out, start, end, focus)
+    if db is not None:
+        raise CexflowError("--db and --spark-dir: give one of them")
+    # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
+    with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
+        views = Path(scratch) / "spark_marts.duckdb"
+        connect_spark(spark_dir, str(views)).close()
+        return render_reports(views, spark_dir if out is None else out, start, end, focus)

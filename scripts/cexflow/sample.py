@@ -25,7 +25,6 @@ version. Background transfers and planted transfers use separate generators and 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import math
@@ -587,61 +586,3 @@ def write_sample(
     except OSError as exc:
         raise CexflowError(f"--out {out}: cannot write: {exc}") from exc
     return SampleSummary(out, planted_path, rows, transfers, duplicates, days, start, tuple(plants))
-
-
-# --- command line ---------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, metavar="PATH",
-                        help="CSV file to write; the planted anomalies go beside it, .csv replaced by "
-                             ".planted.csv")
-    parser.add_argument("--days", default=str(DEFAULT_DAYS), metavar="N",
-                        help=f"number of days (default {DEFAULT_DAYS})")
-    parser.add_argument("--scale", default=str(DEFAULT_SCALE), metavar="X",
-                        help="multiplies the number of transfers; 1 gives about "
-                             f"{expected_rows_per_day():.0f} rows a day (default 1)")
-    parser.add_argument("--seed", default=str(DEFAULT_SEED), metavar="S",
-                        help=f"random seed: the same arguments give the same bytes (default {DEFAULT_SEED})")
-    parser.add_argument("--start", default=DEFAULT_START.isoformat(), metavar="DATE",
-                        help=f"first day, YYYY-MM-DD, UTC (default {DEFAULT_START}; block {ANCHOR_BLOCK:,} "
-                             f"at {ANCHOR_DATE} 00:00 UTC, one block every {BLOCK_SECONDS} s)")
-    parser.add_argument("--planted", default=None, metavar="N",
-                        help=f"number of planted anomaly days, none in the first {BASELINE_DAYS} "
-                             f"(default one per {PLANT_SPACING_DAYS} days after those: 5 for 120 days)")
-    parser.add_argument("--planted-multiple", default=None, metavar="X",
-                        help="size of each planted day in model standard deviations of the daily netflow "
-                             "(default random between 8 and 15)")
-
-
-def _parse_int(value: object, option: str) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        raise CexflowError(f"{option} must be an integer, got {value!r}") from None
-
-
-def _parse_float(value: object, option: str) -> float:
-    try:
-        return float(str(value))
-    except ValueError:
-        raise CexflowError(f"{option} must be a number, got {value!r}") from None
-
-
-def run(args: argparse.Namespace) -> int:
-    days = _parse_int(args.days, "--days")
-    scale = _parse_float(args.scale, "--scale")
-    seed = _parse_int(args.seed, "--seed")
-    try:
-        start = dt.date.fromisoformat(str(args.start))
-    except ValueError:
-        raise CexflowError(f"--start must be a date YYYY-MM-DD, got {args.start!r}") from None
-    planted = None if args.planted is None else _parse_int(args.planted, "--planted")
-    multiple = None if args.planted_multiple is None else _parse_float(args.planted_multiple,
-                                                                        "--planted-multiple")
-    summary = write_sample(args.out, days, scale, seed, start, planted=planted, planted_multiple=multiple)
-    end = summary.start + dt.timedelta(days=summary.days - 1)
-    print(f"wrote {summary.rows:,} rows ({summary.transfers:,} transfers, {summary.duplicate_rows:,} "
-          f"wallet-to-wallet rows twice) for {summary.days} days {summary.start}..{end}, "
-          f"{len(summary.planted)} planted days, to {summary.path} (planted: {summary.planted_path})")
-    return 0

@@ -16,7 +16,6 @@ again. The settings are given explicitly (conftest.PLAIN_TRAILING, EPISODES), ne
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -49,6 +48,7 @@ from conftest import (
 )
 
 from cexflow import agent, cli, webhooks
+from cexflow.build import BuildOptions
 from cexflow.report import fmt_amount, fmt_signed, fmt_z
 
 DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -91,10 +91,9 @@ def write_history(path: Path) -> Path:
     return write_csv(path, ETHERSCAN_HEADER, rows)
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    agent.add_arguments(parser)
-    return parser.parse_args(list(argv))
+def parse(*argv: str) -> BuildOptions:
+    """The build options of a `cexflow agent` command line."""
+    return cli.build_options(cli.parse(["agent", *argv]))
 
 
 def run_agent(capsys, *argv: str) -> tuple[int, list[str], str]:

@@ -10,7 +10,6 @@ tests check the file against price texts written out by hand.
 
 from __future__ import annotations
 
-import argparse
 import calendar
 import csv
 import functools
@@ -35,10 +34,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_defillama import FakeDefiLlama  # noqa: E402
 from fake_etherscan import ARBITRUM_LPT, LPT, OTHER_TOKEN, ZERO, FakeChain, FakeEtherscan  # noqa: E402
 
-from cexflow import balances, defillama, fetch  # noqa: E402
+from cexflow import balances, cli, defillama, fetch  # noqa: E402
 from cexflow.cli import main as cli_main  # noqa: E402
 from cexflow.errors import CexflowError  # noqa: E402
 from cexflow.etherscan import EtherscanClient, RateLimiter  # noqa: E402
+from cexflow.paths import EXCHANGE_WALLETS_SEED  # noqa: E402
 
 KEY = "cexflowTESTkey7Q2XW9Z4"  # must never appear in any output or file
 START, END = date(2024, 1, 1), date(2024, 1, 3)
@@ -46,7 +46,7 @@ MIDNIGHT = calendar.timegm(START.timetuple())
 FIRST_BLOCK = 19_000_000
 B0 = FIRST_BLOCK + 1000  # the block at exactly 2024-01-01 00:00:00 UTC: the first block of the range
 E = B0 + 3 * 86_400 // 12 - 1  # the last block of 2024-01-03; E + 1 is at 2024-01-04 00:00:00
-TOKEN = fetch.Token(LPT, "LPT", 18)
+TOKEN = fetch.Token("ethereum", LPT, "LPT", 18)
 
 BUSY = fetch.Wallet("0x28c6c06298d514db089934071355e5743bf21d60", "binance", "binance14")
 FEW = fetch.Wallet("0x21a31ee1afc51d94c2efccaa2092ad1028285549", "binance", "binance15")
@@ -173,10 +173,9 @@ def cli_args(fake, tmp_path, *extra) -> list[str]:
             "--timeout", "0.5", *extra]
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    fetch.add_arguments(parser)
-    return parser.parse_args(argv)
+def parse(argv: list[str]) -> fetch.FetchOptions:
+    """The library's options of a `cexflow fetch` command line."""
+    return cli.fetch_options(cli.parse(["fetch", *argv]))
 
 
 # -- completeness -----------------------------------------------------------------------------------------
@@ -316,7 +315,7 @@ def test_invalid_key_stops_at_once(chain, serve, tmp_path, monkeypatch, capfd):
     fake = serve(chain)
     monkeypatch.setenv("ETHERSCAN_API_KEY", "not-the-key")
     with pytest.raises(CexflowError) as err:
-        fetch.run(parse(cli_args(fake, tmp_path)))
+        fetch.fetch(parse(cli_args(fake, tmp_path)))
     assert str(err.value) == "Etherscan rejected the key in ETHERSCAN_API_KEY: Invalid API Key"
     assert len(fake.calls) == 1
     assert "not-the-key" not in capfd.readouterr().err
@@ -326,7 +325,7 @@ def test_missing_key_is_a_one_line_error(chain, serve, tmp_path, monkeypatch):
     fake = serve(chain)
     monkeypatch.delenv("ETHERSCAN_API_KEY", raising=False)
     with pytest.raises(CexflowError, match="set ETHERSCAN_API_KEY"):
-        fetch.run(parse(cli_args(fake, tmp_path)))
+        fetch.fetch(parse(cli_args(fake, tmp_path)))
     assert fake.calls == []
 
 
@@ -337,7 +336,7 @@ def test_end_must_be_a_finished_day(chain, serve, tmp_path, monkeypatch):
     argv = cli_args(fake, tmp_path)
     argv[argv.index("--end") + 1] = str(today)
     with pytest.raises(CexflowError, match=r"--end .*not a finished UTC day"):
-        fetch.run(parse(argv))
+        fetch.fetch(parse(argv))
     assert fake.calls == []
 
 
@@ -401,16 +400,9 @@ def assert_resumed_without_repeats(fake: FakeEtherscan, first_new_call: int, don
 
 
 SUBPROCESS_SCRIPT = """
-import argparse, sys
-from cexflow import fetch
-from cexflow.errors import CexflowError
-parser = argparse.ArgumentParser()
-fetch.add_arguments(parser)
-try:
-    sys.exit(fetch.run(parser.parse_args(sys.argv[1:])))
-except CexflowError as exc:
-    print(f"cexflow fetch: error: {exc}", file=sys.stderr)
-    sys.exit(2)
+import sys
+from cexflow import cli
+sys.exit(cli.main(["fetch", *sys.argv[1:]]))
 """
 
 
@@ -455,7 +447,7 @@ def test_key_is_never_printed_or_written(chain, serve, tmp_path, monkeypatch, ca
     fake.faults = {2: "429", 4: "ratelimit", 6: "500"}
     monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
     monkeypatch.setattr(fetch, "EtherscanClient", functools.partial(EtherscanClient, backoff=0.01))
-    assert fetch.run(parse(cli_args(fake, tmp_path))) == 0
+    assert fetch.fetch(parse(cli_args(fake, tmp_path))) == 0
     captured = capfd.readouterr()
     assert "apikey=***" in captured.err  # the retries were logged, with the key masked
     assert "[1/4] binance binance14" in captured.err
@@ -476,7 +468,7 @@ def test_out_dir_of_another_token_is_refused(chain, serve, tmp_path):
     fake = serve(chain)
     out = tmp_path / "out"
     run_fetch(fake, out, wallets=[EMPTY])
-    other = fetch.Token(OTHER_TOKEN, "USDC", 6)
+    other = fetch.Token("ethereum", OTHER_TOKEN, "USDC", 6)
     with pytest.raises(CexflowError, match="holds a fetch of"):
         fetch.fetch_transfers(client_for(fake), chain="ethereum", token=other, wallets=[EMPTY], start=START,
                               end=END, out_dir=out)
@@ -502,18 +494,18 @@ def test_default_out_dir_is_under_the_projects_data_folder():
 
 # -- inputs -----------------------------------------------------------------------------------------------
 def test_wallets_from_the_projects_labels():
-    with open(fetch.DEFAULT_LABELS, newline="") as fh:
+    with open(EXCHANGE_WALLETS_SEED, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    every = fetch.load_wallets(fetch.DEFAULT_LABELS, "ethereum", "all")
+    every = fetch.load_wallets(EXCHANGE_WALLETS_SEED, "ethereum", "all")
     assert len(every) == len({r["address"].lower() for r in rows if r["chain"] == "ethereum"})
-    seed = fetch.load_wallets(fetch.DEFAULT_LABELS, "ethereum", "seed")
+    seed = fetch.load_wallets(EXCHANGE_WALLETS_SEED, "ethereum", "seed")
     assert len(seed) == 13 and BUSY in seed
     # Arbitrum One: the four Arbiscan exchange labels of tests/data/real/exchange_labels_arbiscan.csv
-    arbitrum = fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    arbitrum = fetch.load_wallets(EXCHANGE_WALLETS_SEED, "arbitrum")
     assert [(w.exchange, w.name) for w in arbitrum] == [
         ("binance", "Binance Hot Wallet"), ("kucoin", "KuCoin"), ("kucoin", "KuCoin 2"), ("kucoin", "KuCoin 3")]
     with pytest.raises(CexflowError, match="no wallets labelled seed_project for chain arbitrum"):
-        fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum", "seed")
+        fetch.load_wallets(EXCHANGE_WALLETS_SEED, "arbitrum", "seed")
 
 
 def test_bad_label_file_names_the_line(tmp_path):
@@ -531,7 +523,7 @@ def test_token_resolution():
     assert fetch.resolve_token("lpt", "arbitrum").address == "0x289ba1701c2f088cf0faf8b3705246331cb8a839"
     assert fetch.resolve_token(LPT.upper().replace("0X", "0x"), "ethereum") == TOKEN
     unknown = "0x" + "12" * 20
-    assert fetch.resolve_token(unknown, "ethereum") == fetch.Token(unknown, None, None)
+    assert fetch.resolve_token(unknown, "ethereum") == fetch.Token("ethereum", unknown, None, None)
     with pytest.raises(CexflowError, match="--token FOO: .*known: .*LPT"):
         fetch.resolve_token("FOO", "ethereum")
 
@@ -734,7 +726,7 @@ def test_fetch_balances_from_the_command_line_retries_and_never_writes_the_key(s
     out = tmp_path / "b" / "balances.csv"
     argv = ["--balances", "--balances-out", str(out), "--labels", str(write_labels(tmp_path / "labels.csv")),
             "--api-url", fake.url, "--rate", "400", "--timeout", "0.5"]
-    assert fetch.run(parse(argv)) == 0  # no --start/--end: balances do not need them
+    assert fetch.fetch(parse(argv)) == 0  # no --start/--end: balances do not need them
     captured = capfd.readouterr()
     assert_true_balances(chain, read_balances_file(out))
     assert "4 LPT wallet balances and the supply on ethereum, after blocks" in captured.out
@@ -747,7 +739,7 @@ def test_fetch_balances_from_the_command_line_retries_and_never_writes_the_key(s
 
 def test_balances_need_the_tokens_decimals(serve, tmp_path):
     fake = serve(balances_chain())
-    unknown = fetch.Token("0x" + "12" * 20, None, None)
+    unknown = fetch.Token("ethereum", "0x" + "12" * 20, None, None)
     with pytest.raises(CexflowError, match=r"decimals of token 0x1212.* are unknown.*seeds/tokens.csv"):
         fetch.fetch_balances(client_for(fake), chain="ethereum", tokens=[unknown], wallets=WALLETS,
                              out_path=tmp_path / "b.csv")
@@ -927,7 +919,7 @@ def test_arbitrum_lpt_is_fetched_and_built_end_to_end(serve, tmp_path, monkeypat
     fake Arbitrum One (chainid 42161, one-second blocks, a head that moves every call), then `cexflow build
     --chain arbitrum`: the marts hold exactly the Arbitrum LPT transfers, classified here in plain Python."""
     rng = random.Random(11)
-    wallets = fetch.load_wallets(fetch.DEFAULT_LABELS, "arbitrum")
+    wallets = fetch.load_wallets(EXCHANGE_WALLETS_SEED, "arbitrum")
     binance, kucoin, kucoin2, kucoin3 = (w.address for w in wallets)
     chain = FakeChain(first_block=200_000_000, first_timestamp=MIDNIGHT - 1000, block_time=1,
                       n_blocks=4 * 86_400)
@@ -1012,4 +1004,4 @@ def test_several_tokens_share_one_prices_file(llama, tmp_path, capfd):
 def test_options_are_checked_before_any_call(argv, message, monkeypatch):
     monkeypatch.setenv("ETHERSCAN_API_KEY", KEY)
     with pytest.raises(CexflowError, match=re.escape(message)):
-        fetch.run(parse(["--api-url", "http://127.0.0.1:9/v2/api", *argv]))  # nothing listens on port 9
+        fetch.fetch(parse(["--api-url", "http://127.0.0.1:9/v2/api", *argv]))  # nothing listens on port 9

@@ -35,7 +35,7 @@ from conftest import (
 )
 from test_agent import day_rows, spike
 
-from cexflow import charts, docs, report
+from cexflow import charts, cli, docs, report
 from cexflow.cli import main as cexflow_main
 from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
@@ -427,9 +427,7 @@ def test_missing_database_is_a_one_line_error(tmp_path):
 
 
 def test_run_through_the_subcommand_parser(db, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    assert report.run(parser.parse_args(["--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
+    assert cli.run_report(cli.parse(["report", "--db", str(db), "--out", str(tmp_path), "--focus", "kraken"])) == 0
     printed = capsys.readouterr().out
     assert "wrote 2 reports" in printed and "kraken_2025-03-01_2025-05-14.md" in printed
 
@@ -495,5 +493,5 @@ def test_default_folders_of_the_projects_database_and_of_others(tmp_path):
     assert docs.default_site_dir(tmp_path / "my.duckdb") == tmp_path / "my.site"
     assert report.default_reports_dir(tmp_path / "x.reports") == tmp_path / "x.reports.reports"  # never the file
     parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
+    cli.report_arguments(parser)
     assert "my.duckdb -> my.reports/" in " ".join(parser.format_help().split())

@@ -268,7 +268,7 @@ def sample_builds(workdir: Path) -> list[str]:
     rows = []
     for case in ("first build, dbt parses the project", "again, into a new file"):
         db.unlink(missing_ok=True)
-        if case.startswith("first"):  # what cexflow.build.dbt_folders keeps for this database
+        if case.startswith("first"):  # what cexflow.dbt_runner.dbt_folders keeps for this database
             key = hashlib.sha1(f"duckdb:{db.resolve()}".encode()).hexdigest()[:12]
             shutil.rmtree(PROJECT_ROOT / "target" / "databases" / f"{db.name}-{key}", ignore_errors=True)
         run = measure(cexflow("build", "--db", str(db)))

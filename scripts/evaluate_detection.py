@@ -212,7 +212,7 @@ class Project:
         self.workdir = workdir
 
     def _invoke(self, db: Path, args: list[str]):
-        from cexflow.build import run_dbt
+        from cexflow.dbt_runner import run_dbt
 
         return run_dbt(args, db, "duckdb", target_path=self.workdir / "dbt-target")
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from cexflow import build
+from cexflow import build, dbt_runner
 from cexflow.files import MIB, copy_database, fsync_path, wal_of
 
 
@@ -54,8 +54,8 @@ def build_in_place(options: build.BuildOptions) -> None:
     dbt_vars = build.build_vars(options)
     run_vars, full_refresh, _ = build.plan_build(options.db, dbt_vars, False)
     command = build.dbt_build_command(run_vars, full_refresh, full_check=False)
-    build.run_dbt(command, options.db, "duckdb", input_files=run_vars["input_files"],
-                  target_path=options.db.with_name(options.db.name + ".in-place-dbt") / "target")
+    dbt_runner.run_dbt(command, options.db, "duckdb", input_files=run_vars["input_files"],
+                       target_path=options.db.with_name(options.db.name + ".in-place-dbt") / "target")
     build.record_build(options.db, dbt_vars)
 
 

@@ -77,7 +77,7 @@ from cexflow import __version__, webhooks
 from cexflow.build import BuildOptions, build, build_vars, build_warnings, input_paths, summarize
 from cexflow.db import connect
 from cexflow.errors import CexflowError
-from cexflow.files import LockHeld, exclusive_lock, replace_durably
+from cexflow.files import LockHeld, exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
 from cexflow.report import (
     MethodInfo,
@@ -125,16 +125,8 @@ def _now() -> dt.datetime:
 
 
 def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
-    """Write `path` so that it holds the old content or the new, never a part: temp file, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if checkpoint:
-        _checkpoint(checkpoint)
-    replace_durably(tmp, path)
+    """files.write_atomic, pausing at `checkpoint` (PAUSE_ENV) between the temporary file and the rename."""
+    write_atomic(path, data, before_rename=(lambda: _checkpoint(checkpoint)) if checkpoint else None)
 
 
 # --- memory ---------------------------------------------------------------------------------------------

@@ -20,10 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,8 +31,8 @@ import jinja2
 import markdown
 
 from cexflow import __version__, inputs, report
-from cexflow.build import dbt_executable, first_dbt_failure
 from cexflow.db import connect
+from cexflow.dbt_runner import first_dbt_failure, run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import copy_database
 from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
@@ -142,18 +140,14 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
         copy = Path(scratch) / "db" / db.name
         copy.parent.mkdir()
         copy_database(db, copy)
-        env = dict(os.environ, CEXFLOW_DB=str(copy), DBT_PROFILES_DIR=str(PROJECT_ROOT),
-                   DBT_SEND_ANONYMOUS_USAGE_STATS="false")  # also keeps the docs page's tracking script off
         target_path = Path(scratch) / "target"
-        cmd = [dbt_executable(), "docs", "generate", "--static", "--project-dir", str(PROJECT_ROOT),
-               "--target", "duckdb", "--target-path", str(target_path), "--log-path", str(Path(scratch) / "logs"),
-               "--vars", json.dumps(dbt_vars)]
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True,
-                              stdout=None if verbose else subprocess.PIPE,
-                              stderr=None if verbose else subprocess.STDOUT)
+        # a subprocess: the reports are rendered in this process meanwhile (run_dbt's environment also keeps
+        # the docs page's tracking script off)
+        run_dbt(["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)], db, "duckdb", verbose,
+                write_to=copy, target_path=target_path, in_process=False)
         page = target_path / "static_index.html"
-        if proc.returncode != 0 or not page.exists():
-            raise CexflowError(f"dbt docs generate failed: {first_dbt_failure(target_path, proc.stdout)}")
+        if not page.exists():
+            raise CexflowError(f"dbt docs generate wrote no {page.name}: {first_dbt_failure(target_path, '')}")
         manifest = json.loads((target_path / "manifest.json").read_text(encoding="utf-8"))
         if manifest["metadata"].get("send_anonymous_usage_stats"):
             raise CexflowError("dbt docs generate: usage tracking is on, the page would call the internet; "

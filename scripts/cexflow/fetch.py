@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import TextIO
 from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
+from cexflow.files import write_atomic
 from cexflow.inputs import Token
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
@@ -199,27 +199,13 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
-    """Write via a hidden temp file in the same folder, fsync, then os.replace: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_rows(path: Path, rows: list[dict]) -> None:
     def write(fh: TextIO) -> None:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore", restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def _count_rows(path: Path) -> int:
@@ -351,7 +337,7 @@ class _FetchRun:
         self.manifest["updated_at"] = _now()
         self.manifest["api_url"] = self.client.redact(self.client.api_url.split("?")[0])
         text = json.dumps(self.manifest, indent=1, sort_keys=False) + "\n"
-        _write_atomic(self.manifest_path, lambda fh: fh.write(text))
+        write_atomic(self.manifest_path, lambda fh: fh.write(text))
 
     # blocks
     def _block_range(self) -> tuple[int, int]:
@@ -525,7 +511,7 @@ class _FetchRun:
                         written += 1
 
         path = self.out_dir / entry["file"]
-        _write_atomic(path, write)
+        write_atomic(path, write)
         expected_rows = sum(done["rows"] for done in entry["ranges"])
         if written != expected_rows:
             path.unlink(missing_ok=True)
@@ -579,7 +565,7 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None
         writer.writeheader()
         writer.writerows(rows)
 
-    _write_atomic(Path(path), write)
+    write_atomic(Path(path), write)
 
 
 def fetch_balances(client: EtherscanClient, *, chain: str, tokens: list[Token], wallets: list[Wallet],

@@ -1,5 +1,6 @@
-"""Files that other processes use while cexflow writes them: an exclusive lock file, a durable rename, and the
-working copy that `cexflow build` writes instead of the DuckDB file itself.
+"""Files that other processes use while cexflow writes them: an exclusive lock file, a durable rename, a text
+file written atomically (write_atomic: the agent's state and reports, a fetch's files), and the working copy
+that `cexflow build` writes instead of the DuckDB file itself.
 
 DuckDB lets a process write a file only while no other process has it open, even read-only, and analysts keep
 `duckdb -readonly cexflow.duckdb` open while the agent rebuilds it from cron. So a build never writes the
@@ -34,8 +35,9 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from cexflow.errors import CexflowError
 
@@ -85,6 +87,28 @@ def replace_durably(src: Path, dst: Path) -> None:
     os.replace(src, dst)
     with contextlib.suppress(OSError):  # make the rename itself durable
         fsync_path(dst.parent)
+
+
+def write_atomic(path: Path, content: str | Callable[[TextIO], None],
+                 before_rename: Callable[[], None] | None = None) -> None:
+    """Write the text file `path` so that it holds the old content or the new, never a part: `content` (a
+    text, or a function that writes into the open file) goes to `.<name>.tmp` beside it, which is flushed to
+    disk and renamed over `path` (replace_durably); the temporary file is gone afterwards, whatever happens.
+    `before_rename` runs between the two (the agent's test seam). One writer at a time per file: the callers
+    hold a lock (the agent's state lock, a fetch's folder lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            if callable(content):
+                content(fh)
+            else:
+                fh.write(content)
+        if before_rename:
+            before_rename()
+        replace_durably(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def wal_of(db: Path) -> Path:

@@ -19,6 +19,11 @@ def default_db() -> Path:
     return Path(os.environ.get("CEXFLOW_DB") or PROJECT_DB)
 
 
+def default_spark_dir() -> Path:
+    """The Spark warehouse folder: $CEXFLOW_SPARK_DIR if set, else spark/ in the project root."""
+    return Path(os.environ.get("CEXFLOW_SPARK_DIR") or PROJECT_ROOT / "spark")
+
+
 def is_project_db(db: Path) -> bool:
     """Whether `db` is the project's own database (cexflow.duckdb in the project root), whose reports and site
     are the project's (docs/reports/ is committed); any other database gets its own, beside it."""

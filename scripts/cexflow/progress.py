@@ -4,7 +4,7 @@ seed that took `slow_s` or more, and one at the end when the run took `long_s` o
 nothing there, so a failure stays one line.
 
 `DbtProgress.on_event(name, data)` takes dbt's events by name with their data as a dict (as dbt's JSON log
-lines have them); `build.run_dbt` feeds it from dbt's callbacks or from a dbt subprocess's JSON log.
+lines have them); `dbt_runner.run_dbt` feeds it from dbt's callbacks or from a dbt subprocess's JSON log.
 """
 
 from __future__ import annotations

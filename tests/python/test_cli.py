@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cexflow import build as build_module
+from cexflow import dbt_runner
 from cexflow.cli import SUBCOMMANDS, main
 from cexflow.errors import CexflowError
 
@@ -49,7 +49,7 @@ def test_build_help_lists_the_contract_options(capsys):
 
 def test_a_failing_dbt_command_becomes_one_line(tmp_path):
     with pytest.raises(CexflowError) as error:
-        build_module.run_dbt(["run-operation", "no_such_macro_here"], tmp_path / "x.duckdb", "duckdb")
+        dbt_runner.run_dbt(["run-operation", "no_such_macro_here"], tmp_path / "x.duckdb", "duckdb")
     message = str(error.value)
     assert message.startswith("dbt run-operation failed: ") and "\n" not in message
     assert "no_such_macro_here" in message

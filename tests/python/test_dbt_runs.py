@@ -13,7 +13,7 @@ import sys
 import pytest
 from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, etherscan_row, query, user, write_csv
 
-from cexflow import build as build_module
+from cexflow import dbt_runner
 from cexflow.cli import main as cexflow_main
 from cexflow.progress import DbtProgress
 
@@ -124,7 +124,7 @@ def test_a_rebuild_of_one_database_parses_only_what_changed(tmp_path):
     runs = []
     for input_files in ({"etherscan_csv": files[:1]}, {"etherscan_csv": files}):
         events = EventNames()
-        build_module.run_dbt(["parse"], db, "duckdb", input_files=input_files, progress=events)
+        dbt_runner.run_dbt(["parse"], db, "duckdb", input_files=input_files, progress=events)
         runs.append(events.names)
     # other input files (the environment, not --vars) do not make dbt parse the whole project again
     assert "PartialParsingEnabled" in runs[1] and "UnableToPartialParse" not in runs[1]

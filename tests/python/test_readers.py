@@ -31,7 +31,7 @@ import duckdb
 import pytest
 from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, PROJECT_ROOT, etherscan_row, query, user, write_csv
 
-from cexflow import build as build_module
+from cexflow import dbt_runner
 from cexflow.cli import main as cexflow_main
 from cexflow.files import MIB, wal_of, working_copy, working_folder_of
 
@@ -341,12 +341,12 @@ ISSUE_OUTPUT = (  # dbt's output when another process held the file (issue 13), 
 
 
 def test_dbt_failures_are_one_plain_line_naming_the_node_or_file_and_what_to_do(tmp_path):
-    assert build_module.first_dbt_failure(tmp_path, ISSUE_OUTPUT) == (
+    assert dbt_runner.first_dbt_failure(tmp_path, ISSUE_OUTPUT) == (
         "--db /data/cexflow.duckdb: another process (PID 4242, /usr/bin/duckdb) has this database open; close "
         "it, then run again")
     compile_error = ("\x1b[0m07:30:43  Encountered an error:\nCompilation Error\n"
                      "  dbt could not find a macro with the name 'x' in any package.\n")
-    assert build_module.first_dbt_failure(tmp_path, compile_error) == (
+    assert dbt_runner.first_dbt_failure(tmp_path, compile_error) == (
         "Encountered an error: Compilation Error dbt could not find a macro with the name 'x' in any package.; "
         "rerun with --verbose for dbt's output")
     # a failed data test: its node from run_results.json, its file from manifest.json
@@ -357,6 +357,6 @@ def test_dbt_failures_are_one_plain_line_naming_the_node_or_file_and_what_to_do(
     ]}))
     (tmp_path / "manifest.json").write_text(json.dumps({"nodes": {
         uid: {"original_file_path": "tests/assert_netflow_reconciles_to_transfers.sql"}}}))
-    assert build_module.first_dbt_failure(tmp_path, "") == (
+    assert dbt_runner.first_dbt_failure(tmp_path, "") == (
         f"{uid} (tests/assert_netflow_reconciles_to_transfers.sql): Got 2 results, configured to fail if != 0; "
         "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test")

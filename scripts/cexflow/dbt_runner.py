@@ -1,0 +1,297 @@
+"""The one dbt runner: every dbt command of cexflow (a build, the docs site's `dbt docs generate`, the detection
+evaluation's builds and compiles, the scripts') runs through `run_dbt`, which sets dbt's environment and
+folders, shows its progress, and turns a failure into one line (`first_dbt_failure`).
+
+DuckDB: dbt runs in this process (dbtRunner) unless asked for a subprocess; Spark: always a subprocess, whose
+Spark session (a JVM configured for one warehouse) ends with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from cexflow.db import lock_conflict
+from cexflow.errors import CexflowError
+from cexflow.paths import PROJECT_ROOT, default_db, default_spark_dir
+from cexflow.progress import DbtProgress
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+# dbt's target/ and logs/ of a database other than the default one: a folder per database, kept between builds
+# (dbt's partial parsing reads the manifest it saved there), at most DBT_FOLDERS_KEPT of them
+DBT_FOLDERS = PROJECT_ROOT / "target" / "databases"
+DBT_FOLDERS_KEPT = 16
+
+
+def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
+    """dbt's target and log folders for the database `db` (for target spark: the warehouse folder).
+
+    The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
+    dbt users look). Any other database gets its own folder under target/databases/, named after its path,
+    so that builds of different databases (tests, an agent beside an analyst) can run at the same time and
+    each rebuild of one database finds the manifest dbt saved the last time (dbt parses the whole project
+    again when the database's path, --vars or the project changed, and only changed files otherwise).
+    """
+    default = (default_spark_dir() if target == "spark" else default_db()).resolve()
+    if db == default:
+        return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
+    key = hashlib.sha1(f"{target}:{db}".encode()).hexdigest()[:12]
+    folder = DBT_FOLDERS / f"{db.name}-{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.utime(folder)  # the most recently used folders are kept
+    by_use = sorted((p for p in DBT_FOLDERS.iterdir() if p.is_dir() and p != folder), key=lambda p: p.stat().st_mtime)
+    for old in by_use[:max(len(by_use) - DBT_FOLDERS_KEPT + 1, 0)]:
+        with contextlib.suppress(OSError), dbt_folder_lock(old / "target", wait=False):
+            shutil.rmtree(old)  # only when no dbt run holds it
+    return folder / "target", folder / "logs"
+
+
+@contextlib.contextmanager
+def dbt_folder_lock(target_path: Path, wait: bool = True):
+    """An exclusive lock on a dbt target folder: two dbt runs in one folder would overwrite each other's
+    manifest. With wait=False, OSError (BlockingIOError) when another process holds it."""
+    import fcntl
+
+    target_path.mkdir(parents=True, exist_ok=True)
+    with open(target_path / ".cexflow-dbt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        yield
+
+
+@contextlib.contextmanager
+def dbt_session(env: dict[str, str], target_path: Path):
+    """The process as dbt expects it while it runs: the project root as working directory, these environment
+    variables set (restored after), and dbt's target folder locked (dbt_folder_lock)."""
+    saved = {name: os.environ.get(name) for name in env}
+    cwd = os.getcwd()
+    with dbt_folder_lock(target_path):
+        os.environ.update(env)
+        os.chdir(PROJECT_ROOT)
+        try:
+            yield
+        finally:
+            os.chdir(cwd)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command (in a class attribute
+    of its connection manager), so that this process can open it read-only and the next command rebuild it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+
+    with manager._LOCK:
+        if manager._ENV is not None:
+            with contextlib.suppress(Exception):
+                manager._ENV.close()
+            manager._ENV = None
+
+
+def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *, write_to: Path | None = None,
+            input_files: dict[str, list[str]] | None = None, progress: DbtProgress | None = None,
+            target_path: Path | None = None, in_process: bool = True):
+    """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
+    `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's working
+    copy of `db`, see cexflow.files); `db` still decides dbt's folders (its path stays the same from one build
+    of `db` to the next, as partial parsing needs).
+
+    DuckDB: dbt runs in this process (dbtRunner), which saves starting a second Python and importing dbt
+    twice; the result (dbt's dbtRunnerResult) is returned. Spark, or `in_process=False` (a dbt that runs beside
+    other work of this process, as the docs site's: dbt in this process changes its working directory and
+    environment): dbt runs as a subprocess, with its environment of its own; returns None. A Spark session (a
+    JVM configured for one warehouse) ends with its subprocess. `input_files` (var input_files)
+    goes to dbt in CEXFLOW_INPUT_FILES, not in --vars (macros/read_raw_files.sql: input_files). `progress`
+    is shown while dbt runs. dbt's folders: dbt_folders(db, target), or `target_path` (logs beside it).
+    """
+    if target_path is None:
+        target_path, log_path = dbt_folders(db, target)
+    else:
+        log_path = target_path.with_name(target_path.name + "-logs")
+    env = {"CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB": str(write_to or db),
+           "DBT_PROFILES_DIR": str(PROJECT_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if input_files is not None:
+        env["CEXFLOW_INPUT_FILES"] = json.dumps(input_files)
+    args = [*command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target", target,
+            "--target-path", str(target_path), "--log-path", str(log_path), "--no-use-colors"]
+    if verbose:
+        shown_env = {k: v for k, v in env.items() if k in ("CEXFLOW_INPUT_FILES", "CEXFLOW_DB", "CEXFLOW_SPARK_DIR")}
+        print("+ " + " ".join(f"{k}={shlex.quote(v)}" for k, v in shown_env.items()) + " "
+              + shlex.join([dbt_executable(), *args]), file=sys.stderr, flush=True)
+    success = False
+    try:
+        if target == "spark" or not in_process:
+            with dbt_folder_lock(target_path):
+                (target_path / "run_results.json").unlink(missing_ok=True)  # first_dbt_failure reads this run's
+                success, output, result = _dbt_subprocess(args, {**os.environ, **env}, verbose, progress)
+        else:
+            with dbt_session(env, target_path):
+                (target_path / "run_results.json").unlink(missing_ok=True)
+                success, output, result = _dbt_in_process(args, log_path, verbose, progress)
+    finally:
+        if progress:
+            progress.close(success)
+    if not success:
+        what = " ".join(command[:2]) if command[0] in ("docs", "source") else command[0]  # dbt's subcommand
+        raise CexflowError(f"dbt {what} failed: {first_dbt_failure(target_path, output)}")
+    return result
+
+
+def _dbt_in_process(args: list[str], log_path: Path, verbose: bool, progress: DbtProgress | None):
+    """(success, dbt's error messages, dbtRunnerResult) of dbt run by dbtRunner in this process.
+
+    Outside the project's own target/ dbt writes no JSON artifacts (manifest.json twice and run_results.json
+    cost 0.5 s of every build); when a node failed, write_failed_nodes leaves what first_dbt_failure reads."""
+    from dbt.cli.main import dbtRunner
+    from google.protobuf.json_format import MessageToDict
+
+    errors: list[str] = []
+
+    def on_event(event) -> None:
+        if event.info.level == "error" and event.info.msg:
+            errors.append(event.info.msg)
+        if progress:  # the data of the events it shows; the others by name (dbt sends hundreds)
+            shown = event.info.name in DbtProgress.EVENTS
+            progress.on_event(event.info.name,
+                              MessageToDict(event.data, preserving_proto_field_name=True) if shown else {})
+
+    # quiet: nothing on the console, and a log file (debug, as dbt writes it) only in the project's logs/
+    in_project = log_path == PROJECT_ROOT / "logs"
+    quiet = [] if verbose else ["--log-level", "none", "--log-level-file", "debug" if in_project else "none"]
+    artifacts = [] if in_project else ["--no-write-json"]
+    try:
+        with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
+            result = dbtRunner(callbacks=[on_event]).invoke(args + quiet + artifacts)
+    finally:
+        release_dbt_duckdb()
+    if result.exception is not None:
+        errors.append(str(result.exception))
+    if not result.success and artifacts:
+        write_failed_nodes(Path(args[args.index("--target-path") + 1]), result)
+    return result.success, "\n".join(errors), result
+
+
+def write_failed_nodes(target_path: Path, result) -> None:
+    """The part of run_results.json and manifest.json that first_dbt_failure reads (each node's status and
+    message, the failed nodes' files), from the result of a dbt run that wrote no JSON artifacts."""
+    results = getattr(result.result, "results", None) or []
+    if not results:
+        return
+    runs, nodes = [], {}
+    for run in results:
+        node = getattr(run, "node", None)
+        unique_id = getattr(node, "unique_id", "")
+        status = str(getattr(run.status, "value", run.status))
+        runs.append({"unique_id": unique_id, "status": status, "message": run.message})
+        if status in ("error", "fail"):
+            nodes[unique_id] = {"original_file_path": getattr(node, "original_file_path", "")}
+    target_path.mkdir(parents=True, exist_ok=True)
+    (target_path / "run_results.json").write_text(json.dumps({"results": runs}))
+    (target_path / "manifest.json").write_text(json.dumps({"nodes": nodes}))
+
+
+def _dbt_subprocess(args: list[str], env: dict[str, str], verbose: bool, progress: DbtProgress | None):
+    """(success, dbt's error messages, None) of dbt run as a subprocess in the environment `env`; its JSON
+    log feeds `progress`."""
+    if verbose:
+        proc = subprocess.run([dbt_executable(), *args], cwd=PROJECT_ROOT, env=env)
+        return proc.returncode == 0, "", None
+    errors: list[str] = []
+    others: list[str] = []  # lines that are not dbt's log: Spark's and Java's messages
+    proc = subprocess.Popen([dbt_executable(), *args, "--log-format", "json"], cwd=PROJECT_ROOT, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for line in proc.stdout:
+        try:
+            event = json.loads(line)
+            info, data = event["info"], event.get("data") or {}
+        except (ValueError, KeyError, TypeError):
+            others.append(line.strip())
+            continue
+        if info.get("level") == "error" and info.get("msg"):
+            errors.append(info["msg"])
+        if progress:
+            progress.on_event(info.get("name", ""), data)
+    return proc.wait() == 0, "\n".join(errors + others[-20:]), None
+
+
+# dbt's output carries terminal colours (`\x1b[0m`) and a time at the start of each line (`07:30:43  `)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DBT_LOG_TIME = re.compile(r"^\d\d:\d\d:\d\d(?:\.\d+)?\s+")
+
+
+def plain_lines(text: str) -> list[str]:
+    """dbt's text without colours and times, stripped, blank lines left out."""
+    lines = (DBT_LOG_TIME.sub("", ANSI_ESCAPE.sub("", line).strip()).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def first_dbt_failure(target_path: Path, output: str | None) -> str:
+    """The first failure of the last dbt run as one plain line: the node and its file (from run_results.json
+    and manifest.json, else the error dbt printed), dbt's message, and what to do."""
+    where, message = failed_node(target_path) or ("", "")
+    if not message:
+        lines = plain_lines(output or "")
+        # dbt prints "Encountered an error:" or "... Compilation Error" and the detail on the next line(s)
+        at = next((i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
+                  next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)))
+        detail = []
+        for line in lines[at:at + 3]:
+            if line.startswith("Traceback"):
+                break
+            detail.append(line)
+        message = " ".join(detail) or "no output"
+    message = " ".join(plain_lines(message))
+    locked = lock_conflict(message, opened_read_only=False)
+    if locked:
+        return locked
+    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {dbt_failure_advice(where, message)}"
+
+
+def failed_node(target_path: Path) -> tuple[str, str] | None:
+    """("unique_id (file): ", message) of the first failed node in run_results.json, if dbt wrote one."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+        failed = next((r for r in results if r["status"] in ("error", "fail")), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if failed is None:
+        return None
+    try:
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        node = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}[failed["unique_id"]]
+        path = node["original_file_path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        path = ""
+    message = str(failed.get("message") or "")
+    shown = f" ({path})" if path and path not in message else ""
+    return f"{failed['unique_id']}{shown}: ", message
+
+
+def dbt_failure_advice(where: str, message: str) -> str:
+    """What to do about a dbt failure, by what its message says."""
+    lowered = message.lower()
+    if "no space left on device" in lowered:
+        return "free some disk space (a build writes a copy of the database beside it), then run again"
+    if "out of memory" in lowered:
+        return ("give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
+                "rerun with --verbose for dbt's output")
+    if where.startswith(("test.", "unit_test.")):
+        return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
+    return "rerun with --verbose for dbt's output"

@@ -74,6 +74,12 @@ class ModelSpec:
     scale_window: int = 365
     min_history: int = 14
 
+    def __post_init__(self) -> None:
+        from cexflow.methods import METHODS
+
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r}: not one of cexflow.methods.METHODS {METHODS}")
+
     @property
     def label(self) -> str:
         text = f"{self.method} {self.window}"

@@ -49,10 +49,9 @@ Two agents on one state: the first takes an exclusive `flock` on `<state>.lock` 
 kernel releases it when the process dies, even on SIGKILL); the second cannot take it, says which pid
 holds it and exits non-zero.
 
-Skipping unchanged builds: the core's `dbt build` rebuilds everything (~10 s), so the agent rebuilds only
-when something changed: it records a fingerprint of the build (its dbt vars, the size and mtime of every
-input and label file, the project's models, macros and seeds) and of the DuckDB file it left, in
-`<db>.agent-build.json`, and skips dbt when both still match.
+Skipping unchanged builds: the agent's build is `cexflow build`'s, which does not run dbt when the database
+records a build of the same settings, code and input files (cexflow.build.recorded_build), and otherwise
+adds only the new input files.
 """
 
 from __future__ import annotations
@@ -60,7 +59,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import signal
@@ -73,8 +71,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from cexflow import __version__, webhooks
-from cexflow.build import BuildOptions, build, build_vars, build_warnings, input_paths, summarize
+from cexflow import __version__, methods, webhooks
+from cexflow.build import BuildOptions, BuildSummary, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, write_atomic
@@ -193,55 +191,11 @@ def agent_lock(state_path: Path) -> Iterator[Path]:
 # --- building -----------------------------------------------------------------------------------------
 
 
-def _project_files() -> list[Path]:
-    files = [PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml"]
-    for folder in ("models", "macros", "seeds"):
-        files += sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.is_file())
-    return [p for p in files if p.exists()]
-
-
-def build_fingerprint(build_options: BuildOptions, dbt_vars: dict) -> str:
-    """A hash of what a build depends on: options (`dbt_vars`, from build_vars(build_options)), and size and mtime of
-    every file it reads."""
-    files = sorted({*input_paths(dbt_vars), *dbt_vars["ethereum_etl_blocks_files"], *dbt_vars["labels_files"]})
-    stats = []
-    for path in [*map(Path, files), *_project_files()]:
-        st = path.stat()
-        stats.append([str(path), st.st_size, st.st_mtime_ns])
-    payload = {"vars": dbt_vars, "files": stats, "target": build_options.target, "version": __version__}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _db_stamp(db: Path) -> list[int] | None:
-    try:
-        st = db.stat()
-    except FileNotFoundError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
-
-
-def ensure_built(build_options: BuildOptions) -> tuple[bool, object]:
-    """Run the build unless the fingerprint and the DuckDB file are those of the agent's last build.
-    Returns (built, BuildSummary)."""
-    db = (build_options.db or default_db()).resolve()
-    build_options = dataclasses.replace(build_options, db=db)
-    sidecar = db.with_name(db.name + ".agent-build.json")
-    dbt_vars = build_vars(build_options)  # also checks every option and file (one-line errors)
-    fingerprint = build_fingerprint(build_options, dbt_vars)
-    try:
-        last = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
-        last = {}
-    if last.get("fingerprint") == fingerprint and last.get("db") == _db_stamp(db) and _db_stamp(db):
-        summary = summarize(db)
-        summary.warnings = build_warnings(db, summary, dbt_vars)  # the build's warnings hold until it changes
-        return False, summary
-    with contextlib.suppress(FileNotFoundError):
-        sidecar.unlink()  # a failed build leaves no stale fingerprint
+def ensure_built(build_options: BuildOptions) -> tuple[bool, BuildSummary]:
+    """cexflow build, which does not run dbt when the database's record of its last build (its settings, code
+    and input files) says it is up to date. Returns (whether dbt ran, BuildSummary)."""
     summary = build(build_options)
-    atomic_write(sidecar, json.dumps({"fingerprint": fingerprint, "db": _db_stamp(db),
-                                      "built_at": _now().isoformat()}) + "\n")
-    return True, summary
+    return summary.ran_dbt, summary
 
 
 # --- anomalies ------------------------------------------------------------------------------------------
@@ -378,8 +332,7 @@ def _day_label(a: dict) -> str:
 def alert_text(a: dict) -> str:
     """One line that says why a day is an anomaly: the day, the netflow, the baseline's centre and spread, z
     and its threshold, the materiality and its threshold."""
-    robust = a["method"] == "robust"
-    centre, spread = ("median", "MAD/0.6745") if robust else ("mean", "σ")
+    centre, spread = methods.centre_name(a["method"]), methods.spread_name(a["method"])
     sym = a["symbol"]
     flow = "net inflow to" if a["direction"] == "inflow" else "net outflow from"
     if a["materiality"] is None:

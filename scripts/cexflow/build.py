@@ -98,6 +98,7 @@ class BuildSummary:
     method: str
     mode: str = ""
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
+    ran_dbt: bool = True  # False: the marts were up to date
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -244,6 +245,36 @@ def loaded_parameters(dbt_vars: dict) -> str:
     }, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class BuildRecord:
+    """What a database records of its last successful build (record_build): the one record of what was
+    built, which the next build (plan_build, up_to_date) and the docs site read."""
+
+    parameters: str  # loaded_parameters: what must be unchanged for an incremental build
+    settings: str  # settings_of: every var but the input files
+    inputs: dict[str, str]  # input file -> its fingerprint when loaded
+
+    def settings_vars(self) -> dict:
+        """The vars of that build but its input files."""
+        return json.loads(self.settings)
+
+
+def recorded_build(db: Path) -> BuildRecord | None:
+    """The record of the last build in the DuckDB file `db`; None without one (a new file, or one that dbt
+    built without cexflow)."""
+    import duckdb
+
+    if not Path(db).exists():
+        return None
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            parameters, settings = con.execute(f"select parameters, build_vars from {PARAMETERS_TABLE}").fetchone()
+            loaded = dict(con.execute(f"select source_file, fingerprint from {INPUTS_TABLE}").fetchall())
+    except (duckdb.Error, TypeError):
+        return None
+    return BuildRecord(parameters, settings, loaded)
+
+
 def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
     """The vars and the mode of this build: incremental (only new input files) when the database holds
     a build of the same parameters whose every input file is unchanged, else a full refresh."""
@@ -252,21 +283,16 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
         return dbt_vars, True, "--full-refresh"
     if not db.exists():
         return dbt_vars, True, "new database"
-    import duckdb
-
-    try:
-        with duckdb.connect(str(db), read_only=True) as con:
-            (parameters,) = con.execute(f"select parameters from {PARAMETERS_TABLE}").fetchone()
-            loaded = dict(con.execute(f"select source_file, fingerprint from {INPUTS_TABLE}").fetchall())
-    except (duckdb.Error, TypeError):
+    record = recorded_build(db)
+    if record is None:
         return dbt_vars, True, "no earlier build recorded"
-    if parameters != loaded_parameters(dbt_vars):
+    if record.parameters != loaded_parameters(dbt_vars):
         return dbt_vars, True, "token, chain, labels, blocks or models changed"
-    for path, fingerprint in loaded.items():
+    for path, fingerprint in record.inputs.items():
         if current.get(path) != fingerprint:
             return dbt_vars, True, f"{path} changed or is no longer an input"
     incremental = dict(dbt_vars)
-    incremental["input_files"] = {fmt: [f for f in files if f not in loaded]
+    incremental["input_files"] = {fmt: [f for f in files if f not in record.inputs]
                                   for fmt, files in dbt_vars["input_files"].items()}
     new_files = len(input_paths(incremental))
     return incremental, False, f"{new_files} new file(s)"
@@ -286,18 +312,13 @@ def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -
     run_vars, full, _ = plan_build(db, dbt_vars, False)
     if full or input_paths(run_vars):
         return False
-    import duckdb
-
-    try:
-        with duckdb.connect(str(db), read_only=True) as con:
-            (recorded,) = con.execute(f"select build_vars from {PARAMETERS_TABLE}").fetchone()
-    except (duckdb.Error, TypeError):
-        return False
-    return recorded == settings_of(dbt_vars)
+    record = recorded_build(db)
+    return record is not None and record.settings == settings_of(dbt_vars)
 
 
 def record_build(db: Path, dbt_vars: dict) -> None:
-    """Remember the parameters and input files of a successful build, for the next incremental one."""
+    """Record the parameters and input files of a successful build in the database (what recorded_build
+    reads), for the next incremental one."""
     import duckdb
 
     rows = [(f, file_fingerprint(f)) for f in input_paths(dbt_vars)]
@@ -367,6 +388,7 @@ def build(options: BuildOptions) -> BuildSummary:
         summary = summarize(db)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
+        summary.ran_dbt = False
         return summary
     with working_copy(db) as work:
         run_vars, full_refresh, reason = plan_build(work, dbt_vars, options.full_refresh)

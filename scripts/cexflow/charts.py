@@ -34,6 +34,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
 
+from cexflow import methods  # noqa: E402
 from cexflow.text import plural  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with the common colour-vision deficiencies.
@@ -307,10 +308,11 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
         net = _floats(frame["netflow"])
         band = baseline_band(frame, z_threshold)
         if np.isfinite(band["centre"]).any():
+            spread = methods.spread_name(method)
             ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3,
-                            linewidth=0, label=f"baseline ± {z_threshold:g} × {_spread_name(method)}", step="mid")
+                            linewidth=0, label=f"baseline ± {z_threshold:g} × {spread}", step="mid")
             ax.plot(dates, band["centre"], color=BLUE, linewidth=1.2, linestyle="--",
-                    label=f"baseline {_centre_name(method)}", drawstyle="steps-mid", **_markers(len(dates), 3))
+                    label=f"baseline {methods.centre_name(method)}", drawstyle="steps-mid", **_markers(len(dates), 3))
         else:
             _note(ax, f"no baseline band: {NO_SCORES}")
         ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid",
@@ -322,27 +324,8 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
     rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
     _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-           f"baseline: {_method_text(method, window_days)}; {rule}")
+           f"baseline: {methods.chart_text(method, window_days)}; {rule}")
     return _save(fig, out_path)
-
-
-def _centre_name(method: str | None) -> str:
-    return "median" if method == "robust" else "mean"
-
-
-def _spread_name(method: str | None) -> str:
-    return "MAD/0.6745" if method == "robust" else "σ"
-
-
-def _method_text(method: str, window_days: int) -> str:
-    days = plural(window_days, "day")
-    return {
-        "trailing": f"mean and σ of the {days} before each day",
-        "inclusive": f"mean and population σ of a {window_days}-day window ending on the day",
-        "robust": f"median and MAD/0.6745 of the {days} before each day",
-        "screened": f"mean and floored σ of the {days} before each day, days far from their own "
-                    "baseline left out",
-    }.get(method, f"{method}, {window_days}-day window")
 
 
 def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
@@ -434,7 +417,7 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
             ax.set_ylabel(f"{symbol} per day")
     subtitle = "each panel has its own y scale; busiest exchange (inflow + outflow) first"
     if banded:
-        subtitle += f"; shaded: baseline ± {z_threshold:g} × {_spread_name(method)}; ▲▼ anomaly days"
+        subtitle += f"; shaded: baseline ± {z_threshold:g} × {methods.spread_name(method)}; ▲▼ anomaly days"
     elif has_band and not frame.empty:
         subtitle += f"; no baseline band: {NO_SCORES}"
     _title(fig, f"{symbol} daily netflow by exchange — {chain}, {period}", subtitle)
@@ -469,7 +452,7 @@ def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
     ax.set_ylabel("z (standard deviations from the baseline)")
     _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
-           f"baseline: {_method_text(method, window_days)}")
+           f"baseline: {methods.chart_text(method, window_days)}")
     return _save(fig, out_path)
 
 

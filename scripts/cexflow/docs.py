@@ -31,6 +31,7 @@ import jinja2
 import markdown
 
 from cexflow import __version__, inputs, report
+from cexflow.build import recorded_build
 from cexflow.db import connect
 from cexflow.dbt_runner import first_dbt_failure, run_dbt
 from cexflow.errors import CexflowError
@@ -67,20 +68,22 @@ class BuildInfo:
     inputs: list[dict]  # rpt_input_reconciliation rows
     latest_anomalies: list[dict]
     built_at: dt.datetime
+    recorded_vars: dict | None = None  # the vars but input_files of the build that cexflow recorded (build.py)
 
     @property
     def period(self) -> str:
         return report.period_text(self.first_day, self.last_day)
 
     def dbt_vars(self) -> dict:
-        """The vars of `cexflow build` that the marts record, so that dbt's compiled SQL matches the build.
-
-        Not recorded, so the project's defaults: zscore_min_history_days, labels_files, ethereum_etl_blocks_files.
-        """
+        """The vars of the build, so that dbt's compiled SQL matches it: the vars that cexflow build recorded
+        (cexflow.build.recorded_build) and the input files of the marts. A database built otherwise (dbt by
+        hand) has only what the marts record; the rest are the project's defaults."""
         input_files: dict = {name: [] for name in inputs.FORMATS}  # rpt_input_reconciliation.source_format
         for row in self.inputs:
             if row["source_format"] in input_files:
                 input_files[row["source_format"]].append(row["source_file"])
+        if self.recorded_vars is not None:
+            return {**self.recorded_vars, "input_files": input_files}
         dbt_vars: dict = {"input_files": input_files}
         dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
         if self.method:
@@ -113,8 +116,9 @@ def load_build_info(db: Path) -> BuildInfo:
         path = Path(row["source_file"])
         row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
     built_at = dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC)
+    record = recorded_build(db)
     return BuildInfo(db, token, method, first_day, last_day, days, n_transfers, n_anomalies, n_rejected, inputs,
-                     latest, built_at)
+                     latest, built_at, record.settings_vars() if record else None)
 
 
 # --- dbt's documentation -----------------------------------------------------------------------------

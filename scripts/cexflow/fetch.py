@@ -91,7 +91,7 @@ def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Walle
         if which == "seed" and "label_source" not in row:
             raise CexflowError(f"--wallets seed: {labels_csv} has no label_source column to find the "
                                "seed project's wallets in; use --wallets all")
-        if (row.get("chain") or "ethereum").lower() != chain:
+        if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain:
             continue
         if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
             continue

@@ -43,6 +43,7 @@ CSV_FORMATS = {name: fmt for name, fmt in FORMATS.items() if fmt.file_type == "c
 JSON_FORMAT = next(name for name, fmt in FORMATS.items() if fmt.file_type == "json")
 ACCEPTED = "; ".join(fmt.description for fmt in CSV_FORMATS.values())
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as int_exchange_wallets_deduplicated reads it)
 
 
 @dataclass
@@ -208,7 +209,7 @@ def label_chains(paths: list[str | Path]) -> dict[str, int]:
     addresses: dict[str, set[str]] = {}
     for path in paths:
         for row in label_rows(Path(path)):
-            chain = (row.get("chain") or "").lower() or "ethereum"
+            chain = (row.get("chain") or "").lower() or LABEL_CHAIN
             addresses.setdefault(chain, set()).add(row["address"].lower())
     return {chain: len(found) for chain, found in sorted(addresses.items())}
 

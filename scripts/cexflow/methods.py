@@ -15,8 +15,76 @@ import yaml
 
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT
+from cexflow.text import plural
 
-METHODS = ("trailing", "inclusive", "robust", "screened")
+
+@dataclass(frozen=True)
+class Method:
+    """An anomaly method (var zscore_method, --method): what its baseline is, in the words every output uses.
+    The texts take `{w}` (the window in calendar days: "112 calendar days"), `{days}` ("112 days") and
+    `{window}` (the number)."""
+
+    name: str
+    report_text: str  # the reports' description of the baseline and z
+    chart_text: str  # a chart's subtitle: the baseline band
+    centre: str = "mean"  # the baseline's centre
+    spread: str = "σ"  # the baseline's spread as shown (robust: the MAD scaled to a σ)
+
+
+METHOD_LIST = (
+    Method("trailing",
+           "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it (the "
+           "day itself excluded); z = (netflow − mean) / σ",
+           "mean and σ of the {days} before each day"),
+    Method("inclusive",
+           "the seed project's method: mean and population standard deviation (σ) of a window of {days} that "
+           "ends on the day itself; z = (netflow − mean) / σ",
+           "mean and population σ of a {window}-day window ending on the day"),
+    Method("robust",
+           "the baseline is the median and the MAD of the {w} before the day; z = 0.6745 · (netflow − median) / "
+           "MAD (the spread shown is MAD / 0.6745)",
+           "median and MAD/0.6745 of the {days} before each day",
+           centre="median", spread="MAD/0.6745"),
+    Method("screened",
+           "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it, "
+           "leaving out days that were far from their own baseline, so that a spike does not widen the "
+           "baselines after it; σ is floored, so that a flat baseline still scores; z = (netflow − mean) / σ",
+           "mean and floored σ of the {days} before each day, days far from their own baseline left out"),
+)
+METHODS_BY_NAME = {method.name: method for method in METHOD_LIST}
+METHODS = tuple(METHODS_BY_NAME)
+
+
+def _texts(window_days: int) -> dict[str, str]:
+    return {"w": plural(window_days, "calendar day"), "days": plural(window_days, "day"), "window": str(window_days)}
+
+
+def report_text(method: str, window_days: int) -> str:
+    """The reports' description of a method's baseline and z (an unknown method: its name and window)."""
+    known = METHODS_BY_NAME.get(method)
+    if known is None:
+        return f"method {method}, window {plural(window_days, 'day')}"
+    return known.report_text.format(**_texts(window_days))
+
+
+def chart_text(method: str, window_days: int) -> str:
+    """A chart's words for a method's baseline band."""
+    known = METHODS_BY_NAME.get(method)
+    if known is None:
+        return f"{method}, {window_days}-day window"
+    return known.chart_text.format(**_texts(window_days))
+
+
+def centre_name(method: str | None) -> str:
+    known = METHODS_BY_NAME.get(method or "")
+    return known.centre if known else "mean"
+
+
+def spread_name(method: str | None) -> str:
+    known = METHODS_BY_NAME.get(method or "")
+    return known.spread if known else "σ"
+
+
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)
 MATERIALITY_SCALES = ("total_spread", "gross_flow")
 

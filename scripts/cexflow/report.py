@@ -32,7 +32,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from cexflow import charts
+from cexflow import charts, methods
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, beside, is_project_db
@@ -211,20 +211,7 @@ class MethodInfo:
     is_materiality_required: bool = False
 
     def description(self) -> str:
-        w, days = plural(self.window_days, "calendar day"), plural(self.window_days, "day")
-        text = {
-            "trailing": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
-                        "before it (the day itself excluded); z = (netflow − mean) / σ",
-            "inclusive": f"the seed project's method: mean and population standard deviation (σ) of a window of "
-                         f"{days} that ends on the day itself; z = (netflow − mean) / σ",
-            "robust": f"the baseline is the median and the MAD of the {w} before the day; "
-                      "z = 0.6745 · (netflow − median) / MAD (the spread shown is MAD / 0.6745)",
-            "screened": f"the baseline of a day is the mean and the sample standard deviation (σ) of the {w} "
-                        "before it, leaving out days that were far from their own baseline, so "
-                        "that a spike does not widen the baselines after it; σ is floored, so that a flat "
-                        "baseline still scores; z = (netflow − mean) / σ",
-        }.get(self.method, f"method {self.method}, window {days}")
-        return f"{text}; {self.anomaly_rule()}"
+        return f"{methods.report_text(self.method, self.window_days)}; {self.anomaly_rule()}"
 
     def anomaly_rule(self, short: bool = False) -> str:
         """What makes a day an anomaly under these settings (short: for a chart's subtitle)."""
@@ -240,11 +227,11 @@ class MethodInfo:
 
     @property
     def centre_name(self) -> str:
-        return "median" if self.method == "robust" else "mean"
+        return methods.centre_name(self.method)
 
     @property
     def spread_name(self) -> str:
-        return "MAD/0.6745" if self.method == "robust" else "σ"
+        return methods.spread_name(self.method)
 
 
 def load_token(con) -> TokenInfo:
@@ -424,7 +411,12 @@ def load_overview(db: Path) -> Overview:
 def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
     img = reports_dir / IMG_DIR
     common = {"symbol": ov.token.symbol, "chain": ov.token.chain, "period": ov.period}
-    m = ov.method or MethodInfo("trailing", 28, 3.0, 0)
+    if ov.method is None:  # no day in the marts: the charts name the project's default settings
+        defaults = methods.project_vars()
+        m = MethodInfo(defaults["zscore_method"], defaults["zscore_window_days"],
+                       float(defaults["zscore_threshold"]), 0)
+    else:
+        m = ov.method
     z_common = {"z_threshold": m.z_threshold, "method": m.method, "window_days": m.window_days}
     return [
         charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common,

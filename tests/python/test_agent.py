@@ -149,7 +149,7 @@ class Proc:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    """The 70-day history and a database built from it by the agent's build step (with its fingerprint)."""
+    """The 70-day history and a database built from it by the agent's build step (with its build record)."""
     d = tmp_path_factory.mktemp("agent_base")
     history = write_history(d / "history.csv")
     db = d / "agent.duckdb"
@@ -195,13 +195,10 @@ def mart_anomalies(db: Path) -> dict[tuple[str, str], dict]:
 
 
 def test_alerts_on_planted_episodes_then_nothing_then_exactly_the_appended_spike(base, tmp_path, capsys):
-    # a copy of the base database with its build fingerprint: the first two runs need no dbt (copy2 keeps
-    # the mtime the fingerprint checks; were it not kept, the agent would just rebuild). Same file name: the
-    # views inside a DuckDB file name its catalog, which is the file's name.
+    # a copy of the base database, with the record of its build inside: the first two runs need no dbt.
+    # Same file name: the views inside a DuckDB file name its catalog, which is the file's name.
     db = tmp_path / base["db"].name
     shutil.copy2(base["db"], db)
-    sidecar = ".agent-build.json"
-    shutil.copy2(base["db"].with_name(base["db"].name + sidecar), db.with_name(db.name + sidecar))
     argv = ["--input", str(base["history"]), "--db", str(db), "--state", str(tmp_path / "state.json"),
             "--out", str(tmp_path / "reports"), *PLAIN_TRAILING]
 

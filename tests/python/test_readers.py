@@ -228,9 +228,10 @@ def test_build_and_agent_succeed_beside_readers_whose_snapshot_stays_whole(files
     kinds = {kind for _, kind in relations}
     assert kinds == {"BASE TABLE", "VIEW"}
     assert {"fct_exchange_transfers", "fct_netflow_zscores", "rpt_input_reconciliation"} <= {n for n, _ in relations}
-    # nothing of the builds is left beside the database but their lock file
+    # nothing of the builds is left beside the database but their lock file (the agent keeps no fingerprint
+    # file beside it: the database records its build, cexflow.build.recorded_build)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(db.name)) == [
-        "marts.duckdb", "marts.duckdb.agent-build.json", "marts.duckdb.lock"]
+        "marts.duckdb", "marts.duckdb.lock"]
 
 
 @pytest.fixture(scope="module")

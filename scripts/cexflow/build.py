@@ -1,4 +1,6 @@
-"""`cexflow build`: check the inputs, run `dbt build` with them as vars, print a short summary."""
+"""`cexflow build`'s library: `build(BuildOptions(...)) -> BuildSummary` checks the options and inputs, runs
+`dbt build` with them as vars (incrementally where it can, through cexflow.dbt_runner) and summarises the
+marts; `record_build` / `recorded_build` are the record of what was built, kept in the database."""
 
 from __future__ import annotations
 

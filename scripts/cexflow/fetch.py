@@ -632,7 +632,7 @@ class FetchOptions:
             raise CexflowError(f"--wallets {self.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
         for flag, value in (("--start", self.start), ("--end", self.end)):
             if value is not None and not isinstance(value, date):
-                raise CexflowError(f"--{flag.lstrip('-')} {value!r}: must be a date (datetime.date)")
+                raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
 
     @property
     def chain_name(self) -> str:

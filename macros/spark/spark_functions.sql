@@ -104,3 +104,23 @@
 {% macro spark__matches(text_expr, pattern) %}
     coalesce({{ cexflow.spark_full_match(text_expr, pattern) }}, false)
 {% endmacro %}
+
+{% macro spark__exact_mean(sum_expr, count_expr) %}
+    {#- With allowPrecisionLoss=false, DECIMAL(38,18) / BIGINT is a DECIMAL(38,27) with 11 digits before the
+        point, too few for a large sum; so the whole part is an integer division and only the remainder
+        (less than the count) is divided, rounded half up to 27 places, then half up to 18 by the cast: the
+        same value as DuckDB's single rounding for every count below 10^9. Sums below 9.2 x 10^18 tokens
+        (BIGINT); DuckDB's HUGEINT allows more. -#}
+    {%- set whole -%}
+        (cast(floor({{ sum_expr }}) as bigint) div cast({{ count_expr }} as bigint))
+    {%- endset -%}
+    case when {{ count_expr }} > 0 then
+        cast(
+            cast({{ whole }} as decimal(38, 18))
+            + cast(
+                ({{ sum_expr }} - cast({{ whole }} * cast({{ count_expr }} as bigint) as decimal(38, 0)))
+                    / cast({{ count_expr }} as bigint)
+            as decimal(38, 18))
+        as decimal(38, 18))
+    end
+{% endmacro %}

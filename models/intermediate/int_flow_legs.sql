@@ -25,6 +25,8 @@ legs as (
         case when directions.direction = 'in' then transfers.to_wallet else transfers.from_wallet end as wallet,
         case when directions.direction = 'in' then transfers.to_address else transfers.from_address end
             as wallet_address,
+        case when directions.direction = 'in' then transfers.from_address else transfers.to_address end
+            as counterparty_address,
         case when directions.direction = 'in' then transfers.from_exchange else transfers.to_exchange end
             as counterparty_exchange,
         transfers.amount

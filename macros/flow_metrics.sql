@@ -87,3 +87,24 @@ select * from period_sums
         {{ cexflow.exact_mean('sum(inflow)', 'sum(n_deposits)') }} as mean_deposit,
         {{ cexflow.exact_mean('sum(outflow)', 'sum(n_withdrawals)') }} as mean_withdrawal
 {%- endmacro %}
+
+{#- For the focus analyses (analyses/focus_*.sql): the where clause of the legs of fct_flow_legs that show the
+    transfers of var focus (an exchange, a wallet name or a wallet address; default binance) once each, in the
+    period of vars start_date and end_date (YYYY-MM-DD; default the whole data), and their direction. -#}
+{% macro focus_legs_direction() -%}
+    case when lower(exchange) = '{{ var("focus", "binance") | lower }}' then exchange_flow else wallet_flow end
+{%- endmacro %}
+
+{% macro focus_legs_where() -%}
+    {%- set focus = var('focus', 'binance') | lower -%}
+    (
+        (lower(exchange) = '{{ focus }}' and is_exchange_view)
+        or ((lower(wallet) = '{{ focus }}' or wallet_address = '{{ focus }}') and is_wallet_view)
+    )
+    {%- if var('start_date', none) %}
+    and flow_date >= cast('{{ var("start_date") }}' as date)
+    {%- endif %}
+    {%- if var('end_date', none) %}
+    and flow_date <= cast('{{ var("end_date") }}' as date)
+    {%- endif %}
+{%- endmacro %}

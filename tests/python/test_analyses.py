@@ -9,9 +9,7 @@ marts' columns, and sums done here in Python.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import os
 import subprocess
 import sys
@@ -21,11 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT_ROOT, query
 from test_docs_site import sample_db_with_rejected_rows
-from test_readme_queries import readme_queries
+from test_readme_queries import readme_queries, shell_rows
 
 from cexflow import report
 
-SHELL = Path(sys.executable).with_name("duckdb")
 DBT = Path(sys.executable).with_name("dbt")
 ANALYSES = sorted(p.stem for p in (PROJECT_ROOT / "analyses").glob("*.sql"))
 FOCUS_VARS = "{focus: binance20, start_date: '2025-05-20', end_date: '2025-06-05', top: 4}"
@@ -45,13 +42,6 @@ def compile_analyses(folder: Path, db_name: str, dbt_vars: str | None = None) ->
 def cents(value: Decimal) -> Decimal:
     """DuckDB's round(x, 2): half away from zero."""
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def shell_rows(db: Path, sql: str) -> list[dict]:
-    proc = subprocess.run([str(SHELL), "-readonly", "-csv", str(db)], input=sql, text=True, capture_output=True,
-                          timeout=60)
-    assert proc.returncode == 0 and not proc.stderr, f"the shell failed on:\n{sql}\n{proc.stderr}"
-    return list(csv.DictReader(io.StringIO(proc.stdout)))
 
 
 @pytest.fixture(scope="module")

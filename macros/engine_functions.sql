@@ -243,3 +243,14 @@
         as decimal(38, 18))
     end
 {% endmacro %}
+
+{#- A sum of amounts as DECIMAL(38,18), or NULL when it does not fit (10^20 token units or more). Spark's sums
+    give NULL past the type's range (spark.sql.ansi.enabled=false); DuckDB's keep the value past the declared
+    precision (its HUGEINT holds it) and fail where it is cast, so DuckDB checks its whole part. -#}
+{% macro decimal_in_range(sum_expr) %}
+    {{ return(adapter.dispatch('decimal_in_range', 'cexflow')(sum_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__decimal_in_range(sum_expr) %}
+    case when abs(cast(trunc({{ sum_expr }}) as hugeint)) < 100000000000000000000 then {{ sum_expr }} end
+{% endmacro %}

@@ -1,7 +1,8 @@
 {#- The exchange-flow metrics of the daily marts (fct_netflow_daily_by_exchange, fct_netflow_daily_total),
     defined once: columns of a select over `days` (a CTE with one row per calendar day of each series:
     inflow, outflow, netflow, n_deposits, n_withdrawals) left-joined to `stats` (int_daily_counterparty_stats).
-    The rolling sums count calendar days: every day of the data's range is a row of each series. -#}
+    The rolling sums count calendar days: every day of the data's range is a row of each series. A sum that
+    does not fit DECIMAL(38,18) is NULL on both engines (decimal_in_range). -#}
 
 {% macro counterparty_metrics(days, stats) %}
         cast(coalesce({{ stats }}.n_depositing_addresses, 0) as bigint) as n_depositing_addresses,
@@ -21,10 +22,12 @@
     {%- endset -%}
         {%- for n_days in [7, 30] %}
         case when row_number() over ({{ series_days }}) >= {{ n_days }}
-            then sum({{ days }}.netflow) over ({{ series_days }} rows between {{ n_days - 1 }} preceding and current row)
+            then {{ cexflow.decimal_in_range('sum(' ~ days ~ '.netflow) over (' ~ series_days
+                ~ ' rows between ' ~ (n_days - 1) ~ ' preceding and current row)') }}
         end as netflow_{{ n_days }}d,
         {%- endfor %}
-        sum({{ days }}.netflow) over ({{ series_days }} rows between unbounded preceding and current row) as cumulative_netflow
+        {{ cexflow.decimal_in_range('sum(' ~ days ~ '.netflow) over (' ~ series_days
+            ~ ' rows between unbounded preceding and current row)') }} as cumulative_netflow
 {%- endmacro %}
 
 {#- The first day of the ISO week (Monday) or the calendar month of a date; `period_expr` is 'week' or 'month'.
@@ -77,15 +80,16 @@ select * from period_sums
 {#- The daily columns summed over a period, and the period's mean deposit and withdrawal (exact). Distinct
     counterparties, the ten largest deposits and the rolling sums are daily measures and are not summed. -#}
 {% macro period_flow_sums() %}
-        sum(inflow) as inflow,
-        sum(outflow) as outflow,
-        sum(netflow) as netflow,
-        sum(internal_volume) as internal_volume,
+        {%- for column in ['inflow', 'outflow', 'internal_volume'] %}
+        {{ cexflow.decimal_in_range('sum(' ~ column ~ ')') }} as {{ column }},
+        {%- endfor %}
+        {#- not sum(netflow): Spark's sum of signed values is NULL when a partial sum overflows -#}
+        {{ cexflow.decimal_in_range('sum(inflow)') }} - {{ cexflow.decimal_in_range('sum(outflow)') }} as netflow,
         cast(sum(n_deposits) as bigint) as n_deposits,
         cast(sum(n_withdrawals) as bigint) as n_withdrawals,
         cast(sum(n_internal) as bigint) as n_internal,
-        {{ cexflow.exact_mean('sum(inflow)', 'sum(n_deposits)') }} as mean_deposit,
-        {{ cexflow.exact_mean('sum(outflow)', 'sum(n_withdrawals)') }} as mean_withdrawal
+        {{ cexflow.exact_mean(cexflow.decimal_in_range('sum(inflow)'), 'sum(n_deposits)') }} as mean_deposit,
+        {{ cexflow.exact_mean(cexflow.decimal_in_range('sum(outflow)'), 'sum(n_withdrawals)') }} as mean_withdrawal
 {%- endmacro %}
 
 {#- For the focus analyses (analyses/focus_*.sql): the where clause of the legs of fct_flow_legs that show the

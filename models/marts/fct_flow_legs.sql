@@ -6,11 +6,13 @@
 --                  view (all but the out leg of an internal sweep, whose in leg shows it once);
 --   wallet_flow    the same for the leg's wallet (internal: between two addresses of one wallet name, or an
 --                  address to itself); is_wallet_view likewise.
--- A view: the focus reads a few days of it, and a table would copy every transfer twice on every build.
-{{ config(materialized='view') }}
+-- Incremental as int_daily_flows: a run rewrites the days of the transfers it wrote (DuckDB: delete+insert on
+-- flow_date; Spark: insert_overwrite of those partitions), so a new day of files costs work on that day only.
+{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
+-- depends_on: {{ ref('int_transfer_rows_validated') }}
 
 with legs as (
-    select * from {{ ref('int_flow_legs') }}
+    {{ cexflow.flow_legs_of_this_run() }}
 ),
 
 legs_within_wallet as (

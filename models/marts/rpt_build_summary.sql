@@ -2,7 +2,8 @@
 -- The input's reconciliation summed over the files (rpt_input_reconciliation: rows_read = transfers_kept +
 -- duplicate_rows + rejected_rows + other_token_rows), the calendar of the data, the total's flows summed over
 -- it, the transfers touching labelled wallets, the series scored and the anomalies, and the rejected rows with
--- their most frequent reason.
+-- their most frequent reason. A sum of amounts past DECIMAL(38,18) is NULL (decimal_in_range; 0 when there are no days;
+-- not coalesce(sum, 0), which would turn Spark's NULL of an overflow into 0).
 with reconciliation as (
     select * from {{ ref('rpt_input_reconciliation') }}
 ),
@@ -39,11 +40,18 @@ flow_totals as (
         min(flow_date) as first_flow_date,
         max(flow_date) as last_flow_date,
         cast(count(*) as bigint) as n_days,
-        coalesce(sum(inflow), 0) as inflow,
-        coalesce(sum(outflow), 0) as outflow,
-        coalesce(sum(netflow), 0) as netflow,
-        coalesce(sum(internal_volume), 0) as internal_volume,
-        coalesce(sum(cross_exchange_volume), 0) as cross_exchange_volume,
+        {{ cexflow.decimal_in_range('case when count(*) = 0 then cast(0 as decimal(38, 18)) else sum(inflow) end') }}
+            as inflow,
+        {{ cexflow.decimal_in_range('case when count(*) = 0 then cast(0 as decimal(38, 18)) else sum(outflow) end') }}
+            as outflow,
+        -- inflow - outflow of the sums (Spark's sum of signed values is NULL when a partial sum overflows)
+        {{ cexflow.decimal_in_range('case when count(*) = 0 then cast(0 as decimal(38, 18)) else sum(inflow) end') }}
+            - {{ cexflow.decimal_in_range('case when count(*) = 0 then cast(0 as decimal(38, 18)) else sum(outflow) end') }}
+            as netflow,
+        {{ cexflow.decimal_in_range('case when count(*) = 0 then cast(0 as decimal(38, 18)) else sum(internal_volume) end') }}
+            as internal_volume,
+        {{ cexflow.decimal_in_range('case when count(*) = 0 then cast(0 as decimal(38, 18)) else sum(cross_exchange_volume) end') }}
+            as cross_exchange_volume,
         cast(coalesce(sum(n_deposits), 0) as bigint) as n_deposits,
         cast(coalesce(sum(n_withdrawals), 0) as bigint) as n_withdrawals,
         cast(coalesce(sum(n_internal), 0) as bigint) as n_internal,

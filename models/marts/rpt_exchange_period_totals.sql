@@ -1,7 +1,8 @@
 -- One row per exchange: its flows summed over the whole range of the data (fct_netflow_daily_by_exchange),
 -- its anomalies (rpt_netflow_anomalies), its mean whale ratio over the days with inflow, and its 30-day net
 -- position change (netflow_30d) and cumulative netflow on the last day of the data. gross_rank orders the
--- exchanges by gross flow (inflow + outflow), largest first, ties by name.
+-- exchanges by gross flow (inflow + outflow), largest first, ties by name. A sum of amounts past
+-- DECIMAL(38,18) is NULL (decimal_in_range).
 with daily_by_exchange as (
     select * from {{ ref('fct_netflow_daily_by_exchange') }}
 ),
@@ -21,11 +22,13 @@ exchange_sums as (
         chain,
         token_address,
         exchange,
-        sum(inflow) as inflow,
-        sum(outflow) as outflow,
-        sum(netflow) as netflow,
-        sum(inflow) + sum(outflow) as gross,
-        sum(internal_volume) as internal_volume,
+        {{ cexflow.decimal_in_range('sum(inflow)') }} as inflow,
+        {{ cexflow.decimal_in_range('sum(outflow)') }} as outflow,
+        -- from the two sums, not a sum of netflow: Spark's sum is NULL when a partial sum overflows, even if
+        -- the whole fits, so that a sum of signed values could differ between the engines
+        {{ cexflow.decimal_in_range('sum(inflow)') }} - {{ cexflow.decimal_in_range('sum(outflow)') }} as netflow,
+        {{ cexflow.decimal_in_range('sum(inflow + outflow)') }} as gross,
+        {{ cexflow.decimal_in_range('sum(internal_volume)') }} as internal_volume,
         cast(sum(n_deposits) as bigint) as n_deposits,
         cast(sum(n_withdrawals) as bigint) as n_withdrawals,
         avg(whale_ratio) as mean_whale_ratio

@@ -217,3 +217,40 @@
     {% set result = run_query('select distinct ' ~ adapter.quote(column) ~ ' from ' ~ relation ~ ' order by 1') %}
     {{ return(result.columns[0].values() | list) }}
 {% endmacro %}
+
+{#- The exact mean of a DECIMAL(38,18) sum of amounts (>= 0) over a count (> 0, an integer), as a
+    DECIMAL(38,18) rounded half up at the 18th decimal place; NULL when the count is 0 or NULL. DuckDB's
+    decimal / integer is a DOUBLE, so this divides the sum's unscaled integer (sum x 10^18, a HUGEINT) by the
+    count and rounds with the remainder, in integers only. -#}
+{% macro exact_mean(sum_expr, count_expr) %}
+    {{ return(adapter.dispatch('exact_mean', 'cexflow')(sum_expr, count_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__exact_mean(sum_expr, count_expr) %}
+    {%- set unscaled -%}
+        (cast(trunc({{ sum_expr }}) as hugeint) * 1000000000000000000
+            + cast(({{ sum_expr }} - trunc({{ sum_expr }})) * 1000000000000000000 as hugeint))
+    {%- endset -%}
+    {%- set rounded -%}
+        ({{ unscaled }} // {{ count_expr }}
+            + case when 2 * ({{ unscaled }} % {{ count_expr }}) >= {{ count_expr }} then 1 else 0 end)
+    {%- endset -%}
+    case when {{ count_expr }} > 0 then
+        cast(
+            cast({{ rounded }} // 1000000000000000000 as decimal(38, 0))
+            + cast({{ rounded }} % 1000000000000000000 as decimal(38, 0))
+                * cast('0.000000000000000001' as decimal(38, 18))
+        as decimal(38, 18))
+    end
+{% endmacro %}
+
+{#- A sum of amounts as DECIMAL(38,18), or NULL when it does not fit (10^20 token units or more). Spark's sums
+    give NULL past the type's range (spark.sql.ansi.enabled=false); DuckDB's keep the value past the declared
+    precision (its HUGEINT holds it) and fail where it is cast, so DuckDB checks its whole part. -#}
+{% macro decimal_in_range(sum_expr) %}
+    {{ return(adapter.dispatch('decimal_in_range', 'cexflow')(sum_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__decimal_in_range(sum_expr) %}
+    case when abs(cast(trunc({{ sum_expr }}) as hugeint)) < 100000000000000000000 then {{ sum_expr }} end
+{% endmacro %}

@@ -38,3 +38,16 @@
     {% endset %}
     {{ return(run_query(sql).columns[0].values() | list) }}
 {% endmacro %}
+
+{#- The legs (int_flow_legs) that an incremental model by flow_date recomputes: on an incremental run, those of
+    the days this run's transfers fall on; otherwise all. -#}
+{% macro flow_legs_of_this_run() %}
+{% if is_incremental() %}
+select flow_legs.*
+from {{ ref('int_flow_legs') }} as flow_legs
+inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
+    on flow_legs.flow_date = days_of_this_run.flow_date
+{% else %}
+select * from {{ ref('int_flow_legs') }}
+{% endif %}
+{% endmacro %}

@@ -104,3 +104,34 @@
 {% macro spark__matches(text_expr, pattern) %}
     coalesce({{ cexflow.spark_full_match(text_expr, pattern) }}, false)
 {% endmacro %}
+
+{% macro spark__exact_mean(sum_expr, count_expr) %}
+    {#- With allowPrecisionLoss=false, DECIMAL(38,18) / BIGINT is a DECIMAL(38,27) with 11 digits before the
+        point, too few for a large sum, and `div` returns a BIGINT (below 9.2 x 10^18). So the sum's whole part
+        W (below 10^20) is divided in two steps of 10 digits, W = a x 10^10 + b: a div n, then (the remainder x
+        10^10 + b) div n, both BIGINT; only the last remainder plus the fraction (less than the count) is
+        divided as a decimal, rounded half up to 27 places and then by the cast half up to 18: the same value
+        as DuckDB's single rounding for every count below 10^9. -#}
+    {%- set n = 'cast(' ~ count_expr ~ ' as bigint)' -%}
+    {%- set whole = 'floor(' ~ sum_expr ~ ')' -%}
+    {%- set high = 'cast(floor(' ~ whole ~ ' / cast(10000000000 as decimal(11, 0))) as bigint)' -%}
+    {%- set low = 'cast(' ~ whole ~ ' - cast(' ~ high ~ ' as decimal(21, 0)) * 10000000000 as bigint)' -%}
+    {%- set high_quotient = '(' ~ high ~ ' div ' ~ n ~ ')' -%}
+    {%- set middle = '((' ~ high ~ ' - ' ~ high_quotient ~ ' * ' ~ n ~ ') * 10000000000 + ' ~ low ~ ')' -%}
+    {%- set low_quotient = '(' ~ middle ~ ' div ' ~ n ~ ')' -%}
+    {%- set remainder = '(' ~ middle ~ ' - ' ~ low_quotient ~ ' * ' ~ n ~ ')' -%}
+    case when {{ count_expr }} > 0 then
+        cast(
+            cast({{ high_quotient }} as decimal(38, 18)) * 10000000000
+            + cast({{ low_quotient }} as decimal(38, 18))
+            + cast(
+                (cast({{ remainder }} as decimal(38, 18)) + ({{ sum_expr }} - {{ whole }})) / {{ n }}
+            as decimal(38, 18))
+        as decimal(38, 18))
+    end
+{% endmacro %}
+
+{% macro spark__decimal_in_range(sum_expr) %}
+    {#- a sum past DECIMAL(38,18) is already NULL here (ansi off) -#}
+    {{ sum_expr }}
+{% endmacro %}

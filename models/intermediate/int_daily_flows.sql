@@ -7,14 +7,7 @@
 -- depends_on: {{ ref('int_transfer_rows_validated') }}
 
 with legs as (
-    {% if is_incremental() %}
-    select flow_legs.*
-    from {{ ref('int_flow_legs') }} as flow_legs
-    inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
-        on flow_legs.flow_date = days_of_this_run.flow_date
-    {% else %}
-    select * from {{ ref('int_flow_legs') }}
-    {% endif %}
+    {{ cexflow.flow_legs_of_this_run() }}
 ),
 
 daily as (

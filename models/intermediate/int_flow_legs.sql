@@ -25,9 +25,23 @@ legs as (
         case when directions.direction = 'in' then transfers.to_wallet else transfers.from_wallet end as wallet,
         case when directions.direction = 'in' then transfers.to_address else transfers.from_address end
             as wallet_address,
+        case when directions.direction = 'in' then transfers.from_address else transfers.to_address end
+            as counterparty_address,
         case when directions.direction = 'in' then transfers.from_exchange else transfers.to_exchange end
             as counterparty_exchange,
-        transfers.amount
+        case when directions.direction = 'in' then transfers.from_wallet else transfers.to_wallet end
+            as counterparty_wallet,
+        transfers.amount,
+        -- the transfer's own columns, for fct_flow_legs (a view projects only what its reader selects)
+        transfers.tx_hash,
+        transfers.log_index,
+        transfers.transferred_at,
+        transfers.from_address,
+        transfers.to_address,
+        transfers.from_exchange,
+        transfers.to_exchange,
+        transfers.from_wallet,
+        transfers.to_wallet
     from transfers
     cross join directions
     where (directions.direction = 'in' and transfers.to_exchange is not null)

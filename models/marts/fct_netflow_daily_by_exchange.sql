@@ -10,6 +10,11 @@ calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
+counterparty_stats as (
+    select * from {{ ref('int_daily_counterparty_stats') }}
+    where series_kind = 'exchange'
+),
+
 exchanges as (
     select distinct exchange from daily_flows
 ),
@@ -39,7 +44,7 @@ exchange_days as (
     cross join exchanges
 ),
 
-final as (
+exchange_days_with_flows as (
     select
         exchange_days.chain,
         exchange_days.token_address,
@@ -56,6 +61,19 @@ final as (
     left join exchange_flows
         on exchange_days.flow_date = exchange_flows.flow_date
         and exchange_days.exchange = exchange_flows.exchange
+),
+
+final as (
+    select
+        exchange_days_with_flows.*,
+{{ cexflow.counterparty_metrics('exchange_days_with_flows', 'counterparty_stats') }},
+{{ cexflow.netflow_running_sums('exchange_days_with_flows', ['chain', 'token_address', 'exchange']) }}
+    from exchange_days_with_flows
+    left join counterparty_stats
+        on exchange_days_with_flows.chain = counterparty_stats.chain
+        and exchange_days_with_flows.token_address = counterparty_stats.token_address
+        and exchange_days_with_flows.flow_date = counterparty_stats.flow_date
+        and exchange_days_with_flows.exchange = counterparty_stats.series
 )
 
 select * from final

@@ -9,6 +9,11 @@ calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
+counterparty_stats as (
+    select * from {{ ref('int_daily_counterparty_stats') }}
+    where series_kind = 'total'
+),
+
 boundary_flows as (
     -- a deposit has only an in leg and a withdrawal only an out leg; an internal or cross-exchange
     -- transfer has both, so its in leg counts it once
@@ -26,7 +31,7 @@ boundary_flows as (
     group by flow_date
 ),
 
-final as (
+days_with_flows as (
     select
         calendar.chain,
         calendar.token_address,
@@ -43,6 +48,18 @@ final as (
     from calendar
     left join boundary_flows
         on calendar.flow_date = boundary_flows.flow_date
+),
+
+final as (
+    select
+        days_with_flows.*,
+{{ cexflow.counterparty_metrics('days_with_flows', 'counterparty_stats') }},
+{{ cexflow.netflow_running_sums('days_with_flows', ['chain', 'token_address']) }}
+    from days_with_flows
+    left join counterparty_stats
+        on days_with_flows.chain = counterparty_stats.chain
+        and days_with_flows.token_address = counterparty_stats.token_address
+        and days_with_flows.flow_date = counterparty_stats.flow_date
 )
 
 select * from final

@@ -18,6 +18,7 @@ ranked as (
         netflow,
         baseline_mean,
         baseline_std,
+        baseline_days,
         zscore,
         materiality,
         is_material,

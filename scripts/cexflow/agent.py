@@ -72,6 +72,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from cexflow import __version__, methods, webhooks
+from cexflow import db as marts
 from cexflow.build import BuildOptions, BuildSummary, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
@@ -248,15 +249,12 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
                                  []).append({**t, "transferred_at": _timestamp(t["transferred_at"]),
                                              "amount": fmt_exact(t["amount"]),
                                              "signed_amount": fmt_exact(t["signed_amount"])})
-        first, last = con.execute("select min(flow_date), max(flow_date) from fct_netflow_daily_total").fetchone()
-        files = con.execute("""
-            select source_file, rows_read, transfers_kept, duplicate_rows, rejected_rows, other_token_rows
-            from rpt_input_reconciliation order by source_file""").fetchall()
-        rejected = con.execute(f"""
-            select source_file, line_number, reason from stg_transfers_rejected
-            order by source_file, line_number limit {REJECTED_SHOWN}""").fetchall()
-        reasons = con.execute("""select reason, count(*) from stg_transfers_rejected group by reason
-                                 order by count(*) desc, reason""").fetchall()
+        summary = marts.build_summary(con)
+        first, last = summary["first_flow_date"], summary["last_flow_date"]
+        files = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"], f["rejected_rows"],
+                  f["other_token_rows"]) for f in marts.input_reconciliation(con)]
+        rejected = [tuple(r.values()) for r in marts.rejected_rows(con, REJECTED_SHOWN)]
+        reasons = [tuple(r.values()) for r in marts.rejected_reasons(con)]
     days = []
     for r in rows:
         flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
@@ -274,7 +272,7 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
                   for f, r, k, d, j, o in files],
         "rejected_rows": [{"file": f, "line": n, "reason": why} for f, n, why in rejected],
         "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
-        "rejected_total": sum(f[4] for f in files),
+        "rejected_total": summary["rejected_rows"],
     }
     return days, context
 

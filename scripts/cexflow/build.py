@@ -178,21 +178,17 @@ def summarize_spark(spark_dir: Path, method: str | None = None) -> BuildSummary:
 def summarize_marts(con, location: Path, method: str | None = None) -> BuildSummary:
     """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
     z-scores were computed with, unless given)."""
-    reco = con.execute(
-        "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(transfers_kept), 0), "
-        "coalesce(sum(duplicate_rows), 0), coalesce(sum(rejected_rows), 0), "
-        "coalesce(sum(other_token_rows), 0) from rpt_input_reconciliation"
-    ).fetchone()
-    days = con.execute(
-        "select cast(min(flow_date) as varchar), cast(max(flow_date) as varchar), count(*) "
-        "from fct_netflow_daily_total"
-    ).fetchone()
-    exchange_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
-    series, anomalies, scored_method = con.execute(
-        "select count(distinct series), count(*) filter (where is_anomaly), min(method) from fct_netflow_zscores"
-    ).fetchone()
-    return BuildSummary(location, reco[0], reco[1], reco[2], reco[3], reco[4], reco[5], exchange_transfers,
-                        days[0], days[1], days[2], series, anomalies, method or scored_method)
+    from cexflow.db import build_summary
+
+    row = build_summary(con)
+
+    def day(value) -> str | None:
+        return None if value is None else str(value)
+
+    return BuildSummary(location, row["n_files"], row["rows_read"], row["transfers_kept"], row["duplicate_rows"],
+                        row["rejected_rows"], row["other_token_rows"], row["n_exchange_transfers"],
+                        day(row["first_flow_date"]), day(row["last_flow_date"]), row["n_days"], row["n_series"],
+                        row["n_anomalies"], method or row["method"])
 
 
 # What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
@@ -411,7 +407,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     """What makes a finished build less useful than its exit code says, one line each (the summary prints
     them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
     error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
-    from cexflow.db import connect
+    from cexflow.db import build_summary, connect, input_reconciliation
 
     token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
     token_text = f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
@@ -420,12 +416,11 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
             f"--token {token.label} --chain {token.chain}: none of the {summary.rows_read:,} rows read is a transfer "
             f"of {token_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
     with connect(db) as con:
-        per_file = con.execute(
-            "select source_file, rows_read, transfers_kept, duplicate_rows, rejected_rows, other_token_rows "
-            "from rpt_input_reconciliation order by source_file").fetchall()
-        top_reason = con.execute("select reason, count(*) from stg_transfers_rejected group by reason "
-                                 "order by count(*) desc, reason limit 1").fetchone()
-        (scored_days,) = con.execute("select count(zscore) from fct_netflow_zscores").fetchone()
+        per_file = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"],
+                     f["rejected_rows"], f["other_token_rows"]) for f in input_reconciliation(con)]
+        row = build_summary(con)
+        top_reason = (row["top_rejection_reason"], row["top_rejection_rows"]) if row["top_rejection_reason"] else None
+        scored_days = row["n_scored_days"]
     warnings = []
     if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
         warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "

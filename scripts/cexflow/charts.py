@@ -424,6 +424,50 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
     return _save(fig, out_path)
 
 
+def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: str, *, symbol: str, chain: str,
+                            period: str, title: str, ylabel: str, ratio: bool = False) -> Path:
+    """Small multiples of one daily metric of the marts (`column`: whale_ratio, netflow_30d, ...), a panel
+    per exchange on a shared date axis, busiest first, as plot_netflow_by_exchange. A metric of one exchange
+    cannot be summed with another's (a ratio, a rolling sum), so past `MAX_PANELS` the rest are left out and
+    the subtitle says how many. Days where the metric is NULL (no inflow, too few days) are gaps.
+
+    `frame`: flow_date, exchange, inflow, outflow and `column`; `ratio`: a share from 0 to 1 (fixed y axis).
+    """
+    shown, rest = _busiest(frame, "exchange", MAX_PANELS) if not frame.empty else ([], [])
+    fig, axes = _figure(figure_height_px("small_multiples", len(shown)), nrows=max(len(shown), 1))
+    if frame.empty:
+        _empty(axes[0])
+    for ax, name in zip(axes, shown, strict=False):
+        part = frame[frame["exchange"] == name].sort_values("flow_date")
+        dates = _dates(part["flow_date"])
+        values = _floats(part[column])
+        ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid",
+                **_markers(len(dates), 3))
+        if ratio:
+            ax.set_ylim(0, 1.05)
+        else:
+            ax.axhline(0, color=GREY, linewidth=0.7)
+            ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
+        if np.isnan(values).all():
+            _note(ax, f"no {ylabel} in this period")
+        ax.text(0.005, 0.93, name, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        _frame_axis(ax, part)
+    if len(shown) >= 3:
+        fig.supylabel(ylabel, fontsize=10)
+    else:
+        for ax in axes:
+            ax.set_ylabel(ylabel)
+    subtitle = "busiest exchange (inflow + outflow) first; gaps: days without a value"
+    if ratio:
+        subtitle += " (no inflow); a day of ten deposits or fewer is 1"
+    if rest:
+        subtitle += f"; {plural(len(rest), 'less busy exchange')} not shown"
+    _title(fig, f"{symbol} {title} by exchange — {chain}, {period}", subtitle)
+    return _save(fig, out_path)
+
+
 def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
                 z_threshold: float, method: str, window_days: int, series_name: str = "all exchanges") -> Path:
     """z-score of the daily netflow over time, with the ± threshold lines; anomaly days marked.

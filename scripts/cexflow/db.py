@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from cexflow.errors import CexflowError
 
@@ -71,3 +72,194 @@ def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBP
             source = "(select null as no_rows where false)"
         con.execute(f'create view "{name}" as select * from {source}')
     return con
+
+
+# --- the marts' readers -------------------------------------------------------------------------------
+# Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
+# that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
+# order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
+# a wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period.
+
+
+def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame that keeps DuckDB's Python values (Decimal, date) as they are."""
+    cur = con.execute(sql, params or [])
+    columns = [d[0] for d in cur.description]
+    return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
+
+
+def read_rows(con, sql: str, params: list | dict | None = None) -> list[dict]:
+    """A query's rows as dicts."""
+    cur = con.execute(sql, params or [])
+    columns = [d[0] for d in cur.description]
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+def build_summary(con) -> dict:
+    """rpt_build_summary's one row: input reconciliation totals, days, the total's flows, transfers, series,
+    anomalies and rejected rows."""
+    return read_rows(con, "select * from rpt_build_summary")[0]
+
+
+def input_reconciliation(con) -> list[dict]:
+    """rpt_input_reconciliation: one row per input file."""
+    return read_rows(con, """
+        select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
+               other_token_rows
+        from rpt_input_reconciliation order by source_file""")
+
+
+def rejected_reasons(con) -> list[dict]:
+    """rpt_rejected_reasons: reason, n_rows, most frequent first."""
+    return read_rows(con, "select reason, n_rows from rpt_rejected_reasons order by reason_rank")
+
+
+def rejected_rows(con, limit: int) -> list[dict]:
+    """The first `limit` rows of stg_transfers_rejected, by file and line."""
+    return read_rows(con, f"""
+        select source_file, line_number, reason from stg_transfers_rejected
+        order by source_file, line_number limit {int(limit)}""")
+
+
+def token_row(con) -> tuple | None:
+    """(chain, token_address, symbol, decimals) of the build's token."""
+    return con.execute("select chain, token_address, symbol, decimals from stg_tokens__selected limit 1").fetchone()
+
+
+def method_row(con) -> tuple | None:
+    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k)
+    of the build's z-scores, or None when nothing was scored."""
+    row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
+                                is_materiality_required from fct_netflow_zscores limit 1""").fetchone()
+    if row is None:
+        return None
+    top = con.execute("select rank from rpt_topk_netflow_days order by rank desc limit 1").fetchone()
+    return (*row, top[0] if top else 0)
+
+
+def daily_series(con, series_kind: str) -> pd.DataFrame:
+    """rpt_netflow_daily_series of the total (`series_kind` 'total') or of every exchange ('exchange')."""
+    return read_frame(con, """
+        select series, flow_date, inflow, outflow, netflow, internal_volume, cross_exchange_volume, n_deposits,
+               n_withdrawals, whale_ratio, netflow_30d, cumulative_netflow, baseline_mean, baseline_std, zscore,
+               is_anomaly, direction
+        from rpt_netflow_daily_series where series_kind = $kind order by series, flow_date""", {"kind": series_kind})
+
+
+def exchange_period_totals(con) -> pd.DataFrame:
+    """rpt_exchange_period_totals: one row per exchange, by gross flow."""
+    return read_frame(con, """
+        select exchange, inflow, outflow, netflow, gross, internal_volume, n_deposits, n_withdrawals, anomalies,
+               mean_whale_ratio, last_whale_ratio, last_netflow_30d, last_cumulative_netflow
+        from rpt_exchange_period_totals order by gross_rank""")
+
+
+def largest_netflow_days(con, direction: str, limit: int) -> pd.DataFrame:
+    """The total's `limit` days of largest net inflow or outflow (rpt_largest_netflow_days)."""
+    return read_frame(con, f"""
+        select flow_date, netflow, inflow, outflow, zscore, is_anomaly from rpt_largest_netflow_days
+        where direction = $direction order by rank limit {int(limit)}""", {"direction": direction})
+
+
+def topk_days(con) -> pd.DataFrame:
+    """rpt_topk_netflow_days: the total first, then each exchange, by rank."""
+    return read_frame(con, """
+        select series, rank, flow_date, netflow, zscore, is_anomaly, direction, method, inflow, outflow,
+               baseline_mean, baseline_std, baseline_days
+        from rpt_topk_netflow_days order by series <> 'total', series, rank""")
+
+
+def anomaly_days(con) -> pd.DataFrame:
+    """rpt_netflow_anomalies for the reports, by day (the total first on a day)."""
+    return read_frame(con, """
+        select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
+               materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
+        from rpt_netflow_anomalies
+        order by flow_date, series <> 'total', series""")
+
+
+def latest_anomalies(con, limit: int) -> list[dict]:
+    """The `limit` latest anomalies (the docs site's index)."""
+    return read_rows(con, f"""
+        select flow_date, series, direction, netflow, zscore from rpt_netflow_anomalies
+        order by flow_date desc, series <> 'total', series limit {int(limit)}""")
+
+
+# --- the focus report: one period, one exchange or wallet, from fct_flow_legs -------------------------------
+
+
+def focus_transfers_sql(kind: str) -> str:
+    """The transfers of a focus subject in the period $s..$e, one row each, with its direction (inflow,
+    outflow, internal, cross_exchange) for the subject: for all exchanges the transfers (fct_exchange_transfers,
+    by flow_type); for an exchange ($x) or wallet (addresses $a) the legs of fct_flow_legs that show them."""
+    columns = ("tx_hash, log_index, transferred_at, flow_date, from_address, to_address, from_exchange, to_exchange, "
+               "from_wallet, to_wallet, flow_type, amount")
+    if kind == "all":
+        return f"""
+            select {columns}, case flow_type when 'deposit' then 'inflow' when 'withdrawal' then 'outflow'
+                                   else flow_type end as direction
+            from fct_exchange_transfers where flow_date between $s and $e"""
+    if kind == "exchange":
+        return f"""
+            select {columns}, exchange_flow as direction from fct_flow_legs
+            where flow_date between $s and $e and exchange = $x and is_exchange_view"""
+    return f"""
+        select {columns}, wallet_flow as direction from fct_flow_legs
+        where flow_date between $s and $e and list_contains($a, wallet_address) and is_wallet_view"""
+
+
+def focus_stats(con, transfers_sql: str, params: dict) -> dict:
+    return read_rows(con, f"""
+        with t as ({transfers_sql})
+        select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
+               coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
+               coalesce(sum(amount) filter (where direction = 'outflow'), 0) as transfers_outflow,
+               count(*) filter (where direction = 'inflow') as n_inflow,
+               count(*) filter (where direction = 'outflow') as n_outflow
+        from t""", params)[0]
+
+
+def focus_by_direction(con, transfers_sql: str, params: dict) -> pd.DataFrame:
+    return read_frame(con, f"""
+        with t as ({transfers_sql})
+        select direction, count(*) as n_transfers, sum(amount) as volume from t
+        group by direction order by volume desc, direction""", params)
+
+
+def focus_largest(con, transfers_sql: str, params: dict, limit: int) -> pd.DataFrame:
+    return read_frame(con, f"""
+        with t as ({transfers_sql})
+        select * from t order by amount desc, transferred_at, tx_hash limit {int(limit)}""", params)
+
+
+def focus_amounts(con, transfers_sql: str, params: dict):
+    """The amounts as floats, for the histogram only (millions of transfers: no Decimal objects)."""
+    return con.execute(f"with t as ({transfers_sql}) select cast(amount as double) as amount from t",
+                       params).fetchnumpy()["amount"]
+
+
+def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
+    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
+    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
+    flows = {
+        "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
+        "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
+        "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
+                  "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
+    }[kind]
+    return read_frame(con, f"""
+        with t as ({transfers_sql}),
+        days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
+        flows as ({flows}),
+        volume as (select flow_date, sum(amount) as volume, count(*) as n_transfers from t group by flow_date)
+        select days.flow_date,
+               coalesce(flows.inflow, 0) as inflow, coalesce(flows.outflow, 0) as outflow,
+               coalesce(flows.netflow, 0) as netflow,
+               coalesce(volume.volume, 0) as volume, coalesce(volume.n_transfers, 0) as n_transfers,
+               z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
+               z.direction
+        from days
+        left join flows on flows.flow_date = days.flow_date
+        left join volume on volume.flow_date = days.flow_date
+        left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
+        order by days.flow_date""", params)

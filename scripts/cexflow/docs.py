@@ -31,6 +31,7 @@ import jinja2
 import markdown
 
 from cexflow import __version__, inputs, report
+from cexflow import db as marts
 from cexflow.build import recorded_build
 from cexflow.db import connect
 from cexflow.dbt_runner import first_dbt_failure, run_dbt
@@ -100,18 +101,12 @@ def load_build_info(db: Path) -> BuildInfo:
         report._check_marts(con, db)
         token = report.load_token(con)
         method = report.load_method(con)
-        first_day, last_day, days = con.execute(
-            "select min(flow_date), max(flow_date), count(*) from fct_netflow_daily_total").fetchone()
-        n_transfers = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
-        n_anomalies = con.execute("select count(*) from rpt_netflow_anomalies").fetchone()[0]
-        n_rejected = con.execute("select count(*) from stg_transfers_rejected").fetchone()[0]
-        inputs = report._records(report.read_frame(con, """
-            select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
-                   other_token_rows
-            from rpt_input_reconciliation order by source_file"""))
-        latest = report._records(report.read_frame(con, f"""
-            select flow_date, series, direction, netflow, zscore from rpt_netflow_anomalies
-            order by flow_date desc, series <> 'total', series limit {LATEST_ANOMALIES}"""))
+        summary = marts.build_summary(con)
+        first_day, last_day, days = summary["first_flow_date"], summary["last_flow_date"], summary["n_days"]
+        n_transfers, n_anomalies = summary["n_exchange_transfers"], summary["n_anomalies"]
+        n_rejected = summary["n_rejected"]
+        inputs = marts.input_reconciliation(con)
+        latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
     for row in inputs:  # shown relative to the project root when inside it, as in the reports
         path = Path(row["source_file"])
         row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)

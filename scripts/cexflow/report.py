@@ -33,6 +33,7 @@ import jinja2
 import pandas as pd
 
 from cexflow import charts, methods
+from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, beside, is_project_db
@@ -69,6 +70,8 @@ def overview_chart_texts(n_days: int) -> dict[str, str]:
         "netflow_by_exchange": "daily netflow by exchange, one panel each",
         "zscore_total": "z-score of the total daily netflow with the ± threshold",
         "cumulative_netflow_by_exchange": "cumulative netflow by exchange (change in balance)",
+        "whale_ratio_by_exchange": "daily whale ratio by exchange (share of the inflow in the ten largest deposits)",
+        "netflow_30d_by_exchange": "30-day net position change by exchange (netflow over the 30 days to each day)",
     }
 
 
@@ -125,6 +128,12 @@ def fmt_z(value) -> str:
     return fmt_signed(value, 2)
 
 
+def fmt_ratio(value) -> str:
+    """A ratio from 0 to 1 (a float of the marts, e.g. whale_ratio): '0.815'; None -> '–'."""
+    number = _to_decimal(value)
+    return "–" if number is None else f"{number.quantize(Decimal('0.001'), rounding=ROUND_HALF_EVEN)}"
+
+
 def fmt_count(value) -> str:
     return "–" if value is None else f"{int(value):,}"
 
@@ -166,7 +175,8 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, plural=plural, md=md_cell,
+    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio,
+                       plural=plural, md=md_cell,
                        path=project_path, exact=fmt_amount_exact)
     return env
 
@@ -174,11 +184,7 @@ def template_environment() -> jinja2.Environment:
 # --- reading the marts ------------------------------------------------------------------------------
 
 
-def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame that keeps DuckDB's Python values (Decimal, date) as they are."""
-    cur = con.execute(sql, params or [])
-    columns = [d[0] for d in cur.description]
-    return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
+read_frame = marts.read_frame  # older name, used by cexflow.docs
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -235,7 +241,7 @@ class MethodInfo:
 
 
 def load_token(con) -> TokenInfo:
-    row = con.execute("select chain, token_address, symbol, decimals from stg_tokens__selected limit 1").fetchone()
+    row = marts.token_row(con)
     if row is None:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
     chain, address, symbol, decimals = row
@@ -243,12 +249,10 @@ def load_token(con) -> TokenInfo:
 
 
 def load_method(con) -> MethodInfo | None:
-    row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
-                                is_materiality_required from fct_netflow_zscores limit 1""").fetchone()
+    row = marts.method_row(con)
     if row is None:
         return None
-    top_k = con.execute("select coalesce(max(rank), 0) from rpt_topk_netflow_days").fetchone()[0]
-    method, window, z, materiality, min_amount, required = row
+    method, window, z, materiality, min_amount, required, top_k = row
     return MethodInfo(method, int(window), float(z), int(top_k),
                       None if materiality is None else float(materiality), float(min_amount or 0), bool(required))
 
@@ -257,7 +261,9 @@ def check_marts(con, db: Path) -> None:
     """A one-line error when the file lacks a mart the reports read."""
     needed = {"fct_exchange_transfers", "fct_netflow_daily_total", "fct_netflow_daily_by_exchange",
               "fct_netflow_daily_by_wallet", "fct_netflow_zscores", "rpt_netflow_anomalies",
-              "rpt_topk_netflow_days", "stg_transfers_rejected", "rpt_input_reconciliation", "stg_tokens__selected"}
+              "rpt_topk_netflow_days", "stg_transfers_rejected", "rpt_input_reconciliation", "stg_tokens__selected",
+              "rpt_build_summary", "rpt_netflow_daily_series", "rpt_exchange_period_totals",
+              "rpt_largest_netflow_days", "rpt_rejected_reasons", "fct_flow_legs"}
     present = {r[0] for r in con.execute(
         "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
     missing = sorted(needed - present)
@@ -305,107 +311,34 @@ class Overview:
         return period_text(self.first_day, self.last_day)
 
 
-# inflow and outflow of a (series, flow_date): from the total or from the exchange's daily mart
-_SERIES_FLOWS = """
-    series_flows as (
-        select 'total' as series, flow_date, inflow, outflow from fct_netflow_daily_total
-        union all
-        select exchange as series, flow_date, inflow, outflow from fct_netflow_daily_by_exchange
-    )
-"""
-
-
-def load_overview(db: Path) -> Overview:
-    db = Path(db)
-    with connect(db) as con:
-        check_marts(con, db)
+def load_overview(db_path: Path) -> Overview:
+    """The whole-range reports' numbers: each a select from its mart (cexflow.db)."""
+    db_path = Path(db_path)
+    with connect(db_path) as con:
+        check_marts(con, db_path)
         token = load_token(con)
         method = load_method(con)
-        first_day, last_day, n_days = con.execute(
-            "select min(flow_date), max(flow_date), count(*) from fct_netflow_daily_total").fetchone()
-        totals_frame = read_frame(con, """
-            select
-                count(*) as days,
-                coalesce(sum(inflow), 0) as inflow,
-                coalesce(sum(outflow), 0) as outflow,
-                coalesce(sum(netflow), 0) as netflow,
-                coalesce(sum(internal_volume), 0) as internal_volume,
-                coalesce(sum(cross_exchange_volume), 0) as cross_exchange_volume,
-                coalesce(sum(n_deposits), 0) as n_deposits,
-                coalesce(sum(n_withdrawals), 0) as n_withdrawals,
-                coalesce(sum(n_internal), 0) as n_internal,
-                coalesce(sum(n_cross_exchange), 0) as n_cross_exchange
-            from fct_netflow_daily_total""")
-        totals = records(totals_frame)[0]
-        totals["n_transfers"] = con.execute("select count(*) from fct_exchange_transfers").fetchone()[0]
-        totals["anomalies_total"] = con.execute(
-            "select count(*) from rpt_netflow_anomalies where series = 'total'").fetchone()[0]
-        totals["anomalies_all"] = con.execute("select count(*) from rpt_netflow_anomalies").fetchone()[0]
-        totals["n_series"] = con.execute("select count(distinct series) from fct_netflow_zscores").fetchone()[0]
-        total_daily = read_frame(con, """
-            select t.flow_date, t.inflow, t.outflow, t.netflow, t.internal_volume, t.cross_exchange_volume,
-                   t.n_deposits, t.n_withdrawals, z.baseline_mean, z.baseline_std, z.zscore,
-                   coalesce(z.is_anomaly, false) as is_anomaly, z.direction
-            from fct_netflow_daily_total as t
-            left join fct_netflow_zscores as z on z.series = 'total' and z.flow_date = t.flow_date
-            order by t.flow_date""")
-        by_exchange = read_frame(con, """
-            select e.flow_date, e.exchange, e.inflow, e.outflow, e.netflow, e.internal_volume,
-                   z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
-                   z.direction
-            from fct_netflow_daily_by_exchange as e
-            left join fct_netflow_zscores as z on z.series = e.exchange and z.flow_date = e.flow_date
-            order by e.exchange, e.flow_date""")
-        exchanges = read_frame(con, """
-            select
-                e.exchange,
-                sum(e.inflow) as inflow,
-                sum(e.outflow) as outflow,
-                sum(e.netflow) as netflow,
-                sum(e.inflow) + sum(e.outflow) as gross,
-                sum(e.internal_volume) as internal_volume,
-                sum(e.n_deposits) as n_deposits,
-                sum(e.n_withdrawals) as n_withdrawals,
-                (select count(*) from rpt_netflow_anomalies as a where a.series = e.exchange) as anomalies
-            from fct_netflow_daily_by_exchange as e
-            group by e.exchange
-            order by gross desc, e.exchange""")
-        day_columns = """
-            select t.flow_date, t.netflow, t.inflow, t.outflow, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly
-            from fct_netflow_daily_total as t
-            left join fct_netflow_zscores as z on z.series = 'total' and z.flow_date = t.flow_date"""
-        largest_in = read_frame(con, f"{day_columns} where t.netflow > 0 order by t.netflow desc, t.flow_date "
-                                     f"limit {TOP_DAYS}")
-        largest_out = read_frame(con, f"{day_columns} where t.netflow < 0 order by t.netflow, t.flow_date "
-                                      f"limit {TOP_DAYS}")
-        topk = read_frame(con, f"""
-            with {_SERIES_FLOWS}
-            select k.series, k.rank, k.flow_date, k.netflow, k.zscore, k.is_anomaly, k.direction, k.method,
-                   f.inflow, f.outflow, z.baseline_mean, z.baseline_std, z.baseline_days
-            from rpt_topk_netflow_days as k
-            left join series_flows as f on f.series = k.series and f.flow_date = k.flow_date
-            left join fct_netflow_zscores as z on z.series = k.series and z.flow_date = k.flow_date
-            order by k.series <> 'total', k.series, k.rank""")
-        anomalies = read_frame(con, """
-            select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
-                   materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
-            from rpt_netflow_anomalies
-            order by flow_date, series <> 'total', series""")
-        reconciliation = read_frame(con, """
-            select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
-                   other_token_rows
-            from rpt_input_reconciliation order by source_file""")
-        rejected_reasons = read_frame(con, """
-            select reason, count(*) as n_rows from stg_transfers_rejected group by reason
-            order by n_rows desc, reason""")
-        rejected_rows = read_frame(con, f"""
-            select source_file, line_number, reason from stg_transfers_rejected
-            order by source_file, line_number limit {REJECTED_SHOWN}""")
-        n_rejected = con.execute("select count(*) from stg_transfers_rejected").fetchone()[0]
-    totals["days"] = n_days
-    return Overview(db, token, method, first_day, last_day, totals, total_daily, by_exchange, exchanges,
-                    largest_in, largest_out, topk, anomalies, reconciliation, rejected_reasons, rejected_rows,
-                    n_rejected)
+        summary = marts.build_summary(con)
+        totals = {key: summary[key] for key in (
+            "inflow", "outflow", "netflow", "internal_volume", "cross_exchange_volume", "n_deposits",
+            "n_withdrawals", "n_internal", "n_cross_exchange")}
+        totals.update(days=summary["n_days"], n_transfers=summary["n_exchange_transfers"],
+                      anomalies_total=summary["n_total_anomalies"], anomalies_all=summary["n_anomalies"],
+                      n_series=summary["n_series"])
+        total_daily = marts.daily_series(con, "total").drop(columns="series")
+        by_exchange = marts.daily_series(con, "exchange").rename(columns={"series": "exchange"})
+        exchanges = marts.exchange_period_totals(con)
+        largest_in = marts.largest_netflow_days(con, "inflow", TOP_DAYS)
+        largest_out = marts.largest_netflow_days(con, "outflow", TOP_DAYS)
+        topk = marts.topk_days(con)
+        anomalies = marts.anomaly_days(con)
+        reconciliation = pd.DataFrame(marts.input_reconciliation(con))
+        rejected_reasons = pd.DataFrame(marts.rejected_reasons(con), columns=["reason", "n_rows"])
+        rejected_rows = pd.DataFrame(marts.rejected_rows(con, REJECTED_SHOWN),
+                                     columns=["source_file", "line_number", "reason"])
+    return Overview(db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals,
+                    total_daily, by_exchange, exchanges, largest_in, largest_out, topk, anomalies, reconciliation,
+                    rejected_reasons, rejected_rows, summary["n_rejected"])
 
 
 def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -426,6 +359,12 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
                                         z_threshold=m.z_threshold, method=m.method),
         charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **z_common),
         charts.plot_cumulative_netflow(ov.by_exchange, img / "cumulative_netflow_by_exchange.png", **common),
+        charts.plot_metric_by_exchange(ov.by_exchange, img / "whale_ratio_by_exchange.png", "whale_ratio", **common,
+                                       title="daily whale ratio", ylabel="whale ratio (top 10 deposits / inflow)",
+                                       ratio=True),
+        charts.plot_metric_by_exchange(ov.by_exchange, img / "netflow_30d_by_exchange.png", "netflow_30d",
+                                       **common, title="30-day net position change",
+                                       ylabel=f"{ov.token.symbol}, netflow over 30 days"),
     ]
 
 
@@ -597,22 +536,6 @@ def parse_date(value, option: str) -> dt.date | None:
         raise CexflowError(f"{option} {value}: not a date (YYYY-MM-DD)") from None
 
 
-def _transfer_direction_sql(subject: FocusSubject) -> tuple[str, str, dict]:
-    """(direction expression, where clause, params) of the transfers that touch the subject."""
-    if subject.kind == "all":
-        return ("case flow_type when 'deposit' then 'inflow' when 'withdrawal' then 'outflow' "
-                "else flow_type end", "true", {})
-    if subject.kind == "exchange":
-        x = subject.exchange
-        return ("case when to_exchange = $x and from_exchange is distinct from $x then 'inflow' "
-                "when from_exchange = $x and to_exchange is distinct from $x then 'outflow' else 'internal' end",
-                "(from_exchange = $x or to_exchange = $x)", {"x": x})
-    return ("case when list_contains($a, to_address) and not list_contains($a, from_address) then 'inflow' "
-            "when list_contains($a, from_address) and not list_contains($a, to_address) then 'outflow' "
-            "else 'internal' end",
-            "(list_contains($a, from_address) or list_contains($a, to_address))", {"a": list(subject.addresses)})
-
-
 def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focus:
     db = Path(db)
     start, end = parse_date(start, "--start"), parse_date(end, "--end")
@@ -620,7 +543,8 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focu
         check_marts(con, db)
         token = load_token(con)
         method = load_method(con)
-        first, last = con.execute("select min(flow_date), max(flow_date) from fct_netflow_daily_total").fetchone()
+        summary = marts.build_summary(con)
+        first, last = summary["first_flow_date"], summary["last_flow_date"]
         if first is None:
             raise CexflowError(f"--db {db}: the marts have no days; build them from transfer files first")
         start, end = start or first, end or last
@@ -630,48 +554,15 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focu
             raise CexflowError(f"--start {start} --end {end}: no days in that period; the marts cover "
                                f"{first} to {last}")
         subject = resolve_focus(con, focus)
-        direction, where, params = _transfer_direction_sql(subject)
-        params = {**params, "s": start, "e": end}
-        transfers_sql = f"""
-            select tx_hash, log_index, transferred_at, flow_date, from_address, to_address, from_exchange,
-                   to_exchange, from_wallet, to_wallet, flow_type, amount, {direction} as direction
-            from fct_exchange_transfers
-            where flow_date between $s and $e and {where}"""
-        stats = records(read_frame(con, f"""
-            with t as ({transfers_sql})
-            select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
-                   coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
-                   coalesce(sum(amount) filter (where direction = 'outflow'), 0) as transfers_outflow,
-                   count(*) filter (where direction = 'inflow') as n_inflow,
-                   count(*) filter (where direction = 'outflow') as n_outflow
-            from t""", params))[0]
-        by_flow_type = read_frame(con, f"""
-            with t as ({transfers_sql})
-            select direction, count(*) as n_transfers, sum(amount) as volume from t
-            group by direction order by volume desc, direction""", params)
-        largest = read_frame(con, f"""
-            with t as ({transfers_sql})
-            select * from t order by amount desc, transferred_at, tx_hash limit {TOP_TRANSFERS}""", params)
-        # floats, for the histogram only (millions of transfers: no Decimal objects)
-        amounts = con.execute(f"with t as ({transfers_sql}) select cast(amount as double) as amount from t",
-                              params).fetchnumpy()["amount"]
-        daily_flows, series = _daily_flows_sql(subject)
-        daily = read_frame(con, f"""
-            with t as ({transfers_sql}),
-            days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
-            flows as ({daily_flows}),
-            volume as (select flow_date, sum(amount) as volume, count(*) as n_transfers from t group by flow_date)
-            select days.flow_date,
-                   coalesce(flows.inflow, 0) as inflow, coalesce(flows.outflow, 0) as outflow,
-                   coalesce(flows.netflow, 0) as netflow,
-                   coalesce(volume.volume, 0) as volume, coalesce(volume.n_transfers, 0) as n_transfers,
-                   z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
-                   z.direction
-            from days
-            left join flows on flows.flow_date = days.flow_date
-            left join volume on volume.flow_date = days.flow_date
-            left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
-            order by days.flow_date""", {**params, "series": series or ""})
+        transfers_sql = marts.focus_transfers_sql(subject.kind)
+        series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
+        params = {"s": start, "e": end, **({"x": subject.exchange} if subject.kind == "exchange" else {}),
+                  **({"a": list(subject.addresses)} if subject.kind == "wallet" else {})}
+        stats = marts.focus_stats(con, transfers_sql, params)
+        by_flow_type = marts.focus_by_direction(con, transfers_sql, params)
+        largest = marts.focus_largest(con, transfers_sql, params, TOP_TRANSFERS)
+        amounts = marts.focus_amounts(con, transfers_sql, params)
+        daily = marts.focus_daily(con, transfers_sql, subject.kind, {**params, "series": series or ""})
         totals = [sum(daily[c], Decimal(0)) for c in ("inflow", "outflow", "netflow")]
         stats.update(inflow=totals[0], outflow=totals[1], netflow=totals[2], days=len(daily))
         anomalies = read_frame(con, """
@@ -680,17 +571,6 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focu
             order by flow_date""", {"s": start, "e": end, "series": series}) if series else pd.DataFrame()
     return Focus(token, method, subject, start, end, stats, by_flow_type, daily, largest, amounts, anomalies,
                  first, last, {"series": series})
-
-
-def _daily_flows_sql(subject: FocusSubject) -> tuple[str, str | None]:
-    """SQL for (flow_date, inflow, outflow, netflow) of the subject from the daily marts, and its z series."""
-    if subject.kind == "all":
-        return "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total", "total"
-    if subject.kind == "exchange":
-        return ("select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange "
-                "where exchange = $x"), subject.exchange
-    return ("select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
-            "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date"), None
 
 
 def render_focus(f: Focus, reports_dir: Path) -> list[Path]:

@@ -84,7 +84,7 @@ def test_site_folder_holds_everything(site):
     for name in REPORT_PAGES:
         assert (site / "reports" / f"{name}.html").exists()
         assert (site / "reports" / f"{name}.md").exists()
-    assert len(list((site / "reports" / "img").glob("*.png"))) == 5
+    assert len(list((site / "reports" / "img").glob("*.png"))) == 7  # whale ratio, 30-day change too
     assert len(list((site / "reports" / "data").glob("*.csv"))) == 3
 
 
@@ -320,7 +320,7 @@ def test_index_lists_the_reports_and_the_build(browser, site):
         assert fact in text, f"the index does not show {fact!r}"
     assert re.search(r"input rows rejected\s+2\b", text)
     images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
-    assert len(images) == 5 and all(width > 0 for _, width in images), images
+    assert len(images) == 7 and all(width > 0 for _, width in images), images
     assert browser.problems() == []
 
 

@@ -10,7 +10,7 @@ import io
 import re
 import subprocess
 import sys
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -49,8 +49,9 @@ def db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def queries() -> dict[str, str]:
     found = readme_queries()
-    assert len(found) == 3, f"expected three queries in the README, found {len(found)}"
-    return dict(zip(("week_by_exchange", "anomalies_30_days", "rejected_rows"), found, strict=True))
+    assert len(found) == 4, f"expected four queries in the README, found {len(found)}"
+    return dict(zip(("week_by_exchange", "anomalies_30_days", "rejected_rows", "whale_ratio_and_30_days"), found,
+                    strict=True))
 
 
 def test_the_shell_is_the_library_version():
@@ -102,3 +103,37 @@ def test_rejected_rows_of_the_last_build(db, queries):
     got = [(Path(r["source_file"]).name, int(r["line_number"]), r["reason"]) for r in rows]
     assert [(f, line) for f, line, _ in got] == [("bad_rows.csv", 2), ("bad_rows.csv", 3)]
     assert got[0][2].startswith("malformed to address") and got[1][2].startswith("negative amount")
+
+
+def test_whale_ratio_and_30_day_net_position_of_the_last_day(db, queries):
+    # independently, from the transfers: an exchange's deposits are the transfers into it from outside it, its
+    # withdrawals those out of it; the whale ratio is the ten largest deposits of the last day over all of them,
+    # the 30-day change the deposits minus the withdrawals of the last 30 days, the day included
+    rows = shell_rows(db, queries["whale_ratio_and_30_days"])
+    (last,) = query(db, "select max(flow_date) from fct_netflow_daily_by_exchange")[0]
+    deposits: dict[str, list[Decimal]] = {}
+    change: dict[str, Decimal] = {}
+    cumulative: dict[str, Decimal] = {}
+    for day, frm, to, amount in query(db, """
+            select flow_date, from_exchange, to_exchange, amount from fct_exchange_transfers"""):
+        for exchange, sign in ((to, 1), (frm, -1)):
+            if exchange is None or frm == to:
+                continue
+            cumulative[exchange] = cumulative.get(exchange, Decimal(0)) + sign * amount
+            if day > last - dt.timedelta(days=30):
+                change[exchange] = change.get(exchange, Decimal(0)) + sign * amount
+            if day == last and sign == 1:
+                deposits.setdefault(exchange, []).append(amount)
+    got = {r["exchange"]: r for r in rows}
+    assert set(got) == set(cumulative)
+    for exchange, r in got.items():
+        day_deposits = sorted(deposits.get(exchange, []), reverse=True)
+        if day_deposits:
+            ratio = float(sum(day_deposits[:10])) / float(sum(day_deposits))
+            assert float(r["whale_ratio"]) == pytest.approx(round(ratio, 3), abs=1e-9)
+        else:
+            assert r["whale_ratio"] == "NULL"  # the shell writes NULL
+        assert Decimal(r["netflow_30d"]) == change.get(exchange, Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+        assert Decimal(r["since_first_day"]) == cumulative[exchange].quantize(CENT, ROUND_HALF_UP)
+    assert [Decimal(r["netflow_30d"]) for r in rows] == sorted((Decimal(r["netflow_30d"]) for r in rows),
+                                                              reverse=True)

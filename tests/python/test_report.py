@@ -437,7 +437,7 @@ def test_installed_command_renders_and_fails_in_one_line(db, tmp_path):
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"wrote 4 reports, 5 charts and 3 CSV files to {tmp_path / 'reports'}")
+    assert proc.stdout.startswith(f"wrote 4 reports, 7 charts and 3 CSV files to {tmp_path / 'reports'}")
     proc = subprocess.run([str(exe), "report", "--db", str(db), "--out", str(tmp_path), "--focus", "nosuch"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""

@@ -1,0 +1,43 @@
+-- One row per leg of a transfer touching a labelled wallet (int_flow_legs: an 'in' leg for a labelled receiver,
+-- an 'out' leg for a labelled sender), with the transfer's details, for readers that look at one exchange or
+-- wallet over a period (cexflow report --focus): `select ... where exchange = ... and flow_date between ...`.
+--   exchange_flow  inflow / outflow of the leg's exchange, or internal when the counterparty is a wallet of
+--                  the same exchange; is_exchange_view marks the legs that show the transfer in the exchange's
+--                  view (all but the out leg of an internal sweep, whose in leg shows it once);
+--   wallet_flow    the same for the leg's wallet (internal: between two addresses of one wallet name, or an
+--                  address to itself); is_wallet_view likewise.
+-- Incremental as int_daily_flows: a run rewrites the days of the transfers it wrote (DuckDB: delete+insert on
+-- flow_date; Spark: insert_overwrite of those partitions), so a new day of files costs work on that day only.
+{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
+-- depends_on: {{ ref('int_transfer_rows_validated') }}
+
+with legs as (
+    {{ cexflow.flow_legs_of_this_run() }}
+),
+
+legs_within_wallet as (
+    select
+        *,
+        coalesce(from_wallet = to_wallet, false) or from_address = to_address as is_within_wallet
+    from legs
+),
+
+classified_legs as (
+    select
+        *,
+        case
+            when flow_type = 'internal' then 'internal'
+            when direction = 'in' then 'inflow'
+            else 'outflow'
+        end as exchange_flow,
+        flow_type <> 'internal' or direction = 'in' as is_exchange_view,
+        case
+            when is_within_wallet then 'internal'
+            when direction = 'in' then 'inflow'
+            else 'outflow'
+        end as wallet_flow,
+        not is_within_wallet or direction = 'in' as is_wallet_view
+    from legs_within_wallet
+)
+
+select * from classified_legs

@@ -39,6 +39,10 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--labels", action="append", metavar="CSV",
                    help="exchange label CSV (address,exchange[,wallet|name_tag][,chain]); repeatable "
                         "(default: seeds/exchange_wallets.csv)")
+    g.add_argument("--balances", action="append", metavar="CSV",
+                   help="balance anchors for the exchange reserve (address,balance,block or date[,chain,token,"
+                        "kind,block_time], as cexflow fetch --balances writes); repeatable, globs; default: none "
+                        "(fct_exchange_reserve_daily is empty)")
     g.add_argument("--token", default="LPT", metavar="SYMBOL_OR_ADDRESS",
                    help="token symbol from seeds/tokens.csv or a 0x address (default: LPT)")
     g.add_argument("--decimals", type=int, metavar="N",
@@ -110,6 +114,7 @@ def build_vars(args: argparse.Namespace) -> dict:
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(args.blocks) if args.blocks else []
     dbt_vars["labels_files"] = inputs.label_files(args.labels) if args.labels else []
     check_labels_on_chain(dbt_vars["labels_files"], token.chain)
+    dbt_vars["balances_files"] = inputs.balances_files(args.balances) if getattr(args, "balances", None) else []
     dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals, topk_days=args.top_k)
     dbt_vars.update(anomaly)
     return dbt_vars
@@ -531,7 +536,9 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
 
 def settings_of(dbt_vars: dict) -> str:
     """Every var of a build but its input files (the anomaly settings included), as text to compare."""
-    return json.dumps({name: value for name, value in dbt_vars.items() if name != "input_files"}, sort_keys=True)
+    settings = {name: value for name, value in dbt_vars.items() if name != "input_files"}
+    settings["balances_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("balances_files", [])}
+    return json.dumps(settings, sort_keys=True)
 
 
 def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -> bool:

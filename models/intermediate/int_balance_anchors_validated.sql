@@ -44,10 +44,12 @@ typed as (
     select
         trimmed.*,
         selected_token.token_address,
-        trimmed.chain <> selected_token.chain
-            or (trimmed.token_text is not null
-                and trimmed.token_text <> selected_token.token_address
-                and trimmed.token_text <> lower(selected_token.symbol)) as is_other_token,
+        -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust
+        trimmed.field_count_error is null
+            and (trimmed.chain <> selected_token.chain
+                 or (trimmed.token_text is not null
+                     and trimmed.token_text <> selected_token.token_address
+                     and trimmed.token_text <> lower(selected_token.symbol))) as is_other_token,
         -- plain decimal text only (at most 20 digits before the point and 18 after): exact on both engines
         case when {{ cexflow.matches('trimmed.balance_text', '[0-9]{1,20}([.][0-9]{1,18})?') }}
             then {{ cexflow.decimal_text_to_decimal('trimmed.balance_text') }}

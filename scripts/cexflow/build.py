@@ -90,6 +90,7 @@ class BuildSummary:
     method: str
     mode: str = ""
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
+    reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -98,7 +99,8 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + ([self.mode] if self.mode else []) + [f"warning: {warning}" for warning in self.warnings]
+        ] + ([self.reserve] if self.reserve else []) + ([self.mode] if self.mode else []) + [
+            f"warning: {warning}" for warning in self.warnings]
 
 
 def build_vars(args: argparse.Namespace) -> dict:
@@ -451,7 +453,24 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
         "select count(distinct series), count(*) filter (where is_anomaly), min(method) from fct_netflow_zscores"
     ).fetchone()
     return BuildSummary(location, reco[0], reco[1], reco[2], reco[3], reco[4], reco[5], exchange_transfers,
-                        days[0], days[1], days[2], series, anomalies, method or scored_method)
+                        days[0], days[1], days[2], series, anomalies, method or scored_method,
+                        reserve=reserve_line(con))
+
+
+def reserve_line(con) -> str:
+    """The summary's line on the exchange reserve ("" when the build had no usable or rejected balances row):
+    the exchanges with a reserve, those it stays unknown for, the wallets without an anchor."""
+    known, unknown = con.execute("select count(distinct exchange) filter (where is_reserve_known), "
+                                 "count(distinct exchange) filter (where not is_reserve_known) "
+                                 "from fct_exchange_reserve_daily").fetchone()
+    (rejected,) = con.execute("select count(*) from stg_balances_rejected").fetchone()
+    if not known + unknown + rejected:
+        return ""
+    (missing,) = con.execute("select count(*) from rpt_wallets_without_balance_anchor").fetchone()
+    rejected_text = f"; {rejected:,} balances rows rejected (stg_balances_rejected)" if rejected else ""
+    return (f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
+            f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)"
+            + rejected_text)
 
 
 # What the CLI remembers in the database about the inputs it has loaded, for incremental builds.

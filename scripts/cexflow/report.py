@@ -37,7 +37,7 @@ from cexflow import charts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, beside, is_project_db
-from cexflow.text import plural
+from cexflow.text import netflow_sign_sentence, plural
 
 HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
         "period, exchange or wallet.")
@@ -72,6 +72,8 @@ def overview_chart_texts(n_days: int) -> dict[str, str]:
         "cumulative_netflow_by_exchange": "cumulative netflow by exchange (change in balance)",
     }
 
+
+RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anchors (cexflow build --balances)
 
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
 
@@ -197,6 +199,12 @@ class TokenInfo:
     address: str
     symbol: str
     decimals: int
+    kind: str | None = None  # volatile, stablecoin or wrapped (seeds/tokens.csv); None: unknown
+    underlying: str | None = None  # what a wrapped token wraps
+
+    def sign_sentence(self) -> str:
+        """The netflow sign in words that fit the token's kind (cexflow.text.netflow_sign_sentence)."""
+        return netflow_sign_sentence(self.kind, self.symbol, self.underlying)
 
 
 @dataclass(frozen=True)
@@ -249,11 +257,12 @@ class MethodInfo:
 
 
 def load_token(con) -> TokenInfo:
-    row = con.execute("select chain, token_address, symbol, decimals from stg_tokens__selected limit 1").fetchone()
+    row = con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
+                      "limit 1").fetchone()
     if row is None:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
-    chain, address, symbol, decimals = row
-    return TokenInfo(chain, address, symbol or address[:10], int(decimals))
+    chain, address, symbol, decimals, kind, underlying = row
+    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
 
 
 def load_method(con) -> MethodInfo | None:
@@ -313,6 +322,8 @@ class Overview:
     rejected_reasons: pd.DataFrame
     rejected_rows: pd.DataFrame
     n_rejected: int
+    reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
+    reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
 
     @property
     def period(self) -> str:
@@ -416,10 +427,37 @@ def load_overview(db: Path) -> Overview:
             select source_file, line_number, reason from stg_transfers_rejected
             order by source_file, line_number limit {REJECTED_SHOWN}""")
         n_rejected = con.execute("select count(*) from stg_transfers_rejected").fetchone()[0]
+        reserves = read_frame(con, """
+            select flow_date, exchange, reserve, reserve_change, share_of_supply, anchor_block, anchor_date
+            from fct_exchange_reserve_daily where is_reserve_known order by exchange, flow_date""")
+        reserve_unknown = read_frame(con, """
+            select exchange, max(n_wallets_without_anchor) as n_wallets_without_anchor
+            from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange""")
     totals["days"] = n_days
     return Overview(db, token, method, first_day, last_day, totals, total_daily, by_exchange, exchanges,
                     largest_in, largest_out, topk, anomalies, reconciliation, rejected_reasons, rejected_rows,
-                    n_rejected)
+                    n_rejected, reserves, reserve_unknown)
+
+
+def reserve_summary(ov: Overview) -> dict | None:
+    """The summary report's exchange reserve section: each exchange's reserve on the first and last day and
+    its share of the supply, and the exchanges whose reserve is unknown (None when the build has no anchor)."""
+    known = ov.reserves if ov.reserves is not None else pd.DataFrame()
+    unknown = ov.reserve_unknown if ov.reserve_unknown is not None else pd.DataFrame()
+    if known.empty and unknown.empty:
+        return None
+    rows = []
+    for exchange, part in (known.groupby("exchange", sort=False) if not known.empty else []):
+        part = part.sort_values("flow_date")
+        first, last = part.iloc[0], part.iloc[-1]
+        rows.append({"exchange": exchange, "first_day": first["flow_date"], "first": first["reserve"],
+                     "last_day": last["flow_date"], "last": last["reserve"],
+                     "change": _to_decimal(last["reserve"]) - _to_decimal(first["reserve"]) + _to_decimal(
+                         first["reserve_change"]),
+                     "share": last["share_of_supply"], "anchor_block": last["anchor_block"],
+                     "anchor_date": last["anchor_date"]})
+    rows.sort(key=lambda r: -_to_decimal(r["last"]))
+    return {"exchanges": rows, "unknown": records(unknown) if not unknown.empty else []}
 
 
 def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -435,7 +473,8 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
                                         z_threshold=m.z_threshold, method=m.method),
         charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **z_common),
         charts.plot_cumulative_netflow(ov.by_exchange, img / "cumulative_netflow_by_exchange.png", **common),
-    ]
+    ] + ([charts.plot_reserve_by_exchange(ov.reserves, img / RESERVE_CHART, **common)]
+         if ov.reserves is not None and not ov.reserves.empty else [])
 
 
 def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -511,6 +550,8 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,
         "chart_text": overview_chart_texts(ov.totals["days"]),
+        "reserves": reserve_summary(ov),
+        "reserve_chart": RESERVE_CHART,
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"

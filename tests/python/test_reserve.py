@@ -231,3 +231,24 @@ def test_block_times_are_utc_days():
     assert datetime.fromtimestamp(MIDNIGHT - 12 * 1000 + 12 * (ANCHOR - FIRST_BLOCK), UTC) == datetime(
         2024, 1, 4, 12, tzinfo=UTC)
     assert day_of(ANCHOR) == date(2024, 1, 4)
+
+
+def test_a_changed_balances_file_is_built_again(tmp_path, capsys):
+    # the reserve is a plain table: a build with new anchors and the same transfers must run dbt again, not
+    # say "nothing new" (the balances files' fingerprints are part of the build's settings)
+    from conftest import BINANCE14, ETHERSCAN_HEADER, etherscan_row, user, write_csv
+
+    day = calendar.timegm(date(2025, 3, 1).timetuple())
+    transfers = write_csv(tmp_path / "t.csv", ETHERSCAN_HEADER, [etherscan_row(1, day, user(1), BINANCE14, "2")])
+    balances = tmp_path / "b.csv"
+    balances.write_text(f"address,balance,date\n{BINANCE14},10,2025-03-01\n")
+    db = tmp_path / "again.duckdb"
+    args = ["build", "--db", str(db), "--input", str(transfers), "--balances", str(balances)]
+    assert cli_main(args) == 0
+    assert "nothing new" not in capsys.readouterr().out
+    assert cli_main(args) == 0
+    assert "nothing new: the marts are up to date" in capsys.readouterr().out
+    balances.write_text(f"address,balance,date\n{BINANCE14},12.5,2025-03-01\n")
+    assert cli_main(args) == 0
+    assert "nothing new" not in capsys.readouterr().out
+    assert query(db, "select reserve from fct_exchange_reserve_daily") == [(Decimal("12.5"),)]

@@ -30,6 +30,7 @@ def test_every_token_of_the_seed_has_a_kind_and_a_source():
     assert kinds[("ethereum", "WETH")] == "wrapped" and all(r["underlying"] == "ETH" for r in rows
                                                              if r["symbol"] == "WETH")
     assert all(r["kind_source"].startswith("https://") for r in rows)
+    assert all(r["underlying"] == r["symbol"] for r in rows if r["kind"] != "wrapped")  # never an empty field
 
 
 def test_the_sign_is_worded_by_kind():

@@ -18,6 +18,13 @@ token_supply as (
     where kind = 'supply'
 ),
 
+data_end as (
+    -- the last block and day of the transfers touching labelled wallets: an anchor after them rests on
+    -- transfers the inputs may not have
+    select max(block_number) as last_block, max(flow_date) as last_date
+    from {{ ref('fct_exchange_transfers') }}
+),
+
 missing_by_exchange as (
     select exchange, count(*) as n_wallets_without_anchor
     from wallets_without_anchor
@@ -56,6 +63,8 @@ final as (
         cast(exchange_days.n_anchored_wallets as bigint) as n_anchored_wallets,
         cast(coalesce(missing_by_exchange.n_wallets_without_anchor, 0) as bigint) as n_wallets_without_anchor,
         missing_by_exchange.exchange is null as is_reserve_known,
+        coalesce(exchange_days.anchor_block > data_end.last_block, false)
+            or coalesce(exchange_days.anchor_date > data_end.last_date, false) as is_anchored_after_data,
         token_supply.supply,
         token_supply.supply_block,
         case when missing_by_exchange.exchange is null and token_supply.supply > 0
@@ -66,6 +75,7 @@ final as (
         on exchange_days.exchange = missing_by_exchange.exchange
     left join token_supply
         on 1 = 1
+    cross join data_end
 )
 
 select * from final

@@ -684,10 +684,17 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         top_reason = con.execute("select reason, count(*) from stg_transfers_rejected group by reason "
                                  "order by count(*) desc, reason limit 1").fetchone()
         (scored_days,) = con.execute("select count(zscore) from fct_netflow_zscores").fetchone()
+        late_anchors = [name for (name,) in con.execute(
+            "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1"
+        ).fetchall()]
     warnings = []
     if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
         warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "
                         "not read")
+    if late_anchors:
+        warnings.append(f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
+                        "their reserve is exact only if no wallet moved in between; give the transfers up to the "
+                        "anchors (fct_exchange_reserve_daily.is_anchored_after_data)")
     if not summary.rows_read:
         return warnings + ["the input files hold no rows: the marts are empty"]
     with_rows = {row[0] for row in per_file if row[1]}

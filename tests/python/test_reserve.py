@@ -252,3 +252,20 @@ def test_a_changed_balances_file_is_built_again(tmp_path, capsys):
     assert cli_main(args) == 0
     assert "nothing new" not in capsys.readouterr().out
     assert query(db, "select reserve from fct_exchange_reserve_daily") == [(Decimal("12.5"),)]
+
+
+def test_an_anchor_after_the_data_is_flagged_and_warned_about(tmp_path, capsys):
+    # transfers on 2025-03-01 only, the balance read at the end of 2025-03-05: whatever moved on 03-02..03-05 is
+    # not in the inputs, so the reserve (here the anchor, 10) is exact only if nothing did
+    from conftest import BINANCE14, ETHERSCAN_HEADER, etherscan_row, user, write_csv
+
+    day = calendar.timegm(date(2025, 3, 1).timetuple())
+    transfers = write_csv(tmp_path / "t.csv", ETHERSCAN_HEADER, [etherscan_row(1, day, user(1), BINANCE14, "2")])
+    balances = tmp_path / "b.csv"
+    balances.write_text(f"address,balance,date\n{BINANCE14},10,2025-03-05\n")
+    db = tmp_path / "late.duckdb"
+    assert build(db, "--input", str(transfers), "--balances", str(balances)) == 0
+    assert ("warning: the balance anchors of binance lie after the last transfer of the inputs: their reserve is "
+            "exact only if no wallet moved in between") in capsys.readouterr().out
+    assert query(db, "select reserve, is_anchored_after_data from fct_exchange_reserve_daily") == [
+        (Decimal("10"), True)]

@@ -233,22 +233,29 @@ def test_block_times_are_utc_days():
     assert day_of(ANCHOR) == date(2024, 1, 4)
 
 
-def test_a_changed_balances_file_is_built_again(tmp_path, capsys):
-    # the reserve is a plain table: a build with new anchors and the same transfers must run dbt again, not
-    # say "nothing new" (the balances files' fingerprints are part of the build's settings)
+def one_deposit_and_an_anchor(d: Path, balance: str, anchor_day: str) -> tuple[Path, Path]:
+    """A transfer file of one deposit of 2 LPT into binance14 on 2025-03-01, and a balances file of a date
+    anchor of binance14."""
     from conftest import BINANCE14, ETHERSCAN_HEADER, etherscan_row, user, write_csv
 
     day = calendar.timegm(date(2025, 3, 1).timetuple())
-    transfers = write_csv(tmp_path / "t.csv", ETHERSCAN_HEADER, [etherscan_row(1, day, user(1), BINANCE14, "2")])
-    balances = tmp_path / "b.csv"
-    balances.write_text(f"address,balance,date\n{BINANCE14},10,2025-03-01\n")
+    transfers = write_csv(d / "t.csv", ETHERSCAN_HEADER, [etherscan_row(1, day, user(1), BINANCE14, "2")])
+    balances = d / "b.csv"
+    balances.write_text(f"address,balance,date\n{BINANCE14},{balance},{anchor_day}\n")
+    return transfers, balances
+
+
+def test_a_changed_balances_file_is_built_again(tmp_path, capsys):
+    # the reserve is a plain table: a build with new anchors and the same transfers must run dbt again, not
+    # say "nothing new" (the balances files' fingerprints are part of the build's settings)
+    transfers, balances = one_deposit_and_an_anchor(tmp_path, "10", "2025-03-01")
     db = tmp_path / "again.duckdb"
     args = ["build", "--db", str(db), "--input", str(transfers), "--balances", str(balances)]
     assert cli_main(args) == 0
     assert "nothing new" not in capsys.readouterr().out
     assert cli_main(args) == 0
     assert "nothing new: the marts are up to date" in capsys.readouterr().out
-    balances.write_text(f"address,balance,date\n{BINANCE14},12.5,2025-03-01\n")
+    one_deposit_and_an_anchor(tmp_path, "12.5", "2025-03-01")
     assert cli_main(args) == 0
     assert "nothing new" not in capsys.readouterr().out
     assert query(db, "select reserve from fct_exchange_reserve_daily") == [(Decimal("12.5"),)]
@@ -257,12 +264,7 @@ def test_a_changed_balances_file_is_built_again(tmp_path, capsys):
 def test_an_anchor_after_the_data_is_flagged_and_warned_about(tmp_path, capsys):
     # transfers on 2025-03-01 only, the balance read at the end of 2025-03-05: whatever moved on 03-02..03-05 is
     # not in the inputs, so the reserve (here the anchor, 10) is exact only if nothing did
-    from conftest import BINANCE14, ETHERSCAN_HEADER, etherscan_row, user, write_csv
-
-    day = calendar.timegm(date(2025, 3, 1).timetuple())
-    transfers = write_csv(tmp_path / "t.csv", ETHERSCAN_HEADER, [etherscan_row(1, day, user(1), BINANCE14, "2")])
-    balances = tmp_path / "b.csv"
-    balances.write_text(f"address,balance,date\n{BINANCE14},10,2025-03-05\n")
+    transfers, balances = one_deposit_and_an_anchor(tmp_path, "10", "2025-03-05")
     db = tmp_path / "late.duckdb"
     assert build(db, "--input", str(transfers), "--balances", str(balances)) == 0
     assert ("warning: the balance anchors of binance lie after the last transfer of the inputs: their reserve is "

@@ -90,6 +90,7 @@ from cexflow.report import (
     parse_date,
     template_environment,
 )
+from cexflow.text import netflow_meaning
 
 HELP = ("Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
         "Telegram or JSON webhook); --loop repeats.")
@@ -258,7 +259,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     days = []
     for r in rows:
         flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
-        a = {**r, "symbol": token.symbol, "date": flow_date.isoformat(), "episode_start": start.isoformat(),
+        a = {**r, "symbol": token.symbol, "token_kind": token.kind, "underlying": token.underlying,
+             "date": flow_date.isoformat(), "episode_start": start.isoformat(),
              "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), [])}
         for name in ("inflow", "outflow", "netflow"):
             a[name] = fmt_exact(r[name])
@@ -266,6 +268,7 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         days.append(a)
     context = {
         "db": str(db), "symbol": token.symbol, "chain": token.chain, "token_address": token.address,
+        "sign": token.sign_sentence(),
         "first_day": first.isoformat() if first else None, "last_day": last.isoformat() if last else None,
         "method": method.__dict__ if method else None,
         "files": [{"file": f, "rows_read": r, "kept": k, "duplicates": d, "rejected": j, "other_token": o}
@@ -333,6 +336,8 @@ def alert_text(a: dict) -> str:
     centre, spread = methods.centre_name(a["method"]), methods.spread_name(a["method"])
     sym = a["symbol"]
     flow = "net inflow to" if a["direction"] == "inflow" else "net outflow from"
+    meaning = netflow_meaning(a["direction"], a.get("token_kind"), sym, a.get("underlying"))
+    flow += f" {_where(a['series'])}" + (f": {meaning}" if meaning else "")
     if a["materiality"] is None:
         materiality = "materiality – (no scale yet)"
     else:
@@ -341,7 +346,7 @@ def alert_text(a: dict) -> str:
     materiality += (f" (threshold {a['materiality_threshold']:g})" if a["is_materiality_required"]
                     else " (not required)")
     return (f"{a['date']} {_day_label(a)}: netflow {fmt_signed(Decimal(a['netflow']))} {sym} "
-            f"({flow} {_where(a['series'])}) against a baseline {centre} of {fmt_signed(a['baseline_mean'])} {sym} "
+            f"({flow}) against a baseline {centre} of {fmt_signed(a['baseline_mean'])} {sym} "
             f"and {spread} {fmt_amount(a['baseline_std'])} {sym} over {a['baseline_days']} days ({a['method']}, "
             f"{a['window_days']}-day window): z = {fmt_z(a['zscore'])}, threshold |z| ≥ {a['z_threshold']:g}; "
             f"{materiality}")

@@ -33,6 +33,7 @@ class BuildOptions:
     input: tuple[str, ...] = ()  # raw transfer files, folders or globs; empty: the bundled sample
     blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
     labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
+    balances: tuple[str, ...] = ()  # balance anchor CSVs (files or globs) for the exchange reserve; empty: none
     token: str | None = None  # symbol of seeds/tokens.csv or a 0x address (var token)
     decimals: int | None = None  # None: from seeds/tokens.csv
     chain: str | None = None  # var chain
@@ -59,7 +60,7 @@ class BuildOptions:
     verbose: bool = False  # show the dbt command and dbt's own output
 
     def __post_init__(self) -> None:
-        for name in ("input", "blocks", "labels"):  # a list, a tuple or one path
+        for name in ("input", "blocks", "labels", "balances"):  # a list, a tuple or one path
             value = getattr(self, name)
             paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
             object.__setattr__(self, name, tuple(str(p) for p in paths))
@@ -101,6 +102,7 @@ class BuildSummary:
     mode: str = ""
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
     ran_dbt: bool = True  # False: the marts were up to date
+    reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -109,7 +111,8 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + ([self.mode] if self.mode else []) + [f"warning: {warning}" for warning in self.warnings]
+        ] + ([self.reserve] if self.reserve else []) + ([self.mode] if self.mode else []) + [
+            f"warning: {warning}" for warning in self.warnings]
 
 
 def build_vars(options: BuildOptions) -> dict:
@@ -124,6 +127,7 @@ def build_vars(options: BuildOptions) -> dict:
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(list(options.blocks)) if options.blocks else []
     dbt_vars["labels_files"] = inputs.label_files(list(options.labels)) if options.labels else []
     check_labels_on_chain(dbt_vars["labels_files"], token.chain)
+    dbt_vars["balances_files"] = inputs.balances_files(list(options.balances)) if options.balances else []
     dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals,
                     topk_days=options.top_k or defaults["topk_days"])
     dbt_vars.update(anomaly)
@@ -188,7 +192,23 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
     return BuildSummary(location, row["n_files"], row["rows_read"], row["transfers_kept"], row["duplicate_rows"],
                         row["rejected_rows"], row["other_token_rows"], row["n_exchange_transfers"],
                         day(row["first_flow_date"]), day(row["last_flow_date"]), row["n_days"], row["n_series"],
-                        row["n_anomalies"], method or row["method"])
+                        row["n_anomalies"], method or row["method"],
+                        reserve=reserve_line(con))
+
+
+def reserve_line(con) -> str:
+    """The summary's line on the exchange reserve ("" when the build had no usable or rejected balances row):
+    the exchanges with a reserve, those it stays unknown for, the wallets without an anchor."""
+    from cexflow.db import reserve_status
+
+    status = reserve_status(con)
+    known, unknown, rejected, missing = (status[k] for k in ("known", "unknown", "rejected", "missing"))
+    if not known + unknown + rejected:
+        return ""
+    rejected_text = f"; {rejected:,} balances rows rejected (stg_balances_rejected)" if rejected else ""
+    return (f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
+            f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)"
+            + rejected_text)
 
 
 # What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
@@ -298,7 +318,9 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
 
 def settings_of(dbt_vars: dict) -> str:
     """Every var of a build but its input files (the anomaly settings included), as text to compare."""
-    return json.dumps({name: value for name, value in dbt_vars.items() if name != "input_files"}, sort_keys=True)
+    settings = {name: value for name, value in dbt_vars.items() if name != "input_files"}
+    settings["balances_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("balances_files", [])}
+    return json.dumps(settings, sort_keys=True)
 
 
 def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -> bool:
@@ -407,7 +429,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     """What makes a finished build less useful than its exit code says, one line each (the summary prints
     them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
     error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
-    from cexflow.db import build_summary, connect, input_reconciliation
+    from cexflow.db import build_summary, connect, input_reconciliation, reserve_status
 
     token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
     token_text = f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
@@ -421,10 +443,15 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         row = build_summary(con)
         top_reason = (row["top_rejection_reason"], row["top_rejection_rows"]) if row["top_rejection_reason"] else None
         scored_days = row["n_scored_days"]
+        late_anchors = reserve_status(con)["late_anchors"]
     warnings = []
     if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
         warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "
                         "not read")
+    if late_anchors:
+        warnings.append(f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
+                        "their reserve is exact only if no wallet moved in between; give the transfers up to the "
+                        "anchors (fct_exchange_reserve_daily.is_anchored_after_data)")
     if not summary.rows_read:
         return warnings + ["the input files hold no rows: the marts are empty"]
     with_rows = {row[0] for row in per_file if row[1]}

@@ -367,6 +367,15 @@ def _busiest(frame: pd.DataFrame, key: str, limit: int) -> tuple[list[str], list
     return order[:limit], order[limit:]
 
 
+def _panel_axis(ax, part: pd.DataFrame, label: str) -> None:
+    """A panel of the small multiples: its name at the top left, three amount ticks, the period's dates."""
+    ax.text(0.005, 0.93, label, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
+    ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+    _frame_axis(ax, part)
+
+
 def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
                              z_threshold: float | None = None, method: str | None = None) -> Path:
     """Small multiples: one panel of daily netflow per exchange, on a shared date axis, busiest first.
@@ -405,11 +414,7 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
             _mark_anomalies(ax, dates, net, part["is_anomaly"], part["direction"], size=40, label=False)
         if name != "other" and _all_zero(part, ("inflow", "outflow")):
             _note(ax, "no inflow or outflow in this period")
-        ax.text(0.005, 0.93, label, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
-        ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-        _frame_axis(ax, part)
+        _panel_axis(ax, part, label)
     if panels >= 3:
         fig.supylabel(f"netflow, {symbol} per day (+ into exchange)", fontsize=10)
     else:
@@ -532,6 +537,48 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol
     _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}",
            "running sum of daily netflow from the first day shown: the change in the balance of the labelled "
            "wallets")
+    return _save(fig, out_path)
+
+
+def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str,
+                             period: str) -> Path:
+    """Small multiples: one panel per exchange of its reserve at the end of each day (what its labelled
+    wallets hold, from balance anchors: fct_exchange_reserve_daily), largest last reserve first.
+
+    `frame`: flow_date, exchange, reserve, and optionally share_of_supply; only days whose reserve is known.
+    Each panel has its own y scale; more than `MAX_PANELS` exchanges: the rest summed in one more panel.
+    """
+    last = frame.sort_values("flow_date").groupby("exchange")["reserve"].last() if not frame.empty else None
+    order = list(last.map(float).sort_values(ascending=False, kind="stable").index) if last is not None else []
+    shown, rest = (order, []) if len(order) <= MAX_PANELS + 1 else (order[:MAX_PANELS], order[MAX_PANELS:])
+    panels = len(shown) + (1 if rest else 0)
+    fig, axes = _figure(figure_height_px("small_multiples", panels), nrows=max(panels, 1))
+    if frame.empty:
+        _empty(axes[0], "no exchange reserve: no balance anchors (cexflow build --balances)")
+    for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
+        if name == "other":
+            part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[["reserve"]].agg(
+                lambda s: sum(_floats(s)))
+            label = plural(len(rest), "other exchange")
+        else:
+            part = frame[frame["exchange"] == name]
+            label = name
+            share = part.sort_values("flow_date")["share_of_supply"].iloc[-1] if "share_of_supply" in part else None
+            if share is not None and not pd.isna(share):
+                label += f" ({float(share):.2%} of supply on the last day)"
+        part = part.sort_values("flow_date")
+        dates = _dates(part["flow_date"])
+        ax.plot(dates, _floats(part["reserve"]), color=NETFLOW_COLOUR, linewidth=1.2, drawstyle="steps-post",
+                **_markers(len(dates), 3))
+        _panel_axis(ax, part, label)
+    if panels >= 3:
+        fig.supylabel(f"reserve, {symbol} at the end of the day", fontsize=10)
+    else:
+        for ax in axes:
+            ax.set_ylabel(f"{symbol} held")
+    _title(fig, f"{symbol} exchange reserve by exchange — {chain}, {period}",
+           "tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has its own "
+           "y scale; largest reserve first")
     return _save(fig, out_path)
 
 

@@ -108,6 +108,10 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--labels", action="append", metavar="CSV",
                    help="exchange label CSV (address,exchange[,wallet|name_tag][,chain]); repeatable "
                         "(default: seeds/exchange_wallets.csv)")
+    g.add_argument("--balances", action="append", metavar="CSV",
+                   help="balance anchors for the exchange reserve (address,balance,block or date[,chain,token,"
+                        "kind,block_time], as cexflow fetch --balances writes); repeatable, globs; default: none "
+                        "(fct_exchange_reserve_daily is empty)")
     g.add_argument("--token", metavar="SYMBOL_OR_ADDRESS",
                    help=f"token symbol from seeds/tokens.csv or a 0x address (default: {defaults['token']})")
     g.add_argument("--decimals", type=int, metavar="N",

@@ -122,8 +122,9 @@ def rejected_rows(con, limit: int) -> list[dict]:
 
 
 def token_row(con) -> tuple | None:
-    """(chain, token_address, symbol, decimals) of the build's token."""
-    return con.execute("select chain, token_address, symbol, decimals from stg_tokens__selected limit 1").fetchone()
+    """(chain, token_address, symbol, decimals, kind, underlying) of the build's token."""
+    return con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
+                       "limit 1").fetchone()
 
 
 def method_row(con) -> tuple | None:
@@ -263,3 +264,32 @@ def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFram
         left join volume on volume.flow_date = days.flow_date
         left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
         order by days.flow_date""", params)
+
+
+# --- the exchange reserve (fct_exchange_reserve_daily) --------------------------------------------------------
+
+def reserve_days(con) -> pd.DataFrame:
+    """The days of the exchanges whose reserve is known, by exchange and day."""
+    return read_frame(con, """
+        select flow_date, exchange, reserve, reserve_change, share_of_supply, anchor_block, anchor_date
+        from fct_exchange_reserve_daily where is_reserve_known order by exchange, flow_date""")
+
+
+def reserve_unknown(con) -> pd.DataFrame:
+    """The exchanges with an anchored wallet whose reserve stays unknown, with their wallets without an anchor."""
+    return read_frame(con, """
+        select exchange, max(n_wallets_without_anchor) as n_wallets_without_anchor
+        from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange""")
+
+
+def reserve_status(con) -> dict:
+    """For the build's summary: exchanges with a known and an unknown reserve, balances rows rejected, wallets
+    that moved without an anchor, and the exchanges anchored after the inputs' last transfer."""
+    known, unknown = con.execute("select count(distinct exchange) filter (where is_reserve_known), "
+                                 "count(distinct exchange) filter (where not is_reserve_known) "
+                                 "from fct_exchange_reserve_daily").fetchone()
+    (rejected,) = con.execute("select count(*) from stg_balances_rejected").fetchone()
+    (missing,) = con.execute("select count(*) from rpt_wallets_without_balance_anchor").fetchone()
+    late = [name for (name,) in con.execute(
+        "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1").fetchall()]
+    return {"known": known, "unknown": unknown, "rejected": rejected, "missing": missing, "late_anchors": late}

@@ -153,6 +153,20 @@ def blocks_files(patterns: list[str]) -> list[str]:
     return [str(p) for p in paths]
 
 
+def balances_files(patterns: list[str]) -> list[str]:
+    """Check balances CSVs (--balances): a header with address and balance, and block or date."""
+    paths = expand(patterns, "--balances", suffixes=(".csv",))
+    for path in paths:
+        header = read_header(path)
+        missing = [c for c in ("address", "balance") if c not in header]
+        if "block" not in header and "date" not in header:
+            missing.append("block or date")
+        if missing:
+            raise CexflowError(f"{path}: a balances file needs columns address, balance and block or date; "
+                               f"missing {', '.join(missing)}")
+    return [str(p) for p in paths]
+
+
 def label_files(patterns: list[str]) -> list[str]:
     """Check label CSVs: columns address and exchange, and a valid address on every row."""
     paths = expand(patterns, "--labels", suffixes=(".csv",))

@@ -37,7 +37,7 @@ from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT, beside, is_project_db
-from cexflow.text import plural
+from cexflow.text import netflow_sign_sentence, plural
 
 HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
         "period, exchange or wallet.")
@@ -74,6 +74,8 @@ def overview_chart_texts(n_days: int) -> dict[str, str]:
         "netflow_30d_by_exchange": "30-day net position change by exchange (netflow over the 30 days to each day)",
     }
 
+
+RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anchors (cexflow build --balances)
 
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
 
@@ -202,6 +204,12 @@ class TokenInfo:
     address: str
     symbol: str
     decimals: int
+    kind: str | None = None  # volatile, stablecoin or wrapped (seeds/tokens.csv); None: unknown
+    underlying: str | None = None  # what a wrapped token wraps
+
+    def sign_sentence(self) -> str:
+        """The netflow sign in words that fit the token's kind (cexflow.text.netflow_sign_sentence)."""
+        return netflow_sign_sentence(self.kind, self.symbol, self.underlying)
 
 
 @dataclass(frozen=True)
@@ -244,8 +252,8 @@ def load_token(con) -> TokenInfo:
     row = marts.token_row(con)
     if row is None:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
-    chain, address, symbol, decimals = row
-    return TokenInfo(chain, address, symbol or address[:10], int(decimals))
+    chain, address, symbol, decimals, kind, underlying = row
+    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
 
 
 def load_method(con) -> MethodInfo | None:
@@ -305,6 +313,8 @@ class Overview:
     rejected_reasons: pd.DataFrame
     rejected_rows: pd.DataFrame
     n_rejected: int
+    reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
+    reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
 
     @property
     def period(self) -> str:
@@ -336,9 +346,32 @@ def load_overview(db_path: Path) -> Overview:
         rejected_reasons = pd.DataFrame(marts.rejected_reasons(con), columns=["reason", "n_rows"])
         rejected_rows = pd.DataFrame(marts.rejected_rows(con, REJECTED_SHOWN),
                                      columns=["source_file", "line_number", "reason"])
+        reserves = marts.reserve_days(con)
+        reserve_unknown = marts.reserve_unknown(con)
     return Overview(db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals,
                     total_daily, by_exchange, exchanges, largest_in, largest_out, topk, anomalies, reconciliation,
-                    rejected_reasons, rejected_rows, summary["n_rejected"])
+                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown)
+
+
+def reserve_summary(ov: Overview) -> dict | None:
+    """The summary report's exchange reserve section: each exchange's reserve on the first and last day and
+    its share of the supply, and the exchanges whose reserve is unknown (None when the build has no anchor)."""
+    known = ov.reserves if ov.reserves is not None else pd.DataFrame()
+    unknown = ov.reserve_unknown if ov.reserve_unknown is not None else pd.DataFrame()
+    if known.empty and unknown.empty:
+        return None
+    rows = []
+    for exchange, part in (known.groupby("exchange", sort=False) if not known.empty else []):
+        part = part.sort_values("flow_date")
+        first, last = part.iloc[0], part.iloc[-1]
+        rows.append({"exchange": exchange, "first_day": first["flow_date"], "first": first["reserve"],
+                     "last_day": last["flow_date"], "last": last["reserve"],
+                     "change": _to_decimal(last["reserve"]) - _to_decimal(first["reserve"]) + _to_decimal(
+                         first["reserve_change"]),
+                     "share": last["share_of_supply"], "anchor_block": last["anchor_block"],
+                     "anchor_date": last["anchor_date"]})
+    rows.sort(key=lambda r: -_to_decimal(r["last"]))
+    return {"exchanges": rows, "unknown": records(unknown) if not unknown.empty else []}
 
 
 def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -365,7 +398,8 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
         charts.plot_metric_by_exchange(ov.by_exchange, img / "netflow_30d_by_exchange.png", "netflow_30d",
                                        **common, title="30-day net position change",
                                        ylabel=f"{ov.token.symbol}, netflow over 30 days"),
-    ]
+    ] + ([charts.plot_reserve_by_exchange(ov.reserves, img / RESERVE_CHART, **common)]
+         if ov.reserves is not None and not ov.reserves.empty else [])
 
 
 def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -441,6 +475,8 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,
         "chart_text": overview_chart_texts(ov.totals["days"]),
+        "reserves": reserve_summary(ov),
+        "reserve_chart": RESERVE_CHART,
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"

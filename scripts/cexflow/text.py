@@ -28,3 +28,34 @@ def plural(count, noun: str, plural: str | None = None) -> str:
         return f"– {plural or plural_of(noun)}"
     shown = f"{int(count):,}" if float(count).is_integer() else f"{float(count):,g}"
     return f"{shown} {noun if count == 1 else plural or plural_of(noun)}"
+
+
+# What a net inflow to exchanges (tokens arriving) and a net outflow mean, by the token's kind
+# (seeds/tokens.csv): the one list of these words, read by the reports and the agent's alerts.
+_SIGN_MEANINGS = {
+    "volatile": ("potential selling pressure", "potential accumulation"),
+    "stablecoin": ("buying power arriving (stablecoins ready to buy other tokens)", "buying power leaving"),
+    "wrapped": ("potential selling pressure on {underlying}, which {symbol} wraps",
+                "potential accumulation of {underlying}"),
+}
+
+
+def netflow_meaning(direction: str, kind: str | None, symbol: str = "", underlying: str | None = None) -> str:
+    """What a net `direction` ('inflow' or 'outflow') of a token of this `kind` may mean, in a few words:
+    netflow_meaning('inflow', 'volatile') -> 'potential selling pressure'; a stablecoin's inflow is buying
+    power; a wrapped token is worded as its underlying ('potential selling pressure on ETH, which WETH
+    wraps'). '' for a token of unknown kind (an address not in seeds/tokens.csv): no meaning is guessed."""
+    words = _SIGN_MEANINGS.get(kind or "")
+    if words is None:
+        return ""
+    text = words[0] if direction == "inflow" else words[1]
+    return text.format(symbol=symbol, underlying=underlying or "its underlying")
+
+
+def netflow_sign_sentence(kind: str | None, symbol: str = "", underlying: str | None = None) -> str:
+    """The sign of netflow in words, for a report's opening lines: 'positive is a net inflow to exchanges
+    (tokens arriving: potential selling pressure), negative a net outflow (withdrawals: potential
+    accumulation)'; without a meaning for a token of unknown kind."""
+    inflow, outflow = (netflow_meaning(d, kind, symbol, underlying) for d in ("inflow", "outflow"))
+    return (f"positive is a net inflow to exchanges (tokens arriving{': ' + inflow if inflow else ''}), "
+            f"negative a net outflow (withdrawals{': ' + outflow if outflow else ''})")

@@ -29,8 +29,10 @@ import pytest
 from conftest import (
     BINANCE14,
     BINANCE20,
+    COINBASE10,
     ETHERSCAN_HEADER,
     KRAKEN1,
+    LPT,
     PROJECT_ROOT,
     build,
     etherscan_row,
@@ -51,6 +53,7 @@ LABELS_FILE = "exchange_labels_etherscan_2023-06.csv"
 BLOCK0_TIME = 1623202380
 USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+GATE1 = "0x0d0707963952f2fba59dd06f2b425ace40b492fe"
 
 
 # --- hand-made files with the edge cases of reading and typing -------------------------------------------
@@ -108,6 +111,29 @@ def write_edge_case_inputs(d: Path) -> list[Path]:
     result[1]["logIndex"] = "7"
     page.write_text(json.dumps({"status": "1", "message": "OK", "result": result}, indent=1))
     return [first, second, page]
+
+
+def write_balances_edge_cases(d: Path) -> Path:
+    """A balances file over the wallets of the sample and real files (CRLF line ends, a BOM): a block anchor with
+    its block_time (coinbase), a date anchor beside an older one (gate-io), one of binance's five moving
+    wallets (its reserve stays unknown), a row of another chain, the supply, and rejected rows."""
+    header = "chain,token,address,kind,balance,block,date,block_time"
+    rows = [
+        f"ethereum,LPT,{COINBASE10},wallet,1234567.123456789012345678,22384108,,2025-04-29T10:00:00Z",
+        f",,{GATE1},,250000,,2025-05-01,",
+        f",,{GATE1},wallet,1,,2025-03-15,",
+        f"ethereum,{LPT},{BINANCE14},wallet,5000000.000000000000000001,22813834,,",
+        f"arbitrum,,{BINANCE20},wallet,7,1,,",
+        f",,{LPT},supply,33000000.5,22813834,,2025-06-28T23:59:59Z",
+        f",,{GATE1},cold,1,1,,",
+        f',,{GATE1},wallet,"1,5",1,,',
+        f",,{GATE1},wallet,1,1,,,extra",
+        f",,{GATE1},wallet,,1,,",
+        f",,{GATE1},wallet,1,abc,,",
+    ]
+    path = d / "balances_edge_cases.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join([header, *rows, ""]).encode())
+    return path
 
 
 def real_inputs(real_data: Path, d: Path) -> list[str]:
@@ -267,7 +293,8 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
         pytest.skip(message)
     files = write_edge_case_inputs(tmp_path / "in")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
-            *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))]]
+            *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
+            "--balances", str(write_balances_edge_cases(tmp_path))]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
                            "--workdir", str(tmp_path / "builds")],
@@ -278,9 +305,16 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
         f"{proc.stdout}{proc.stderr}\nwhole comparison: {elapsed:.0f} s\n")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert proc.stdout.startswith("engines agree: ")
-    assert int(proc.stdout.split("engines agree: ")[1].split(" tables")[0]) >= 28  # every table, the new marts too
+    n_tables = int(proc.stdout.split("engines agree: ")[1].split(" tables")[0])
+    assert n_tables >= 28  # every table, the new marts too
     n_rows = int(proc.stdout.split(" tables, ")[1].split(" rows")[0].replace(",", ""))
     assert n_rows > 40_000
+    # the reserve tables were compared with rows in them: two exchanges known, binance unknown, 5 rejected rows
+    with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
+        assert con.execute("select exchange, bool_and(is_reserve_known) from fct_exchange_reserve_daily "
+                           "group by exchange order by exchange").fetchall() == [
+            ("binance", False), ("coinbase", True), ("gate-io", True)]
+        assert con.execute("select count(*) from stg_balances_rejected").fetchone() == (5,)
 
 
 def test_report_reads_a_spark_warehouse_as_it_reads_the_duckdb_file(tmp_path):

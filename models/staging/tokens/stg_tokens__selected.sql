@@ -1,5 +1,6 @@
 -- The one token this build is about (vars `chain`, `token`, `token_decimals`): from seeds/tokens.csv by
--- symbol or address, or an address not in the seed with its decimals given by `token_decimals`.
+-- symbol or address, or an address not in the seed with its decimals given by `token_decimals` (and no kind:
+-- the reports word its netflow sign without a meaning).
 -- A table (of one row), so that the token of a build is in its files on every engine (`cexflow report`
 -- reads a Spark build's tables, not its views).
 {{ config(materialized='table') }}
@@ -15,7 +16,9 @@ from_seed as (
         chain,
         lower(token_address) as token_address,
         symbol,
-        decimals
+        decimals,
+        kind,
+        underlying
     from tokens
     where chain = '{{ var("chain") }}'
         and (lower(symbol) = '{{ token }}' or lower(token_address) = '{{ token }}')
@@ -26,7 +29,9 @@ given_address as (
         '{{ var("chain") }}' as chain,
         '{{ token }}' as token_address,
         '{{ token }}' as symbol,
-        cast(null as integer) as decimals
+        cast(null as integer) as decimals,
+        cast(null as {{ dbt.type_string() }}) as kind,
+        cast(null as {{ dbt.type_string() }}) as underlying
     where {{ cexflow.is_hex_address("'" ~ token ~ "'") }}
         and not exists (select 1 from from_seed)
 ),
@@ -36,7 +41,9 @@ selected as (
         chain,
         token_address,
         symbol,
-        cast({{ decimals_given if decimals_given is not none else 'decimals' }} as integer) as decimals
+        cast({{ decimals_given if decimals_given is not none else 'decimals' }} as integer) as decimals,
+        kind,
+        underlying
     from (select * from from_seed union all select * from given_address) as candidates
 )
 

@@ -1,0 +1,112 @@
+-- The balance of every labelled wallet with a balance anchor at the end of every calendar day of the data's
+-- range: one row per (wallet_address, flow_date). A wallet's anchor is its latest usable one
+-- (int_balance_anchors_latest). From it,
+--   balance(end of d) = anchor + (legs after the anchor on days up to d) - (legs before it on days after d)
+-- where a leg is the wallet's signed part of a transfer (+ received, - sent; the wallet view: a transfer
+-- between two labelled wallets is a leg of each, one to itself nets to zero) and "after the anchor" is a
+-- block above a block anchor's block (so the anchor's own day is split at its block) or a day after a date
+-- anchor's day. The legs between the end of d and the anchor are undone, those between the anchor and the
+-- end of d added: an anchor in the past or the future of a day gives its balance alike.
+with transfers as (
+    select * from {{ ref('fct_exchange_transfers') }}
+),
+
+wallet_anchors as (
+    select * from {{ ref('int_balance_anchors_latest') }}
+    where kind = 'wallet'
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+directions as (
+    select 1 as sign
+    union all
+    select -1 as sign
+),
+
+wallet_legs as (
+    -- each transfer's leg for a labelled receiver (+) and for a labelled sender (-), in one pass
+    select
+        case when directions.sign = 1 then transfers.to_address else transfers.from_address end as wallet_address,
+        transfers.flow_date,
+        transfers.block_number,
+        case when directions.sign = 1 then transfers.amount else -transfers.amount end as signed_amount
+    from transfers
+    cross join directions
+    where (directions.sign = 1 and transfers.to_exchange is not null)
+        or (directions.sign = -1 and transfers.from_exchange is not null)
+),
+
+legs_by_side_of_anchor as (
+    select
+        wallet_legs.wallet_address,
+        wallet_legs.flow_date,
+        sum(case when wallet_anchors.anchor_block is not null and wallet_legs.block_number > wallet_anchors.anchor_block
+                 then wallet_legs.signed_amount
+                 when wallet_anchors.anchor_block is null and wallet_legs.flow_date > wallet_anchors.anchor_date
+                 then wallet_legs.signed_amount
+                 else 0 end) as after_anchor,
+        sum(case when wallet_anchors.anchor_block is not null and wallet_legs.block_number > wallet_anchors.anchor_block
+                 then 0
+                 when wallet_anchors.anchor_block is null and wallet_legs.flow_date > wallet_anchors.anchor_date
+                 then 0
+                 else wallet_legs.signed_amount end) as not_after_anchor,
+        sum(wallet_legs.signed_amount) as netflow,
+        count(*) as n_legs
+    from wallet_legs
+    inner join wallet_anchors
+        on wallet_legs.wallet_address = wallet_anchors.wallet_address
+    group by wallet_legs.wallet_address, wallet_legs.flow_date
+),
+
+wallet_days as (
+    select
+        calendar.chain,
+        calendar.token_address,
+        calendar.flow_date,
+        wallet_anchors.exchange,
+        wallet_anchors.wallet,
+        wallet_anchors.wallet_address,
+        wallet_anchors.balance as anchor_balance,
+        wallet_anchors.anchor_block,
+        wallet_anchors.anchor_date,
+        coalesce(legs_by_side_of_anchor.after_anchor, 0) as after_anchor,
+        coalesce(legs_by_side_of_anchor.not_after_anchor, 0) as not_after_anchor,
+        coalesce(legs_by_side_of_anchor.netflow, 0) as netflow
+    from calendar
+    cross join wallet_anchors
+    left join legs_by_side_of_anchor
+        on wallet_anchors.wallet_address = legs_by_side_of_anchor.wallet_address
+        and calendar.flow_date = legs_by_side_of_anchor.flow_date
+),
+
+balances as (
+    select
+        chain,
+        token_address,
+        flow_date,
+        exchange,
+        wallet,
+        wallet_address,
+        cast(
+            anchor_balance
+            + sum(after_anchor) over (
+                partition by wallet_address order by flow_date
+                rows between unbounded preceding and current row
+            )
+            - coalesce(sum(not_after_anchor) over (
+                partition by wallet_address order by flow_date
+                rows between 1 following and unbounded following
+            ), 0)
+            as decimal(38, 18)
+        ) as balance,
+        cast(netflow as decimal(38, 18)) as netflow,
+        anchor_balance,
+        anchor_block,
+        anchor_date
+    from wallet_days
+)
+
+select * from balances

@@ -1,0 +1,81 @@
+-- The exchange reserve: what the labelled wallets of an exchange hold at the end of each calendar day of the
+-- data's range, from balance anchors (var balances_files). One row per exchange per day, for every exchange
+-- with at least one wallet anchored. reserve is the sum of its anchored wallets' balances
+-- (int_wallet_reserve_daily) when every wallet of the exchange that moved tokens has an anchor; otherwise
+-- NULL, and n_wallets_without_anchor counts the wallets that lack one (rpt_wallets_without_balance_anchor
+-- names them). Transfers between two wallets of the exchange net to zero.
+with wallet_balances as (
+    select * from {{ ref('int_wallet_reserve_daily') }}
+),
+
+wallets_without_anchor as (
+    select * from {{ ref('rpt_wallets_without_balance_anchor') }}
+),
+
+token_supply as (
+    select balance as supply, anchor_block as supply_block
+    from {{ ref('int_balance_anchors_latest') }}
+    where kind = 'supply'
+),
+
+data_end as (
+    -- the last block and day of the transfers touching labelled wallets: an anchor after them rests on
+    -- transfers the inputs may not have
+    select max(block_number) as last_block, max(flow_date) as last_date
+    from {{ ref('fct_exchange_transfers') }}
+),
+
+missing_by_exchange as (
+    select exchange, count(*) as n_wallets_without_anchor
+    from wallets_without_anchor
+    group by exchange
+),
+
+exchange_days as (
+    select
+        chain,
+        token_address,
+        flow_date,
+        exchange,
+        sum(balance) as anchored_balance,
+        sum(netflow) as anchored_netflow,
+        count(*) as n_anchored_wallets,
+        max(anchor_block) as anchor_block,
+        max(anchor_date) as anchor_date
+    from wallet_balances
+    group by chain, token_address, flow_date, exchange
+),
+
+final as (
+    select
+        exchange_days.chain,
+        exchange_days.token_address,
+        exchange_days.flow_date,
+        exchange_days.exchange,
+        case when missing_by_exchange.exchange is null
+            then cast(exchange_days.anchored_balance as decimal(38, 18))
+        end as reserve,
+        case when missing_by_exchange.exchange is null
+            then cast(exchange_days.anchored_netflow as decimal(38, 18))
+        end as reserve_change,
+        exchange_days.anchor_block,
+        exchange_days.anchor_date,
+        cast(exchange_days.n_anchored_wallets as bigint) as n_anchored_wallets,
+        cast(coalesce(missing_by_exchange.n_wallets_without_anchor, 0) as bigint) as n_wallets_without_anchor,
+        missing_by_exchange.exchange is null as is_reserve_known,
+        coalesce(exchange_days.anchor_block > data_end.last_block, false)
+            or coalesce(exchange_days.anchor_date > data_end.last_date, false) as is_anchored_after_data,
+        token_supply.supply,
+        token_supply.supply_block,
+        case when missing_by_exchange.exchange is null and token_supply.supply > 0
+            then cast(exchange_days.anchored_balance as double) / cast(token_supply.supply as double)
+        end as share_of_supply
+    from exchange_days
+    left join missing_by_exchange
+        on exchange_days.exchange = missing_by_exchange.exchange
+    left join token_supply
+        on 1 = 1
+    cross join data_end
+)
+
+select * from final

@@ -18,7 +18,7 @@ from cexflow.errors import CexflowError
 from cexflow.files import working_copy
 from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
-from cexflow.progress import DbtProgress
+from cexflow.progress import DbtProgress, log_thresholds
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 
@@ -386,7 +386,8 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
     run_dbt(command, spark_dir, "spark", verbose=options.verbose, input_files=run_vars["input_files"],
-            progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check))
+            progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check,
+                                                                  **log_thresholds()))
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir)
@@ -414,7 +415,7 @@ def build(options: BuildOptions) -> BuildSummary:
         run_vars, full_refresh, reason = plan_build(work, dbt_vars, options.full_refresh)
         full_check = options.full_check
         command = dbt_build_command(run_vars, full_refresh, full_check)
-        progress = None if options.verbose else DbtProgress(with_unit_tests=full_check)
+        progress = None if options.verbose else DbtProgress(with_unit_tests=full_check, **log_thresholds())
         run_dbt(command, db, options.target, verbose=options.verbose, write_to=work,
                 input_files=run_vars["input_files"], progress=progress)
         record_build(work, dbt_vars)

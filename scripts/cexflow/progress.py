@@ -9,16 +9,34 @@ lines have them); `dbt_runner.run_dbt` feeds it from dbt's callbacks or from a d
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
 import time
 from typing import TextIO
 
+from cexflow.errors import CexflowError
+
 MODEL_TYPES = ("model", "seed", "snapshot")
 TEST_TYPES = ("test", "unit_test")
 # dbt's "Found 21 models, 60 data tests, 2 seeds, 566 macros, 6 unit tests" (FoundStats)
 _STAT = re.compile(r"(\d+) (models?|data tests?|seeds?|snapshots?|unit tests?)\b")
+
+
+def log_thresholds() -> dict:
+    """slow_s and long_s of a build's plain log, from $CEXFLOW_PROGRESS_SLOW_S and $CEXFLOW_PROGRESS_LONG_S
+    (seconds) when set: a cron job that wants no progress lines sets them high; the tests do, so that a build
+    slowed by a loaded machine still writes nothing but its summary and errors."""
+    thresholds = {}
+    for name, var in (("slow_s", "CEXFLOW_PROGRESS_SLOW_S"), ("long_s", "CEXFLOW_PROGRESS_LONG_S")):
+        text = os.environ.get(var)
+        if text:
+            try:
+                thresholds[name] = float(text)
+            except ValueError:
+                raise CexflowError(f"${var} {text!r}: must be a number of seconds") from None
+    return thresholds
 
 
 class DbtProgress:

@@ -180,3 +180,18 @@ def test_a_build_with_nothing_new_does_not_run_dbt(tmp_path, capsys):
                         (["--full-refresh"], "full build (--full-refresh)")):
         assert cexflow_main([*args, *extra]) == 0
         assert capsys.readouterr().out.splitlines()[3] == mode, extra
+
+
+def test_the_log_thresholds_come_from_the_environment(monkeypatch):
+    from cexflow.errors import CexflowError
+    from cexflow.progress import log_thresholds
+
+    monkeypatch.setenv("CEXFLOW_PROGRESS_SLOW_S", "0.5")
+    monkeypatch.setenv("CEXFLOW_PROGRESS_LONG_S", "45")
+    assert log_thresholds() == {"slow_s": 0.5, "long_s": 45.0}
+    monkeypatch.delenv("CEXFLOW_PROGRESS_SLOW_S")
+    monkeypatch.delenv("CEXFLOW_PROGRESS_LONG_S")
+    assert log_thresholds() == {}  # DbtProgress's own defaults (2 s and 10 s) then
+    monkeypatch.setenv("CEXFLOW_PROGRESS_LONG_S", "soon")
+    with pytest.raises(CexflowError, match=r"^\$CEXFLOW_PROGRESS_LONG_S 'soon': must be a number of seconds$"):
+        log_thresholds()

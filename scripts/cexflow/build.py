@@ -34,6 +34,7 @@ class BuildOptions:
     blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
     labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
     balances: tuple[str, ...] = ()  # balance anchor CSVs (files or globs) for the exchange reserve; empty: none
+    prices: tuple[str, ...] = ()  # daily USD price CSVs (files or globs); empty: none, the USD columns are NULL
     token: str | None = None  # symbol of seeds/tokens.csv or a 0x address (var token)
     decimals: int | None = None  # None: from seeds/tokens.csv
     chain: str | None = None  # var chain
@@ -60,7 +61,7 @@ class BuildOptions:
     verbose: bool = False  # show the dbt command and dbt's own output
 
     def __post_init__(self) -> None:
-        for name in ("input", "blocks", "labels", "balances"):  # a list, a tuple or one path
+        for name in ("input", "blocks", "labels", "balances", "prices"):  # a list, a tuple or one path
             value = getattr(self, name)
             paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
             object.__setattr__(self, name, tuple(str(p) for p in paths))
@@ -128,6 +129,7 @@ def build_vars(options: BuildOptions) -> dict:
     dbt_vars["labels_files"] = inputs.label_files(list(options.labels)) if options.labels else []
     check_labels_on_chain(dbt_vars["labels_files"], token.chain)
     dbt_vars["balances_files"] = inputs.balances_files(list(options.balances)) if options.balances else []
+    dbt_vars["prices_files"] = inputs.prices_files(list(options.prices)) if options.prices else []
     dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals,
                     topk_days=options.top_k or defaults["topk_days"])
     dbt_vars.update(anomaly)
@@ -320,6 +322,7 @@ def settings_of(dbt_vars: dict) -> str:
     """Every var of a build but its input files (the anomaly settings included), as text to compare."""
     settings = {name: value for name, value in dbt_vars.items() if name != "input_files"}
     settings["balances_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("balances_files", [])}
+    settings["prices_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("prices_files", [])}
     return json.dumps(settings, sort_keys=True)
 
 

@@ -1,0 +1,116 @@
+"""USD columns (cexflow build --prices): amount x that day's price, exact, on a hand-made case.
+
+The scenario (LPT, day 1 = 2025-01-01 UTC; amounts with 18 decimals):
+  day 1  user1 -> binance14   12345.678901234567890123   deposit into binance
+         binance14 -> user2   0.000000000000000001       withdrawal from binance (1 wei)
+  day 2  user3 -> kraken_cold1 98765432.123456789012345678  deposit into kraken
+  day 3  kraken_cold1 -> user4 3.5                          withdrawal from kraken
+Prices: day 1 2.5 (given twice, once by symbol and once by address: one price), day 2
+1234.567890123456789012 (18 decimals), day 3 none. Every expected USD value is Decimal(amount) x
+Decimal(price) in Python, rounded half up at the 18th decimal (the rounding macro usd_value documents): the
+1-wei withdrawal is 2.5 x 10^-18, which rounds half up to 3 x 10^-18. The prices file also holds rows of other
+tokens and chains (left alone) and rows that cannot be used, each rejected by line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+import pytest
+from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, build, etherscan_row, query, user, write_csv
+
+DAY1 = 1735689600  # 2025-01-01 00:00:00 UTC
+D1, D2, D3 = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)
+IN1, OUT1 = Decimal("12345.678901234567890123"), Decimal("0.000000000000000001")
+IN2, OUT3 = Decimal("98765432.123456789012345678"), Decimal("3.5")
+PRICE = {D1: Decimal("2.5"), D2: Decimal("1234.567890123456789012")}
+LPT_ADDRESS = "0x58b6a8a3302369daec383334672404ee733ab239"
+PRICE_LINES = [
+    "date,chain,token,price_usd",  # line 1
+    "2025-01-01,ethereum,LPT,2.5",  # 2
+    "2025-01-02,ethereum,lpt,1234.567890123456789012",  # 3
+    f"2025-01-01,ethereum,{LPT_ADDRESS},2.50",  # 4: the same price again, by address
+    "2025-01-03,ethereum,USDT,1.0001",  # 5: another token
+    "2025-01-03,arbitrum,LPT,9",  # 6: another chain
+    "2025-13-01,ethereum,LPT,3",  # 7
+    "2025-01-04,ethereum,LPT,-1",  # 8
+    "2025-01-04,ethereum,LPT,abc",  # 9
+    "2025-01-04,ethereum,LPT,1,2",  # 10
+    "2025-01-05,ethereum,LPT,7",  # 11
+    "2025-01-05,ethereum,LPT,7.5",  # 12
+    "2025-01-04,ethereum,LPT,0",  # 13
+    "2025-01-04,ethereum,LPT,1e-5",  # 14
+]
+REJECTED = {
+    7: "malformed date (want YYYY-MM-DD)",
+    8: "negative price_usd",
+    9: "price_usd is not a plain decimal of at most 18 digits before the point and 18 after",
+    10: "the row has more fields than the header",
+    11: "another row gives a different price_usd for this day",
+    12: "another row gives a different price_usd for this day",
+    13: "price_usd is zero (a price must be positive)",
+    14: "price_usd is not a plain decimal of at most 18 digits before the point and 18 after",
+}
+
+
+def usd(amount: Decimal, price: Decimal) -> Decimal:
+    """amount x price rounded half up at the 18th decimal place, in Python's decimals with 80 digits (exact:
+    the product has at most 72)."""
+    with localcontext(prec=80):
+        return (amount * price).quantize(Decimal("1e-18"), rounding=ROUND_HALF_UP)
+
+
+@pytest.fixture(scope="module")
+def usd_db(tmp_path_factory):
+    d = tmp_path_factory.mktemp("usd")
+    rows = [
+        etherscan_row(1, DAY1 + 60, user(1), BINANCE14, str(IN1)),
+        etherscan_row(2, DAY1 + 120, BINANCE14, user(2), str(OUT1)),
+        etherscan_row(3, DAY1 + 86400 + 60, user(3), KRAKEN1, str(IN2)),
+        etherscan_row(4, DAY1 + 2 * 86400 + 60, KRAKEN1, user(4), str(OUT3)),
+    ]
+    write_csv(d / "transfers.csv", ETHERSCAN_HEADER, rows)
+    (d / "prices.csv").write_text("\n".join(PRICE_LINES) + "\n")
+    db = d / "usd.duckdb"
+    assert build(db, "--input", str(d / "transfers.csv"), "--prices", str(d / "prices.csv")) == 0
+    return db
+
+
+def test_usd_by_exchange_is_amount_times_price(usd_db):
+    got = {(r[0], r[1]): r[2:] for r in query(usd_db, """
+        select exchange, flow_date, price_usd, inflow_usd, outflow_usd, netflow_usd
+        from fct_netflow_daily_by_exchange""")}
+    # binance: day 1 in and out; day 2 nothing (0 x price = 0); day 3 no price
+    in1, out1 = usd(IN1, PRICE[D1]), usd(OUT1, PRICE[D1])
+    assert out1 == Decimal("0.000000000000000003")  # 2.5e-18 rounded half up
+    assert got["binance", D1] == (PRICE[D1], in1, out1, in1 - out1)
+    assert got["binance", D2] == (PRICE[D2], 0, 0, 0)
+    assert got["binance", D3] == (None, None, None, None)
+    in2 = usd(IN2, PRICE[D2])
+    assert in2 == Decimal("121932631153.787530632491399576")  # ...399576|2755...: rounded down
+    assert got["kraken", D1] == (PRICE[D1], 0, 0, 0)
+    assert got["kraken", D2] == (PRICE[D2], in2, 0, in2)
+    assert got["kraken", D3] == (None, None, None, None)  # a day without a price is NULL, never 0
+
+
+def test_usd_total_series_and_periods(usd_db):
+    total = {r[0]: r[1:] for r in query(usd_db, """
+        select flow_date, inflow_usd, outflow_usd, netflow_usd from fct_netflow_daily_total""")}
+    in1, out1, in2 = usd(IN1, PRICE[D1]), usd(OUT1, PRICE[D1]), usd(IN2, PRICE[D2])
+    assert total == {D1: (in1, out1, in1 - out1), D2: (in2, 0, in2), D3: (None, None, None)}
+    series = {(r[0], r[1]): r[2] for r in query(usd_db, """
+        select series, flow_date, netflow_usd from fct_netflow_daily_series""")}
+    assert series["total", D1] == in1 - out1 and series["kraken", D2] == in2 and series["total", D3] is None
+    # the week and month hold day 3, which has no price: their USD is NULL, not a partial sum
+    periods = query(usd_db, """select period, inflow_usd, outflow_usd, netflow_usd, n_priced_days, n_days
+                               from fct_netflow_periodic_total order by period""")
+    assert periods == [("month", None, None, None, 2, 3), ("week", None, None, None, 2, 3)]
+
+
+def test_rejected_price_rows_by_line(usd_db):
+    rows = query(usd_db, "select source_file, line_number, reason from stg_prices_rejected order by line_number")
+    assert {line: reason for _, line, reason in rows} == REJECTED
+    assert all(f.endswith("prices.csv") for f, _, _ in rows)
+    # rows of another token or chain are left alone: not rejected, not a price
+    assert query(usd_db, "select count(*) from int_prices_daily") == [(2,)]

@@ -104,6 +104,7 @@ class BuildSummary:
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
+    prices: str = ""  # the USD line, when the build read prices (prices_line)
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -112,7 +113,7 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + ([self.reserve] if self.reserve else []) + ([self.mode] if self.mode else []) + [
+        ] + [line for line in (self.reserve, self.prices, self.mode) if line] + [
             f"warning: {warning}" for warning in self.warnings]
 
 
@@ -195,7 +196,7 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
                         row["rejected_rows"], row["other_token_rows"], row["n_exchange_transfers"],
                         day(row["first_flow_date"]), day(row["last_flow_date"]), row["n_days"], row["n_series"],
                         row["n_anomalies"], method or row["method"],
-                        reserve=reserve_line(con))
+                        reserve=reserve_line(con), prices=prices_line(con))
 
 
 def reserve_line(con) -> str:
@@ -210,6 +211,19 @@ def reserve_line(con) -> str:
     rejected_text = f"; {rejected:,} balances rows rejected (stg_balances_rejected)" if rejected else ""
     return (f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
             f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)"
+            + rejected_text)
+
+
+def prices_line(con) -> str:
+    """The summary's line on USD ("" when the build had no usable or rejected prices row): the days with a
+    price and without, and the prices rows rejected."""
+    from cexflow.db import price_status
+
+    priced, unpriced, rejected = (price_status(con)[k] for k in ("priced", "unpriced", "rejected"))
+    if not priced + rejected:
+        return ""
+    rejected_text = f"; {rejected:,} prices rows rejected (stg_prices_rejected)" if rejected else ""
+    return (f"USD for {priced:,} day(s) with a price, no price for {unpriced:,} day(s) (their USD columns are NULL)"
             + rejected_text)
 
 

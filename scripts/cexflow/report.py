@@ -315,6 +315,7 @@ class Overview:
     n_rejected: int
     reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
     reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
+    usd: dict | None = None  # with prices (cexflow build --prices): USD totals over the priced days (usd_summary)
 
     @property
     def period(self) -> str:
@@ -348,9 +349,21 @@ def load_overview(db_path: Path) -> Overview:
                                      columns=["source_file", "line_number", "reason"])
         reserves = marts.reserve_days(con)
         reserve_unknown = marts.reserve_unknown(con)
+        usd = usd_summary(summary, marts.days_without_price(con)) if summary["n_priced_days"] else None
     return Overview(db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals,
                     total_daily, by_exchange, exchanges, largest_in, largest_out, topk, anomalies, reconciliation,
-                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown)
+                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown, usd)
+
+
+USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
+
+
+def usd_summary(summary: dict, unpriced: list) -> dict:
+    """The summary report's USD figures: rpt_build_summary's sums over the days with a price, and the days
+    without one (the first USD_DAYS_SHOWN named)."""
+    return {"n_priced_days": summary["n_priced_days"], "inflow": summary["inflow_usd"],
+            "outflow": summary["outflow_usd"], "netflow": summary["netflow_usd"], "n_unpriced": len(unpriced),
+            "unpriced_shown": unpriced[:USD_DAYS_SHOWN]}
 
 
 def reserve_summary(ov: Overview) -> dict | None:
@@ -477,6 +490,7 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "chart_text": overview_chart_texts(ov.totals["days"]),
         "reserves": reserve_summary(ov),
         "reserve_chart": RESERVE_CHART,
+        "usd": ov.usd,
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"

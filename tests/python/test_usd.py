@@ -15,10 +15,10 @@ tokens and chains (left alone) and rows that cannot be used, each rejected by li
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
-from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, build, etherscan_row, query, user, write_csv
+from conftest import BINANCE14, ETHERSCAN_HEADER, KRAKEN1, build, etherscan_row, query, table, user, write_csv
 
 DAY1 = 1735689600  # 2025-01-01 00:00:00 UTC
 D1, D2, D3 = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)
@@ -114,3 +114,51 @@ def test_rejected_price_rows_by_line(usd_db):
     assert all(f.endswith("prices.csv") for f, _, _ in rows)
     # rows of another token or chain are left alone: not rejected, not a price
     assert query(usd_db, "select count(*) from int_prices_daily") == [(2,)]
+
+
+def test_summary_report_shows_usd_and_the_days_without_a_price(usd_db, tmp_path):
+
+    from cexflow.cli import main as cli_main
+
+    assert cli_main(["report", "--db", str(usd_db), "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "reports" / "summary.md").read_text()
+    assert "No price for 1 day: 2025-01-03 (their USD is –, not 0)." in text
+    in1, out1, in2 = usd(IN1, PRICE[D1]), usd(OUT1, PRICE[D1]), usd(IN2, PRICE[D2])
+    totals = {row["measure"]: row["value"] for row in table(text, "Totals")}
+
+    def cents(value: Decimal) -> str:
+        return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
+
+    # over the two priced days: 30,864.197253086419725308 + 121,932,631,153.787530632491399576 (inflow)
+    assert totals["inflow to exchanges (USD, 2 days with a price)"] == cents(in1 + in2) == "121,932,662,017.98"
+    assert totals["outflow from exchanges (USD, 2 days with a price)"] == cents(out1) == "0.00"
+    assert totals["netflow (USD, 2 days with a price)"] == "+" + cents(in1 + in2 - out1)
+    # the largest net inflow days: day 2 (kraken's deposit), day 1; day 3 is a net outflow without a price
+    inflow_days = table(text, "Net inflow to exchanges")
+    assert [(r["date"], r["netflow (USD)"]) for r in inflow_days] == [
+        ("2025-01-02", "+" + cents(in2)), ("2025-01-01", "+" + cents(in1 - out1))]
+    assert [(r["date"], r["netflow (USD)"]) for r in table(text, "Net outflow from exchanges")] == [
+        ("2025-01-03", "–")]
+
+
+def test_the_build_summary_says_how_many_days_have_a_price(usd_db):
+    import duckdb
+
+    from cexflow.build import summarize_marts
+
+    with duckdb.connect(str(usd_db), read_only=True) as con:
+        lines = summarize_marts(con, usd_db).lines()
+    # days 1 and 2 priced, day 3 not; lines 7-14 of the prices file rejected (REJECTED)
+    assert ("USD for 2 day(s) with a price, no price for 1 day(s) (their USD columns are NULL); 8 prices rows "
+            "rejected (stg_prices_rejected)") in lines
+
+
+def test_a_prices_file_without_price_usd_is_a_one_line_error(tmp_path, capsys):
+    from cexflow.cli import main as cli_main
+
+    bad = tmp_path / "prices.csv"
+    bad.write_text("date,chain,token,price\n2025-01-01,ethereum,LPT,1\n")
+    assert cli_main(["build", "--db", str(tmp_path / "x.duckdb"), "--prices", str(bad)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err == (f"cexflow build: error: {bad}: a prices file needs columns date,chain,token,price_usd (chain and "
+                   "token may be left out); missing price_usd")

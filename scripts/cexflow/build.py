@@ -48,6 +48,7 @@ class BuildOptions:
     min_history: int | None = None
     min_materiality: float | None = None
     min_amount: float | None = None
+    min_usd: float | None = None
     materiality_scale: str | None = None
     materiality_window: int | None = None
     exclude_z: float | str | None = None  # methods.OFF turns it off

@@ -128,14 +128,14 @@ def token_row(con) -> tuple | None:
 
 
 def method_row(con) -> tuple | None:
-    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k)
-    of the build's z-scores, or None when nothing was scored."""
+    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k,
+    min_usd) of the build's z-scores, or None when nothing was scored."""
     row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
-                                is_materiality_required from fct_netflow_zscores limit 1""").fetchone()
+                                is_materiality_required, min_usd from fct_netflow_zscores limit 1""").fetchone()
     if row is None:
         return None
     top = con.execute("select rank from rpt_topk_netflow_days order by rank desc limit 1").fetchone()
-    return (*row, top[0] if top else 0)
+    return (*row[:6], top[0] if top else 0, row[6])
 
 
 def daily_series(con, series_kind: str) -> pd.DataFrame:

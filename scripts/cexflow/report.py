@@ -223,6 +223,7 @@ class MethodInfo:
     materiality_threshold: float | None = None
     min_amount: float = 0.0
     is_materiality_required: bool = False
+    min_usd: float = 0.0  # cexflow build --min-usd: |netflow_usd| at least this too (0: no USD rule)
 
     def description(self) -> str:
         return f"{methods.report_text(self.method, self.window_days)}; {self.anomaly_rule()}"
@@ -234,6 +235,8 @@ class MethodInfo:
             return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
         m = f"{self.materiality_threshold:g}"
         floor = f" and at least {plural(self.min_amount, 'token unit')}" if self.min_amount else ""
+        if self.min_usd:
+            floor += f" and a netflow of at least {self.min_usd:,g} USD (a day without a price is not material)"
         if short:
             return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
         return (f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
@@ -260,9 +263,10 @@ def load_method(con) -> MethodInfo | None:
     row = marts.method_row(con)
     if row is None:
         return None
-    method, window, z, materiality, min_amount, required, top_k = row
+    method, window, z, materiality, min_amount, required, top_k, min_usd = row
     return MethodInfo(method, int(window), float(z), int(top_k),
-                      None if materiality is None else float(materiality), float(min_amount or 0), bool(required))
+                      None if materiality is None else float(materiality), float(min_amount or 0), bool(required),
+                      float(min_usd or 0))
 
 
 def check_marts(con, db: Path) -> None:

@@ -162,3 +162,38 @@ def test_a_prices_file_without_price_usd_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (f"cexflow build: error: {bad}: a prices file needs columns date,chain,token,price_usd (chain and "
                    "token may be left out); missing price_usd")
+
+
+def test_min_usd_makes_a_day_material_only_with_that_many_usd(tmp_path):
+    # the bundled sample (120 days) with a price on every day but each tenth; one build without --min-usd,
+    # one with it. By the rule (macros/zscores/netflow_zscores.sql), the second's is_material is the first's
+    # and |netflow_usd| >= min-usd, and a day without a price is not material; is_unusual does not change.
+    from cexflow.sample import DEFAULT_START
+
+    prices = tmp_path / "prices.csv"
+    lines = ["date,chain,token,price_usd"]
+    for i in range(120):
+        if i % 10 != 3:
+            day = date.fromordinal(DEFAULT_START.toordinal() + i)
+            lines.append(f"{day},ethereum,LPT,{Decimal('4.25') + Decimal(i) / 1000}")
+    prices.write_text("\n".join(lines) + "\n")
+    plain, with_min = tmp_path / "plain.duckdb", tmp_path / "min_usd.duckdb"
+    assert build(plain, "--prices", str(prices)) == 0
+    sql = """select series, flow_date, netflow_usd, is_unusual, is_material, is_anomaly, min_usd
+             from fct_netflow_zscores join fct_netflow_daily_series using (chain, token_address, series, flow_date)"""
+    before = {(r[0], r[1]): r[2:] for r in query(plain, sql)}
+    material_usd = sorted(abs(r[0]) for r in before.values() if r[2] and r[0] is not None)
+    assert len(material_usd) >= 4
+    min_usd = float(material_usd[len(material_usd) // 2])  # the median: some material days stay, some do not
+    assert build(with_min, "--prices", str(prices), "--min-usd", str(min_usd)) == 0
+    after = {(r[0], r[1]): r[2:] for r in query(with_min, sql)}
+    assert after.keys() == before.keys()
+    flipped = 0
+    for key, (netflow_usd, unusual, material, _, setting) in before.items():
+        expected = material and netflow_usd is not None and abs(netflow_usd) >= Decimal(repr(min_usd))
+        got = after[key]
+        assert setting == 0 and got[4] == min_usd
+        assert got[1] == unusual and got[2] == expected, key
+        assert got[3] == (unusual and expected), key
+        flipped += material and not expected
+    assert flipped > 0

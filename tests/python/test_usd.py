@@ -197,3 +197,28 @@ def test_min_usd_makes_a_day_material_only_with_that_many_usd(tmp_path):
         assert got[3] == (unusual and expected), key
         flipped += material and not expected
     assert flipped > 0
+
+
+def test_a_changed_prices_file_changes_the_usd_of_the_next_build(tmp_path, capsys):
+    # the settings of a build hold the prices files' fingerprints: a build with the same files is up to date
+    # and does not run dbt; a new price makes the next build run, and day 3 of the hand-made case gets its USD
+    # (3.5 LPT out of kraken at 2 USD = 7 USD)
+    rows = [etherscan_row(1, DAY1 + 60, user(1), BINANCE14, str(IN1)),
+            etherscan_row(4, DAY1 + 2 * 86400 + 60, KRAKEN1, user(4), str(OUT3))]
+    write_csv(tmp_path / "transfers.csv", ETHERSCAN_HEADER, rows)
+    prices = tmp_path / "prices.csv"
+    prices.write_text("date,chain,token,price_usd\n2025-01-01,ethereum,LPT,2.5\n")
+    db = tmp_path / "usd.duckdb"
+    args = ("--input", str(tmp_path / "transfers.csv"), "--prices", str(prices))
+    sql = "select outflow_usd from fct_netflow_daily_by_exchange where exchange = 'kraken' and flow_date = '2025-01-03'"
+    from cexflow.cli import main as cli_main
+
+    assert cli_main(["build", "--db", str(db), *args]) == 0
+    assert query(db, sql) == [(None,)]
+    capsys.readouterr()
+    assert cli_main(["build", "--db", str(db), *args]) == 0
+    assert "nothing new: the marts are up to date (dbt did not run)" in capsys.readouterr().out
+    prices.write_text("date,chain,token,price_usd\n2025-01-01,ethereum,LPT,2.5\n2025-01-03,ethereum,LPT,2\n")
+    assert cli_main(["build", "--db", str(db), *args]) == 0  # without --full-check, which always runs dbt
+    assert "up to date" not in capsys.readouterr().out
+    assert query(db, sql) == [(Decimal("7"),)]

@@ -77,7 +77,8 @@ period_sums as (
 select * from period_sums
 {%- endmacro %}
 
-{#- The daily columns summed over a period, and the period's mean deposit and withdrawal (exact). Distinct
+{#- The daily columns summed over a period, the period's mean deposit and withdrawal (exact), its USD sums
+    and the number of its days with a price (n_priced_days). Distinct
     counterparties, the ten largest deposits and the rolling sums are daily measures and are not summed. -#}
 {% macro period_flow_sums() %}
         {%- for column in ['inflow', 'outflow', 'internal_volume'] %}
@@ -89,7 +90,17 @@ select * from period_sums
         cast(sum(n_withdrawals) as bigint) as n_withdrawals,
         cast(sum(n_internal) as bigint) as n_internal,
         {{ cexflow.exact_mean(cexflow.decimal_in_range('sum(inflow)'), 'sum(n_deposits)') }} as mean_deposit,
-        {{ cexflow.exact_mean(cexflow.decimal_in_range('sum(outflow)'), 'sum(n_withdrawals)') }} as mean_withdrawal
+        {{ cexflow.exact_mean(cexflow.decimal_in_range('sum(outflow)'), 'sum(n_withdrawals)') }} as mean_withdrawal,
+        {#- USD: the sum of the days' USD when every day of the period has a price, else NULL (a partial sum
+            would look like the period's) -#}
+        {%- for column in ['inflow_usd', 'outflow_usd'] %}
+        case when count({{ column }}) = count(*) then {{ cexflow.decimal_in_range('sum(' ~ column ~ ')') }} end
+            as {{ column }},
+        {%- endfor %}
+        case when count(inflow_usd) = count(*) and count(outflow_usd) = count(*)
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
+        end as netflow_usd,
+        cast(count(price_usd) as bigint) as n_priced_days
 {%- endmacro %}
 
 {#- For the focus analyses (analyses/focus_*.sql): the where clause of the legs of fct_flow_legs that show the

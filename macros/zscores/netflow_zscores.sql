@@ -17,11 +17,13 @@
        zscore_screened), from the shared trailing window (trailing_window).
     3. Flags: deviation = netflow - baseline_mean; materiality = |deviation| / materiality scale;
        is_unusual: |z| >= threshold; is_material: materiality >= materiality.threshold and
-       |deviation| >= materiality.min_amount (token units); is_anomaly: unusual and, when
+       |deviation| >= materiality.min_amount (token units) and, when materiality.min_usd > 0,
+       |netflow_usd| >= materiality.min_usd (a day without a price, netflow_usd NULL, is then not material); is_anomaly: unusual and, when
        materiality.required (the default), material. No scale (a token silent for the whole window) means
        not material.
 
-    `materiality`: {scale, window_days, threshold, min_amount, required};
+    `materiality`: {scale, window_days, threshold, min_amount, min_usd, required}; `series_days` has netflow_usd
+    when min_usd > 0;
     `screened`: {exclude_z, active_spread_floor, scale_spread_floor, min_active_days} (method screened only;
     scale_spread_floor only when materiality.required).
     Only window functions, joins and greatest(): portable SQL.
@@ -43,10 +45,11 @@
     {%- set scale_window = materiality.window_days | int -%}
     {%- set min_materiality = materiality.threshold | float -%}
     {%- set min_amount = (materiality.min_amount or 0) | float -%}
+    {%- set min_usd = (materiality.min_usd or 0) | float -%}
     {%- set required = materiality.required | string | lower in ['true', '1', 'yes'] -%}
-    {%- if scale_window < 2 or min_materiality < 0 or min_amount < 0 -%}
-        {{ exceptions.raise_compiler_error("materiality_window_days must be at least 2, materiality_threshold and "
-            ~ "materiality_min_amount 0 or more") }}
+    {%- if scale_window < 2 or min_materiality < 0 or min_amount < 0 or min_usd < 0 -%}
+        {{ exceptions.raise_compiler_error("materiality_window_days must be at least 2, materiality_threshold, "
+            ~ "materiality_min_amount and materiality_min_usd 0 or more") }}
     {%- endif -%}
 
     with scored_input as (
@@ -58,6 +61,9 @@
             inflow,
             outflow,
             netflow,
+            {% if min_usd > 0 -%}
+            netflow_usd,
+            {% endif -%}
             cast(netflow as double) as netflow_value
         from {{ series_days }}
     ),
@@ -128,7 +134,10 @@
             *,
             coalesce(abs(zscore) >= {{ threshold }}, false) as is_unusual,
             coalesce(
-                materiality >= {{ min_materiality }} and abs(deviation) >= {{ min_amount }},
+                materiality >= {{ min_materiality }} and abs(deviation) >= {{ min_amount }}
+                {%- if min_usd > 0 %}
+                and cast(abs(netflow_usd) as double) >= {{ min_usd }}
+                {%- endif %},
                 false) as is_material
         from with_materiality
     ),

@@ -10,6 +10,10 @@ calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
+prices as (
+    select * from {{ ref('int_prices_daily') }}
+),
+
 counterparty_stats as (
     select * from {{ ref('int_daily_counterparty_stats') }}
     where series_kind = 'exchange'
@@ -63,7 +67,7 @@ exchange_days_with_flows as (
         and exchange_days.exchange = exchange_flows.exchange
 ),
 
-final as (
+with_metrics as (
     select
         exchange_days_with_flows.*,
 {{ cexflow.counterparty_metrics('exchange_days_with_flows', 'counterparty_stats') }},
@@ -74,6 +78,8 @@ final as (
         and exchange_days_with_flows.token_address = counterparty_stats.token_address
         and exchange_days_with_flows.flow_date = counterparty_stats.flow_date
         and exchange_days_with_flows.exchange = counterparty_stats.series
-)
+),
+
+{{ cexflow.usd_ctes('with_metrics', 'prices') }}
 
 select * from final

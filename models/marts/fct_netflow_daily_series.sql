@@ -4,7 +4,8 @@
 {%- set series_columns = [
     'flow_date', 'inflow', 'outflow', 'netflow', 'internal_volume', 'n_deposits', 'n_withdrawals',
     'n_depositing_addresses', 'n_withdrawing_addresses', 'mean_deposit', 'mean_withdrawal', 'top10_inflow',
-    'whale_ratio', 'netflow_7d', 'netflow_30d', 'cumulative_netflow'] %}
+    'whale_ratio', 'netflow_7d', 'netflow_30d', 'cumulative_netflow', 'price_usd', 'inflow_usd', 'outflow_usd',
+    'netflow_usd'] %}
 
 with daily_total as (
     select * from {{ ref('fct_netflow_daily_total') }}

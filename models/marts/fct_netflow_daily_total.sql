@@ -9,6 +9,10 @@ calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
+prices as (
+    select * from {{ ref('int_prices_daily') }}
+),
+
 counterparty_stats as (
     select * from {{ ref('int_daily_counterparty_stats') }}
     where series_kind = 'total'
@@ -50,7 +54,7 @@ days_with_flows as (
         on calendar.flow_date = boundary_flows.flow_date
 ),
 
-final as (
+with_metrics as (
     select
         days_with_flows.*,
 {{ cexflow.counterparty_metrics('days_with_flows', 'counterparty_stats') }},
@@ -60,6 +64,8 @@ final as (
         on days_with_flows.chain = counterparty_stats.chain
         and days_with_flows.token_address = counterparty_stats.token_address
         and days_with_flows.flow_date = counterparty_stats.flow_date
-)
+),
+
+{{ cexflow.usd_ctes('with_metrics', 'prices') }}
 
 select * from final

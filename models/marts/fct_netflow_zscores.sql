@@ -18,6 +18,7 @@ scored as (
             'window_days': var('materiality_window_days'),
             'threshold': var('materiality_threshold'),
             'min_amount': var('materiality_min_amount'),
+            'min_usd': var('materiality_min_usd', 0),
             'required': var('anomaly_requires_materiality')},
         screened={
             'exclude_z': var('zscore_exclude_z'),
@@ -51,6 +52,7 @@ final as (
         cast({{ var('zscore_threshold') }} as double) as z_threshold,
         cast({{ var('materiality_threshold') }} as double) as materiality_threshold,
         cast({{ var('materiality_min_amount') or 0 }} as double) as min_amount,
+        cast({{ var('materiality_min_usd', 0) or 0 }} as double) as min_usd,
         {{ 'true' if var('anomaly_requires_materiality') | string | lower in ['true', '1', 'yes'] else 'false' }}
             as is_materiality_required,
         '{{ var("materiality_scale") }}' as materiality_scale_kind,

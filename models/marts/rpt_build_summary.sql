@@ -1,7 +1,7 @@
 -- One row: what a build holds, for the build's printed summary, the reports, the agent and the docs site.
 -- The input's reconciliation summed over the files (rpt_input_reconciliation: rows_read = transfers_kept +
 -- duplicate_rows + rejected_rows + other_token_rows), the calendar of the data, the total's flows summed over
--- it, the transfers touching labelled wallets, the series scored and the anomalies, and the rejected rows with
+-- it (and in USD over its days with a price), the transfers touching labelled wallets, the series scored and the anomalies, and the rejected rows with
 -- their most frequent reason. A sum of amounts past DECIMAL(38,18) is NULL (decimal_in_range; 0 when there are no days;
 -- not coalesce(sum, 0), which would turn Spark's NULL of an overflow into 0).
 with reconciliation as (
@@ -55,7 +55,18 @@ flow_totals as (
         cast(coalesce(sum(n_deposits), 0) as bigint) as n_deposits,
         cast(coalesce(sum(n_withdrawals), 0) as bigint) as n_withdrawals,
         cast(coalesce(sum(n_internal), 0) as bigint) as n_internal,
-        cast(coalesce(sum(n_cross_exchange), 0) as bigint) as n_cross_exchange
+        cast(coalesce(sum(n_cross_exchange), 0) as bigint) as n_cross_exchange,
+        -- USD (cexflow build --prices): the days with a price, and the USD flows summed over them (NULL when no
+        -- day has a price, or when a priced day's USD overflowed: then the sum would leave that day out)
+        cast(count(price_usd) as bigint) as n_priced_days,
+        case when count(inflow_usd) = count(price_usd) and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} end as inflow_usd,
+        case when count(outflow_usd) = count(price_usd) and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(outflow_usd)') }} end as outflow_usd,
+        case when count(inflow_usd) = count(price_usd) and count(outflow_usd) = count(price_usd)
+                and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
+        end as netflow_usd
     from daily_total
 ),
 

@@ -1,7 +1,7 @@
 -- One row per direction and rank: the days of the total (all labelled exchanges) with the largest net inflow
 -- (direction 'inflow', netflow > 0, largest first) and the largest net outflow ('outflow', netflow < 0, most
--- negative first), ties by the earlier day; with the day's flows and z-score. The summary report shows the
--- first ranks.
+-- negative first), ties by the earlier day; with the day's flows (in USD too, NULL without a price) and
+-- z-score. The summary report shows the first ranks.
 with total_days as (
     select * from {{ ref('rpt_netflow_daily_series') }}
     where series_kind = 'total'
@@ -20,6 +20,9 @@ ranked_days as (
         netflow,
         inflow,
         outflow,
+        netflow_usd,
+        inflow_usd,
+        outflow_usd,
         zscore,
         is_anomaly
     from total_days

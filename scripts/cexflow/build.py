@@ -34,6 +34,7 @@ class BuildOptions:
     blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
     labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
     balances: tuple[str, ...] = ()  # balance anchor CSVs (files or globs) for the exchange reserve; empty: none
+    prices: tuple[str, ...] = ()  # daily USD price CSVs (files or globs); empty: none, the USD columns are NULL
     token: str | None = None  # symbol of seeds/tokens.csv or a 0x address (var token)
     decimals: int | None = None  # None: from seeds/tokens.csv
     chain: str | None = None  # var chain
@@ -47,6 +48,7 @@ class BuildOptions:
     min_history: int | None = None
     min_materiality: float | None = None
     min_amount: float | None = None
+    min_usd: float | None = None
     materiality_scale: str | None = None
     materiality_window: int | None = None
     exclude_z: float | str | None = None  # methods.OFF turns it off
@@ -60,7 +62,7 @@ class BuildOptions:
     verbose: bool = False  # show the dbt command and dbt's own output
 
     def __post_init__(self) -> None:
-        for name in ("input", "blocks", "labels", "balances"):  # a list, a tuple or one path
+        for name in ("input", "blocks", "labels", "balances", "prices"):  # a list, a tuple or one path
             value = getattr(self, name)
             paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
             object.__setattr__(self, name, tuple(str(p) for p in paths))
@@ -103,6 +105,7 @@ class BuildSummary:
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
+    prices: str = ""  # the USD line, when the build read prices (prices_line)
 
     def lines(self) -> list[str]:
         period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
@@ -111,7 +114,7 @@ class BuildSummary:
             f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
             f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
             f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + ([self.reserve] if self.reserve else []) + ([self.mode] if self.mode else []) + [
+        ] + [line for line in (self.reserve, self.prices, self.mode) if line] + [
             f"warning: {warning}" for warning in self.warnings]
 
 
@@ -128,6 +131,7 @@ def build_vars(options: BuildOptions) -> dict:
     dbt_vars["labels_files"] = inputs.label_files(list(options.labels)) if options.labels else []
     check_labels_on_chain(dbt_vars["labels_files"], token.chain)
     dbt_vars["balances_files"] = inputs.balances_files(list(options.balances)) if options.balances else []
+    dbt_vars["prices_files"] = inputs.prices_files(list(options.prices)) if options.prices else []
     dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals,
                     topk_days=options.top_k or defaults["topk_days"])
     dbt_vars.update(anomaly)
@@ -193,7 +197,7 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
                         row["rejected_rows"], row["other_token_rows"], row["n_exchange_transfers"],
                         day(row["first_flow_date"]), day(row["last_flow_date"]), row["n_days"], row["n_series"],
                         row["n_anomalies"], method or row["method"],
-                        reserve=reserve_line(con))
+                        reserve=reserve_line(con), prices=prices_line(con))
 
 
 def reserve_line(con) -> str:
@@ -208,6 +212,19 @@ def reserve_line(con) -> str:
     rejected_text = f"; {rejected:,} balances rows rejected (stg_balances_rejected)" if rejected else ""
     return (f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
             f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)"
+            + rejected_text)
+
+
+def prices_line(con) -> str:
+    """The summary's line on USD ("" when the build had no usable or rejected prices row): the days with a
+    price and without, and the prices rows rejected."""
+    from cexflow.db import price_status
+
+    priced, unpriced, rejected = (price_status(con)[k] for k in ("priced", "unpriced", "rejected"))
+    if not priced + rejected:
+        return ""
+    rejected_text = f"; {rejected:,} prices rows rejected (stg_prices_rejected)" if rejected else ""
+    return (f"USD for {priced:,} day(s) with a price, no price for {unpriced:,} day(s) (their USD columns are NULL)"
             + rejected_text)
 
 
@@ -320,6 +337,7 @@ def settings_of(dbt_vars: dict) -> str:
     """Every var of a build but its input files (the anomaly settings included), as text to compare."""
     settings = {name: value for name, value in dbt_vars.items() if name != "input_files"}
     settings["balances_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("balances_files", [])}
+    settings["prices_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("prices_files", [])}
     return json.dumps(settings, sort_keys=True)
 
 

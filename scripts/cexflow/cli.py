@@ -112,6 +112,10 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                    help="balance anchors for the exchange reserve (address,balance,block or date[,chain,token,"
                         "kind,block_time], as cexflow fetch --balances writes); repeatable, globs; default: none "
                         "(fct_exchange_reserve_daily is empty)")
+    g.add_argument("--prices", action="append", metavar="CSV",
+                   help="daily USD prices (date,chain,token,price_usd, as cexflow fetch --prices writes); "
+                        "repeatable, globs; rows of another chain or token are left alone; default: none (the "
+                        "USD columns are NULL)")
     g.add_argument("--token", metavar="SYMBOL_OR_ADDRESS",
                    help=f"token symbol from seeds/tokens.csv or a 0x address (default: {defaults['token']})")
     g.add_argument("--decimals", type=int, metavar="N",

@@ -128,14 +128,14 @@ def token_row(con) -> tuple | None:
 
 
 def method_row(con) -> tuple | None:
-    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k)
-    of the build's z-scores, or None when nothing was scored."""
+    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k,
+    min_usd) of the build's z-scores, or None when nothing was scored."""
     row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
-                                is_materiality_required from fct_netflow_zscores limit 1""").fetchone()
+                                is_materiality_required, min_usd from fct_netflow_zscores limit 1""").fetchone()
     if row is None:
         return None
     top = con.execute("select rank from rpt_topk_netflow_days order by rank desc limit 1").fetchone()
-    return (*row, top[0] if top else 0)
+    return (*row[:6], top[0] if top else 0, row[6])
 
 
 def daily_series(con, series_kind: str) -> pd.DataFrame:
@@ -158,8 +158,15 @@ def exchange_period_totals(con) -> pd.DataFrame:
 def largest_netflow_days(con, direction: str, limit: int) -> pd.DataFrame:
     """The total's `limit` days of largest net inflow or outflow (rpt_largest_netflow_days)."""
     return read_frame(con, f"""
-        select flow_date, netflow, inflow, outflow, zscore, is_anomaly from rpt_largest_netflow_days
+        select flow_date, netflow, inflow, outflow, netflow_usd, inflow_usd, outflow_usd, zscore, is_anomaly
+        from rpt_largest_netflow_days
         where direction = $direction order by rank limit {int(limit)}""", {"direction": direction})
+
+
+def days_without_price(con) -> list:
+    """The days of the data without a USD price (fct_netflow_daily_total.price_usd NULL), in order."""
+    return [day for (day,) in con.execute(
+        "select flow_date from fct_netflow_daily_total where price_usd is null order by flow_date").fetchall()]
 
 
 def topk_days(con) -> pd.DataFrame:
@@ -293,3 +300,11 @@ def reserve_status(con) -> dict:
     late = [name for (name,) in con.execute(
         "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1").fetchall()]
     return {"known": known, "unknown": unknown, "rejected": rejected, "missing": missing, "late_anchors": late}
+
+
+def price_status(con) -> dict:
+    """For the build's summary: the days with and without a USD price, and the prices rows rejected."""
+    priced, unpriced = con.execute("select count(price_usd), count(*) - count(price_usd) "
+                                   "from fct_netflow_daily_total").fetchone()
+    (rejected,) = con.execute("select count(*) from stg_prices_rejected").fetchone()
+    return {"priced": priced, "unpriced": unpriced, "rejected": rejected}

@@ -167,6 +167,19 @@ def balances_files(patterns: list[str]) -> list[str]:
     return [str(p) for p in paths]
 
 
+def prices_files(patterns: list[str]) -> list[str]:
+    """Check prices CSVs (--prices): a header with date and price_usd (chain and token may be left out: the
+    build's)."""
+    paths = expand(patterns, "--prices", suffixes=(".csv",))
+    for path in paths:
+        header = read_header(path)
+        missing = [c for c in ("date", "price_usd") if c not in header]
+        if missing:
+            raise CexflowError(f"{path}: a prices file needs columns date,chain,token,price_usd (chain and token "
+                               f"may be left out); missing {', '.join(missing)}")
+    return [str(p) for p in paths]
+
+
 def label_files(patterns: list[str]) -> list[str]:
     """Check label CSVs: columns address and exchange, and a valid address on every row."""
     paths = expand(patterns, "--labels", suffixes=(".csv",))

@@ -148,6 +148,9 @@ ANOMALY_OPTIONS = (
                   "materiality scale", minimum=0),
     AnomalyOption("--min-amount", "materiality_min_amount", float, "TOKENS",
                   "a day is material only when its deviation is at least this many token units too", minimum=0),
+    AnomalyOption("--min-usd", "materiality_min_usd", float, "USD",
+                  "a day is material only when its netflow is at least this many USD too (|netflow_usd|, with "
+                  "--prices; a day without a price is then not material)", minimum=0),
     AnomalyOption("--materiality-scale", "materiality_scale", str, "SCALE",
                   "the token's scale: total_spread (std of the total's daily netflow) or gross_flow (mean of "
                   "its daily inflow + outflow)", choices=MATERIALITY_SCALES),

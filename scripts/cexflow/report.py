@@ -223,6 +223,7 @@ class MethodInfo:
     materiality_threshold: float | None = None
     min_amount: float = 0.0
     is_materiality_required: bool = False
+    min_usd: float = 0.0  # cexflow build --min-usd: |netflow_usd| at least this too (0: no USD rule)
 
     def description(self) -> str:
         return f"{methods.report_text(self.method, self.window_days)}; {self.anomaly_rule()}"
@@ -234,6 +235,8 @@ class MethodInfo:
             return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
         m = f"{self.materiality_threshold:g}"
         floor = f" and at least {plural(self.min_amount, 'token unit')}" if self.min_amount else ""
+        if self.min_usd:
+            floor += f" and a netflow of at least {self.min_usd:,g} USD (a day without a price is not material)"
         if short:
             return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
         return (f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
@@ -260,9 +263,10 @@ def load_method(con) -> MethodInfo | None:
     row = marts.method_row(con)
     if row is None:
         return None
-    method, window, z, materiality, min_amount, required, top_k = row
+    method, window, z, materiality, min_amount, required, top_k, min_usd = row
     return MethodInfo(method, int(window), float(z), int(top_k),
-                      None if materiality is None else float(materiality), float(min_amount or 0), bool(required))
+                      None if materiality is None else float(materiality), float(min_amount or 0), bool(required),
+                      float(min_usd or 0))
 
 
 def check_marts(con, db: Path) -> None:
@@ -315,6 +319,7 @@ class Overview:
     n_rejected: int
     reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
     reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
+    usd: dict | None = None  # with prices (cexflow build --prices): USD totals over the priced days (usd_summary)
 
     @property
     def period(self) -> str:
@@ -348,9 +353,21 @@ def load_overview(db_path: Path) -> Overview:
                                      columns=["source_file", "line_number", "reason"])
         reserves = marts.reserve_days(con)
         reserve_unknown = marts.reserve_unknown(con)
+        usd = usd_summary(summary, marts.days_without_price(con)) if summary["n_priced_days"] else None
     return Overview(db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals,
                     total_daily, by_exchange, exchanges, largest_in, largest_out, topk, anomalies, reconciliation,
-                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown)
+                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown, usd)
+
+
+USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
+
+
+def usd_summary(summary: dict, unpriced: list) -> dict:
+    """The summary report's USD figures: rpt_build_summary's sums over the days with a price, and the days
+    without one (the first USD_DAYS_SHOWN named)."""
+    return {"n_priced_days": summary["n_priced_days"], "inflow": summary["inflow_usd"],
+            "outflow": summary["outflow_usd"], "netflow": summary["netflow_usd"], "n_unpriced": len(unpriced),
+            "unpriced_shown": unpriced[:USD_DAYS_SHOWN]}
 
 
 def reserve_summary(ov: Overview) -> dict | None:
@@ -477,6 +494,7 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         "chart_text": overview_chart_texts(ov.totals["days"]),
         "reserves": reserve_summary(ov),
         "reserve_chart": RESERVE_CHART,
+        "usd": ov.usd,
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"

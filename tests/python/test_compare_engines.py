@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,6 +133,29 @@ def write_balances_edge_cases(d: Path) -> Path:
         f",,{GATE1},wallet,1,abc,,",
     ]
     path = d / "balances_edge_cases.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join([header, *rows, ""]).encode())
+    return path
+
+
+def write_prices_edge_cases(d: Path) -> Path:
+    """A prices file (CRLF line ends, a BOM) over every day from 2019 to 2025 but each fifth (those have no
+    price), prices with 12 and with 18 decimals and up to 18 digits before the point (so that the edge cases'
+    largest amounts overflow DECIMAL(38,18) in USD: NULL on both engines), a day given twice with the same price,
+    rows of another chain and token, and rejected rows (the day of one of them has no other row)."""
+    header = "date,chain,token,price_usd"
+    rows = []
+    day, i = date(2019, 1, 1), 0
+    while day <= date(2025, 12, 31):
+        if i % 5 and not date(2025, 3, 2) <= day <= date(2025, 3, 5):
+            decimals = f"{(i * 7919) % 10**12:012d}" if i % 3 else f"{(i * 123456789123456789) % 10**18:018d}"
+            whole = "123456789012345678" if i % 97 == 1 else str(i % 41)
+            rows.append(f"{day},{'ethereum' if i % 2 else ''},{'LPT' if i % 4 else LPT},{whole}.{decimals}")
+        day, i = day + timedelta(days=1), i + 1
+    rows += ["2025-03-02,ethereum,LPT,0.000000000000000001", "2025-03-02,,,0.000000000000000001",
+             "2025-03-03,arbitrum,LPT,5", "2025-03-03,ethereum,USDT,1",
+             "2025-03-04,ethereum,LPT,1,2", "2025-03-05,ethereum,LPT,-1", "2025-03-05,ethereum,LPT,1e3",
+             "2025-02-30,ethereum,LPT,1"]
+    path = d / "prices_edge_cases.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join([header, *rows, ""]).encode())
     return path
 
@@ -294,7 +318,7 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
     files = write_edge_case_inputs(tmp_path / "in")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
-            "--balances", str(write_balances_edge_cases(tmp_path))]
+            "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path))]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
                            "--workdir", str(tmp_path / "builds")],
@@ -315,6 +339,13 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
                            "group by exchange order by exchange").fetchall() == [
             ("binance", False), ("coinbase", True), ("gate-io", True)]
         assert con.execute("select count(*) from stg_balances_rejected").fetchone() == (5,)
+        # ... and the USD columns had values, NULLs and overflows in them (days of a price of 10^17 and more)
+        assert con.execute("select count(*) from stg_prices_rejected").fetchone() == (4,)
+        priced, unpriced, overflow = con.execute("""
+            select count(inflow_usd), count(*) - count(price_usd),
+                   count(*) filter (where price_usd is not null and inflow_usd is null)
+            from fct_netflow_daily_series""").fetchone()
+        assert priced > 0 and unpriced > 0 and overflow > 0
 
 
 def test_report_reads_a_spark_warehouse_as_it_reads_the_duckdb_file(tmp_path):

@@ -1,0 +1,19 @@
+-- The build token's USD price per UTC day, one row per day with a usable price (int_prices_validated: no
+-- rejection, not another token's row; rows repeating a day's price are one). Days without a row have no price:
+-- the marts' USD columns are NULL there.
+with validated as (
+    select * from {{ ref('int_prices_validated') }}
+    where rejection_reason is null
+        and not is_other_token
+),
+
+daily as (
+    select distinct
+        chain,
+        token_address,
+        price_date,
+        price_usd
+    from validated
+)
+
+select * from daily

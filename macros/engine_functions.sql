@@ -254,3 +254,31 @@
 {% macro duckdb__decimal_in_range(sum_expr) %}
     case when abs(cast(trunc({{ sum_expr }}) as hugeint)) < 100000000000000000000 then {{ sum_expr }} end
 {% endmacro %}
+
+{#- The sum of the n largest values of an amount among a group's rows where condition holds (NULL when none),
+    with the rank column it needs. DuckDB has a top-n aggregate (max(x, n), a list) and needs no window: the
+    window's sort of every leg spilled past the build's memory limit (11 s of a 3.2 M-row build, 1 s now);
+    Spark ranks the rows by a window (rank_for_top_n) and sums the first n. The same exact DECIMAL on both. -#}
+{% macro rank_for_top_n(partition_by, order_by) %}
+    {{ return(adapter.dispatch('rank_for_top_n', 'cexflow')(partition_by, order_by)) }}
+{% endmacro %}
+
+{% macro default__rank_for_top_n(partition_by, order_by) %}
+    row_number() over (partition by {{ partition_by }} order by {{ order_by }})
+{% endmacro %}
+
+{% macro duckdb__rank_for_top_n(partition_by, order_by) %}
+    cast(null as integer)
+{% endmacro %}
+
+{% macro sum_of_top_n(amount, n, condition, rank_column) %}
+    {{ return(adapter.dispatch('sum_of_top_n', 'cexflow')(amount, n, condition, rank_column)) }}
+{% endmacro %}
+
+{% macro default__sum_of_top_n(amount, n, condition, rank_column) %}
+    sum(case when {{ condition }} and {{ rank_column }} <= {{ n }} then {{ amount }} end)
+{% endmacro %}
+
+{% macro duckdb__sum_of_top_n(amount, n, condition, rank_column) %}
+    list_reduce(max({{ amount }}, {{ n }}) filter (where {{ condition }}), (x, y) -> x + y)
+{% endmacro %}

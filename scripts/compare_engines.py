@@ -80,21 +80,24 @@ def comparable_type(dtype: str) -> str:
     return "INTEGER" if dtype in INTEGER_TYPES else dtype
 
 
-def duckdb_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The tables dbt built in the DuckDB file (not the views, not cexflow's own bookkeeping tables)."""
+def duckdb_tables(con: duckdb.DuckDBPyConnection, catalog: str, spark_names: list[str] = ()) -> list[str]:
+    """The tables dbt built in the DuckDB file (not cexflow's own bookkeeping tables), and its views that are
+    tables on Spark (fct_flow_legs: a view on DuckDB, a table in the Spark warehouse)."""
     return [name for (name,) in con.execute(
-        "select table_name from information_schema.tables where table_catalog = 'duck' "
-        "and table_schema = 'main' and table_type = 'BASE TABLE' and table_name not like 'cexflow\\_%' escape '\\' "
-        "order by table_name").fetchall()]
+        "select table_name from information_schema.tables where table_catalog = ? "
+        "and table_schema = 'main' and (table_type = 'BASE TABLE' or list_contains(?, table_name)) "
+        "and table_name not like 'cexflow\\_%' escape '\\' order by table_name",
+        [catalog, list(spark_names)]).fetchall()]
 
 
 def first_rows(con, sql: str, limit: int = 1) -> list[tuple]:
     return con.execute(f"{sql} limit {limit}").fetchall()
 
 
-def compare_table(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, str | None]:
-    """Compare duck.main.<name> with the view <name> of the Spark tables: (rows, first difference or None)."""
-    duck, spark = f"duck.main.{quote(name)}", f"main.{quote(name)}"
+def compare_table(con: duckdb.DuckDBPyConnection, name: str, catalog: str) -> tuple[int, str | None]:
+    """Compare <catalog>.main.<name> (the DuckDB file) with the view <name> of the Spark tables: (rows, first
+    difference or None)."""
+    duck, spark = f"{quote(catalog)}.main.{quote(name)}", f"main.{quote(name)}"
     duck_columns = {c: t for c, t in columns_of(con, duck).items() if c not in IGNORED_COLUMNS}
     spark_columns = {c: t for c, t in columns_of(con, spark).items() if c not in IGNORED_COLUMNS}
     (n_duck,) = con.execute(f"select count(*) from {duck}").fetchone()
@@ -166,11 +169,13 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
     """Compare the tables of a DuckDB build with those of a Spark warehouse (read from its parquet files)."""
     result = Comparison()
     with connect_spark(spark_dir) as con:
-        con.execute(f"attach '{str(duckdb_file).replace(chr(39), chr(39) * 2)}' as duck (read_only)")
-        duck_names = duckdb_tables(con)
+        # attached under its own name, the catalog its views (fct_flow_legs) name
+        catalog = Path(duckdb_file).stem
+        con.execute(f"attach '{str(duckdb_file).replace(chr(39), chr(39) * 2)}' as {quote(catalog)} (read_only)")
         spark_names = [name for (name,) in con.execute(
             "select view_name from duckdb_views() where database_name = 'memory' and not internal "
             "order by view_name").fetchall()]
+        duck_names = duckdb_tables(con, catalog, spark_names)
         missing_on_spark = sorted(set(duck_names) - set(spark_names))
         missing_on_duckdb = sorted(set(spark_names) - set(duck_names))
         if missing_on_spark:
@@ -178,7 +183,7 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
         if missing_on_duckdb:
             result.differences.append(f"tables only on Spark: {', '.join(missing_on_duckdb)}")
         for name in sorted(set(duck_names) & set(spark_names)):
-            rows, difference = compare_table(con, name)
+            rows, difference = compare_table(con, name, catalog)
             result.tables += 1
             result.rows += rows
             if difference:

@@ -38,10 +38,9 @@ series_legs as (
 ranked_legs as (
     select
         *,
-        row_number() over (
-            partition by chain, token_address, flow_date, series_kind, series, direction
-            order by amount desc
-        ) as amount_rank
+        -- Spark's rank of the leg's amount within its day, series and direction (DuckDB needs none)
+        {{ cexflow.rank_for_top_n('chain, token_address, flow_date, series_kind, series, direction', 'amount desc') }}
+            as amount_rank
     from series_legs
 ),
 
@@ -55,7 +54,7 @@ daily_stats as (
         count(distinct case when direction = 'in' then counterparty_address end) as n_depositing_addresses,
         count(distinct case when direction = 'out' then counterparty_address end) as n_withdrawing_addresses,
         -- ties in amount do not matter: the ten largest amounts have one sum whichever tied leg is tenth
-        sum(case when direction = 'in' and amount_rank <= 10 then amount end) as top10_inflow
+        {{ cexflow.sum_of_top_n('amount', 10, "direction = 'in'", 'amount_rank') }} as top10_inflow
     from ranked_legs
     group by chain, token_address, flow_date, series_kind, series
 )

@@ -171,12 +171,14 @@ def real_inputs(real_data: Path, d: Path) -> list[str]:
 # --- the comparison without Spark --------------------------------------------------------------------------
 
 def write_as_spark_warehouse(db: Path, spark_dir: Path) -> None:
-    """The tables of a DuckDB build as parquet files in the layout of a Spark warehouse."""
+    """The tables of a DuckDB build as parquet files in the layout of a Spark warehouse (fct_flow_legs, a view
+    on DuckDB, is a table there)."""
     schema_dir = spark_schema_dir(spark_dir)
     with duckdb.connect(str(db), read_only=True) as con:
         tables = [t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main' "
-            "and table_type = 'BASE TABLE' and table_name not like 'cexflow\\_%' escape '\\'").fetchall()]
+            "and (table_type = 'BASE TABLE' or table_name = 'fct_flow_legs') "
+            "and table_name not like 'cexflow\\_%' escape '\\'").fetchall()]
         for table in tables:
             folder = schema_dir / table
             folder.mkdir(parents=True)

@@ -361,17 +361,33 @@ def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: st
 def _busiest(frame: pd.DataFrame, key: str, limit: int) -> tuple[list[str], list[str]]:
     """The `limit` keys of most gross volume (inflow + outflow), and the rest."""
     gross = frame.assign(_gross=_floats(frame["inflow"]) + _floats(frame["outflow"])).groupby(key)["_gross"].sum()
-    order = list(gross.sort_values(ascending=False, kind="stable").index)
+    return _first_panels(list(gross.sort_values(ascending=False, kind="stable").index), limit)
+
+
+def _first_panels(order: list[str], limit: int) -> tuple[list[str], list[str]]:
+    """The keys that get a panel of their own, and the rest (none when one more panel would hold them all)."""
     if len(order) <= limit + 1:
         return order, []
     return order[:limit], order[limit:]
 
 
-def _panel_axis(ax, part: pd.DataFrame, label: str) -> None:
-    """A panel of the small multiples: its name at the top left, three amount ticks, the period's dates."""
+def _panel_rows(frame: pd.DataFrame, name: str, rest: list[str], column: str) -> tuple[pd.DataFrame, str]:
+    """The rows of one panel of the small multiples and its label: an exchange's, or for the panel "other" the
+    `column` of the `rest` exchanges summed per day."""
+    if name == "other":
+        part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[[column]].agg(
+            lambda s: sum(_floats(s)))
+        return part, plural(len(rest), "other exchange")
+    return frame[frame["exchange"] == name], name
+
+
+def _panel_axis(ax, part: pd.DataFrame, label: str, amounts: bool = True) -> None:
+    """A panel of the small multiples: its name at the top left, three ticks (amounts, unless `amounts` is
+    False), the period's dates."""
     ax.text(0.005, 0.93, label, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
-    ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
+    if amounts:
+        ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
     _frame_axis(ax, part)
 
@@ -393,13 +409,7 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
     banded = False
     for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
-        if name == "other":
-            part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[["netflow"]].agg(
-                lambda s: sum(_floats(s)))
-            label = plural(len(rest), "other exchange")
-        else:
-            part = frame[frame["exchange"] == name]
-            label = name
+        part, label = _panel_rows(frame, name, rest, "netflow")
         part = part.sort_values("flow_date")
         dates = _dates(part["flow_date"])
         net = _floats(part["netflow"])
@@ -452,13 +462,9 @@ def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: s
             ax.set_ylim(0, 1.05)
         else:
             ax.axhline(0, color=GREY, linewidth=0.7)
-            ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
         if np.isnan(values).all():
             _note(ax, f"no {ylabel} in this period")
-        ax.text(0.005, 0.93, name, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-        _frame_axis(ax, part)
+        _panel_axis(ax, part, name, amounts=not ratio)
     if len(shown) >= 3:
         fig.supylabel(ylabel, fontsize=10)
     else:
@@ -550,19 +556,14 @@ def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
     """
     last = frame.sort_values("flow_date").groupby("exchange")["reserve"].last() if not frame.empty else None
     order = list(last.map(float).sort_values(ascending=False, kind="stable").index) if last is not None else []
-    shown, rest = (order, []) if len(order) <= MAX_PANELS + 1 else (order[:MAX_PANELS], order[MAX_PANELS:])
+    shown, rest = _first_panels(order, MAX_PANELS)
     panels = len(shown) + (1 if rest else 0)
     fig, axes = _figure(figure_height_px("small_multiples", panels), nrows=max(panels, 1))
     if frame.empty:
         _empty(axes[0], "no exchange reserve: no balance anchors (cexflow build --balances)")
     for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
-        if name == "other":
-            part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[["reserve"]].agg(
-                lambda s: sum(_floats(s)))
-            label = plural(len(rest), "other exchange")
-        else:
-            part = frame[frame["exchange"] == name]
-            label = name
+        part, label = _panel_rows(frame, name, rest, "reserve")
+        if name != "other":
             share = part.sort_values("flow_date")["share_of_supply"].iloc[-1] if "share_of_supply" in part else None
             if share is not None and not pd.isna(share):
                 label += f" ({float(share):.2%} of supply on the last day)"

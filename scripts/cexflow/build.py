@@ -448,7 +448,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     """What makes a finished build less useful than its exit code says, one line each (the summary prints
     them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
     error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
-    from cexflow.db import build_summary, connect, input_reconciliation, reserve_status
+    from cexflow.db import build_summary, connect, exchanges_anchored_after_data, input_reconciliation
 
     token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
     token_text = f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
@@ -462,7 +462,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         row = build_summary(con)
         top_reason = (row["top_rejection_reason"], row["top_rejection_rows"]) if row["top_rejection_reason"] else None
         scored_days = row["n_scored_days"]
-        late_anchors = reserve_status(con)["late_anchors"]
+        late_anchors = exchanges_anchored_after_data(con)
     warnings = []
     if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
         warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "

@@ -291,15 +291,19 @@ def reserve_unknown(con) -> pd.DataFrame:
 
 def reserve_status(con) -> dict:
     """For the build's summary: exchanges with a known and an unknown reserve, balances rows rejected, wallets
-    that moved without an anchor, and the exchanges anchored after the inputs' last transfer."""
+    that moved without an anchor."""
     known, unknown = con.execute("select count(distinct exchange) filter (where is_reserve_known), "
                                  "count(distinct exchange) filter (where not is_reserve_known) "
                                  "from fct_exchange_reserve_daily").fetchone()
     (rejected,) = con.execute("select count(*) from stg_balances_rejected").fetchone()
     (missing,) = con.execute("select count(*) from rpt_wallets_without_balance_anchor").fetchone()
-    late = [name for (name,) in con.execute(
+    return {"known": known, "unknown": unknown, "rejected": rejected, "missing": missing}
+
+
+def exchanges_anchored_after_data(con) -> list[str]:
+    """The exchanges whose balance anchors lie after the inputs' last transfer (the build warns of them)."""
+    return [name for (name,) in con.execute(
         "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1").fetchall()]
-    return {"known": known, "unknown": unknown, "rejected": rejected, "missing": missing, "late_anchors": late}
 
 
 def price_status(con) -> dict:

@@ -1,5 +1,5 @@
 -- Every row of every input file, typed, with the reason it cannot be used (NULL when it can), and for a
--- usable row of the build's token the id of its transfer. One row per (source_file, line_number). The
+-- usable row of a token of the build the id of its transfer. One row per (source_file, line_number). The
 -- only model that stores the raw files' rows; the raw text of a row is kept only when the row is rejected.
 -- Incremental: a run reads only the files it is given and appends the rows of files not loaded yet
 -- (cexflow build passes the new files only; changed or removed files make it rebuild in full). The CSV rows

@@ -179,7 +179,8 @@ def test_min_usd_makes_a_day_material_only_with_that_many_usd(tmp_path):
     prices.write_text("\n".join(lines) + "\n")
     plain, with_min = tmp_path / "plain.duckdb", tmp_path / "min_usd.duckdb"
     assert build(plain, "--prices", str(prices)) == 0
-    sql = """select series, flow_date, netflow_usd, is_unusual, is_material, is_anomaly, min_usd
+    sql = """select series, flow_date, fct_netflow_daily_series.netflow_usd, is_unusual, is_material, is_anomaly,
+                    min_usd
              from fct_netflow_zscores join fct_netflow_daily_series using (chain, token_address, series, flow_date)"""
     before = {(r[0], r[1]): r[2:] for r in query(plain, sql)}
     material_usd = sorted(abs(r[0]) for r in before.values() if r[2] and r[0] is not None)

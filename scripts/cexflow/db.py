@@ -187,6 +187,13 @@ def token_row(con) -> tuple | None:
                        "limit 1").fetchone()
 
 
+def selected_tokens(con) -> list[tuple]:
+    """(chain, token_address, symbol, decimals, kind, underlying) of every token of the build
+    (stg_tokens__selected), by chain and symbol."""
+    return con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
+                       "order by chain, symbol, token_address").fetchall()
+
+
 def method_row(con) -> tuple | None:
     """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k,
     min_usd) of the build's z-scores, or None when nothing was scored."""
@@ -249,7 +256,7 @@ def anomaly_days(con) -> pd.DataFrame:
 def latest_anomalies(con, limit: int) -> list[dict]:
     """The `limit` latest anomalies (the docs site's index)."""
     return read_rows(con, f"""
-        select flow_date, series, direction, netflow, zscore from rpt_netflow_anomalies
+        select flow_date, series, direction, netflow, zscore, chain, token_address from rpt_netflow_anomalies
         order by flow_date desc, series <> 'total', series limit {int(limit)}""")
 
 

@@ -211,6 +211,11 @@ class TokenInfo:
         """The netflow sign in words that fit the token's kind (cexflow.text.netflow_sign_sentence)."""
         return netflow_sign_sentence(self.kind, self.symbol, self.underlying)
 
+    @property
+    def label(self) -> str:
+        """'LPT on arbitrum': how a build of several tokens names one."""
+        return f"{self.symbol} on {self.chain}"
+
 
 @dataclass(frozen=True)
 class MethodInfo:
@@ -289,12 +294,17 @@ def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) 
     return chosen
 
 
+def token_info(row: tuple) -> TokenInfo:
+    """A row (chain, token_address, symbol, decimals, kind, underlying) of stg_tokens__selected."""
+    chain, address, symbol, decimals, kind, underlying = row
+    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
+
+
 def load_token(con) -> TokenInfo:
     row = marts.token_row(con)
     if row is None:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
-    chain, address, symbol, decimals, kind, underlying = row
-    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
+    return token_info(row)
 
 
 def load_method(con) -> MethodInfo | None:

@@ -88,6 +88,7 @@ from cexflow.report import (
     load_method,
     load_token,
     parse_date,
+    period_text,
     template_environment,
     token_info,
 )
@@ -227,7 +228,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     with connect(db) as con:
         token = load_token(con)
         method = load_method(con)
-        several = len(marts.tokens(con)) > 1
+        with_data = marts.tokens(con)
+        several = len(with_data) > 1
         infos = {(t.chain, t.address): t for t in map(token_info, marts.selected_tokens(con))}
         cur = con.execute("""
             select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
@@ -282,9 +284,18 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
         "rejected_total": summary["rejected_rows"],
     }
-    if several:  # the alert report words each token's sign as its kind needs
-        context["tokens"] = {t.label: {"symbol": t.symbol, "chain": t.chain, "token_address": t.address,
-                                       "sign": t.sign_sentence()} for t in infos.values()}
+    if several:  # each token's period, and its sign in the words its kind needs
+        context["tokens"] = {}
+        for key in with_data:
+            t = infos[(key["chain"], key["token_address"])]
+            with marts.scoped(db, t.chain, t.address) as con:
+                own = marts.build_summary(con)
+            first, last = own["first_flow_date"], own["last_flow_date"]
+            context["tokens"][t.label] = {
+                "symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence(),
+                "period": period_text(first, last), "first_day": first.isoformat(), "last_day": last.isoformat()}
+        context["first_day"] = min(v["first_day"] for v in context["tokens"].values())
+        context["last_day"] = max(v["last_day"] for v in context["tokens"].values())
     return days, context
 
 

@@ -832,6 +832,8 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
                      "link": f"{key.folder}/index.md" if (folder / "index.md").exists() else None})
     with connect(db) as con:
         cross = marts.cross_chain_totals(con)
+        with_data = {(t.chain, t.address) for t in tokens}
+        without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]
     by_symbol = {c["symbol"]: c for c in cross}
     cross_chain = [{"symbol": symbol, "total": total,
                     "period": period_text(total["first_flow_date"], total["last_flow_date"]),
@@ -840,7 +842,8 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(template_environment().get_template("tokens.md.j2").render(
-        rows=rows, cross_chain=cross_chain, has_usd=any(r["summary"]["n_priced_days"] for r in rows)),
+        rows=rows, cross_chain=cross_chain, has_usd=any(r["summary"]["n_priced_days"] for r in rows),
+        without=without),
         encoding="utf-8")
     return path
 

@@ -374,16 +374,16 @@ class Overview:
         return period_text(self.first_day, self.last_day)
 
 
-def open_marts(db: Path, token: TokenKey | None = None):
-    """A read-only connection to the marts of `db`: all of them, or with `token` that token's rows only
+def open_marts(db: Path, scope: TokenKey | None = None):
+    """A read-only connection to the marts of `db`: all of them, or with `scope` that token's rows only
     (cexflow.db.scoped), so that every reader below reads one token of a database of several."""
-    return connect(db) if token is None else marts.scoped(db, token.chain, token.address)
+    return connect(db) if scope is None else marts.scoped(db, scope.chain, scope.address)
 
 
-def load_overview(db_path: Path, token: TokenKey | None = None) -> Overview:
-    """The whole-range reports' numbers: each a select from its mart (cexflow.db); with `token`, that token's."""
+def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
+    """The whole-range reports' numbers: each a select from its mart (cexflow.db); with `scope`, that token's."""
     db_path = Path(db_path)
-    with open_marts(db_path, token) as con:
+    with open_marts(db_path, scope) as con:
         check_marts(con, db_path)
         token = load_token(con)
         method = load_method(con)
@@ -644,11 +644,11 @@ def parse_date(value, option: str) -> dt.date | None:
         raise CexflowError(f"{option} {value}: not a date (YYYY-MM-DD)") from None
 
 
-def load_focus(db: Path, start=None, end=None, focus: str | None = None, token: TokenKey | None = None) -> Focus:
-    """A focus report's numbers; with `token`, of that token of a database of several."""
+def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: TokenKey | None = None) -> Focus:
+    """A focus report's numbers; with `scope`, of that token of a database of several."""
     db = Path(db)
     start, end = parse_date(start, "--start"), parse_date(end, "--end")
-    with open_marts(db, token) as con:
+    with open_marts(db, scope) as con:
         check_marts(con, db)
         token = load_token(con)
         method = load_method(con)
@@ -774,6 +774,9 @@ def render_reports(db: Path, out: Path | None = None, start=None, end=None, focu
     as it always was, into the folder itself.
     """
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
+    if first and last and first > last:
+        raise CexflowError(f"--start {first} is after --end {last}")
     with connect(db) as con:
         check_marts(con, Path(db))
         tokens = database_tokens(con)
@@ -800,16 +803,16 @@ def render_reports(db: Path, out: Path | None = None, start=None, end=None, focu
     return result
 
 
-def _render_one(db: Path, reports_dir: Path, start, end, focus: str | None, token: TokenKey | None = None,
+def _render_one(db: Path, reports_dir: Path, start, end, focus: str | None, scope: TokenKey | None = None,
                 up: str | None = None) -> ReportResult:
-    """The reports of the one token of `db`, or of `token`, into `reports_dir`."""
+    """The reports of the one token of `db`, or of the token `scope`, into `reports_dir`."""
     if start or end or focus:
-        data = load_focus(db, start, end, focus, token)
+        data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
         files.append(render_index(reports_dir, data.token, period_text(data.data_first_day, data.data_last_day),
                                   (data.data_last_day - data.data_first_day).days + 1, up))
         return ReportResult(reports_dir, files, focus=data)
-    ov = load_overview(db, token)
+    ov = load_overview(db, scope)
     files = render_overview(ov, reports_dir)
     files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"], up))
     return ReportResult(reports_dir, files, overview=ov)

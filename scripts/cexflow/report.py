@@ -368,6 +368,7 @@ class Overview:
     reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
     reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
     usd: dict | None = None  # with prices (cexflow build --prices): USD totals over the priced days (usd_summary)
+    scope: TokenKey | None = None  # the token of a database of several that this overview is of
 
     @property
     def period(self) -> str:
@@ -410,7 +411,7 @@ def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
         usd = usd_summary(summary, marts.days_without_price(con)) if summary["n_priced_days"] else None
     return Overview(db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals,
                     total_daily, by_exchange, exchanges, largest_in, largest_out, topk, anomalies, reconciliation,
-                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown, usd)
+                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown, usd, scope)
 
 
 USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary

@@ -87,6 +87,8 @@ from cexflow.report import (
     fmt_z,
     load_method,
     load_token,
+    lone_token,
+    open_marts,
     parse_date,
     period_text,
     template_environment,
@@ -226,6 +228,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
     transfers behind it, ordered by episode and day; and the input summary."""
     with connect(db) as con:
+        lone = lone_token(con)
+    with open_marts(db, lone) as con:
         token = load_token(con)
         method = load_method(con)
         with_data = marts.tokens(con)

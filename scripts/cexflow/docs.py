@@ -117,6 +117,8 @@ def load_build_info(db: Path) -> BuildInfo:
     db = Path(db)
     with connect(db) as con:
         report._check_marts(con, db)
+        lone = report.lone_token(con)
+    with report.open_marts(db, lone) as con:
         token = report.load_token(con)
         method = report.load_method(con)
         keys = report.database_tokens(con)

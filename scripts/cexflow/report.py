@@ -368,7 +368,7 @@ class Overview:
     reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
     reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
     usd: dict | None = None  # with prices (cexflow build --prices): USD totals over the priced days (usd_summary)
-    scope: TokenKey | None = None  # the token of a database of several that this overview is of
+    several: bool = False  # one of the tokens of a database of several (its reports in a folder of their own)
 
     @property
     def period(self) -> str:
@@ -379,6 +379,14 @@ def open_marts(db: Path, scope: TokenKey | None = None):
     """A read-only connection to the marts of `db`: all of them, or with `scope` that token's rows only
     (cexflow.db.scoped), so that every reader below reads one token of a database of several."""
     return connect(db) if scope is None else marts.scoped(db, scope.chain, scope.address)
+
+
+def lone_token(con) -> TokenKey | None:
+    """The one token with data of a build that selected several (`--token LPT --token USDC` of LPT's files
+    only: rpt_build_summary and stg_tokens__selected have a row of each), whose marts are read scoped to it;
+    None for a build of one token (read as it is) or of several with data."""
+    tokens = database_tokens(con)
+    return tokens[0] if len(tokens) == 1 and len(marts.selected_tokens(con)) > 1 else None
 
 
 def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
@@ -411,7 +419,7 @@ def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
         usd = usd_summary(summary, marts.days_without_price(con)) if summary["n_priced_days"] else None
     return Overview(db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals,
                     total_daily, by_exchange, exchanges, largest_in, largest_out, topk, anomalies, reconciliation,
-                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown, usd, scope)
+                    rejected_reasons, rejected_rows, summary["n_rejected"], reserves, reserve_unknown, usd)
 
 
 USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
@@ -780,10 +788,10 @@ def render_reports(db: Path, out: Path | None = None, start=None, end=None, focu
         raise CexflowError(f"--start {first} is after --end {last}")
     with connect(db) as con:
         check_marts(con, Path(db))
-        tokens = database_tokens(con)
+        tokens, lone = database_tokens(con), lone_token(con)
     chosen = select_tokens(tokens, token, chain) if token is not None or chain is not None else tokens
     if len(tokens) <= 1:
-        return _render_one(db, reports_dir, start, end, focus)
+        return _render_one(db, reports_dir, start, end, focus, lone)
     files: list[Path] = []
     result = ReportResult(reports_dir, files)
     skipped = []
@@ -814,6 +822,7 @@ def _render_one(db: Path, reports_dir: Path, start, end, focus: str | None, scop
                                   (data.data_last_day - data.data_first_day).days + 1, up))
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db, scope)
+    ov.several = up is not None
     files = render_overview(ov, reports_dir)
     files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"], up))
     return ReportResult(reports_dir, files, overview=ov)

@@ -80,6 +80,7 @@ from cexflow.files import LockHeld, exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
 from cexflow.report import (
     MethodInfo,
+    database_tokens,
     fmt_amount,
     fmt_count,
     fmt_exact,
@@ -91,6 +92,7 @@ from cexflow.report import (
     open_marts,
     parse_date,
     period_text,
+    summaries_of,
     template_environment,
     token_info,
 )
@@ -232,8 +234,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     with open_marts(db, lone) as con:
         token = load_token(con)
         method = load_method(con)
-        with_data = marts.tokens(con)
+        with_data = database_tokens(con)
         several = len(with_data) > 1
+        summaries = summaries_of(con, with_data) if several else []
         infos = {(t.chain, t.address): t for t in map(token_info, marts.selected_tokens(con))}
         cur = con.execute("""
             select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
@@ -290,10 +293,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     }
     if several:  # each token's period, and its sign in the words its kind needs
         context["tokens"] = {}
-        for key in with_data:
-            t = infos[(key["chain"], key["token_address"])]
-            with marts.scoped(db, t.chain, t.address) as con:
-                own = marts.build_summary(con)
+        for own in summaries:
+            t = infos[(own["chain"], own["token_address"])]
             first, last = own["first_flow_date"], own["last_flow_date"]
             context["tokens"][t.label] = {
                 "symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence(),

@@ -102,17 +102,6 @@ class BuildInfo:
         return dbt_vars
 
 
-def token_rows(db: Path, keys: list[report.TokenKey]) -> list[dict]:
-    """Each token's row of rpt_build_summary (read through cexflow.db.scoped) with its key, label and folder."""
-    rows = []
-    for key in keys:
-        with marts.scoped(db, key.chain, key.address) as con:
-            summary = marts.build_summary(con)
-        rows.append({**summary, "key": key, "label": key.label, "folder": key.folder,
-                     "period": report.period_text(summary["first_flow_date"], summary["last_flow_date"])})
-    return rows
-
-
 def load_build_info(db: Path) -> BuildInfo:
     db = Path(db)
     with connect(db) as con:
@@ -128,7 +117,7 @@ def load_build_info(db: Path) -> BuildInfo:
         n_rejected = summary["n_rejected"]
         inputs = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
-    tokens = token_rows(db, keys) if len(keys) > 1 else []
+        tokens = report.summaries_of(con, keys) if len(keys) > 1 else []
     if tokens:  # the build's figures are its tokens' together
         first_day = min(t["first_flow_date"] for t in tokens)
         last_day = max(t["last_flow_date"] for t in tokens)

@@ -281,6 +281,18 @@ def database_tokens(con) -> list[TokenKey]:
     return [TokenKey(t["chain"], t["token_address"], t["symbol"], t["kind"]) for t in marts.tokens(con)]
 
 
+def summaries_of(con, tokens: list[TokenKey]) -> list[dict]:
+    """Each token's row of rpt_build_summary (cexflow.db.token_summaries), in the order of `tokens`, with its
+    `key`, `label`, `folder` and `period`."""
+    by_key = {(r["chain"], r["token_address"]): r for r in marts.token_summaries(con)}
+    rows = []
+    for key in tokens:
+        row = by_key[(key.chain, key.address)]
+        rows.append({**row, "key": key, "label": key.label, "folder": key.folder,
+                     "period": period_text(row["first_flow_date"], row["last_flow_date"])})
+    return rows
+
+
 def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) -> list[TokenKey]:
     """The tokens of `cexflow report --token SYMBOL_OR_ADDRESS --chain NAME` (either may be None: every token,
     every chain); a one-line error naming the option when none matches."""
@@ -835,15 +847,10 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
     """README.md of the reports of several tokens: each token with its period, flows and anomalies (its row of
     rpt_build_summary) and a link to its folder when rendered; and, for a symbol on several chains, its flows
     summed over the chains (fct_netflow_daily_cross_chain) beside each chain's."""
-    rows = []
-    for key in tokens:
-        with open_marts(db, key) as con:
-            summary = marts.build_summary(con)
-        folder = reports_dir / key.folder
-        rows.append({"token": key, "summary": summary,
-                     "period": period_text(summary["first_flow_date"], summary["last_flow_date"]),
-                     "link": f"{key.folder}/index.md" if (folder / "index.md").exists() else None})
     with connect(db) as con:
+        rows = [{"token": s["key"], "summary": s, "period": s["period"],
+                 "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
+                for s in summaries_of(con, tokens)]
         cross = marts.cross_chain_totals(con)
         with_data = {(t.chain, t.address) for t in tokens}
         without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]

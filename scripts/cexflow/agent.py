@@ -80,6 +80,7 @@ from cexflow.files import LockHeld, exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
 from cexflow.report import (
     MethodInfo,
+    database_tokens,
     fmt_amount,
     fmt_count,
     fmt_exact,
@@ -87,8 +88,13 @@ from cexflow.report import (
     fmt_z,
     load_method,
     load_token,
+    lone_token,
+    open_marts,
     parse_date,
+    period_text,
+    summaries_of,
     template_environment,
+    token_info,
 )
 from cexflow.text import netflow_meaning
 
@@ -224,8 +230,14 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
     transfers behind it, ordered by episode and day; and the input summary."""
     with connect(db) as con:
+        lone = lone_token(con)
+    with open_marts(db, lone) as con:
         token = load_token(con)
         method = load_method(con)
+        with_data = database_tokens(con)
+        several = len(with_data) > 1
+        summaries = summaries_of(con, with_data) if several else []
+        infos = {(t.chain, t.address): t for t in map(token_info, marts.selected_tokens(con))}
         cur = con.execute("""
             select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
                    baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
@@ -259,7 +271,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     days = []
     for r in rows:
         flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
-        a = {**r, "symbol": token.symbol, "token_kind": token.kind, "underlying": token.underlying,
+        t = infos.get((r["chain"], r["token_address"]), token)
+        a = {**r, "symbol": t.symbol, "token_kind": t.kind, "underlying": t.underlying,
+             **({"token_label": t.label} if several else {}),
              "date": flow_date.isoformat(), "episode_start": start.isoformat(),
              "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), [])}
         for name in ("inflow", "outflow", "netflow"):
@@ -277,6 +291,16 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
         "rejected_total": summary["rejected_rows"],
     }
+    if several:  # each token's period, and its sign in the words its kind needs
+        context["tokens"] = {}
+        for own in summaries:
+            t = infos[(own["chain"], own["token_address"])]
+            first, last = own["first_flow_date"], own["last_flow_date"]
+            context["tokens"][t.label] = {
+                "symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence(),
+                "period": period_text(first, last), "first_day": first.isoformat(), "last_day": last.isoformat()}
+        context["first_day"] = min(v["first_day"] for v in context["tokens"].values())
+        context["last_day"] = max(v["last_day"] for v in context["tokens"].values())
     return days, context
 
 
@@ -320,14 +344,16 @@ def _where(series: str) -> str:
 
 
 def _day_label(a: dict) -> str:
-    """'binance', 'all exchanges (explained by binance)', 'kraken (day 2 of the episode since 2025-02-25)'."""
+    """'binance', 'all exchanges (explained by binance)', 'kraken (day 2 of the episode since 2025-02-25)';
+    in a build of several tokens after the token: 'LPT on arbitrum, binance'."""
     notes = []
     if a.get("explained_by"):
         notes.append(f"explained by {a['explained_by']}")
     if a["episode_day"] > 1:
         whose = "" if a["episode_series"] == a["series"] else f"{a['episode_series']} "
         notes.append(f"day {a['episode_day']} of the {whose}episode since {a['episode_start']}")
-    return _series_text(a["series"]) + (f" ({'; '.join(notes)})" if notes else "")
+    token = f"{a['token_label']}, " if a.get("token_label") else ""
+    return token + _series_text(a["series"]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def alert_text(a: dict) -> str:
@@ -367,7 +393,7 @@ def episode_title(ep: dict, kind: str, in_digest: bool = False) -> str:
     dates = sorted({d["date"] for d in ep["days"]})
     direction = "net inflow to" if lead["direction"] == "inflow" else "net outflow from"
     span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
-    what = f"{lead['symbol']} {direction} {_where(ep['series'])}"
+    what = f"{lead.get('token_label') or lead['symbol']} {direction} {_where(ep['series'])}"
     if kind == "alert":
         days = "" if len(dates) == 1 else f" ({len(dates)} days)"
         return f"{'New alert' if in_digest else 'cexflow alert'}: {what}, {span}{days}"
@@ -420,7 +446,7 @@ def messages(entry: dict, digest: bool) -> list[dict]:
     context = entry["context"]
     n_alerts, n_updates = len(entry["alerts"]), len(entry["updates"])
     title = (f"cexflow: {n_alerts} new {'alert' if n_alerts == 1 else 'alerts'}, {n_updates} "
-             f"{'update' if n_updates == 1 else 'updates'} — {context['symbol']} on {context['chain']}")
+             f"{'update' if n_updates == 1 else 'updates'} — {entry_tokens(entry)}")
     return [{"kind": "digest", "title": title, "link": link,
              "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
              "short_blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)]
@@ -433,6 +459,16 @@ def messages(entry: dict, digest: bool) -> list[dict]:
 # --- reports --------------------------------------------------------------------------------------------
 
 
+def entry_tokens(entry: dict) -> str:
+    """The tokens of a report: 'LPT on ethereum' (the build's one token), or in a build of several the tokens
+    of the report's days, 'LPT on arbitrum, USDT on ethereum'."""
+    context = entry["context"]
+    if not context.get("tokens"):
+        return f"{context['symbol']} on {context['chain']}"
+    labels = dict.fromkeys(d.get("token_label") or d["symbol"] for d in entry_days(entry))
+    return ", ".join(labels) or ", ".join(context["tokens"])
+
+
 def render_alert_report(entry: dict) -> str:
     context = entry["context"]
     method = MethodInfo(**context["method"]) if context.get("method") else None
@@ -441,7 +477,8 @@ def render_alert_report(entry: dict) -> str:
     return template_environment().get_template("alert.md.j2").render(
         entry=entry, alerts=entry["alerts"], updates=entry["updates"], seen=entry["seen"], rows=rows,
         context=context, method=method, symbol=context["symbol"], title=episode_title, text=alert_text,
-        series_text=_series_text, count=fmt_count, version=__version__)
+        series_text=_series_text, count=fmt_count, version=__version__, tokens=entry_tokens(entry),
+        several=context.get("tokens"))
 
 
 def _report_path(out_dir: Path, now: dt.datetime, rotate_monthly: bool, taken: set[str]) -> Path:

@@ -185,12 +185,18 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--focus", metavar="EXCHANGE_OR_WALLET",
                         help="focus report on one exchange (e.g. binance), wallet name (e.g. binance20) or labelled "
                              "wallet address (default with --start/--end: all exchanges)")
+    parser.add_argument("--token", metavar="SYMBOL_OR_ADDRESS",
+                        help="of a database of several tokens, report on this one only (a symbol: on every chain "
+                             "where the marts have it; default: every token, a folder each)")
+    parser.add_argument("--chain", metavar="NAME",
+                        help="of a database of several tokens, report on the tokens of this chain only")
 
 
 def run_report(args: argparse.Namespace) -> int:
     from cexflow.report import make_reports
 
-    result = make_reports(args.db, args.out, args.start, args.end, args.focus, spark_dir=args.spark_dir)
+    result = make_reports(args.db, args.out, args.start, args.end, args.focus, spark_dir=args.spark_dir,
+                          token=args.token, chain=args.chain)
     for line in result.lines():
         print(line)
     return 0

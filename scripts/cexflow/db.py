@@ -74,11 +74,71 @@ def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBP
     return con
 
 
+# --- one token of a database of several ---------------------------------------------------------------
+
+
+def tokens(con) -> list[dict]:
+    """The build's tokens with data: the rows of rpt_build_summary with days (chain, token_address, symbol,
+    kind), by chain and symbol. A token of the build without transfers has no days and is not one of them. A
+    database of a cexflow before several tokens (rpt_build_summary without `chain`) has its one token of
+    stg_tokens__selected."""
+    columns = {name for (name,) in con.execute(
+        "select column_name from information_schema.columns where table_name = 'rpt_build_summary'").fetchall()}
+    if "chain" not in columns:
+        return read_rows(con, "select chain, token_address, symbol, kind from stg_tokens__selected "
+                              "order by chain, symbol, token_address")
+    return read_rows(con, """
+        select chain, token_address, symbol, kind from rpt_build_summary where n_days > 0
+        order by chain, symbol, token_address""")
+
+
+def _literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to `db` on which every table and view with both `chain` and `token_address`
+    columns shows only the rows of that token (under the same name), and every other table is the file's as
+    it is: so each reader of this module reads one token of a database of several, unchanged.
+
+    The filtered tables are temporary views over the file's own (named with the file's catalog, so
+    `main.x` and `x` both mean the view; a view of the file, such as fct_flow_legs, names the file's tables
+    in full and reads them whole, then its own view filters it). Nothing is written to the file."""
+    con = connect(db)
+    try:
+        (catalog,) = con.execute("select current_database()").fetchone()
+        names = [name for (name,) in con.execute("""
+            select table_name from information_schema.columns
+            where table_catalog = $catalog and table_schema = 'main' and column_name in ('chain', 'token_address')
+            group by table_name having count(distinct column_name) = 2 order by table_name""",
+            {"catalog": catalog}).fetchall()]
+        for name in names:
+            try:
+                con.execute(f"create temp view {_identifier(name)} as select * from {_identifier(catalog)}.main."
+                            f"{_identifier(name)} where chain = {_literal(chain)} "
+                            f"and token_address = {_literal(token_address)}")
+            except duckdb.Error as exc:
+                # a view of the file that cannot be read here (a staging view of an input file that is gone):
+                # reading it says why, rather than showing every token's rows
+                why = _literal(f"{name} of {db} cannot be read: {' '.join(str(exc).split())}")
+                con.execute(f"create temp view {_identifier(name)} as select 1 as error where error({why}) is null")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 # --- the marts' readers -------------------------------------------------------------------------------
 # Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
 # that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
-# order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
-# a wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period.
+# order, no aggregate, no join. The exceptions: the focus report's period (--start/--end, an exchange or a
+# wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period; and the
+# reports' index of several tokens, which sums a symbol's cross-chain days over its period
+# (cross_chain_totals).
 
 
 def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
@@ -131,6 +191,13 @@ def token_row(con) -> tuple | None:
     """(chain, token_address, symbol, decimals, kind, underlying) of the build's token."""
     return con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
                        "limit 1").fetchone()
+
+
+def selected_tokens(con) -> list[tuple]:
+    """(chain, token_address, symbol, decimals, kind, underlying) of every token of the build
+    (stg_tokens__selected), by chain and symbol."""
+    return con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
+                       "order by chain, symbol, token_address").fetchall()
 
 
 def method_row(con) -> tuple | None:
@@ -195,8 +262,23 @@ def anomaly_days(con) -> pd.DataFrame:
 def latest_anomalies(con, limit: int) -> list[dict]:
     """The `limit` latest anomalies (the docs site's index)."""
     return read_rows(con, f"""
-        select flow_date, series, direction, netflow, zscore from rpt_netflow_anomalies
+        select flow_date, series, direction, netflow, zscore, chain, token_address from rpt_netflow_anomalies
         order by flow_date desc, series <> 'total', series limit {int(limit)}""")
+
+
+def cross_chain_totals(con) -> list[dict]:
+    """Each symbol of several chains of the build, by symbol: its first and last day on any chain, its
+    chains, and the inflow, outflow and netflow of fct_netflow_daily_cross_chain summed over the days (the
+    reports' index; exact). Empty for a database without that mart (of a cexflow before several tokens)."""
+    (present,) = con.execute("select count(*) from information_schema.tables "
+                             "where table_name = 'fct_netflow_daily_cross_chain'").fetchone()
+    if not present:
+        return []
+    return read_rows(con, """
+        select symbol, min(flow_date) as first_flow_date, max(flow_date) as last_flow_date,
+               count(*) as n_days, max(n_chains) as n_chains, sum(inflow) as inflow, sum(outflow) as outflow,
+               sum(netflow) as netflow
+        from fct_netflow_daily_cross_chain group by symbol having max(n_chains) > 1 order by symbol""")
 
 
 # --- the focus report: one period, one exchange or wallet, from fct_flow_legs -------------------------------

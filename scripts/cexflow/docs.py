@@ -24,7 +24,7 @@ import re
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -70,10 +70,17 @@ class BuildInfo:
     latest_anomalies: list[dict]
     built_at: dt.datetime
     recorded_vars: dict | None = None  # the vars but input_files of the build that cexflow recorded (build.py)
+    tokens: list[dict] = field(default_factory=list)  # a build of several tokens: each one's figures (token_rows)
 
     @property
     def period(self) -> str:
         return report.period_text(self.first_day, self.last_day)
+
+    @property
+    def subtitle(self) -> str:
+        """The pages' header: 'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...' of several."""
+        what = plural(len(self.tokens), "token") if self.tokens else f"{self.token.symbol} on {self.token.chain}"
+        return f"{what}, {self.period}"
 
     def dbt_vars(self) -> dict:
         """The vars of the build, so that dbt's compiled SQL matches it: the vars that cexflow build recorded
@@ -99,21 +106,34 @@ def load_build_info(db: Path) -> BuildInfo:
     db = Path(db)
     with connect(db) as con:
         report._check_marts(con, db)
+        lone = report.lone_token(con)
+    with report.open_marts(db, lone) as con:
         token = report.load_token(con)
         method = report.load_method(con)
+        keys = report.database_tokens(con)
         summary = marts.build_summary(con)
         first_day, last_day, days = summary["first_flow_date"], summary["last_flow_date"], summary["n_days"]
         n_transfers, n_anomalies = summary["n_exchange_transfers"], summary["n_anomalies"]
         n_rejected = summary["n_rejected"]
         inputs = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
+        tokens = report.summaries_of(con, keys) if len(keys) > 1 else []
+    if tokens:  # the build's figures are its tokens' together
+        first_day = min(t["first_flow_date"] for t in tokens)
+        last_day = max(t["last_flow_date"] for t in tokens)
+        days = (last_day - first_day).days + 1
+        n_transfers = sum(t["n_exchange_transfers"] for t in tokens)
+        n_anomalies = sum(t["n_anomalies"] for t in tokens)
+        labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
+        for a in latest:
+            a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
     for row in inputs:  # shown relative to the project root when inside it, as in the reports
         path = Path(row["source_file"])
         row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
     built_at = dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC)
     record = recorded_build(db)
     return BuildInfo(db, token, method, first_day, last_day, days, n_transfers, n_anomalies, n_rejected, inputs,
-                     latest, built_at, record.settings_vars() if record else None)
+                     latest, built_at, record.settings_vars() if record else None, tokens)
 
 
 # --- dbt's documentation -----------------------------------------------------------------------------
@@ -216,15 +236,33 @@ def site_environment() -> jinja2.Environment:
     return env
 
 
-def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str) -> list[Path]:
-    """An HTML page beside every Markdown report under site/reports/ (focus reports included)."""
+def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[str, str]]:
+    """The header's links to reports, relative to the site's root: the one token's summary, top-k and anomaly
+    pages; of a build of several tokens the index of tokens, and on a token's pages its own three."""
+    tokens = [(f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html", "Tokens")] if several else []
+    if several and folder is None:
+        return tokens
+    base = f"{report.REPORTS_SUBDIR}/" + (f"{folder}/" if folder else "")
+    return tokens + [(f"{base}summary.html", "Summary"), (f"{base}topk.html", "Top-k days"),
+                     (f"{base}anomalies.html", "Anomalies")]
+
+
+def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
+                        ) -> list[Path]:
+    """An HTML page beside every Markdown report under site/reports/ (focus reports included); of a build of
+    several `tokens` (BuildInfo.tokens), a token's pages are headed by that token and link its reports."""
+    folders = {t["folder"]: t for t in tokens or []}
     pages = []
     for md in sorted((site / report.REPORTS_SUBDIR).rglob("*.md")):
         title, body = markdown_to_html(md.read_text(encoding="utf-8"))
-        depth = len(md.relative_to(site).parts) - 1
+        parts = md.relative_to(site).parts
+        depth = len(parts) - 1
+        token = folders.get(parts[1]) if len(parts) > 2 else None
         page = md.with_suffix(".html")
         page.write_text(env.get_template("report.html.j2").render(
-            title=title, subtitle=subtitle, body=body, root="../" * depth, source=md.name), encoding="utf-8")
+            title=title, subtitle=f"{token['label']}, {token['period']}" if token else subtitle, body=body,
+            root="../" * depth, source=md.name, nav=report_nav(token["folder"] if token else None, bool(folders))),
+            encoding="utf-8")
         pages.append(page)
     return pages
 
@@ -274,6 +312,13 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
                       if (reports_dir / report.DATA_DIR / name).exists()],
         "generated_at": dt.datetime.now(dt.UTC),
         "version": __version__,
+        "nav": report_nav(several=bool(info.tokens)),
+        "tokens": [{**t, "reports": [(f"{report.REPORTS_SUBDIR}/{t['folder']}/{name}.html", text) for name, text in (
+            ("summary", "summary"), ("topk", "top-k days"), ("anomalies", "anomalies"))
+            if (reports_dir / t["folder"] / f"{name}.html").exists()],
+                    "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png"}
+                   for t in info.tokens],
+        "tokens_index": f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html",
     }
     index = site / "index.html"
     index.write_text(site_environment().get_template("index.html.j2").render(**context), encoding="utf-8")
@@ -303,8 +348,7 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
             report.render_reports(db, staging)
             dbt_docs = dbt_job.result()
         env = site_environment()
-        subtitle = f"{info.token.symbol} on {info.token.chain}, {info.period}"
-        render_report_pages(staging, env, subtitle)
+        render_report_pages(staging, env, info.subtitle, info.tokens)
         render_site_index(staging, info, dbt_docs)
         (staging / MARKER).write_text("built by `cexflow docs`; the next run replaces this folder\n")
         _swap_in(staging, out)

@@ -211,6 +211,11 @@ class TokenInfo:
         """The netflow sign in words that fit the token's kind (cexflow.text.netflow_sign_sentence)."""
         return netflow_sign_sentence(self.kind, self.symbol, self.underlying)
 
+    @property
+    def label(self) -> str:
+        """'LPT on arbitrum': how a build of several tokens names one."""
+        return f"{self.symbol} on {self.chain}"
+
 
 @dataclass(frozen=True)
 class MethodInfo:
@@ -251,12 +256,67 @@ class MethodInfo:
         return methods.spread_name(self.method)
 
 
+@dataclass(frozen=True)
+class TokenKey:
+    """One token of a database of several (cexflow.db.tokens): what its reports are filtered on and named by."""
+
+    chain: str
+    address: str
+    symbol: str | None = None
+    kind: str | None = None
+
+    @property
+    def label(self) -> str:
+        """'LPT on arbitrum' (a token not in seeds/tokens.csv by its address)."""
+        return f"{self.symbol or self.address} on {self.chain}"
+
+    @property
+    def folder(self) -> str:
+        """The folder of its reports: 'lpt-arbitrum', '0x1234...-ethereum' (lower case)."""
+        return f"{self.symbol or self.address}-{self.chain}".lower()
+
+
+def database_tokens(con) -> list[TokenKey]:
+    """The tokens with data of the marts (cexflow.db.tokens), by chain and symbol."""
+    return [TokenKey(t["chain"], t["token_address"], t["symbol"], t["kind"]) for t in marts.tokens(con)]
+
+
+def summaries_of(con, tokens: list[TokenKey]) -> list[dict]:
+    """Each token's row of rpt_build_summary (cexflow.db.token_summaries), in the order of `tokens`, with its
+    `key`, `label`, `folder` and `period`."""
+    by_key = {(r["chain"], r["token_address"]): r for r in marts.token_summaries(con)}
+    rows = []
+    for key in tokens:
+        row = by_key[(key.chain, key.address)]
+        rows.append({**row, "key": key, "label": key.label, "folder": key.folder,
+                     "period": period_text(row["first_flow_date"], row["last_flow_date"])})
+    return rows
+
+
+def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) -> list[TokenKey]:
+    """The tokens of `cexflow report --token SYMBOL_OR_ADDRESS --chain NAME` (either may be None: every token,
+    every chain); a one-line error naming the option when none matches."""
+    chosen = [t for t in tokens
+              if (token is None or token.strip().lower() in ((t.symbol or "").lower(), t.address.lower()))
+              and (chain is None or chain.strip().lower() == t.chain.lower())]
+    if not chosen:
+        options = " ".join(f"{o} {v}" for o, v in (("--token", token), ("--chain", chain)) if v is not None)
+        raise CexflowError(f"{options}: no such token with data in the marts; the marts hold "
+                           f"{', '.join(t.label for t in tokens) or 'no token'}")
+    return chosen
+
+
+def token_info(row: tuple) -> TokenInfo:
+    """A row (chain, token_address, symbol, decimals, kind, underlying) of stg_tokens__selected."""
+    chain, address, symbol, decimals, kind, underlying = row
+    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
+
+
 def load_token(con) -> TokenInfo:
     row = marts.token_row(con)
     if row is None:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
-    chain, address, symbol, decimals, kind, underlying = row
-    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
+    return token_info(row)
 
 
 def load_method(con) -> MethodInfo | None:
@@ -320,16 +380,31 @@ class Overview:
     reserves: pd.DataFrame | None = None  # fct_exchange_reserve_daily where the reserve is known
     reserve_unknown: pd.DataFrame | None = None  # exchanges with anchors whose reserve is unknown, and why
     usd: dict | None = None  # with prices (cexflow build --prices): USD totals over the priced days (usd_summary)
+    several: bool = False  # one of the tokens of a database of several (its reports in a folder of their own)
 
     @property
     def period(self) -> str:
         return period_text(self.first_day, self.last_day)
 
 
-def load_overview(db_path: Path) -> Overview:
-    """The whole-range reports' numbers: each a select from its mart (cexflow.db)."""
+def open_marts(db: Path, scope: TokenKey | None = None):
+    """A read-only connection to the marts of `db`: all of them, or with `scope` that token's rows only
+    (cexflow.db.scoped), so that every reader below reads one token of a database of several."""
+    return connect(db) if scope is None else marts.scoped(db, scope.chain, scope.address)
+
+
+def lone_token(con) -> TokenKey | None:
+    """The one token with data of a build that selected several (`--token LPT --token USDC` of LPT's files
+    only: rpt_build_summary and stg_tokens__selected have a row of each), whose marts are read scoped to it;
+    None for a build of one token (read as it is) or of several with data."""
+    tokens = database_tokens(con)
+    return tokens[0] if len(tokens) == 1 and len(marts.selected_tokens(con)) > 1 else None
+
+
+def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
+    """The whole-range reports' numbers: each a select from its mart (cexflow.db); with `scope`, that token's."""
     db_path = Path(db_path)
-    with connect(db_path) as con:
+    with open_marts(db_path, scope) as con:
         check_marts(con, db_path)
         token = load_token(con)
         method = load_method(con)
@@ -590,10 +665,11 @@ def parse_date(value, option: str) -> dt.date | None:
         raise CexflowError(f"{option} {value}: not a date (YYYY-MM-DD)") from None
 
 
-def load_focus(db: Path, start=None, end=None, focus: str | None = None) -> Focus:
+def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: TokenKey | None = None) -> Focus:
+    """A focus report's numbers; with `scope`, of that token of a database of several."""
     db = Path(db)
     start, end = parse_date(start, "--start"), parse_date(end, "--end")
-    with connect(db) as con:
+    with open_marts(db, scope) as con:
         check_marts(con, db)
         token = load_token(con)
         method = load_method(con)
@@ -662,9 +738,10 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
 
 
 def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str | None = None,
-                 n_days: int = 0) -> Path:
+                 n_days: int = 0, up: str | None = None) -> Path:
     """index.md: the overview reports, charts and CSV files present in the folder, and every focus report.
-    `n_days`: the days of the whole range, which the overview charts draw."""
+    `n_days`: the days of the whole range, which the overview charts draw; `up`: the link to the index of
+    every token, for a token's folder in the reports of several."""
     reports_dir = Path(reports_dir)
     focus_reports = sorted((reports_dir / FOCUS_DIR).glob("*.md")) if (reports_dir / FOCUS_DIR).is_dir() else []
     context = {
@@ -675,6 +752,7 @@ def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str 
                    if (reports_dir / IMG_DIR / f"{name}.png").exists()],
         "csv_files": [f"{DATA_DIR}/{name}" for name in CSV_EXPORTS if (reports_dir / DATA_DIR / name).exists()],
         "focus_reports": [(f"{FOCUS_DIR}/{p.name}", p.stem) for p in focus_reports],
+        "up": up,
     }
     path = reports_dir / "index.md"
     path.write_text(template_environment().get_template("index.md.j2").render(**context), encoding="utf-8")
@@ -685,8 +763,9 @@ def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str 
 class ReportResult:
     reports_dir: Path
     files: list[Path]
-    overview: Overview | None = None
+    overview: Overview | None = None  # of the (last) token rendered
     focus: Focus | None = None
+    skipped: list[str] = field(default_factory=list)  # tokens of several without the focus asked for, and why
 
     def lines(self) -> list[str]:
         reports = [p for p in self.files if p.suffix == ".md"]
@@ -694,7 +773,7 @@ class ReportResult:
         csv_n = sum(1 for p in self.files if p.suffix == ".csv")
         return [f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
                 f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
-                *(f"  {p}" for p in reports)]
+                *(f"  {p}" for p in reports), *(f"  no focus report of {why}" for why in self.skipped)]
 
 
 def default_reports_dir(db: Path) -> Path:
@@ -704,37 +783,104 @@ def default_reports_dir(db: Path) -> Path:
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
-def render_reports(db: Path, out: Path | None = None, start=None, end=None, focus: str | None = None) -> ReportResult:
+def render_reports(db: Path, out: Path | None = None, start=None, end=None, focus: str | None = None,
+                   token: str | None = None, chain: str | None = None) -> ReportResult:
     """`cexflow report`: without --start/--end/--focus, the whole-range reports; with any of them, a focus
     report on that period and exchange or wallet (all exchanges by default). The index is rewritten each time.
     Files go to `out`/reports/, or without `out` to `default_reports_dir(db)`.
+
+    A database of several tokens gets a folder per token (`TokenKey.folder`, e.g. lpt-arbitrum/) with that
+    token's reports and index, and TOKENS_INDEX listing every token (`render_tokens_index`); `token` and
+    `chain` (cexflow report --token, --chain) choose the tokens rendered. A database of one token is rendered
+    as it always was, into the folder itself.
     """
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
+    if first and last and first > last:
+        raise CexflowError(f"--start {first} is after --end {last}")
+    with connect(db) as con:
+        check_marts(con, Path(db))
+        tokens, lone = database_tokens(con), lone_token(con)
+    chosen = select_tokens(tokens, token, chain) if token is not None or chain is not None else tokens
+    if len(tokens) <= 1:
+        return _render_one(db, reports_dir, start, end, focus, lone)
+    files: list[Path] = []
+    result = ReportResult(reports_dir, files)
+    skipped = []
+    for key in chosen:
+        try:
+            one = _render_one(db, reports_dir / key.folder, start, end, focus, key, up=f"../{TOKENS_INDEX}")
+        except CexflowError as exc:
+            if not (start or end or focus) or len(chosen) == 1:
+                raise CexflowError(f"{key.label}: {exc}") from None
+            skipped.append(f"{key.label}: {exc}")  # a focus that is not one of this token's: the others' reports
+            continue
+        files += one.files
+        result.overview, result.focus = one.overview or result.overview, one.focus or result.focus
+    if not files:
+        raise CexflowError("; ".join(skipped))
+    result.skipped = skipped
+    files.append(render_tokens_index(db, reports_dir, tokens))
+    return result
+
+
+def _render_one(db: Path, reports_dir: Path, start, end, focus: str | None, scope: TokenKey | None = None,
+                up: str | None = None) -> ReportResult:
+    """The reports of the one token of `db`, or of the token `scope`, into `reports_dir`."""
     if start or end or focus:
-        data = load_focus(db, start, end, focus)
+        data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
         files.append(render_index(reports_dir, data.token, period_text(data.data_first_day, data.data_last_day),
-                                  (data.data_last_day - data.data_first_day).days + 1))
+                                  (data.data_last_day - data.data_first_day).days + 1, up))
         return ReportResult(reports_dir, files, focus=data)
-    ov = load_overview(db)
+    ov = load_overview(db, scope)
+    ov.several = up is not None
     files = render_overview(ov, reports_dir)
-    files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"]))
+    files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"], up))
     return ReportResult(reports_dir, files, overview=ov)
 
 
+TOKENS_INDEX = "README.md"  # the index of a database of several tokens, beside their folders
+
+
+def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> Path:
+    """README.md of the reports of several tokens: each token with its period, flows and anomalies (its row of
+    rpt_build_summary) and a link to its folder when rendered; and, for a symbol on several chains, its flows
+    summed over the chains (fct_netflow_daily_cross_chain) beside each chain's."""
+    with connect(db) as con:
+        rows = [{"token": s["key"], "summary": s, "period": s["period"],
+                 "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
+                for s in summaries_of(con, tokens)]
+        cross = marts.cross_chain_totals(con)
+        with_data = {(t.chain, t.address) for t in tokens}
+        without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]
+    by_symbol = {c["symbol"]: c for c in cross}
+    cross_chain = [{"symbol": symbol, "total": total,
+                    "period": period_text(total["first_flow_date"], total["last_flow_date"]),
+                    "chains": [r for r in rows if r["token"].symbol == symbol]}
+                   for symbol, total in by_symbol.items()]
+    path = Path(reports_dir) / TOKENS_INDEX
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(template_environment().get_template("tokens.md.j2").render(
+        rows=rows, cross_chain=cross_chain, has_usd=any(r["summary"]["n_priced_days"] for r in rows),
+        without=without),
+        encoding="utf-8")
+    return path
+
+
 def make_reports(db: Path | None = None, out: Path | None = None, start=None, end=None, focus: str | None = None,
-                 spark_dir: Path | None = None) -> ReportResult:
+                 spark_dir: Path | None = None, token: str | None = None, chain: str | None = None) -> ReportResult:
     """render_reports of the DuckDB file `db` (default: $CEXFLOW_DB or cexflow.duckdb in the project root), or
     of the marts of a Spark build's warehouse `spark_dir` (its parquet files read with DuckDB; the reports go
     into it unless `out` is given)."""
     from cexflow.paths import default_db
 
     if spark_dir is None:
-        return render_reports(db or default_db(), out, start, end, focus)
+        return render_reports(db or default_db(), out, start, end, focus, token, chain)
     if db is not None:
         raise CexflowError("--db and --spark-dir: give one of them")
     # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
     with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
         views = Path(scratch) / "spark_marts.duckdb"
         connect_spark(spark_dir, str(views)).close()
-        return render_reports(views, spark_dir if out is None else out, start, end, focus)
+        return render_reports(views, spark_dir if out is None else out, start, end, focus, token, chain)

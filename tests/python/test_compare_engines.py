@@ -7,9 +7,13 @@ and a copy with one altered row, value, column, type or table does not, naming i
 With Spark (when pyspark, dbt-spark and java are installed; `.ci/run` installs them and sets
 CEXFLOW_REQUIRE_SPARK=1, which turns a missing Spark into a failure): one run of the script on the bundled
 sample, the real files of tests/data/real (the seed project's LPT export, the ethereum-etl file with
-its blocks, the 2023 exchange labels) and hand-made files full of edge cases (rejected rows, every decimals
-branch, quoting, CRLF, a BOM, a blank line, an API JSON page), all in one build per engine because a Spark
-build costs minutes.
+its blocks, the 2023 exchange labels), hand-made files full of edge cases (rejected rows, every decimals
+branch, quoting, CRLF, a BOM, a blank line, an API JSON page) and the hand-made Arbitrum One file of
+test_multi_token.py (LPT and USDC rows, given as `--input arbitrum=FILE`, with its labels), built as three
+tokens on two chains (`--token LPT --token <USDC on Arbitrum>`: LPT on Ethereum and on Arbitrum, USDC on
+Arbitrum; the seed project's export, which has no token column, stays the one token of Ethereum), so that
+the per-token marts and the cross-chain ones are compared with several tokens and chains in them; all in one
+build per engine because a Spark build costs minutes.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from conftest import (
     user,
     write_csv,
 )
+from test_multi_token import LPT_ARB, USDC_ARB, write_two_chain_history
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import compare_engines  # noqa: E402
@@ -310,7 +315,7 @@ QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW
                "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
 
 
-def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(tmp_path, real_data):
+def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     missing = spark_missing()
     if missing:
         message = f"{missing}: the DuckDB/Spark comparison needs `make install-spark` and Java 17 or 21"
@@ -318,8 +323,11 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
             pytest.fail(message)
         pytest.skip(message)
     files = write_edge_case_inputs(tmp_path / "in")
+    two_chain = write_two_chain_history(tmp_path / "two_chain")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
+            "--input", f"arbitrum={two_chain.arbitrum}", "--labels", str(two_chain.labels),
+            "--token", "LPT", "--token", USDC_ARB,
             "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path))]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
@@ -338,6 +346,7 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
     # the reserve tables were compared with rows in them: two exchanges known, binance unknown, 5 rejected rows
     with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
         assert con.execute("select exchange, bool_and(is_reserve_known) from fct_exchange_reserve_daily "
+                           f"where chain = 'ethereum' and token_address = '{LPT}' "
                            "group by exchange order by exchange").fetchall() == [
             ("binance", False), ("coinbase", True), ("gate-io", True)]
         assert con.execute("select count(*) from stg_balances_rejected").fetchone() == (5,)
@@ -348,6 +357,20 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
                    count(*) filter (where price_usd is not null and inflow_usd is null)
             from fct_netflow_daily_series""").fetchone()
         assert priced > 0 and unpriced > 0 and overflow > 0
+    # ... with three tokens on two chains in the daily marts, and both cross-chain marts compared with rows
+    result = compare_engines.compare(tmp_path / "builds" / "cexflow.duckdb", tmp_path / "builds" / "spark")
+    assert result.agree, result.differences
+    assert {"stg_tokens__selected", "fct_netflow_daily_cross_chain", "fct_netflow_daily_cross_chain_by_exchange",
+            "fct_netflow_daily_total", "fct_netflow_daily_by_exchange"} <= set(result.compared)
+    with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
+        assert con.execute("select distinct chain, token_address from fct_netflow_daily_total "
+                           "order by all").fetchall() == [("arbitrum", LPT_ARB), ("arbitrum", USDC_ARB),
+                                                          ("ethereum", LPT)]
+        assert con.execute("""select symbol, max(n_chains), count(*) filter (where n_chains_with_flow = 2) > 0
+            from fct_netflow_daily_cross_chain group by symbol order by symbol""").fetchall() == [
+            ("LPT", 2, True), ("USDC", 1, False)]
+        assert con.execute("select count(distinct exchange) from fct_netflow_daily_cross_chain_by_exchange "
+                           "where symbol = 'LPT' and n_chains = 2").fetchone()[0] >= 1
 
 
 def test_report_reads_a_spark_warehouse_as_it_reads_the_duckdb_file(tmp_path):

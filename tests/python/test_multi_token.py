@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -97,6 +99,8 @@ BY_DESIGN = {
     # a file's rows of a token the build does not have: USDC's rows are "other token" in USDT's own build and
     # kept in the two-token build (checked against the file in test_the_build_wide_columns_are_the_files)
     "rpt_input_reconciliation": {"transfers_kept", "other_token_rows"},
+    # how many tokens of the build are on the token's chain (a file without a token column needs one): 2 here
+    "stg_tokens__selected": {"n_tokens_of_chain"},
 }
 
 
@@ -114,12 +118,16 @@ def test_each_token_of_a_two_token_build_is_its_own_build(etl_builds, name, toke
     alone, both = etl_builds[name], etl_builds["both"]
     tables = token_tables(both)
     assert tables == token_tables(alone)  # the same tables, with the same columns
-    compared = {}
+    compared, differing = {}, []
     for table, columns in tables.items():
         expected = token_rows(alone, table, columns, token)
         got = token_rows(both, table, columns, token)
-        assert got == expected, f"{table}: the {name} rows differ from {name}'s own build"
+        if got != expected:
+            first = next((g, e) for g, e in itertools.zip_longest(got, expected) if g != e)
+            differing.append(f"{table}: {len(got)} rows, {len(expected)} in {name}'s own build; first differing "
+                             f"(two-token build, own build): {first}")
         compared[table] = len(got)
+    assert not differing, "\n".join(differing)
     # the comparison covered the marts with rows in them, not empty tables
     for table in ("fct_exchange_transfers", "fct_netflow_daily_total", "fct_netflow_daily_by_exchange",
                   "fct_netflow_daily_by_wallet", "fct_netflow_zscores", "fct_flow_legs", "rpt_build_summary",
@@ -151,18 +159,30 @@ def test_the_build_wide_columns_are_the_files(etl_builds, real_data):
         rejected_rows, other_token_rows, n_rejected from rpt_build_summary order by symbol""")
     build_wide = (1, len(rows), kept[USDT] + kept[USDC], 0, 0, len(rows) - kept[USDT] - kept[USDC], 0)
     assert summary == [("USDC", *build_wide), ("USDT", *build_wide)]
+    assert query(etl_builds["both"], "select symbol, n_tokens_of_chain from stg_tokens__selected order by 1") == [
+        ("USDC", 2), ("USDT", 2)]
     assert query(etl_builds["both"], "select sum(transfers_kept), sum(other_token_rows) "
                                      "from rpt_input_reconciliation") == [build_wide[2:3] + build_wide[5:6]]
     assert query(etl_builds["usdt"], "select transfers_kept, other_token_rows from rpt_build_summary") == [
         (kept[USDT], len(rows) - kept[USDT])]
 
 
-def test_the_two_token_build_prints_a_line_per_token(etl_options, etl_builds, capsys):
-    # a second build of the same files and settings does not run dbt and prints the database's summary
+def test_the_two_token_build_prints_a_line_per_token(etl_options, etl_builds, real_data, capsys):
+    # a second build of the same files and settings does not run dbt and prints the database's summary: a line
+    # per token, with its transfers touching a labelled wallet counted here with csv (one per hash and log index)
+    with open(real_data / LABELS_FILE, newline="") as fh:
+        labelled = {r["address"].lower() for r in csv.DictReader(fh)}
+    with open(real_data / ETL_FILE, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    touching = {token: len({(r["transaction_hash"], r["log_index"]) for r in rows if r["token_address"].lower() == token
+                            and {r["from_address"].lower(), r["to_address"].lower()} & labelled})
+                for token in (USDT, USDC)}
     assert cexflow_main(["build", "--db", str(etl_builds["both"]), *etl_options, "--token", "USDT",
                          "--token", "USDC", "--full-check"]) == 0
-    out = capsys.readouterr().out
-    assert "USDT" in out and "USDC" in out, out
+    out = capsys.readouterr().out.splitlines()
+    for symbol, token in (("USDT", USDT), ("USDC", USDC)):
+        (line,) = [line for line in out if line.startswith(f"{symbol} on ethereum: ")]
+        assert f" {touching[token]:,} transfers touch labelled exchange wallets" in line, line
 
 
 # --- a hand-made LPT history on Ethereum and Arbitrum One ---------------------------------------------------
@@ -408,8 +428,9 @@ def expected_by_exchange(frame: pd.DataFrame, prices: dict, chain: str) -> dict[
 
 def expected_cross_chain(per_chain: dict[str, dict], keys: list, n_chains) -> dict:
     """Sum per-chain rows (by day, or by (day, exchange)) over the chains: a chain's day outside its calendar
-    counts 0; the USD columns are NULL when a chain with a row that day has no USD; n_chains_with_flow counts
-    the chains with an inflow or outflow that day, n_chains (a function of the key) the chains of the series."""
+    counts 0; the USD columns are NULL when a chain with a row that day has no USD, or none has a row;
+    n_chains_with_flow counts the chains with an inflow or outflow that day, n_chains (a function of the key)
+    the chains of the series."""
     exact = ("inflow", "outflow", "netflow", "internal_volume", "n_deposits", "n_withdrawals")
     rows = {}
     for key in keys:
@@ -421,7 +442,8 @@ def expected_cross_chain(per_chain: dict[str, dict], keys: list, n_chains) -> di
         row["n_chains_with_flow"] = sum(1 for r in here if r["inflow"] != 0 or r["outflow"] != 0)
         row["n_chains"] = n_chains(key)
         for c in ("inflow_usd", "outflow_usd"):
-            row[c] = None if any(r[c] is None for r in here) else dsum(r[c] for r in here)
+            # and on a day no chain has a row for (kucoin, of Arbitrum only, before Arbitrum's first day)
+            row[c] = None if not here or any(r[c] is None for r in here) else dsum(r[c] for r in here)
         rows[key] = row
     return rows
 
@@ -647,7 +669,7 @@ def test_a_seed_export_in_a_build_with_two_tokens_on_its_chain_is_an_error(tmp_p
     assert not db.exists()
 
 
-def test_token_all_builds_every_seed_token_found_in_the_inputs(tmp_path, real_data, etl_options):
+def test_token_all_builds_every_seed_token_found_in_the_inputs(tmp_path, real_data, etl_options, capsys):
     files = write_two_chain_history(tmp_path / "in")
     db = tmp_path / "all.duckdb"
     assert cexflow_main(["build", "--db", str(db), *etl_options, "--input", f"arbitrum={files.arbitrum}",
@@ -672,6 +694,10 @@ def test_token_all_builds_every_seed_token_found_in_the_inputs(tmp_path, real_da
         from int_transfers_deduplicated group by all""")) == found
     assert sorted(query(db, "select chain, token_address from rpt_build_summary where n_days > 0")) == sorted(found)
     assert sorted(query(db, "select distinct chain, token_address from fct_netflow_daily_total")) == sorted(found)
+    # and a summary line each, named by symbol and chain
+    symbol_of = {(t["chain"], t["token_address"]): t["symbol"] for t in seed_tokens()}
+    lines = [m[1] for m in map(re.compile(r"^(\w+ on \w+): \d").match, capsys.readouterr().out.splitlines()) if m]
+    assert sorted(lines) == sorted(f"{symbol_of[key]} on {key[0]}" for key in found)
 
 
 # --- the README's multi-token queries, typed into the DuckDB shell ----------------------------------------

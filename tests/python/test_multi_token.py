@@ -1,8 +1,11 @@
 """Many tokens and chains in one build (issue 15, item 1), end to end.
 
 - The real 51-block ethereum-etl file (tests/data/real) built once with `--token USDT --token USDC` holds, for
-  each token, the tables of that token's own build, row for row and exactly; the few columns that are the
-  build's rather than the token's are named below, and checked against the file with csv + Decimal instead.
+  each token, the tables of that token's own build, row for row: every value exactly (amounts are Decimals),
+  but floating-point ones (z-scores, baselines, ratios) to 1e-12 of their size, since the order in which a
+  window adds doubles may change; the few columns that are the build's rather than the token's are named
+  below (BY_DESIGN), and checked against the file with csv + Decimal instead. The same holds for each chain
+  of the two-chain build below against that chain's own build (its 86 or 90 days of z-scores and anomalies).
 - A hand-made LPT history on Ethereum and Arbitrum One (`two_chain_history`, a deterministic generator in this
   module: an Etherscan CSV for Ethereum, an ethereum-etl file for Arbitrum, a label file with a `chain`
   column, a prices file) built as `--input ETH --input arbitrum=ARB --labels LABELS --token LPT`: both chains'
@@ -17,6 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -96,36 +100,51 @@ BY_DESIGN = {
     # every token's row, and checked against the file in test_the_build_wide_columns_are_the_files
     "rpt_build_summary": {"n_files", "rows_read", "transfers_kept", "duplicate_rows", "rejected_rows",
                           "other_token_rows", "n_rejected", "top_rejection_reason", "top_rejection_rows"},
-    # a file's rows of a token the build does not have: USDC's rows are "other token" in USDT's own build and
-    # kept in the two-token build (checked against the file in test_the_build_wide_columns_are_the_files)
-    "rpt_input_reconciliation": {"transfers_kept", "other_token_rows"},
+    # (rpt_input_reconciliation, a row per file, has no token columns: it is the build's, and its USDC rows,
+    # "other token" in USDT's own build, are kept in the two-token build: test_the_build_wide_columns_are_the_files)
     # how many tokens of the build are on the token's chain (a file without a token column needs one): 2 here
     "stg_tokens__selected": {"n_tokens_of_chain"},
 }
 
 
-def token_rows(db: Path, table: str, columns: list[str], token: str) -> list[tuple]:
-    kept = [c for c in columns if c not in BY_DESIGN["*"] | BY_DESIGN.get(table, set())]
-    select = ", ".join(f'"{c}"' for c in kept)
+def token_rows(db: Path, table: str, columns: list[str], chain: str, token: str) -> list[tuple]:
+    """The token's rows of a table but the BY_DESIGN columns, sorted, the floating-point values last in each."""
     with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute(f'select {select} from "{table}" where chain = ? and token_address = ?',
-                           ["ethereum", token]).fetchall()
-    return sorted(rows, key=lambda row: tuple((value is None, str(value)) for value in row))
+        types = dict(con.execute(f"select column_name, data_type from information_schema.columns "
+                                 f"where table_schema = 'main' and table_name = '{table}'").fetchall())
+        kept = [c for c in columns if c not in BY_DESIGN["*"] | BY_DESIGN.get(table, set())]
+        ordered = [c for c in kept if types[c] != "DOUBLE"] + [c for c in kept if types[c] == "DOUBLE"]
+        rows = con.execute(f'select {", ".join(f"{chr(34)}{c}{chr(34)}" for c in ordered)} from "{table}" '
+                           "where chain = ? and token_address = ?", [chain, token]).fetchall()
+    n_exact = sum(1 for c in kept if types[c] != "DOUBLE")
+    return sorted(((row[:n_exact], row[n_exact:]) for row in rows),
+                  key=lambda row: tuple((value is None, str(value)) for value in row[0]))
 
 
-@pytest.mark.parametrize(("name", "token"), [("usdt", USDT), ("usdc", USDC)])
-def test_each_token_of_a_two_token_build_is_its_own_build(etl_builds, name, token):
-    alone, both = etl_builds[name], etl_builds["both"]
+def same_rows(got: list[tuple], expected: list[tuple]) -> bool:
+    """Exact values equal; floating-point ones (z-scores, baselines, ratios: sums of doubles whose order a
+    window may change) to 1e-12 of their size."""
+    return len(got) == len(expected) and all(
+        g[0] == e[0] and all(a == b or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12))
+                             for a, b in zip(g[1], e[1], strict=True))
+        for g, e in zip(got, expected, strict=True))
+
+
+def assert_token_is_its_own_build(both: Path, alone: Path, chain: str, token: str) -> dict[str, int]:
+    """Every table with chain and token_address columns holds the same rows of the token in `both` (a build of
+    several tokens) as in `alone` (the token's own build), but for the BY_DESIGN columns; the rows compared per
+    table."""
     tables = token_tables(both)
     assert tables == token_tables(alone)  # the same tables, with the same columns
     compared, differing = {}, []
     for table, columns in tables.items():
-        expected = token_rows(alone, table, columns, token)
-        got = token_rows(both, table, columns, token)
-        if got != expected:
-            first = next((g, e) for g, e in itertools.zip_longest(got, expected) if g != e)
-            differing.append(f"{table}: {len(got)} rows, {len(expected)} in {name}'s own build; first differing "
-                             f"(two-token build, own build): {first}")
+        expected = token_rows(alone, table, columns, chain, token)
+        got = token_rows(both, table, columns, chain, token)
+        if not same_rows(got, expected):
+            first = next((g, e) for g, e in itertools.zip_longest(got, expected)
+                         if g is None or e is None or not same_rows([g], [e]))
+            differing.append(f"{table}: {len(got)} rows, {len(expected)} in the token's own build; first differing "
+                             f"(build of several, own build): {first}")
         compared[table] = len(got)
     assert not differing, "\n".join(differing)
     # the comparison covered the marts with rows in them, not empty tables
@@ -134,6 +153,12 @@ def test_each_token_of_a_two_token_build_is_its_own_build(etl_builds, name, toke
                   "stg_tokens__selected", "int_transfers_deduplicated"):
         assert compared[table] > 0, table
     assert len(compared) >= 30
+    return compared
+
+
+@pytest.mark.parametrize(("name", "token"), [("usdt", USDT), ("usdc", USDC)])
+def test_each_token_of_a_two_token_build_is_its_own_build(etl_builds, name, token):
+    assert_token_is_its_own_build(etl_builds["both"], etl_builds[name], "ethereum", token)
 
 
 def test_a_two_token_build_holds_the_two_tokens_and_nothing_else(etl_builds):
@@ -610,6 +635,18 @@ def test_each_chain_has_its_own_calendar(two_chain):
     assert query(db, """select chain, series, min(flow_date), max(flow_date) from fct_netflow_zscores
         where series = 'total' group by all order by chain""") == [
         ("arbitrum", "total", *ARB_DAYS), ("ethereum", "total", *ETH_DAYS)]
+
+
+@pytest.mark.parametrize(("chain", "token"), [("ethereum", LPT_ETH), ("arbitrum", LPT_ARB)])
+def test_each_chain_of_the_two_chain_build_is_its_own_build(two_chain, tmp_path, chain, token):
+    # the chain's file alone, on --chain CHAIN: every table, z-scores, top-k days and anomalies over its 86 or 90
+    # days included, holds the same rows of the chain's LPT
+    files, both = two_chain
+    alone = tmp_path / f"{chain}.duckdb"
+    assert cexflow_main(["build", "--db", str(alone), "--input", str(getattr(files, chain)), "--chain", chain,
+                         "--labels", str(files.labels), "--prices", str(files.prices), "--token", "LPT"]) == 0
+    compared = assert_token_is_its_own_build(both, alone, chain, token)
+    assert compared["fct_netflow_zscores"] >= 4 * 86 and compared["rpt_netflow_anomalies"] > 0
 
 
 def test_the_inputs_reconcile_per_file(two_chain):

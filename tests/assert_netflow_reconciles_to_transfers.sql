@@ -1,27 +1,30 @@
 -- The daily marts add up to the transfers: total inflow/outflow/internal/cross-exchange per day equal
 -- the sums of fct_exchange_transfers by flow_type, and the total's netflow equals the sum of the
--- exchanges' netflow (cross-exchange flows cancel). Returns the days that do not reconcile.
+-- exchanges' netflow (cross-exchange flows cancel); each token (chain, token_address) on its own. Returns the
+-- token days that do not reconcile.
 with transfers_by_day as (
     select
+        chain,
+        token_address,
         flow_date,
         coalesce(sum(case when flow_type = 'deposit' then amount end), 0) as inflow,
         coalesce(sum(case when flow_type = 'withdrawal' then amount end), 0) as outflow,
         coalesce(sum(case when flow_type = 'internal' then amount end), 0) as internal_volume,
         coalesce(sum(case when flow_type = 'cross_exchange' then amount end), 0) as cross_exchange_volume
     from {{ ref('fct_exchange_transfers') }}
-    group by flow_date
+    group by chain, token_address, flow_date
 ),
 
 exchanges_by_day as (
-    select flow_date, sum(netflow) as netflow, sum(internal_volume) as internal_volume
+    select chain, token_address, flow_date, sum(netflow) as netflow, sum(internal_volume) as internal_volume
     from {{ ref('fct_netflow_daily_by_exchange') }}
-    group by flow_date
+    group by chain, token_address, flow_date
 ),
 
 wallets_by_day as (
-    select flow_date, sum(netflow) as netflow
+    select chain, token_address, flow_date, sum(netflow) as netflow
     from {{ ref('fct_netflow_daily_by_wallet') }}
-    group by flow_date
+    group by chain, token_address, flow_date
 ),
 
 total as (
@@ -29,14 +32,19 @@ total as (
 )
 
 select
+    total.chain,
+    total.token_address,
     total.flow_date,
     total.netflow,
     exchanges_by_day.netflow as sum_of_exchange_netflow,
     wallets_by_day.netflow as sum_of_wallet_netflow
 from total
-left join transfers_by_day on total.flow_date = transfers_by_day.flow_date
-left join exchanges_by_day on total.flow_date = exchanges_by_day.flow_date
-left join wallets_by_day on total.flow_date = wallets_by_day.flow_date
+left join transfers_by_day
+    on total.chain = transfers_by_day.chain and total.token_address = transfers_by_day.token_address and total.flow_date = transfers_by_day.flow_date
+left join exchanges_by_day
+    on total.chain = exchanges_by_day.chain and total.token_address = exchanges_by_day.token_address and total.flow_date = exchanges_by_day.flow_date
+left join wallets_by_day
+    on total.chain = wallets_by_day.chain and total.token_address = wallets_by_day.token_address and total.flow_date = wallets_by_day.flow_date
 where total.inflow <> coalesce(transfers_by_day.inflow, 0)
     or total.outflow <> coalesce(transfers_by_day.outflow, 0)
     or total.internal_volume <> coalesce(transfers_by_day.internal_volume, 0)

@@ -1,7 +1,7 @@
 -- The balance anchor each labelled wallet's balance rests on, and the token's supply: the latest usable row
 -- of int_balance_anchors_validated per wallet (kind wallet) and the latest supply row (kind supply, no
 -- wallet_address). Latest: by day, then a date anchor (the end of its day) before a block anchor of that
--- day, then by block; rows alike in all three, by file and line. One row per (kind, wallet_address).
+-- day, then by block; rows alike in all three, by file and line. One row per (chain, token_address, kind, wallet_address).
 with anchor_rows as (
     select * from {{ ref('int_balance_anchors_validated') }}
 ),
@@ -10,7 +10,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by kind, wallet_address
+            partition by chain, token_address, kind, wallet_address
             order by anchor_date desc nulls last, anchor_block is null desc, anchor_block desc,
                 source_file desc, line_number desc
         ) as anchor_rank

@@ -16,6 +16,12 @@ wallets as (
     select * from {{ ref('int_exchange_wallets_deduplicated') }}
 ),
 
+chains_of_build as (
+    select chain, max(n_tokens_of_chain) as n_tokens_of_chain
+    from selected_token
+    group by chain
+),
+
 trimmed as (
     select
         source_file,
@@ -44,12 +50,11 @@ typed as (
     select
         trimmed.*,
         selected_token.token_address,
-        -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust
+        -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust; a
+        -- row without a token on a chain of several tokens of the build is ours, and rejected
         trimmed.field_count_error is null
-            and (trimmed.chain <> selected_token.chain
-                 or (trimmed.token_text is not null
-                     and trimmed.token_text <> selected_token.token_address
-                     and trimmed.token_text <> lower(selected_token.symbol))) as is_other_token,
+            and selected_token.token_address is null
+            and not (trimmed.token_text is null and chains_of_build.chain is not null) as is_other_token,
         -- plain decimal text only (at most 20 digits before the point and 18 after): exact on both engines
         case when {{ cexflow.matches('trimmed.balance_text', '[0-9]{1,20}([.][0-9]{1,18})?') }}
             then {{ cexflow.decimal_text_to_decimal('trimmed.balance_text') }}
@@ -67,9 +72,16 @@ typed as (
         wallets.wallet,
         wallets.wallet_address
     from trimmed
-    cross join selected_token
+    left join selected_token
+        on trimmed.chain = selected_token.chain
+        and (trimmed.token_text = selected_token.token_address
+             or trimmed.token_text = lower(selected_token.symbol)
+             or (trimmed.token_text is null and selected_token.n_tokens_of_chain = 1))
+    left join chains_of_build
+        on trimmed.chain = chains_of_build.chain
     left join wallets
-        on trimmed.address_text = wallets.wallet_address
+        on trimmed.chain = wallets.chain
+        and trimmed.address_text = wallets.wallet_address
 ),
 
 checked as (
@@ -78,6 +90,8 @@ checked as (
         case
             when field_count_error = 'more' then 'the row has more fields than the header'
             when field_count_error = 'fewer' then 'the row has fewer fields than the header'
+            when token_address is null
+                then 'no token given, and the build has several tokens on ' || chain || ': name the token'
             when kind not in ('wallet', 'supply') then 'kind is neither wallet nor supply'
             when kind = 'wallet' and nullif(address_text, '') is null then 'missing address'
             when kind = 'wallet' and not {{ cexflow.is_hex_address('address_text') }}

@@ -1,4 +1,4 @@
--- The labelled exchange wallets of the build's chain: one row per address. A label row without a valid
+-- The labelled exchange wallets of the build's chains: one row per (chain, address). A label row without a valid
 -- address or an exchange is not a wallet (cexflow build checks label files before dbt runs); a wallet
 -- without a name is named by its address; an address labelled twice keeps the first names in sort order.
 with label_rows as (
@@ -13,7 +13,7 @@ of_this_chain as (
         coalesce(wallet, wallet_address) as wallet,
         label_source
     from label_rows
-    where chain = '{{ var("chain") }}'
+    where chain in ({{ cexflow.sql_string_items(cexflow.build_chains()) }})
         and {{ cexflow.is_hex_address('raw_address') }}
         and nullif(exchange, '') is not null
 ),

@@ -1,5 +1,6 @@
 -- Every prices row typed and checked: one row per row of stg_prices__daily. An empty chain or token is the
--- build's; token is the token's symbol or 0x address. A row of another chain or token is not ours
+-- build's; token is the token's symbol or 0x address (an empty token is the chain's one token of the build). A
+-- row of another chain or token is not ours
 -- (is_other_token: left alone, not rejected); a row of ours that cannot be used has its rejection_reason
 -- (stg_prices_rejected lists them). The price is plain decimal text, positive, at most 18 digits before the
 -- point and 18 after (so that amount x price is exact: macro usd_value). Two rows of one day with the same
@@ -10,6 +11,12 @@ with price_rows as (
 
 selected_token as (
     select * from {{ ref('stg_tokens__selected') }}
+),
+
+chains_of_build as (
+    select chain, max(n_tokens_of_chain) as n_tokens_of_chain
+    from selected_token
+    group by chain
 ),
 
 trimmed as (
@@ -32,12 +39,11 @@ typed as (
     select
         trimmed.*,
         selected_token.token_address,
-        -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust
+        -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust; a
+        -- row without a token on a chain of several tokens of the build is ours, and rejected
         trimmed.field_count_error is null
-            and (trimmed.chain <> selected_token.chain
-                 or (trimmed.token_text is not null
-                     and trimmed.token_text <> selected_token.token_address
-                     and trimmed.token_text <> coalesce(lower(selected_token.symbol), ''))) as is_other_token,
+            and selected_token.token_address is null
+            and not (trimmed.token_text is null and chains_of_build.chain is not null) as is_other_token,
         case when {{ cexflow.matches('trimmed.date_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
             then try_cast(trimmed.date_text as date)
         end as price_date,
@@ -45,7 +51,13 @@ typed as (
             then {{ cexflow.decimal_text_to_decimal('trimmed.price_text') }}
         end as parsed_price_usd
     from trimmed
-    cross join selected_token
+    left join selected_token
+        on trimmed.chain = selected_token.chain
+        and (trimmed.token_text = selected_token.token_address
+             or trimmed.token_text = lower(selected_token.symbol)
+             or (trimmed.token_text is null and selected_token.n_tokens_of_chain = 1))
+    left join chains_of_build
+        on trimmed.chain = chains_of_build.chain
 ),
 
 checked as (
@@ -54,6 +66,8 @@ checked as (
         case
             when field_count_error = 'more' then 'the row has more fields than the header'
             when field_count_error = 'fewer' then 'the row has fewer fields than the header'
+            when token_address is null
+                then 'no token given, and the build has several tokens on ' || chain || ': name the token'
             when nullif(date_text, '') is null then 'missing date'
             when price_date is null then 'malformed date (want YYYY-MM-DD)'
             when nullif(price_text, '') is null then 'missing price_usd'

@@ -1,6 +1,6 @@
 -- The rows of every input format in one shape: one row per data row of every input file (source_file,
 -- line_number), all raw text. An ethereum-etl row without block_timestamp takes its block's time from the
--- blocks files (var ethereum_etl_blocks_files).
+-- blocks files (var ethereum_etl_blocks_files). chain: the file's chain (var input_chains, else var chain).
 {%- set with_blocks = var('ethereum_etl_blocks_files') | length > 0 %}
 -- depends_on: {{ ref('int_blocks_deduplicated') }}
 
@@ -45,6 +45,10 @@ ethereum_etl_rows_timed as (
     from ethereum_etl_rows
     left join one_time_per_block
         on try_cast(trim(ethereum_etl_rows.raw_block_number) as bigint) = one_time_per_block.block_number
+        {% if cexflow.input_chains() %}
+        -- the blocks files are of the default chain: a file of another chain takes no time from them
+        and {{ cexflow.chain_of_file('ethereum_etl_rows.source_file') }} = '{{ var("chain") | trim | lower }}'
+        {% endif %}
 ),
 {% else %}
 ethereum_etl_rows_timed as (
@@ -60,6 +64,14 @@ unioned as (
     select * from etherscan_api_rows
     union all
     select * from ethereum_etl_rows_timed
+),
+
+with_chain as (
+    -- the chain of each row is its file's (var input_chains; var chain for the rest: macros/build_scope.sql)
+    select
+        unioned.*,
+        {{ cexflow.chain_of_file('unioned.source_file') }} as chain
+    from unioned
 )
 
-select * from unioned
+select * from with_chain

@@ -7,6 +7,7 @@
 {{ config(materialized='incremental', incremental_strategy='append',
           post_hook=after_commit("{{ cexflow.number_lines_after_insert(this) }}"),
           meta={'rows_of_a_run': 'loaded_in_run'}) }}
+-- depends_on: {{ ref('stg_tokens__selected') }}
 
 with unioned_rows as (
     select * from {{ ref('int_transfer_rows_unioned') }}
@@ -18,36 +19,69 @@ with unioned_rows as (
     {% endif %}
 ),
 
-selected_token as (
-    select * from {{ ref('stg_tokens__selected') }}
+{#- the build's tokens (stg_tokens__selected), read when the model runs: matched by CASE expressions, not by a
+    join, which would not keep the scan's order that the line numbers rest on (number_lines_after_insert) -#}
+{% set tokens = [] %}
+{% if execute %}
+    {% set token_rows = run_query('select chain, token_address, decimals, n_tokens_of_chain from '
+                                  ~ ref('stg_tokens__selected') ~ ' order by chain, token_address') %}
+    {% for row in token_rows.rows %}{% do tokens.append(row) %}{% endfor %}
+{% endif %}
+
+keyed as (
+    -- the token a row names, as the selected tokens' addresses are written (lower case, trimmed); a row
+    -- without one (the seed export) is of its chain's one token, when the chain has one
+    select
+        unioned_rows.*,
+        coalesce(
+            case when {{ cexflow.matches('unioned_rows.raw_token_address', '0x[0-9a-f]{40}') }}
+                then unioned_rows.raw_token_address
+                else lower({{ cexflow.trim_text('unioned_rows.raw_token_address') }}) end,
+            case
+                {% for row in tokens if row[3] == 1 %}
+                when unioned_rows.chain = {{ cexflow.sql_string(row[0]) }} then {{ cexflow.sql_string(row[1]) }}
+                {% endfor %}
+                when 1 = 0 then cast(null as {{ dbt.type_string() }})
+            end) as row_token_address
+    from unioned_rows
 ),
 
 with_token as (
     select
-        unioned_rows.*,
-        selected_token.chain,
-        selected_token.token_address as selected_token_address,
-        selected_token.decimals as selected_token_decimals,
+        keyed.*,
+        case
+            {% for row in tokens %}
+            when keyed.chain = {{ cexflow.sql_string(row[0]) }} and keyed.row_token_address = {{ cexflow.sql_string(row[1]) }}
+                then {{ cexflow.sql_string(row[1]) }}
+            {% endfor %}
+            when 1 = 0 then cast(null as {{ dbt.type_string() }})
+        end as selected_token_address,
+        case
+            {% for row in tokens if row[2] is not none %}
+            when keyed.chain = {{ cexflow.sql_string(row[0]) }} and keyed.row_token_address = {{ cexflow.sql_string(row[1]) }}
+                then {{ row[2] }}
+            {% endfor %}
+            when 1 = 0 then cast(null as integer)
+        end as selected_token_decimals,
         -- a row written the plain way (every field as its checks below want it: lower-case hex, digits, no
         -- blanks) gives the same values without the trimming and lower-casing: most rows are plain
-        {{ cexflow.matches('unioned_rows.raw_tx_hash', '0x[0-9a-f]{64}') }}
-            and {{ cexflow.matches('unioned_rows.raw_from_address', '0x[0-9a-f]{40}') }}
-            and {{ cexflow.matches('unioned_rows.raw_to_address', '0x[0-9a-f]{40}') }}
-            and (unioned_rows.raw_token_address is null
-                or {{ cexflow.matches('unioned_rows.raw_token_address', '0x[0-9a-f]{40}') }})
-            and {{ cexflow.matches('unioned_rows.raw_block_number', '[0-9]{1,18}') }}
-            and {{ cexflow.matches('unioned_rows.raw_timestamp', '[0-9]{1,11}') }}
-            and (unioned_rows.raw_token_decimals is null
-                or {{ cexflow.matches('unioned_rows.raw_token_decimals', '[0-9]{1,2}') }})
-            and (unioned_rows.raw_log_index is null or {{ cexflow.matches('unioned_rows.raw_log_index', '[0-9]{1,18}') }})
-            and case unioned_rows.amount_unit
-                when 'raw_integer' then {{ cexflow.matches('unioned_rows.raw_value', '[0-9]{1,38}') }}
-                else {{ cexflow.matches('unioned_rows.raw_value', '[0-9]{1,20}([.][0-9]{1,18})?') }}
+        {{ cexflow.matches('keyed.raw_tx_hash', '0x[0-9a-f]{64}') }}
+            and {{ cexflow.matches('keyed.raw_from_address', '0x[0-9a-f]{40}') }}
+            and {{ cexflow.matches('keyed.raw_to_address', '0x[0-9a-f]{40}') }}
+            and (keyed.raw_token_address is null
+                or {{ cexflow.matches('keyed.raw_token_address', '0x[0-9a-f]{40}') }})
+            and {{ cexflow.matches('keyed.raw_block_number', '[0-9]{1,18}') }}
+            and {{ cexflow.matches('keyed.raw_timestamp', '[0-9]{1,11}') }}
+            and (keyed.raw_token_decimals is null
+                or {{ cexflow.matches('keyed.raw_token_decimals', '[0-9]{1,2}') }})
+            and (keyed.raw_log_index is null or {{ cexflow.matches('keyed.raw_log_index', '[0-9]{1,18}') }})
+            and case keyed.amount_unit
+                when 'raw_integer' then {{ cexflow.matches('keyed.raw_value', '[0-9]{1,38}') }}
+                else {{ cexflow.matches('keyed.raw_value', '[0-9]{1,20}([.][0-9]{1,18})?') }}
             end
-            and unioned_rows.field_count_error is null
+            and keyed.field_count_error is null
             as is_plain
-    from unioned_rows
-    cross join selected_token
+    from keyed
 ),
 
 trimmed as (
@@ -65,7 +99,7 @@ trimmed as (
 checked as (
     select
         *,
-        -- the seed export has no token column: its rows are the build's token
+        -- the seed export has no token column: its rows are the token of their chain (when it has one)
         coalesce(case when is_plain then token_address_text else lower(token_address_text) end,
                  selected_token_address) as token_address,
         coalesce(try_cast(token_decimals_text as integer), selected_token_decimals) as token_decimals,
@@ -100,9 +134,10 @@ scaled as (
 typed as (
     select
         *,
-        token_address = selected_token_address and field_count_error is null as is_selected_token,
-        -- a row whose token is readable and not the build's is counted, not used nor rejected
-        is_token_address_ok and token_address <> selected_token_address and field_count_error is null
+        coalesce(token_address = selected_token_address, false) and field_count_error is null as is_selected_token,
+        -- a row whose token is readable and not one of the build's (on the row's chain) is counted, not used
+        -- nor rejected
+        is_token_address_ok and selected_token_address is null and field_count_error is null
             as is_other_token,
         case when is_plain then tx_hash_text else lower(tx_hash_text) end as tx_hash,
         try_cast(block_number_text as bigint) as block_number,
@@ -150,6 +185,9 @@ with_rejection_reason as (
             when not is_to_address_ok then 'malformed to address (want 0x and 40 hex digits)'
             when raw_token_address is not null and not is_token_address_ok
                 then 'malformed token address (want 0x and 40 hex digits)'
+            when raw_token_address is null and selected_token_address is null
+                then 'no token column, and the build has no single token on ' || chain
+                    || ': build this file with one --token of that chain'
             when block_number is null or block_number < 0 then 'missing or malformed block number'
             when nullif(timestamp_text, '') is null and source_format = 'ethereum_etl'
                 then 'no time for this block: the file has no block_timestamp and no blocks file lists the block (--blocks)'

@@ -21,9 +21,11 @@ labelled as (
         to_wallets.wallet as to_wallet
     from transfers
     left join exchange_wallets as from_wallets
-        on transfers.from_address = from_wallets.wallet_address
+        on transfers.chain = from_wallets.chain
+        and transfers.from_address = from_wallets.wallet_address
     left join exchange_wallets as to_wallets
-        on transfers.to_address = to_wallets.wallet_address
+        on transfers.chain = to_wallets.chain
+        and transfers.to_address = to_wallets.wallet_address
 ),
 
 classified as (

@@ -1,5 +1,5 @@
 -- The balance of every labelled wallet with a balance anchor at the end of every calendar day of the data's
--- range: one row per (wallet_address, flow_date). A wallet's anchor is its latest usable one
+-- range: one row per (chain, token_address, wallet_address, flow_date). A wallet's anchor is its latest usable one
 -- (int_balance_anchors_latest). From it,
 --   balance(end of d) = anchor + (legs after the anchor on days up to d) - (legs before it on days after d)
 -- where a leg is the wallet's signed part of a transfer (+ received, - sent; the wallet view: a transfer
@@ -29,6 +29,8 @@ directions as (
 wallet_legs as (
     -- each transfer's leg for a labelled receiver (+) and for a labelled sender (-), in one pass
     select
+        transfers.chain,
+        transfers.token_address,
         case when directions.sign = 1 then transfers.to_address else transfers.from_address end as wallet_address,
         transfers.flow_date,
         transfers.block_number,
@@ -41,6 +43,8 @@ wallet_legs as (
 
 legs_by_side_of_anchor as (
     select
+        wallet_legs.chain,
+        wallet_legs.token_address,
         wallet_legs.wallet_address,
         wallet_legs.flow_date,
         sum(case when wallet_anchors.anchor_block is not null and wallet_legs.block_number > wallet_anchors.anchor_block
@@ -57,8 +61,10 @@ legs_by_side_of_anchor as (
         count(*) as n_legs
     from wallet_legs
     inner join wallet_anchors
-        on wallet_legs.wallet_address = wallet_anchors.wallet_address
-    group by wallet_legs.wallet_address, wallet_legs.flow_date
+        on wallet_legs.chain = wallet_anchors.chain
+        and wallet_legs.token_address = wallet_anchors.token_address
+        and wallet_legs.wallet_address = wallet_anchors.wallet_address
+    group by wallet_legs.chain, wallet_legs.token_address, wallet_legs.wallet_address, wallet_legs.flow_date
 ),
 
 wallet_days as (
@@ -76,9 +82,13 @@ wallet_days as (
         coalesce(legs_by_side_of_anchor.not_after_anchor, 0) as not_after_anchor,
         coalesce(legs_by_side_of_anchor.netflow, 0) as netflow
     from calendar
-    cross join wallet_anchors
+    inner join wallet_anchors
+        on calendar.chain = wallet_anchors.chain
+        and calendar.token_address = wallet_anchors.token_address
     left join legs_by_side_of_anchor
-        on wallet_anchors.wallet_address = legs_by_side_of_anchor.wallet_address
+        on wallet_anchors.chain = legs_by_side_of_anchor.chain
+        and wallet_anchors.token_address = legs_by_side_of_anchor.token_address
+        and wallet_anchors.wallet_address = legs_by_side_of_anchor.wallet_address
         and calendar.flow_date = legs_by_side_of_anchor.flow_date
 ),
 
@@ -93,11 +103,11 @@ balances as (
         cast(
             anchor_balance
             + sum(after_anchor) over (
-                partition by wallet_address order by flow_date
+                partition by chain, token_address, wallet_address order by flow_date
                 rows between unbounded preceding and current row
             )
             - coalesce(sum(not_after_anchor) over (
-                partition by wallet_address order by flow_date
+                partition by chain, token_address, wallet_address order by flow_date
                 rows between 1 following and unbounded following
             ), 0)
             as decimal(38, 18)

@@ -13,7 +13,7 @@ wallets_without_anchor as (
 ),
 
 token_supply as (
-    select balance as supply, anchor_block as supply_block
+    select chain, token_address, balance as supply, anchor_block as supply_block
     from {{ ref('int_balance_anchors_latest') }}
     where kind = 'supply'
 ),
@@ -21,14 +21,15 @@ token_supply as (
 data_end as (
     -- the last block and day of the transfers touching labelled wallets: an anchor after them rests on
     -- transfers the inputs may not have
-    select max(block_number) as last_block, max(flow_date) as last_date
+    select chain, token_address, max(block_number) as last_block, max(flow_date) as last_date
     from {{ ref('fct_exchange_transfers') }}
+    group by chain, token_address
 ),
 
 missing_by_exchange as (
-    select exchange, count(*) as n_wallets_without_anchor
+    select chain, token_address, exchange, count(*) as n_wallets_without_anchor
     from wallets_without_anchor
-    group by exchange
+    group by chain, token_address, exchange
 ),
 
 exchange_days as (
@@ -72,10 +73,15 @@ final as (
         end as share_of_supply
     from exchange_days
     left join missing_by_exchange
-        on exchange_days.exchange = missing_by_exchange.exchange
+        on exchange_days.chain = missing_by_exchange.chain
+        and exchange_days.token_address = missing_by_exchange.token_address
+        and exchange_days.exchange = missing_by_exchange.exchange
     left join token_supply
-        on 1 = 1
-    cross join data_end
+        on exchange_days.chain = token_supply.chain
+        and exchange_days.token_address = token_supply.token_address
+    left join data_end
+        on exchange_days.chain = data_end.chain
+        and exchange_days.token_address = data_end.token_address
 )
 
 select * from final

@@ -1,4 +1,4 @@
--- One row per exchange per calendar day of the data's range (days without transfers are zero rows),
+-- One row per token (chain, token_address), exchange and calendar day of the token's range (days without transfers are zero rows),
 -- for every exchange with at least one transfer. Transfers between two wallets of the exchange are
 -- internal: in internal_volume, not in inflow or outflow. A transfer between two exchanges is an
 -- outflow of one and an inflow of the other.
@@ -20,11 +20,14 @@ counterparty_stats as (
 ),
 
 exchanges as (
-    select distinct exchange from daily_flows
+    -- the exchanges of each token (chain, token_address) with a transfer of it
+    select distinct chain, token_address, exchange from daily_flows
 ),
 
 exchange_flows as (
     select
+        chain,
+        token_address,
         flow_date,
         exchange,
         sum(case when direction = 'in' and flow_type <> 'internal' then amount end) as inflow,
@@ -35,7 +38,7 @@ exchange_flows as (
         sum(case when direction = 'out' and flow_type <> 'internal' then n_transfers end) as n_withdrawals,
         sum(case when direction = 'in' and flow_type = 'internal' then n_transfers end) as n_internal
     from daily_flows
-    group by flow_date, exchange
+    group by chain, token_address, flow_date, exchange
 ),
 
 exchange_days as (
@@ -45,7 +48,9 @@ exchange_days as (
         calendar.flow_date,
         exchanges.exchange
     from calendar
-    cross join exchanges
+    inner join exchanges
+        on calendar.chain = exchanges.chain
+        and calendar.token_address = exchanges.token_address
 ),
 
 exchange_days_with_flows as (
@@ -63,7 +68,9 @@ exchange_days_with_flows as (
         cast(coalesce(exchange_flows.n_internal, 0) as bigint) as n_internal
     from exchange_days
     left join exchange_flows
-        on exchange_days.flow_date = exchange_flows.flow_date
+        on exchange_days.chain = exchange_flows.chain
+        and exchange_days.token_address = exchange_flows.token_address
+        and exchange_days.flow_date = exchange_flows.flow_date
         and exchange_days.exchange = exchange_flows.exchange
 ),
 

@@ -1,4 +1,4 @@
--- One row per calendar day of the data's range: flows across the boundary of all labelled exchanges.
+-- One row per token (chain, token_address) and calendar day of the token's range: flows across the boundary of all labelled exchanges.
 -- inflow is what arrives from outside every labelled exchange, outflow what leaves them; internal and
 -- cross-exchange transfers move tokens between labelled wallets and are reported beside, not in, netflow.
 with daily_flows as (
@@ -22,6 +22,8 @@ boundary_flows as (
     -- a deposit has only an in leg and a withdrawal only an out leg; an internal or cross-exchange
     -- transfer has both, so its in leg counts it once
     select
+        chain,
+        token_address,
         flow_date,
         sum(case when flow_type = 'deposit' then amount end) as inflow,
         sum(case when flow_type = 'withdrawal' then amount end) as outflow,
@@ -32,7 +34,7 @@ boundary_flows as (
         sum(case when flow_type = 'internal' and direction = 'in' then n_transfers end) as n_internal,
         sum(case when flow_type = 'cross_exchange' and direction = 'in' then n_transfers end) as n_cross_exchange
     from daily_flows
-    group by flow_date
+    group by chain, token_address, flow_date
 ),
 
 days_with_flows as (
@@ -51,7 +53,9 @@ days_with_flows as (
         cast(coalesce(boundary_flows.n_cross_exchange, 0) as bigint) as n_cross_exchange
     from calendar
     left join boundary_flows
-        on calendar.flow_date = boundary_flows.flow_date
+        on calendar.chain = boundary_flows.chain
+        and calendar.token_address = boundary_flows.token_address
+        and calendar.flow_date = boundary_flows.flow_date
 ),
 
 with_metrics as (

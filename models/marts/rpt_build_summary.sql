@@ -1,10 +1,16 @@
--- One row: what a build holds, for the build's printed summary, the reports, the agent and the docs site.
--- The input's reconciliation summed over the files (rpt_input_reconciliation: rows_read = transfers_kept +
--- duplicate_rows + rejected_rows + other_token_rows), the calendar of the data, the total's flows summed over
--- it (and in USD over its days with a price), the transfers touching labelled wallets, the series scored and the anomalies, and the rejected rows with
--- their most frequent reason. A sum of amounts past DECIMAL(38,18) is NULL (decimal_in_range; 0 when there are no days;
--- not coalesce(sum, 0), which would turn Spark's NULL of an overflow into 0).
-with reconciliation as (
+-- One row per token of the build (stg_tokens__selected): what a build holds, for the build's printed summary
+-- (a line per token), the reports, the agent and the docs site. The token's own figures: the calendar of its
+-- data, its total's flows summed over it (and in USD over its days with a price), its transfers touching
+-- labelled wallets, its series scored and its anomalies. The build's figures, the same on every row (a file may
+-- hold several tokens): the input's reconciliation summed over the files (rpt_input_reconciliation: rows_read =
+-- transfers_kept + duplicate_rows + rejected_rows + other_token_rows) and the rejected rows with their most
+-- frequent reason. A sum of amounts past DECIMAL(38,18) is NULL (decimal_in_range; 0 when the token has no
+-- days; not coalesce(sum, 0), which would turn Spark's NULL of an overflow into 0).
+with tokens as (
+    select * from {{ ref('stg_tokens__selected') }}
+),
+
+reconciliation as (
     select * from {{ ref('rpt_input_reconciliation') }}
 ),
 
@@ -37,6 +43,8 @@ input_totals as (
 
 flow_totals as (
     select
+        chain,
+        token_address,
         min(flow_date) as first_flow_date,
         max(flow_date) as last_flow_date,
         cast(count(*) as bigint) as n_days,
@@ -68,15 +76,19 @@ flow_totals as (
             then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
         end as netflow_usd
     from daily_total
+    group by chain, token_address
 ),
 
 transfer_totals as (
-    select cast(count(*) as bigint) as n_exchange_transfers
+    select chain, token_address, cast(count(*) as bigint) as n_exchange_transfers
     from exchange_transfers
+    group by chain, token_address
 ),
 
 score_totals as (
     select
+        chain,
+        token_address,
         cast(count(distinct series) as bigint) as n_series,
         cast(count(zscore) as bigint) as n_scored_days,
         cast(coalesce(sum(case when is_anomaly then 1 else 0 end), 0) as bigint) as n_anomalies,
@@ -84,6 +96,7 @@ score_totals as (
             as n_total_anomalies,
         min(method) as method
     from zscores
+    group by chain, token_address
 ),
 
 rejection_totals as (
@@ -96,16 +109,44 @@ rejection_totals as (
 
 summary as (
     select
+        tokens.chain,
+        tokens.token_address,
+        tokens.symbol,
+        tokens.kind,
         input_totals.*,
-        flow_totals.*,
-        transfer_totals.*,
-        score_totals.*,
+        flow_totals.first_flow_date,
+        flow_totals.last_flow_date,
+        cast(coalesce(flow_totals.n_days, 0) as bigint) as n_days,
+        -- a token without days has no flow_totals row: its sums are 0 (a NULL of an overflow stays NULL)
+        {% for column in ['inflow', 'outflow', 'netflow', 'internal_volume', 'cross_exchange_volume'] %}
+        case when flow_totals.chain is null then cast(0 as decimal(38, 18)) else flow_totals.{{ column }} end
+            as {{ column }},
+        {% endfor %}
+        {% for column in ['n_deposits', 'n_withdrawals', 'n_internal', 'n_cross_exchange', 'n_priced_days'] %}
+        cast(coalesce(flow_totals.{{ column }}, 0) as bigint) as {{ column }},
+        {% endfor %}
+        flow_totals.inflow_usd,
+        flow_totals.outflow_usd,
+        flow_totals.netflow_usd,
+        cast(coalesce(transfer_totals.n_exchange_transfers, 0) as bigint) as n_exchange_transfers,
+        cast(coalesce(score_totals.n_series, 0) as bigint) as n_series,
+        cast(coalesce(score_totals.n_scored_days, 0) as bigint) as n_scored_days,
+        cast(coalesce(score_totals.n_anomalies, 0) as bigint) as n_anomalies,
+        cast(coalesce(score_totals.n_total_anomalies, 0) as bigint) as n_total_anomalies,
+        score_totals.method,
         rejection_totals.*
-    from input_totals
-    cross join flow_totals
-    cross join transfer_totals
-    cross join score_totals
+    from tokens
+    cross join input_totals
     cross join rejection_totals
+    left join flow_totals
+        on tokens.chain = flow_totals.chain
+        and tokens.token_address = flow_totals.token_address
+    left join transfer_totals
+        on tokens.chain = transfer_totals.chain
+        and tokens.token_address = transfer_totals.token_address
+    left join score_totals
+        on tokens.chain = score_totals.chain
+        and tokens.token_address = score_totals.token_address
 )
 
 select * from summary

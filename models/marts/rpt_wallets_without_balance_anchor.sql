@@ -6,13 +6,13 @@ with wallet_days as (
 ),
 
 anchored_wallets as (
-    select wallet_address, exchange
+    select chain, token_address, wallet_address, exchange
     from {{ ref('int_balance_anchors_latest') }}
     where kind = 'wallet'
 ),
 
 anchored_exchanges as (
-    select distinct exchange
+    select distinct chain, token_address, exchange
     from anchored_wallets
 ),
 
@@ -43,9 +43,13 @@ without_anchor as (
         anchored_exchanges.exchange is not null as has_exchange_other_anchors
     from moved_wallets
     left join anchored_wallets
-        on moved_wallets.wallet_address = anchored_wallets.wallet_address
+        on moved_wallets.chain = anchored_wallets.chain
+        and moved_wallets.token_address = anchored_wallets.token_address
+        and moved_wallets.wallet_address = anchored_wallets.wallet_address
     left join anchored_exchanges
-        on moved_wallets.exchange = anchored_exchanges.exchange
+        on moved_wallets.chain = anchored_exchanges.chain
+        and moved_wallets.token_address = anchored_exchanges.token_address
+        and moved_wallets.exchange = anchored_exchanges.exchange
     where anchored_wallets.wallet_address is null
 )
 

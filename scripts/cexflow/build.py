@@ -30,14 +30,14 @@ class BuildOptions:
     the top-k and the anomaly options (`cexflow.methods.ANOMALY_OPTIONS`), and otherwise what the field's
     comment says. A value of the wrong kind or out of range is a CexflowError that names the option."""
 
-    input: tuple[str, ...] = ()  # raw transfer files, folders or globs; empty: the bundled sample
+    input: tuple[str, ...] = ()  # raw transfer files, folders or globs, each maybe CHAIN=...; empty: the bundled sample
     blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
     labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
     balances: tuple[str, ...] = ()  # balance anchor CSVs (files or globs) for the exchange reserve; empty: none
     prices: tuple[str, ...] = ()  # daily USD price CSVs (files or globs); empty: none, the USD columns are NULL
-    token: str | None = None  # symbol of seeds/tokens.csv or a 0x address (var token)
+    token: tuple[str, ...] = ()  # symbols of seeds/tokens.csv, 0x addresses or "all" (var token); empty: the default
     decimals: int | None = None  # None: from seeds/tokens.csv
-    chain: str | None = None  # var chain
+    chain: str | None = None  # var chain: the default chain (of inputs without CHAIN= and of unknown addresses)
     db: Path | None = None  # None: $CEXFLOW_DB or cexflow.duckdb in the project root
     target: str = "duckdb"  # dbt target of profiles.yml: duckdb or spark
     spark_dir: Path | None = None  # with target spark; None: $CEXFLOW_SPARK_DIR or spark/ in the project root
@@ -62,7 +62,7 @@ class BuildOptions:
     verbose: bool = False  # show the dbt command and dbt's own output
 
     def __post_init__(self) -> None:
-        for name in ("input", "blocks", "labels", "balances", "prices"):  # a list, a tuple or one path
+        for name in ("input", "blocks", "labels", "balances", "prices", "token"):  # a list, a tuple or one
             value = getattr(self, name)
             paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
             object.__setattr__(self, name, tuple(str(p) for p in paths))
@@ -106,16 +106,44 @@ class BuildSummary:
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
     prices: str = ""  # the USD line, when the build read prices (prices_line)
+    tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
 
     def lines(self) -> list[str]:
-        period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
-        return [
-            f"read {self.rows_read:,} rows from {self.files:,} file(s): {self.transfers:,} transfers kept, "
-            f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens",
-            f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
-            f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-        ] + [line for line in (self.reserve, self.prices, self.mode) if line] + [
+        read = (f"read {self.rows_read:,} rows from {self.files:,} file(s): {self.transfers:,} transfers kept, "
+                f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens")
+        if len(self.tokens) > 1:
+            body = [read, *(token.line() for token in self.tokens),
+                    f"{len(self.tokens):,} tokens, {self.anomalies:,} anomalies ({self.method}) in {self.series:,} "
+                    f"series; marts in {self.db}"]
+        else:
+            period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
+            body = [
+                read,
+                f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
+                f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
+            ]
+        return body + [line for line in (self.reserve, self.prices, self.mode) if line] + [
             f"warning: {warning}" for warning in self.warnings]
+
+
+@dataclass
+class TokenSummary:
+    """A token's line of a multi-token build's summary (rpt_build_summary's row of the token)."""
+
+    label: str  # the symbol, or the address
+    chain: str
+    days: int
+    first_day: str | None
+    last_day: str | None
+    exchange_transfers: int
+    series: int
+    anomalies: int
+
+    def line(self) -> str:
+        days = "1 day" if self.days == 1 else f"{self.days:,} days"
+        return (f"{self.label} on {self.chain}: {days} ({self.first_day} to {self.last_day}), "
+                f"{self.exchange_transfers:,} transfers touch labelled exchange wallets, {self.anomalies:,} "
+                f"anomalies in {self.series:,} series")
 
 
 def build_vars(options: BuildOptions) -> dict:
@@ -123,23 +151,60 @@ def build_vars(options: BuildOptions) -> dict:
     is the var of dbt_project.yml."""
     defaults = project_vars()
     anomaly = anomaly_vars(options)
-    token = inputs.resolve_token(options.token or defaults["token"], options.chain or defaults["chain"],
-                                 options.decimals)
-    files = inputs.classify_inputs(list(options.input) or [str(SAMPLE_INPUT)], list(options.blocks))
-    dbt_vars: dict = {"input_files": files.dbt_input_files()}
+    default_chain = (options.chain or defaults["chain"]).strip().lower()
+    labels_files = inputs.label_files(list(options.labels)) if options.labels else []
+    known = inputs.known_chains(labels_files) | {default_chain}
+    specs = [inputs.split_chain(spec, known) for spec in options.input] or [(None, str(SAMPLE_INPUT))]
+    files = inputs.classify_inputs(specs, list(options.blocks))
+    chains = list(dict.fromkeys([default_chain, *sorted(set(files.chains.values()))]))
+    tokens = inputs.resolve_tokens(list(options.token) or [defaults["token"]], chains, options.decimals)
+    check_files_on_chains(files, tokens, default_chain)
+    for chain in dict.fromkeys(t.chain for t in tokens):
+        option = f"--chain {chain}" if chain == default_chain else f"--input {chain}=..."
+        check_labels_on_chain(labels_files, chain, option)
+    dbt_vars: dict = {"input_files": files.dbt_input_files(), "input_chains": files.dbt_input_chains(default_chain)}
     dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(list(options.blocks)) if options.blocks else []
-    dbt_vars["labels_files"] = inputs.label_files(list(options.labels)) if options.labels else []
-    check_labels_on_chain(dbt_vars["labels_files"], token.chain)
+    dbt_vars["labels_files"] = labels_files
     dbt_vars["balances_files"] = inputs.balances_files(list(options.balances)) if options.balances else []
     dbt_vars["prices_files"] = inputs.prices_files(list(options.prices)) if options.prices else []
-    dbt_vars.update(chain=token.chain, token=token.address, token_decimals=token.decimals,
-                    topk_days=options.top_k or defaults["topk_days"])
+    if len(tokens) == 1:  # as a single-token build always had them
+        dbt_vars.update(chain=default_chain, token=tokens[0].address, token_decimals=tokens[0].decimals)
+    else:
+        dbt_vars.update(chain=default_chain, token=[t.address for t in tokens], token_decimals=options.decimals)
+    dbt_vars.update(topk_days=options.top_k or defaults["topk_days"])
     dbt_vars.update(anomaly)
     return dbt_vars
 
 
-def check_labels_on_chain(labels_files: list[str], chain: str) -> None:
-    """Labels with no address on the build's chain leave every transfer unlabelled: an error."""
+def build_tokens(dbt_vars: dict) -> list[inputs.Token]:
+    """The tokens of a build's vars (var token is one address or a list), as build_vars resolved them."""
+    names = [dbt_vars["token"]] if isinstance(dbt_vars["token"], str) else list(dbt_vars["token"])
+    chains = list(dict.fromkeys([dbt_vars["chain"], *sorted(dbt_vars.get("input_chains", {}))]))
+    return inputs.resolve_tokens(names, chains, dbt_vars["token_decimals"])
+
+
+def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], default_chain: str) -> None:
+    """A file without a token column (the seed export) needs its chain to have one token in the build; the
+    blocks files are of the default chain, so an ethereum-etl file of another chain needs block_timestamp."""
+    per_chain: dict[str, list[str]] = {}
+    for token in tokens:
+        per_chain.setdefault(token.chain, []).append(token.label)
+    for path in files.by_format.get("seed_export", []):
+        chain = files.chain_of(path, default_chain)
+        if len(per_chain.get(chain, [])) != 1:
+            held = ", ".join(per_chain.get(chain, [])) or "none"
+            raise CexflowError(f"{path}: a seed-project export has no token column, so it needs one token of its "
+                               f"chain {chain} in the build (the build has {held}); build it with one --token")
+    for path in files.etl_without_timestamp:
+        chain = files.chain_of(path, default_chain)
+        if chain != default_chain:
+            raise CexflowError(f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "
+                               f"of the default chain ({default_chain}); give this file with block_timestamp, or "
+                               f"build {chain} with --chain {chain}")
+
+
+def check_labels_on_chain(labels_files: list[str], chain: str, option: str | None = None) -> None:
+    """Labels with no address on a chain of the build's tokens leave every transfer unlabelled: an error."""
     files = labels_files or [str(EXCHANGE_WALLETS_SEED)]
     counts = inputs.label_chains(files)
     if counts.get(chain):
@@ -147,8 +212,9 @@ def check_labels_on_chain(labels_files: list[str], chain: str) -> None:
     named = ", ".join(str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f
                       for f in files)
     found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
+    option = option or f"--chain {chain}"
     raise CexflowError(
-        f"--chain {chain}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
+        f"{option}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
         f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
         "chain of your data as --chain")
 
@@ -186,18 +252,30 @@ def summarize_spark(spark_dir: Path, method: str | None = None) -> BuildSummary:
 def summarize_marts(con, location: Path, method: str | None = None) -> BuildSummary:
     """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
     z-scores were computed with, unless given)."""
-    from cexflow.db import build_summary
+    from cexflow.db import token_summaries
 
-    row = build_summary(con)
+    rows = token_summaries(con)
+    with_data = [r for r in rows if r["n_days"]] or rows[:1]
 
     def day(value) -> str | None:
         return None if value is None else str(value)
 
-    return BuildSummary(location, row["n_files"], row["rows_read"], row["transfers_kept"], row["duplicate_rows"],
-                        row["rejected_rows"], row["other_token_rows"], row["n_exchange_transfers"],
-                        day(row["first_flow_date"]), day(row["last_flow_date"]), row["n_days"], row["n_series"],
-                        row["n_anomalies"], method or row["method"],
-                        reserve=reserve_line(con), prices=prices_line(con))
+    first = min((r["first_flow_date"] for r in with_data if r["first_flow_date"]), default=None)
+    last = max((r["last_flow_date"] for r in with_data if r["last_flow_date"]), default=None)
+    row = rows[0]
+    summary = BuildSummary(
+        location, row["n_files"], row["rows_read"], row["transfers_kept"], row["duplicate_rows"], row["rejected_rows"],
+        row["other_token_rows"], sum(r["n_exchange_transfers"] for r in with_data), day(first), day(last),
+        sum(r["n_days"] for r in with_data), sum(r["n_series"] for r in with_data),
+        sum(r["n_anomalies"] for r in with_data),
+        method or next((r["method"] for r in with_data if r["method"]), row["method"]),
+        reserve=reserve_line(con), prices=prices_line(con))
+    if len(with_data) > 1:
+        summary.tokens = [TokenSummary(r["symbol"] or r["token_address"], r["chain"], r["n_days"],
+                                       day(r["first_flow_date"]), day(r["last_flow_date"]),
+                                       r["n_exchange_transfers"], r["n_series"], r["n_anomalies"])
+                          for r in with_data]
+    return summary
 
 
 def reserve_line(con) -> str:
@@ -243,7 +321,7 @@ def dbt_build_command(run_vars: dict, full_refresh: bool, full_check: bool, with
     """`dbt build` with the build's vars but its input files (run_dbt passes those in the environment):
     incremental or --full-refresh; the tests of the incremental tables on the rows the run writes, or with
     full_check every data test on whole tables and the unit tests; or no test at all."""
-    dbt_vars = {name: value for name, value in run_vars.items() if name != "input_files"}
+    dbt_vars = {name: value for name, value in run_vars.items() if name not in RUN_FILE_VARS}
     dbt_vars["data_tests_rows"] = "all" if full_check else "this_run"
     command = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)] + (["--full-refresh"] if full_refresh else [])
     if not with_tests:
@@ -253,9 +331,20 @@ def dbt_build_command(run_vars: dict, full_refresh: bool, full_check: bool, with
     return command
 
 
+# the vars that name a run's input files: cexflow passes them to dbt in the environment (run_dbt), not in --vars
+RUN_FILE_VARS = ("input_files", "input_chains")
+
+
 def file_fingerprint(path: str) -> str:
     stat = Path(path).stat()
     return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def input_fingerprints(dbt_vars: dict) -> dict[str, str]:
+    """Each input file's fingerprint, with its chain when it is not the default chain's (a file loaded on one chain
+    and given on another since is a changed file)."""
+    chain_of = {path: chain for chain, paths in dbt_vars.get("input_chains", {}).items() for path in paths}
+    return {f: file_fingerprint(f) + (f"@{chain_of[f]}" if f in chain_of else "") for f in input_paths(dbt_vars)}
 
 
 def code_fingerprint() -> str:
@@ -313,7 +402,7 @@ def recorded_build(db: Path) -> BuildRecord | None:
 def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
     """The vars and the mode of this build: incremental (only new input files) when the database holds
     a build of the same parameters whose every input file is unchanged, else a full refresh."""
-    current = {f: file_fingerprint(f) for f in input_paths(dbt_vars)}
+    current = input_fingerprints(dbt_vars)
     if full_refresh:
         return dbt_vars, True, "--full-refresh"
     if not db.exists():
@@ -335,7 +424,7 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
 
 def settings_of(dbt_vars: dict) -> str:
     """Every var of a build but its input files (the anomaly settings included), as text to compare."""
-    settings = {name: value for name, value in dbt_vars.items() if name != "input_files"}
+    settings = {name: value for name, value in dbt_vars.items() if name not in RUN_FILE_VARS}
     settings["balances_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("balances_files", [])}
     settings["prices_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("prices_files", [])}
     return json.dumps(settings, sort_keys=True)
@@ -359,7 +448,7 @@ def record_build(db: Path, dbt_vars: dict) -> None:
     reads), for the next incremental one."""
     import duckdb
 
-    rows = [(f, file_fingerprint(f)) for f in input_paths(dbt_vars)]
+    rows = list(input_fingerprints(dbt_vars).items())
     with duckdb.connect(str(db)) as con:
         con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters, ? as build_vars",
                     [loaded_parameters(dbt_vars), settings_of(dbt_vars)])
@@ -404,6 +493,7 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
     run_dbt(command, spark_dir, "spark", verbose=options.verbose, input_files=run_vars["input_files"],
+            input_chains=run_vars.get("input_chains"),
             progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check,
                                                                   **log_thresholds()))
     if hive_catalog():
@@ -435,7 +525,8 @@ def build(options: BuildOptions) -> BuildSummary:
         command = dbt_build_command(run_vars, full_refresh, full_check)
         progress = None if options.verbose else DbtProgress(with_unit_tests=full_check, **log_thresholds())
         run_dbt(command, db, options.target, verbose=options.verbose, write_to=work,
-                input_files=run_vars["input_files"], progress=progress)
+                input_files=run_vars["input_files"], input_chains=run_vars.get("input_chains"),
+                progress=progress)
         record_build(work, dbt_vars)
         summary = summarize(work)
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
@@ -448,20 +539,26 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     """What makes a finished build less useful than its exit code says, one line each (the summary prints
     them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
     error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
-    from cexflow.db import build_summary, connect, exchanges_anchored_after_data, input_reconciliation
+    from cexflow.db import connect, exchanges_anchored_after_data, input_reconciliation, token_summaries
 
-    token = inputs.resolve_token(dbt_vars["token"], dbt_vars["chain"], dbt_vars["token_decimals"])
-    token_text = f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
+    tokens = build_tokens(dbt_vars)
+
+    def text(token: inputs.Token) -> str:
+        return f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
+
+    tokens_text = " and ".join(text(t) for t in tokens)
     if summary.rows_read and summary.other_token == summary.rows_read:
+        options = " ".join(dict.fromkeys(f"--token {t.label}" for t in tokens))
         raise CexflowError(
-            f"--token {token.label} --chain {token.chain}: none of the {summary.rows_read:,} rows read is a transfer "
-            f"of {token_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
+            f"{options} --chain {dbt_vars['chain']}: none of the {summary.rows_read:,} rows read is a transfer "
+            f"of {tokens_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
     with connect(db) as con:
         per_file = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"],
                      f["rejected_rows"], f["other_token_rows"]) for f in input_reconciliation(con)]
-        row = build_summary(con)
-        top_reason = (row["top_rejection_reason"], row["top_rejection_rows"]) if row["top_rejection_reason"] else None
-        scored_days = row["n_scored_days"]
+        rows = {(r["chain"], r["token_address"]): r for r in token_summaries(con)}
+        first = next(iter(rows.values()))
+        top_reason = (first["top_rejection_reason"], first["top_rejection_rows"]) if first["top_rejection_reason"] \
+            else None
         late_anchors = exchanges_anchored_after_data(con)
     warnings = []
     if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
@@ -478,18 +575,28 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
                  for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)]
     if not summary.transfers:
         reason = f" (most often: {top_reason[0]}, {top_reason[1]:,} rows)" if top_reason else ""
-        return warnings + [f"no transfer of {token_text} was kept: of {summary.rows_read:,} rows read, "
+        return warnings + [f"no transfer of {tokens_text} was kept: of {summary.rows_read:,} rows read, "
                            f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
                            "tokens; the rejected rows are in stg_transfers_rejected"]
-    warnings += [f"{path}: none of its {rows:,} rows is a transfer of {token_text} ({rejected:,} rejected, "
+    warnings += [f"{path}: none of its {n:,} rows is a transfer of {tokens_text} ({rejected:,} rejected, "
                  f"{other:,} of other tokens)"
-                 for path, rows, kept, duplicates, rejected, other in per_file if rows and not kept and not duplicates]
-    if not summary.exchange_transfers:
-        labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
-        warnings.append(f"none of the {summary.transfers:,} transfers touches a labelled exchange wallet on "
-                        f"{token.chain} (labels: {labels}), so every netflow is zero; check --labels")
-    elif summary.days and not scored_days:
-        warnings.append(no_zscore_warning(summary.days, dbt_vars))
+                 for path, n, kept, duplicates, rejected, other in per_file if n and not kept and not duplicates]
+    asked_all = "all" in ([dbt_vars["token"]] if isinstance(dbt_vars["token"], str) else dbt_vars["token"])
+    several = len(tokens) > 1
+    for token in tokens:
+        row = rows.get((token.chain, token.address))
+        if row is None or not row["n_days"]:
+            if several and not asked_all:
+                warnings.append(f"no transfer of {text(token)} was kept: its tables have no rows")
+            continue
+        prefix = f"{token.label} on {token.chain}: " if several else ""
+        if not row["n_exchange_transfers"]:
+            labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
+            count = "" if several else f"{summary.transfers:,} "
+            warnings.append(f"{prefix}none of the {count}transfers touches a labelled exchange wallet on {token.chain} "
+                            f"(labels: {labels}), so every netflow is zero; check --labels")
+        elif not row["n_scored_days"]:
+            warnings.append(prefix + no_zscore_warning(row["n_days"], dbt_vars))
     return warnings
 
 

@@ -100,8 +100,9 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
     """The build options (cexflow.build.BuildOptions), shared with `cexflow agent`."""
     defaults = project_vars()
     g = parser.add_argument_group("build options")
-    g.add_argument("--input", action="append", metavar="PATH_OR_GLOB",
-                   help="raw transfer file, directory or glob; repeatable (default: the bundled sample)")
+    g.add_argument("--input", action="append", metavar="[CHAIN=]PATH_OR_GLOB",
+                   help="raw transfer file, directory or glob; repeatable; CHAIN= (e.g. arbitrum=data/arb/) gives "
+                        "the chain of its files, else they are of --chain (default: the bundled sample)")
     g.add_argument("--blocks", action="append", metavar="CSV",
                    help="ethereum-etl blocks.csv (number,timestamp) for token_transfers files without "
                         "block_timestamp; repeatable")
@@ -116,11 +117,15 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                    help="daily USD prices (date,chain,token,price_usd, as cexflow fetch --prices writes); "
                         "repeatable, globs; rows of another chain or token are left alone; default: none (the "
                         "USD columns are NULL)")
-    g.add_argument("--token", metavar="SYMBOL_OR_ADDRESS",
-                   help=f"token symbol from seeds/tokens.csv or a 0x address (default: {defaults['token']})")
+    g.add_argument("--token", action="append", metavar="SYMBOL_OR_ADDRESS",
+                   help="token symbol from seeds/tokens.csv (on every chain of the build that lists it), a 0x "
+                        "address, or all (every token of seeds/tokens.csv on the build's chains); repeatable "
+                        f"(default: {defaults['token']})")
     g.add_argument("--decimals", type=int, metavar="N",
-                   help="decimals of the token (default: from seeds/tokens.csv)")
-    g.add_argument("--chain", metavar="NAME", help=f"chain name (default: {defaults['chain']})")
+                   help="decimals of a --token address not in seeds/tokens.csv (default: from seeds/tokens.csv)")
+    g.add_argument("--chain", metavar="NAME",
+                   help=f"the default chain: of inputs without CHAIN= and of a --token address (default: "
+                        f"{defaults['chain']})")
     g.add_argument("--db", type=Path, metavar="PATH",
                    help="DuckDB file to build (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
     g.add_argument("--target", choices=("duckdb", "spark"),

@@ -101,6 +101,12 @@ def build_summary(con) -> dict:
     return read_rows(con, "select * from rpt_build_summary")[0]
 
 
+def token_summaries(con) -> list[dict]:
+    """rpt_build_summary's rows, one per token of the build (by chain, then symbol): the token's own figures,
+    and the build's input reconciliation and rejections, the same on every row."""
+    return read_rows(con, "select * from rpt_build_summary order by chain, symbol, token_address")
+
+
 def input_reconciliation(con) -> list[dict]:
     """rpt_input_reconciliation: one row per input file."""
     return read_rows(con, """

@@ -106,7 +106,8 @@ def release_dbt_duckdb() -> None:
 
 
 def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *, write_to: Path | None = None,
-            input_files: dict[str, list[str]] | None = None, progress: DbtProgress | None = None,
+            input_files: dict[str, list[str]] | None = None, input_chains: dict[str, list[str]] | None = None,
+            progress: DbtProgress | None = None,
             target_path: Path | None = None, in_process: bool = True):
     """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
     `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's working
@@ -118,7 +119,8 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
     other work of this process, as the docs site's: dbt in this process changes its working directory and
     environment): dbt runs as a subprocess, with its environment of its own; returns None. A Spark session (a
     JVM configured for one warehouse) ends with its subprocess. `input_files` (var input_files)
-    goes to dbt in CEXFLOW_INPUT_FILES, not in --vars (macros/read_raw_files.sql: input_files). `progress`
+    goes to dbt in CEXFLOW_INPUT_FILES, not in --vars (macros/read_raw_files.sql: input_files), and
+    `input_chains` (var input_chains) in CEXFLOW_INPUT_CHAINS (macros/build_scope.sql). `progress`
     is shown while dbt runs. dbt's folders: dbt_folders(db, target), or `target_path` (logs beside it).
     """
     if target_path is None:
@@ -129,10 +131,12 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
            "DBT_PROFILES_DIR": str(PROJECT_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if input_files is not None:
         env["CEXFLOW_INPUT_FILES"] = json.dumps(input_files)
+        env["CEXFLOW_INPUT_CHAINS"] = json.dumps(input_chains or {})
     args = [*command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target", target,
             "--target-path", str(target_path), "--log-path", str(log_path), "--no-use-colors"]
     if verbose:
-        shown_env = {k: v for k, v in env.items() if k in ("CEXFLOW_INPUT_FILES", "CEXFLOW_DB", "CEXFLOW_SPARK_DIR")}
+        shown_env = {k: v for k, v in env.items() if k in ("CEXFLOW_INPUT_FILES", "CEXFLOW_INPUT_CHAINS", "CEXFLOW_DB",
+                                                                 "CEXFLOW_SPARK_DIR")}
         print("+ " + " ".join(f"{k}={shlex.quote(v)}" for k, v in shown_env.items()) + " "
               + shlex.join([dbt_executable(), *args]), file=sys.stderr, flush=True)
     success = False

@@ -48,13 +48,26 @@ LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as int_exchang
 
 @dataclass
 class InputFiles:
-    """The input files of one build, grouped by format (absolute paths)."""
+    """The input files of one build, grouped by format (absolute paths), with the chain of each file that is
+    not on the build's default chain (`--input CHAIN=PATH`)."""
 
     by_format: dict[str, list[str]] = field(default_factory=dict)
     etl_without_timestamp: list[str] = field(default_factory=list)
+    chains: dict[str, str] = field(default_factory=dict)  # path -> chain, for files given with CHAIN=
 
     def add(self, fmt: str, path: str) -> None:
         self.by_format.setdefault(fmt, []).append(path)
+
+    def chain_of(self, path: str, default_chain: str) -> str:
+        return self.chains.get(path, default_chain)
+
+    def dbt_input_chains(self, default_chain: str) -> dict[str, list[str]]:
+        """var input_chains: chain -> its files, for the files not on the default chain."""
+        by_chain: dict[str, list[str]] = {}
+        for path, chain in sorted(self.chains.items()):
+            if chain != default_chain:
+                by_chain.setdefault(chain, []).append(path)
+        return by_chain
 
     @property
     def all_files(self) -> list[str]:
@@ -124,23 +137,63 @@ def classify_json(path: Path) -> str:
     raise CexflowError(f"{path}: unknown JSON layout; accepted: an {FORMATS[JSON_FORMAT].description}")
 
 
-def classify_inputs(patterns: list[str], blocks: list[str] | None = None) -> InputFiles:
-    """Group the input files by format; check that ethereum-etl files without times have blocks files."""
+CHAIN_PREFIX = re.compile(r"^(?P<chain>[a-z][a-z0-9_-]*)=(?P<pattern>.+)$")
+
+
+def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, str]:
+    """An --input's chain and pattern: `arbitrum=data/arb/*.csv` is the files of data/arb/*.csv on arbitrum
+    (`chains`: the chain names a build knows, of seeds/tokens.csv and the labels); a spec without a chain
+    prefix, or one that is the name of an existing file, is a pattern of the build's default chain."""
+    match = CHAIN_PREFIX.match(spec)
+    if not match or Path(spec).expanduser().exists():
+        return None, spec
+    if match["chain"] not in chains:
+        raise CexflowError(f"--input {spec}: unknown chain '{match['chain']}' (known: {', '.join(sorted(chains))}); "
+                           "write --input CHAIN=PATH with a chain of seeds/tokens.csv or of the labels' chain column")
+    return match["chain"], match["pattern"]
+
+
+def known_chains(label_files: list[str] | None = None) -> set[str]:
+    """The chains a build can name: those of seeds/tokens.csv and of the label files (default: the seed's)."""
+    with open(TOKENS_SEED, newline="", encoding="utf-8") as fh:
+        chains = {(row.get("chain") or "").strip().lower() for row in csv.DictReader(fh)}
+    from cexflow.paths import EXCHANGE_WALLETS_SEED
+
+    return (chains | set(label_chains(label_files or [EXCHANGE_WALLETS_SEED]))) - {""}
+
+
+def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[str] | None = None) -> InputFiles:
+    """Group the input files by format; check that ethereum-etl files without times have blocks files. A
+    pattern is a path or glob of the default chain, or a (chain, pattern) pair (split_chain)."""
     files = InputFiles()
-    for path in expand(patterns, "--input"):
-        if path.suffix.lower() == ".json":
-            files.add(classify_json(path), str(path))
-            continue
-        fmt = classify_csv(path)
-        files.add(fmt, str(path))
-        if fmt == "ethereum_etl" and "block_timestamp" not in read_header(path):
-            files.etl_without_timestamp.append(str(path))
+    for spec in patterns:
+        chain, pattern = spec if isinstance(spec, tuple) else (None, spec)
+        for path in expand([pattern], "--input"):
+            previous = files.chains.get(str(path))
+            if str(path) in files.all_files and previous != chain:
+                raise CexflowError(f"--input {pattern}: {path} is given on two chains "
+                                   f"({previous or 'the default chain'} and {chain or 'the default chain'})")
+            if chain is not None:
+                files.chains[str(path)] = chain
+            if str(path) not in files.all_files:
+                _classify_one(files, path)
     if files.etl_without_timestamp and not blocks:
         raise CexflowError(
             f"{files.etl_without_timestamp[0]}: ethereum-etl rows without block_timestamp need a blocks file "
             "(--blocks blocks.csv with columns number,timestamp)"
         )
     return files
+
+
+def _classify_one(files: InputFiles, path: Path) -> None:
+    """Add one input file to `files` under its format (by its header, or a JSON file's layout)."""
+    if path.suffix.lower() == ".json":
+        files.add(classify_json(path), str(path))
+        return
+    fmt = classify_csv(path)
+    files.add(fmt, str(path))
+    if fmt == "ethereum_etl" and "block_timestamp" not in read_header(path):
+        files.etl_without_timestamp.append(str(path))
 
 
 def blocks_files(patterns: list[str]) -> list[str]:
@@ -279,3 +332,51 @@ def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_d
         raise CexflowError(f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
                            "pass --token 0xADDRESS --decimals N")
     raise CexflowError(f"--token {token}: unknown on {chain} (known: {known}); or pass a 0x address with --decimals")
+
+
+def seed_tokens() -> list[Token]:
+    """Every token of seeds/tokens.csv, in its order."""
+    with open(TOKENS_SEED, newline="", encoding="utf-8") as fh:
+        rows = [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+    return [Token(r["chain"].lower(), r["token_address"].lower(), r["symbol"], int(r["decimals"])) for r in rows]
+
+
+def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = None) -> list[Token]:
+    """The tokens of a build (`--token`, repeatable) on its chains (`chains`, the default chain first): a symbol or
+    address of seeds/tokens.csv is that token on every chain of the build where the seed lists it; `all` is every
+    seed token of the build's chains; an address not in the seed is a token of the default chain with its
+    --decimals. With one token, --decimals overrides the seed's decimals (resolve_token); with several it is for
+    the address not in the seed only. As stg_tokens__selected resolves var token."""
+    seed = [t for t in seed_tokens() if t.chain in chains]
+    found: dict[tuple[str, str], Token] = {}
+    unknown_addresses = []
+    for name in names:
+        wanted = name.strip().lower()
+        if wanted == "all":
+            matches = seed
+            if not matches:
+                raise CexflowError(f"--token all: seeds/tokens.csv has no token on {' or '.join(chains)}")
+        else:
+            matches = [t for t in seed if wanted in (t.address, (t.symbol or "").lower())]
+        if not matches:
+            if len(chains) == 1:  # the single-chain wording and checks of resolve_token
+                matches = [resolve_token(name, chains[0], decimals)]
+            elif ADDRESS.match(wanted):
+                if decimals is None:
+                    raise CexflowError(f"--token {name}: not in seeds/tokens.csv for chain {chains[0]} (nor "
+                                       f"{', '.join(chains[1:])}); pass its --decimals")
+                matches = [Token(chains[0], wanted, None, decimals)]
+            else:
+                known = ", ".join(sorted({t.symbol for t in seed if t.symbol}))
+                raise CexflowError(f"--token {name}: unknown on {' and '.join(chains)} (known: {known}); "
+                                   "or pass a 0x address with --decimals")
+            unknown_addresses += [t for t in matches if t.symbol is None]
+        for token in matches:
+            found.setdefault((token.chain, token.address), token)
+    tokens = list(found.values())
+    if decimals is not None and len(tokens) == 1:
+        return [Token(tokens[0].chain, tokens[0].address, tokens[0].symbol, decimals)]
+    if decimals is not None and not unknown_addresses:
+        raise CexflowError(f"--decimals {decimals}: with several tokens ({', '.join(t.label for t in tokens)}), "
+                           "--decimals is only for a --token address that seeds/tokens.csv does not list")
+    return tokens

@@ -40,13 +40,25 @@
 {% endmacro %}
 
 {#- The legs (int_flow_legs) that an incremental model by flow_date recomputes: on an incremental run, those of
-    the days this run's transfers fall on; otherwise all. -#}
-{% macro flow_legs_of_this_run() %}
+    the days this run's transfers fall on; otherwise all. The days are read when the model runs and given as
+    constants, which lets the scan of the transfers skip the row groups of other days (a join with the days'
+    query scans them all: 0.6 s of 3.2 million rows, for each model, against none); more than
+    max_listed_days of them are joined instead. -#}
+{% macro flow_legs_of_this_run(max_listed_days=400) %}
 {% if is_incremental() %}
+{% set days = run_query(cexflow.flow_dates_of_this_run() ~ ' order by 1').columns[0].values() | list if execute else [] %}
+{% if execute and days | length <= max_listed_days %}
+select flow_legs.*
+from {{ ref('int_flow_legs') }} as flow_legs
+where {% if days %}flow_legs.flow_date in (
+    {%- for day in days %}cast('{{ day }}' as date){{ ', ' if not loop.last }}{% endfor -%}
+){% else %}1 = 0{% endif %}
+{% else %}
 select flow_legs.*
 from {{ ref('int_flow_legs') }} as flow_legs
 inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
     on flow_legs.flow_date = days_of_this_run.flow_date
+{% endif %}
 {% else %}
 select * from {{ ref('int_flow_legs') }}
 {% endif %}

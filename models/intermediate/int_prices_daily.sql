@@ -1,4 +1,4 @@
--- The build token's USD price per UTC day, one row per day with a usable price (int_prices_validated: no
+-- Each token's USD price per UTC day, one row per token and day with a usable price (int_prices_validated: no
 -- rejection, not another token's row; rows repeating a day's price are one). Days without a row have no price:
 -- the marts' USD columns are NULL there.
 with validated as (

@@ -1,4 +1,4 @@
--- The transfers of the build's token that more than one usable input row carries (a transfer in several
+-- The transfers of the build's tokens that more than one usable input row carries (a transfer in several
 -- files, or the seed export's row per exchange address): one row per such transfer_id, with the row it is
 -- kept from (the first by file name, then line) and how many rows carry it. A transfer of one row is not
 -- here: that row is the transfer (int_transfers_deduplicated).

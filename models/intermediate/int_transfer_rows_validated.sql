@@ -1,5 +1,5 @@
 -- Every row of every input file, typed, with the reason it cannot be used (NULL when it can), and for a
--- usable row of the build's token the id of its transfer. One row per (source_file, line_number). The
+-- usable row of a token of the build the id of its transfer. One row per (source_file, line_number). The
 -- only model that stores the raw files' rows; the raw text of a row is kept only when the row is rejected.
 -- Incremental: a run reads only the files it is given and appends the rows of files not loaded yet
 -- (cexflow build passes the new files only; changed or removed files make it rebuild in full). The CSV rows
@@ -29,14 +29,12 @@ with unioned_rows as (
 {% endif %}
 
 keyed as (
-    -- the token a row names, as the selected tokens' addresses are written (lower case, trimmed); a row
-    -- without one (the seed export) is of its chain's one token, when the chain has one
+    -- the token a row names; a row without one (the seed export) is of its chain's one token, when the chain
+    -- has one
     select
         unioned_rows.*,
         coalesce(
-            case when {{ cexflow.matches('unioned_rows.raw_token_address', '0x[0-9a-f]{40}') }}
-                then unioned_rows.raw_token_address
-                else lower({{ cexflow.trim_text('unioned_rows.raw_token_address') }}) end,
+            unioned_rows.raw_token_address,
             case
                 {% for row in tokens if row[3] == 1 %}
                 when unioned_rows.chain = {{ cexflow.sql_string(row[0]) }} then {{ cexflow.sql_string(row[1]) }}
@@ -54,11 +52,19 @@ with_token as (
             when keyed.chain = {{ cexflow.sql_string(row[0]) }} and keyed.row_token_address = {{ cexflow.sql_string(row[1]) }}
                 then {{ cexflow.sql_string(row[1]) }}
             {% endfor %}
+            {#- an address written in upper case or with blanks: compared again, only for the rows left -#}
+            {% for row in tokens %}
+            when keyed.chain = {{ cexflow.sql_string(row[0]) }}
+                and lower({{ cexflow.trim_text('keyed.row_token_address') }}) = {{ cexflow.sql_string(row[1]) }}
+                then {{ cexflow.sql_string(row[1]) }}
+            {% endfor %}
             when 1 = 0 then cast(null as {{ dbt.type_string() }})
         end as selected_token_address,
         case
             {% for row in tokens if row[2] is not none %}
-            when keyed.chain = {{ cexflow.sql_string(row[0]) }} and keyed.row_token_address = {{ cexflow.sql_string(row[1]) }}
+            when keyed.chain = {{ cexflow.sql_string(row[0]) }}
+                and (keyed.row_token_address = {{ cexflow.sql_string(row[1]) }}
+                     or lower({{ cexflow.trim_text('keyed.row_token_address') }}) = {{ cexflow.sql_string(row[1]) }})
                 then {{ row[2] }}
             {% endfor %}
             when 1 = 0 then cast(null as integer)

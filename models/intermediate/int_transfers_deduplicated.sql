@@ -1,4 +1,4 @@
--- One row per distinct transfer of the build's token: typed, valid, deduplicated.
+-- One row per distinct transfer of the build's tokens: typed, valid, deduplicated.
 -- A transfer is identified by (chain, token, tx hash, log index) where the input has a log index, and by
 -- (chain, token, tx hash, from, to, amount) where it has none (Etherscan and the seed export): a transfer
 -- listed in several files or rows counts once, and is credited to the first file (by name, then line).

@@ -1,4 +1,4 @@
--- One row per transfer of the build's token that touches a labelled exchange wallet.
+-- One row per transfer of the build's tokens that touches a labelled exchange wallet.
 -- Incremental: a run rewrites the transfers that its new input rows carry (DuckDB: delete+insert on
 -- transfer_id), or on Spark the flow_date partitions of the days those transfers' rows fall on
 -- (insert_overwrite), so that a transfer whose kept row moves to a new file moves as in a full build.

@@ -1,4 +1,4 @@
--- One row per balances row of the build's token that cannot be used, with its file, line and reason, and the
+-- One row per balances row of the build's tokens that cannot be used, with its file, line and reason, and the
 -- raw fields. Rows of other chains or tokens are not rejected: they are not this build's.
 {{ config(materialized='table') }}
 

@@ -1,4 +1,4 @@
--- One row per input row of the build's token that cannot be used, with its file, line and reason.
+-- One row per input row of the build's tokens that cannot be used, with its file, line and reason.
 -- Rows of other tokens are not rejected: they are counted in rpt_input_reconciliation.
 {{ config(materialized='table') }}
 

@@ -1,6 +1,6 @@
 -- The seed project's combined export: hash,blockNumber,timeStamp,from,to,value_LPT[,exchange].
 -- One row per data row of its files, renamed to the raw columns every format's staging model has, still
--- text. value_LPT is already in token units (decimal text); the file has no token column (the build's token).
+-- text. value_LPT is already in token units (decimal text); the file has no token column (the one token of its chain in the build).
 with source_rows as (
     {{ cexflow.read_csv_rows(cexflow.input_files('seed_export'), cexflow.input_format_columns('seed_export')) }}
 ),

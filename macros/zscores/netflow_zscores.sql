@@ -61,9 +61,10 @@
             inflow,
             outflow,
             netflow,
-            {% if min_usd > 0 -%}
+            price_usd,
+            inflow_usd,
+            outflow_usd,
             netflow_usd,
-            {% endif -%}
             cast(netflow as double) as netflow_value
         from {{ series_days }}
     ),
@@ -151,6 +152,10 @@
             inflow,
             outflow,
             netflow,
+            price_usd,
+            inflow_usd,
+            outflow_usd,
+            netflow_usd,
             baseline_mean,
             baseline_std,
             cast(baseline_days as integer) as baseline_days,

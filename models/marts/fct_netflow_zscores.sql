@@ -36,6 +36,11 @@ final as (
         inflow,
         outflow,
         netflow,
+        -- the day's USD (fct_netflow_daily_series; NULL without a price), for the readers of an anomaly
+        price_usd,
+        inflow_usd,
+        outflow_usd,
+        netflow_usd,
         baseline_mean,
         baseline_std,
         baseline_days,

@@ -1,8 +1,8 @@
 -- One row per exchange: its flows summed over the whole range of the data (fct_netflow_daily_by_exchange),
 -- its anomalies (rpt_netflow_anomalies), its mean whale ratio over the days with inflow, and its 30-day net
 -- position change (netflow_30d) and cumulative netflow on the last day of the data. gross_rank orders the
--- exchanges by gross flow (inflow + outflow), largest first, ties by name. A sum of amounts past
--- DECIMAL(38,18) is NULL (decimal_in_range).
+-- exchanges by gross flow (inflow + outflow), largest first, ties by name. With prices, the USD flows summed
+-- over the days with a price (n_priced_days). A sum of amounts past DECIMAL(38,18) is NULL (decimal_in_range).
 with daily_by_exchange as (
     select * from {{ ref('fct_netflow_daily_by_exchange') }}
 ),
@@ -31,7 +31,18 @@ exchange_sums as (
         {{ cexflow.decimal_in_range('sum(internal_volume)') }} as internal_volume,
         cast(sum(n_deposits) as bigint) as n_deposits,
         cast(sum(n_withdrawals) as bigint) as n_withdrawals,
-        avg(whale_ratio) as mean_whale_ratio
+        avg(whale_ratio) as mean_whale_ratio,
+        -- USD over the days with a price (as rpt_build_summary: NULL when no day has one, or when a priced
+        -- day's USD overflowed, since the sum would then leave that day out)
+        cast(count(price_usd) as bigint) as n_priced_days,
+        case when count(inflow_usd) = count(price_usd) and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} end as inflow_usd,
+        case when count(outflow_usd) = count(price_usd) and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(outflow_usd)') }} end as outflow_usd,
+        case when count(inflow_usd) = count(price_usd) and count(outflow_usd) = count(price_usd)
+                and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
+        end as netflow_usd
     from daily_by_exchange
     group by chain, token_address, exchange
 ),

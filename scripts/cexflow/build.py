@@ -519,8 +519,9 @@ def build(options: BuildOptions) -> BuildSummary:
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         summary.ran_dbt = False
         return summary
-    with working_copy(db) as work:
-        run_vars, full_refresh, reason = plan_build(work, dbt_vars, options.full_refresh)
+    # a full build writes every table anew: it starts from no file rather than a copy of the database
+    with working_copy(db, copy_if=lambda current: not plan_build(current, dbt_vars, options.full_refresh)[1]) as work:
+        run_vars, full_refresh, reason = plan_build(db, dbt_vars, options.full_refresh)
         full_check = options.full_check
         command = dbt_build_command(run_vars, full_refresh, full_check)
         progress = None if options.verbose else DbtProgress(with_unit_tests=full_check, **log_thresholds())

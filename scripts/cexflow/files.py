@@ -12,9 +12,11 @@ database in place (`working_copy`):
   shell opened without -readonly, dbt run by hand) can, so nobody's changes are lost to the rename below, and a
   writer already there stops the build at once with one line that names it;
 - it copies the database, and the WAL a crashed writer may have left beside it, to `<db>.build/<db name>`, so
-  an incremental build adds to what is there. The copy keeps the file name because dbt-duckdb names the catalog
-  after the file and writes that name into every view (`... from cexflow.main.int_transfers_deduplicated`): a copy named
-  otherwise builds views that do not read once the copy has the database's name;
+  an incremental build adds to what is there (a full build starts from no file instead: it writes every table
+  anew, so it copies nothing, and the new database keeps none of the space the old one had grown to). The copy
+  keeps the file name because dbt-duckdb names the catalog after the file and writes that name into every view
+  (`... from cexflow.main.int_transfers_deduplicated`): a copy named otherwise builds views that do not read
+  once the copy has the database's name;
 - dbt writes the copy; when it succeeded, the copy is flushed to disk and renamed over the database
   (`os.replace`, atomic on POSIX). A reader that has the old file open goes on reading it, whole, until it
   reopens (its open file is the old inode); one that opens after the rename reads the new database; none ever
@@ -134,10 +136,11 @@ def working_folder_of(db: Path) -> Path:
 
 
 @contextlib.contextmanager
-def working_copy(db: Path) -> Iterator[Path]:
+def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield the path of a working copy of the DuckDB file `db` for a build to write (the module's docstring
     says how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
-    it was. Either way the working copy is gone afterwards."""
+    it was. Either way the working copy is gone afterwards. `copy_if(db)`, asked once the lock is held, says
+    whether the copy starts as `db` (the default) or as no file (a build that writes every table anew)."""
     from cexflow.db import connect
 
     db = Path(db)
@@ -161,8 +164,9 @@ def working_copy(db: Path) -> Iterator[Path]:
         work = folder / db.name
         if db.exists():
             stack.enter_context(connect(db))  # held to the end: a writer cannot open db while it is rebuilt
-            check_free_space(db, folder)
-            copy_database(db, work)
+            if copy_if is None or copy_if(db):
+                check_free_space(db, folder)
+                copy_database(db, work)
         yield work
         move_into_place(work, db)
 

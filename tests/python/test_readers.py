@@ -294,17 +294,30 @@ def test_a_failed_build_leaves_the_database_and_no_working_copy(built, files, ca
 
 
 def test_too_little_disk_for_the_working_copy_is_one_line_before_any_work(built, files, capsys, monkeypatch):
-    size = built.stat().st_size  # the copy needs this much beside the database (it has no WAL)
+    size = built.stat().st_size  # an incremental build's copy needs this much beside the database (no WAL)
     assert not wal_of(built).exists()
     monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(total=10 * MIB, used=9 * MIB, free=MIB))
     before = stamp(built)
     capsys.readouterr()
-    assert cexflow_main(["build", "--db", str(built), "--input", str(files["b"])]) == 2
+    assert cexflow_main(["build", "--db", str(built), "--input", str(files["a"]), "--input", str(files["b"])]) == 2
     assert one_line_error(capsys) == (
         f"cexflow build: error: --db {built}: a build writes a copy of the database beside it and needs "
         f"{size / MIB:,.0f} MiB free there (and room to grow), but {built.parent} has 1 MiB free; free some disk "
         "space, then run again\n")
     assert stamp(built) == before and not working_folder_of(built).exists()
+
+
+def test_a_full_build_writes_a_new_file_the_size_of_a_fresh_build(tmp_path):
+    # the bundled sample, built twice in full into one database (--full-refresh) and once into a new one: the
+    # rebuilt file is the fresh one's size, not the first build's plus the space its dropped tables held
+    db, fresh = tmp_path / "again.duckdb", tmp_path / "fresh.duckdb"
+    assert cexflow_main(["build", "--db", str(db)]) == 0
+    first = db.stat().st_size
+    assert cexflow_main(["build", "--db", str(db), "--full-refresh"]) == 0
+    assert cexflow_main(["build", "--db", str(fresh)]) == 0
+    assert abs(db.stat().st_size - fresh.stat().st_size) <= fresh.stat().st_size // 10
+    assert abs(db.stat().st_size - first) <= first // 10
+    assert snapshot(db) == snapshot(fresh)
 
 
 def test_a_wal_beside_the_database_is_built_on_and_never_replayed_onto_the_new_file(tmp_path):

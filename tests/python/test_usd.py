@@ -108,6 +108,18 @@ def test_usd_total_series_and_periods(usd_db):
     assert periods == [("month", None, None, None, 2, 3), ("week", None, None, None, 2, 3)]
 
 
+def test_usd_of_each_exchange_over_the_period_sums_its_days_with_a_price(usd_db):
+    # rpt_exchange_period_totals: binance has day 1's in and out in USD, kraken day 2's in and day 3's out,
+    # which has no price (left out: 2 priced days of 3); the figures are usd() of the hand-made amounts
+    in1, out1, in2 = usd(IN1, PRICE[D1]), usd(OUT1, PRICE[D1]), usd(IN2, PRICE[D2])
+    assert query(usd_db, """select exchange, n_priced_days, inflow_usd, outflow_usd, netflow_usd
+                            from rpt_exchange_period_totals order by exchange""") == [
+        ("binance", 2, in1, out1, in1 - out1), ("kraken", 2, in2, 0, in2)]
+    # the anomaly marts carry the day's USD too (here on every scored day of fct_netflow_zscores)
+    assert query(usd_db, """select netflow_usd from fct_netflow_zscores
+                            where series = 'kraken' and flow_date = '2025-01-02'""") == [(in2,)]
+
+
 def test_rejected_price_rows_by_line(usd_db):
     rows = query(usd_db, "select source_file, line_number, reason from stg_prices_rejected order by line_number")
     assert {line: reason for _, line, reason in rows} == REJECTED
@@ -179,7 +191,8 @@ def test_min_usd_makes_a_day_material_only_with_that_many_usd(tmp_path):
     prices.write_text("\n".join(lines) + "\n")
     plain, with_min = tmp_path / "plain.duckdb", tmp_path / "min_usd.duckdb"
     assert build(plain, "--prices", str(prices)) == 0
-    sql = """select series, flow_date, netflow_usd, is_unusual, is_material, is_anomaly, min_usd
+    sql = """select series, flow_date, fct_netflow_daily_series.netflow_usd, is_unusual, is_material, is_anomaly,
+                    min_usd
              from fct_netflow_zscores join fct_netflow_daily_series using (chain, token_address, series, flow_date)"""
     before = {(r[0], r[1]): r[2:] for r in query(plain, sql)}
     material_usd = sorted(abs(r[0]) for r in before.values() if r[2] and r[0] is not None)

@@ -673,6 +673,16 @@ def test_an_input_prefix_that_is_no_chain_is_an_error(tmp_path, capsys):
     assert not db.exists()
 
 
+def test_one_file_on_two_chains_is_an_error(tmp_path, capsys):
+    files = write_two_chain_history(tmp_path / "in")
+    db = tmp_path / "x.duckdb"
+    assert cexflow_main(["build", "--db", str(db), "--input", str(files.arbitrum), "--input",
+                         f"arbitrum={files.arbitrum.parent}", "--labels", str(files.labels)]) == 2
+    err = one_line_error(capsys)
+    assert str(files.arbitrum) in err and "two chains" in err, err
+    assert not db.exists()
+
+
 def test_a_file_named_like_a_prefix_is_a_file(tmp_path, monkeypatch):
     # `nochain=lpt.csv` is no chain prefix when a file of that literal name exists: it is read as a path
     files = write_two_chain_history(tmp_path / "in")

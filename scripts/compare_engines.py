@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/compare_engines.py                       # the bundled sample
     .venv/bin/python scripts/compare_engines.py --input 'exports/*.csv' --token USDT --labels labels.csv
+    .venv/bin/python scripts/compare_engines.py --input eth/lpt.csv --input arbitrum=arb/lpt.csv --token LPT
 
 Takes the options of `cexflow build` (inputs, token, labels, anomaly method, ...). It runs `cexflow build
 --target duckdb` into a DuckDB file and `cexflow build --target spark` into a Spark warehouse, both in a
@@ -56,6 +57,7 @@ class Comparison:
     tables: int = 0
     rows: int = 0
     differences: list[str] = field(default_factory=list)
+    compared: list[str] = field(default_factory=list)  # the tables compared (on both engines), by name
 
     @property
     def agree(self) -> bool:
@@ -185,6 +187,7 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
         for name in sorted(set(duck_names) & set(spark_names)):
             rows, difference = compare_table(con, name, catalog)
             result.tables += 1
+            result.compared.append(name)
             result.rows += rows
             if difference:
                 result.differences.append(difference)

@@ -7,9 +7,13 @@ and a copy with one altered row, value, column, type or table does not, naming i
 With Spark (when pyspark, dbt-spark and java are installed; `.ci/run` installs them and sets
 CEXFLOW_REQUIRE_SPARK=1, which turns a missing Spark into a failure): one run of the script on the bundled
 sample, the real files of tests/data/real (the seed project's LPT export, the ethereum-etl file with
-its blocks, the 2023 exchange labels) and hand-made files full of edge cases (rejected rows, every decimals
-branch, quoting, CRLF, a BOM, a blank line, an API JSON page), all in one build per engine because a Spark
-build costs minutes.
+its blocks, the 2023 exchange labels), hand-made files full of edge cases (rejected rows, every decimals
+branch, quoting, CRLF, a BOM, a blank line, an API JSON page) and the hand-made Arbitrum One file of
+test_multi_token.py (LPT and USDC rows, given as `--input arbitrum=FILE`, with its labels), built as three
+tokens on two chains (`--token LPT --token <USDC on Arbitrum>`: LPT on Ethereum and on Arbitrum, USDC on
+Arbitrum; the seed project's export, which has no token column, stays the one token of Ethereum), so that
+the per-token marts and the cross-chain ones are compared with several tokens and chains in them; all in one
+build per engine because a Spark build costs minutes.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from conftest import (
     user,
     write_csv,
 )
+from test_multi_token import KC_ARB_1, KC_ARB_2, LPT_ARB, USDC_ARB, write_two_chain_history
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import compare_engines  # noqa: E402
@@ -117,7 +122,9 @@ def write_edge_case_inputs(d: Path) -> list[Path]:
 def write_balances_edge_cases(d: Path) -> Path:
     """A balances file over the wallets of the sample and real files (CRLF line ends, a BOM): a block anchor with
     its block_time (coinbase), a date anchor beside an older one (gate-io), one of binance's five moving
-    wallets (its reserve stays unknown), a row of another chain, the supply, and rejected rows."""
+    wallets (its reserve stays unknown), a row of Arbitrum without a token (rejected: the build has two tokens
+    there), date anchors of both kucoin wallets of the Arbitrum file (LPT; its reserve known), the supply, and
+    rejected rows."""
     header = "chain,token,address,kind,balance,block,date,block_time"
     rows = [
         f"ethereum,LPT,{COINBASE10},wallet,1234567.123456789012345678,22384108,,2025-04-29T10:00:00Z",
@@ -125,6 +132,8 @@ def write_balances_edge_cases(d: Path) -> Path:
         f",,{GATE1},wallet,1,,2025-03-15,",
         f"ethereum,{LPT},{BINANCE14},wallet,5000000.000000000000000001,22813834,,",
         f"arbitrum,,{BINANCE20},wallet,7,1,,",
+        f"arbitrum,LPT,{KC_ARB_1},wallet,1000.5,,2025-03-01,",
+        f"arbitrum,{LPT_ARB},{KC_ARB_2},wallet,250,,2025-02-01,",
         f",,{LPT},supply,33000000.5,22813834,,2025-06-28T23:59:59Z",
         f",,{GATE1},cold,1,1,,",
         f',,{GATE1},wallet,"1,5",1,,',
@@ -141,7 +150,8 @@ def write_prices_edge_cases(d: Path) -> Path:
     """A prices file (CRLF line ends, a BOM) over every day from 2019 to 2025 but each fifth (those have no
     price), prices with 12 and with 18 decimals and up to 18 digits before the point (so that the edge cases'
     largest amounts overflow DECIMAL(38,18) in USD: NULL on both engines), a day given twice with the same price,
-    rows of another chain and token, and rejected rows (the day of one of them has no other row)."""
+    rows of another chain and token, USDC on Arbitrum (by symbol) on every day of the Arbitrum file's but each
+    seventh, and rejected rows (the day of one of them has no other row)."""
     header = "date,chain,token,price_usd"
     rows = []
     day, i = date(2019, 1, 1), 0
@@ -151,6 +161,8 @@ def write_prices_edge_cases(d: Path) -> Path:
             whole = "123456789012345678" if i % 97 == 1 else str(i % 41)
             rows.append(f"{day},{'ethereum' if i % 2 else ''},{'LPT' if i % 4 else LPT},{whole}.{decimals}")
         day, i = day + timedelta(days=1), i + 1
+    rows += [f"{date(2025, 1, 20) + timedelta(days=n)},arbitrum,USDC,{Decimal('0.9990') + n % 9 / Decimal(10_000)}"
+             for n in range(86) if n % 7]
     rows += ["2025-03-02,ethereum,LPT,0.000000000000000001", "2025-03-02,,,0.000000000000000001",
              "2025-03-03,arbitrum,LPT,5", "2025-03-03,ethereum,USDT,1",
              "2025-03-04,ethereum,LPT,1,2", "2025-03-05,ethereum,LPT,-1", "2025-03-05,ethereum,LPT,1e3",
@@ -310,7 +322,7 @@ QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW
                "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
 
 
-def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(tmp_path, real_data):
+def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     missing = spark_missing()
     if missing:
         message = f"{missing}: the DuckDB/Spark comparison needs `make install-spark` and Java 17 or 21"
@@ -318,8 +330,11 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
             pytest.fail(message)
         pytest.skip(message)
     files = write_edge_case_inputs(tmp_path / "in")
+    two_chain = write_two_chain_history(tmp_path / "two_chain")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
+            "--input", f"arbitrum={two_chain.arbitrum}", "--labels", str(two_chain.labels),
+            "--token", "LPT", "--token", USDC_ARB,
             "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path))]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
@@ -335,12 +350,15 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
     assert n_tables >= 28  # every table, the new marts too
     n_rows = int(proc.stdout.split(" tables, ")[1].split(" rows")[0].replace(",", ""))
     assert n_rows > 40_000
-    # the reserve tables were compared with rows in them: two exchanges known, binance unknown, 5 rejected rows
+    # the reserve tables were compared with rows in them: on Ethereum two exchanges known, binance unknown, on
+    # Arbitrum kucoin known; 6 rejected rows, one of them the Arbitrum row without a token
     with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
-        assert con.execute("select exchange, bool_and(is_reserve_known) from fct_exchange_reserve_daily "
-                           "group by exchange order by exchange").fetchall() == [
-            ("binance", False), ("coinbase", True), ("gate-io", True)]
-        assert con.execute("select count(*) from stg_balances_rejected").fetchone() == (5,)
+        assert con.execute("select chain, token_address, exchange, bool_and(is_reserve_known) "
+                           "from fct_exchange_reserve_daily group by all order by all").fetchall() == [
+            ("arbitrum", LPT_ARB, "kucoin", True), ("ethereum", LPT, "binance", False),
+            ("ethereum", LPT, "coinbase", True), ("ethereum", LPT, "gate-io", True)]
+        rejected = con.execute("select line_number, reason from stg_balances_rejected order by 1").fetchall()
+        assert len(rejected) == 6 and rejected[0][0] == 6 and "several tokens on arbitrum" in rejected[0][1]
         # ... and the USD columns had values, NULLs and overflows in them (days of a price of 10^17 and more)
         assert con.execute("select count(*) from stg_prices_rejected").fetchone() == (4,)
         priced, unpriced, overflow = con.execute("""
@@ -348,6 +366,22 @@ def test_duckdb_and_spark_agree_on_the_sample_the_real_files_and_the_edge_cases(
                    count(*) filter (where price_usd is not null and inflow_usd is null)
             from fct_netflow_daily_series""").fetchone()
         assert priced > 0 and unpriced > 0 and overflow > 0
+        assert con.execute(f"""select count(inflow_usd) > 0, count(*) > count(inflow_usd) from fct_netflow_daily_total
+            where chain = 'arbitrum' and token_address = '{USDC_ARB}'""").fetchone() == (True, True)
+    # ... with three tokens on two chains in the daily marts, and both cross-chain marts compared with rows
+    result = compare_engines.compare(tmp_path / "builds" / "cexflow.duckdb", tmp_path / "builds" / "spark")
+    assert result.agree, result.differences
+    assert {"stg_tokens__selected", "fct_netflow_daily_cross_chain", "fct_netflow_daily_cross_chain_by_exchange",
+            "fct_netflow_daily_total", "fct_netflow_daily_by_exchange"} <= set(result.compared)
+    with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
+        assert con.execute("select distinct chain, token_address from fct_netflow_daily_total "
+                           "order by all").fetchall() == [("arbitrum", LPT_ARB), ("arbitrum", USDC_ARB),
+                                                          ("ethereum", LPT)]
+        assert con.execute("""select symbol, max(n_chains), count(*) filter (where n_chains_with_flow = 2) > 0
+            from fct_netflow_daily_cross_chain group by symbol order by symbol""").fetchall() == [
+            ("LPT", 2, True), ("USDC", 1, False)]
+        assert con.execute("select count(distinct exchange) from fct_netflow_daily_cross_chain_by_exchange "
+                           "where symbol = 'LPT' and n_chains = 2").fetchone()[0] >= 1
 
 
 def test_report_reads_a_spark_warehouse_as_it_reads_the_duckdb_file(tmp_path):

@@ -23,11 +23,12 @@ SHELL = Path(sys.executable).with_name("duckdb")
 CENT = Decimal("0.01")
 
 
-def readme_queries() -> list[str]:
-    """The SQL of the README's section: in its indented code, the paragraphs that begin with a `--` comment."""
+def readme_queries(heading: str = SECTION) -> list[str]:
+    """The SQL of a README section (up to the next heading): in its indented code, the paragraphs that begin
+    with a `--` comment."""
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert SECTION in text, f"README.md has no section {SECTION!r}"
-    section = re.split(r"^#", text.split(SECTION, 1)[1], maxsplit=1, flags=re.M)[0]
+    assert heading in text, f"README.md has no section {heading!r}"
+    section = re.split(r"^#", text.split(heading, 1)[1], maxsplit=1, flags=re.M)[0]
     code = "".join(re.findall(r"(?:^    .*\n|^\n)+", section, flags=re.M))
     paragraphs = re.sub(r"^    ", "", code, flags=re.M).split("\n\n")
     return [p.strip() for p in paragraphs if p.strip().startswith("--")]

@@ -135,10 +135,8 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
 # --- the marts' readers -------------------------------------------------------------------------------
 # Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
 # that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
-# order, no aggregate, no join. The exceptions: the focus report's period (--start/--end, an exchange or a
-# wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period; and the
-# reports' index of several tokens, which sums a symbol's cross-chain days over its period
-# (cross_chain_totals).
+# order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
+# a wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period.
 
 
 def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
@@ -267,18 +265,16 @@ def latest_anomalies(con, limit: int) -> list[dict]:
 
 
 def cross_chain_totals(con) -> list[dict]:
-    """Each symbol of several chains of the build, by symbol: its first and last day on any chain, its
-    chains, and the inflow, outflow and netflow of fct_netflow_daily_cross_chain summed over the days (the
+    """rpt_cross_chain_totals: each symbol of several chains of the build, by symbol: its first and last day on
+    any chain, its days and chains, and its inflow, outflow and netflow on every chain over the whole range (the
     reports' index; exact). Empty for a database without that mart (of a cexflow before several tokens)."""
     (present,) = con.execute("select count(*) from information_schema.tables "
-                             "where table_name = 'fct_netflow_daily_cross_chain'").fetchone()
+                             "where table_name = 'rpt_cross_chain_totals'").fetchone()
     if not present:
         return []
     return read_rows(con, """
-        select symbol, min(flow_date) as first_flow_date, max(flow_date) as last_flow_date,
-               count(*) as n_days, max(n_chains) as n_chains, sum(inflow) as inflow, sum(outflow) as outflow,
-               sum(netflow) as netflow
-        from fct_netflow_daily_cross_chain group by symbol having max(n_chains) > 1 order by symbol""")
+        select symbol, first_flow_date, last_flow_date, n_days, n_chains, inflow, outflow, netflow
+        from rpt_cross_chain_totals where n_chains > 1 order by symbol""")
 
 
 # --- the focus report: one period, one exchange or wallet, from fct_flow_legs -------------------------------

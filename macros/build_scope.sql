@@ -55,10 +55,6 @@
     {%- endif -%}
 {% endmacro %}
 
-{% macro sql_string_items(values) -%}
-    {%- for value in values %}{{ cexflow.sql_string(value) }}{% if not loop.last %}, {% endif %}{% endfor -%}
-{%- endmacro %}
-
 {#- The files of a list of paths and globs as the staging models name them in source_file: DuckDB expands
     globs at execution time (duckdb_input_paths); Spark names each entry as given. -#}
 {% macro input_file_paths(files) %}

@@ -266,6 +266,11 @@
     {{- return("'" ~ (value | replace("'", "''")) ~ "'") -}}
 {%- endmacro %}
 
+{#- SQL string literals separated by commas (for an IN list), and as a list literal. -#}
+{% macro sql_string_items(values) -%}
+    {%- for value in values %}{{ cexflow.sql_string(value) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+{%- endmacro %}
+
 {% macro sql_string_list(values) -%}
-    [{% for value in values %}{{ cexflow.sql_string(value) }}{% if not loop.last %}, {% endif %}{% endfor %}]
+    [{{ cexflow.sql_string_items(values) }}]
 {%- endmacro %}

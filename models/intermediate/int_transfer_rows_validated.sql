@@ -14,7 +14,7 @@ with unioned_rows as (
     {% if is_incremental() %}
     {% set loaded_files = cexflow.column_values(this, 'source_file') %}
     {% if loaded_files %}
-    where source_file not in ({% for path in loaded_files %}{{ cexflow.sql_string(path) }}{{ ', ' if not loop.last }}{% endfor %})
+    where source_file not in ({{ cexflow.sql_string_items(loaded_files) }})
     {% endif %}
     {% endif %}
 ),

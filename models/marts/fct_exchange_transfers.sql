@@ -31,9 +31,7 @@ written as (
     inner join ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
         on classified.transfer_id = transfers_of_this_run.transfer_id
     where classified.loaded_in_run <> '{{ invocation_id }}'
-        and classified.source_file in (
-            {%- for path in earlier_files %}{{ cexflow.sql_string(path) }}{{ ', ' if not loop.last }}{% endfor -%}
-        )
+        and classified.source_file in ({{ cexflow.sql_string_items(earlier_files) }})
     {% endif %}
     {% else %}
     select * from classified

@@ -8,18 +8,12 @@ with anchor_rows as (
     select * from {{ ref('stg_balances__anchors') }}
 ),
 
-selected_token as (
-    select * from {{ ref('stg_tokens__selected') }}
+token_names as (
+    {{ cexflow.build_token_names() }}
 ),
 
 wallets as (
     select * from {{ ref('int_exchange_wallets_deduplicated') }}
-),
-
-chains_of_build as (
-    select chain, max(n_tokens_of_chain) as n_tokens_of_chain
-    from selected_token
-    group by chain
 ),
 
 trimmed as (
@@ -49,12 +43,11 @@ trimmed as (
 typed as (
     select
         trimmed.*,
-        selected_token.token_address,
+        token_names.token_address,
         -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust; a
-        -- row without a token on a chain of several tokens of the build is ours, and rejected
-        trimmed.field_count_error is null
-            and selected_token.token_address is null
-            and not (trimmed.token_text is null and chains_of_build.chain is not null) as is_other_token,
+        -- row without a token on a chain of several tokens of the build is ours (a name with no address), and
+        -- rejected
+        trimmed.field_count_error is null and token_names.chain is null as is_other_token,
         -- plain decimal text only (at most 20 digits before the point and 18 after): exact on both engines
         case when {{ cexflow.matches('trimmed.balance_text', '[0-9]{1,20}([.][0-9]{1,18})?') }}
             then {{ cexflow.decimal_text_to_decimal('trimmed.balance_text') }}
@@ -72,13 +65,9 @@ typed as (
         wallets.wallet,
         wallets.wallet_address
     from trimmed
-    left join selected_token
-        on trimmed.chain = selected_token.chain
-        and (trimmed.token_text = selected_token.token_address
-             or trimmed.token_text = lower(selected_token.symbol)
-             or (trimmed.token_text is null and selected_token.n_tokens_of_chain = 1))
-    left join chains_of_build
-        on trimmed.chain = chains_of_build.chain
+    left join token_names
+        on trimmed.chain = token_names.chain
+        and coalesce(trimmed.token_text, '') = token_names.token_name
     left join wallets
         on trimmed.chain = wallets.chain
         and trimmed.address_text = wallets.wallet_address

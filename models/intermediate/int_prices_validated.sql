@@ -9,14 +9,8 @@ with price_rows as (
     select * from {{ ref('stg_prices__daily') }}
 ),
 
-selected_token as (
-    select * from {{ ref('stg_tokens__selected') }}
-),
-
-chains_of_build as (
-    select chain, max(n_tokens_of_chain) as n_tokens_of_chain
-    from selected_token
-    group by chain
+token_names as (
+    {{ cexflow.build_token_names() }}
 ),
 
 trimmed as (
@@ -38,12 +32,11 @@ trimmed as (
 typed as (
     select
         trimmed.*,
-        selected_token.token_address,
+        token_names.token_address,
         -- a row whose fields are shifted (more or fewer than its header) has no chain or token to trust; a
-        -- row without a token on a chain of several tokens of the build is ours, and rejected
-        trimmed.field_count_error is null
-            and selected_token.token_address is null
-            and not (trimmed.token_text is null and chains_of_build.chain is not null) as is_other_token,
+        -- row without a token on a chain of several tokens of the build is ours (a name with no address), and
+        -- rejected
+        trimmed.field_count_error is null and token_names.chain is null as is_other_token,
         case when {{ cexflow.matches('trimmed.date_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
             then try_cast(trimmed.date_text as date)
         end as price_date,
@@ -51,13 +44,9 @@ typed as (
             then {{ cexflow.decimal_text_to_decimal('trimmed.price_text') }}
         end as parsed_price_usd
     from trimmed
-    left join selected_token
-        on trimmed.chain = selected_token.chain
-        and (trimmed.token_text = selected_token.token_address
-             or trimmed.token_text = lower(selected_token.symbol)
-             or (trimmed.token_text is null and selected_token.n_tokens_of_chain = 1))
-    left join chains_of_build
-        on trimmed.chain = chains_of_build.chain
+    left join token_names
+        on trimmed.chain = token_names.chain
+        and coalesce(trimmed.token_text, '') = token_names.token_name
 ),
 
 checked as (

@@ -74,3 +74,18 @@ final as (
     from with_usd
 )
 {%- endmacro %}
+
+{#- The aggregates of a group of daily rows in USD over its days with a price: n_priced_days, inflow_usd,
+    outflow_usd, netflow_usd. NULL when no day has a price, or when a priced day's USD overflowed (NULL there):
+    the sum would then leave that day out. -#}
+{% macro priced_usd_sums() %}
+        cast(count(price_usd) as bigint) as n_priced_days,
+        case when count(inflow_usd) = count(price_usd) and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} end as inflow_usd,
+        case when count(outflow_usd) = count(price_usd) and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(outflow_usd)') }} end as outflow_usd,
+        case when count(inflow_usd) = count(price_usd) and count(outflow_usd) = count(price_usd)
+                and count(price_usd) > 0
+            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
+        end as netflow_usd
+{%- endmacro %}

@@ -64,17 +64,8 @@ flow_totals as (
         cast(coalesce(sum(n_withdrawals), 0) as bigint) as n_withdrawals,
         cast(coalesce(sum(n_internal), 0) as bigint) as n_internal,
         cast(coalesce(sum(n_cross_exchange), 0) as bigint) as n_cross_exchange,
-        -- USD (cexflow build --prices): the days with a price, and the USD flows summed over them (NULL when no
-        -- day has a price, or when a priced day's USD overflowed: then the sum would leave that day out)
-        cast(count(price_usd) as bigint) as n_priced_days,
-        case when count(inflow_usd) = count(price_usd) and count(price_usd) > 0
-            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} end as inflow_usd,
-        case when count(outflow_usd) = count(price_usd) and count(price_usd) > 0
-            then {{ cexflow.decimal_in_range('sum(outflow_usd)') }} end as outflow_usd,
-        case when count(inflow_usd) = count(price_usd) and count(outflow_usd) = count(price_usd)
-                and count(price_usd) > 0
-            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
-        end as netflow_usd
+        -- USD (cexflow build --prices) over the days with a price (macros/usd.sql)
+{{ cexflow.priced_usd_sums() }}
     from daily_total
     group by chain, token_address
 ),

@@ -32,17 +32,8 @@ exchange_sums as (
         cast(sum(n_deposits) as bigint) as n_deposits,
         cast(sum(n_withdrawals) as bigint) as n_withdrawals,
         avg(whale_ratio) as mean_whale_ratio,
-        -- USD over the days with a price (as rpt_build_summary: NULL when no day has one, or when a priced
-        -- day's USD overflowed, since the sum would then leave that day out)
-        cast(count(price_usd) as bigint) as n_priced_days,
-        case when count(inflow_usd) = count(price_usd) and count(price_usd) > 0
-            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} end as inflow_usd,
-        case when count(outflow_usd) = count(price_usd) and count(price_usd) > 0
-            then {{ cexflow.decimal_in_range('sum(outflow_usd)') }} end as outflow_usd,
-        case when count(inflow_usd) = count(price_usd) and count(outflow_usd) = count(price_usd)
-                and count(price_usd) > 0
-            then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} - {{ cexflow.decimal_in_range('sum(outflow_usd)') }}
-        end as netflow_usd
+        -- USD (cexflow build --prices) over the days with a price (macros/usd.sql)
+{{ cexflow.priced_usd_sums() }}
     from daily_by_exchange
     group by chain, token_address, exchange
 ),

@@ -155,11 +155,9 @@ def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, st
 
 def known_chains(label_files: list[str] | None = None) -> set[str]:
     """The chains a build can name: those of seeds/tokens.csv and of the label files (default: the seed's)."""
-    with open(TOKENS_SEED, newline="", encoding="utf-8") as fh:
-        chains = {(row.get("chain") or "").strip().lower() for row in csv.DictReader(fh)}
     from cexflow.paths import EXCHANGE_WALLETS_SEED
 
-    return (chains | set(label_chains(label_files or [EXCHANGE_WALLETS_SEED]))) - {""}
+    return ({t.chain for t in seed_tokens()} | set(label_chains(label_files or [EXCHANGE_WALLETS_SEED]))) - {""}
 
 
 def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[str] | None = None) -> InputFiles:
@@ -316,18 +314,16 @@ def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_d
     given; an address not in the seed has no symbol, and needs `decimals` unless `need_decimals` is False
     (a fetch, which reads the decimals from the API)."""
     wanted = token.strip().lower()
-    with open(TOKENS_SEED, newline="", encoding="utf-8") as fh:
-        rows = [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-    chains = sorted({r["chain"] for r in rows})
-    for row in rows:
-        if row["chain"] == chain and wanted in (row["symbol"].lower(), row["token_address"].lower()):
-            return Token(chain, row["token_address"].lower(), row["symbol"],
-                         int(row["decimals"]) if decimals is None else decimals)
+    seed = seed_tokens()
+    chains = sorted({t.chain for t in seed})
+    for seeded in seed:
+        if seeded.chain == chain and wanted in ((seeded.symbol or "").lower(), seeded.address):
+            return Token(chain, seeded.address, seeded.symbol, seeded.decimals if decimals is None else decimals)
     if ADDRESS.match(wanted):
         if decimals is None and need_decimals:
             raise CexflowError(f"--token {token}: not in seeds/tokens.csv for chain {chain}; pass its --decimals")
         return Token(chain, wanted, None, decimals)
-    known = ", ".join(sorted(r["symbol"] for r in rows if r["chain"] == chain))
+    known = ", ".join(sorted(t.symbol for t in seed if t.chain == chain and t.symbol))
     if chain not in chains:
         raise CexflowError(f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
                            "pass --token 0xADDRESS --decimals N")

@@ -4,6 +4,7 @@
 -- busiest. Busiest: gross_rank of rpt_exchange_period_totals. When one more group would hold every exchange,
 -- each has its own. An exchange's group carries its day of rpt_netflow_daily_series (flows, metrics, z-score);
 -- the rest's group (is_other) the sums of their inflow, outflow, netflow and cumulative netflow.
+-- whale_ratio_of_many_deposits: the whale ratio of the days with more than ten deposits, the days it tells something.
 with daily_series as (
     select * from {{ ref('rpt_netflow_daily_series') }}
 ),
@@ -71,6 +72,8 @@ own_groups as (
         netflow,
         cumulative_netflow,
         whale_ratio,
+        -- on a day of ten deposits or fewer the ten largest are all of the inflow: the ratio is 1 by definition
+        case when n_deposits > 10 then whale_ratio end as whale_ratio_of_many_deposits,
         netflow_30d,
         baseline_mean,
         baseline_std,
@@ -96,6 +99,7 @@ other_groups as (
         {{ cexflow.decimal_in_range('sum(inflow)') }} - {{ cexflow.decimal_in_range('sum(outflow)') }} as netflow,
         {{ cexflow.decimal_in_range('sum(cumulative_netflow)') }} as cumulative_netflow,
         cast(null as double) as whale_ratio,
+        cast(null as double) as whale_ratio_of_many_deposits,
         cast(null as decimal(38, 18)) as netflow_30d,
         cast(null as double) as baseline_mean,
         cast(null as double) as baseline_std,

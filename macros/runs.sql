@@ -5,14 +5,14 @@
     and a join lets it skip the row groups that hold none of them. -#}
 
 {% macro transfer_ids_of_this_run() %}
-    select distinct transfer_id from {{ ref('int_transfer_rows_validated') }}
+    select distinct transfer_id from {{ ref('stg_transfers__rows_validated') }}
     where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
 {% endmacro %}
 
 {% macro rows_of_transfers_of_this_run() %}
     select transfer_rows.*
     from ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
-    inner join {{ ref('int_transfer_rows_validated') }} as transfer_rows
+    inner join {{ ref('stg_transfers__rows_validated') }} as transfer_rows
         on transfer_rows.transfer_id = transfers_of_this_run.transfer_id
 {% endmacro %}
 
@@ -31,7 +31,7 @@
         inner join {{ ref('int_transfer_duplicates') }} as duplicates
             on duplicates.transfer_id = transfers_of_this_run.transfer_id
         where duplicates.kept_source_file not in (
-            select distinct source_file from {{ ref('int_transfer_rows_validated') }}
+            select distinct source_file from {{ ref('stg_transfers__rows_validated') }}
             where loaded_in_run = '{{ invocation_id }}'
         )
         order by 1

@@ -2,7 +2,7 @@
     usd_value(amount_expr, price_expr): amount x price as an exact DECIMAL(38,18), rounded half up at the 18th
     decimal place; NULL when either is NULL or when the product is 10^20 or more (it does not fit DECIMAL(38,18)).
     The amount is a token amount >= 0 (DECIMAL(38,18), below 10^20); the price a price_usd of
-    int_prices_validated (> 0, below 10^18, at most 18 decimals).
+    stg_prices__daily_validated (> 0, below 10^18, at most 18 decimals).
 
     DECIMAL(38,18) x DECIMAL(38,18) needs 36 decimals and overflows DECIMAL(38) on both engines, so each side is
     split into its whole part and its fraction, a = A + f and p = P + g, and the four products are each exact in

@@ -5,7 +5,7 @@
 -- its inflow and outflow); the total's are the transfers of flow_type deposit and withdrawal.
 -- Incremental as int_daily_flows: a run recomputes the days of the transfers it wrote.
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
+-- depends_on: {{ ref('stg_transfers__rows_validated') }}
 
 with legs as (
     {{ cexflow.flow_legs_of_this_run() }}

@@ -4,7 +4,7 @@
 -- Spark: insert_overwrite of those flow_date partitions), so adding a day of files costs work on that
 -- day's transfers only.
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
+-- depends_on: {{ ref('stg_transfers__rows_validated') }}
 
 with legs as (
     {{ cexflow.flow_legs_of_this_run() }}

@@ -5,7 +5,7 @@
 -- loaded_in_run is the dbt run that last wrote the row.
 {{ config(meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
 {%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
+-- depends_on: {{ ref('stg_transfers__rows_validated') }}
 -- depends_on: {{ ref('int_transfer_duplicates') }}
 
 with classified as (

@@ -15,7 +15,7 @@
 {% else %}
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
 {% endif %}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
+-- depends_on: {{ ref('stg_transfers__rows_validated') }}
 
 with legs as (
     {{ cexflow.flow_legs_of_this_run() }}

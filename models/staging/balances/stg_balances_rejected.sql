@@ -3,7 +3,7 @@
 {{ config(materialized='table') }}
 
 with anchor_rows as (
-    select * from {{ ref('int_balance_anchors_validated') }}
+    select * from {{ ref('stg_balances__anchors_validated') }}
 ),
 
 rejected as (

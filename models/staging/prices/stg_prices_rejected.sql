@@ -3,7 +3,7 @@
 {{ config(materialized='table') }}
 
 with price_rows as (
-    select * from {{ ref('int_prices_validated') }}
+    select * from {{ ref('stg_prices__daily_validated') }}
 ),
 
 rejected as (

@@ -13,7 +13,7 @@ token_names as (
 ),
 
 wallets as (
-    select * from {{ ref('int_exchange_wallets_deduplicated') }}
+    select * from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
 ),
 
 trimmed as (

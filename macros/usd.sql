@@ -47,34 +47,6 @@
     end
 {% endmacro %}
 
-{#- The daily marts' last two CTEs: `with_usd` (the rows of `days`, a CTE of chain, token_address, flow_date,
-    inflow and outflow, with the day's price_usd from `prices` (int_prices_daily) and inflow_usd, outflow_usd)
-    and `final` (with netflow_usd). -#}
-{% macro usd_ctes(days, prices) %}
-with_usd as (
-    -- USD: amount x the day's price (cexflow build --prices), exact (macro usd_value); NULL without a price
-    select
-        {{ days }}.*,
-        {{ prices }}.price_usd,
-        {{ cexflow.usd_value(days ~ '.inflow', prices ~ '.price_usd') }} as inflow_usd,
-        {{ cexflow.usd_value(days ~ '.outflow', prices ~ '.price_usd') }} as outflow_usd
-    from {{ days }}
-    left join {{ prices }}
-        on {{ days }}.chain = {{ prices }}.chain
-        and {{ days }}.token_address = {{ prices }}.token_address
-        and {{ days }}.flow_date = {{ prices }}.price_date
-),
-
-final as (
-    select
-        *,
-        -- in USD minus out USD, each rounded: so the three always add up (it can differ from netflow x price
-        -- rounded by 10^-18)
-        inflow_usd - outflow_usd as netflow_usd
-    from with_usd
-)
-{%- endmacro %}
-
 {#- The aggregates of a group of daily rows in USD over its days with a price: n_priced_days, inflow_usd,
     outflow_usd, netflow_usd. NULL when no day has a price, or when a priced day's USD overflowed (NULL there):
     the sum would then leave that day out. -#}

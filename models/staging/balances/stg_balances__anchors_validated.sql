@@ -8,8 +8,12 @@ with anchor_rows as (
     select * from {{ ref('stg_balances__anchors') }}
 ),
 
+tokens as (
+    select * from {{ ref('stg_tokens__selected') }}
+),
+
 token_names as (
-    {{ cexflow.build_token_names() }}
+    {{ cexflow.build_token_names('tokens') }}
 ),
 
 wallets as (

@@ -70,7 +70,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cexflow import __version__, webhooks
+from cexflow import __version__, escape, webhooks
 from cexflow import db as marts
 from cexflow.build import BuildOptions, BuildSummary, build
 from cexflow.db import connect
@@ -624,9 +624,9 @@ def monitor(build_options: BuildOptions, options: Options, state: Path | None = 
 
 def _print(result: CycleResult) -> None:
     for line in result.lines():
-        print(line, flush=True)
+        print(escape.plain(line), flush=True)
     for line in result.warnings():
-        print(line, file=sys.stderr, flush=True)
+        print(escape.plain(line), file=sys.stderr, flush=True)
 
 
 def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:

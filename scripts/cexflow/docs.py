@@ -31,7 +31,7 @@ from pathlib import Path
 import jinja2
 import markdown
 
-from cexflow import __version__, inputs, present, report
+from cexflow import __version__, escape, inputs, present, report
 from cexflow import db as marts
 from cexflow.build import recorded_build
 from cexflow.db import connect
@@ -209,8 +209,10 @@ _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 def markdown_to_html(text: str) -> tuple[str, str]:
     """(title, body): the page's first heading as plain text and the Markdown as HTML, tables included,
-    with relative links to `.md` files turned into links to `.html` files."""
+    with relative links to `.md` files turned into links to `.html` files. The HTML is sanitised
+    (escape.html): the reports escape every name they print, and should one slip through, no tag of it lives."""
     body = markdown.markdown(text, extensions=["tables", "sane_lists", "toc"], output_format="html")
+    body = escape.html(body)
     body = _MD_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
     h1 = _H1.search(body)
     title = html.unescape(re.sub(r"<[^>]+>", "", h1.group(1))).strip() if h1 else "cexflow report"
@@ -302,7 +304,7 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
         "tokens_index": f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html",
     }
     index = site / "index.html"
-    page = present.template_environment(html=True).get_template("index.html.j2")
+    page = present.template_environment("html").get_template("index.html.j2")
     index.write_text(page.render(**context), encoding="utf-8")
     return index
 
@@ -329,7 +331,7 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
             dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars(), staging / DBT_DIR, verbose)
             report.render_reports(db, staging)
             dbt_docs = dbt_job.result()
-        env = present.template_environment(html=True)
+        env = present.template_environment("html")
         render_report_pages(staging, env, info.subtitle, info.tokens)
         render_site_index(staging, info, dbt_docs)
         (staging / MARKER).write_text("built by `cexflow docs`; the next run replaces this folder\n")

@@ -22,7 +22,7 @@ import jinja2
 import pandas as pd
 
 from cexflow import db as marts
-from cexflow import methods
+from cexflow import escape, methods
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT
@@ -118,23 +118,34 @@ def project_path(value) -> str:
 
 
 def md_cell(value) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text shown as typed in Markdown, a table cell included (escape.markdown)."""
+    return escape.markdown(value)
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts, with pandas' NaN/NaT turned back into None."""
-    out = []
-    for row in frame.to_dict("records"):
-        out.append(
-            {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
-        )
-    return out
+def _markdown_output(value) -> str:
+    """Every `{{ ... }}` of the Markdown templates: text from outside is escaped (escape.markdown), whatever the
+    template; what the package wrote as Markdown (escape.Markdown: the number filters, the `md` and `code`
+    filters, fragments built in Python) passes as it is."""
+    if isinstance(value, escape.Markdown):
+        return value
+    if isinstance(value, bool | int | float | Decimal | dt.date):
+        return str(value)
+    return escape.markdown("" if value is None else value)
 
 
-def template_environment(html: bool = False) -> jinja2.Environment:
-    """The package's one jinja2 Environment, with the number filters: of `templates/` (Markdown reports and
-    alerts, and the words of every message), or with `html` of `templates/docs_site/` (autoescaped)."""
+def _as_markdown(function):
+    return lambda *args, **kwargs: escape.Markdown(function(*args, **kwargs))
+
+
+def template_environment(kind: str = "markdown") -> jinja2.Environment:
+    """The package's one jinja2 Environment, with the number filters, of one `kind` of output:
+
+    - markdown: `templates/*.md.j2`; every value a template prints is Markdown-escaped unless the package marked
+      it as Markdown (`_markdown_output`);
+    - html: `templates/docs_site/`, autoescaped, with the site's Content-Security-Policy;
+    - text: `templates/messages.j2`, plain text (the console's lines and the webhooks' messages, which escape
+      per format, cexflow.webhooks)."""
+    html = kind == "html"
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cexflow", "templates/docs_site" if html else "templates"),
         trim_blocks=True,
@@ -142,26 +153,25 @@ def template_environment(html: bool = False) -> jinja2.Environment:
         keep_trailing_newline=not html,
         undefined=jinja2.StrictUndefined,
         autoescape=html,
+        finalize=_markdown_output if kind == "markdown" else None,
     )
-    env.filters.update(
-        amount=fmt_amount,
-        signed=fmt_signed,
-        z=fmt_z,
-        count=fmt_count,
-        ratio=fmt_ratio,
-        plural=plural,
-        md=md_cell,
-        path=project_path,
-        exact=fmt_amount_exact,
-    )
-    env.globals.update(
-        netflow_meaning=netflow_meaning,
-        centre_name=methods.centre_name,
-        spread_name=methods.spread_name,
-        z_shown_max=Z_SHOWN_MAX,
-        show=lambda value, fmt: env.filters[fmt](value),
-    )  # a value printed as `fmt` names
+    filters = dict(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio, plural=plural,
+                   md=md_cell, code=escape.markdown_code, url=escape.url, exact=fmt_amount_exact)
+    if kind == "markdown":
+        filters = {name: _as_markdown(function) for name, function in filters.items()}
+    env.filters.update(filters, path=project_path)
+    env.globals.update(netflow_meaning=netflow_meaning, centre_name=methods.centre_name,
+                       spread_name=methods.spread_name, z_shown_max=Z_SHOWN_MAX,
+                       show=lambda value, fmt: env.filters[fmt](value),  # a value printed as `fmt` names
+                       markdown=escape.Markdown,  # a fragment the template writes as Markdown: markdown("---:|")
+                       content_security_policy=escape.CONTENT_SECURITY_POLICY)
     return env
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts, with pandas' NaN/NaT turned back into None."""
+    return [{k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
 
 
 @cache
@@ -173,7 +183,7 @@ def shown():
 @cache
 def words():
     """The macros of `templates/messages.j2`, the words of the agent's alerts (`words().alert_text(day)`)."""
-    return template_environment().get_template("messages.j2").module
+    return template_environment("text").get_template("messages.j2").module
 
 
 # --- the build's token and method, as the marts record them -----------------------------------------

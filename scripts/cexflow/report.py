@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cexflow import charts, methods
+from cexflow import charts, escape, methods
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
@@ -241,6 +241,8 @@ def _csv_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, str):  # a name: text, never a formula in a spreadsheet
+        return escape.csv_cell(value)
     return fmt_exact(value)
 
 

@@ -115,6 +115,8 @@ def test_signed_and_z_formatting():
     assert fmt_z(3.14159) == "+3.14"
     assert fmt_z(-12.005) == "-12.00"  # a double is rounded from its shortest repr, half-even
     assert fmt_z(None) == "–"
+    # a z in the hundreds or thousands (a baseline that hardly moved) is shown capped; alerts give it exactly
+    assert (fmt_z(99.994), fmt_z(100), fmt_z(-8912.3)) == ("+99.99", "> +100", "< -100")
 
 
 # --- charts -------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged
 from __future__ import annotations
 
 import calendar
+import contextlib
 import csv
 import hashlib
 import json
@@ -26,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import TextIO
 from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
-from cexflow.files import write_atomic
+from cexflow.files import LockHeld, exclusive_lock, write_atomic
 from cexflow.inputs import Token
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
@@ -213,45 +215,18 @@ def _count_rows(path: Path) -> int:
         return sum(1 for _ in csv.reader(fh)) - 1
 
 
-class _DirLock:
-    """One fetch at a time per output folder: a lock file holding the pid, taken over if that pid is gone."""
-
-    def __init__(self, folder: Path):
-        self.path = folder / LOCK_NAME
-
-    def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise CexflowError(f"--out {self.path.parent}: another fetch (pid {pid}) is writing "
-                                       f"there; if it is not running, delete {self.path}") from None
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return self
-        raise CexflowError(f"--out {self.path.parent}: cannot take the lock {self.path}")
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[Path]:
+    """One fetch at a time per output folder: files.exclusive_lock on its LOCK_NAME, deleted when the fetch
+    ends (released by the kernel if the fetch is killed)."""
+    lock_path = out_dir / LOCK_NAME
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(lock_path, remove=True))
+        except LockHeld as held:
+            raise CexflowError(f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
+                               f"{lock_path}); wait for it to finish, then run again") from None
+        yield lock_path
 
 
 # -- the fetch --------------------------------------------------------------------------------------------
@@ -284,7 +259,7 @@ def fetch_transfers(client: EtherscanClient, *, chain: str, token: Token, wallet
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reporter = reporter or Reporter()
-    with _DirLock(out_dir):
+    with _folder_lock(out_dir):
         run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
         try:
             return run.execute(wallets)

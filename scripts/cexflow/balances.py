@@ -26,7 +26,8 @@ from cexflow.errors import CexflowError
 
 if TYPE_CHECKING:
     from cexflow.etherscan import EtherscanClient
-    from cexflow.fetch import Reporter, Token, Wallet
+    from cexflow.inputs import Token, Wallet
+    from cexflow.progress import Reporter
 
 # The balances file: the interface the build reads (`cexflow build --balances CSV`).
 HEADER = ["chain", "token", "address", "kind", "balance", "block", "block_time", "read_at"]

@@ -37,9 +37,10 @@ from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
 from cexflow.files import LockHeld, exclusive_lock, write_atomic
-from cexflow.inputs import Token
+from cexflow.inputs import Token, Wallet
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
+from cexflow.progress import LineReporter, Reporter, TqdmReporter
 
 HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
         "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
@@ -70,13 +71,6 @@ MANIFEST_FORMAT = 1
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Wallet:
-    address: str  # lowercase
-    exchange: str
-    name: str
-
-
 def resolve_token(token: str, chain: str) -> Token:
     """A symbol of seeds/tokens.csv on `chain`, or a 0x address used as given (its decimals, when not in the
     seed, come from the API): inputs.resolve_token."""
@@ -115,85 +109,6 @@ def day_bounds(start: date, end: date) -> tuple[int, int]:
     first = calendar.timegm(start.timetuple())
     last = calendar.timegm((end + timedelta(days=1)).timetuple()) - 1
     return first, last
-
-
-# -- progress ---------------------------------------------------------------------------------------------
-class Reporter:
-    """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
-
-    def start(self, token: Token, chain: str, n_wallets: int, what: str = "wallets") -> None: ...
-    def item_done(self, index: int, text: str) -> None: ...
-    def wallet_start(self, index: int, wallet: Wallet) -> None: ...
-    def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
-    def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path,
-                    skipped: bool) -> None: ...
-    def message(self, text: str) -> None: ...
-    def close(self) -> None: ...
-
-
-class LineReporter(Reporter):
-    """Plain lines, for logs: one per wallet fetched, one per retry or note."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream
-        self.n = 0
-        self.skipped = 0
-
-    def _print(self, text: str) -> None:
-        print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
-
-    def start(self, token, chain, n_wallets, what="wallets"):
-        self.n = n_wallets
-        self._print(f"{token.label} on {chain}: {n_wallets} {what}")
-
-    def item_done(self, index, text):
-        self._print(f"[{index}/{self.n}] {text}")
-
-    def wallet_done(self, index, wallet, rows, calls, path, skipped):
-        if skipped:
-            self.skipped += 1
-            return
-        self._print(f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
-                    f"{rows} rows, {calls} calls -> {path.name}")
-
-    def message(self, text):
-        self._print(text)
-
-    def close(self):
-        if self.skipped:
-            self._print(f"{self.skipped} wallets were already fetched: no calls for them")
-
-
-class TqdmReporter(Reporter):
-    """A progress bar over the wallets, with the current wallet's rows and calls."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stderr
-        self.bar = None
-
-    def start(self, token, chain, n_wallets, what="wallets"):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=n_wallets, unit="wallet", desc=f"{token.label} {chain}", file=self.stream,
-                        dynamic_ncols=True)
-
-    def item_done(self, index, text):
-        self.bar.set_postfix_str(text)
-        self.bar.update(1)
-
-    def progress(self, wallet, rows, calls):
-        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
-
-    def wallet_done(self, index, wallet, rows, calls, path, skipped):
-        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
-        self.bar.update(1)
-
-    def message(self, text):
-        self.bar.write(f"cexflow fetch: {text}", file=self.stream)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 # -- files ------------------------------------------------------------------------------------------------

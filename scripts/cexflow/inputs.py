@@ -293,6 +293,15 @@ def label_chains(paths: list[str | Path]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Wallet:
+    """A labelled exchange wallet of a label file (cexflow.fetch.load_wallets reads them)."""
+
+    address: str  # lowercase
+    exchange: str
+    name: str  # the label's wallet or name_tag, else the address
+
+
+@dataclass(frozen=True)
 class Token:
     """A token of a chain: its lower-case address, and its symbol and decimals where known (seeds/tokens.csv,
     or --decimals)."""

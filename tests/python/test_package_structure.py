@@ -1,11 +1,14 @@
 """How the package holds together: one lock implementation (files.exclusive_lock), which every lock of cexflow
-uses (a build's database, the agent's state, a dbt target folder, a fetch's folder)."""
+uses (a build's database, the agent's state, a dbt target folder, a fetch's folder), and no import circle
+between its modules."""
 
 from __future__ import annotations
 
+import ast
 import os
 import threading
 import types
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +97,67 @@ def test_a_removed_lock_file_is_not_locked_twice(tmp_path, monkeypatch):
         release_waiter.set()
         thread.join(5)
     assert waiter_done.is_set() and not lock.exists()
+
+
+# --- no import circle ------------------------------------------------------------------------------------
+
+
+def package_imports(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """module -> the package's modules it imports, anywhere in its file (inside functions and `if
+    TYPE_CHECKING:` too: a circle of imports is one for a reader, whenever Python runs it)."""
+    modules = {p.stem for p in package.glob("*.py")}
+    graph = {}
+    for path in sorted(package.glob("*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level:  # from . import x, from .x import y
+                names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == package.name:
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package.name + "."):
+                names = [node.module.split(".")[1]]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[1] for a in node.names if a.name.startswith(package.name + ".")]
+            else:
+                continue
+            imported |= {name for name in names if name in modules and name != path.stem}
+        graph[path.stem] = imported
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each circle as a path a -> ... -> a, found by depth-first search from every module (each circle
+    once, starting at its smallest module's name)."""
+    circles = []
+
+    def walk(start: str, at: str, path: list[str]) -> None:
+        for nxt in sorted(graph[at]):
+            if nxt == start:
+                circles.append([*path, start])
+            elif nxt > start and nxt not in path:
+                walk(start, nxt, [*path, nxt])
+
+    for module in sorted(graph):
+        walk(module, module, [module])
+    return circles
+
+
+def test_the_circle_finder_finds_circles(tmp_path):
+    # a made-up package: a imports b (in a function), b imports c under TYPE_CHECKING, c imports a; d imports a.
+    # Worked out by hand: one circle, a -> b -> c -> a; d is on no circle.
+    package = tmp_path / "cexflow"
+    package.mkdir()
+    (package / "a.py").write_text("def f():\n    from cexflow import b\n")
+    (package / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cexflow.c import x\n")
+    (package / "c.py").write_text("import cexflow.a\n")
+    (package / "d.py").write_text("from .a import f\n")
+    graph = package_imports(package)
+    assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_circles(graph) == [["a", "b", "c", "a"]]
+
+
+def test_no_import_circle_in_the_package():
+    graph = package_imports()
+    assert {"cli", "build", "fetch", "balances", "files", "dbt_runner"} <= set(graph)
+    assert "db" in graph["files"]  # imports inside functions are seen
+    assert import_circles(graph) == []

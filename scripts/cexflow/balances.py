@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cexflow.errors import CexflowError
+from cexflow.text import plural
 
 if TYPE_CHECKING:
     from cexflow.etherscan import EtherscanClient
@@ -121,7 +122,7 @@ class _Reader:
             if self.reporter and attempt < self.max_reads:
                 self.reporter.message(f"{label} moved in blocks {before + 1}-{after} while it was read: "
                                       "reading it again")
-        raise CexflowError(f"--balances: {label} moved while it was read, {self.max_reads} times in a row; "
+        raise CexflowError(f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
                            "its anchor block cannot be made exact now, run again later")
 
     def _moved(self, watched: str, low: int, high: int) -> bool:

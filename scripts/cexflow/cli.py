@@ -20,6 +20,7 @@ from pathlib import Path
 from cexflow import __version__
 from cexflow.errors import CexflowError
 from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, project_vars
+from cexflow.text import plural
 
 # subcommand -> library module; the order is the order of `cexflow --help`
 SUBCOMMANDS = {
@@ -422,9 +423,10 @@ def run_sample(args: argparse.Namespace) -> int:
                                                                         "--planted-multiple")
     summary = write_sample(args.out, days, scale, seed, start, planted=planted, planted_multiple=multiple)
     end = summary.start + dt.timedelta(days=summary.days - 1)
-    print(f"wrote {summary.rows:,} rows ({summary.transfers:,} transfers, {summary.duplicate_rows:,} "
-          f"wallet-to-wallet rows twice) for {summary.days} days {summary.start}..{end}, "
-          f"{len(summary.planted)} planted days, to {summary.path} (planted: {summary.planted_path})")
+    print(f"wrote {plural(summary.rows, 'row')} ({plural(summary.transfers, 'transfer')}, "
+          f"{plural(summary.duplicate_rows, 'wallet-to-wallet row')} twice) for {plural(summary.days, 'day')} "
+          f"{summary.start}..{end}, {plural(len(summary.planted), 'planted day')}, to {summary.path} (planted: "
+          f"{summary.planted_path})")
     return 0
 
 

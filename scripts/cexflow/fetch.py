@@ -41,6 +41,7 @@ from cexflow.inputs import Token, Wallet
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 from cexflow.progress import LineReporter, Reporter, TqdmReporter
+from cexflow.text import plural
 
 HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
         "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
@@ -308,7 +309,7 @@ class _FetchRun:
                                        f"({exc})") from None
                 span = (high - cursor) // 2
                 self.reporter.message(f"{wallet.name}: query timeout on blocks {cursor}-{high}, "
-                                      f"narrowing to {span + 1} blocks")
+                                      f"narrowing to {plural(span + 1, 'block')}")
                 entry["calls"] += self.client.calls - calls_before
                 continue
             self._check_rows(wallet, rows, cursor, high)
@@ -601,9 +602,9 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     summary = fetch_transfers(_etherscan(options, api_key, reporter), chain=chain, token=token,
                               wallets=wallets, start=options.start, end=options.end, out_dir=out_dir,
                               page_size=options.page_size, reporter=reporter)
-    print(f"{summary.rows} {token.label} transfer rows of {len(summary.files)} wallets "
+    print(f"{plural(summary.rows, token.label + ' transfer row')} of {plural(len(summary.files), 'wallet')} "
           f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
-          f"{summary.calls} calls, {summary.wallets_skipped} wallets already done; "
+          f"{_calls(summary.calls)}, {plural(summary.wallets_skipped, 'wallet')} already done; "
           f"manifest {summary.manifest}")
 
 
@@ -617,9 +618,9 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
         summary = fetch_balances(_etherscan(options, api_key, reporter), chain=chain, tokens=group,
                                  wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
-            print(f"{len(snapshot.rows) - 1} {token.label} wallet balances and the supply on {chain}, "
+            print(f"{plural(len(snapshot.rows) - 1, token.label + ' wallet balance')} and the supply on {chain}, "
                   f"after blocks {snapshot.first_block}-{snapshot.last_block} "
-                  f"({snapshot.rereads} reads repeated) in {summary.path}; {_calls(summary.calls)}")
+                  f"({plural(snapshot.rereads, 'read')} repeated) in {summary.path}; {_calls(summary.calls)}")
 
 
 def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
@@ -632,12 +633,12 @@ def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
         summary = fetch_prices(client, chain=chain, tokens=group, start=options.start, end=options.end,
                                out_path=path)
         for token, series in zip(group, summary.series, strict=True):
-            print(f"{len(series.rows)} of {series.days} days of {token.label} priced ({series.coin}), "
+            print(f"{len(series.rows)} of {plural(series.days, 'day')} of {token.label} priced ({series.coin}), "
                   f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}")
 
 
 def _calls(n: int) -> str:
-    return f"{n} call{'' if n == 1 else 's'}"
+    return plural(n, "call")
 
 
 def _missing_days(series: defillama.PriceSeries) -> str:
@@ -647,4 +648,4 @@ def _missing_days(series: defillama.PriceSeries) -> str:
         return "no day missing"
     shown = ", ".join(str(day) for day in series.missing[:5]) + (", ..." if n > 5 else "")
     unknown = " (DefiLlama has no price of this coin in the range)" if not series.rows else ""
-    return f"{n} day{'s' if n > 1 else ''} missing{unknown}: {shown}"
+    return f"{plural(n, 'day')} missing{unknown}: {shown}"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from cexflow.errors import CexflowError
+from cexflow.text import plural
 
 if TYPE_CHECKING:
     from cexflow.inputs import Token, Wallet
@@ -183,7 +184,7 @@ class LineReporter(Reporter):
 
     def start(self, token, chain, n_wallets, what="wallets"):
         self.n = n_wallets
-        self._print(f"{token.label} on {chain}: {n_wallets} {what}")
+        self._print(f"{token.label} on {chain}: {n_wallets:,} {what}")
 
     def item_done(self, index, text):
         self._print(f"[{index}/{self.n}] {text}")
@@ -193,14 +194,15 @@ class LineReporter(Reporter):
             self.skipped += 1
             return
         self._print(f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
-                    f"{rows} rows, {calls} calls -> {path.name}")
+                    f"{plural(rows, 'row')}, {plural(calls, 'call')} -> {path.name}")
 
     def message(self, text):
         self._print(text)
 
     def close(self):
         if self.skipped:
-            self._print(f"{self.skipped} wallets were already fetched: no calls for them")
+            self._print(f"{plural(self.skipped, 'wallet')} {'was' if self.skipped == 1 else 'were'} already "
+                        f"fetched: no calls for {'it' if self.skipped == 1 else 'them'}")
 
 
 class TqdmReporter(Reporter):

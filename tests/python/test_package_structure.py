@@ -161,3 +161,17 @@ def test_no_import_circle_in_the_package():
     assert {"cli", "build", "fetch", "balances", "files", "dbt_runner"} <= set(graph)
     assert "db" in graph["files"]  # imports inside functions are seen
     assert import_circles(graph) == []
+
+
+# --- packaging -------------------------------------------------------------------------------------------
+
+
+def test_the_licence_is_an_spdx_expression_that_setuptools_reads_without_a_warning():
+    # a TOML table (`license = { text = "MIT" }`) makes setuptools warn on every install that it is
+    # deprecated; an SPDX string needs setuptools 77 or later to build
+    import tomllib
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    [setuptools] = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
+    assert setuptools.replace(" ", "") == "setuptools>=77"

@@ -74,7 +74,7 @@ def read_balances(client: EtherscanClient, *, chain: str, token: Token, wallets:
     targets.append((token.address, "supply", ZERO_ADDRESS, f"the supply of {token.label} ({token.address})"))
     snapshot = BalanceSnapshot()
     if reporter:
-        reporter.start(token, chain, len(targets), "balances (the wallets, then the supply)")
+        reporter.start(token, chain, len(targets), "balance", "the wallets, then the supply")
     for index, (address, kind, watched, label) in enumerate(targets, start=1):
         raw, block, read_at = reader.read(kind, address, watched, label)
         row = {"chain": chain, "token": token.address, "address": address, "kind": kind,

@@ -4,8 +4,8 @@ library's typed options and plain arguments, calls the library, prints.
 Each subcommand has here `<name>_arguments(parser)` and `run_<name>(args) -> int`; its library is the module of
 SUBCOMMANDS (its `HELP` is the subcommand's one line). Only the module of the subcommand given is imported (the
 charts' and reports' libraries cost most of a second). A `CexflowError` raised anywhere becomes a one-line
-error on stderr and exit 2. The defaults that are dbt vars are read from dbt_project.yml (`project_vars`) for
-the help; the library applies them.
+error on stderr and exit 2, as does an argument error (OneLineErrors). The defaults that are dbt vars are read
+from dbt_project.yml (`project_vars`) for the help; the library applies them.
 """
 
 from __future__ import annotations

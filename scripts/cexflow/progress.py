@@ -161,7 +161,7 @@ class DbtProgress:
 class Reporter:
     """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
 
-    def start(self, token: Token, chain: str, n_wallets: int, what: str = "wallets") -> None: ...
+    def start(self, token: Token, chain: str, n_items: int, item: str = "wallet", note: str = "") -> None: ...
     def item_done(self, index: int, text: str) -> None: ...
     def wallet_start(self, index: int, wallet: Wallet) -> None: ...
     def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
@@ -182,9 +182,9 @@ class LineReporter(Reporter):
     def _print(self, text: str) -> None:
         print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
 
-    def start(self, token, chain, n_wallets, what="wallets"):
-        self.n = n_wallets
-        self._print(f"{token.label} on {chain}: {n_wallets:,} {what}")
+    def start(self, token, chain, n_items, item="wallet", note=""):
+        self.n = n_items
+        self._print(f"{token.label} on {chain}: {plural(n_items, item)}" + (f" ({note})" if note else ""))
 
     def item_done(self, index, text):
         self._print(f"[{index}/{self.n}] {text}")
@@ -212,10 +212,10 @@ class TqdmReporter(Reporter):
         self.stream = stream or sys.stderr
         self.bar = None
 
-    def start(self, token, chain, n_wallets, what="wallets"):
+    def start(self, token, chain, n_items, item="wallet", note=""):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=n_wallets, unit="wallet", desc=f"{token.label} {chain}", file=self.stream,
+        self.bar = tqdm(total=n_items, unit=item, desc=f"{token.label} {chain}", file=self.stream,
                         dynamic_ncols=True)
 
     def item_done(self, index, text):

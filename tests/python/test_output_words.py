@@ -8,6 +8,8 @@ empty.csv a header only.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import yaml
 from conftest import BINANCE14, ETHERSCAN_HEADER, LPT, PROJECT_ROOT, etherscan_row, user, write_csv
@@ -15,6 +17,8 @@ from conftest import BINANCE14, ETHERSCAN_HEADER, LPT, PROJECT_ROOT, etherscan_r
 from cexflow.agent import CycleResult
 from cexflow.build import changed_parameters, changed_settings
 from cexflow.cli import main as cexflow_main
+from cexflow.inputs import Token
+from cexflow.progress import LineReporter
 
 DAY = 1735689600  # 2025-01-01 UTC
 # the default method, read here from dbt_project.yml itself (not through cexflow.methods)
@@ -104,3 +108,20 @@ def test_a_one_day_sample_says_one_day(tmp_path, capsys):
                          "--start", "2025-03-01"]) == 0
     printed = capsys.readouterr().out
     assert " for 1 day 2025-03-01..2025-03-01, 0 planted days, to " in printed
+
+
+def test_a_fetchs_progress_lines_count_in_the_right_number():
+    token = Token("ethereum", LPT, "LPT", 18)
+    for n, start, skipped in ((1, "1 wallet", "1 wallet was already fetched: no calls for it"),
+                              (2, "2 wallets", "2 wallets were already fetched: no calls for them")):
+        stream = io.StringIO()
+        reporter = LineReporter(stream)
+        reporter.start(token, "ethereum", n)
+        for index in range(1, n + 1):
+            reporter.wallet_done(index, None, 0, 0, None, skipped=True)
+        reporter.close()
+        assert stream.getvalue().splitlines() == [f"cexflow fetch: LPT on ethereum: {start}",
+                                                  f"cexflow fetch: {skipped}"]
+    stream = io.StringIO()
+    LineReporter(stream).start(token, "ethereum", 3, "balance", "the wallets, then the supply")
+    assert stream.getvalue() == "cexflow fetch: LPT on ethereum: 3 balances (the wallets, then the supply)\n"

@@ -320,9 +320,19 @@ def run_page(page: str, tmp_path: Path, services: dict) -> list[str]:
 # --- the tests ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_the_commands_of_the_page_run(page, tmp_path, services):
-    run_page(page, tmp_path, services)
+class PageCommands:
+    """The commands of one page; a class per page (below), so that pytest-xdist's --dist loadscope, which
+    keeps a class on one worker, can run two pages at once."""
+
+    page = ""
+
+    def test_the_commands_of_the_page_run(self, tmp_path, services):
+        run_page(self.page, tmp_path, services)
+
+
+for _page in PAGES:
+    _name = "TestPage_" + re.sub(r"\W", "_", _page.removesuffix(".md"))
+    globals()[_name] = type(_name, (PageCommands,), {"page": _page})
 
 
 def test_every_page_with_commands_is_run_and_not_run_is_short():

@@ -70,21 +70,22 @@
 {% endmacro %}
 
 {#-
-    build_token_names(): the select of every name a token of the build answers to in a prices or balances row
+    build_token_names(tokens): the select of every name a token of `tokens` (stg_tokens__selected, the build's
+    tokens, as the model names it) answers to in a prices or balances row
     (one row per chain and token_name): its address and its symbol (lower case), and '' (a row that names no
     token) for the chain's one token, whose token_address is NULL on a chain of several tokens (such a row is
     ours, and rejected). Join on the row's chain and coalesce(token_text, ''): no match is another chain's
     or token's row.
 -#}
-{% macro build_token_names() %}
-    select chain, token_address as token_name, token_address from {{ ref('stg_tokens__selected') }}
+{% macro build_token_names(tokens) %}
+    select chain, token_address as token_name, token_address from {{ tokens }}
     union
-    select chain, lower(symbol) as token_name, token_address from {{ ref('stg_tokens__selected') }}
+    select chain, lower(symbol) as token_name, token_address from {{ tokens }}
     union
     select
         chain,
         '' as token_name,
         case when max(n_tokens_of_chain) = 1 then max(token_address) end as token_address
-    from {{ ref('stg_tokens__selected') }}
+    from {{ tokens }}
     group by chain
 {% endmacro %}

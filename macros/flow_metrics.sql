@@ -37,46 +37,6 @@
         else date_trunc('month', {{ date_expr }}) end as date)
 {%- endmacro %}
 
-{#- The model of a weekly and monthly mart: one row per period ('week', 'month'), period_start and `key_columns`
-    of `daily` (a daily mart), with the period's sums (period_flow_sums) and the `extra_sums` expressions. -#}
-{% macro periodic_flows(daily, key_columns, extra_sums=[]) %}
-    {%- set group_columns = ['chain', 'token_address', 'period', 'period_start'] + key_columns %}
-with daily as (
-    select * from {{ daily }}
-),
-
-periods as (
-    select 'week' as period
-    union all
-    select 'month' as period
-),
-
-period_days as (
-    select
-        daily.*,
-        periods.period,
-        {{ cexflow.period_start('periods.period', 'daily.flow_date') }} as period_start
-    from daily
-    cross join periods
-),
-
-period_sums as (
-    select
-        {{ group_columns | join(',\n        ') }},
-        min(flow_date) as first_flow_date,
-        max(flow_date) as last_flow_date,
-        cast(count(*) as bigint) as n_days,
-        {{ cexflow.period_flow_sums() }}
-        {%- for expression in extra_sums %},
-        {{ expression }}
-        {%- endfor %}
-    from period_days
-    group by {{ group_columns | join(', ') }}
-)
-
-select * from period_sums
-{%- endmacro %}
-
 {#- The daily columns summed over a period, the period's mean deposit and withdrawal (exact), its USD sums
     and the number of its days with a price (n_priced_days). Distinct
     counterparties, the ten largest deposits and the rolling sums are daily measures and are not summed. -#}

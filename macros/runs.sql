@@ -2,36 +2,38 @@
     and earlier), and the days any row of those transfers falls on (where each was kept before the run and
     where it is kept after it). Join to these rather than filter with IN (subquery): DuckDB may build its hash
     table of an IN on the stored rows instead of on the few of this run (out of memory at 3.2 million rows),
-    and a join lets it skip the row groups that hold none of them. -#}
+    and a join lets it skip the row groups that hold none of them. The relations are the model's to name:
+    `transfer_rows` is stg_transfers__rows_validated (the stored input rows, with loaded_in_run). -#}
 
-{% macro transfer_ids_of_this_run() %}
-    select distinct transfer_id from {{ ref('int_transfer_rows_validated') }}
+{% macro transfer_ids_of_this_run(transfer_rows) %}
+    select distinct transfer_id from {{ transfer_rows }}
     where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
 {% endmacro %}
 
-{% macro rows_of_transfers_of_this_run() %}
+{% macro rows_of_transfers_of_this_run(transfer_rows) %}
     select transfer_rows.*
-    from ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
-    inner join {{ ref('int_transfer_rows_validated') }} as transfer_rows
+    from ({{ cexflow.transfer_ids_of_this_run(transfer_rows) }}) as transfers_of_this_run
+    inner join {{ transfer_rows }} as transfer_rows
         on transfer_rows.transfer_id = transfers_of_this_run.transfer_id
 {% endmacro %}
 
-{% macro flow_dates_of_this_run() %}
+{% macro flow_dates_of_this_run(transfer_rows) %}
     select distinct cast(transferred_at as date) as flow_date
-    from ({{ cexflow.rows_of_transfers_of_this_run() }}) as rows_of_this_run
+    from ({{ cexflow.rows_of_transfers_of_this_run(transfer_rows) }}) as rows_of_this_run
 {% endmacro %}
 
-{#- The files of earlier runs from whose rows a transfer of this run's rows is kept (int_transfer_duplicates:
-    a new file repeats a transfer that an earlier file sorting before it holds), at execution time. -#}
-{% macro earlier_files_keeping_transfers_of_this_run() %}
+{#- The files of earlier runs from whose rows a transfer of this run's rows is kept (`duplicates`,
+    int_transfer_duplicates: a new file repeats a transfer that an earlier file sorting before it holds), at
+    execution time. -#}
+{% macro earlier_files_keeping_transfers_of_this_run(transfer_rows, duplicates) %}
     {% if not execute %}{{ return([]) }}{% endif %}
     {% set sql %}
         select distinct duplicates.kept_source_file
-        from ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
-        inner join {{ ref('int_transfer_duplicates') }} as duplicates
+        from ({{ cexflow.transfer_ids_of_this_run(transfer_rows) }}) as transfers_of_this_run
+        inner join {{ duplicates }} as duplicates
             on duplicates.transfer_id = transfers_of_this_run.transfer_id
         where duplicates.kept_source_file not in (
-            select distinct source_file from {{ ref('int_transfer_rows_validated') }}
+            select distinct source_file from {{ transfer_rows }}
             where loaded_in_run = '{{ invocation_id }}'
         )
         order by 1
@@ -39,27 +41,27 @@
     {{ return(run_query(sql).columns[0].values() | list) }}
 {% endmacro %}
 
-{#- The legs (int_flow_legs) that an incremental model by flow_date recomputes: on an incremental run, those of
-    the days this run's transfers fall on; otherwise all. The days are read when the model runs and given as
-    constants, which lets the scan of the transfers skip the row groups of other days (a join with the days'
-    query scans them all: 0.6 s of 3.2 million rows, for each model, against none); more than
+{#- The legs (`flow_legs`, int_flow_legs) that an incremental model by flow_date recomputes: on an incremental
+    run, those of the days this run's transfers fall on; otherwise all. The days are read when the model runs
+    and given as constants, which lets the scan of the transfers skip the row groups of other days (a join
+    with the days' query scans them all: 0.6 s of 3.2 million rows, for each model, against none); more than
     max_listed_days of them are joined instead. -#}
-{% macro flow_legs_of_this_run(max_listed_days=400) %}
+{% macro flow_legs_of_this_run(flow_legs, transfer_rows, max_listed_days=400) %}
 {% if is_incremental() %}
-{% set days = run_query(cexflow.flow_dates_of_this_run() ~ ' order by 1').columns[0].values() | list if execute else [] %}
+{% set days = run_query(cexflow.flow_dates_of_this_run(transfer_rows) ~ ' order by 1').columns[0].values() | list if execute else [] %}
 {% if execute and days | length <= max_listed_days %}
 select flow_legs.*
-from {{ ref('int_flow_legs') }} as flow_legs
+from {{ flow_legs }} as flow_legs
 where {% if days %}flow_legs.flow_date in (
     {%- for day in days %}cast('{{ day }}' as date){{ ', ' if not loop.last }}{% endfor -%}
 ){% else %}1 = 0{% endif %}
 {% else %}
 select flow_legs.*
-from {{ ref('int_flow_legs') }} as flow_legs
-inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
+from {{ flow_legs }} as flow_legs
+inner join ({{ cexflow.flow_dates_of_this_run(transfer_rows) }}) as days_of_this_run
     on flow_legs.flow_date = days_of_this_run.flow_date
 {% endif %}
 {% else %}
-select * from {{ ref('int_flow_legs') }}
+select * from {{ flow_legs }}
 {% endif %}
 {% endmacro %}

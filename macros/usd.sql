@@ -2,7 +2,7 @@
     usd_value(amount_expr, price_expr): amount x price as an exact DECIMAL(38,18), rounded half up at the 18th
     decimal place; NULL when either is NULL or when the product is 10^20 or more (it does not fit DECIMAL(38,18)).
     The amount is a token amount >= 0 (DECIMAL(38,18), below 10^20); the price a price_usd of
-    int_prices_validated (> 0, below 10^18, at most 18 decimals).
+    stg_prices__daily_validated (> 0, below 10^18, at most 18 decimals).
 
     DECIMAL(38,18) x DECIMAL(38,18) needs 36 decimals and overflows DECIMAL(38) on both engines, so each side is
     split into its whole part and its fraction, a = A + f and p = P + g, and the four products are each exact in
@@ -46,34 +46,6 @@
         as decimal(38, 18))
     end
 {% endmacro %}
-
-{#- The daily marts' last two CTEs: `with_usd` (the rows of `days`, a CTE of chain, token_address, flow_date,
-    inflow and outflow, with the day's price_usd from `prices` (int_prices_daily) and inflow_usd, outflow_usd)
-    and `final` (with netflow_usd). -#}
-{% macro usd_ctes(days, prices) %}
-with_usd as (
-    -- USD: amount x the day's price (cexflow build --prices), exact (macro usd_value); NULL without a price
-    select
-        {{ days }}.*,
-        {{ prices }}.price_usd,
-        {{ cexflow.usd_value(days ~ '.inflow', prices ~ '.price_usd') }} as inflow_usd,
-        {{ cexflow.usd_value(days ~ '.outflow', prices ~ '.price_usd') }} as outflow_usd
-    from {{ days }}
-    left join {{ prices }}
-        on {{ days }}.chain = {{ prices }}.chain
-        and {{ days }}.token_address = {{ prices }}.token_address
-        and {{ days }}.flow_date = {{ prices }}.price_date
-),
-
-final as (
-    select
-        *,
-        -- in USD minus out USD, each rounded: so the three always add up (it can differ from netflow x price
-        -- rounded by 10^-18)
-        inflow_usd - outflow_usd as netflow_usd
-    from with_usd
-)
-{%- endmacro %}
 
 {#- The aggregates of a group of daily rows in USD over its days with a price: n_priced_days, inflow_usd,
     outflow_usd, netflow_usd. NULL when no day has a price, or when a priced day's USD overflowed (NULL there):

@@ -20,9 +20,9 @@ totals_mismatch as (
 ),
 
 rows_mismatch as (
-    select 'all files' as source_file, 'rows_read does not match int_transfer_rows_validated' as problem
+    select 'all files' as source_file, 'rows_read does not match stg_transfers__rows_validated' as problem
     from (select sum(rows_read) as n from reconciliation) as r
-    cross join (select count(*) as n from {{ ref('int_transfer_rows_validated') }}) as t
+    cross join (select count(*) as n from {{ ref('stg_transfers__rows_validated') }}) as t
     where coalesce(r.n, 0) <> t.n
 )
 

@@ -2,7 +2,7 @@
     Method `inclusive`: the seed project's pandas rolling z-score, reproduced exactly: a window of
     `window_days` rows that ends at the day itself, population standard deviation (ddof=0), at least
     max(3, window_days // 2) rows. Because the day is in its own baseline, |z| <= sqrt(window_days - 1).
-    Emits CTEs ending in `with_zscore` (see netflow_zscores).
+    Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
 {% macro zscore_inclusive(input, window_days) %}
     {%- set window_days = window_days | int %}

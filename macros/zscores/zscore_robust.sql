@@ -3,7 +3,7 @@
     `min_history_days` baseline days or on a zero MAD. baseline_mean holds the median and baseline_std the
     MAD / 0.6745, so that z = (x - baseline_mean) / baseline_std still reads.
     Medians are not window functions on every engine, so each day is joined to the days of its window.
-    Emits CTEs ending in `with_zscore` (see netflow_zscores).
+    Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
 {% macro zscore_robust(input, window_days, min_history_days) %}
     baseline_pairs as (

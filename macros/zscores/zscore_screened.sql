@@ -7,12 +7,12 @@
                            days with flow (netflow <> 0): on a series that is zero most days, an ordinary
                            transfer is no longer many spreads away;
       scale_spread_floor   the spread is at least this multiple of the token's materiality scale that day
-                           (netflow_zscores): a silent or flat baseline still gives a z, so a material move
-                           after a quiet month is scored instead of getting no z (netflow_zscores passes
+                           (fct_netflow_zscores): a silent or flat baseline still gives a z, so a material move
+                           after a quiet month is scored instead of getting no z (zscore_settings passes
                            0 when materiality is not required: the view relative to each series' own flow);
       min_active_days      no z before the baseline has this many days with flow.
     baseline_std holds the spread used, after the floors; baseline_days counts the days left in the
-    baseline. Emits CTEs ending in `with_zscore` (see netflow_zscores).
+    baseline. Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
 {% macro zscore_screened(input, window_days, min_history_days, exclude_z, active_spread_floor, scale_spread_floor,
                          min_active_days) %}

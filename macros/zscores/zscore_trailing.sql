@@ -1,7 +1,7 @@
 {#-
     Method `trailing`: mean and sample standard deviation of the `window_days` days before the day (the day
     excluded); no z before `min_history_days` baseline days; a zero-spread baseline gives no z.
-    Emits CTEs ending in `with_zscore` (see netflow_zscores).
+    Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
 {% macro zscore_trailing(input, window_days, min_history_days) %}
     with_baseline as (

@@ -1,9 +1,9 @@
 -- The balance anchor each labelled wallet's balance rests on, and the token's supply: the latest usable row
--- of int_balance_anchors_validated per wallet (kind wallet) and the latest supply row (kind supply, no
+-- of stg_balances__anchors_validated per wallet (kind wallet) and the latest supply row (kind supply, no
 -- wallet_address). Latest: by day, then a date anchor (the end of its day) before a block anchor of that
 -- day, then by block; rows alike in all three, by file and line. One row per (chain, token_address, kind, wallet_address).
 with anchor_rows as (
-    select * from {{ ref('int_balance_anchors_validated') }}
+    select * from {{ ref('stg_balances__anchors_validated') }}
 ),
 
 ranked as (

@@ -1,10 +1,12 @@
 -- Each classified transfer split into its legs: an 'in' leg for a labelled receiving wallet and an 'out'
 -- leg for a labelled sending wallet. A transfer between two labelled wallets has both legs.
--- One row per (transfer_id, direction). The wallet and exchange views are sums of these legs. Read from the
--- stored transfers mart (the classification written once), not recomputed from int_transfers_classified,
--- and in one pass over it (a CTE read twice would be copied whole first).
+-- One row per (transfer_id, direction). The wallet and exchange views are sums of these legs. Read from
+-- int_transfers_classified (the classification written once; fct_exchange_transfers stores the same rows for
+-- its readers, and an intermediate model reads no mart), in one pass over it (a CTE read twice would be
+-- copied whole first). The incremental models that read the legs filter them on flow_date
+-- (flow_legs_of_this_run), which the view passes down to the transfers.
 with transfers as (
-    select * from {{ ref('fct_exchange_transfers') }}
+    select * from {{ ref('int_transfers_classified') }}
 ),
 
 directions as (

@@ -5,13 +5,13 @@
 -- Incremental on DuckDB: a run recomputes the transfers its new rows carry (delete+insert on transfer_id),
 -- so a transfer repeated by a new file moves its credit as a full build would. On Spark: a table.
 {{ config(**cexflow.incremental_by_key_config('transfer_id')) }}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
+{%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 
 {%- set usable_rows_query -%}
     {% if is_incremental() %}
-    {{ cexflow.rows_of_transfers_of_this_run() }}
+    {{ cexflow.rows_of_transfers_of_this_run(transfer_rows) }}
     {% else %}
-    select * from {{ ref('int_transfer_rows_validated') }}
+    select * from {{ transfer_rows }}
     where transfer_id is not null
     {% endif %}
 {%- endset %}

@@ -9,7 +9,7 @@ with transfers as (
 ),
 
 exchange_wallets as (
-    select * from {{ ref('int_exchange_wallets_deduplicated') }}
+    select * from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
 ),
 
 labelled as (

@@ -2,12 +2,12 @@
 -- A transfer is identified by (chain, token, tx hash, log index) where the input has a log index, and by
 -- (chain, token, tx hash, from, to, amount) where it has none (Etherscan and the seed export): a transfer
 -- listed in several files or rows counts once, and is credited to the first file (by name, then line).
--- A view: the usable rows of int_transfer_rows_validated, less the rows of int_transfer_duplicates that are
+-- A view: the usable rows of stg_transfers__rows_validated, less the rows of int_transfer_duplicates that are
 -- not the kept one. loaded_in_run is the run that read the kept row.
 {{ config(meta={'rows_of_a_run': 'loaded_in_run'}) }}
 
 with transfer_rows as (
-    select * from {{ ref('int_transfer_rows_validated') }}
+    select * from {{ ref('stg_transfers__rows_validated') }}
     where transfer_id is not null
 ),
 

@@ -8,7 +8,7 @@
 -- anchor's day. The legs between the end of d and the anchor are undone, those between the anchor and the
 -- end of d added: an anchor in the past or the future of a day gives its balance alike.
 with transfers as (
-    select * from {{ ref('fct_exchange_transfers') }}
+    select * from {{ ref('int_transfers_classified') }}
 ),
 
 wallet_anchors as (

@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from cexflow import __version__, methods, webhooks
+from cexflow import __version__, escape, methods, webhooks
 from cexflow import db as marts
 from cexflow.build import BuildOptions, BuildSummary, build
 from cexflow.db import connect
@@ -711,9 +711,9 @@ def monitor(build_options: BuildOptions, options: Options, state: Path | None = 
 
 def _print(result: CycleResult) -> None:
     for line in result.lines():
-        print(line, flush=True)
+        print(escape.plain(line), flush=True)
     for line in result.warnings():
-        print(line, file=sys.stderr, flush=True)
+        print(escape.plain(line), file=sys.stderr, flush=True)
 
 
 def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:

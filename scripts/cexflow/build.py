@@ -465,7 +465,7 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dic
     if not hive_catalog():
         state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
-    if not ((spark_schema_dir(spark_dir) / "int_transfer_rows_validated").is_dir()
+    if not ((spark_schema_dir(spark_dir) / "stg_transfers__rows_validated").is_dir()
             and (spark_dir / "metastore_db").is_dir()):
         state.unlink(missing_ok=True)
     return plan_build(state, dbt_vars, full_refresh)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+# every text of a chart is plain text: names come from label files, and a `$` in one is a dollar sign, not the
+# start of a formula (mathtext would draw it as one, or fail on it)
+matplotlib.rcParams["text.parse_math"] = False
+# a name with a character the font lacks (an emoji) is drawn with a box for it: not worth a warning per chart
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
 
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -34,7 +40,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
 
-from cexflow import methods  # noqa: E402
+from cexflow import escape, methods  # noqa: E402
 from cexflow.text import plural  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with the common colour-vision deficiencies.
@@ -178,9 +184,13 @@ def _amount_axis(ax, label: str) -> None:
 SUBTITLE_CHARS = 150  # a subtitle longer than this wraps: one line would run off the chart's right edge
 
 
+TITLE_CHARS = 160  # a title holds names from label files: one longer than this is cut with an ellipsis
+
+
 def _title(fig, title: str, subtitle: str | None = None) -> None:
-    fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
+    fig.suptitle(escape.chart(title, TITLE_CHARS), fontsize=13, fontweight="bold", x=0.01, ha="left")
     if subtitle:
+        subtitle = escape.chart(subtitle, 3 * SUBTITLE_CHARS)
         fig.axes[0].set_title(textwrap.fill(subtitle, SUBTITLE_CHARS), fontsize=9.5, fontweight="normal",
                               loc="left", color="#444444")
 
@@ -191,6 +201,7 @@ def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
         handles, labels = ax.get_legend_handles_labels()
     else:
         labels = [h.get_label() for h in handles]
+    labels = [escape.chart(label, TITLE_CHARS) for label in labels]
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9)
 
@@ -384,7 +395,7 @@ def _panel_rows(frame: pd.DataFrame, name: str, rest: list[str], column: str) ->
 def _panel_axis(ax, part: pd.DataFrame, label: str, amounts: bool = True) -> None:
     """A panel of the small multiples: its name at the top left, three ticks (amounts, unless `amounts` is
     False), the period's dates."""
-    ax.text(0.005, 0.93, label, transform=ax.transAxes, ha="left", va="top", fontweight="bold",
+    ax.text(0.005, 0.93, escape.chart(label), transform=ax.transAxes, ha="left", va="top", fontweight="bold",
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
     if amounts:
         ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
@@ -532,7 +543,7 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol
         for i, (name, values) in enumerate(lines.items()):
             cumulative = values.cumsum().to_numpy()
             colour, style = LINE_STYLES[i % len(LINE_STYLES)]
-            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=name,
+            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=escape.chart(name),
                     **_markers(len(dates), 4))
             ends.append((cumulative[-1], name, colour))
         ax.axhline(0, color=GREY, linewidth=0.8)
@@ -595,8 +606,9 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
     for value, name, colour in sorted(ends, key=lambda e: e[0]):
         y = value if not placed else max(value, placed[-1] + gap)
         placed.append(y)
-        labels.append(ax.annotate(name, xy=(x_end, y), xytext=(6, 0), textcoords="offset points", ha="left",
-                                  va="center", color=colour, fontsize=9, fontweight="bold", annotation_clip=False))
+        labels.append(ax.annotate(escape.chart(name), xy=(x_end, y), xytext=(6, 0), textcoords="offset points",
+                                  ha="left", va="center", color=colour, fontsize=9, fontweight="bold",
+                                  annotation_clip=False))
     fig.canvas.draw()  # the layout, to measure the names in pixels
     box = ax.get_window_extent()
     overhang = max(label.get_window_extent().x1 for label in labels) - box.x1

@@ -30,7 +30,7 @@ from pathlib import Path
 import jinja2
 import markdown
 
-from cexflow import __version__, inputs, report
+from cexflow import __version__, escape, inputs, report
 from cexflow import db as marts
 from cexflow.build import recorded_build
 from cexflow.db import connect
@@ -215,8 +215,10 @@ _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 def markdown_to_html(text: str) -> tuple[str, str]:
     """(title, body): the page's first heading as plain text and the Markdown as HTML, tables included,
-    with relative links to `.md` files turned into links to `.html` files."""
+    with relative links to `.md` files turned into links to `.html` files. The HTML is sanitised
+    (escape.html): the reports escape every name they print, and should one slip through, no tag of it lives."""
     body = markdown.markdown(text, extensions=["tables", "sane_lists", "toc"], output_format="html")
+    body = escape.html(body)
     body = _MD_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
     h1 = _H1.search(body)
     title = html.unescape(re.sub(r"<[^>]+>", "", h1.group(1))).strip() if h1 else "cexflow report"
@@ -231,6 +233,7 @@ def site_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["content_security_policy"] = escape.CONTENT_SECURITY_POLICY
     env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count,
                        plural=plural)
     return env

@@ -32,7 +32,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from cexflow import charts, methods
+from cexflow import charts, escape, methods
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
@@ -163,12 +163,28 @@ def project_path(value) -> str:
 
 
 def md_cell(value) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text shown as typed in Markdown, a table cell included (escape.markdown)."""
+    return escape.markdown(value)
+
+
+def _markdown_output(value) -> str:
+    """Every `{{ ... }}` of the Markdown templates: text from outside is escaped (escape.markdown), whatever the
+    template; what the package wrote as Markdown (escape.Markdown: the number filters, the `md` and `code`
+    filters, fragments built in Python) passes as it is."""
+    if isinstance(value, escape.Markdown):
+        return value
+    if isinstance(value, bool | int | float | Decimal | dt.date):
+        return str(value)
+    return escape.markdown("" if value is None else value)
+
+
+def _as_markdown(function):
+    return lambda *args, **kwargs: escape.Markdown(function(*args, **kwargs))
 
 
 def template_environment() -> jinja2.Environment:
-    """The package's jinja2 Environment for `templates/*.md.j2`, with the number filters."""
+    """The package's jinja2 Environment for `templates/*.md.j2`, with the number filters. Every value a template
+    prints is Markdown-escaped unless the package marked it as Markdown (`_markdown_output`)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cexflow", "templates"),
         trim_blocks=True,
@@ -176,10 +192,12 @@ def template_environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
+        finalize=_markdown_output,
     )
-    env.filters.update(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio,
-                       plural=plural, md=md_cell,
-                       path=project_path, exact=fmt_amount_exact)
+    filters = dict(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio, plural=plural,
+                   md=md_cell, code=escape.markdown_code, url=escape.url, exact=fmt_amount_exact)
+    env.filters.update({name: _as_markdown(function) for name, function in filters.items()}, path=project_path)
+    env.globals["markdown"] = escape.Markdown  # a fragment the template writes as Markdown: markdown("---:|")
     return env
 
 
@@ -533,6 +551,8 @@ def _csv_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, str):  # a name: text, never a formula in a spreadsheet
+        return escape.csv_cell(value)
     return fmt_exact(value)
 
 

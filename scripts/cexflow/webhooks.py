@@ -34,6 +34,7 @@ import urllib.parse
 import urllib.request
 
 from cexflow import __version__
+from cexflow import escape as escape_text
 from cexflow.errors import CexflowError
 
 FORMATS = ("slack", "discord", "telegram", "json")
@@ -42,6 +43,8 @@ LIMITS = {"slack": 4000, "discord": 2000, "telegram": 4096}
 JSON_CONTENT_LIMIT = LIMITS["discord"]  # the json format's "content" is a Discord message
 TIMEOUT = 10.0  # seconds per attempt
 CUT_NOTE = "… shortened to fit the message limit; the report has everything."
+# a name such as "@everyone" or "<@123>" from a label file must not notify anybody on Discord
+DISCORD_NO_MENTIONS = {"allowed_mentions": {"parse": []}}
 SHORT_NOTE = "The largest transfers behind each day are in the report (the whole message would pass the limit)."
 
 
@@ -118,23 +121,13 @@ def _is_int(text: str) -> bool:
 # --- texts ------------------------------------------------------------------------------------------
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _discord_escape(text: str) -> str:
-    for char in "\\*_~`|":
-        text = text.replace(char, "\\" + char)
-    return text
-
-
 def _is_url(link: str) -> bool:
     return link.startswith(("http://", "https://"))
 
 
 def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
     """The message as the text of a format ('slack', 'discord' or 'telegram': plain text), cut to `limit`."""
-    escape = {"slack": _slack_escape, "discord": _discord_escape}.get(fmt, lambda text: text)
+    escape = {"slack": escape_text.slack, "discord": escape_text.discord}.get(fmt, escape_text.plain)
     title = escape(message["title"])
     if fmt == "slack":
         title = f"*{title}*"
@@ -144,7 +137,7 @@ def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
     if not link:
         tail = ""
     elif fmt == "slack" and _is_url(link):
-        tail = f"Report: <{link}|{_slack_escape(link.rsplit('/', 1)[-1])}>"
+        tail = f"Report: <{link}|{escape_text.slack(link.rsplit('/', 1)[-1])}>"
     elif fmt == "discord" and _is_url(link):
         tail = f"Report: <{link}>"  # the angle brackets keep Discord from embedding a preview
     elif fmt == "discord" and "`" not in link:
@@ -187,14 +180,15 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
     if fmt == "slack":
         return url, {"text": render_text(message, "slack", LIMITS["slack"])}
     if fmt == "discord":
-        return url, {"content": render_text(message, "discord", LIMITS["discord"])}
+        return url, {"content": render_text(message, "discord", LIMITS["discord"]), **DISCORD_NO_MENTIONS}
     if fmt == "telegram":
         target, chat_id = telegram_target(url)
         return target, {"chat_id": chat_id, "text": render_text(message, "telegram", LIMITS["telegram"])}
     if message.get("kind") == "legacy":  # queued by the agent's first version: its own JSON
         return url, message["data"]
     return url, {"text": render_text(message, "telegram"),
-                 "content": render_text(message, "discord", JSON_CONTENT_LIMIT), **message.get("data", {})}
+                 "content": render_text(message, "discord", JSON_CONTENT_LIMIT), **DISCORD_NO_MENTIONS,
+                 **message.get("data", {})}
 
 
 # --- posting ----------------------------------------------------------------------------------------

@@ -600,10 +600,11 @@ def test_webhook_gets_each_alert_as_json_with_a_retry_after_a_500(base, tmp_path
 # each format: what its server must receive (keys of the JSON body, where the text is, its limit)
 FORMATS = {
     "slack": ({"text"}, "text", 4000, "*cexflow alert: LPT net inflow to binance, 2025-01-21*"),
-    "discord": ({"content"}, "content", 2000, "**cexflow alert: LPT net inflow to binance, 2025-01-21**"),
+    "discord": ({"content", "allowed_mentions"}, "content", 2000,
+                "**cexflow alert: LPT net inflow to binance, 2025-01-21**"),
     "telegram": ({"chat_id", "text"}, "text", 4096, "cexflow alert: LPT net inflow to binance, 2025-01-21"),
-    "json": ({"text", "content", "kind", "episode", "series", "date", "netflow", "z", "baseline", "threshold",
-              "materiality", "direction", "token", "chain", "report", "key", "days"}, "text", None,
+    "json": ({"text", "content", "allowed_mentions", "kind", "episode", "series", "date", "netflow", "z", "baseline",
+              "threshold", "materiality", "direction", "token", "chain", "report", "key", "days"}, "text", None,
              "cexflow alert: LPT net inflow to binance, 2025-01-21"),
 }
 TELEGRAM_PATH = "/bot123456:SECRET-bot-token/sendMessage"

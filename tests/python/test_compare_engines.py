@@ -424,7 +424,7 @@ def test_a_spark_build_adds_to_a_hive_warehouse_and_starts_over_otherwise(tmp_pa
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")
 
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
-    (spark_schema_dir(spark_dir) / "int_transfer_rows_validated").mkdir(parents=True)
+    (spark_schema_dir(spark_dir) / "stg_transfers__rows_validated").mkdir(parents=True)
     assert cexflow_build.spark_plan(spark_dir, second, False)[1:] == (True, "new database")  # no metastore
     cexflow_build.record_build(spark_dir / cexflow_build.SPARK_STATE_FILE, first)
     (spark_dir / "metastore_db").mkdir()

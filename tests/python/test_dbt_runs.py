@@ -55,7 +55,7 @@ def test_a_log_gets_a_line_for_each_slow_step_and_one_at_the_end():
     clock, log = Clock(), io.StringIO()
     shown = DbtProgress(stream=log, live=False, with_unit_tests=False, slow_s=2.0, long_s=10.0, clock=clock)
     shown.on_event("FoundStats", {"stat_line": "3 models, 4 data tests, 1 seed, 500 macros, 6 unit tests"})
-    for kind, name, seconds in (("seed", "tokens", 0.1), ("model", "int_transfer_rows_validated", 9.5),
+    for kind, name, seconds in (("seed", "tokens", 0.1), ("model", "stg_transfers__rows_validated", 9.5),
                                 ("test", "not_null_x", 0.2), ("model", "fct_exchange_transfers", 0.4)):
         shown.on_event("NodeStart", node(kind, name))
         clock.now += seconds
@@ -63,7 +63,7 @@ def test_a_log_gets_a_line_for_each_slow_step_and_one_at_the_end():
     shown.close()
     # the one step of 2 s or more, with the counts after it (seeds are models; unit tests not run), and the end
     assert log.getvalue().splitlines() == [
-        "dbt build: model int_transfer_rows_validated success in 9.5 s (2/4 models, 0/4 tests)",
+        "dbt build: model stg_transfers__rows_validated success in 9.5 s (2/4 models, 0/4 tests)",
         "dbt build done: 3/4 models, 1/4 tests in 10.2 s",
     ]
 
@@ -139,7 +139,7 @@ def corrupted_history(tmp_path):
     import duckdb
 
     with duckdb.connect(str(db)) as con:
-        con.execute("insert into int_transfer_rows_validated select * from int_transfer_rows_validated "
+        con.execute("insert into stg_transfers__rows_validated select * from stg_transfers__rows_validated "
                     "where line_number = 3")
     return db, [str(first), str(second)]
 
@@ -149,7 +149,7 @@ def test_an_incremental_build_checks_the_rows_it_wrote(corrupted_history, capsys
     args = ["build", "--db", str(db), *[a for f in files for a in ("--input", f)]]
     assert cexflow_main(args) == 0  # the day it added is sound; the stored rows of the first day are not re-read
     assert "incremental build (1 new file(s))" in capsys.readouterr().out
-    assert query(db, "select count(*) from int_transfer_rows_validated where line_number = 3 "
+    assert query(db, "select count(*) from stg_transfers__rows_validated where line_number = 3 "
                      "and source_file like '%d0.csv'") == [(2,)]
 
 

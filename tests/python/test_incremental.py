@@ -95,12 +95,12 @@ def two_builds(tmp_path_factory):
 
 def test_the_second_build_read_only_the_new_files(two_builds, capsys):
     incremental_db, _, new = two_builds
-    runs = query(incremental_db, "select loaded_in_run, count(distinct source_file) from int_transfer_rows_validated "
+    runs = query(incremental_db, "select loaded_in_run, count(distinct source_file) from stg_transfers__rows_validated "
                                  "group by 1 order by 2")
     assert len(runs) == 2
     (second_run, files_in_second_run) = runs[0]
     assert files_in_second_run == len(new)
-    got = {f for (f,) in query(incremental_db, f"select distinct source_file from int_transfer_rows_validated "
+    got = {f for (f,) in query(incremental_db, f"select distinct source_file from stg_transfers__rows_validated "
                                                f"where loaded_in_run = '{second_run}'")}
     assert got == set(new)
 

@@ -178,7 +178,7 @@ def test_a_prices_file_without_price_usd_is_a_one_line_error(tmp_path, capsys):
 
 def test_min_usd_makes_a_day_material_only_with_that_many_usd(tmp_path):
     # the bundled sample (120 days) with a price on every day but each tenth; one build without --min-usd,
-    # one with it. By the rule (macros/zscores/netflow_zscores.sql), the second's is_material is the first's
+    # one with it. By the rule (models/marts/anomalies/fct_netflow_zscores.sql), the second's is_material is the first's
     # and |netflow_usd| >= min-usd, and a day without a price is not material; is_unusual does not change.
     from cexflow.sample import DEFAULT_START
 

@@ -1,6 +1,6 @@
 -- Balance anchors: the rows of the balances CSVs of var balances_files (cexflow build --balances; cexflow
 -- fetch --balances writes them). One row per data row of the files, every field as text, renamed; at least
--- address, balance and block or date (cexflow build checks the header); int_balance_anchors_validated types
+-- address, balance and block or date (cexflow build checks the header); stg_balances__anchors_validated types
 -- and checks them.
 with source_rows as (
     {{ cexflow.read_csv_rows(var('balances_files', []),

@@ -1,7 +1,7 @@
 -- ethereum-etl / BigQuery token_transfers rows (token_address,from_address,to_address,value,transaction_hash,
 -- log_index,block_number[,block_timestamp]). One row per data row of the files, renamed to the raw columns
 -- every format's staging model has, still text; value is the raw integer amount of token_address. Files
--- without block_timestamp take the time of the block from the blocks files (int_transfer_rows_unioned).
+-- without block_timestamp take the time of the block from the blocks files (stg_transfers__rows_unioned).
 -- With blocks files the rows are numbered as they are read: the join with the blocks that follows does not
 -- keep the scan's order, which numbering after the insert needs (macros/read_raw_files.sql).
 with source_rows as (

@@ -1,7 +1,7 @@
 -- Exchange wallet labels: seeds/exchange_wallets.csv, or the label files of var labels_files (cexflow build
 -- --labels: CSVs with at least address and exchange; wallet or name_tag names the wallet; chain defaults to
 -- ethereum). One row per label row, trimmed and in lower case (raw_address as written);
--- int_exchange_wallets_deduplicated keeps one row per address of the build's chain.
+-- stg_labels__exchange_wallets_deduplicated keeps one row per address of the build's chain.
 {% set labels_files = var('labels_files', []) %}
 
 with labels as (

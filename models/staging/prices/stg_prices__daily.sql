@@ -1,6 +1,6 @@
 -- Daily USD prices: the rows of the prices CSVs of var prices_files (cexflow build --prices; cexflow fetch
 -- --prices writes them). One row per data row of the files, every field as text, renamed; header
--- date,chain,token,price_usd (cexflow build checks it); int_prices_validated types and checks them.
+-- date,chain,token,price_usd (cexflow build checks it); stg_prices__daily_validated types and checks them.
 with source_rows as (
     {{ cexflow.read_csv_rows(var('prices_files', []), ['date', 'chain', 'token', 'price_usd'],
                              number_lines_in_scan=true) }}

@@ -2,7 +2,7 @@
 -- line_number), all raw text. An ethereum-etl row without block_timestamp takes its block's time from the
 -- blocks files (var ethereum_etl_blocks_files). chain: the file's chain (var input_chains, else var chain).
 {%- set with_blocks = var('ethereum_etl_blocks_files') | length > 0 %}
--- depends_on: {{ ref('int_blocks_deduplicated') }}
+-- depends_on: {{ ref('stg_ethereum_etl__blocks_deduplicated') }}
 
 with seed_export_rows as (
     select * from {{ ref('stg_seed_export__transfers') }}
@@ -22,7 +22,7 @@ ethereum_etl_rows as (
 
 {% if with_blocks %}
 one_time_per_block as (
-    select * from {{ ref('int_blocks_deduplicated') }}
+    select * from {{ ref('stg_ethereum_etl__blocks_deduplicated') }}
 ),
 
 ethereum_etl_rows_timed as (

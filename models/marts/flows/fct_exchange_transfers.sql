@@ -5,8 +5,9 @@
 -- loaded_in_run is the dbt run that last wrote the row.
 {{ config(meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
 {%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
--- depends_on: {{ ref('int_transfer_duplicates') }}
+-- the stored input rows and duplicates say which transfers this run changes
+{%- set transfer_rows = ref('stg_transfers__rows_validated') %}
+{%- set duplicates = ref('int_transfer_duplicates') %}
 
 with classified as (
     select * from {{ ref('int_transfers_classified') }}
@@ -16,19 +17,19 @@ written as (
     {% if is_incremental() and day_partitions %}
     select classified.*
     from classified
-    inner join ({{ cexflow.flow_dates_of_this_run() }}) as days_of_this_run
+    inner join ({{ cexflow.flow_dates_of_this_run(transfer_rows) }}) as days_of_this_run
         on classified.flow_date = days_of_this_run.flow_date
     {% elif is_incremental() %}
     -- the transfers kept from a row of this run, and those of this run's rows kept from an earlier file's row
     -- (found by file, which lets the scan skip the row groups of other files and runs)
     select * from classified
     where loaded_in_run = '{{ invocation_id }}'
-    {% set earlier_files = cexflow.earlier_files_keeping_transfers_of_this_run() %}
+    {% set earlier_files = cexflow.earlier_files_keeping_transfers_of_this_run(transfer_rows, duplicates) %}
     {% if earlier_files %}
     union all
     select classified.*
     from classified
-    inner join ({{ cexflow.transfer_ids_of_this_run() }}) as transfers_of_this_run
+    inner join ({{ cexflow.transfer_ids_of_this_run(transfer_rows) }}) as transfers_of_this_run
         on classified.transfer_id = transfers_of_this_run.transfer_id
     where classified.loaded_in_run <> '{{ invocation_id }}'
         and classified.source_file in ({{ cexflow.sql_string_items(earlier_files) }})

@@ -1,38 +1,39 @@
-{#-
-    cross_chain_daily(daily, key_columns): the select of a cross-chain mart: the daily flows of `daily` (a model
-    of one row per token (chain, token_address), `key_columns` and day) summed per token symbol over the chains
-    of the build that hold it, on every day from the symbol's first to its last day on any chain (and for every
-    value of key_columns the symbol has). A chain's day outside its own calendar adds nothing (0). USD is NULL
-    on a day when a chain with a row that day has no USD for it, and on a day no chain has a row for. A sum past DECIMAL(38,18) is NULL
-    (decimal_in_range). A move over a bridge is in no flow: neither side is a labelled exchange wallet.
--#}
-{% macro cross_chain_daily(daily, key_columns=[]) %}
-{%- set keys = ['symbol'] + key_columns %}
-{%- set amounts = ['inflow', 'outflow', 'internal_volume', 'cross_exchange_volume'] if not key_columns
-                  else ['inflow', 'outflow', 'internal_volume'] %}
+-- One row per token symbol, exchange and calendar day: an exchange's flows of the symbol's tokens on every chain
+-- of the build summed (fct_netflow_daily_by_exchange, by exchange name: the labels name an exchange alike on
+-- every chain), on every day from the symbol's first to its last day on any chain.
+-- A chain's day outside its own calendar adds nothing (0). USD is NULL on a day when a chain with a row
+-- that day has no USD for it, and on a day no chain has a row for. A sum past DECIMAL(38,18) is NULL
+-- (decimal_in_range).
+{%- set amounts = ['inflow', 'outflow', 'internal_volume'] %}
 {%- set counts = ['n_deposits', 'n_withdrawals'] %}
+
 with tokens as (
     select chain, token_address, symbol from {{ ref('stg_tokens__selected') }}
+),
+
+daily_by_exchange as (
+    select * from {{ ref('fct_netflow_daily_by_exchange') }}
 ),
 
 token_days as (
     select
         tokens.symbol,
-        daily.*
-    from {{ ref(daily) }} as daily
+        daily_by_exchange.*
+    from daily_by_exchange
     inner join tokens
-        on daily.chain = tokens.chain
-        and daily.token_address = tokens.token_address
+        on daily_by_exchange.chain = tokens.chain
+        and daily_by_exchange.token_address = tokens.token_address
 ),
 
 symbol_ranges as (
+    -- the chains and days of each symbol and exchange
     select
-        {{ keys | join(', ') }},
+        symbol, exchange,
         cast(count(distinct chain) as integer) as n_chains,
         min(flow_date) as first_day,
         max(flow_date) as last_day
     from token_days
-    group by {{ keys | join(', ') }}
+    group by symbol, exchange
 ),
 
 symbol_first_last as (
@@ -46,10 +47,11 @@ spine as (
 ),
 
 calendar as (
-    -- every day of the symbol's range, for each of its key values
+    -- every day of the symbol's range, for each of its exchanges
     select
-        {% for key in keys %}symbol_ranges.{{ key }},
-        {% endfor %}symbol_ranges.n_chains,
+        symbol_ranges.symbol,
+        symbol_ranges.exchange,
+        symbol_ranges.n_chains,
         spine.calendar_date as flow_date
     from symbol_ranges
     inner join symbol_first_last
@@ -60,7 +62,7 @@ calendar as (
 
 sums as (
     select
-        {{ keys | join(', ') }},
+        symbol, exchange,
         flow_date,
         cast(sum(case when inflow <> 0 or outflow <> 0 then 1 else 0 end) as integer) as n_chains_with_flow,
         {% for column in amounts %}
@@ -69,20 +71,23 @@ sums as (
         {% for column in counts %}
         cast(sum({{ column }}) as bigint) as {{ column }},
         {% endfor %}
+        -- USD when every chain with a row that day has it
         case when count(inflow_usd) = count(*) then {{ cexflow.decimal_in_range('sum(inflow_usd)') }} end
             as inflow_usd,
         case when count(outflow_usd) = count(*) then {{ cexflow.decimal_in_range('sum(outflow_usd)') }} end
             as outflow_usd
     from token_days
-    group by {{ keys | join(', ') }}, flow_date
+    group by symbol, exchange, flow_date
 ),
 
 final as (
     select
-        {% for key in keys %}calendar.{{ key }},
-        {% endfor %}calendar.flow_date,
+        calendar.symbol,
+        calendar.exchange,
+        calendar.flow_date,
         calendar.n_chains,
         cast(coalesce(sums.n_chains_with_flow, 0) as integer) as n_chains_with_flow,
+        -- a day no chain has a row for adds nothing (0)
         {% for column in ['inflow', 'outflow'] %}
         cast(case when sums.flow_date is null then 0 else sums.{{ column }} end as decimal(38, 18)) as {{ column }},
         {% endfor %}
@@ -100,8 +105,9 @@ final as (
         cast(sums.inflow_usd - sums.outflow_usd as decimal(38, 18)) as netflow_usd
     from calendar
     left join sums
-        on {% for key in keys %}calendar.{{ key }} = sums.{{ key }} and {% endfor %}calendar.flow_date = sums.flow_date
+        on calendar.symbol = sums.symbol
+        and calendar.exchange = sums.exchange
+        and calendar.flow_date = sums.flow_date
 )
 
 select * from final
-{% endmacro %}

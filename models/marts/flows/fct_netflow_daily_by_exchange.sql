@@ -87,6 +87,27 @@ with_metrics as (
         and exchange_days_with_flows.exchange = counterparty_stats.series
 ),
 
-{{ cexflow.usd_ctes('with_metrics', 'prices') }}
+with_usd as (
+    -- USD: amount x the day's price (cexflow build --prices), exact (macro usd_value); NULL without a price
+    select
+        with_metrics.*,
+        prices.price_usd,
+        {{ cexflow.usd_value('with_metrics.inflow', 'prices.price_usd') }} as inflow_usd,
+        {{ cexflow.usd_value('with_metrics.outflow', 'prices.price_usd') }} as outflow_usd
+    from with_metrics
+    left join prices
+        on with_metrics.chain = prices.chain
+        and with_metrics.token_address = prices.token_address
+        and with_metrics.flow_date = prices.price_date
+),
+
+final as (
+    select
+        *,
+        -- in USD minus out USD, each rounded: so the three always add up (it can differ from netflow x price
+        -- rounded by 10^-18)
+        inflow_usd - outflow_usd as netflow_usd
+    from with_usd
+)
 
 select * from final

@@ -8,12 +8,16 @@ with anchor_rows as (
     select * from {{ ref('stg_balances__anchors') }}
 ),
 
+tokens as (
+    select * from {{ ref('stg_tokens__selected') }}
+),
+
 token_names as (
-    {{ cexflow.build_token_names() }}
+    {{ cexflow.build_token_names('tokens') }}
 ),
 
 wallets as (
-    select * from {{ ref('int_exchange_wallets_deduplicated') }}
+    select * from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
 ),
 
 trimmed as (

@@ -15,10 +15,12 @@
 {% else %}
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
 {% endif %}
--- depends_on: {{ ref('int_transfer_rows_validated') }}
+-- the relations read: the legs, and the stored input rows that say which days this run changes
+{%- set flow_legs = ref('int_flow_legs') %}
+{%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 
 with legs as (
-    {{ cexflow.flow_legs_of_this_run() }}
+    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows) }}
 ),
 
 legs_within_wallet as (

@@ -1,9 +1,9 @@
--- One row per balances row of the build's tokens that cannot be used, with its file, line and reason, and the
+-- One row per prices row of the build's tokens that cannot be used, with its file, line and reason, and the
 -- raw fields. Rows of other chains or tokens are not rejected: they are not this build's.
 {{ config(materialized='table') }}
 
-with anchor_rows as (
-    select * from {{ ref('int_balance_anchors_validated') }}
+with price_rows as (
+    select * from {{ ref('stg_prices__daily_validated') }}
 ),
 
 rejected as (
@@ -12,15 +12,11 @@ rejected as (
         line_number,
         rejection_reason as reason,
         chain,
+        raw_date,
         raw_chain,
         raw_token,
-        raw_address,
-        raw_kind,
-        raw_balance,
-        raw_block,
-        raw_date,
-        raw_block_time
-    from anchor_rows
+        raw_price_usd
+    from price_rows
     where rejection_reason is not null
         and not is_other_token
 )

@@ -9,8 +9,12 @@ with price_rows as (
     select * from {{ ref('stg_prices__daily') }}
 ),
 
+tokens as (
+    select * from {{ ref('stg_tokens__selected') }}
+),
+
 token_names as (
-    {{ cexflow.build_token_names() }}
+    {{ cexflow.build_token_names('tokens') }}
 ),
 
 trimmed as (

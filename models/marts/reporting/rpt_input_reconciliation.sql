@@ -7,7 +7,7 @@ with input_files as (
 ),
 
 transfer_rows as (
-    select * from {{ ref('int_transfer_rows_validated') }}
+    select * from {{ ref('stg_transfers__rows_validated') }}
 ),
 
 rejected as (

@@ -2,14 +2,14 @@
 -- data's range, from balance anchors (var balances_files). One row per exchange per day, for every exchange
 -- with at least one wallet anchored. reserve is the sum of its anchored wallets' balances
 -- (int_wallet_reserve_daily) when every wallet of the exchange that moved tokens has an anchor; otherwise
--- NULL, and n_wallets_without_anchor counts the wallets that lack one (rpt_wallets_without_balance_anchor
--- names them). Transfers between two wallets of the exchange net to zero.
+-- NULL, and n_wallets_without_anchor counts the wallets that lack one (int_wallets_without_balance_anchor;
+-- rpt_wallets_without_balance_anchor names them). Transfers between two wallets of the exchange net to zero.
 with wallet_balances as (
     select * from {{ ref('int_wallet_reserve_daily') }}
 ),
 
 wallets_without_anchor as (
-    select * from {{ ref('rpt_wallets_without_balance_anchor') }}
+    select * from {{ ref('int_wallets_without_balance_anchor') }}
 ),
 
 token_supply as (

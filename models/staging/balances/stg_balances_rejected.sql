@@ -1,9 +1,9 @@
--- One row per prices row of the build's tokens that cannot be used, with its file, line and reason, and the
+-- One row per balances row of the build's tokens that cannot be used, with its file, line and reason, and the
 -- raw fields. Rows of other chains or tokens are not rejected: they are not this build's.
 {{ config(materialized='table') }}
 
-with price_rows as (
-    select * from {{ ref('int_prices_validated') }}
+with anchor_rows as (
+    select * from {{ ref('stg_balances__anchors_validated') }}
 ),
 
 rejected as (
@@ -12,11 +12,15 @@ rejected as (
         line_number,
         rejection_reason as reason,
         chain,
-        raw_date,
         raw_chain,
         raw_token,
-        raw_price_usd
-    from price_rows
+        raw_address,
+        raw_kind,
+        raw_balance,
+        raw_block,
+        raw_date,
+        raw_block_time
+    from anchor_rows
     where rejection_reason is not null
         and not is_other_token
 )

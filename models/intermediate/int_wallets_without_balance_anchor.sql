@@ -1,8 +1,9 @@
 -- One row per labelled wallet that moved tokens in the data and has no usable balance anchor (var
 -- balances_files): the wallets whose exchange's reserve fct_exchange_reserve_daily leaves unknown rather than
--- guess. Without any balances file every wallet that moved is here.
-with wallet_days as (
-    select * from {{ ref('fct_netflow_daily_by_wallet') }}
+-- guess. Without any balances file every wallet that moved is here. Written once here, for the reserve mart
+-- (which counts them per exchange) and the report that names them (rpt_wallets_without_balance_anchor).
+with daily_flows as (
+    select * from {{ ref('int_daily_flows') }}
 ),
 
 anchored_wallets as (
@@ -17,6 +18,7 @@ anchored_exchanges as (
 ),
 
 moved_wallets as (
+    -- the wallet's days with a leg, and its legs (transfers in and out)
     select
         chain,
         token_address,
@@ -25,8 +27,8 @@ moved_wallets as (
         wallet_address,
         min(flow_date) as first_flow_date,
         max(flow_date) as last_flow_date,
-        cast(sum(n_inflows + n_outflows) as bigint) as n_transfers
-    from wallet_days
+        cast(sum(n_transfers) as bigint) as n_transfers
+    from daily_flows
     group by chain, token_address, exchange, wallet, wallet_address
 ),
 

@@ -10,7 +10,7 @@
 -- depends_on: {{ ref('stg_tokens__selected') }}
 
 with unioned_rows as (
-    select * from {{ ref('int_transfer_rows_unioned') }}
+    select * from {{ ref('stg_transfers__rows_unioned') }}
     {% if is_incremental() %}
     {% set loaded_files = cexflow.column_values(this, 'source_file') %}
     {% if loaded_files %}

@@ -3,7 +3,7 @@
 {{ config(materialized='table') }}
 
 with transfer_rows as (
-    select * from {{ ref('int_transfer_rows_validated') }}
+    select * from {{ ref('stg_transfers__rows_validated') }}
 ),
 
 rejected as (

@@ -1,0 +1,151 @@
+"""Text from outside meets a format: the one rule, and one function per format.
+
+Exchange and wallet names come from label files that users take from community lists and scrapes, token symbols
+from a seed file, file paths from the command line. None of it is markup. Wherever such text is written into a
+format that gives characters a meaning, it goes through the function of that format here:
+
+    markdown(text)        Markdown text and table cells: no raw HTML, no emphasis, link, code or table syntax
+    markdown_code(text)   a Markdown code span holding the text, whatever backticks it has
+    html(markdown_html)   the HTML of our own Markdown, sanitised: only the tags and attributes reports use
+    chart(text)           chart titles, legends and labels: plain text (charts.py also turns mathtext off)
+    slack(text), discord(text)   chat messages (Telegram's are plain text: plain(text))
+    csv_cell(text)        a text cell of a CSV export, neutralised against spreadsheet formulas
+    plain(text)           any of the above first: control characters out, right-to-left overrides contained
+
+The rule under all of them (`plain`): control characters (including escape sequences a terminal would obey) are
+replaced by a space, and a text with explicit bidirectional controls (e.g. U+202E RIGHT-TO-LEFT OVERRIDE) is
+wrapped in an isolate (U+2068 ... U+2069), so it cannot reorder the text around it. Ordinary names (with ', &, .,
+spaces, accents, emoji) come out as they went in.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import urllib.parse
+
+import nh3
+
+# explicit bidirectional formatting characters (Unicode UAX #9): embeddings, overrides, isolates and their ends
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_FIRST_STRONG_ISOLATE, _POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
+
+
+def plain(value) -> str:
+    """`value` as one line of plain text: control characters (C0, C1, DEL, line and paragraph separators) become
+    spaces, and explicit bidirectional controls are contained in an isolate of their own."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" or c in "\u2028\u2029" else c for c in str(value))
+    if _BIDI_CONTROLS.intersection(text):
+        text = _FIRST_STRONG_ISOLATE + text + _POP_DIRECTIONAL_ISOLATE
+    return text
+
+
+# --- Markdown ----------------------------------------------------------------------------------------
+
+
+class Markdown(str):
+    """Text the package wrote as Markdown (a formatted number, an escaped name, a link it built): the Markdown
+    templates print it as it is, and escape every other value (report.template_environment)."""
+
+
+# Markdown punctuation that can start emphasis, code, links, images or table cells; a backslash makes each a
+# literal character in Python-Markdown and on GitHub alike. An underscore inside a word (etherscan_csv) is no
+# emphasis in either, so it is left as typed.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*\[\]|]|(?<![^\W_])_|_(?![^\W_]))")
+_LINE_START_SYNTAX = re.compile(r"^(\s*)([#>+\-=~])")  # a heading, quote, list or rule if first
+_ORDERED_LIST_START = re.compile(r"^(\s*\d+)([.)])")  # '1. ' would start a numbered list
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")  # '&amp;' would show as '&': keep it as typed
+
+
+def markdown(value) -> str:
+    """Text for Markdown, in running text or a table cell: shows exactly as typed, markup of none. HTML tags are
+    entities (`<` -> `&lt;`), Markdown punctuation is backslash-escaped, and so is syntax at the start."""
+    text = plain(value)
+    text = _ENTITY.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    text = _ORDERED_LIST_START.sub(r"\1\\\2", text)
+    return _LINE_START_SYNTAX.sub(r"\1\\\2", text)
+
+
+def url(value) -> str:
+    """A link's address in Markdown (`[text](address)`): characters that would end or break it
+    percent-encoded; the relative paths and http(s) addresses the package writes pass unchanged."""
+    return urllib.parse.quote(plain(value), safe="/#:?=&%~+,;@!$'*.-_")
+
+
+def markdown_code(value) -> str:
+    """A Markdown code span of `value` (a file path, an address), fenced with more backticks than any run inside
+    it. A text with a `|` is escaped text instead (markdown()): inside a code span in a table, GitHub needs the
+    pipe escaped and Python-Markdown shows the escape, so no code span is right in both."""
+    text = plain(value)
+    if "|" in text:
+        return markdown(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest or text.startswith(" ") or text.endswith(" ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# --- HTML ---------------------------------------------------------------------------------------------
+
+# what the Markdown of the reports becomes (tables, headings with their ids, links, images, code, lists)
+_HTML_TAGS = frozenset({"a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "li",
+                        "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul"})
+_HTML_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"style"}, "th": {"style"},
+                    **{f"h{level}": {"id"} for level in range(1, 7)}}
+
+
+def html(fragment: str) -> str:
+    """An HTML fragment made from our Markdown, sanitised (nh3, the Ammonia sanitiser): tags and attributes
+    other than those the reports use are dropped, scripts and styles with their content, links only to http(s),
+    mailto or relative addresses, and `style` only for a table cell's alignment."""
+    return nh3.clean(fragment, tags=set(_HTML_TAGS), clean_content_tags={"script", "style"},
+                     attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
+                     url_schemes={"http", "https", "mailto"}, link_rel=None,
+                     filter_style_properties={"text-align"})
+
+
+# A Content-Security-Policy for the site's own pages: they have no script of their own, so none may run
+# (inline or loaded), nor plugins; no <base> and no form may send anywhere. Styles are inline by design.
+CONTENT_SECURITY_POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+# --- charts -------------------------------------------------------------------------------------------
+
+CHART_TEXT_CHARS = 60  # a name longer than this is cut with an ellipsis: a legend or a title must fit the chart
+
+
+def chart(value, limit: int = CHART_TEXT_CHARS) -> str:
+    """A name on a chart (title, legend, panel label): plain text of at most `limit` characters. `$` stays a
+    dollar sign because charts.py draws every text without mathtext (rcParams text.parse_math)."""
+    text = plain(value).replace(_FIRST_STRONG_ISOLATE, "").replace(_POP_DIRECTIONAL_ISOLATE, "")
+    text = "".join(c for c in text if c not in _BIDI_CONTROLS)  # matplotlib lays out left to right only
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- chat messages -----------------------------------------------------------------------------------
+
+
+def slack(value) -> str:
+    """Slack's mrkdwn: `&`, `<`, `>` are its only control characters (a `<!channel>` or `<url|text>` needs
+    them), escaped as entities."""
+    return plain(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def discord(value) -> str:
+    """Discord's Markdown: formatting, spoiler, masked-link, heading and quote characters backslash-escaped.
+    (Mentions are also switched off in the message's `allowed_mentions`, webhooks.py.)"""
+    return re.sub(r"([\\*_~`|\[\]<>#])", r"\\\1", plain(value))
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A text cell of a CSV export: one that a spreadsheet would run as a formula (starting with = + - @, a
+    tab or a carriage return) is prefixed with an apostrophe (the OWASP advice), so it shows as text. Numbers
+    are not text cells: report.py writes them as they are."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text

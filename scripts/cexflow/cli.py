@@ -210,7 +210,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
                              "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "
-                             "cexflow.duckdb -> docs/reports/, the committed sample reports)")
+                             "cexflow.duckdb -> docs/sample-reports/, the committed sample reports)")
     parser.add_argument("--start", metavar="DATE", help="focus report: first day, YYYY-MM-DD (default: first day)")
     parser.add_argument("--end", metavar="DATE", help="focus report: last day, YYYY-MM-DD (default: last day)")
     parser.add_argument("--focus", metavar="EXCHANGE_OR_WALLET",

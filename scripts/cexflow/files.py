@@ -27,7 +27,7 @@ database in place (`working_copy`):
 - a failed or interrupted build removes its copy and leaves the database as it was; the copy of a killed build
   is removed by the next build, which holds the lock.
 
-The copy costs a read and a write of the database (README, "Readers and the build", has the figures and
+The copy costs a read and a write of the database (docs/build.md, "Readers and the build", has the figures and
 scripts/working_copy_cost.py measures them) and as much free disk beside it, which is checked before copying.
 """
 

@@ -44,7 +44,7 @@ CSV_FORMATS = {name: fmt for name, fmt in FORMATS.items() if fmt.file_type == "c
 JSON_FORMAT = next(name for name, fmt in FORMATS.items() if fmt.file_type == "json")
 ACCEPTED = "; ".join(fmt.description for fmt in CSV_FORMATS.values())
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as int_exchange_wallets_deduplicated reads it)
+LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as stg_labels__exchange_wallets_deduplicated reads it)
 
 
 @dataclass
@@ -285,7 +285,7 @@ def label_rows(path: Path) -> Iterator[dict[str, str]]:
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:
     """How many distinct labelled addresses each chain has in these label files (chain defaults to ethereum,
-    compared in lower case, as int_exchange_wallets_deduplicated reads them)."""
+    compared in lower case, as stg_labels__exchange_wallets_deduplicated reads them)."""
     addresses: dict[str, set[str]] = {}
     for path in paths:
         for row in label_rows(Path(path)):

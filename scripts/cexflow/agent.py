@@ -94,8 +94,10 @@ from cexflow.present import (
     words,
 )
 
-HELP = ("Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
-        "Telegram or JSON webhook); --loop repeats.")
+HELP = (
+    "Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
+    "Telegram or JSON webhook); --loop repeats."
+)
 
 DEFAULT_OUT = PROJECT_ROOT / "agent_reports"
 DEFAULT_INTERVAL = 3600.0
@@ -153,12 +155,18 @@ class State:
                 raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION} (or 1)")
             return cls(path, dict(data["days"]), list(data["pending"]), list(data["webhook_queue"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CexflowError(f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
-                               "(the agent will then alert again on every anomaly)") from None
+            raise CexflowError(
+                f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
+                "(the agent will then alert again on every anomaly)"
+            ) from None
 
     def save(self, checkpoint: str | None = None) -> None:
-        data = {"version": STATE_VERSION, "days": self.days, "pending": self.pending,
-                "webhook_queue": self.webhook_queue}
+        data = {
+            "version": STATE_VERSION,
+            "days": self.days,
+            "pending": self.pending,
+            "webhook_queue": self.webhook_queue,
+        }
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", checkpoint)
 
     def known_keys(self) -> set[str]:
@@ -169,13 +177,30 @@ class State:
 def _from_version_1(data: dict) -> tuple[dict, list, list]:
     """(days, pending, queue) of a version-1 state: its alerted keys are seen days (the keys have the same
     form), its pending entries are dropped (their anomalies are reported again), its queued posts are kept."""
-    days = {key: {"episode": None, "as": "seen", "report": value.get("report"), "at": value.get("alerted_at"),
-                  "from_version": 1}
-            for key, value in dict(data["alerted"]).items()}
-    queue = [{"message": {"kind": "legacy", "title": q["payload"].get("text", ""), "blocks": [], "link": "",
-                          "data": q["payload"]},
-              "attempts": q.get("attempts", 0), "last_error": q.get("last_error")}
-             for q in data["webhook_queue"]]
+    days = {
+        key: {
+            "episode": None,
+            "as": "seen",
+            "report": value.get("report"),
+            "at": value.get("alerted_at"),
+            "from_version": 1,
+        }
+        for key, value in dict(data["alerted"]).items()
+    }
+    queue = [
+        {
+            "message": {
+                "kind": "legacy",
+                "title": q["payload"].get("text", ""),
+                "blocks": [],
+                "link": "",
+                "data": q["payload"],
+            },
+            "attempts": q.get("attempts", 0),
+            "last_error": q.get("last_error"),
+        }
+        for q in data["webhook_queue"]
+    ]
     return days, [], queue
 
 
@@ -187,8 +212,10 @@ def agent_lock(state_path: Path) -> Iterator[Path]:
         try:
             stack.enter_context(exclusive_lock(lock_path))
         except LockHeld as held:
-            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
-                               f"this state (lock {lock_path}); not starting a second one") from None
+            raise CexflowError(
+                f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
+                f"this state (lock {lock_path}); not starting a second one"
+            ) from None
         yield lock_path
 
 
@@ -238,35 +265,62 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
         for t in marts.anomaly_transfers(con):
-            transfers.setdefault((t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")),
-                                 []).append({**t, "transferred_at": _timestamp(t["transferred_at"]),
-                                             "amount": fmt_exact(t["amount"]),
-                                             "signed_amount": fmt_exact(t["signed_amount"])})
+            transfers.setdefault(
+                (t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")), []
+            ).append(
+                {
+                    **t,
+                    "transferred_at": _timestamp(t["transferred_at"]),
+                    "amount": fmt_exact(t["amount"]),
+                    "signed_amount": fmt_exact(t["signed_amount"]),
+                }
+            )
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
-        files = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"], f["rejected_rows"],
-                  f["other_token_rows"]) for f in marts.input_reconciliation(con)]
+        files = [
+            (
+                f["source_file"],
+                f["rows_read"],
+                f["transfers_kept"],
+                f["duplicate_rows"],
+                f["rejected_rows"],
+                f["other_token_rows"],
+            )
+            for f in marts.input_reconciliation(con)
+        ]
         rejected = [tuple(r.values()) for r in marts.rejected_rows(con, REJECTED_SHOWN)]
         reasons = [tuple(r.values()) for r in marts.rejected_reasons(con)]
     days = []
     for r in rows:
         flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
         t = infos.get((r["chain"], r["token_address"]), token)
-        a = {**r, "symbol": t.symbol, "token_kind": t.kind, "underlying": t.underlying,
-             **({"token_label": t.label} if several else {}),
-             "date": flow_date.isoformat(), "episode_start": start.isoformat(),
-             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), [])}
+        a = {
+            **r,
+            "symbol": t.symbol,
+            "token_kind": t.kind,
+            "underlying": t.underlying,
+            **({"token_label": t.label} if several else {}),
+            "date": flow_date.isoformat(),
+            "episode_start": start.isoformat(),
+            "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
+        }
         for name in ("inflow", "outflow", "netflow"):
             a[name] = fmt_exact(r[name])
         a["key"], a["episode_key"] = day_key(a), episode_key(a)
         days.append(a)
     context = {
-        "db": str(db), "symbol": token.symbol, "chain": token.chain, "token_address": token.address,
+        "db": str(db),
+        "symbol": token.symbol,
+        "chain": token.chain,
+        "token_address": token.address,
         "sign": token.sign_sentence(),
-        "first_day": first.isoformat() if first else None, "last_day": last.isoformat() if last else None,
+        "first_day": first.isoformat() if first else None,
+        "last_day": last.isoformat() if last else None,
         "method": method.__dict__ if method else None,
-        "files": [{"file": f, "rows_read": r, "kept": k, "duplicates": d, "rejected": j, "other_token": o}
-                  for f, r, k, d, j, o in files],
+        "files": [
+            {"file": f, "rows_read": r, "kept": k, "duplicates": d, "rejected": j, "other_token": o}
+            for f, r, k, d, j, o in files
+        ],
         "rejected_rows": [{"file": f, "line": n, "reason": why} for f, n, why in rejected],
         "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
         "rejected_total": summary["rejected_rows"],
@@ -277,15 +331,22 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             t = infos[(own["chain"], own["token_address"])]
             first, last = own["first_flow_date"], own["last_flow_date"]
             context["tokens"][t.label] = {
-                "symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence(),
-                "period": period_text(first, last), "first_day": first.isoformat(), "last_day": last.isoformat()}
+                "symbol": t.symbol,
+                "chain": t.chain,
+                "token_address": t.address,
+                "sign": t.sign_sentence(),
+                "period": period_text(first, last),
+                "first_day": first.isoformat(),
+                "last_day": last.isoformat(),
+            }
         context["first_day"] = totals["first_flow_date"].isoformat()
         context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
 
 
-def plan(days: list[dict], known: Callable[[str], bool], since: str | None = None
-         ) -> tuple[list[dict], list[dict], list[dict]]:
+def plan(
+    days: list[dict], known: Callable[[str], bool], since: str | None = None
+) -> tuple[list[dict], list[dict], list[dict]]:
     """(alerts, updates, seen) of the anomaly days of `read_anomalies` that are not `known`.
 
     An alert or an update is an episode {key, series, start, days}: its new days. Days before `since`
@@ -301,8 +362,7 @@ def plan(days: list[dict], known: Callable[[str], bool], since: str | None = Non
         rest = [d for d in new if d not in older]
         seen += older
         if rest:
-            episode = {"key": key, "series": rest[0]["episode_series"], "start": rest[0]["episode_start"],
-                       "days": rest}
+            episode = {"key": key, "series": rest[0]["episode_series"], "start": rest[0]["episode_start"], "days": rest}
             (updates if older or len(new) < len(episode_days) else alerts).append(episode)
     return alerts, updates, seen
 
@@ -339,14 +399,31 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
     the episode with every day)."""
     a = ep["days"][0]
     return {
-        "kind": kind, "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
-        "series": a["series"], "date": a["date"], "netflow": a["netflow"], "z": a["zscore"],
-        "baseline": {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"],
-                     "method": a["method"], "window_days": a["window_days"]},
+        "kind": kind,
+        "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
+        "series": a["series"],
+        "date": a["date"],
+        "netflow": a["netflow"],
+        "z": a["zscore"],
+        "baseline": {
+            "mean": a["baseline_mean"],
+            "std": a["baseline_std"],
+            "days": a["baseline_days"],
+            "method": a["method"],
+            "window_days": a["window_days"],
+        },
         "threshold": a["z_threshold"],
-        "materiality": {"value": a["materiality"], "scale": a["materiality_scale"],
-                        "threshold": a["materiality_threshold"], "required": a["is_materiality_required"]},
-        "direction": a["direction"], "token": a["symbol"], "chain": a["chain"], "report": link, "key": a["key"],
+        "materiality": {
+            "value": a["materiality"],
+            "scale": a["materiality_scale"],
+            "threshold": a["materiality_threshold"],
+            "required": a["is_materiality_required"],
+        },
+        "direction": a["direction"],
+        "token": a["symbol"],
+        "chain": a["chain"],
+        "report": link,
+        "key": a["key"],
         "days": [{k: v for k, v in d.items() if k not in ("symbol", "episode_key")} for d in ep["days"]],
     }
 
@@ -357,21 +434,41 @@ def messages(entry: dict, digest: bool) -> list[dict]:
     link = entry["link"]
     items = [("alert", ep) for ep in entry["alerts"]] + [("update", ep) for ep in entry["updates"]]
     if not digest:
-        return [{"kind": kind, "title": episode_title(ep, kind), "blocks": [episode_lines(ep)],
-                 "short_blocks": [episode_lines(ep, transfers=False)], "link": link,
-                 "data": _episode_data(ep, kind, link)} for kind, ep in items]
+        return [
+            {
+                "kind": kind,
+                "title": episode_title(ep, kind),
+                "blocks": [episode_lines(ep)],
+                "short_blocks": [episode_lines(ep, transfers=False)],
+                "link": link,
+                "data": _episode_data(ep, kind, link),
+            }
+            for kind, ep in items
+        ]
     if not items:
         return []
     context = entry["context"]
     n_alerts, n_updates = len(entry["alerts"]), len(entry["updates"])
     title = WORDS.digest_title(n_alerts, n_updates, entry_tokens(entry))
-    return [{"kind": "digest", "title": title, "link": link,
-             "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
-             "short_blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)]
-                              for kind, ep in items],
-             "data": {"kind": "digest", "token": context["symbol"], "chain": context["chain"], "report": link,
-                      "alerts": [_episode_data(ep, "alert", link) for ep in entry["alerts"]],
-                      "updates": [_episode_data(ep, "update", link) for ep in entry["updates"]]}}]
+    return [
+        {
+            "kind": "digest",
+            "title": title,
+            "link": link,
+            "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
+            "short_blocks": [
+                [episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)] for kind, ep in items
+            ],
+            "data": {
+                "kind": "digest",
+                "token": context["symbol"],
+                "chain": context["chain"],
+                "report": link,
+                "alerts": [_episode_data(ep, "alert", link) for ep in entry["alerts"]],
+                "updates": [_episode_data(ep, "update", link) for ep in entry["updates"]],
+            },
+        }
+    ]
 
 
 # --- reports --------------------------------------------------------------------------------------------
@@ -390,13 +487,30 @@ def entry_tokens(entry: dict) -> str:
 def render_alert_report(entry: dict) -> str:
     context = entry["context"]
     method = MethodInfo(**context["method"]) if context.get("method") else None
-    rows = [(kind, d) for kind, key in (("alert", "alerts"), ("update", "updates"))
-            for ep in entry[key] for d in ep["days"]] + [("seen", d) for d in entry["seen"]]
-    return template_environment().get_template("alert.md.j2").render(
-        entry=entry, alerts=entry["alerts"], updates=entry["updates"], seen=entry["seen"], rows=rows,
-        context=context, method=method, symbol=context["symbol"], title=episode_title, text=alert_text,
-        series_text=WORDS.series_text, count=fmt_count, version=__version__, tokens=entry_tokens(entry),
-        several=context.get("tokens"))
+    rows = [
+        (kind, d) for kind, key in (("alert", "alerts"), ("update", "updates")) for ep in entry[key] for d in ep["days"]
+    ] + [("seen", d) for d in entry["seen"]]
+    return (
+        template_environment()
+        .get_template("alert.md.j2")
+        .render(
+            entry=entry,
+            alerts=entry["alerts"],
+            updates=entry["updates"],
+            seen=entry["seen"],
+            rows=rows,
+            context=context,
+            method=method,
+            symbol=context["symbol"],
+            title=episode_title,
+            text=alert_text,
+            series_text=WORDS.series_text,
+            count=fmt_count,
+            version=__version__,
+            tokens=entry_tokens(entry),
+            several=context.get("tokens"),
+        )
+    )
 
 
 def _report_path(out_dir: Path, now: dt.datetime, rotate_monthly: bool, taken: set[str]) -> Path:
@@ -426,11 +540,19 @@ def _finish_entry(state: State, entry: dict, options: Options) -> None:
     for kind, key in (("alert", "alerts"), ("update", "updates")):
         for ep in entry[key]:
             for d in ep["days"]:
-                state.days[d["key"]] = {"episode": ep["key"], "as": kind, "report": entry["report"],
-                                        "at": entry["created_at"]}
+                state.days[d["key"]] = {
+                    "episode": ep["key"],
+                    "as": kind,
+                    "report": entry["report"],
+                    "at": entry["created_at"],
+                }
     for d in entry["seen"]:
-        state.days[d["key"]] = {"episode": d["episode_key"], "as": "seen", "report": entry["report"],
-                                "at": entry["created_at"]}
+        state.days[d["key"]] = {
+            "episode": d["episode_key"],
+            "as": "seen",
+            "report": entry["report"],
+            "at": entry["created_at"],
+        }
     if entry["webhook"] or options.webhook:
         digest = entry["digest"] if entry["webhook"] else options.digest
         state.webhook_queue += [{"message": m, "attempts": 0, "last_error": None} for m in messages(entry, digest)]
@@ -447,8 +569,13 @@ class Webhook:
     format: str  # one of webhooks.FORMATS
 
 
-def deliver_webhooks(state: State, webhook: Webhook, attempts: int = WEBHOOK_ATTEMPTS,
-                     backoff: float | None = None, timeout: float = webhooks.TIMEOUT) -> tuple[int, str | None]:
+def deliver_webhooks(
+    state: State,
+    webhook: Webhook,
+    attempts: int = WEBHOOK_ATTEMPTS,
+    backoff: float | None = None,
+    timeout: float = webhooks.TIMEOUT,
+) -> tuple[int, str | None]:
     """Post the queued messages, oldest first, in the webhook's format; each accepted post leaves the queue at
     once (state saved).
 
@@ -558,14 +685,27 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
             now = _now()
             out_dir = Path(options.out_dir)
             report = _report_path(out_dir, now, options.rotate_monthly, {e["report"] for e in state.pending})
-            context["build"] = {"rows_read": summary.rows_read, "files": summary.files,
-                                "transfers": summary.transfers, "duplicates": summary.duplicates,
-                                "rejected": summary.rejected, "other_token": summary.other_token,
-                                "rebuilt": result.built}
-            entry = {"report": str(report), "link": report_link(report, out_dir, options.report_url),
-                     "created_at": now.isoformat(), "alerts": alerts, "updates": updates,
-                     "seen": [{k: v for k, v in d.items() if k != "transfers"} for d in seen], "since": since,
-                     "context": context, "webhook": bool(options.webhook), "digest": options.digest}
+            context["build"] = {
+                "rows_read": summary.rows_read,
+                "files": summary.files,
+                "transfers": summary.transfers,
+                "duplicates": summary.duplicates,
+                "rejected": summary.rejected,
+                "other_token": summary.other_token,
+                "rebuilt": result.built,
+            }
+            entry = {
+                "report": str(report),
+                "link": report_link(report, out_dir, options.report_url),
+                "created_at": now.isoformat(),
+                "alerts": alerts,
+                "updates": updates,
+                "seen": [{k: v for k, v in d.items() if k != "transfers"} for d in seen],
+                "since": since,
+                "context": context,
+                "webhook": bool(options.webhook),
+                "digest": options.digest,
+            }
             state.pending.append(entry)
             state.save(checkpoint="pending_tmp_written")  # step A
             _checkpoint("pending_saved")
@@ -581,16 +721,24 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
 # --- the monitor ---------------------------------------------------------------------------------------
 
 
-EPILOG = ("Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
-          "explains it belongs to that exchange's episode: the episode's first day is an alert, its later days "
-          "are updates of it. Each run prints '[ALERT] N new anomalies. Report: PATH' (N: new alerts, one per "
-          "episode) and a line per alert day, or '[OK] No new anomalies.'; then an indented 'update: ...' "
-          "line per day of an update, and a line on the days --since marked as seen.")
+EPILOG = (
+    "Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
+    "explains it belongs to that exchange's episode: the episode's first day is an alert, its later days "
+    "are updates of it. Each run prints '[ALERT] N new anomalies. Report: PATH' (N: new alerts, one per "
+    "episode) and a line per alert day, or '[OK] No new anomalies.'; then an indented 'update: ...' "
+    "line per day of an update, and a line on the days --since marked as seen."
+)
 
 
-def agent_options(out: Path = DEFAULT_OUT, webhook: str | None = None, webhook_format: str = webhooks.AUTO,
-                  rotate_monthly: bool = False, since: str | dt.date | None = None, digest: bool = False,
-                  report_url: str | None = None) -> Options:
+def agent_options(
+    out: Path = DEFAULT_OUT,
+    webhook: str | None = None,
+    webhook_format: str = webhooks.AUTO,
+    rotate_monthly: bool = False,
+    since: str | dt.date | None = None,
+    digest: bool = False,
+    report_url: str | None = None,
+) -> Options:
     """The agent options, checked: one-line errors that name the option."""
     if webhook is None and webhook_format != webhooks.AUTO:
         raise CexflowError(f"--webhook-format {webhook_format}: needs --webhook URL")
@@ -602,16 +750,23 @@ def agent_options(out: Path = DEFAULT_OUT, webhook: str | None = None, webhook_f
     return Options(Path(out), hook, rotate_monthly, parse_date(since, "--since"), digest, report_url)
 
 
-def monitor(build_options: BuildOptions, options: Options, state: Path | None = None, loop: bool = False,
-            interval: float = DEFAULT_INTERVAL) -> int:
+def monitor(
+    build_options: BuildOptions,
+    options: Options,
+    state: Path | None = None,
+    loop: bool = False,
+    interval: float = DEFAULT_INTERVAL,
+) -> int:
     """Run one cycle (or with `loop`, one every `interval` seconds until SIGINT or SIGTERM) under the lock of
     the state `state` (default: beside the database), printing each cycle's lines."""
     if interval <= 0:
         raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
     if build_options.target != "duckdb":
         # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
-        raise CexflowError(f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
-                           "run it with --target duckdb (the default)")
+        raise CexflowError(
+            f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
+            "run it with --target duckdb (the default)"
+        )
     build_options = dataclasses.replace(build_options, db=(build_options.db or default_db()).resolve())
     state_path = (state or default_state(build_options.db)).resolve()
     with agent_lock(state_path):

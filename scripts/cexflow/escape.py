@@ -89,20 +89,57 @@ def markdown_code(value) -> str:
 # --- HTML ---------------------------------------------------------------------------------------------
 
 # what the Markdown of the reports becomes (tables, headings with their ids, links, images, code, lists)
-_HTML_TAGS = frozenset({"a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "li",
-                        "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul"})
-_HTML_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"style"}, "th": {"style"},
-                    **{f"h{level}": {"id"} for level in range(1, 7)}}
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "blockquote",
+        "br",
+        "code",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "strong",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
+_HTML_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "td": {"style"},
+    "th": {"style"},
+    **{f"h{level}": {"id"} for level in range(1, 7)},
+}
 
 
 def html(fragment: str) -> str:
     """An HTML fragment made from our Markdown, sanitised (nh3, the Ammonia sanitiser): tags and attributes
     other than those the reports use are dropped, scripts and styles with their content, links only to http(s),
     mailto or relative addresses, and `style` only for a table cell's alignment."""
-    return nh3.clean(fragment, tags=set(_HTML_TAGS), clean_content_tags={"script", "style"},
-                     attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
-                     url_schemes={"http", "https", "mailto"}, link_rel=None,
-                     filter_style_properties={"text-align"})
+    return nh3.clean(
+        fragment,
+        tags=set(_HTML_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        filter_style_properties={"text-align"},
+    )
 
 
 # A Content-Security-Policy for the site's own pages: they have no script of their own, so none may run

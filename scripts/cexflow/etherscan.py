@@ -41,18 +41,28 @@ class EtherscanClient(PoliteClient):
     service = "the API"
     give_up_hint = "rerun the same command later (a transfer fetch resumes where it stopped)"
 
-    def __init__(self, api_key: str, chain_id: int, api_url: str = DEFAULT_API_URL, *, rate: float = 3.0,
-                 timeout: float = 30.0, max_retries: int = 5, backoff: float = 1.0,
-                 log: Callable[[str], None] | None = None,
-                 on_call: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        api_key: str,
+        chain_id: int,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        rate: float = 3.0,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        log: Callable[[str], None] | None = None,
+        on_call: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if not api_key:
             raise CexflowError("no API key: set ETHERSCAN_API_KEY (a free key from etherscan.io/myapikey)")
         self._api_key = api_key
         self.chain_id = chain_id
         self.api_url = api_url
-        super().__init__(rate=rate, timeout=timeout, max_retries=max_retries, backoff=backoff, log=log,
-                         on_call=on_call, sleep=sleep)
+        super().__init__(
+            rate=rate, timeout=timeout, max_retries=max_retries, backoff=backoff, log=log, on_call=on_call, sleep=sleep
+        )
 
     # -- safety ---------------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
@@ -66,22 +76,36 @@ class EtherscanClient(PoliteClient):
     # -- endpoints ------------------------------------------------------------------------------------
     def block_by_time(self, timestamp: int, closest: str) -> int:
         """The block closest `before` or `after` a unix timestamp (module=block&action=getblocknobytime)."""
-        result = self.get({"module": "block", "action": "getblocknobytime",
-                           "timestamp": str(timestamp), "closest": closest})
+        result = self.get(
+            {"module": "block", "action": "getblocknobytime", "timestamp": str(timestamp), "closest": closest}
+        )
         try:
             return int(result)
         except (TypeError, ValueError):
             shown = self.redact(str(result))[:200]
-            raise CexflowError(f"getblocknobytime answered {shown!r} instead of a block number "
-                               f"(timestamp {timestamp}, closest={closest})") from None
+            raise CexflowError(
+                f"getblocknobytime answered {shown!r} instead of a block number "
+                f"(timestamp {timestamp}, closest={closest})"
+            ) from None
 
-    def token_transfers(self, address: str, contract: str, start_block: int, end_block: int,
-                        page_size: int) -> list[dict]:
+    def token_transfers(
+        self, address: str, contract: str, start_block: int, end_block: int, page_size: int
+    ) -> list[dict]:
         """The first `page_size` transfers of token `contract` touching `address` in blocks [start, end],
         oldest first (module=account&action=tokentx)."""
-        result = self.get({"module": "account", "action": "tokentx", "contractaddress": contract,
-                           "address": address, "startblock": str(start_block), "endblock": str(end_block),
-                           "page": "1", "offset": str(page_size), "sort": "asc"})
+        result = self.get(
+            {
+                "module": "account",
+                "action": "tokentx",
+                "contractaddress": contract,
+                "address": address,
+                "startblock": str(start_block),
+                "endblock": str(end_block),
+                "page": "1",
+                "offset": str(page_size),
+                "sort": "asc",
+            }
+        )
         if not isinstance(result, list) or not all(isinstance(row, dict) for row in result):
             shown = self.redact(str(result))[:200]
             raise CexflowError(f"tokentx answered {shown!r} instead of a list of rows")
@@ -90,8 +114,15 @@ class EtherscanClient(PoliteClient):
     def token_balance(self, address: str, contract: str) -> int:
         """The raw balance of token `contract` held by `address` at the latest block the API knows
         (module=account&action=tokenbalance&tag=latest)."""
-        result = self.get({"module": "account", "action": "tokenbalance", "contractaddress": contract,
-                           "address": address, "tag": "latest"})
+        result = self.get(
+            {
+                "module": "account",
+                "action": "tokenbalance",
+                "contractaddress": contract,
+                "address": address,
+                "tag": "latest",
+            }
+        )
         return self._raw_amount(result, "tokenbalance")
 
     def token_supply(self, contract: str) -> int:
@@ -105,8 +136,7 @@ class EtherscanClient(PoliteClient):
 
     def block_time(self, block: int) -> int:
         """The unix time of `block` (module=proxy&action=eth_getBlockByNumber, the block's `timestamp`)."""
-        result = self.get({"module": "proxy", "action": "eth_getBlockByNumber", "tag": hex(block),
-                           "boolean": "false"})
+        result = self.get({"module": "proxy", "action": "eth_getBlockByNumber", "tag": hex(block), "boolean": "false"})
         if not isinstance(result, dict):
             shown = self.redact(str(result))[:200]
             raise CexflowError(f"eth_getBlockByNumber answered {shown!r} instead of block {block}")
@@ -150,8 +180,9 @@ class EtherscanClient(PoliteClient):
         lowered = f"{message} {text}".lower()
         if result == [] and ("no transactions found" in lowered or "no records found" in lowered):
             return Answer([])  # the API's empty page: {"status":"0","message":"No transactions found"}
-        return self._refuse(text or message, lowered, shown, f"status {status} {self.redact(message)!r}: "
-                                                             f"{self.redact(text)[:200]!r}")
+        return self._refuse(
+            text or message, lowered, shown, f"status {status} {self.redact(message)!r}: {self.redact(text)[:200]!r}"
+        )
 
     def _interpret_rpc(self, payload: dict, shown: str) -> Answer | str:
         """A proxy answer: the node's JSON-RPC result, or its error, or the API's own error text put where

@@ -115,8 +115,9 @@ def replace_durably(src: Path, dst: Path) -> None:
         fsync_path(dst.parent)
 
 
-def write_atomic(path: Path, content: str | Callable[[TextIO], None],
-                 before_rename: Callable[[], None] | None = None) -> None:
+def write_atomic(
+    path: Path, content: str | Callable[[TextIO], None], before_rename: Callable[[], None] | None = None
+) -> None:
     """Write the text file `path` so that it holds the old content or the new, never a part: `content` (a
     text, or a function that writes into the open file) goes to `.<name>.tmp` beside it, which is flushed to
     disk and renamed over `path` (replace_durably); the temporary file is gone afterwards, whatever happens.
@@ -173,18 +174,22 @@ def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Ite
         try:
             stack.enter_context(exclusive_lock(lock_path_of(db)))
         except LockHeld as held:
-            raise CexflowError(f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
-                               f"(lock {held.lock_path}); wait for it to finish, then run again") from None
+            raise CexflowError(
+                f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
+                f"(lock {held.lock_path}); wait for it to finish, then run again"
+            ) from None
         except OSError as exc:
-            raise CexflowError(f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: "
-                               f"{exc.strerror}") from None
+            raise CexflowError(
+                f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: {exc.strerror}"
+            ) from None
         shutil.rmtree(folder, ignore_errors=True)  # what a killed build left
         stack.callback(shutil.rmtree, folder, True)
         try:
             folder.mkdir()
         except OSError as exc:
-            raise CexflowError(f"--db {db}: cannot create the build's working folder {folder}: "
-                               f"{exc.strerror}") from None
+            raise CexflowError(
+                f"--db {db}: cannot create the build's working folder {folder}: {exc.strerror}"
+            ) from None
         work = folder / db.name
         if db.exists():
             stack.enter_context(connect(db))  # held to the end: a writer cannot open db while it is rebuilt
@@ -199,9 +204,11 @@ def check_free_space(db: Path, folder: Path) -> None:
     needed = db.stat().st_size + (wal_of(db).stat().st_size if wal_of(db).exists() else 0)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise CexflowError(f"--db {db}: a build writes a copy of the database beside it and needs "
-                           f"{needed / MIB:,.0f} MiB free there (and room to grow), but {folder.parent} has "
-                           f"{free / MIB:,.0f} MiB free; free some disk space, then run again")
+        raise CexflowError(
+            f"--db {db}: a build writes a copy of the database beside it and needs "
+            f"{needed / MIB:,.0f} MiB free there (and room to grow), but {folder.parent} has "
+            f"{free / MIB:,.0f} MiB free; free some disk space, then run again"
+        )
 
 
 def move_into_place(work: Path, db: Path) -> None:

@@ -265,12 +265,8 @@ def _labelled_flows(wallets: Sequence[Wallet]) -> list[_Flow]:
             flows.append(_Flow(w, hub, 0.7 * rate, median, SWEEP_SIGMA))
             flows.append(_Flow(hub, w, 0.3 * rate, median, SWEEP_SIGMA))
     hub_list = list(hubs.values())
-    weight = {
-        h.exchange: sum(w.transfers_per_day for w in wallets if w.exchange == h.exchange) for h in hub_list
-    }
-    pair_weights = [
-        (a, b, weight[a.exchange] * weight[b.exchange]) for a in hub_list for b in hub_list if a is not b
-    ]
+    weight = {h.exchange: sum(w.transfers_per_day for w in wallets if w.exchange == h.exchange) for h in hub_list}
+    pair_weights = [(a, b, weight[a.exchange] * weight[b.exchange]) for a in hub_list for b in hub_list if a is not b]
     total = sum(x for _, _, x in pair_weights)
     if total > 0:
         for a, b, x in pair_weights:
@@ -388,8 +384,13 @@ def resolve_plants(
         hub = hubs[spec.exchange]
         planted.append(
             PlantedAnomaly(
-                start + dt.timedelta(days=spec.day), spec.exchange, hub.wallet, spec.direction, amount,
-                spec.kind, spec.day,
+                start + dt.timedelta(days=spec.day),
+                spec.exchange,
+                hub.wallet,
+                spec.direction,
+                amount,
+                spec.kind,
+                spec.day,
             )
         )
     return sorted(planted, key=lambda p: (p.day, p.exchange))
@@ -423,8 +424,17 @@ class _DayBuilder:
             stream = f"cexflow-sample-tx|{self.seed}|{tag}|{self.day}|{n // self.CHUNK}".encode()
             self.chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * self.CHUNK)
         tx_hash = "0x" + self.chunks[tag][64 * k : 64 * k + 64]
-        self.transfers.append(Transfer(self.day_block + offset, self.day_ts + BLOCK_SECONDS * offset,
-                                       tx_hash, source, target, units * _RAW_PER_1E8, both))
+        self.transfers.append(
+            Transfer(
+                self.day_block + offset,
+                self.day_ts + BLOCK_SECONDS * offset,
+                tx_hash,
+                source,
+                target,
+                units * _RAW_PER_1E8,
+                both,
+            )
+        )
 
 
 def generate_transfers(
@@ -437,8 +447,7 @@ def generate_transfers(
 ) -> Iterator[list[Transfer]]:
     """Yield each day's transfers, sorted by (timestamp, hash); memory is one day's transfers."""
     _check_wallets(wallets)
-    wallets = [Wallet(w.exchange, w.wallet, w.address.lower(), w.transfers_per_day, w.median_amount)
-               for w in wallets]
+    wallets = [Wallet(w.exchange, w.wallet, w.address.lower(), w.transfers_per_day, w.median_amount) for w in wallets]
     hubs = _hubs(wallets)
     flows = _labelled_flows(wallets)
     exchanges = list(dict.fromkeys(w.exchange for w in wallets))
@@ -570,8 +579,10 @@ def write_sample(
             for day_transfers in generate_transfers(days, scale, seed, start, wallets, plants):
                 lines = []
                 for t in day_transfers:
-                    line = (f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
-                            f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}")
+                    line = (
+                        f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
+                        f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}"
+                    )
                     lines.append(line)
                     if t.both_labelled:
                         lines.append(line)

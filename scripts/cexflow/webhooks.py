@@ -83,8 +83,9 @@ def detect_format(url: str) -> str:
     host = (parts.hostname or "").lower()
     if host == "hooks.slack.com":
         return "slack"
-    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com") \
-            and parts.path.startswith("/api/webhooks/"):
+    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com") and parts.path.startswith(
+        "/api/webhooks/"
+    ):
         return "discord"
     if host == "api.telegram.org":
         return "telegram"
@@ -108,8 +109,10 @@ def telegram_target(url: str) -> tuple[str, int | str]:
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     chat = [v for k, v in query if k == "chat_id"]
     if not parts.path.endswith("/sendMessage") or len(chat) != 1 or not chat[0].strip():
-        raise CexflowError(f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
-                           "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>")
+        raise CexflowError(
+            f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
+            "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>"
+        )
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
     chat_id = chat[0].strip()
     return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if _is_int(chat_id) else chat_id
@@ -187,9 +190,12 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
         return target, {"chat_id": chat_id, "text": render_text(message, "telegram", LIMITS["telegram"])}
     if message.get("kind") == "legacy":  # queued by the agent's first version: its own JSON
         return url, message["data"]
-    return url, {"text": render_text(message, "telegram"),
-                 "content": render_text(message, "discord", JSON_CONTENT_LIMIT), **DISCORD_NO_MENTIONS,
-                 **message.get("data", {})}
+    return url, {
+        "text": render_text(message, "telegram"),
+        "content": render_text(message, "discord", JSON_CONTENT_LIMIT),
+        **DISCORD_NO_MENTIONS,
+        **message.get("data", {}),
+    }
 
 
 # --- posting ----------------------------------------------------------------------------------------
@@ -198,8 +204,12 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
 def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
     """POST `body` as JSON; raises WebhookError (retry=True for 5xx, 429 and network errors). No message
     names more of the URL than `redact` shows."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": f"cexflow-agent/{__version__}"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": f"cexflow-agent/{__version__}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
@@ -208,8 +218,7 @@ def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
         raise WebhookError(f"HTTP {exc.code}{detail}", retry=exc.code >= 500 or exc.code == 429) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = str(getattr(exc, "reason", exc))
-        raise WebhookError(f"cannot reach {redact(url)}: {_scrub(reason, url)}", retry=True,
-                           unreachable=True) from None
+        raise WebhookError(f"cannot reach {redact(url)}: {_scrub(reason, url)}", retry=True, unreachable=True) from None
 
 
 def _response_detail(exc: urllib.error.HTTPError, url: str) -> str:

@@ -1,57 +1,10 @@
 """`cexflow agent`: rebuild the marts, alert once on each new anomaly episode, write a Markdown alert report,
 post webhooks; `--loop` repeats every `--interval` seconds.
 
-Library core: `run_cycle(build_options, state_path, options) -> CycleResult` is one pass (the caller holds the
-lock, see `agent_lock`); `ensure_built(build_options)` rebuilds unless nothing changed; `read_anomalies(db)` reads the
-anomaly days and the transfers behind them from the marts; `plan(days, known, since)` sorts the new days into
-alerts, updates and seen days; `alert_text(day)`; `messages(entry, digest)` the webhook messages of a report
-(formats and posting: `cexflow.webhooks`). `agent_options(...)` checks the agent options;
-`monitor(build_options, options, ...)` locks, loops and prints (`cexflow agent` calls it).
-
-Episodes. Everything the agent says about an anomaly is read from the marts: `rpt_netflow_anomalies` (a row per
-anomaly day of a series, with its flows, baseline, z, materiality and episode: `episode_series`,
-`episode_start_date`, `episode_day`, and on the total `explained_by`) and `rpt_anomaly_transfers` (the five
-largest transfers behind each). Consecutive anomaly days of one series are one episode, and a total's anomaly
-that an exchange explains belongs to that exchange's episode. A day is keyed by (chain, token, series, day,
-method). An episode is *known* once any of its days was alerted, sent as an update or marked seen. A cycle's
-new days (keys it does not know) are:
-
-  alert   the days of an episode that is not known: one alert per episode (on a first run over history,
-          one alert that lists all the episode's days);
-  update  new days of a known episode: one update per episode and run, never a new alert;
-  seen    with `--since DATE`, new days before DATE: remembered and listed in the report, never sent
-          (so later days of their episode are updates).
-
-Memory (`--state`, JSON, version 2: `days` {day key -> {episode, as: alert|update|seen, report, at}},
-`pending`, `webhook_queue`) and crash safety. Every write of the state or of a report goes to a temporary
-file in the same folder, is fsynced, then renamed over the target (`os.replace`, atomic on POSIX), so a
-reader sees the old file or the new one, never half of one. A cycle that finds new days then does:
-
-  A. state += pending entry {report path and link, its alerts, updates and seen days with all their
-     numbers and transfers, the input summary}                                                     (write)
-  B. report written from that pending entry                                                        (write)
-  C. state: the entry's days -> days, its webhook messages -> queue, entry removed                 (write)
-  D. webhook posts from the queue, each removed from the state once the server accepted it         (writes)
-
-Killed before A completes: nothing was recorded, the next run finds the same days new and reports them.
-Killed between A and C: the next run first finishes the pending entry (B again, from the stored entry, so
-the same report at the same path, then C) before it looks for new days, which skip pending keys.
-So a report never exists without its memory entry (the entry is written first), an alert is never lost
-(it is pending or known before the report exists, and pending entries are always finished), and no day is
-reported twice; a restart in the middle of an episode finds the episode known. Webhooks are at least
-once: a kill between a post and its removal from the queue posts it again on the next run.
-
-A state of version 1 (the agent's first version: `alerted` keys) is read as: its alerted keys are seen
-days, its queued posts are posted as they were; a version-1 pending entry (a run killed before its report
-was finished) is dropped, so its anomalies are reported again, in this version's format.
-
-Two agents on one state: the first takes an exclusive `flock` on `<state>.lock` for its whole life (the
-kernel releases it when the process dies, even on SIGKILL); the second cannot take it, says which pid
-holds it and exits non-zero.
-
-Skipping unchanged builds: the agent's build is `cexflow build`'s, which does not run dbt when the database
-records a build of the same settings, code and input files (cexflow.build.recorded_build), and otherwise
-adds only the new input files.
+`run_cycle(build_options, state_path, options)` is one pass (the caller holds `agent_lock`); `monitor(...)`
+locks, loops and prints (`cexflow agent` calls it). Episodes, the state and why a kill at any point loses no
+alert and repeats none: docs/agent.md, "How the agent remembers"; the checkpoints of run_cycle and
+_finish_entry are its steps 1 to 3.
 """
 
 from __future__ import annotations
@@ -140,7 +93,7 @@ def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
 class State:
     path: Path
     days: dict = field(default_factory=dict)  # day key -> {episode, as, report, at}
-    pending: list = field(default_factory=list)  # entries of reports being written (step A..C)
+    pending: list = field(default_factory=list)  # entries of reports being written (steps 1 to 3)
     webhook_queue: list = field(default_factory=list)  # {message, attempts, last_error}
 
     @classmethod
@@ -532,7 +485,7 @@ def report_link(report: Path, out_dir: Path, base: str | None) -> str:
 
 
 def _finish_entry(state: State, entry: dict, options: Options) -> None:
-    """Steps B and C of a pending entry (see the module docstring). Its messages are queued for the webhook
+    """Steps 2 and 3 of a pending entry (docs/agent.md). Its messages are queued for the webhook
     when this run or the run that recorded the entry has one (digested as that run asked)."""
     report = Path(entry["report"])
     atomic_write(report, render_alert_report(entry), checkpoint="report_tmp_written")
@@ -670,7 +623,7 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
     """One pass: finish pending reports, rebuild, report new anomaly days, post webhooks. Hold the lock."""
     state = State.load(state_path)
     result = CycleResult([])
-    # a run killed between steps A and C left pending entries: finish them first (same paths, same content)
+    # a run killed between steps 1 and 3 left pending entries: finish them first (same paths, same content)
     for entry in list(state.pending):
         _finish_entry(state, entry, options)
         result.reports.append(entry)
@@ -707,12 +660,12 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
                 "digest": options.digest,
             }
             state.pending.append(entry)
-            state.save(checkpoint="pending_tmp_written")  # step A
+            state.save(checkpoint="pending_tmp_written")  # step 1
             _checkpoint("pending_saved")
-            _finish_entry(state, entry, options)  # steps B and C
+            _finish_entry(state, entry, options)  # steps 2 and 3
             result.reports.append(entry)
     finally:
-        if options.webhook and state.webhook_queue:  # step D, also after a failed build: queued posts still go
+        if options.webhook and state.webhook_queue:  # step 4, also after a failed build: queued posts still go
             result.webhook_posted, result.webhook_error = deliver_webhooks(state, options.webhook)
         result.webhook_queued = len(state.webhook_queue) if options.webhook else 0
     return result

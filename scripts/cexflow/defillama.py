@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import calendar
 import json
-import time
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +24,6 @@ DEFAULT_URL = "https://coins.llama.fi"
 # cexflow's chain names -> DefiLlama's chain prefixes of a coin id ("{chain}:{address}")
 CHAINS = {"ethereum": "ethereum", "arbitrum": "arbitrum"}
 MAX_POINTS = 500  # per request, all coins together (DefiLlama's chart handler refuses more)
-DAY_SECONDS = 86_400
 ASKED_AT = 12 * 3600  # seconds after 00:00 UTC at which each day's price is asked
 DEFAULT_RATE = 1.0  # calls per second: DefiLlama documents no free limit; a year of prices is one call
 # The prices file: the interface the build reads (`cexflow build --prices CSV`).
@@ -37,23 +34,12 @@ class DefiLlamaClient(PoliteClient):
     """GETs of DefiLlama's coins API; no key."""
 
     service = "DefiLlama"
+    default_rate = DEFAULT_RATE
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        *,
-        rate: float = DEFAULT_RATE,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff: float = 1.0,
-        log: Callable[[str], None] | None = None,
-        on_call: Callable[[str], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
+    def __init__(self, base_url: str = DEFAULT_URL, **options):
+        """The options are PoliteClient's."""
         self.base_url = base_url.rstrip("/")
-        super().__init__(
-            rate=rate, timeout=timeout, max_retries=max_retries, backoff=backoff, log=log, on_call=on_call, sleep=sleep
-        )
+        super().__init__(**options)
 
     def decode(self, body: bytes):
         # prices as exact decimals; NaN or Infinity (which Python's json would accept) become a Decimal that

@@ -61,11 +61,12 @@ class PoliteClient:
 
     service = "the API"  # how messages name the server
     give_up_hint = "rerun the same command later"
+    default_rate = 3.0  # calls per second
 
     def __init__(
         self,
         *,
-        rate: float = 3.0,
+        rate: float | None = None,
         timeout: float = 30.0,
         max_retries: int = 5,
         backoff: float = 1.0,
@@ -77,7 +78,7 @@ class PoliteClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self.calls = 0
-        self._limiter = RateLimiter(rate, sleep=sleep)
+        self._limiter = RateLimiter(self.default_rate if rate is None else rate, sleep=sleep)
         self._sleep = sleep
         self._log = log or (lambda message: None)
         self._on_call = on_call

@@ -1,29 +1,11 @@
 """Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
 
-A message is format-neutral JSON (what the agent's retry queue stores, so a queued post goes out in the
-format of the run that delivers it):
-
-    {"kind": "alert" | "update" | "digest", "title": str, "blocks": [[line, ...], ...],
-     "short_blocks": [[line, ...], ...], "link": str, "data": {...}}
-
-`blocks` are the alerts and updates (one block each, a list of plain-text lines), `short_blocks` the same
-without their details (the transfers); `link` is the report (a URL with `cexflow agent --report-url`, else
-its local path); `data` the structured fields of the `json` format.
-`render_payload(message, fmt, url)` turns it into the request of a format:
-
-    slack     Slack incoming webhook: {"text": mrkdwn}; & < > escaped, the title bold, the link <url|report>;
-              at most 4,000 characters (Slack's advice for a message's text; it cuts at 40,000)
-    discord   Discord webhook: {"content": markdown}; markdown characters escaped, the title bold, a local
-              path as code; at most 2,000 characters (Discord's limit)
-    telegram  Telegram Bot API sendMessage, https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat>:
-              {"chat_id": <chat>, "text": plain text}, at most 4,096 characters (the Bot API's limit); the
-              chat id is taken off the URL and sent in the body
-    json      the agent's own JSON (as in its first version): "text" (plain, whole), "content" (as discord)
-              and the fields of `data`
-
-A text over its format's limit is sent with its short blocks and SHORT_NOTE instead; when that is still too
-long, it is cut at a line and ends with CUT_NOTE and the report's link, so the link always arrives. The
-format is chosen by `cexflow agent --webhook-format`, or from the URL (`detect_format`).
+A message is format-neutral JSON, what the agent's retry queue stores (so a queued post goes out in the
+format of the run that delivers it): {"kind": "alert" | "update" | "digest", "title", "blocks": [[line, ...],
+...], "short_blocks" (the same without the transfers), "link" (the report), "data" (the json format's fields)}.
+`render_payload(message, fmt, url)` makes the request of a format (slack, discord, telegram, json: docs/agent.md
+says what each gets): over its format's limit the short blocks and SHORT_NOTE go instead, then whole lines are
+cut and CUT_NOTE and the report's link end it, so the link always arrives.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cexflow import __version__, escape, webhooks
 from cexflow import db as marts
-from cexflow.build import BuildOptions, BuildSummary, build
+from cexflow.build import BuildOptions, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, write_atomic
@@ -58,6 +58,7 @@ STATE_VERSION = 2
 WEBHOOK_ATTEMPTS = 3  # per post and run; a post that still fails stays queued for the next run
 WEBHOOK_BACKOFF = 1.0  # seconds before the second attempt, doubled before each further one
 REJECTED_SHOWN = 20
+BUILD_FIGURES = ("rows_read", "files", "transfers", "duplicates", "rejected", "other_token")  # of BuildSummary
 # Test seam: with CEXFLOW_AGENT_PAUSE_AT=<checkpoint> the agent prints "[PAUSE] <checkpoint>" there and
 # sleeps, so that a test can kill it at an exact point (see the checkpoints in run_cycle).
 PAUSE_ENV = "CEXFLOW_AGENT_PAUSE_AT"
@@ -172,16 +173,6 @@ def agent_lock(state_path: Path) -> Iterator[Path]:
         yield lock_path
 
 
-# --- building -----------------------------------------------------------------------------------------
-
-
-def ensure_built(build_options: BuildOptions) -> tuple[bool, BuildSummary]:
-    """cexflow build, which does not run dbt when the database's record of its last build (its settings, code
-    and input files) says it is up to date. Returns (whether dbt ran, BuildSummary)."""
-    summary = build(build_options)
-    return summary.ran_dbt, summary
-
-
 # --- anomalies ------------------------------------------------------------------------------------------
 
 
@@ -200,6 +191,25 @@ def _timestamp(value) -> str | None:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value.isoformat()
+
+
+# the names the alert report (alert.md.j2) and the stored entries give the marts' columns
+CONTEXT_NAMES = {
+    "files": {
+        "source_file": "file",
+        "rows_read": "rows_read",
+        "transfers_kept": "kept",
+        "duplicate_rows": "duplicates",
+        "rejected_rows": "rejected",
+        "other_token_rows": "other_token",
+    },
+    "rejected_rows": {"source_file": "file", "line_number": "line", "reason": "reason"},
+    "rejected_reasons": {"reason": "reason", "n_rows": "rows"},
+}
+
+
+def _renamed(rows: list[dict], names: dict[str, str]) -> list[dict]:
+    return [{name: row[column] for column, name in names.items()} for row in rows]
 
 
 def read_anomalies(db: Path) -> tuple[list[dict], dict]:
@@ -230,19 +240,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             )
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
-        files = [
-            (
-                f["source_file"],
-                f["rows_read"],
-                f["transfers_kept"],
-                f["duplicate_rows"],
-                f["rejected_rows"],
-                f["other_token_rows"],
-            )
-            for f in marts.input_reconciliation(con)
-        ]
-        rejected = [tuple(r.values()) for r in marts.rejected_rows(con, REJECTED_SHOWN)]
-        reasons = [tuple(r.values()) for r in marts.rejected_reasons(con)]
+        files = _renamed(marts.input_reconciliation(con), CONTEXT_NAMES["files"])
+        rejected = _renamed(marts.rejected_rows(con, REJECTED_SHOWN), CONTEXT_NAMES["rejected_rows"])
+        reasons = _renamed(marts.rejected_reasons(con), CONTEXT_NAMES["rejected_reasons"])
     days = []
     for r in rows:
         flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
@@ -270,12 +270,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         "first_day": first.isoformat() if first else None,
         "last_day": last.isoformat() if last else None,
         "method": method.__dict__ if method else None,
-        "files": [
-            {"file": f, "rows_read": r, "kept": k, "duplicates": d, "rejected": j, "other_token": o}
-            for f, r, k, d, j, o in files
-        ],
-        "rejected_rows": [{"file": f, "line": n, "reason": why} for f, n, why in rejected],
-        "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
+        "files": files,
+        "rejected_rows": rejected,
+        "rejected_reasons": reasons,
         "rejected_total": summary["rejected_rows"],
     }
     if several:  # each token's period, and its sign in the words its kind needs
@@ -320,9 +317,14 @@ def plan(
     return alerts, updates, seen
 
 
+def entry_rows(entry: dict) -> list[tuple[str, dict]]:
+    """(alert, update or seen, day) of every day of a report's entry: its alerts', its updates', its seen days."""
+    episodes = [(kind, ep) for kind in ("alert", "update") for ep in entry[kind + "s"]]
+    return [(kind, d) for kind, ep in episodes for d in ep["days"]] + [("seen", d) for d in entry["seen"]]
+
+
 def entry_days(entry: dict) -> list[dict]:
-    """Every day of a pending entry: of its alerts, its updates, and its seen days."""
-    return [d for ep in entry["alerts"] + entry["updates"] for d in ep["days"]] + entry["seen"]
+    return [d for _, d in entry_rows(entry)]
 
 
 # --- texts ----------------------------------------------------------------------------------------------
@@ -388,40 +390,35 @@ def messages(entry: dict, digest: bool) -> list[dict]:
     items = [("alert", ep) for ep in entry["alerts"]] + [("update", ep) for ep in entry["updates"]]
     if not digest:
         return [
-            {
-                "kind": kind,
-                "title": episode_title(ep, kind),
-                "blocks": [episode_lines(ep)],
-                "short_blocks": [episode_lines(ep, transfers=False)],
-                "link": link,
-                "data": _episode_data(ep, kind, link),
-            }
+            _message(kind, episode_title(ep, kind), [(kind, ep)], link, _episode_data(ep, kind, link))
             for kind, ep in items
         ]
     if not items:
         return []
     context = entry["context"]
-    n_alerts, n_updates = len(entry["alerts"]), len(entry["updates"])
-    title = WORDS.digest_title(n_alerts, n_updates, entry_tokens(entry))
-    return [
-        {
-            "kind": "digest",
-            "title": title,
-            "link": link,
-            "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
-            "short_blocks": [
-                [episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)] for kind, ep in items
-            ],
-            "data": {
-                "kind": "digest",
-                "token": context["symbol"],
-                "chain": context["chain"],
-                "report": link,
-                "alerts": [_episode_data(ep, "alert", link) for ep in entry["alerts"]],
-                "updates": [_episode_data(ep, "update", link) for ep in entry["updates"]],
-            },
-        }
-    ]
+    title = WORDS.digest_title(len(entry["alerts"]), len(entry["updates"]), entry_tokens(entry))
+    data = {"kind": "digest", "token": context["symbol"], "chain": context["chain"], "report": link}
+    data |= {kind + "s": [_episode_data(ep, kind, link) for ep in entry[kind + "s"]] for kind in ("alert", "update")}
+    return [_message("digest", title, items, link, data, in_digest=True)]
+
+
+def _message(kind: str, title: str, items: list, link: str, data: dict, in_digest: bool = False) -> dict:
+    """A message of (kind, episode) items: a block each, its lines led in a digest by the episode's title."""
+
+    def blocks(transfers: bool) -> list[list[str]]:
+        return [
+            ([episode_title(ep, k, in_digest=True)] if in_digest else []) + episode_lines(ep, transfers)
+            for k, ep in items
+        ]
+
+    return {
+        "kind": kind,
+        "title": title,
+        "blocks": blocks(True),
+        "short_blocks": blocks(False),
+        "link": link,
+        "data": data,
+    }
 
 
 # --- reports --------------------------------------------------------------------------------------------
@@ -440,9 +437,7 @@ def entry_tokens(entry: dict) -> str:
 def render_alert_report(entry: dict) -> str:
     context = entry["context"]
     method = MethodInfo(**context["method"]) if context.get("method") else None
-    rows = [
-        (kind, d) for kind, key in (("alert", "alerts"), ("update", "updates")) for ep in entry[key] for d in ep["days"]
-    ] + [("seen", d) for d in entry["seen"]]
+    rows = entry_rows(entry)
     return (
         template_environment()
         .get_template("alert.md.j2")
@@ -490,19 +485,10 @@ def _finish_entry(state: State, entry: dict, options: Options) -> None:
     report = Path(entry["report"])
     atomic_write(report, render_alert_report(entry), checkpoint="report_tmp_written")
     _checkpoint("report_written")
-    for kind, key in (("alert", "alerts"), ("update", "updates")):
-        for ep in entry[key]:
-            for d in ep["days"]:
-                state.days[d["key"]] = {
-                    "episode": ep["key"],
-                    "as": kind,
-                    "report": entry["report"],
-                    "at": entry["created_at"],
-                }
-    for d in entry["seen"]:
+    for kind, d in entry_rows(entry):  # an episode's days all have its key
         state.days[d["key"]] = {
             "episode": d["episode_key"],
-            "as": "seen",
+            "as": kind,
             "report": entry["report"],
             "at": entry["created_at"],
         }
@@ -605,13 +591,13 @@ class CycleResult:
                     out += [("  " if i == 0 else "    ") + alert_text(d) for i, d in enumerate(ep["days"])]
             if updates and not alerts:
                 out.append(WORDS.updates_line(len(updates), path))
-            out += [f"  update: {alert_text(d)}" for ep in updates for d in ep["days"]]
+            out += [WORDS.update_line(d) for ep in updates for d in ep["days"]]
             if seen:
                 out.append(WORDS.seen_line(len(seen), e["since"], None if alerts or updates else path))
         return out
 
     def warnings(self) -> list[str]:
-        out = [f"[WARN] {warning}" for warning in self.build_warnings]
+        out = [WORDS.build_warning(warning) for warning in self.build_warnings]
         if self.rejected:
             out.append(WORDS.rejected_warning(self.rejected))
         if self.webhook_queued:
@@ -628,7 +614,8 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
         _finish_entry(state, entry, options)
         result.reports.append(entry)
     try:
-        result.built, summary = ensure_built(build_options)
+        summary = build(build_options)  # runs no dbt when the database records a build of the same inputs
+        result.built = summary.ran_dbt
         result.build_warnings = summary.warnings
         days, context = read_anomalies((build_options.db or default_db()).resolve())
         result.rejected = context["rejected_total"]
@@ -638,15 +625,7 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
             now = _now()
             out_dir = Path(options.out_dir)
             report = _report_path(out_dir, now, options.rotate_monthly, {e["report"] for e in state.pending})
-            context["build"] = {
-                "rows_read": summary.rows_read,
-                "files": summary.files,
-                "transfers": summary.transfers,
-                "duplicates": summary.duplicates,
-                "rejected": summary.rejected,
-                "other_token": summary.other_token,
-                "rebuilt": result.built,
-            }
+            context["build"] = {name: getattr(summary, name) for name in BUILD_FIGURES} | {"rebuilt": result.built}
             entry = {
                 "report": str(report),
                 "link": report_link(report, out_dir, options.report_url),
@@ -750,10 +729,10 @@ def _loop(build_options: BuildOptions, state_path: Path, options: Options, inter
             try:
                 _print(run_cycle(build_options, state_path, options))
             except CexflowError as exc:  # one bad cycle (e.g. a broken input file) does not end the monitor
-                print(f"cexflow agent: error: {exc}", file=sys.stderr, flush=True)
+                print(WORDS.cycle_error(exc), file=sys.stderr, flush=True)
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-    print("cexflow agent: stopped", file=sys.stderr, flush=True)
+    print(WORDS.stopped(), file=sys.stderr, flush=True)
     return 0

@@ -154,16 +154,14 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
-        names = [
-            name
-            for (name,) in con.execute(
-                """
+        names = SHAPES["column"](
+            con,
+            """
             select table_name from information_schema.columns
             where table_catalog = $catalog and table_schema = 'main' and column_name in ('chain', 'token_address')
             group by table_name having count(distinct column_name) = 2 order by table_name""",
-                {"catalog": catalog},
-            ).fetchall()
-        ]
+            {"catalog": catalog},
+        )
         for name in names:
             try:
                 con.execute(

@@ -70,14 +70,11 @@ def dbt_session(env: dict[str, str], target_path: Path):
     """The process as dbt expects it while it runs: the project root as working directory, these environment
     variables set (restored after), and dbt's target folder locked (DBT_LOCK_NAME, waiting for a run there)."""
     saved = {name: os.environ.get(name) for name in env}
-    cwd = os.getcwd()
-    with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
+    with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True), contextlib.chdir(PROJECT_ROOT):
         os.environ.update(env)
-        os.chdir(PROJECT_ROOT)
         try:
             yield
         finally:
-            os.chdir(cwd)
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -112,17 +109,14 @@ def run_dbt(
 ):
     """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
     `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's working
-    copy of `db`, see cexflow.files); `db` still decides dbt's folders (its path stays the same from one build
-    of `db` to the next, as partial parsing needs).
+    copy of `db`); `db` still decides dbt's folders (dbt_folders(db, target), or `target_path` with the logs
+    beside it), which stay the same from one build of `db` to the next, as partial parsing needs.
 
-    DuckDB: dbt runs in this process (dbtRunner), which saves starting a second Python and importing dbt
-    twice; the result (dbt's dbtRunnerResult) is returned. Spark, or `in_process=False` (a dbt that runs beside
-    other work of this process, as the docs site's: dbt in this process changes its working directory and
-    environment): dbt runs as a subprocess, with its environment of its own; returns None. A Spark session (a
-    JVM configured for one warehouse) ends with its subprocess. `input_files` (var input_files)
-    goes to dbt in CEXFLOW_INPUT_FILES, not in --vars (macros/read_raw_files.sql: input_files), and
-    `input_chains` (var input_chains) in CEXFLOW_INPUT_CHAINS (macros/build_scope.sql). `progress`
-    is shown while dbt runs. dbt's folders: dbt_folders(db, target), or `target_path` (logs beside it).
+    DuckDB: dbt runs in this process (dbtRunner: no second Python importing dbt) and its dbtRunnerResult is
+    returned. Spark, or `in_process=False` (dbt beside other work of this process, as the docs site's): dbt runs
+    as a subprocess with an environment of its own (a Spark session ends with it); returns None. `input_files`
+    and `input_chains` (the vars) go to dbt in CEXFLOW_INPUT_FILES and CEXFLOW_INPUT_CHAINS, not in --vars
+    (macros/read_raw_files.sql, macros/build_scope.sql). `progress` is shown while dbt runs.
     """
     if target_path is None:
         target_path, log_path = dbt_folders(db, target)
@@ -136,34 +130,12 @@ def run_dbt(
     if input_files is not None:
         env["CEXFLOW_INPUT_FILES"] = json.dumps(input_files)
         env["CEXFLOW_INPUT_CHAINS"] = json.dumps(input_chains or {})
-    args = [
-        *command,
-        "--project-dir",
-        str(PROJECT_ROOT),
-        "--profiles-dir",
-        str(PROJECT_ROOT),
-        "--target",
-        target,
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(log_path),
-        "--no-use-colors",
-    ]
-    if verbose:
-        shown_env = {
-            k: v
-            for k, v in env.items()
-            if k in ("CEXFLOW_INPUT_FILES", "CEXFLOW_INPUT_CHAINS", "CEXFLOW_DB", "CEXFLOW_SPARK_DIR")
-        }
-        print(
-            "+ "
-            + " ".join(f"{k}={shlex.quote(v)}" for k, v in shown_env.items())
-            + " "
-            + shlex.join([dbt_executable(), *args]),
-            file=sys.stderr,
-            flush=True,
-        )
+    folders = {"--project-dir": PROJECT_ROOT, "--profiles-dir": PROJECT_ROOT, "--target": target}
+    folders |= {"--target-path": target_path, "--log-path": log_path}
+    args = [*command, *(str(part) for option in folders.items() for part in option), "--no-use-colors"]
+    if verbose:  # the command as one could run it by hand: cexflow's variables, then dbt
+        shown = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith("CEXFLOW_"))
+        print(f"+ {shown} {shlex.join([dbt_executable(), *args])}", file=sys.stderr, flush=True)
     success = False
     try:
         if target == "spark" or not in_process:

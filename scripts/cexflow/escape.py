@@ -1,21 +1,13 @@
-"""Text from outside meets a format: the one rule, and one function per format.
+"""Text from outside meets a format: the one rule, and one function per format (markdown, markdown_code, url,
+html, chart, slack, discord, csv_cell).
 
 Exchange and wallet names come from label files that users take from community lists and scrapes, token symbols
-from a seed file, file paths from the command line. None of it is markup. Wherever such text is written into a
-format that gives characters a meaning, it goes through the function of that format here:
-
-    markdown(text)        Markdown text and table cells: no raw HTML, no emphasis, link, code or table syntax
-    markdown_code(text)   a Markdown code span holding the text, whatever backticks it has
-    html(markdown_html)   the HTML of our own Markdown, sanitised: only the tags and attributes reports use
-    chart(text)           chart titles, legends and labels: plain text (charts.py also turns mathtext off)
-    slack(text), discord(text)   chat messages (Telegram's are plain text: plain(text))
-    csv_cell(text)        a text cell of a CSV export, neutralised against spreadsheet formulas
-    plain(text)           any of the above first: control characters out, right-to-left overrides contained
-
-The rule under all of them (`plain`): control characters (including escape sequences a terminal would obey) are
-replaced by a space, and a text with explicit bidirectional controls (e.g. U+202E RIGHT-TO-LEFT OVERRIDE) is
-wrapped in an isolate (U+2068 ... U+2069), so it cannot reorder the text around it. Ordinary names (with ', &, .,
-spaces, accents, emoji) come out as they went in.
+from a seed file, file paths from the command line. None of it is markup: wherever such text is written into a
+format that gives characters a meaning, it goes through that format's function here. Under all of them is
+`plain`: control characters (including escape sequences a terminal would obey) become spaces, and a text with
+explicit bidirectional controls (e.g. U+202E RIGHT-TO-LEFT OVERRIDE) is wrapped in an isolate (U+2068 ...
+U+2069), so it cannot reorder the text around it. Ordinary names (with ', &, ., spaces, accents, emoji) come out
+as they went in.
 """
 
 from __future__ import annotations

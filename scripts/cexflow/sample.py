@@ -1,26 +1,8 @@
 """`cexflow sample`: a deterministic synthetic LPT transfer history in Etherscan `tokentx` CSV rows.
 
-The library core is `write_sample(out, days, scale, seed, ...)`, which streams one day at a time from
-`generate_transfers(...)` into the CSV and writes the planted anomalies beside it; `run(args)` only
-checks the options and prints a one-line summary.
-
-Model (all counts are per day at `scale` 1 and multiply with `scale`):
-
-- each labelled wallet has a rate of user transfers (`Wallet.transfers_per_day`): about half are deposits
-  (user -> wallet), half withdrawals (wallet -> user); the share moves a little every day per exchange;
-- amounts are log-normal around the wallet's median (heavier tail for hot and medium wallets), rounded to
-  8 decimal places and written as the raw integer (amount x 10^18);
-- weekly seasonality (weekends about 20 % quieter) and a daily market-mood factor scale all user rates;
-- internal sweeps between the busiest wallet of an exchange and its other wallets, and a few transfers
-  between two exchanges: both sides are labelled, so each such row is written twice, as when the Etherscan
-  exports of both wallets are concatenated;
-- planted anomaly days: one exchange gets extra deposits (inflow) or withdrawals (outflow) of
-  `multiple` x the model standard deviation of that exchange's (or the total's) daily netflow.
-
-Every random number comes from `random.Random.random()` (whose sequence Python guarantees for a given seed
-across versions) through transforms written here, so the bytes do not depend on the Python or numpy
-version. Background transfers and planted transfers use separate generators and hashes: a history with
-`planted=0` is the same file without the planted rows.
+`write_sample(out, days, scale, seed, ...)` streams one day at a time from `generate_transfers(...)` into the
+CSV and writes the planted anomalies beside it. The model, and why the same seed gives the same bytes on any
+Python: docs/inputs.md, "Synthetic data".
 """
 
 from __future__ import annotations

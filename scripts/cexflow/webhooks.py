@@ -25,8 +25,9 @@ AUTO = "auto"
 LIMITS = {"slack": 4000, "discord": 2000, "telegram": 4096}
 JSON_CONTENT_LIMIT = LIMITS["discord"]  # the json format's "content" is a Discord message
 TIMEOUT = 10.0  # seconds per attempt
-CUT_NOTE = words().cut_note()  # templates/messages.j2
-SHORT_NOTE = words().short_note()
+WORDS = words()  # templates/messages.j2
+CUT_NOTE = WORDS.cut_note()
+SHORT_NOTE = WORDS.short_note()
 # a name such as "@everyone" or "<@123>" from a label file must not notify anybody on Discord
 DISCORD_NO_MENTIONS = {"allowed_mentions": {"parse": []}}
 
@@ -107,29 +108,12 @@ def _is_int(text: str) -> bool:
 # --- texts ------------------------------------------------------------------------------------------
 
 
-def _is_url(link: str) -> bool:
-    return link.startswith(("http://", "https://"))
-
-
 def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
     """The message as the text of a format ('slack', 'discord' or 'telegram': plain text), cut to `limit`."""
     escape = {"slack": escape_text.slack, "discord": escape_text.discord}.get(fmt, escape_text.plain)
-    title = escape(message["title"])
-    if fmt == "slack":
-        title = f"*{title}*"
-    elif fmt == "discord":
-        title = f"**{title}**"
-    link = message.get("link") or ""
-    if not link:
-        tail = ""
-    elif fmt == "slack" and _is_url(link):
-        tail = f"Report: <{link}|{escape_text.slack(link.rsplit('/', 1)[-1])}>"
-    elif fmt == "discord" and _is_url(link):
-        tail = f"Report: <{link}>"  # the angle brackets keep Discord from embedding a preview
-    elif fmt == "discord" and "`" not in link:
-        tail = f"Report: `{link}`"  # a path as code: no markdown inside
-    else:
-        tail = f"Report: {escape(link)}"
+    bold = {"slack": "*", "discord": "**"}.get(fmt, "")
+    title = bold + escape(message["title"]) + bold
+    tail = WORDS.report_line(message["link"], fmt, escape) if message.get("link") else ""
 
     def lines_of(blocks: list[list[str]], note: str | None = None) -> list[str]:
         lines = [title]

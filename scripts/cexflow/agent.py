@@ -75,10 +75,6 @@ def default_state(db: Path) -> Path:
     return Path(db).with_name(Path(db).stem + ".agent-state.json")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
 # --- files written atomically -----------------------------------------------------------------------
 
 
@@ -622,7 +618,7 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
         since = options.since.isoformat() if options.since else None
         alerts, updates, seen = plan(days, state.known_keys().__contains__, since)
         if alerts or updates or seen:
-            now = _now()
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             out_dir = Path(options.out_dir)
             report = _report_path(out_dir, now, options.rotate_monthly, {e["report"] for e in state.pending})
             context["build"] = {name: getattr(summary, name) for name in BUILD_FIGURES} | {"rebuilt": result.built}

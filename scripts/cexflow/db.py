@@ -116,22 +116,10 @@ def tokens(con) -> list[dict]:
     kind), by chain and symbol. A token of the build without transfers has no days and is not one of them. A
     database of a cexflow before several tokens (rpt_build_summary without `chain`) has its one token of
     stg_tokens__selected."""
-    columns = {
-        name
-        for (name,) in con.execute(
-            "select column_name from information_schema.columns where table_name = 'rpt_build_summary'"
-        ).fetchall()
-    }
-    if "chain" not in columns:
-        return read_rows(
-            con,
-            "select chain, token_address, symbol, kind from stg_tokens__selected order by chain, symbol, token_address",
-        )
+    before_several = "chain" not in read_frame(con, "select * from rpt_build_summary limit 0").columns
+    source = "stg_tokens__selected" if before_several else "rpt_build_summary where n_days > 0"
     return read_rows(
-        con,
-        """
-        select chain, token_address, symbol, kind from rpt_build_summary where n_days > 0
-        order by chain, symbol, token_address""",
+        con, f"select chain, token_address, symbol, kind from {source} order by chain, symbol, token_address"
     )
 
 

@@ -135,8 +135,8 @@ def working_folder_of(db: Path) -> Path:
 
 @contextlib.contextmanager
 def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Iterator[Path]:
-    """Yield the path of a working copy of the DuckDB file `db` for a build to write (the module's docstring
-    says how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
+    """Yield the path of a working copy of the DuckDB file `db` for a build to write (docs/build.md says
+    how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
     it was. Either way the working copy is gone afterwards. `copy_if(db)`, asked once the lock is held, says
     whether the copy starts as `db` (the default) or as no file (a build that writes every table anew)."""
     from cexflow.db import connect

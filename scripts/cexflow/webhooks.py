@@ -98,11 +98,9 @@ def telegram_target(url: str) -> tuple[str, int | str]:
         )
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
     chat_id = chat[0].strip()
-    return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if _is_int(chat_id) else chat_id
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if chat_id.lstrip(
+        "-"
+    ).isdigit() else chat_id
 
 
 # --- texts ------------------------------------------------------------------------------------------

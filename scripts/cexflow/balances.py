@@ -88,16 +88,8 @@ def read_balances(
         reporter.start(token, chain, len(targets), "balance", "the wallets, then the supply")
     for index, (address, kind, watched, label) in enumerate(targets, start=1):
         raw, block, read_at = reader.read(kind, address, watched, label)
-        row = {
-            "chain": chain,
-            "token": token.address,
-            "address": address,
-            "kind": kind,
-            "balance": token_units(raw, token.decimals),
-            "block": str(block),
-            "block_time": iso_utc(reader.block_time(block)),
-            "read_at": iso_utc(read_at),
-        }
+        values = (chain, token.address, address, kind, token_units(raw, token.decimals), str(block))
+        row = dict(zip(HEADER, (*values, iso_utc(reader.block_time(block)), iso_utc(read_at)), strict=True))
         snapshot.rows.append(row)
         if reporter:
             reporter.item_done(index, f"{label}: {row['balance']} {token.label} after block {block}")
@@ -124,10 +116,8 @@ class _Reader:
             before = self.head if self.head is not None else self.client.block_number()
             read_at = self.clock()
             try:
-                if kind == "supply":
-                    raw = self.client.token_supply(self.token.address)
-                else:
-                    raw = self.client.token_balance(address, self.token.address)
+                token = self.token.address
+                raw = self.client.token_supply(token) if kind == "supply" else self.client.token_balance(address, token)
             except CexflowError as exc:
                 raise CexflowError(f"--balances: {label}: {exc}") from None
             after = self.head = self.client.block_number()

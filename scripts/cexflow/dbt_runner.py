@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -261,11 +262,7 @@ def first_dbt_failure(target_path: Path, output: str | None) -> str:
             (i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
             next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)),
         )
-        detail = []
-        for line in lines[at : at + 3]:
-            if line.startswith("Traceback"):
-                break
-            detail.append(line)
+        detail = itertools.takewhile(lambda line: not line.startswith("Traceback"), lines[at : at + 3])
         message = " ".join(detail) or "no output"
     message = " ".join(plain_lines(message))
     locked = lock_conflict(message, opened_read_only=False)

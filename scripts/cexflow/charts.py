@@ -54,8 +54,16 @@ VERMILLION = "#D55E00"
 PURPLE = "#CC79A7"
 GREY = "#8C8C8C"
 # lines of the cumulative chart: colours that are close (blue/sky blue, orange/vermillion) differ in style too
-LINE_STYLES = ((BLUE, "-"), (ORANGE, "-"), (GREEN, "-"), (PURPLE, "-"), (SKY_BLUE, "--"), (VERMILLION, "--"),
-               (BLACK, "--"), (GREY, "-."))
+LINE_STYLES = (
+    (BLUE, "-"),
+    (ORANGE, "-"),
+    (GREEN, "-"),
+    (PURPLE, "-"),
+    (SKY_BLUE, "--"),
+    (VERMILLION, "--"),
+    (BLACK, "--"),
+    (GREY, "-."),
+)
 
 INFLOW_COLOUR = VERMILLION  # tokens arriving at exchanges (potential selling pressure)
 OUTFLOW_COLOUR = BLUE  # tokens leaving exchanges
@@ -68,20 +76,22 @@ HEIGHT_PX = 600
 PANEL_HEIGHT_PX = 170  # one panel of the small multiples
 PANEL_EXTRA_PX = 140  # title, legend and date axis of the small multiples
 
-plt.rcParams.update({
-    "font.size": 10,
-    "axes.titlesize": 12,
-    "axes.titleweight": "bold",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "grid.color": "#DDDDDD",
-    "grid.linewidth": 0.6,
-    "legend.frameon": False,
-    "savefig.facecolor": "white",
-    "figure.facecolor": "white",
-})
+plt.rcParams.update(
+    {
+        "font.size": 10,
+        "axes.titlesize": 12,
+        "axes.titleweight": "bold",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "axes.axisbelow": True,
+        "grid.color": "#DDDDDD",
+        "grid.linewidth": 0.6,
+        "legend.frameon": False,
+        "savefig.facecolor": "white",
+        "figure.facecolor": "white",
+    }
+)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -95,8 +105,9 @@ def figure_height_px(kind: str, panels: int = 1) -> int:
 
 
 def _figure(height_px: int = HEIGHT_PX, nrows: int = 1, sharex: bool = True):
-    fig, axes = plt.subplots(nrows, 1, figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, sharex=sharex,
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, 1, figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, sharex=sharex, squeeze=False, layout="constrained"
+    )
     return fig, [row[0] for row in axes]
 
 
@@ -113,8 +124,9 @@ def _floats(values) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind in "fiu":  # already numbers (e.g. the histogram's amounts): no loop
         return array.astype(float)
-    return np.array([math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-                     for v in values], dtype=float)
+    return np.array(
+        [math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values], dtype=float
+    )
 
 
 def _dates(values) -> pd.DatetimeIndex:
@@ -189,8 +201,9 @@ def _title(fig, title: str, subtitle: str | None = None) -> None:
     fig.suptitle(escape.chart(title, TITLE_CHARS), fontsize=13, fontweight="bold", x=0.01, ha="left")
     if subtitle:
         subtitle = escape.chart(subtitle, 3 * SUBTITLE_CHARS)
-        fig.axes[0].set_title(textwrap.fill(subtitle, SUBTITLE_CHARS), fontsize=9.5, fontweight="normal",
-                              loc="left", color="#444444")
+        fig.axes[0].set_title(
+            textwrap.fill(subtitle, SUBTITLE_CHARS), fontsize=9.5, fontweight="normal", loc="left", color="#444444"
+        )
 
 
 def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
@@ -213,9 +226,18 @@ def _empty(ax, text: str = "no data in this period") -> None:
 
 def _note(ax, text: str) -> None:
     """A series that is empty in this period says so inside its chart (the axes still show the period)."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", fontsize=11,
-            bbox={"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4", "alpha": 0.9},
-            zorder=10)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color="#555555",
+        fontsize=11,
+        bbox={"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4", "alpha": 0.9},
+        zorder=10,
+    )
 
 
 def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
@@ -230,8 +252,14 @@ def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
-    return pd.DataFrame({"flow_date": list(frame["flow_date"]), "centre": centre,
-                         "lower": centre - z_threshold * spread, "upper": centre + z_threshold * spread})
+    return pd.DataFrame(
+        {
+            "flow_date": list(frame["flow_date"]),
+            "centre": centre,
+            "lower": centre - z_threshold * spread,
+            "upper": centre + z_threshold * spread,
+        }
+    )
 
 
 NO_SCORES = "no day of this period has a z-score yet (too little history before it)"
@@ -293,16 +321,35 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
     for direction, marker, colour in (("inflow", "^", INFLOW_COLOUR), ("outflow", "v", OUTFLOW_COLOUR)):
         sel = flags & (dirs == direction)
         if sel.any():
-            ax.scatter(dates[sel], values[sel], marker=marker, s=size, color=colour, edgecolor=BLACK,
-                       linewidth=0.8, zorder=5, label=f"anomaly ({direction})" if label else None)
+            ax.scatter(
+                dates[sel],
+                values[sel],
+                marker=marker,
+                s=size,
+                color=colour,
+                edgecolor=BLACK,
+                linewidth=0.8,
+                zorder=5,
+                label=f"anomaly ({direction})" if label else None,
+            )
 
 
 # --- overview charts --------------------------------------------------------------------------------------
 
 
-def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                          z_threshold: float, method: str, window_days: int,
-                          series_name: str = "all exchanges", anomaly_rule: str | None = None) -> Path:
+def plot_netflow_baseline(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    z_threshold: float,
+    method: str,
+    window_days: int,
+    series_name: str = "all exchanges",
+    anomaly_rule: str | None = None,
+) -> Path:
     """Daily netflow with its baseline mean and the ±z·σ band (`baseline_band`); anomaly days marked.
 
     `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction (one series). The
@@ -319,27 +366,61 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
         band = baseline_band(frame, z_threshold)
         if np.isfinite(band["centre"]).any():
             spread = methods.spread_name(method)
-            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3,
-                            linewidth=0, label=f"baseline ± {z_threshold:g} × {spread}", step="mid")
-            ax.plot(dates, band["centre"], color=BLUE, linewidth=1.2, linestyle="--",
-                    label=f"baseline {methods.centre_name(method)}", drawstyle="steps-mid", **_markers(len(dates), 3))
+            ax.fill_between(
+                dates,
+                band["lower"],
+                band["upper"],
+                color=BAND_COLOUR,
+                alpha=0.3,
+                linewidth=0,
+                label=f"baseline ± {z_threshold:g} × {spread}",
+                step="mid",
+            )
+            ax.plot(
+                dates,
+                band["centre"],
+                color=BLUE,
+                linewidth=1.2,
+                linestyle="--",
+                label=f"baseline {methods.centre_name(method)}",
+                drawstyle="steps-mid",
+                **_markers(len(dates), 3),
+            )
         else:
             _note(ax, f"no baseline band: {NO_SCORES}")
-        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid",
-                **_markers(len(dates)))
+        ax.plot(
+            dates,
+            net,
+            color=NETFLOW_COLOUR,
+            linewidth=1.0,
+            label="netflow",
+            drawstyle="steps-mid",
+            **_markers(len(dates)),
+        )
         ax.axhline(0, color=GREY, linewidth=0.8)
         _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
         _legend(fig, ax)
         _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
     rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
-    _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-           f"baseline: {methods.chart_text(method, window_days)}; {rule}")
+    _title(
+        fig,
+        f"{symbol} daily netflow, {series_name} — {chain}, {period}",
+        f"baseline: {methods.chart_text(method, window_days)}; {rule}",
+    )
     return _save(fig, out_path)
 
 
-def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                        subject: str = "all exchanges", periodic: pd.DataFrame | None = None) -> Path:
+def plot_inflow_outflow(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    subject: str = "all exchanges",
+    periodic: pd.DataFrame | None = None,
+) -> Path:
     """Daily inflow as bars up, outflow as bars down, netflow as a line (weekly or monthly sums over long
     periods: `bar_bins`, read from `periodic`).
 
@@ -352,12 +433,23 @@ def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: st
         _empty(ax)
     else:
         bars = _binned(frame, ("inflow", "outflow", "netflow"), periodic)
-        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR,
-               label=f"inflow (to {target})")
-        ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR,
-               label=f"outflow (from {target}), drawn down")
-        ax.plot(bars.centres, bars.sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, marker="o",
-                markersize=2.5 if len(bars.centres) > 60 else 4, label="netflow (inflow − outflow)")
+        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
+        ax.bar(
+            bars.centres,
+            -bars.sums["outflow"],
+            width=bars.width,
+            color=OUTFLOW_COLOUR,
+            label=f"outflow (from {target}), drawn down",
+        )
+        ax.plot(
+            bars.centres,
+            bars.sums["netflow"],
+            color=NETFLOW_COLOUR,
+            linewidth=1.0,
+            marker="o",
+            markersize=2.5 if len(bars.centres) > 60 else 4,
+            label="netflow (inflow − outflow)",
+        )
         ax.axhline(0, color=BLACK, linewidth=0.8)
         if _all_zero(frame, ("inflow", "outflow")):
             _note(ax, f"no inflow or outflow, {subject}, in this period")
@@ -372,24 +464,46 @@ def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tu
     """(group, its rows of `frame`, its name) of each exchange group of a chart by exchange, in order: `groups`
     are the reader's rows of rpt_exchange_chart_groups (group_rank, exchange_group, is_other, n_exchanges),
     `frame` their days; the rest's group is named by how many exchanges it holds (`other`: the noun)."""
-    return [(g, frame[frame["group_rank"] == g["group_rank"]],
-             plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]) for g in groups]
+    return [
+        (
+            g,
+            frame[frame["group_rank"] == g["group_rank"]],
+            plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"],
+        )
+        for g in groups
+    ]
 
 
 def _panel_axis(ax, part: pd.DataFrame, label: str, amounts: bool = True) -> None:
     """A panel of the small multiples: its name at the top left, three ticks (amounts, unless `amounts` is
     False), the period's dates."""
-    ax.text(0.005, 0.93, escape.chart(label), transform=ax.transAxes, ha="left", va="top", fontweight="bold",
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
+    ax.text(
+        0.005,
+        0.93,
+        escape.chart(label),
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        fontweight="bold",
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+    )
     if amounts:
         ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
     _frame_axis(ax, part)
 
 
-def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
-                             chain: str, period: str, z_threshold: float | None = None,
-                             method: str | None = None) -> Path:
+def plot_netflow_by_exchange(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    groups: list[dict],
+    symbol: str,
+    chain: str,
+    period: str,
+    z_threshold: float | None = None,
+    method: str | None = None,
+) -> Path:
     """Small multiples: one panel of daily netflow per exchange group (`_group_parts`), on a shared date axis,
     busiest first, the rest summed in a last panel (without a band).
 
@@ -409,8 +523,7 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, group
         if has_band and not group["is_other"]:
             band = baseline_band(part, z_threshold)
             banded = banded or bool(np.isfinite(band["centre"]).any())
-            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0,
-                            step="mid")
+            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0, step="mid")
         ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid", **_markers(len(dates), 3))
         ax.axhline(0, color=GREY, linewidth=0.7)
         if "is_anomaly" in part.columns and not group["is_other"]:
@@ -432,9 +545,21 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, group
     return _save(fig, out_path)
 
 
-def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: str, *, groups: list[dict],
-                            symbol: str, chain: str, period: str, title: str, ylabel: str, ratio: bool = False,
-                            gaps: str = "days without a value", empty: str | None = None) -> Path:
+def plot_metric_by_exchange(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    column: str,
+    *,
+    groups: list[dict],
+    symbol: str,
+    chain: str,
+    period: str,
+    title: str,
+    ylabel: str,
+    ratio: bool = False,
+    gaps: str = "days without a value",
+    empty: str | None = None,
+) -> Path:
     """Small multiples of one daily metric of the marts (`column`: whale_ratio, netflow_30d, ...), a panel
     per exchange group on a shared date axis, busiest first, as plot_netflow_by_exchange. A metric of one
     exchange cannot be summed with another's (a ratio, a rolling sum), so the rest's group is left out and the
@@ -451,8 +576,7 @@ def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: s
     for ax, (_group, part, name) in zip(axes, shown, strict=False):
         dates = _dates(part["flow_date"])
         values = _floats(part[column])
-        ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid",
-                **_markers(len(dates), 3))
+        ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid", **_markers(len(dates), 3))
         if ratio:
             ax.set_ylim(0, 1.05)
         else:
@@ -471,8 +595,18 @@ def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: s
     return _save(fig, out_path)
 
 
-def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                z_threshold: float, method: str, window_days: int, series_name: str = "all exchanges") -> Path:
+def plot_zscore(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    z_threshold: float,
+    method: str,
+    window_days: int,
+    series_name: str = "all exchanges",
+) -> Path:
     """z-score of the daily netflow over time, with the ± threshold lines; anomaly days marked.
 
     `frame`: flow_date, zscore, is_anomaly, direction (one series). Days without a score (too little history,
@@ -488,23 +622,33 @@ def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain
             _note(ax, f"no z-scores: {NO_SCORES}")
         else:
             ax.plot(dates, z, color=NETFLOW_COLOUR, linewidth=0.9, label="z-score", **_markers(len(dates), 3))
-        ax.axhline(z_threshold, color=INFLOW_COLOUR, linestyle="--", linewidth=1.2,
-                   label=f"+{z_threshold:g} (inflow anomaly)")
-        ax.axhline(-z_threshold, color=OUTFLOW_COLOUR, linestyle="--", linewidth=1.2,
-                   label=f"−{z_threshold:g} (outflow anomaly)")
+        ax.axhline(
+            z_threshold, color=INFLOW_COLOUR, linestyle="--", linewidth=1.2, label=f"+{z_threshold:g} (inflow anomaly)"
+        )
+        ax.axhline(
+            -z_threshold,
+            color=OUTFLOW_COLOUR,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"−{z_threshold:g} (outflow anomaly)",
+        )
         ax.axhline(0, color=GREY, linewidth=0.7)
         _mark_anomalies(ax, dates, z, frame["is_anomaly"], frame["direction"], size=60)
         _legend(fig, ax)
         _frame_axis(ax, frame)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
     ax.set_ylabel("z (standard deviations from the baseline)")
-    _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
-           f"baseline: {methods.chart_text(method, window_days)}")
+    _title(
+        fig,
+        f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
+        f"baseline: {methods.chart_text(method, window_days)}",
+    )
     return _save(fig, out_path)
 
 
-def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
-                            chain: str, period: str) -> Path:
+def plot_cumulative_netflow(
+    frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
+) -> Path:
     """Cumulative netflow per exchange group from the data's first day: the change in its balance (labelled
     wallets), busiest first, the rest summed in one line (`_group_parts`).
 
@@ -519,22 +663,32 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, groups
             dates = _dates(part["flow_date"])
             cumulative = _floats(part["cumulative_netflow"])
             colour, style = LINE_STYLES[i % len(LINE_STYLES)]
-            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=escape.chart(name),
-                    **_markers(len(dates), 4))
+            ax.plot(
+                dates,
+                cumulative,
+                color=colour,
+                linestyle=style,
+                linewidth=1.6,
+                label=escape.chart(name),
+                **_markers(len(dates), 4),
+            )
             ends.append((cumulative[-1], name, colour))
         ax.axhline(0, color=GREY, linewidth=0.8)
         _legend(fig, ax, ncols=8)
         _frame_axis(ax, frame)
         _label_line_ends(fig, ax, dates[-1], ends)
     _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
-    _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}",
-           "running sum of daily netflow from the first day shown: the change in the balance of the labelled "
-           "wallets")
+    _title(
+        fig,
+        f"{symbol} cumulative netflow by exchange — {chain}, {period}",
+        "running sum of daily netflow from the first day shown: the change in the balance of the labelled wallets",
+    )
     return _save(fig, out_path)
 
 
-def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
-                             chain: str, period: str) -> Path:
+def plot_reserve_by_exchange(
+    frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
+) -> Path:
     """Small multiples: one panel per exchange group of its reserve at the end of each day (what its labelled
     wallets hold, from balance anchors), largest last reserve first, the rest summed in a last panel.
 
@@ -550,17 +704,26 @@ def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, group
         if share is not None and not pd.isna(share):
             label += f" ({float(share):.2%} of supply on the last day)"
         dates = _dates(part["flow_date"])
-        ax.plot(dates, _floats(part["reserve"]), color=NETFLOW_COLOUR, linewidth=1.2, drawstyle="steps-post",
-                **_markers(len(dates), 3))
+        ax.plot(
+            dates,
+            _floats(part["reserve"]),
+            color=NETFLOW_COLOUR,
+            linewidth=1.2,
+            drawstyle="steps-post",
+            **_markers(len(dates), 3),
+        )
         _panel_axis(ax, part, label)
     if len(parts) >= 3:
         fig.supylabel(f"reserve, {symbol} at the end of the day", fontsize=10)
     else:
         for ax in axes:
             ax.set_ylabel(f"{symbol} held")
-    _title(fig, f"{symbol} exchange reserve by exchange — {chain}, {period}",
-           "tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has its own "
-           "y scale; largest reserve first")
+    _title(
+        fig,
+        f"{symbol} exchange reserve by exchange — {chain}, {period}",
+        "tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has its own "
+        "y scale; largest reserve first",
+    )
     return _save(fig, out_path)
 
 
@@ -576,9 +739,20 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
     for value, name, colour in sorted(ends, key=lambda e: e[0]):
         y = value if not placed else max(value, placed[-1] + gap)
         placed.append(y)
-        labels.append(ax.annotate(escape.chart(name), xy=(x_end, y), xytext=(6, 0), textcoords="offset points",
-                                  ha="left", va="center", color=colour, fontsize=9, fontweight="bold",
-                                  annotation_clip=False))
+        labels.append(
+            ax.annotate(
+                escape.chart(name),
+                xy=(x_end, y),
+                xytext=(6, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                color=colour,
+                fontsize=9,
+                fontweight="bold",
+                annotation_clip=False,
+            )
+        )
     fig.canvas.draw()  # the layout, to measure the names in pixels
     box = ax.get_window_extent()
     overhang = max(label.get_window_extent().x1 for label in labels) - box.x1
@@ -597,8 +771,16 @@ INTERNAL_HATCH = "///"
 OTHER_COLOUR = GREY  # transfers between two exchanges, seen from all exchanges: neither in nor out of them
 
 
-def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                      subject: str, periodic: pd.DataFrame | None = None) -> Path:
+def plot_daily_volume(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    subject: str,
+    periodic: pd.DataFrame | None = None,
+) -> Path:
     """Daily transfer volume (all directions) as bars (weekly or monthly sums over long periods).
 
     `frame`: flow_date, volume (every day of the period).
@@ -614,8 +796,11 @@ def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str,
             _note(ax, f"no transfers, {subject}, in this period")
         _frame_axis(ax, frame, **bars.edges())
     _amount_axis(ax, f"{symbol} transferred per {unit}")
-    _title(fig, f"{symbol} {adjective} transfer volume, {subject} — {chain}, {period}",
-           "all transfers touching it: deposits, withdrawals, internal and cross-exchange")
+    _title(
+        fig,
+        f"{symbol} {adjective} transfer volume, {subject} — {chain}, {period}",
+        "all transfers touching it: deposits, withdrawals, internal and cross-exchange",
+    )
     return _save(fig, out_path)
 
 
@@ -633,14 +818,25 @@ def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> t
 TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colour drawn)
     "inflow": (INFLOW_COLOUR, None, "inflow, into it (vermillion)"),
     "outflow": (OUTFLOW_COLOUR, None, "outflow, out of it (blue)"),
-    "internal": (INTERNAL_COLOUR, INTERNAL_HATCH, "internal sweep, between wallets of one exchange "
-                                                  "(reddish purple, hatched)"),
+    "internal": (
+        INTERNAL_COLOUR,
+        INTERNAL_HATCH,
+        "internal sweep, between wallets of one exchange (reddish purple, hatched)",
+    ),
     "other": (OTHER_COLOUR, None, "between two exchanges (grey)"),
 }
 
 
-def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                       subject: str, wallet_view: bool = False) -> Path:
+def plot_top_transfers(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    subject: str,
+    wallet_view: bool = False,
+) -> Path:
     """The largest transfers as horizontal bars, labelled with date, direction and short tx hash, coloured by
     kind (`transfer_kind`, `TRANSFER_KINDS`), with a legend of the kinds drawn.
 
@@ -653,8 +849,10 @@ def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str
     else:
         amounts = _floats(frame["amount"])
         kinds = [transfer_kind(d, f, wallet_view) for d, f in zip(frame["direction"], frame["flow_type"], strict=True)]
-        labels = [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {label:<14}  {h[:10]}…"
-                  for t, (_, label), h in zip(frame["transferred_at"], kinds, frame["tx_hash"], strict=True)]
+        labels = [
+            f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {label:<14}  {h[:10]}…"
+            for t, (_, label), h in zip(frame["transferred_at"], kinds, frame["tx_hash"], strict=True)
+        ]
         y = np.arange(len(amounts))
         for yi, value, (key, _) in zip(y, amounts, kinds, strict=True):
             colour, hatch, _text = TRANSFER_KINDS[key]
@@ -668,17 +866,28 @@ def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str
         ax.set_xlabel(f"amount, {symbol}")
         ax.grid(axis="y", visible=False)
         drawn = [key for key in TRANSFER_KINDS if key in {k for k, _ in kinds}]
-        _legend(fig, ax, ncols=3 if len(drawn) <= 3 else 2, handles=[  # four in a row would not fit
-            Patch(facecolor=TRANSFER_KINDS[k][0], hatch=TRANSFER_KINDS[k][1],
-                  edgecolor="white" if TRANSFER_KINDS[k][1] else TRANSFER_KINDS[k][0], label=TRANSFER_KINDS[k][2])
-            for k in drawn])
+        _legend(
+            fig,
+            ax,
+            ncols=3 if len(drawn) <= 3 else 2,
+            handles=[  # four in a row would not fit
+                Patch(
+                    facecolor=TRANSFER_KINDS[k][0],
+                    hatch=TRANSFER_KINDS[k][1],
+                    edgecolor="white" if TRANSFER_KINDS[k][1] else TRANSFER_KINDS[k][0],
+                    label=TRANSFER_KINDS[k][2],
+                )
+                for k in drawn
+            ],
+        )
     largest = "the largest transfer" if len(frame) == 1 else f"the {len(frame)} largest transfers"
     _title(fig, f"{symbol}: {largest}, {subject} — {chain}, {period}", "UTC times")
     return _save(fig, out_path)
 
 
-def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                                 subject: str) -> Path:
+def plot_transfer_size_histogram(
+    amounts: Sequence, out_path: str | Path, *, symbol: str, chain: str, period: str, subject: str
+) -> Path:
     """Histogram of transfer sizes on logarithmic bins (a log x axis)."""
     fig, (ax,) = _figure()
     values = _floats(amounts)
@@ -700,8 +909,16 @@ def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, sym
     return _save(fig, out_path)
 
 
-def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                      subject: str, periodic: pd.DataFrame | None = None) -> Path:
+def plot_netflow_bars(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    subject: str,
+    periodic: pd.DataFrame | None = None,
+) -> Path:
     """Daily netflow as bars, vermillion above zero (net inflow), blue below (net outflow); weekly or monthly
     sums over long periods. `frame`: flow_date, netflow (every day of the period)."""
     fig, (ax,) = _figure()
@@ -716,9 +933,14 @@ def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str,
         if _all_zero(frame, ("netflow",)):
             _note(ax, f"netflow 0 on every day, {subject}, in this period")
         _frame_axis(ax, frame, **bars.edges())
-        _legend(fig, ax, handles=[Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving "
-                                                                         "(vermillion, up)"),
-                                  Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])
+        _legend(
+            fig,
+            ax,
+            handles=[
+                Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving (vermillion, up)"),
+                Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)"),
+            ],
+        )
     _amount_axis(ax, f"netflow, {symbol} per {unit} (+ into it)")
     _title(fig, f"{symbol} {adjective} netflow, {subject} — {chain}, {period}")
     return _save(fig, out_path)

@@ -50,7 +50,6 @@ DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
 
 
-
 # --- what the database holds -------------------------------------------------------------------------
 
 
@@ -96,8 +95,11 @@ class BuildInfo:
         dbt_vars: dict = {"input_files": input_files}
         dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
         if self.method:
-            dbt_vars.update(zscore_method=self.method.method, zscore_window_days=self.method.window_days,
-                            zscore_threshold=self.method.z_threshold)
+            dbt_vars.update(
+                zscore_method=self.method.method,
+                zscore_window_days=self.method.window_days,
+                zscore_threshold=self.method.z_threshold,
+            )
             if self.method.top_k:
                 dbt_vars["topk_days"] = self.method.top_k
         return dbt_vars
@@ -131,8 +133,22 @@ def load_build_info(db: Path) -> BuildInfo:
         row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
     built_at = dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC)
     record = recorded_build(db)
-    return BuildInfo(db, token, method, first_day, last_day, days, n_transfers, n_anomalies, n_rejected, inputs,
-                     latest, built_at, record.settings_vars() if record else None, tokens)
+    return BuildInfo(
+        db,
+        token,
+        method,
+        first_day,
+        last_day,
+        days,
+        n_transfers,
+        n_anomalies,
+        n_rejected,
+        inputs,
+        latest,
+        built_at,
+        record.settings_vars() if record else None,
+        tokens,
+    )
 
 
 # --- dbt's documentation -----------------------------------------------------------------------------
@@ -163,25 +179,46 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
         target_path = Path(scratch) / "target"
         # a subprocess: the reports are rendered in this process meanwhile (run_dbt's environment also keeps
         # the docs page's tracking script off)
-        run_dbt(["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)], db, "duckdb", verbose,
-                write_to=copy, target_path=target_path, in_process=False)
+        run_dbt(
+            ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)],
+            db,
+            "duckdb",
+            verbose,
+            write_to=copy,
+            target_path=target_path,
+            in_process=False,
+        )
         page = target_path / "static_index.html"
         if not page.exists():
             raise CexflowError(f"dbt docs generate wrote no {page.name}: {first_dbt_failure(target_path, '')}")
         manifest = json.loads((target_path / "manifest.json").read_text(encoding="utf-8"))
         if manifest["metadata"].get("send_anonymous_usage_stats"):
-            raise CexflowError("dbt docs generate: usage tracking is on, the page would call the internet; "
-                               "set send_anonymous_usage_stats: false in dbt_project.yml")
+            raise CexflowError(
+                "dbt docs generate: usage tracking is on, the page would call the internet; "
+                "set send_anonymous_usage_stats: false in dbt_project.yml"
+            )
         dest.mkdir(parents=True, exist_ok=True)
         index = dest / "index.html"
         index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
     nodes = manifest["nodes"].values()
-    marts = sorted(({"name": n["name"], "unique_id": n["unique_id"]} for n in nodes
-                    if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")),
-                   key=lambda m: m["name"])
+    marts = sorted(
+        (
+            {"name": n["name"], "unique_id": n["unique_id"]}
+            for n in nodes
+            if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")
+        ),
+        key=lambda m: m["name"],
+    )
     kinds = Counter(n["resource_type"] for n in nodes)
-    return DbtDocs(index, manifest["metadata"].get("dbt_version", ""), marts, kinds["model"], kinds["test"],
-                   kinds["seed"], len(manifest.get("unit_tests", {})))
+    return DbtDocs(
+        index,
+        manifest["metadata"].get("dbt_version", ""),
+        marts,
+        kinds["model"],
+        kinds["test"],
+        kinds["seed"],
+        len(manifest.get("unit_tests", {})),
+    )
 
 
 # Two bugs of dbt's docs page make the browser request files that do not exist, which shows as console errors
@@ -226,12 +263,16 @@ def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[s
     if several and folder is None:
         return tokens
     base = f"{report.REPORTS_SUBDIR}/" + (f"{folder}/" if folder else "")
-    return tokens + [(f"{base}summary.html", "Summary"), (f"{base}topk.html", "Top-k days"),
-                     (f"{base}anomalies.html", "Anomalies")]
+    return tokens + [
+        (f"{base}summary.html", "Summary"),
+        (f"{base}topk.html", "Top-k days"),
+        (f"{base}anomalies.html", "Anomalies"),
+    ]
 
 
-def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
-                        ) -> list[Path]:
+def render_report_pages(
+    site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
+) -> list[Path]:
     """An HTML page beside every Markdown report under site/reports/ (focus reports included); of a build of
     several `tokens` (BuildInfo.tokens), a token's pages are headed by that token and link its reports."""
     folders = {t["folder"]: t for t in tokens or []}
@@ -242,10 +283,17 @@ def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str, toke
         depth = len(parts) - 1
         token = folders.get(parts[1]) if len(parts) > 2 else None
         page = md.with_suffix(".html")
-        page.write_text(env.get_template("report.html.j2").render(
-            title=title, subtitle=f"{token['label']}, {token['period']}" if token else subtitle, body=body,
-            root="../" * depth, source=md.name, nav=report_nav(token["folder"] if token else None, bool(folders))),
-            encoding="utf-8")
+        page.write_text(
+            env.get_template("report.html.j2").render(
+                title=title,
+                subtitle=f"{token['label']}, {token['period']}" if token else subtitle,
+                body=body,
+                root="../" * depth,
+                source=md.name,
+                nav=report_nav(token["folder"] if token else None, bool(folders)),
+            ),
+            encoding="utf-8",
+        )
         pages.append(page)
     return pages
 
@@ -257,8 +305,9 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise CexflowError(f"--out {out}: not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise CexflowError(f"--out {out}: the folder is not empty and is not a cexflow site; "
-                           "choose another --out or empty it")
+        raise CexflowError(
+            f"--out {out}: the folder is not empty and is not a cexflow site; choose another --out or empty it"
+        )
 
 
 def _swap_in(staging: Path, out: Path) -> None:
@@ -275,9 +324,11 @@ def _swap_in(staging: Path, out: Path) -> None:
 def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
     """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
     reports_dir = site / report.REPORTS_SUBDIR
-    charts = [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
-              for name, text in report.overview_chart_texts(info.days).items()
-              if (reports_dir / report.IMG_DIR / f"{name}.png").exists()]
+    charts = [
+        (f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
+        for name, text in report.overview_chart_texts(info.days).items()
+        if (reports_dir / report.IMG_DIR / f"{name}.png").exists()
+    ]
     # the results first: the total's netflow with its anomaly days heads the page, the other charts below
     main = bool(charts) and charts[0][0].endswith("/netflow_total_baseline.png")
     context = {
@@ -285,22 +336,36 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
         "symbol": info.token.symbol,
         "dbt": dbt_docs,
         "dbt_page": f"{DBT_DIR}/index.html",
-        "reports": [(f"{report.REPORTS_SUBDIR}/{r['name']}.html", r["text"]) for r in present.shown().site_reports
-                    if (reports_dir / f"{r['name']}.html").exists()],
-        "focus_reports": [(p.relative_to(site).as_posix(), p.stem)
-                          for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
+        "reports": [
+            (f"{report.REPORTS_SUBDIR}/{r['name']}.html", r["text"])
+            for r in present.shown().site_reports
+            if (reports_dir / f"{r['name']}.html").exists()
+        ],
+        "focus_reports": [
+            (p.relative_to(site).as_posix(), p.stem) for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))
+        ],
         "charts": charts[1:] if main else charts,
         "main_chart": charts[0] if main else None,
-        "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
-                      if (reports_dir / report.DATA_DIR / name).exists()],
+        "csv_files": [
+            f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}"
+            for name in report.CSV_EXPORTS
+            if (reports_dir / report.DATA_DIR / name).exists()
+        ],
         "generated_at": dt.datetime.now(dt.UTC),
         "version": __version__,
         "nav": report_nav(several=bool(info.tokens)),
-        "tokens": [{**t, "reports": [(f"{report.REPORTS_SUBDIR}/{t['folder']}/{r['name']}.html", r["short"])
-                                     for r in present.shown().site_reports
-                                     if (reports_dir / t["folder"] / f"{r['name']}.html").exists()],
-                    "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png"}
-                   for t in info.tokens],
+        "tokens": [
+            {
+                **t,
+                "reports": [
+                    (f"{report.REPORTS_SUBDIR}/{t['folder']}/{r['name']}.html", r["short"])
+                    for r in present.shown().site_reports
+                    if (reports_dir / t["folder"] / f"{r['name']}.html").exists()
+                ],
+                "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png",
+            }
+            for t in info.tokens
+        ],
         "tokens_index": f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html",
     }
     index = site / "index.html"

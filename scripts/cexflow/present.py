@@ -150,23 +150,39 @@ def template_environment(kind: str = "markdown") -> jinja2.Environment:
         autoescape=html,
         finalize=_markdown_output if kind == "markdown" else None,
     )
-    filters = dict(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio, plural=plural,
-                   md=escape.markdown, code=escape.markdown_code, url=escape.url, exact=fmt_amount_exact)
+    filters = dict(
+        amount=fmt_amount,
+        signed=fmt_signed,
+        z=fmt_z,
+        count=fmt_count,
+        ratio=fmt_ratio,
+        plural=plural,
+        md=escape.markdown,
+        code=escape.markdown_code,
+        url=escape.url,
+        exact=fmt_amount_exact,
+    )
     if kind == "markdown":
         filters = {name: _as_markdown(function) for name, function in filters.items()}
     env.filters.update(filters, path=project_path)
-    env.globals.update(netflow_meaning=netflow_meaning, centre_name=methods.centre_name,
-                       spread_name=methods.spread_name, z_shown_max=Z_SHOWN_MAX,
-                       show=lambda value, fmt: env.filters[fmt](value),  # a value printed as `fmt` names
-                       markdown=escape.Markdown,  # a fragment the template writes as Markdown: markdown("---:|")
-                       content_security_policy=escape.CONTENT_SECURITY_POLICY)
+    env.globals.update(
+        netflow_meaning=netflow_meaning,
+        centre_name=methods.centre_name,
+        spread_name=methods.spread_name,
+        z_shown_max=Z_SHOWN_MAX,
+        show=lambda value, fmt: env.filters[fmt](value),  # a value printed as `fmt` names
+        markdown=escape.Markdown,  # a fragment the template writes as Markdown: markdown("---:|")
+        content_security_policy=escape.CONTENT_SECURITY_POLICY,
+    )
     return env
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts, with pandas' NaN/NaT turned back into None."""
-    return [{k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]
+    return [
+        {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 @cache

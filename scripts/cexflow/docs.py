@@ -1,18 +1,9 @@
-"""`cexflow docs`: the static docs site, dbt's documentation and the reports as HTML, in one folder.
+"""`cexflow docs`: the static docs site (docs/reports.md, "The docs site"), one folder that needs no server.
 
-Library core: `build_site(db, out) -> Path` builds the site from a built DuckDB file and returns its
-`index.html`. The folder:
-
-    index.html         the build (token, chain, period, method and parameters, input files) and links to all
-    dbt/index.html     `dbt docs generate --static`: every model, column and test, the lineage graph, the
-                       YAML descriptions and docs blocks (its overview page is `__overview__` in models/_docs.md)
-    reports/*.html     the reports of `cexflow report` (summary, top-k days, anomalies), rendered from their
-                       Markdown, with the charts in reports/img/, the CSV exports in reports/data/ and the
-                       Markdown sources beside them
-
-Every link is relative and nothing is fetched from the network (dbt's usage tracking is off), so the folder
-works from the file system (file://) and from any static host. The site is built in a temporary folder next
-to `out` and then swapped in; an existing `out` is replaced only if it is empty or an earlier cexflow site.
+`build_site(db, out) -> Path` builds index.html (the build and links to all), dbt/index.html (`dbt docs
+generate --static`) and reports/*.html (the reports of `cexflow report`, rendered from their Markdown) in a
+temporary folder beside `out` and swaps it in; an existing `out` is replaced only if it is empty or an
+earlier cexflow site. Links are relative and nothing is fetched from the network (dbt's usage tracking is off).
 """
 
 from __future__ import annotations
@@ -111,43 +102,32 @@ def load_build_info(db: Path) -> BuildInfo:
         present.check_marts(con, db)
         lone = present.lone_token(con)
     with present.open_marts(db, lone) as con:
-        token = present.load_token(con)
-        method = present.load_method(con)
-        keys = present.database_tokens(con)
         summary = marts.build_summary(con)
-        first_day, last_day, days = summary["first_flow_date"], summary["last_flow_date"], summary["n_days"]
-        n_transfers, n_anomalies = summary["n_exchange_transfers"], summary["n_anomalies"]
-        n_rejected = summary["n_rejected"]
+        keys = present.database_tokens(con)
+        tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
+        figures = marts.build_totals(con) if tokens else summary  # of several tokens: theirs together
         inputs = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
-        tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
-        totals = marts.build_totals(con)
-    if tokens:  # the build's figures are its tokens' together
-        first_day, last_day, days = totals["first_flow_date"], totals["last_flow_date"], totals["n_days"]
-        n_transfers, n_anomalies = totals["n_exchange_transfers"], totals["n_anomalies"]
-        labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
-        for a in latest:
-            a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
-    for row in inputs:  # shown relative to the project root when inside it, as in the reports
-        path = Path(row["source_file"])
-        row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-    built_at = dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC)
+        token, method = present.load_token(con), present.load_method(con)
+    labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
+    for a in latest if tokens else []:
+        a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
     record = recorded_build(db)
     return BuildInfo(
-        db,
-        token,
-        method,
-        first_day,
-        last_day,
-        days,
-        n_transfers,
-        n_anomalies,
-        n_rejected,
-        inputs,
-        latest,
-        built_at,
-        record.settings_vars() if record else None,
-        tokens,
+        db=db,
+        token=token,
+        method=method,
+        first_day=figures["first_flow_date"],
+        last_day=figures["last_flow_date"],
+        days=figures["n_days"],
+        n_transfers=figures["n_exchange_transfers"],
+        n_anomalies=figures["n_anomalies"],
+        n_rejected=summary["n_rejected"],
+        inputs=inputs,
+        latest_anomalies=latest,
+        built_at=dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC),
+        recorded_vars=record.settings_vars() if record else None,
+        tokens=tokens,
     )
 
 
@@ -324,11 +304,7 @@ def _swap_in(staging: Path, out: Path) -> None:
 def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
     """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
     reports_dir = site / report.REPORTS_SUBDIR
-    charts = [
-        (f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
-        for name, text in report.overview_chart_texts(info.days).items()
-        if (reports_dir / report.IMG_DIR / f"{name}.png").exists()
-    ]
+    charts = report.chart_links(reports_dir, info.days, f"{report.REPORTS_SUBDIR}/")
     # the results first: the total's netflow with its anomaly days heads the page, the other charts below
     main = bool(charts) and charts[0][0].endswith("/netflow_total_baseline.png")
     context = {
@@ -346,11 +322,7 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
         ],
         "charts": charts[1:] if main else charts,
         "main_chart": charts[0] if main else None,
-        "csv_files": [
-            f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}"
-            for name in report.CSV_EXPORTS
-            if (reports_dir / report.DATA_DIR / name).exists()
-        ],
+        "csv_files": report.csv_links(reports_dir, f"{report.REPORTS_SUBDIR}/"),
         "generated_at": dt.datetime.now(dt.UTC),
         "version": __version__,
         "nav": report_nav(several=bool(info.tokens)),

@@ -64,34 +64,34 @@ METHODS_BY_NAME = {method.name: method for method in METHOD_LIST}
 METHODS = tuple(METHODS_BY_NAME)
 
 
-def _texts(window_days: int) -> dict[str, str]:
-    return {"w": plural(window_days, "calendar day"), "days": plural(window_days, "day"), "window": str(window_days)}
+def _method(name: str | None) -> Method:
+    """The Method of `name`; an unknown one (a database built otherwise) is described by its name and window."""
+    return METHODS_BY_NAME.get(name or "") or Method(
+        name or "", "method {name}, window {days}", "{name}, {window}-day window"
+    )
+
+
+def _texts(method: str, window_days: int) -> dict[str, str]:
+    days = plural(window_days, "day")
+    return {"name": method, "w": plural(window_days, "calendar day"), "days": days, "window": str(window_days)}
 
 
 def report_text(method: str, window_days: int) -> str:
-    """The reports' description of a method's baseline and z (an unknown method: its name and window)."""
-    known = METHODS_BY_NAME.get(method)
-    if known is None:
-        return f"method {method}, window {plural(window_days, 'day')}"
-    return known.report_text.format(**_texts(window_days))
+    """The reports' description of a method's baseline and z."""
+    return _method(method).report_text.format(**_texts(method, window_days))
 
 
 def chart_text(method: str, window_days: int) -> str:
     """A chart's words for a method's baseline band."""
-    known = METHODS_BY_NAME.get(method)
-    if known is None:
-        return f"{method}, {window_days}-day window"
-    return known.chart_text.format(**_texts(window_days))
+    return _method(method).chart_text.format(**_texts(method, window_days))
 
 
 def centre_name(method: str | None) -> str:
-    known = METHODS_BY_NAME.get(method or "")
-    return known.centre if known else "mean"
+    return _method(method).centre
 
 
 def spread_name(method: str | None) -> str:
-    known = METHODS_BY_NAME.get(method or "")
-    return known.spread if known else "σ"
+    return _method(method).spread
 
 
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)

@@ -13,6 +13,11 @@ amounts and every other value exactly (DECIMAL(38,18) against DECIMAL(38,18)), f
 from the parquet files Spark wrote, with DuckDB; `loaded_in_run` (the dbt run's id) differs by
 construction and is left out.
 
+`--target spark_thrift` builds Spark through a Spark Thrift server instead of a local session
+(CEXFLOW_SPARK_THRIFT_HOST/_PORT, as `cexflow build --target spark_thrift`), such as the one
+`scripts/spark_cluster.sh start DIR` starts; `--spark-dir DIR` names the folder of its warehouse (that DIR),
+whose parquet files are compared (default $CEXFLOW_SPARK_DIR). That build is a full one (--full-refresh).
+
 The Spark build runs every model and test (`--spark-models-only`: seeds and models, a minute less on
 small inputs), with an in-memory catalog (CEXFLOW_SPARK_CATALOG). `--spark-incremental` builds Spark in two
 runs instead - every --input but the last, then an incremental run adding the last - so the comparison also
@@ -197,7 +202,7 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.build_arguments(parser)
+    cli.build_arguments(parser)  # its --target: spark (default) or spark_thrift, the Spark build's
     parser.add_argument("--workdir", type=Path, metavar="DIR",
                         help="build into DIR (cexflow.duckdb and spark/, replaced if there) and keep them "
                              "(default: a temporary folder, removed at the end)")
@@ -218,14 +223,21 @@ def run_builds(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, dic
     builds in a Hive catalog: the seeds and models on every --input but the last, then an incremental build
     (checked to be one) that adds the last."""
     times = {}
-    db, spark_dir = workdir / "cexflow.duckdb", workdir / "spark"
-    db.unlink(missing_ok=True)
-    shutil.rmtree(spark_dir, ignore_errors=True)
     options = cli.build_options(args)
+    thrift = options.target == "spark_thrift"
+    db, spark_dir = workdir / "cexflow.duckdb", workdir / "spark"
+    if thrift:
+        if args.spark_incremental:
+            raise CexflowError("--spark-incremental: not with --target spark_thrift")
+        spark_dir = (options.spark_dir or cexflow_build.default_spark_dir()).resolve()
+    else:
+        shutil.rmtree(spark_dir, ignore_errors=True)
+    db.unlink(missing_ok=True)
     started = time.perf_counter()
     cexflow_build.build(dataclasses.replace(options, target="duckdb", db=db, full_refresh=True))
     times["duckdb"] = time.perf_counter() - started
-    spark_options = dataclasses.replace(options, target="spark", spark_dir=spark_dir, full_refresh=False)
+    spark_options = dataclasses.replace(options, target="spark_thrift" if thrift else "spark", spark_dir=spark_dir,
+                                        full_refresh=thrift)
     if args.spark_incremental:
         if len(options.input) < 2:
             raise CexflowError("--spark-incremental needs two or more --input options (the last one is added "

@@ -39,8 +39,10 @@ class BuildOptions:
     decimals: int | None = None  # None: from seeds/tokens.csv
     chain: str | None = None  # var chain: the default chain (of inputs without CHAIN= and of unknown addresses)
     db: Path | None = None  # None: $CEXFLOW_DB or cexflow.duckdb in the project root
-    target: str = "duckdb"  # dbt target of profiles.yml: duckdb or spark
-    spark_dir: Path | None = None  # with target spark; None: $CEXFLOW_SPARK_DIR or spark/ in the project root
+    target: str = "duckdb"  # dbt target of profiles.yml: duckdb, spark or spark_thrift
+    # with target spark: the warehouse and metastore; with spark_thrift: the folder whose warehouse/ the Thrift
+    # server writes (scripts/spark_cluster.sh's DIR), read back for the summary. None: $CEXFLOW_SPARK_DIR or spark/
+    spark_dir: Path | None = None
     # the anomaly options (cexflow.methods.ANOMALY_OPTIONS: flag, dbt var, kind and bounds)
     method: str | None = None
     window: int | None = None
@@ -82,7 +84,10 @@ class BuildOptions:
             raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
 
 
-TARGETS = ("duckdb", "spark")
+# spark: a local Spark session in the dbt process; spark_thrift: a Spark Thrift server (or Kyuubi) at
+# CEXFLOW_SPARK_THRIFT_HOST:CEXFLOW_SPARK_THRIFT_PORT, e.g. the one scripts/spark_cluster.sh starts
+TARGETS = ("duckdb", "spark", "spark_thrift")
+SPARK_TARGETS = ("spark", "spark_thrift")
 
 
 @dataclass
@@ -219,17 +224,20 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str | Non
         "chain of your data as --chain")
 
 
-def check_spark_installed() -> None:
-    """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime."""
+def check_spark_installed(target: str = "spark") -> None:
+    """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime; --target spark_thrift
+    needs dbt-spark with PyHive (the spark extra too), and no Java here: Spark runs in the server."""
     import importlib.util
     import shutil
 
-    missing = [name for name, module in (("dbt-spark", "dbt.adapters.spark"), ("pyspark", "pyspark"))
-               if importlib.util.find_spec(module) is None]
+    needed = (("dbt-spark", "dbt.adapters.spark"),
+              ("PyHive", "pyhive") if target == "spark_thrift" else ("pyspark", "pyspark"))
+    missing = [name for name, module in needed if importlib.util.find_spec(module) is None]
     if missing:
-        raise CexflowError(f"--target spark: {' and '.join(missing)} not installed; "
-                           "run: pip install -e '.[spark]' (and have Java 17)")
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        java = "" if target == "spark_thrift" else " (and have Java 17)"
+        raise CexflowError(f"--target {target}: {' and '.join(missing)} not installed; "
+                           f"run: pip install -e '.[spark]'{java}")
+    if target == "spark" and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
 
 
@@ -457,12 +465,15 @@ def record_build(db: Path, dbt_vars: dict) -> None:
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", rows)
 
 
-def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
+def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool,
+               target: str = "spark") -> tuple[dict, bool, str]:
     """plan_build for a Spark warehouse: what it has loaded is kept in a small DuckDB file beside it. An
     in-memory catalog (CEXFLOW_SPARK_CATALOG=in-memory) forgets its tables with the session, and a warehouse
-    without the staging rows table cannot be added to: both build in full."""
+    without the staging rows table cannot be added to: both build in full. A Thrift server keeps its own
+    catalog: with --spark-dir its folder (scripts/spark_cluster.sh's DIR: warehouse/ and metastore_db/), it is
+    added to as a local Hive warehouse is; a server whose warehouse is not there builds in full."""
     state = spark_dir / SPARK_STATE_FILE
-    if not hive_catalog():
+    if not hive_catalog(target):
         state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
     if not ((spark_schema_dir(spark_dir) / "stg_transfers__rows_validated").is_dir()
@@ -471,9 +482,10 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dic
     return plan_build(state, dbt_vars, full_refresh)
 
 
-def hive_catalog() -> bool:
-    """Whether the Spark target keeps its tables in a metastore (profiles.yml: CEXFLOW_SPARK_CATALOG)."""
-    return os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
+def hive_catalog(target: str = "spark") -> bool:
+    """Whether the Spark target keeps its tables in a metastore (profiles.yml: CEXFLOW_SPARK_CATALOG; a Thrift
+    server always does)."""
+    return target == "spark_thrift" or os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
 def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
@@ -481,27 +493,45 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
     docs/scale.md), else in full. Without tests: the seeds and models only
     (scripts/compare_engines.py --spark-models-only)."""
-    check_spark_installed()
+    target = options.target if options.target in SPARK_TARGETS else "spark"
+    check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
-    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh)
+    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh, target)
     full_check = options.full_check
     command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
-    if not hive_catalog():
+    if not hive_catalog(target):
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
-    run_dbt(command, spark_dir, "spark", verbose=options.verbose, input_files=run_vars["input_files"],
+    run_dbt(command, spark_dir, target, verbose=options.verbose, input_files=run_vars["input_files"],
             input_chains=run_vars.get("input_chains"),
             progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check,
                                                                   **log_thresholds()))
-    if hive_catalog():
+    where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
+    if not spark_tables_here(spark_dir):
+        # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here
+        raise CexflowError(f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
+                           "tables, so no summary: pass the server's warehouse folder's parent as --spark-dir to "
+                           "read them here, or query the tables (schema cexflow) on the server")
+    if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir)
-    summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
+    summary.mode = f"{'full' if full_refresh else 'incremental'} build on {where} ({reason})" + (
         "" if with_tests else ", no tests")
     return summary
+
+
+def thrift_address() -> str:
+    """host:port of the Spark Thrift server of --target spark_thrift (profiles.yml reads the same variables)."""
+    return (f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
+            f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}")
+
+
+def spark_tables_here(spark_dir: Path) -> bool:
+    """Whether the tables of a Spark build are in --spark-dir's warehouse (its rows summary table)."""
+    return (spark_schema_dir(spark_dir) / "rpt_build_summary").is_dir()
 
 
 def build(options: BuildOptions) -> BuildSummary:
@@ -509,7 +539,7 @@ def build(options: BuildOptions) -> BuildSummary:
     database, check and summarise the result, and move it into place: readers of the database never block the
     build nor see half of it (cexflow.files). A failed build leaves the database as it was."""
     dbt_vars = build_vars(options)
-    if options.target == "spark":
+    if options.target in SPARK_TARGETS:
         return build_spark(options, dbt_vars)
     db = (options.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)

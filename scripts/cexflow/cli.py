@@ -128,12 +128,16 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{defaults['chain']})")
     g.add_argument("--db", type=Path, metavar="PATH",
                    help="DuckDB file to build (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
-    g.add_argument("--target", choices=("duckdb", "spark"),
-                   help="dbt target of profiles.yml (default: duckdb); spark needs pip install -e '.[spark]' "
-                        "and Java 17")
+    g.add_argument("--target", choices=("duckdb", "spark", "spark_thrift"),
+                   help="dbt target of profiles.yml (default: duckdb); spark (a local Spark session) needs pip "
+                        "install -e '.[spark]' and Java 17; spark_thrift builds through a Spark Thrift server at "
+                        "$CEXFLOW_SPARK_THRIFT_HOST:$CEXFLOW_SPARK_THRIFT_PORT (default 127.0.0.1:10000), e.g. "
+                        "scripts/spark_cluster.sh's")
     g.add_argument("--spark-dir", type=Path, metavar="DIR",
-                   help="with --target spark: folder of the Spark warehouse and metastore (default: "
-                        "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
+                   help="with --target spark: folder of the Spark warehouse and metastore; with spark_thrift: the "
+                        "folder of the server's warehouse/ (scripts/spark_cluster.sh's DIR), read back for the "
+                        "summary and `cexflow report --spark-dir` (default: $CEXFLOW_SPARK_DIR or spark/ in the "
+                        "project root)")
     for option in ANOMALY_OPTIONS:
         g.add_argument(option.flag, dest=option.dest, type=_anomaly_type(option), choices=option.choices,
                        metavar=option.metavar, help=f"{option.help} (default: {_shown(defaults[option.var])})")
@@ -174,8 +178,8 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
                         help="DuckDB file with the marts, opened read-only (default: $CEXFLOW_DB or cexflow.duckdb "
                              "in the project root)")
     parser.add_argument("--spark-dir", type=Path, metavar="DIR",
-                        help="report on the marts of a Spark build (`cexflow build --target spark --spark-dir DIR`) "
-                             "instead of a DuckDB file; its parquet files are read with DuckDB")
+                        help="report on the marts of a Spark build (`cexflow build --target spark|spark_thrift "
+                             "--spark-dir DIR`) instead of a DuckDB file; its parquet files are read with DuckDB")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
                              "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "

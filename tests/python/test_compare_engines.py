@@ -322,13 +322,21 @@ QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW
                "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
 
 
-def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
+def require_spark(what: str, thrift: bool = False) -> None:
+    """Skip the test without Spark (and, for a Thrift server, PyHive), or fail it when CEXFLOW_REQUIRE_SPARK is
+    set (.ci/run)."""
     missing = spark_missing()
+    if missing is None and thrift and importlib.util.find_spec("pyhive") is None:
+        missing = "PyHive is not installed"
     if missing:
-        message = f"{missing}: the DuckDB/Spark comparison needs `make install-spark` and Java 17 or 21"
+        message = f"{missing}: {what} needs `make install-spark` and Java 17 or 21"
         if os.environ.get("CEXFLOW_REQUIRE_SPARK"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
+    require_spark("the DuckDB/Spark comparison")
     files = write_edge_case_inputs(tmp_path / "in")
     two_chain = write_two_chain_history(tmp_path / "two_chain")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),

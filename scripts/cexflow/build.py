@@ -592,9 +592,10 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
             else None
         late_anchors = exchanges_anchored_after_data(con)
     warnings = []
-    if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
-        warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "
-                        "not read")
+    if dbt_vars["ethereum_etl_blocks_files"] and not any(dbt_vars["input_files"].get(fmt)
+                                                         for fmt in inputs.TIMED_BY_BLOCKS):
+        warnings.append("--blocks: no input is an ethereum-etl token_transfers or cryo erc20_transfers file, so "
+                        "the blocks files were not read")
     if late_anchors:
         warnings.append(f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
                         "their reserve is exact only if no wallet moved in between; give the transfers up to the "

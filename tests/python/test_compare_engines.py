@@ -337,10 +337,16 @@ def require_spark(what: str, thrift: bool = False) -> None:
 
 def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     require_spark("the DuckDB/Spark comparison")
+    from test_parquet_inputs import write_parquet_edge_cases
+
     files = write_edge_case_inputs(tmp_path / "in")
+    parquet = write_parquet_edge_cases(tmp_path / "parquet")
     two_chain = write_two_chain_history(tmp_path / "two_chain")
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
+            # Parquet of both schemas: cryo's edge cases (binary, value_binary, times from cryo's blocks Parquet)
+            # and ethereum-etl's
+            "--input", str(parquet["cryo"]), "--input", str(parquet["etl"]), "--blocks", str(parquet["blocks"]),
             "--input", f"arbitrum={two_chain.arbitrum}", "--labels", str(two_chain.labels),
             "--token", "LPT", "--token", USDC_ARB,
             "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path))]

@@ -18,6 +18,7 @@ import yaml
 
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_FILE, TOKENS_SEED
+from cexflow.text import plural
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,8 @@ def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             n_fields = sum(value is not None for key, value in row.items() if key is not None)
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
-                raise CexflowError(f"{path}, line {line}: {n_fields} fields where the header has {len(columns)}")
+                raise CexflowError(f"{path}, line {line}: {plural(n_fields, 'field')} where the header has "
+                                   f"{len(columns)}")
             yield line, {key: (value or "").strip() for key, value in row.items() if key is not None}
 
 
@@ -325,6 +327,15 @@ def label_chains(paths: list[str | Path]) -> dict[str, int]:
             chain = (row.get("chain") or "").lower() or LABEL_CHAIN
             addresses.setdefault(chain, set()).add(row["address"].lower())
     return {chain: len(found) for chain, found in sorted(addresses.items())}
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """A labelled exchange wallet of a label file (cexflow.fetch.load_wallets reads them)."""
+
+    address: str  # lowercase
+    exchange: str
+    name: str  # the label's wallet or name_tag, else the address
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ build fails.
 
 Runs when pyspark, dbt-spark, PyHive and Java are installed (CEXFLOW_REQUIRE_SPARK=1, as `.ci/run` sets it,
 makes a missing one a failure). One cluster and one build for the module: the cluster starts in about a
-minute, and a build through it of these small files takes a few minutes on two cores.
+minute, and a build through it of these small files takes a few minutes on two cores: its seeds and models
+only (`--spark-models-only`), since each data test is one more statement through the server, and the data
+tests run on Spark in test_compare_engines.py's comparison.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def test_duckdb_and_a_build_through_the_thrift_server_agree(spark_cluster, tmp_p
     files = write_edge_case_inputs(tmp_path / "in")
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"),
-                           "--target", "spark_thrift", "--spark-dir", str(cluster_dir),
+                           "--target", "spark_thrift", "--spark-dir", str(cluster_dir), "--spark-models-only",
                            *[a for f in files for a in ("--input", str(f))], "--workdir", str(tmp_path / "builds")],
                           env={**env, **QUICK_SPARK}, capture_output=True, text=True, timeout=1500)
     elapsed = time.perf_counter() - started

@@ -68,24 +68,20 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
-from cexflow import __version__, escape, methods, webhooks
+from cexflow import __version__, escape, webhooks
 from cexflow import db as marts
 from cexflow.build import BuildOptions, BuildSummary, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
-from cexflow.report import (
+from cexflow.present import (
     MethodInfo,
     database_tokens,
-    fmt_amount,
     fmt_count,
     fmt_exact,
-    fmt_signed,
-    fmt_z,
     load_method,
     load_token,
     lone_token,
@@ -95,8 +91,8 @@ from cexflow.report import (
     summaries_of,
     template_environment,
     token_info,
+    words,
 )
-from cexflow.text import netflow_meaning, plural
 
 HELP = ("Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
         "Telegram or JSON webhook); --loop repeats.")
@@ -237,27 +233,11 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         with_data = database_tokens(con)
         several = len(with_data) > 1
         summaries = summaries_of(con, with_data) if several else []
+        totals = marts.build_totals(con)
         infos = {(t.chain, t.address): t for t in map(token_info, marts.selected_tokens(con))}
-        cur = con.execute("""
-            select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
-                   baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
-                   direction, method, window_days, z_threshold, materiality_threshold, min_amount,
-                   is_materiality_required, explained_by, episode_series, episode_start_date, episode_day
-            from rpt_netflow_anomalies
-            order by chain, token_address, episode_start_date, episode_series, flow_date,
-                     series <> episode_series, series""")
-        columns = [d[0] for d in cur.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-        cur = con.execute("""
-            select chain, token_address, series, flow_date, rank, transfer_id, tx_hash, transferred_at,
-                   direction, flow_type, wallet, wallet_address, counterparty_address, counterparty_exchange,
-                   amount, signed_amount
-            from rpt_anomaly_transfers
-            order by chain, token_address, series, flow_date, rank""")
-        columns = [d[0] for d in cur.description]
+        rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
-        for row in cur.fetchall():
-            t = dict(zip(columns, row, strict=True))
+        for t in marts.anomaly_transfers(con):
             transfers.setdefault((t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")),
                                  []).append({**t, "transferred_at": _timestamp(t["transferred_at"]),
                                              "amount": fmt_exact(t["amount"]),
@@ -299,8 +279,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             context["tokens"][t.label] = {
                 "symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence(),
                 "period": period_text(first, last), "first_day": first.isoformat(), "last_day": last.isoformat()}
-        context["first_day"] = min(v["first_day"] for v in context["tokens"].values())
-        context["last_day"] = max(v["last_day"] for v in context["tokens"].values())
+        context["first_day"] = totals["first_flow_date"].isoformat()
+        context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
 
 
@@ -335,69 +315,8 @@ def entry_days(entry: dict) -> list[dict]:
 # --- texts ----------------------------------------------------------------------------------------------
 
 
-def _series_text(series: str) -> str:
-    return "all exchanges" if series == "total" else series
-
-
-def _where(series: str) -> str:
-    return "exchanges" if series == "total" else series
-
-
-def _day_label(a: dict) -> str:
-    """'binance', 'all exchanges (explained by binance)', 'kraken (day 2 of the episode since 2025-02-25)';
-    in a build of several tokens after the token: 'LPT on arbitrum, binance'."""
-    notes = []
-    if a.get("explained_by"):
-        notes.append(f"explained by {a['explained_by']}")
-    if a["episode_day"] > 1:
-        whose = "" if a["episode_series"] == a["series"] else f"{a['episode_series']} "
-        notes.append(f"day {a['episode_day']} of the {whose}episode since {a['episode_start']}")
-    token = f"{a['token_label']}, " if a.get("token_label") else ""
-    return token + _series_text(a["series"]) + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def alert_text(a: dict) -> str:
-    """One line that says why a day is an anomaly: the day, the netflow, the baseline's centre and spread, z
-    and its threshold, the materiality and its threshold."""
-    centre, spread = methods.centre_name(a["method"]), methods.spread_name(a["method"])
-    sym = a["symbol"]
-    flow = "net inflow to" if a["direction"] == "inflow" else "net outflow from"
-    meaning = netflow_meaning(a["direction"], a.get("token_kind"), sym, a.get("underlying"))
-    flow += f" {_where(a['series'])}" + (f": {meaning}" if meaning else "")
-    if a["materiality"] is None:
-        materiality = "materiality – (no scale yet)"
-    else:
-        materiality = (f"materiality {fmt_amount(a['materiality'])} × the token's scale of "
-                       f"{fmt_amount(a['materiality_scale'])} {sym}")
-    materiality += (f" (threshold {a['materiality_threshold']:g})" if a["is_materiality_required"]
-                    else " (not required)")
-    return (f"{a['date']} {_day_label(a)}: netflow {fmt_signed(Decimal(a['netflow']))} {sym} "
-            f"({flow}) against a baseline {centre} of {fmt_signed(a['baseline_mean'])} {sym} "
-            f"and {spread} {fmt_amount(a['baseline_std'])} {sym} over {a['baseline_days']} days ({a['method']}, "
-            f"{a['window_days']}-day window): z = {fmt_z(a['zscore'])}, threshold |z| ≥ {a['z_threshold']:g}; "
-            f"{materiality}")
-
-
-def transfer_text(t: dict, symbol: str) -> str:
-    """'1. 2025-01-21 05:33:20 UTC: +5,000.00 LPT into binance14 from 0xb96a..., tx 0x1fba...'."""
-    into = t["direction"] == "in"
-    other = t["counterparty_address"] + (f" ({t['counterparty_exchange']})" if t["counterparty_exchange"] else "")
-    return (f"{t['rank']}. {t['transferred_at'].replace('T', ' ')} UTC: {fmt_signed(Decimal(t['signed_amount']))} "
-            f"{symbol} {'into' if into else 'out of'} {t['wallet']} {'from' if into else 'to'} {other}, "
-            f"tx {t['tx_hash']}")
-
-
-def episode_title(ep: dict, kind: str, in_digest: bool = False) -> str:
-    """The heading of an alert or an update: token, direction, series, days."""
-    lead = ep["days"][0]
-    dates = sorted({d["date"] for d in ep["days"]})
-    direction = "net inflow to" if lead["direction"] == "inflow" else "net outflow from"
-    span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
-    what = f"{lead.get('token_label') or lead['symbol']} {direction} {_where(ep['series'])}"
-    if kind == "alert":
-        days = "" if len(dates) == 1 else f" ({len(dates)} days)"
-        return f"{'New alert' if in_digest else 'cexflow alert'}: {what}, {span}{days}"
-    return f"{'Update' if in_digest else 'cexflow update'}: {what} goes on, {span} (episode since {ep['start']})"
+WORDS = words()  # templates/messages.j2
+alert_text, transfer_text, episode_title = WORDS.alert_text, WORDS.transfer_text, WORDS.episode_title
 
 
 def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
@@ -410,7 +329,7 @@ def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
         lines += [alert_text(d) for d in rows]
         for d in rows:
             if transfers and d["series"] == ep["series"] and d["transfers"]:
-                lines.append(f"Largest transfers behind {_series_text(d['series'])} on {d['date']}:")
+                lines.append(WORDS.transfers_heading(d))
                 lines += [transfer_text(t, d["symbol"]) for t in d["transfers"]]
     return lines
 
@@ -445,8 +364,7 @@ def messages(entry: dict, digest: bool) -> list[dict]:
         return []
     context = entry["context"]
     n_alerts, n_updates = len(entry["alerts"]), len(entry["updates"])
-    title = (f"cexflow: {n_alerts} new {'alert' if n_alerts == 1 else 'alerts'}, {n_updates} "
-             f"{'update' if n_updates == 1 else 'updates'} — {entry_tokens(entry)}")
+    title = WORDS.digest_title(n_alerts, n_updates, entry_tokens(entry))
     return [{"kind": "digest", "title": title, "link": link,
              "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
              "short_blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)]
@@ -477,7 +395,7 @@ def render_alert_report(entry: dict) -> str:
     return template_environment().get_template("alert.md.j2").render(
         entry=entry, alerts=entry["alerts"], updates=entry["updates"], seen=entry["seen"], rows=rows,
         context=context, method=method, symbol=context["symbol"], title=episode_title, text=alert_text,
-        series_text=_series_text, count=fmt_count, version=__version__, tokens=entry_tokens(entry),
+        series_text=WORDS.series_text, count=fmt_count, version=__version__, tokens=entry_tokens(entry),
         several=context.get("tokens"))
 
 
@@ -598,31 +516,26 @@ class CycleResult:
         episode), then a line per alert day (its first day, then indented, the others); or
         `[OK] No new anomalies.` when no report has one. Then `  update: ...` per day of an update and a line
         on the seen days; a report without alerts is named on its updates' or seen days' line."""
-        out = [] if any(e["alerts"] for e in self.reports) else ["[OK] No new anomalies."]
+        out = [] if any(e["alerts"] for e in self.reports) else [WORDS.no_alert()]
         for e in self.reports:
             path, alerts, updates, seen = e["report"], e["alerts"], e["updates"], e["seen"]
             if alerts:
-                out.append(f"[ALERT] {plural(len(alerts), 'new anomaly')}. Report: {path}")
+                out.append(WORDS.alerts_line(len(alerts), path))
                 for ep in alerts:
                     out += [("  " if i == 0 else "    ") + alert_text(d) for i, d in enumerate(ep["days"])]
             if updates and not alerts:
-                n = len(updates)
-                out.append(f"  {n} {'update of a known episode' if n == 1 else 'updates of known episodes'}. "
-                           f"Report: {path}")
+                out.append(WORDS.updates_line(len(updates), path))
             out += [f"  update: {alert_text(d)}" for ep in updates for d in ep["days"]]
             if seen:
-                out.append(f"  {len(seen)} anomaly day(s) before --since {e['since']} marked as seen (listed in "
-                           "the report, not sent)" + ("" if alerts or updates else f". Report: {path}"))
+                out.append(WORDS.seen_line(len(seen), e["since"], None if alerts or updates else path))
         return out
 
     def warnings(self) -> list[str]:
         out = [f"[WARN] {warning}" for warning in self.build_warnings]
         if self.rejected:
-            out.append(f"[WARN] {self.rejected:,} input row(s) rejected (table stg_transfers_rejected; "
-                       "listed in the alert reports)")
+            out.append(WORDS.rejected_warning(self.rejected))
         if self.webhook_queued:
-            why = f": {self.webhook_error}" if self.webhook_error else ""
-            out.append(f"[WARN] {self.webhook_queued:,} webhook post(s) queued for the next run{why}")
+            out.append(WORDS.queued_warning(self.webhook_queued, self.webhook_error))
         return out
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cexflow import inputs
-from cexflow.db import spark_schema_dir
+from cexflow.db import read_build_record, spark_schema_dir, write_build_record
 from cexflow.dbt_runner import run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
@@ -263,23 +263,21 @@ def summarize_spark(spark_dir: Path, method: str | None = None) -> BuildSummary:
 def summarize_marts(con, location: Path, method: str | None = None) -> BuildSummary:
     """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
     z-scores were computed with, unless given)."""
-    from cexflow.db import token_summaries
+    from cexflow.db import build_totals, token_summaries
 
     rows = token_summaries(con)
-    with_data = [r for r in rows if r["n_days"]] or rows[:1]
+    totals = build_totals(con)
+    with_data = [r for r in rows if r["n_days"]]
 
     def day(value) -> str | None:
         return None if value is None else str(value)
 
-    first = min((r["first_flow_date"] for r in with_data if r["first_flow_date"]), default=None)
-    last = max((r["last_flow_date"] for r in with_data if r["last_flow_date"]), default=None)
     row = rows[0]
     summary = BuildSummary(
         location, row["n_files"], row["rows_read"], row["transfers_kept"], row["duplicate_rows"], row["rejected_rows"],
-        row["other_token_rows"], sum(r["n_exchange_transfers"] for r in with_data), day(first), day(last),
-        sum(r["n_days"] for r in with_data), sum(r["n_series"] for r in with_data),
-        sum(r["n_anomalies"] for r in with_data),
-        method or next((r["method"] for r in with_data if r["method"]), row["method"]),
+        row["other_token_rows"], totals["n_exchange_transfers"], day(totals["first_flow_date"]),
+        day(totals["last_flow_date"]), totals["n_token_days"], totals["n_series"], totals["n_anomalies"],
+        method or totals["method"] or row["method"],
         reserve=reserve_line(con), prices=prices_line(con))
     if len(with_data) > 1:
         summary.tokens = [TokenSummary(r["symbol"] or r["token_address"], r["chain"], r["n_days"],
@@ -317,9 +315,6 @@ def prices_line(con) -> str:
             + rejected_text)
 
 
-# What the CLI remembers in the database about the inputs it has loaded, for incremental builds.
-INPUTS_TABLE = "cexflow_build_inputs"
-PARAMETERS_TABLE = "cexflow_build_parameters"
 SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold
 
 
@@ -397,17 +392,8 @@ class BuildRecord:
 def recorded_build(db: Path) -> BuildRecord | None:
     """The record of the last build in the DuckDB file `db`; None without one (a new file, or one that dbt
     built without cexflow)."""
-    import duckdb
-
-    if not Path(db).exists():
-        return None
-    try:
-        with duckdb.connect(str(db), read_only=True) as con:
-            parameters, settings = con.execute(f"select parameters, build_vars from {PARAMETERS_TABLE}").fetchone()
-            loaded = dict(con.execute(f"select source_file, fingerprint from {INPUTS_TABLE}").fetchall())
-    except (duckdb.Error, TypeError):
-        return None
-    return BuildRecord(parameters, settings, loaded)
+    record = read_build_record(db) if Path(db).exists() else None
+    return BuildRecord(*record) if record else None
 
 
 def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
@@ -506,15 +492,7 @@ def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -
 def record_build(db: Path, dbt_vars: dict) -> None:
     """Record the parameters and input files of a successful build in the database (what recorded_build
     reads), for the next incremental one."""
-    import duckdb
-
-    rows = list(input_fingerprints(dbt_vars).items())
-    with duckdb.connect(str(db)) as con:
-        con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters, ? as build_vars",
-                    [loaded_parameters(dbt_vars), settings_of(dbt_vars)])
-        con.execute(f"create or replace table {INPUTS_TABLE} (source_file varchar, fingerprint varchar)")
-        if rows:
-            con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", rows)
+    write_build_record(db, loaded_parameters(dbt_vars), settings_of(dbt_vars), input_fingerprints(dbt_vars))
 
 
 def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool,

@@ -67,8 +67,6 @@ WIDTH_PX = 1200
 HEIGHT_PX = 600
 PANEL_HEIGHT_PX = 170  # one panel of the small multiples
 PANEL_EXTRA_PX = 140  # title, legend and date axis of the small multiples
-MAX_PANELS = 12  # small multiples: the busiest exchanges, the rest combined in one more panel
-MAX_LINES = 7  # cumulative chart: the busiest exchanges, the rest combined in one more line
 
 plt.rcParams.update({
     "font.size": 10,
@@ -255,7 +253,7 @@ def bar_bins(n_days: int) -> tuple[str, str, str]:
 
 @dataclass
 class Bars:
-    """Sums of some columns per bar (day, week from Monday, or month), as `_binned` makes them."""
+    """The bars of some columns: one per day, or per week (from Monday) or month of a periodic frame."""
 
     centres: pd.DatetimeIndex
     sums: dict  # column -> floats, one per bar
@@ -270,20 +268,21 @@ class Bars:
         return {"left": self.centres[0] - half, "right": self.centres[-1] + half}
 
 
-def _binned(frame: pd.DataFrame, columns: Sequence[str]) -> Bars:
+def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> Bars:
     """The bars of `columns`: a day's bar is centred on its date (as the days of the line charts), a week's
-    or a month's on the middle of its period."""
-    dates = _dates(frame["flow_date"])
-    period, adjective, unit = bar_bins(len(dates))
-    values = pd.DataFrame({c: _floats(frame[c]) for c in columns}, index=dates)
+    or a month's on the middle of its period. A period too long for daily bars (`bar_bins`) is drawn from
+    `periodic`: period_start and the columns summed per week or month (the reader's, e.g.
+    fct_netflow_periodic_total)."""
+    period, adjective, unit = bar_bins(len(frame))
     if period == "D":
-        centres, sums, span = dates, values, 1.0
+        centres, rows, span = _dates(frame["flow_date"]), frame, 1.0
     else:
-        sums = values.groupby(dates.to_period(period)).sum()
+        if periodic is None:
+            raise ValueError(f"{len(frame)} days are drawn as {adjective} bars: give their {unit}ly sums")
         span = 7.0 if period == "W" else 30.4
-        centres = pd.DatetimeIndex(sums.index.to_timestamp(how="start")) + pd.Timedelta(days=span / 2)
-    width = span * (0.5 if len(sums) == 1 else 0.8 if len(sums) <= 120 else 0.9)
-    return Bars(pd.DatetimeIndex(centres), {c: sums[c].to_numpy() for c in columns}, width, span, adjective, unit)
+        centres, rows = _dates(periodic["period_start"]) + pd.Timedelta(days=span / 2), periodic
+    width = span * (0.5 if len(rows) == 1 else 0.8 if len(rows) <= 120 else 0.9)
+    return Bars(pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, span, adjective, unit)
 
 
 def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 60, label: bool = True) -> None:
@@ -340,9 +339,9 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
 
 
 def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                        subject: str = "all exchanges") -> Path:
+                        subject: str = "all exchanges", periodic: pd.DataFrame | None = None) -> Path:
     """Daily inflow as bars up, outflow as bars down, netflow as a line (weekly or monthly sums over long
-    periods: `bar_bins`).
+    periods: `bar_bins`, read from `periodic`).
 
     `frame`: flow_date, inflow, outflow, netflow (every day of the period).
     """
@@ -352,7 +351,7 @@ def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: st
     if frame.empty:
         _empty(ax)
     else:
-        bars = _binned(frame, ("inflow", "outflow", "netflow"))
+        bars = _binned(frame, ("inflow", "outflow", "netflow"), periodic)
         ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR,
                label=f"inflow (to {target})")
         ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR,
@@ -369,27 +368,12 @@ def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: st
     return _save(fig, out_path)
 
 
-def _busiest(frame: pd.DataFrame, key: str, limit: int) -> tuple[list[str], list[str]]:
-    """The `limit` keys of most gross volume (inflow + outflow), and the rest."""
-    gross = frame.assign(_gross=_floats(frame["inflow"]) + _floats(frame["outflow"])).groupby(key)["_gross"].sum()
-    return _first_panels(list(gross.sort_values(ascending=False, kind="stable").index), limit)
-
-
-def _first_panels(order: list[str], limit: int) -> tuple[list[str], list[str]]:
-    """The keys that get a panel of their own, and the rest (none when one more panel would hold them all)."""
-    if len(order) <= limit + 1:
-        return order, []
-    return order[:limit], order[limit:]
-
-
-def _panel_rows(frame: pd.DataFrame, name: str, rest: list[str], column: str) -> tuple[pd.DataFrame, str]:
-    """The rows of one panel of the small multiples and its label: an exchange's, or for the panel "other" the
-    `column` of the `rest` exchanges summed per day."""
-    if name == "other":
-        part = frame[frame["exchange"].isin(rest)].groupby("flow_date", as_index=False)[[column]].agg(
-            lambda s: sum(_floats(s)))
-        return part, plural(len(rest), "other exchange")
-    return frame[frame["exchange"] == name], name
+def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
+    """(group, its rows of `frame`, its name) of each exchange group of a chart by exchange, in order: `groups`
+    are the reader's rows of rpt_exchange_chart_groups (group_rank, exchange_group, is_other, n_exchanges),
+    `frame` their days; the rest's group is named by how many exchanges it holds (`other`: the noun)."""
+    return [(g, frame[frame["group_rank"] == g["group_rank"]],
+             plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]) for g in groups]
 
 
 def _panel_axis(ax, part: pd.DataFrame, label: str, amounts: bool = True) -> None:
@@ -403,40 +387,38 @@ def _panel_axis(ax, part: pd.DataFrame, label: str, amounts: bool = True) -> Non
     _frame_axis(ax, part)
 
 
-def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                             z_threshold: float | None = None, method: str | None = None) -> Path:
-    """Small multiples: one panel of daily netflow per exchange, on a shared date axis, busiest first.
+def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
+                             chain: str, period: str, z_threshold: float | None = None,
+                             method: str | None = None) -> Path:
+    """Small multiples: one panel of daily netflow per exchange group (`_group_parts`), on a shared date axis,
+    busiest first, the rest summed in a last panel (without a band).
 
-    `frame`: flow_date, exchange, inflow, outflow, netflow, and optionally baseline_mean, baseline_std,
+    `frame`: group_rank, flow_date, inflow, outflow, netflow, and optionally baseline_mean, baseline_std,
     is_anomaly, direction (from fct_netflow_zscores) to draw the band and mark anomaly days. Each panel has
-    its own y scale (the busiest exchange would flatten the others); more than `MAX_PANELS` exchanges: the
-    rest are summed into one panel (without a band).
+    its own y scale (the busiest exchange would flatten the others).
     """
-    shown, rest = _busiest(frame, "exchange", MAX_PANELS) if not frame.empty else ([], [])
-    panels = len(shown) + (1 if rest else 0)
-    fig, axes = _figure(figure_height_px("small_multiples", panels), nrows=max(panels, 1))
+    parts = _group_parts(frame, groups, "other exchange")
+    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0])
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
     banded = False
-    for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
-        part, label = _panel_rows(frame, name, rest, "netflow")
-        part = part.sort_values("flow_date")
+    for ax, (group, part, label) in zip(axes, parts, strict=False):
         dates = _dates(part["flow_date"])
         net = _floats(part["netflow"])
-        if has_band and name != "other":
+        if has_band and not group["is_other"]:
             band = baseline_band(part, z_threshold)
             banded = banded or bool(np.isfinite(band["centre"]).any())
             ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0,
                             step="mid")
         ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid", **_markers(len(dates), 3))
         ax.axhline(0, color=GREY, linewidth=0.7)
-        if "is_anomaly" in part.columns and name != "other":
+        if "is_anomaly" in part.columns and not group["is_other"]:
             _mark_anomalies(ax, dates, net, part["is_anomaly"], part["direction"], size=40, label=False)
-        if name != "other" and _all_zero(part, ("inflow", "outflow")):
+        if not group["is_other"] and _all_zero(part, ("inflow", "outflow")):
             _note(ax, "no inflow or outflow in this period")
         _panel_axis(ax, part, label)
-    if panels >= 3:
+    if len(parts) >= 3:
         fig.supylabel(f"netflow, {symbol} per day (+ into exchange)", fontsize=10)
     else:
         for ax in axes:
@@ -450,21 +432,23 @@ def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbo
     return _save(fig, out_path)
 
 
-def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: str, *, symbol: str, chain: str,
-                            period: str, title: str, ylabel: str, ratio: bool = False) -> Path:
+def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: str, *, groups: list[dict],
+                            symbol: str, chain: str, period: str, title: str, ylabel: str, ratio: bool = False,
+                            gaps: str = "days without a value", empty: str | None = None) -> Path:
     """Small multiples of one daily metric of the marts (`column`: whale_ratio, netflow_30d, ...), a panel
-    per exchange on a shared date axis, busiest first, as plot_netflow_by_exchange. A metric of one exchange
-    cannot be summed with another's (a ratio, a rolling sum), so past `MAX_PANELS` the rest are left out and
-    the subtitle says how many. Days where the metric is NULL (no inflow, too few days) are gaps.
+    per exchange group on a shared date axis, busiest first, as plot_netflow_by_exchange. A metric of one
+    exchange cannot be summed with another's (a ratio, a rolling sum), so the rest's group is left out and the
+    subtitle says how many. Days where the metric is NULL (no inflow, too few days) are gaps.
 
-    `frame`: flow_date, exchange, inflow, outflow and `column`; `ratio`: a share from 0 to 1 (fixed y axis).
+    `frame`: group_rank, flow_date, inflow, outflow and `column`; `ratio`: a share from 0 to 1 (fixed y
+    axis); `gaps`: what the subtitle says the gaps are; `empty`: what a panel without a value says.
     """
-    shown, rest = _busiest(frame, "exchange", MAX_PANELS) if not frame.empty else ([], [])
+    parts = _group_parts(frame, groups, "less busy exchange")
+    shown = [(group, part, label) for group, part, label in parts if not group["is_other"]]
     fig, axes = _figure(figure_height_px("small_multiples", len(shown)), nrows=max(len(shown), 1))
     if frame.empty:
         _empty(axes[0])
-    for ax, name in zip(axes, shown, strict=False):
-        part = frame[frame["exchange"] == name].sort_values("flow_date")
+    for ax, (_group, part, name) in zip(axes, shown, strict=False):
         dates = _dates(part["flow_date"])
         values = _floats(part[column])
         ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid",
@@ -474,18 +458,15 @@ def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: s
         else:
             ax.axhline(0, color=GREY, linewidth=0.7)
         if np.isnan(values).all():
-            _note(ax, f"no {ylabel} in this period")
+            _note(ax, empty or f"no {ylabel} in this period")
         _panel_axis(ax, part, name, amounts=not ratio)
     if len(shown) >= 3:
         fig.supylabel(ylabel, fontsize=10)
     else:
         for ax in axes:
             ax.set_ylabel(ylabel)
-    subtitle = "busiest exchange (inflow + outflow) first; gaps: days without a value"
-    if ratio:
-        subtitle += " (no inflow); a day of ten deposits or fewer is 1"
-    if rest:
-        subtitle += f"; {plural(len(rest), 'less busy exchange')} not shown"
+    subtitle = f"busiest exchange (inflow + outflow) first; gaps: {gaps}"
+    subtitle += "".join(f"; {label} not shown" for group, _part, label in parts if group["is_other"])
     _title(fig, f"{symbol} {title} by exchange — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
@@ -522,26 +503,21 @@ def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain
     return _save(fig, out_path)
 
 
-def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str,
-                            period: str) -> Path:
-    """Cumulative netflow per exchange from the first day shown: the change in its balance (labelled wallets).
+def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
+                            chain: str, period: str) -> Path:
+    """Cumulative netflow per exchange group from the data's first day: the change in its balance (labelled
+    wallets), busiest first, the rest summed in one line (`_group_parts`).
 
-    `frame`: flow_date, exchange, inflow, outflow, netflow. Busiest `MAX_LINES` exchanges, the rest summed.
+    `frame`: group_rank, flow_date, cumulative_netflow (every day of the period for each group).
     """
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax)
     else:
-        shown, rest = _busiest(frame, "exchange", MAX_LINES)
-        wide = frame.assign(_net=_floats(frame["netflow"])).pivot_table(
-            index="flow_date", columns="exchange", values="_net", aggfunc="sum", fill_value=0.0).sort_index()
-        lines = {name: wide[name] for name in shown}
-        if rest:
-            lines[plural(len(rest), "other")] = wide[rest].sum(axis=1)
-        dates = _dates(wide.index)
         ends = []
-        for i, (name, values) in enumerate(lines.items()):
-            cumulative = values.cumsum().to_numpy()
+        for i, (_group, part, name) in enumerate(_group_parts(frame, groups, "other")):
+            dates = _dates(part["flow_date"])
+            cumulative = _floats(part["cumulative_netflow"])
             colour, style = LINE_STYLES[i % len(LINE_STYLES)]
             ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=escape.chart(name),
                     **_markers(len(dates), 4))
@@ -557,33 +533,27 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, symbol
     return _save(fig, out_path)
 
 
-def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str,
-                             period: str) -> Path:
-    """Small multiples: one panel per exchange of its reserve at the end of each day (what its labelled
-    wallets hold, from balance anchors: fct_exchange_reserve_daily), largest last reserve first.
+def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
+                             chain: str, period: str) -> Path:
+    """Small multiples: one panel per exchange group of its reserve at the end of each day (what its labelled
+    wallets hold, from balance anchors), largest last reserve first, the rest summed in a last panel.
 
-    `frame`: flow_date, exchange, reserve, and optionally share_of_supply; only days whose reserve is known.
-    Each panel has its own y scale; more than `MAX_PANELS` exchanges: the rest summed in one more panel.
+    `frame`: group_rank, flow_date, reserve (rpt_exchange_reserve_chart_groups: only days whose reserve is
+    known); `groups` also have last_share_of_supply. Each panel has its own y scale.
     """
-    last = frame.sort_values("flow_date").groupby("exchange")["reserve"].last() if not frame.empty else None
-    order = list(last.map(float).sort_values(ascending=False, kind="stable").index) if last is not None else []
-    shown, rest = _first_panels(order, MAX_PANELS)
-    panels = len(shown) + (1 if rest else 0)
-    fig, axes = _figure(figure_height_px("small_multiples", panels), nrows=max(panels, 1))
+    parts = _group_parts(frame, groups, "other exchange")
+    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0], "no exchange reserve: no balance anchors (cexflow build --balances)")
-    for ax, name in zip(axes, shown + (["other"] if rest else []), strict=False):
-        part, label = _panel_rows(frame, name, rest, "reserve")
-        if name != "other":
-            share = part.sort_values("flow_date")["share_of_supply"].iloc[-1] if "share_of_supply" in part else None
-            if share is not None and not pd.isna(share):
-                label += f" ({float(share):.2%} of supply on the last day)"
-        part = part.sort_values("flow_date")
+    for ax, (group, part, label) in zip(axes, parts, strict=False):
+        share = group["last_share_of_supply"]
+        if share is not None and not pd.isna(share):
+            label += f" ({float(share):.2%} of supply on the last day)"
         dates = _dates(part["flow_date"])
         ax.plot(dates, _floats(part["reserve"]), color=NETFLOW_COLOUR, linewidth=1.2, drawstyle="steps-post",
                 **_markers(len(dates), 3))
         _panel_axis(ax, part, label)
-    if panels >= 3:
+    if len(parts) >= 3:
         fig.supylabel(f"reserve, {symbol} at the end of the day", fontsize=10)
     else:
         for ax in axes:
@@ -628,7 +598,7 @@ OTHER_COLOUR = GREY  # transfers between two exchanges, seen from all exchanges:
 
 
 def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                      subject: str) -> Path:
+                      subject: str, periodic: pd.DataFrame | None = None) -> Path:
     """Daily transfer volume (all directions) as bars (weekly or monthly sums over long periods).
 
     `frame`: flow_date, volume (every day of the period).
@@ -638,7 +608,7 @@ def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str,
     if frame.empty:
         _empty(ax, "no transfers in this period")
     else:
-        bars = _binned(frame, ("volume",))
+        bars = _binned(frame, ("volume",), periodic)
         ax.bar(bars.centres, bars.sums["volume"], width=bars.width, color=VOLUME_COLOUR, label="volume")
         if _all_zero(frame, ("volume",)):
             _note(ax, f"no transfers, {subject}, in this period")
@@ -731,7 +701,7 @@ def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, sym
 
 
 def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                      subject: str) -> Path:
+                      subject: str, periodic: pd.DataFrame | None = None) -> Path:
     """Daily netflow as bars, vermillion above zero (net inflow), blue below (net outflow); weekly or monthly
     sums over long periods. `frame`: flow_date, netflow (every day of the period)."""
     fig, (ax,) = _figure()
@@ -739,7 +709,7 @@ def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str,
     if frame.empty:
         _empty(ax)
     else:
-        bars = _binned(frame, ("netflow",))
+        bars = _binned(frame, ("netflow",), periodic)
         net = bars.sums["netflow"]
         ax.bar(bars.centres, net, width=bars.width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
         ax.axhline(0, color=BLACK, linewidth=0.8)

@@ -41,6 +41,32 @@ def lock_conflict(message: str, opened_read_only: bool = True) -> str | None:
             "read-only, as by duckdb -readonly, do not block)")
 
 
+# What cexflow build remembers in the database about the inputs it has loaded, for incremental builds.
+INPUTS_TABLE = "cexflow_build_inputs"
+PARAMETERS_TABLE = "cexflow_build_parameters"
+
+
+def read_build_record(db: Path) -> tuple[str, str, dict] | None:
+    """(parameters, build vars, {input file: fingerprint}) of the last build recorded in `db`; None without."""
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            parameters, settings = con.execute(f"select parameters, build_vars from {PARAMETERS_TABLE}").fetchone()
+            loaded = dict(con.execute(f"select source_file, fingerprint from {INPUTS_TABLE}").fetchall())
+    except (duckdb.Error, TypeError):
+        return None
+    return parameters, settings, loaded
+
+
+def write_build_record(db: Path, parameters: str, settings: str, inputs: dict) -> None:
+    """Record a successful build's parameters, vars and input files in `db` (what read_build_record reads)."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters, ? as build_vars",
+                    [parameters, settings])
+        con.execute(f"create or replace table {INPUTS_TABLE} (source_file varchar, fingerprint varchar)")
+        if inputs:
+            con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", list(inputs.items()))
+
+
 SPARK_SCHEMA = "cexflow"  # the schema of the spark output in profiles.yml
 
 
@@ -219,11 +245,10 @@ def daily_series(con, series_kind: str) -> pd.DataFrame:
 
 
 def exchange_period_totals(con) -> pd.DataFrame:
-    """rpt_exchange_period_totals: one row per exchange, by gross flow."""
+    """rpt_exchange_period_totals: one row per exchange, by gross flow, every column (templates/shown.j2 says
+    which the summary shows)."""
     return read_frame(con, """
-        select exchange, inflow, outflow, netflow, gross, internal_volume, n_deposits, n_withdrawals, anomalies,
-               mean_whale_ratio, last_whale_ratio, last_netflow_30d, last_cumulative_netflow
-        from rpt_exchange_period_totals order by gross_rank""")
+        select * from rpt_exchange_period_totals order by gross_rank""")
 
 
 def largest_netflow_days(con, direction: str, limit: int) -> pd.DataFrame:
@@ -330,16 +355,14 @@ def focus_amounts(con, transfers_sql: str, params: dict):
                        params).fetchnumpy()["amount"]
 
 
-def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
-    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
-    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
+def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
     flows = {
         "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
         "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
         "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
                   "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
     }[kind]
-    return read_frame(con, f"""
+    return f"""
         with t as ({transfers_sql}),
         days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
         flows as ({flows}),
@@ -353,22 +376,160 @@ def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFram
         from days
         left join flows on flows.flow_date = days.flow_date
         left join volume on volume.flow_date = days.flow_date
-        left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
-        order by days.flow_date""", params)
+        left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date"""
+
+
+def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
+    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
+    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
+    return read_frame(con, _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date", params)
+
+
+def focus_totals(con, transfers_sql: str, kind: str, params: dict) -> dict:
+    """The period's inflow, outflow and netflow summed over its days, and its days."""
+    return read_rows(con, f"""
+        with d as ({_focus_daily_sql(transfers_sql, kind)})
+        select coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
+               coalesce(sum(netflow), 0) as netflow, count(*) as days
+        from d""", params)[0]
+
+
+def focus_periodic(con, transfers_sql: str, kind: str, params: dict, period: str) -> pd.DataFrame:
+    """The period's days summed per ISO week or calendar month (`period` 'week' or 'month', as
+    fct_netflow_periodic_total): period_start, inflow, outflow, netflow, volume (the long focus charts' bars)."""
+    return read_frame(con, f"""
+        with d as ({_focus_daily_sql(transfers_sql, kind)})
+        select cast(date_trunc($period, flow_date) as date) as period_start, sum(inflow) as inflow,
+               sum(outflow) as outflow, sum(netflow) as netflow, sum(volume) as volume
+        from d group by period_start order by period_start""", {**params, "period": period})
+
+
+def focus_anomalies(con, params: dict) -> pd.DataFrame:
+    """The anomalies of the series $series in the period $s..$e."""
+    return read_frame(con, """
+        select flow_date, series, netflow, baseline_mean, baseline_std, zscore, direction
+        from rpt_netflow_anomalies where series = $series and flow_date between $s and $e
+        order by flow_date""", params)
+
+
+def exchange_named(con, key: str) -> str | None:
+    """The exchange whose name is `key` (lower case), as the marts spell it; None without one."""
+    row = con.execute("select distinct exchange from fct_netflow_daily_by_exchange where lower(exchange) = ?",
+                      [key]).fetchone()
+    return row[0] if row else None
+
+
+def wallets_named(con, key: str) -> list[tuple]:
+    """(wallet, exchange, wallet_address) of the labelled wallets whose name or address is `key` (lower case)."""
+    return con.execute("""
+        select distinct wallet, exchange, wallet_address from fct_netflow_daily_by_wallet
+        where lower(wallet) = ? or lower(wallet_address) = ? order by wallet_address""", [key, key]).fetchall()
+
+
+def exchange_names(con) -> list[str]:
+    """The exchanges that moved tokens, by name."""
+    return [name for (name,) in con.execute(
+        "select distinct exchange from fct_netflow_daily_by_exchange order by 1").fetchall()]
+
+
+def table_names(con) -> set[str]:
+    """The tables and views of the file's schema main."""
+    return {name for (name,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+
+
+# --- what the charts by exchange draw (rpt_exchange_chart_groups) and the long charts' bars ---------------
+
+
+CHART_GROUP_COLUMNS = "group_rank, exchange_group, is_other, n_exchanges"
+
+
+def chart_groups(con, layout: str) -> list[dict]:
+    """The exchange groups of a chart layout ('panels' or 'lines'), in their order: group_rank,
+    exchange_group (NULL for the rest), is_other, n_exchanges."""
+    return read_rows(con, f"""
+        select distinct {CHART_GROUP_COLUMNS} from rpt_exchange_chart_groups where layout = $layout
+        order by group_rank""", {"layout": layout})
+
+
+def chart_group_days(con, layout: str) -> pd.DataFrame:
+    """rpt_exchange_chart_groups of a layout, by group and day: every column, so that a metric added to the
+    model is there for a chart (templates/shown.j2)."""
+    return read_frame(con, """
+        select * exclude (layout) from rpt_exchange_chart_groups where layout = $layout
+        order by group_rank, flow_date""", {"layout": layout})
+
+
+def periodic_total(con, period: str) -> pd.DataFrame:
+    """fct_netflow_periodic_total of one `period` ('week' or 'month'): period_start, inflow, outflow, netflow."""
+    return read_frame(con, """
+        select period_start, inflow, outflow, netflow from fct_netflow_periodic_total
+        where period = $period order by period_start""", {"period": period})
+
+
+def anomaly_counts(con) -> list[dict]:
+    """rpt_anomaly_counts_by_series: series, n (its anomaly days), in the anomalies report's order."""
+    return read_rows(con, "select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order")
+
+
+def build_totals(con) -> dict:
+    """rpt_build_totals' one row: the tokens with data together."""
+    return read_rows(con, "select * from rpt_build_totals")[0]
+
+
+# --- the agent: every anomaly day and the transfers behind it ---------------------------------------------
+
+
+def anomaly_rows(con) -> list[dict]:
+    """rpt_netflow_anomalies with every column the agent's alerts show, by episode and day."""
+    return read_rows(con, """
+        select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
+               baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
+               direction, method, window_days, z_threshold, materiality_threshold, min_amount,
+               is_materiality_required, explained_by, episode_series, episode_start_date, episode_day
+        from rpt_netflow_anomalies
+        order by chain, token_address, episode_start_date, episode_series, flow_date,
+                 series <> episode_series, series""")
+
+
+def anomaly_transfers(con) -> list[dict]:
+    """rpt_anomaly_transfers: the largest transfers behind each anomaly day, by series, day and rank."""
+    return read_rows(con, """
+        select chain, token_address, series, flow_date, rank, transfer_id, tx_hash, transferred_at,
+               direction, flow_type, wallet, wallet_address, counterparty_address, counterparty_exchange,
+               amount, signed_amount
+        from rpt_anomaly_transfers
+        order by chain, token_address, series, flow_date, rank""")
 
 
 # --- the exchange reserve (fct_exchange_reserve_daily) --------------------------------------------------------
 
-def reserve_days(con) -> pd.DataFrame:
-    """The days of the exchanges whose reserve is known, by exchange and day."""
+def reserve_summary(con) -> list[dict]:
+    """rpt_exchange_reserve_summary: each exchange with a known reserve, largest last reserve first."""
+    return read_rows(con, """
+        select exchange, first_flow_date as first_day, first_reserve as first, last_flow_date as last_day,
+               last_reserve as last, period_reserve_change as change, last_share_of_supply as share,
+               anchor_block, anchor_date
+        from rpt_exchange_reserve_summary order by reserve_rank""")
+
+
+def reserve_chart_groups(con) -> list[dict]:
+    """The groups of the reserve chart (rpt_exchange_reserve_chart_groups), in their order."""
+    return read_rows(con, f"""
+        select distinct {CHART_GROUP_COLUMNS}, last_share_of_supply from rpt_exchange_reserve_chart_groups
+        order by group_rank""")
+
+
+def reserve_chart_days(con) -> pd.DataFrame:
+    """rpt_exchange_reserve_chart_groups by group and day: group_rank, flow_date, reserve."""
     return read_frame(con, """
-        select flow_date, exchange, reserve, reserve_change, share_of_supply, anchor_block, anchor_date
-        from fct_exchange_reserve_daily where is_reserve_known order by exchange, flow_date""")
+        select group_rank, flow_date, reserve from rpt_exchange_reserve_chart_groups
+        order by group_rank, flow_date""")
 
 
-def reserve_unknown(con) -> pd.DataFrame:
+def reserve_unknown(con) -> list[dict]:
     """The exchanges with an anchored wallet whose reserve stays unknown, with their wallets without an anchor."""
-    return read_frame(con, """
+    return read_rows(con, """
         select exchange, max(n_wallets_without_anchor) as n_wallets_without_anchor
         from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange""")
 

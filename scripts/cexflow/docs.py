@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from pathlib import Path
 import jinja2
 import markdown
 
-from cexflow import __version__, escape, inputs, report
+from cexflow import __version__, escape, inputs, present, report
 from cexflow import db as marts
 from cexflow.build import recorded_build
 from cexflow.db import connect
@@ -58,8 +59,8 @@ class BuildInfo:
     """The build behind a DuckDB file, as far as the marts record it."""
 
     db: Path
-    token: report.TokenInfo
-    method: report.MethodInfo | None
+    token: present.TokenInfo
+    method: present.MethodInfo | None
     first_day: dt.date | None
     last_day: dt.date | None
     days: int
@@ -74,7 +75,7 @@ class BuildInfo:
 
     @property
     def period(self) -> str:
-        return report.period_text(self.first_day, self.last_day)
+        return present.period_text(self.first_day, self.last_day)
 
     @property
     def subtitle(self) -> str:
@@ -105,25 +106,23 @@ class BuildInfo:
 def load_build_info(db: Path) -> BuildInfo:
     db = Path(db)
     with connect(db) as con:
-        report._check_marts(con, db)
-        lone = report.lone_token(con)
-    with report.open_marts(db, lone) as con:
-        token = report.load_token(con)
-        method = report.load_method(con)
-        keys = report.database_tokens(con)
+        present.check_marts(con, db)
+        lone = present.lone_token(con)
+    with present.open_marts(db, lone) as con:
+        token = present.load_token(con)
+        method = present.load_method(con)
+        keys = present.database_tokens(con)
         summary = marts.build_summary(con)
         first_day, last_day, days = summary["first_flow_date"], summary["last_flow_date"], summary["n_days"]
         n_transfers, n_anomalies = summary["n_exchange_transfers"], summary["n_anomalies"]
         n_rejected = summary["n_rejected"]
         inputs = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
-        tokens = report.summaries_of(con, keys) if len(keys) > 1 else []
+        tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
+        totals = marts.build_totals(con)
     if tokens:  # the build's figures are its tokens' together
-        first_day = min(t["first_flow_date"] for t in tokens)
-        last_day = max(t["last_flow_date"] for t in tokens)
-        days = (last_day - first_day).days + 1
-        n_transfers = sum(t["n_exchange_transfers"] for t in tokens)
-        n_anomalies = sum(t["n_anomalies"] for t in tokens)
+        first_day, last_day, days = totals["first_flow_date"], totals["last_flow_date"], totals["n_days"]
+        n_transfers, n_anomalies = totals["n_exchange_transfers"], totals["n_anomalies"]
         labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
         for a in latest:
             a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
@@ -143,9 +142,11 @@ def load_build_info(db: Path) -> BuildInfo:
 class DbtDocs:
     index: Path  # the copied static_index.html
     dbt_version: str
-    marts: list[dict]  # name, unique_id, description of each mart model
-    n_models: int
-    n_tests: int
+    marts: list[dict]  # name, unique_id of each mart model
+    n_models: int  # as `cexflow build` counts them: its "N models" are these and the seeds
+    n_tests: int  # the data tests, which every build runs
+    n_seeds: int = 0
+    n_unit_tests: int = 0  # dbt's unit tests (cexflow build --full-check, make test)
 
 
 def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = False) -> DbtDocs:
@@ -175,13 +176,12 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
         index = dest / "index.html"
         index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
     nodes = manifest["nodes"].values()
-    marts = sorted(
-        ({"name": n["name"], "unique_id": n["unique_id"], "description": first_sentence(n.get("description", ""))}
-         for n in nodes if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")),
-        key=lambda m: m["name"])
-    n_models = sum(1 for n in nodes if n["resource_type"] == "model")
-    n_tests = sum(1 for n in nodes if n["resource_type"] == "test") + len(manifest.get("unit_tests", {}))
-    return DbtDocs(index, manifest["metadata"].get("dbt_version", ""), marts, n_models, n_tests)
+    marts = sorted(({"name": n["name"], "unique_id": n["unique_id"]} for n in nodes
+                    if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")),
+                   key=lambda m: m["name"])
+    kinds = Counter(n["resource_type"] for n in nodes)
+    return DbtDocs(index, manifest["metadata"].get("dbt_version", ""), marts, kinds["model"], kinds["test"],
+                   kinds["seed"], len(manifest.get("unit_tests", {})))
 
 
 # Two bugs of dbt's docs page make the browser request files that do not exist, which shows as console errors
@@ -198,12 +198,6 @@ def patch_dbt_page(text: str) -> str:
     for old, new in DBT_PAGE_FIXES:
         text = text.replace(old, new)
     return text
-
-
-def first_sentence(text: str) -> str:
-    text = " ".join(text.split())
-    match = re.match(r"(.+?[.:;])(\s|$)", text)
-    return match.group(1).rstrip(":;") if match else text
 
 
 # --- the reports as HTML ------------------------------------------------------------------------------
@@ -223,20 +217,6 @@ def markdown_to_html(text: str) -> tuple[str, str]:
     h1 = _H1.search(body)
     title = html.unescape(re.sub(r"<[^>]+>", "", h1.group(1))).strip() if h1 else "cexflow report"
     return title, body
-
-
-def site_environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("cexflow", "templates/docs_site"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.globals["content_security_policy"] = escape.CONTENT_SECURITY_POLICY
-    env.filters.update(amount=report.fmt_amount, signed=report.fmt_signed, z=report.fmt_z, count=report.fmt_count,
-                       plural=plural)
-    return env
 
 
 def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[str, str]]:
@@ -295,36 +275,37 @@ def _swap_in(staging: Path, out: Path) -> None:
 def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
     """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
     reports_dir = site / report.REPORTS_SUBDIR
+    charts = [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
+              for name, text in report.overview_chart_texts(info.days).items()
+              if (reports_dir / report.IMG_DIR / f"{name}.png").exists()]
+    # the results first: the total's netflow with its anomaly days heads the page, the other charts below
+    main = bool(charts) and charts[0][0].endswith("/netflow_total_baseline.png")
     context = {
         "info": info,
         "symbol": info.token.symbol,
         "dbt": dbt_docs,
         "dbt_page": f"{DBT_DIR}/index.html",
-        "reports": [(f"{report.REPORTS_SUBDIR}/{name}.html", text) for name, text in (
-            ("summary", "Period summary: totals, largest days, busiest exchanges, internal and cross-exchange "
-                        "volume, rejected rows"),
-            ("topk", "Top-k netflow days: the days of largest |z|, total and per exchange"),
-            ("anomalies", "Anomalies: every anomaly day with its baseline and z"),
-        ) if (reports_dir / f"{name}.html").exists()],
+        "reports": [(f"{report.REPORTS_SUBDIR}/{r['name']}.html", r["text"]) for r in present.shown().site_reports
+                    if (reports_dir / f"{r['name']}.html").exists()],
         "focus_reports": [(p.relative_to(site).as_posix(), p.stem)
                           for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
-        "charts": [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
-                   for name, text in report.overview_chart_texts(info.days).items()
-                   if (reports_dir / report.IMG_DIR / f"{name}.png").exists()],
+        "charts": charts[1:] if main else charts,
+        "main_chart": charts[0] if main else None,
         "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
                       if (reports_dir / report.DATA_DIR / name).exists()],
         "generated_at": dt.datetime.now(dt.UTC),
         "version": __version__,
         "nav": report_nav(several=bool(info.tokens)),
-        "tokens": [{**t, "reports": [(f"{report.REPORTS_SUBDIR}/{t['folder']}/{name}.html", text) for name, text in (
-            ("summary", "summary"), ("topk", "top-k days"), ("anomalies", "anomalies"))
-            if (reports_dir / t["folder"] / f"{name}.html").exists()],
+        "tokens": [{**t, "reports": [(f"{report.REPORTS_SUBDIR}/{t['folder']}/{r['name']}.html", r["short"])
+                                     for r in present.shown().site_reports
+                                     if (reports_dir / t["folder"] / f"{r['name']}.html").exists()],
                     "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png"}
                    for t in info.tokens],
         "tokens_index": f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html",
     }
     index = site / "index.html"
-    index.write_text(site_environment().get_template("index.html.j2").render(**context), encoding="utf-8")
+    page = present.template_environment("html").get_template("index.html.j2")
+    index.write_text(page.render(**context), encoding="utf-8")
     return index
 
 
@@ -350,7 +331,7 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
             dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars(), staging / DBT_DIR, verbose)
             report.render_reports(db, staging)
             dbt_docs = dbt_job.result()
-        env = site_environment()
+        env = present.template_environment("html")
         render_report_pages(staging, env, info.subtitle, info.tokens)
         render_site_index(staging, info, dbt_docs)
         (staging / MARKER).write_text("built by `cexflow docs`; the next run replaces this folder\n")

@@ -50,7 +50,7 @@ ACCEPTED_PARQUET = "; ".join(fmt.description for fmt in PARQUET_FORMATS.values()
 # the formats whose rows may lack a time (no block_timestamp column): the blocks files (--blocks) give it
 TIMED_BY_BLOCKS = ("ethereum_etl", "ethereum_etl_parquet", "cryo_erc20_transfers")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as int_exchange_wallets_deduplicated reads it)
+LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as stg_labels__exchange_wallets_deduplicated reads it)
 
 
 @dataclass
@@ -320,7 +320,7 @@ def label_rows(path: Path) -> Iterator[dict[str, str]]:
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:
     """How many distinct labelled addresses each chain has in these label files (chain defaults to ethereum,
-    compared in lower case, as int_exchange_wallets_deduplicated reads them)."""
+    compared in lower case, as stg_labels__exchange_wallets_deduplicated reads them)."""
     addresses: dict[str, set[str]] = {}
     for path in paths:
         for row in label_rows(Path(path)):

@@ -36,16 +36,17 @@ import urllib.request
 from cexflow import __version__
 from cexflow import escape as escape_text
 from cexflow.errors import CexflowError
+from cexflow.present import words
 
 FORMATS = ("slack", "discord", "telegram", "json")
 AUTO = "auto"
 LIMITS = {"slack": 4000, "discord": 2000, "telegram": 4096}
 JSON_CONTENT_LIMIT = LIMITS["discord"]  # the json format's "content" is a Discord message
 TIMEOUT = 10.0  # seconds per attempt
-CUT_NOTE = "… shortened to fit the message limit; the report has everything."
+CUT_NOTE = words().cut_note()  # templates/messages.j2
+SHORT_NOTE = words().short_note()
 # a name such as "@everyone" or "<@123>" from a label file must not notify anybody on Discord
 DISCORD_NO_MENTIONS = {"allowed_mentions": {"parse": []}}
-SHORT_NOTE = "The largest transfers behind each day are in the report (the whole message would pass the limit)."
 
 
 class WebhookError(Exception):

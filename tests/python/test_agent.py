@@ -49,7 +49,7 @@ from conftest import (
 
 from cexflow import agent, cli, webhooks
 from cexflow.build import BuildOptions
-from cexflow.report import fmt_amount, fmt_signed, fmt_z
+from cexflow.present import fmt_amount, fmt_signed, fmt_z
 
 DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 PATTERN = ("10", "-10", "5", "-5", "0", "8", "-8")
@@ -220,7 +220,10 @@ def test_alerts_on_planted_episodes_then_nothing_then_exactly_the_appended_spike
     line = next(x for x in out if x.startswith("  2025-01-21 binance:"))
     m = marts[("binance", "2025-01-21")]
     assert f"netflow {fmt_signed(m['netflow'])} LPT" in line and f"baseline mean of {fmt_signed(m['mean'])} LPT" in line
-    assert f"σ {fmt_amount(m['std'])} LPT over 20 days" in line and f"z = {fmt_z(m['z'])}, threshold |z| ≥ 3" in line
+    # a z of 100 or more is shown capped, with its exact value and why it is so large
+    z = (f"z = {fmt_z(m['z'])}" if abs(m["z"]) < 100 else
+         f"z {fmt_z(m['z'])} (exactly {fmt_signed(m['z'])}: the baseline hardly moved)")
+    assert f"σ {fmt_amount(m['std'])} LPT over 20 days" in line and f"{z}, threshold |z| ≥ 3" in line
     assert f"materiality {fmt_amount(m['materiality'])} × the token's scale of {fmt_amount(m['scale'])} LPT" in line
     assert days_of(state_of(tmp_path), "alert") == PLANTED
 
@@ -269,7 +272,8 @@ def test_alert_text_quotes_day_value_baseline_z_threshold_and_materiality():
     assert agent.alert_text(a) == (
         "2025-02-25 kraken (day 2 of the episode since 2025-02-24): netflow -3,004.00 LPT (net outflow from "
         "kraken) against a baseline median of +0.36 LPT and MAD/0.6745 3.74 LPT over 28 days (robust, 28-day "
-        "window): z = -802.85, threshold |z| ≥ 3.5; materiality 4.47 × the token's scale of 672.61 LPT "
+        "window): z < -100 (exactly -802.85: the baseline hardly moved), threshold |z| ≥ 3.5; materiality 4.47 × "
+        "the token's scale of 672.61 LPT "
         "(threshold 1)")
     total = dict(a, series="total", explained_by="kraken", episode_day=1, materiality=None,
                  is_materiality_required=False)
@@ -663,7 +667,8 @@ def test_digest_sends_one_message_per_run_within_the_format_limit(base, tmp_path
         assert text.endswith(f"Report: {report}")
     else:  # 2,000 do not: the reasons of both alerts, without the transfers, and the report's path last
         assert len(text) <= 2000 and "tx 0x" not in text and webhooks.SHORT_NOTE in text
-        assert text.count(" z = ") == 4 and text.endswith(f"Report: `{report}`")
+        # z = +12.34, or capped: z > +100 (Discord's text escapes the > and <)
+        assert len(re.findall(r" z \\?[=<>] ", text)) == 4 and text.endswith(f"Report: `{report}`")
     assert run_agent(capsys, *base_args(base, tmp_path, "--webhook", url, "--webhook-format", fmt, "--digest"))[1] \
         == ["[OK] No new anomalies."] and len(hook.requests) == 1
 

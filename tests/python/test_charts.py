@@ -224,11 +224,11 @@ def test_one_day_reports_count_in_words(one_day):
 def test_one_day_site_index_counts_in_words(one_day, one_day_db, tmp_path):
     reports_dir, _ = one_day
     shutil.copytree(reports_dir, tmp_path / "reports")
-    dbt = docs.DbtDocs(tmp_path / "dbt" / "index.html", "1.0", [], n_models=1, n_tests=1)
+    dbt = docs.DbtDocs(tmp_path / "dbt" / "index.html", "1.0", [], n_models=1, n_tests=1, n_seeds=1, n_unit_tests=1)
     text = docs.render_site_index(tmp_path, docs.load_build_info(one_day_db), dbt).read_text()
     window = plural(project_vars()["zscore_window_days"], "day")  # the default method's, as the build used
-    for words in ("2021-06-09 (1 UTC day)", "the 1 model,", "1 test,", "2021-06-09 (1 day, UTC)", "6 decimals",
-                  f"window {window},", "no top-k days (no day has a z-score)"):
+    for words in ("2021-06-09 (1 UTC day)", "the 1 model and", "1 data test", "1 unit test,",
+                  "2021-06-09 (1 day, UTC)", "6 decimals", f"window {window},", "no top-k days (no day has a z-score)"):
         assert words in text, words
     assert not ONE_DAYS.search(text), ONE_DAYS.search(text)
 
@@ -379,6 +379,6 @@ def test_a_long_range_says_monthly_where_it_draws_months(four_years, real_data, 
     assert chart(seen, "netflow_total_baseline").title.startswith("LPT daily netflow")
     # the docs site's index captions the chart as the report does
     shutil.copytree(reports_dir, tmp_path / "reports")
-    dbt = docs.DbtDocs(tmp_path / "dbt" / "index.html", "1.0", [], n_models=2, n_tests=2)
+    dbt = docs.DbtDocs(tmp_path / "dbt" / "index.html", "1.0", [], n_models=2, n_tests=2, n_seeds=2, n_unit_tests=2)
     site = docs.render_site_index(tmp_path, docs.load_build_info(db), dbt).read_text()
     assert f"<figcaption>{text}</figcaption>" in site and f'alt="{text}"' in site

@@ -114,7 +114,8 @@ def test_markdown_tables_and_links_become_html():
         "| a | b |\n|---|---:|\n| 1 | 2 |\n")
     assert title == "LPT summary"
     assert '<a href="topk.html#total">' in body and 'href="https://example.org/a.md"' in body
-    assert "<table>" in body and '<td style="text-align: right;">2</td>' in body
+    # the alignment survives the sanitiser (escape.html), which writes the style without spaces
+    assert "<table>" in body and '<td style="text-align:right">2</td>' in body
 
 
 def test_a_folder_that_is_not_a_site_is_not_replaced(tmp_path, tmp_path_factory):

@@ -29,7 +29,7 @@ import duckdb
 import pytest
 from conftest import PROJECT_ROOT, build, query, table, write_csv
 
-from cexflow import agent, cli, db, docs, report
+from cexflow import agent, cli, db, docs, present, report
 from cexflow.cli import main as cexflow_main
 from cexflow.errors import CexflowError
 from cexflow.paths import SAMPLE_INPUT
@@ -237,7 +237,7 @@ def test_a_tokens_summary_lists_the_files_of_the_build(reports, multi_db):
         rows = table(text, INPUTS.lstrip("# "))
         shown = sorted((r["file"].strip("`"), int(r["rows read"].replace(",", "")),
                         int(r["transfers kept"].replace(",", ""))) for r in rows)
-        assert shown == sorted((report.project_path(f), n, k) for f, n, k in expected), folder
+        assert shown == sorted((present.project_path(f), n, k) for f, n, k in expected), folder
 
 
 def amount(text: str) -> Decimal:

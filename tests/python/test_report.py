@@ -39,7 +39,7 @@ from cexflow import charts, cli, docs, report
 from cexflow.cli import main as cexflow_main
 from cexflow.db import spark_schema_dir
 from cexflow.errors import CexflowError
-from cexflow.report import fmt_amount, fmt_signed, fmt_z
+from cexflow.present import fmt_amount, fmt_signed, fmt_z, shown
 from cexflow.sample import write_sample
 
 START = dt.date(2025, 3, 1)
@@ -115,6 +115,8 @@ def test_signed_and_z_formatting():
     assert fmt_z(3.14159) == "+3.14"
     assert fmt_z(-12.005) == "-12.00"  # a double is rounded from its shortest repr, half-even
     assert fmt_z(None) == "–"
+    # a z in the hundreds or thousands (a baseline that hardly moved) is shown capped; alerts give it exactly
+    assert (fmt_z(99.994), fmt_z(100), fmt_z(-8912.3)) == ("+99.99", "> +100", "< -100")
 
 
 # --- charts -------------------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_signed_and_z_formatting():
 
 def test_every_chart_exists_as_a_png_of_the_expected_size(db, out):
     (n_exchanges,), = query(db, "select count(distinct exchange) from fct_netflow_daily_by_exchange")
-    expected = {name: (charts.WIDTH_PX, charts.HEIGHT_PX) for name in report.OVERVIEW_CHARTS}
+    expected = {c["name"]: (charts.WIDTH_PX, charts.HEIGHT_PX) for c in shown().overview_charts}
     expected["netflow_by_exchange"] = (charts.WIDTH_PX, charts.figure_height_px("small_multiples", n_exchanges))
     for name, size in expected.items():
         path = out / "img" / f"{name}.png"
@@ -138,8 +140,8 @@ def test_charts_of_an_empty_frame_still_render(tmp_path):
     common = {"symbol": "LPT", "chain": "ethereum", "period": "no data"}
     paths = [
         charts.plot_inflow_outflow(empty, tmp_path / "a.png", **common),
-        charts.plot_netflow_by_exchange(empty, tmp_path / "b.png", **common),
-        charts.plot_cumulative_netflow(empty, tmp_path / "c.png", **common),
+        charts.plot_netflow_by_exchange(empty, tmp_path / "b.png", groups=[], **common),
+        charts.plot_cumulative_netflow(empty, tmp_path / "c.png", groups=[], **common),
         charts.plot_zscore(empty, tmp_path / "d.png", **common, z_threshold=3, method="trailing", window_days=28),
         charts.plot_transfer_size_histogram([], tmp_path / "e.png", **common, subject="x"),
     ]
@@ -274,7 +276,8 @@ def test_the_chart_band_is_the_methods_and_a_screened_out_spike_does_not_widen_i
     db = tmp_path / "screened.duckdb"
     assert build(db, "--input", str(write_csv(tmp_path / "history.csv", ETHERSCAN_HEADER, rows)), *SCREENED) == 0
     ov = report.load_overview(db)
-    frame = ov.by_exchange[ov.by_exchange["exchange"] == "binance"].reset_index(drop=True)
+    rank = next(g["group_rank"] for g in ov.panel_groups if g["exchange_group"] == "binance")
+    frame = ov.panels[ov.panels["group_rank"] == rank].reset_index(drop=True)
     band = charts.baseline_band(frame, ov.method.z_threshold)
     marts = {str(d): (mean, std, z, a) for d, mean, std, z, a in query(db, """select flow_date, baseline_mean,
         baseline_std, zscore, is_anomaly from fct_netflow_zscores where series = 'binance'""")}

@@ -10,7 +10,9 @@
 -- Never a labelled address (of any exchange, wallet or deposit), the zero address or a token contract of the
 -- build. Empty with var deposit_inference false. A table: the classification reads it for every model of the
 -- flows, and the transfers are scanned twice here (who sends where; the candidates' own transfers), not per model.
-{{ config(materialized='table') }}
+-- Before it is rebuilt, its version of the last build is kept as int_exchange_addresses_inferred_previous, from which
+-- an incremental run finds the transfers of earlier runs whose class it changes (macros/runs.sql).
+{{ config(materialized='table', pre_hook="{{ cexflow.keep_previous_version(this) }}") }}
 {%- set inference = var('deposit_inference') in [true, 'true', 'True', 1] %}
 {%- set tolerance = var('deposit_amount_tolerance') %}
 

@@ -325,13 +325,15 @@ def deposits_line(rows: list[dict], inference: bool) -> str:
             continue
         label = f"{r['symbol'] or r['token_address']} on {r['chain']}: " if len(rows) > 1 else ""
         at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
-        text = f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at the deposit"
+        text = (f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit "
+                "addresses")
         if unseen:
-            text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) from {r['n_unseen_senders']:,} sender(s) whose own "
-                     "receipts are not in the inputs, counted where the exchange receives it (at the sweep, if "
-                     "they are deposit addresses: give the transfers into them, e.g. cexflow fetch's second hop)")
+            text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
+                     f"{r['n_unseen_senders']:,} sender(s) whose own receipts are not in the inputs: counted at "
+                     "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
+                     "second hop)")
         parts.append(text)
-    return "; ".join(parts)
+    return "\n".join(parts)
 
 
 def reserve_line(con) -> str:

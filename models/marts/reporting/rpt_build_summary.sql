@@ -59,18 +59,18 @@ recipients as (
 ),
 
 deposit_totals as (
-    -- the inflow counted at deposit addresses (at the deposit), and the inflow from senders whose own receipts of
-    -- the token are not in the inputs: whether they are deposit addresses the build cannot tell, so their
-    -- transfers count where the exchange receives them (at the sweep, if they are)
+    -- the inflow counted at deposit addresses (at the deposit), and the inflow into labelled wallets from senders
+    -- whose own receipts of the token are not in the inputs: whether they are deposit addresses the build cannot
+    -- tell, so their transfers count where the wallets receive them (at the sweep, if they are)
     select
         exchange_transfers.chain,
         exchange_transfers.token_address,
         {{ cexflow.decimal_in_range("sum(case when exchange_transfers.to_address_kind = 'deposit' then exchange_transfers.amount else 0 end)") }}
             as inflow_at_deposit_addresses,
-        {{ cexflow.decimal_in_range('sum(case when recipients.address is null then exchange_transfers.amount else 0 end)') }}
+        {{ cexflow.decimal_in_range("sum(case when recipients.address is null and exchange_transfers.to_address_kind = 'wallet' then exchange_transfers.amount else 0 end)") }}
             as inflow_from_unseen_senders,
-        cast(count(distinct case when recipients.address is null then exchange_transfers.from_address end) as bigint)
-            as n_unseen_senders
+        cast(count(distinct case when recipients.address is null and exchange_transfers.to_address_kind = 'wallet'
+            then exchange_transfers.from_address end) as bigint) as n_unseen_senders
     from exchange_transfers
     left join recipients
         on exchange_transfers.chain = recipients.chain

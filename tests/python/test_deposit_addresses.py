@@ -26,29 +26,30 @@ def at(days: float, hours: float = 0) -> int:
     return int(DAY.timestamp() + days * 86_400 + hours * 3_600)
 
 
-def first_day_rows() -> list[dict]:
+def first_day_rows(binance: str = BINANCE14, kraken: str = KRAKEN1, coinbase: str = COINBASE10) -> list[dict]:
+    """The first day's transfers, into the given wallets of Binance, Kraken and Coinbase (the seed's by default)."""
     return [
         # the depositor sends 100 to its Binance deposit address at 22:00 on 03-03 ...
         etherscan_row("d1", at(0, 22), DEPOSITOR, DEPOSIT, "100"),
         # a market maker sends to Binance and to Kraken: never a deposit address
         etherscan_row("w0", at(0, 1), user(1), WHALE, "50"),
-        etherscan_row("w1", at(0, 2), WHALE, BINANCE14, "25"),
-        etherscan_row("w2", at(0, 3), WHALE, KRAKEN1, "25"),
+        etherscan_row("w1", at(0, 2), WHALE, binance, "25"),
+        etherscan_row("w2", at(0, 3), WHALE, kraken, "25"),
         # a wallet that forwards 40 of 100 to Coinbase: amounts do not match
         etherscan_row("f0", at(0, 4), user(2), FORWARDER, "100"),
-        etherscan_row("f1", at(0, 5), FORWARDER, COINBASE10, "40"),
+        etherscan_row("f1", at(0, 5), FORWARDER, coinbase, "40"),
         # three Kraken deposit addresses sweep 10, 20, 30 into a consolidation wallet, which forwards 60
         *[etherscan_row(f"k{i}", at(0, 6 + i), user(20 + i), address, str(10 * (i + 1)))
           for i, address in enumerate(BEHIND)],
         *[etherscan_row(f"s{i}", at(0, 10), address, CONSOLIDATION, str(10 * (i + 1)))
           for i, address in enumerate(BEHIND)],
-        etherscan_row("c1", at(0, 12), CONSOLIDATION, KRAKEN1, "60"),
+        etherscan_row("c1", at(0, 12), CONSOLIDATION, kraken, "60"),
     ]
 
 
-def second_day_rows() -> list[dict]:
+def second_day_rows(binance: str = BINANCE14) -> list[dict]:
     # ... and Binance sweeps it into its hot wallet at 02:00 on 03-04, after midnight
-    return [etherscan_row("d2", at(1, 2), DEPOSIT, BINANCE14, "100"),
+    return [etherscan_row("d2", at(1, 2), DEPOSIT, binance, "100"),
             etherscan_row("x1", at(1, 3), user(3), user(4), "1")]
 
 

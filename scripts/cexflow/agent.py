@@ -96,7 +96,7 @@ from cexflow.report import (
     template_environment,
     token_info,
 )
-from cexflow.text import netflow_meaning
+from cexflow.text import netflow_meaning, plural
 
 HELP = ("Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
         "Telegram or JSON webhook); --loop repeats.")
@@ -602,7 +602,7 @@ class CycleResult:
         for e in self.reports:
             path, alerts, updates, seen = e["report"], e["alerts"], e["updates"], e["seen"]
             if alerts:
-                out.append(f"[ALERT] {len(alerts)} new anomalies. Report: {path}")
+                out.append(f"[ALERT] {plural(len(alerts), 'new anomaly')}. Report: {path}")
                 for ep in alerts:
                     out += [("  " if i == 0 else "    ") + alert_text(d) for i, d in enumerate(ep["days"])]
             if updates and not alerts:

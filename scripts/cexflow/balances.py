@@ -23,10 +23,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cexflow.errors import CexflowError
+from cexflow.text import plural
 
 if TYPE_CHECKING:
     from cexflow.etherscan import EtherscanClient
-    from cexflow.fetch import Reporter, Token, Wallet
+    from cexflow.inputs import Token, Wallet
+    from cexflow.progress import Reporter
 
 # The balances file: the interface the build reads (`cexflow build --balances CSV`).
 HEADER = ["chain", "token", "address", "kind", "balance", "block", "block_time", "read_at"]
@@ -72,7 +74,7 @@ def read_balances(client: EtherscanClient, *, chain: str, token: Token, wallets:
     targets.append((token.address, "supply", ZERO_ADDRESS, f"the supply of {token.label} ({token.address})"))
     snapshot = BalanceSnapshot()
     if reporter:
-        reporter.start(token, chain, len(targets), "balances (the wallets, then the supply)")
+        reporter.start(token, chain, len(targets), "balance", "the wallets, then the supply")
     for index, (address, kind, watched, label) in enumerate(targets, start=1):
         raw, block, read_at = reader.read(kind, address, watched, label)
         row = {"chain": chain, "token": token.address, "address": address, "kind": kind,
@@ -120,7 +122,7 @@ class _Reader:
             if self.reporter and attempt < self.max_reads:
                 self.reporter.message(f"{label} moved in blocks {before + 1}-{after} while it was read: "
                                       "reading it again")
-        raise CexflowError(f"--balances: {label} moved while it was read, {self.max_reads} times in a row; "
+        raise CexflowError(f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
                            "its anchor block cannot be made exact now, run again later")
 
     def _moved(self, watched: str, low: int, high: int) -> bool:

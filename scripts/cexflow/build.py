@@ -19,6 +19,7 @@ from cexflow.files import working_copy
 from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
 from cexflow.progress import DbtProgress, log_thresholds
+from cexflow.text import plural
 
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 
@@ -127,6 +128,7 @@ class BuildSummary:
     anomalies: int
     method: str
     mode: str = ""
+    changed: str = ""  # an incremental build's settings that changed since the last build (changed_settings)
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
@@ -135,20 +137,18 @@ class BuildSummary:
     tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
 
     def lines(self) -> list[str]:
-        read = (f"read {self.rows_read:,} rows from {self.files:,} file(s): {self.transfers:,} transfers kept, "
-                f"{self.duplicates:,} duplicates, {self.rejected:,} rejected, {self.other_token:,} of other tokens")
+        read = (f"read {plural(self.rows_read, 'row')} from {self.files:,} file(s): "
+                f"{plural(self.transfers, 'transfer')} kept, {plural(self.duplicates, 'duplicate')}, "
+                f"{self.rejected:,} rejected, {self.other_token:,} of other tokens")
+        anomalies = (f"{plural(self.anomalies, 'anomaly')} ({self.method}) in "
+                     f"{plural(self.series, 'series', 'series')}; marts in {self.db}")
         if len(self.tokens) > 1:
-            body = [read, *(token.line() for token in self.tokens),
-                    f"{len(self.tokens):,} tokens, {self.anomalies:,} anomalies ({self.method}) in {self.series:,} "
-                    f"series; marts in {self.db}"]
+            body = [read, *(token.line() for token in self.tokens), f"{plural(len(self.tokens), 'token')}, {anomalies}"]
         else:
             period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
-            body = [
-                read,
-                f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
-                f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
-            ]
-        return body + [line for line in (self.deposits, self.reserve, self.prices, self.mode) if line] + [
+            body = [read, f"{plural(self.days, 'day')} ({period}), {_touching(self.exchange_transfers)}", anomalies]
+        changed = f"changed since the last build: {self.changed}" if self.changed else ""
+        return body + [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line] + [
             f"warning: {warning}" for warning in self.warnings]
 
 
@@ -166,10 +166,13 @@ class TokenSummary:
     anomalies: int
 
     def line(self) -> str:
-        days = "1 day" if self.days == 1 else f"{self.days:,} days"
-        return (f"{self.label} on {self.chain}: {days} ({self.first_day} to {self.last_day}), "
-                f"{self.exchange_transfers:,} transfers touch labelled exchange wallets, {self.anomalies:,} "
-                f"anomalies in {self.series:,} series")
+        return (f"{self.label} on {self.chain}: {plural(self.days, 'day')} ({self.first_day} to {self.last_day}), "
+                f"{_touching(self.exchange_transfers)}, {plural(self.anomalies, 'anomaly')} in "
+                f"{plural(self.series, 'series', 'series')}")
+
+
+def _touching(transfers: int) -> str:
+    return f"{plural(transfers, 'transfer')} {'touches' if transfers == 1 else 'touch'} labelled exchange wallets"
 
 
 def build_vars(options: BuildOptions) -> dict:
@@ -317,8 +320,8 @@ def deposits_line(rows: list[dict], inference: bool) -> str:
     per_chain = {r["chain"]: r for r in rows}
     found = sum(r["n_deposit_addresses_inferred"] for r in per_chain.values())
     consolidation = sum(r["n_consolidation_wallets_inferred"] for r in per_chain.values())
-    parts = [f"deposit addresses: {found:,} inferred" + (
-        f" and {consolidation:,} consolidation wallet(s)" if consolidation else "") + " (dim_exchange_addresses)"]
+    parts = [f"{plural(found, 'deposit address')} inferred" + (
+        f" and {plural(consolidation, 'consolidation wallet')}" if consolidation else "") + " (dim_exchange_addresses)"]
     for r in rows:
         inflow = r["inflow"] or 0
         if not inflow:
@@ -329,7 +332,7 @@ def deposits_line(rows: list[dict], inference: bool) -> str:
                 "addresses")
         if unseen:
             text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
-                     f"{r['n_unseen_senders']:,} sender(s) whose own receipts are not in the inputs: counted at "
+                     f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs: counted at "
                      "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
                      "second hop)")
         parts.append(text)
@@ -471,7 +474,8 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
     if record is None:
         return dbt_vars, True, "no earlier build recorded"
     if record.parameters != loaded_parameters(dbt_vars):
-        return dbt_vars, True, "token, chain, labels, blocks or models changed"
+        return dbt_vars, True, changed_parameters(json.loads(record.parameters),
+                                                  json.loads(loaded_parameters(dbt_vars)))
     for path, fingerprint in record.inputs.items():
         if current.get(path) != fingerprint:
             return dbt_vars, True, f"{path} changed or is no longer an input"
@@ -488,6 +492,56 @@ def settings_of(dbt_vars: dict) -> str:
     settings["balances_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("balances_files", [])}
     settings["prices_fingerprints"] = {f: file_fingerprint(f) for f in dbt_vars.get("prices_files", [])}
     return json.dumps(settings, sort_keys=True)
+
+
+# the words of the changes that make a build rebuild: the option that sets each parameter and setting
+PARAMETER_WORDS = {"chain": "--chain", "token": "--token", "decimals": "--decimals", "labels": "--labels",
+                   "blocks": "--blocks", "side_files": "--labels or --blocks", "code": "the models, macros or seeds",
+                   "deposits": "--no-deposit-inference or a deposit address setting"}
+SETTING_FLAGS = {option.var: option.flag for option in ANOMALY_OPTIONS} | {
+    "anomaly_requires_materiality": "--no-materiality", "topk_days": "--top-k", "balances_files": "--balances",
+    "balances_fingerprints": "--balances", "prices_files": "--prices", "prices_fingerprints": "--prices",
+    "labels_files": "--labels", "ethereum_etl_blocks_files": "--blocks", "chain": "--chain", "token": "--token",
+    "token_decimals": "--decimals", "deposit_inference": "--no-deposit-inference",
+    "deposit_sweep_max_hours": "--deposit-sweep-max-hours", "deposit_amount_tolerance": "--deposit-amount-tolerance"}
+
+
+def changed_parameters(before: dict, now: dict) -> str:
+    """Why a full build is needed (loaded_parameters of the last build and this one): "--token changed",
+    "the models, macros or seeds changed"."""
+    names = [name for name in PARAMETER_WORDS if before.get(name) != now.get(name)]
+    if {"labels", "blocks"} & set(names):  # side_files counts their files: said already
+        names = [name for name in names if name != "side_files"]
+    return f"{' and '.join(PARAMETER_WORDS[name] for name in names) or 'the build parameters'} changed"
+
+
+def changed_settings(before: dict, now: dict) -> str:
+    """The settings (settings_of) that differ between the last build and this one, in the words of their
+    options, in the order of SETTING_FLAGS: "--method (trailing → screened), --z (4 → 3.5)"; a file option
+    "--prices (its files)"; "" when none."""
+    changes: dict[str, None] = {}
+    for name in [*SETTING_FLAGS, *sorted((set(before) | set(now)) - set(SETTING_FLAGS))]:
+        old, new = before.get(name), now.get(name)
+        if old == new:
+            continue
+        if name == "anomaly_requires_materiality":
+            changes["--no-materiality " + ("given" if old else "left out")] = None
+        elif isinstance(old, list | dict) or isinstance(new, list | dict):
+            changes[f"{SETTING_FLAGS.get(name, name)} (its files)"] = None
+        else:
+            changes[f"{SETTING_FLAGS.get(name, name)} ({_setting(old)} → {_setting(new)})"] = None
+    return ", ".join(changes)
+
+
+def _setting(value) -> str:
+    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def recorded_settings_changes(db: Path, dbt_vars: dict) -> str:
+    """changed_settings of the build recorded in `db` (a database, or a Spark warehouse's state file) and
+    these vars; "" without a record."""
+    record = recorded_build(db)
+    return "" if record is None else changed_settings(record.settings_vars(), json.loads(settings_of(dbt_vars)))
 
 
 def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -> bool:
@@ -545,6 +599,7 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
     run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh)
+    changed = "" if full_refresh else recorded_settings_changes(spark_dir / SPARK_STATE_FILE, dbt_vars)
     full_check = options.full_check
     command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
@@ -558,13 +613,14 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
                                                                   **log_thresholds()))
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
-    summary = summarize_spark(spark_dir)
+    summary = summarize_spark(spark_dir, dbt_vars["zscore_method"])
     from cexflow.db import connect_spark, token_summaries
 
     with connect_spark(spark_dir) as con:
         summary.deposits = deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
         "" if with_tests else ", no tests")
+    summary.changed = changed
     return summary
 
 
@@ -578,7 +634,7 @@ def build(options: BuildOptions) -> BuildSummary:
     db = (options.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
-        summary = summarize(db)
+        summary = summarize(db, dbt_vars["zscore_method"])
         summary.deposits = deposits_from(db, dbt_vars)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
@@ -587,6 +643,7 @@ def build(options: BuildOptions) -> BuildSummary:
     # a full build writes every table anew: it starts from no file rather than a copy of the database
     with working_copy(db, copy_if=lambda current: not plan_build(current, dbt_vars, options.full_refresh)[1]) as work:
         run_vars, full_refresh, reason = plan_build(db, dbt_vars, options.full_refresh)
+        changed = "" if full_refresh else recorded_settings_changes(db, dbt_vars)
         full_check = options.full_check
         command = dbt_build_command(run_vars, full_refresh, full_check)
         progress = None if options.verbose else DbtProgress(with_unit_tests=full_check, **log_thresholds())
@@ -594,11 +651,12 @@ def build(options: BuildOptions) -> BuildSummary:
                 input_files=run_vars["input_files"], input_chains=run_vars.get("input_chains"),
                 progress=progress)
         record_build(work, dbt_vars)
-        summary = summarize(work)
+        summary = summarize(work, dbt_vars["zscore_method"])  # also when no day has a z-score
         summary.deposits = deposits_from(work, dbt_vars)
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
     summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
+    summary.changed = changed
     return summary
 
 
@@ -625,8 +683,9 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     if summary.rows_read and summary.other_token == summary.rows_read:
         options = " ".join(dict.fromkeys(f"--token {t.label}" for t in tokens))
         raise CexflowError(
-            f"{options} --chain {dbt_vars['chain']}: none of the {summary.rows_read:,} rows read is a transfer "
-            f"of {tokens_text}, all are of other tokens; check --token and --chain (the database was left as it was)")
+            f"{options} --chain {dbt_vars['chain']}: none of the {plural(summary.rows_read, 'row')} read is a "
+            f"transfer of {tokens_text}, all are of other tokens; check --token and --chain (the database was left "
+            "as it was)")
     with connect(db) as con:
         per_file = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"],
                      f["rejected_rows"], f["other_token_rows"]) for f in input_reconciliation(con)]
@@ -649,11 +708,11 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     warnings += [f"{path}: the file holds no rows"
                  for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)]
     if not summary.transfers:
-        reason = f" (most often: {top_reason[0]}, {top_reason[1]:,} rows)" if top_reason else ""
-        return warnings + [f"no transfer of {tokens_text} was kept: of {summary.rows_read:,} rows read, "
+        reason = f" (most often: {top_reason[0]}, {plural(top_reason[1], 'row')})" if top_reason else ""
+        return warnings + [f"no transfer of {tokens_text} was kept: of {plural(summary.rows_read, 'row')} read, "
                            f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
                            "tokens; the rejected rows are in stg_transfers_rejected"]
-    warnings += [f"{path}: none of its {n:,} rows is a transfer of {tokens_text} ({rejected:,} rejected, "
+    warnings += [f"{path}: none of its {plural(n, 'row')} is a transfer of {tokens_text} ({rejected:,} rejected, "
                  f"{other:,} of other tokens)"
                  for path, n, kept, duplicates, rejected, other in per_file if n and not kept and not duplicates]
     asked_all = "all" in ([dbt_vars["token"]] if isinstance(dbt_vars["token"], str) else dbt_vars["token"])
@@ -667,8 +726,8 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         prefix = f"{token.label} on {token.chain}: " if several else ""
         if not row["n_exchange_transfers"]:
             labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
-            count = "" if several else f"{summary.transfers:,} "
-            warnings.append(f"{prefix}none of the {count}transfers touches a labelled exchange wallet on {token.chain} "
+            count = "transfers" if several else plural(summary.transfers, "transfer")
+            warnings.append(f"{prefix}none of the {count} touches a labelled exchange wallet on {token.chain} "
                             f"(labels: {labels}), so every netflow is zero; check --labels")
         elif not row["n_scored_days"]:
             warnings.append(prefix + no_zscore_warning(row["n_days"], dbt_vars))
@@ -679,13 +738,15 @@ def no_zscore_warning(days: int, dbt_vars: dict) -> str:
     """Why no day of a build with flows has a z-score."""
     method, window = dbt_vars["zscore_method"], dbt_vars["zscore_window_days"]
     if method == "inclusive":  # the window ends at the day itself and needs max(3, window // 2) rows
-        needed, what = max(3, window // 2), f"days in its --window {window} (the day included)"
+        needed = max(3, window // 2)
+        what = f"{plural(needed, 'day')} in its --window {window} (the day included)"
         short = days < needed
     else:
-        needed, what = dbt_vars["zscore_min_history_days"], "baseline days before it (--min-history)"
+        needed = dbt_vars["zscore_min_history_days"]
+        what = f"{plural(needed, 'baseline day')} before it (--min-history)"
         short = days <= needed
     if short:
-        return (f"no day has a z-score, so none can be an anomaly: the data has {days:,} days and a day needs "
-                f"{needed:,} {what}")
+        return (f"no day has a z-score, so none can be an anomaly: the data has {plural(days, 'day')} and a day "
+                f"needs {what}")
     return ("no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
             "screened, too few days with flow)")

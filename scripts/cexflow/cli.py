@@ -4,8 +4,8 @@ library's typed options and plain arguments, calls the library, prints.
 Each subcommand has here `<name>_arguments(parser)` and `run_<name>(args) -> int`; its library is the module of
 SUBCOMMANDS (its `HELP` is the subcommand's one line). Only the module of the subcommand given is imported (the
 charts' and reports' libraries cost most of a second). A `CexflowError` raised anywhere becomes a one-line
-error on stderr and exit 2. The defaults that are dbt vars are read from dbt_project.yml (`project_vars`) for
-the help; the library applies them.
+error on stderr and exit 2, as does an argument error (OneLineErrors). The defaults that are dbt vars are read
+from dbt_project.yml (`project_vars`) for the help; the library applies them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from cexflow import __version__
 from cexflow.errors import CexflowError
 from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, project_vars
+from cexflow.text import plural
 
 # subcommand -> library module; the order is the order of `cexflow --help`
 SUBCOMMANDS = {
@@ -32,10 +33,31 @@ SUBCOMMANDS = {
 }
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A parser whose error is one line, as every other error of cexflow: `cexflow build: error: argument
+    --window: not a valid int: 'x' (see cexflow build --help)`, exit 2 (argparse's usage block is left out;
+    --help shows it). The subcommands' parsers are of the same class, and an argument no parser knows is
+    the error of the subcommand given (argparse's would be the top parser's: `cexflow: error: ...`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, argparse.ArgumentParser] = {}  # the subcommands' parsers (make_parser)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.commands.get(getattr(parsed, "command", None), self).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser. With `only`, the other subcommands' modules are not imported: they are
     named, without their help or options."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="cexflow",
         description="Exchange inflow/outflow analytics for an ERC-20 token, built with dbt on DuckDB.",
     )
@@ -46,7 +68,7 @@ def make_parser(only: str | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name)
             continue
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p = parser.commands[name] = sub.add_parser(name, help=module.HELP, description=module.HELP)
         ARGUMENTS[name](p)
         p.set_defaults(_run=RUNNERS[name])
     return parser
@@ -82,6 +104,14 @@ def _shown(value) -> str:
 
 
 # --- build (and the agent's build options) ----------------------------------------------------------------
+
+
+def _choices(option: AnomalyOption) -> str:
+    """The choices of an option whose help does not name each (a METAVAR hides argparse's own list):
+    ': one of trailing, inclusive, robust, screened' for --method."""
+    if not option.choices or all(choice in option.help for choice in option.choices):
+        return ""
+    return f": one of {', '.join(option.choices)}"
 
 
 def _anomaly_type(option: AnomalyOption):
@@ -136,7 +166,8 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                         "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
     for option in ANOMALY_OPTIONS:
         g.add_argument(option.flag, dest=option.dest, type=_anomaly_type(option), choices=option.choices,
-                       metavar=option.metavar, help=f"{option.help} (default: {_shown(defaults[option.var])})")
+                       metavar=option.metavar,
+                       help=f"{option.help}{_choices(option)} (default: {_shown(defaults[option.var])})")
     g.add_argument("--no-materiality", action="store_true",
                    help="flag days that are unusual for their own series, material for the token or not "
                         "(default: an anomaly must be material too)")
@@ -189,7 +220,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
                              "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "
-                             "cexflow.duckdb -> docs/reports/, the committed sample reports)")
+                             "cexflow.duckdb -> docs/sample-reports/, the committed sample reports)")
     parser.add_argument("--start", metavar="DATE", help="focus report: first day, YYYY-MM-DD (default: first day)")
     parser.add_argument("--end", metavar="DATE", help="focus report: last day, YYYY-MM-DD (default: last day)")
     parser.add_argument("--focus", metavar="EXCHANGE_OR_WALLET",
@@ -402,9 +433,10 @@ def run_sample(args: argparse.Namespace) -> int:
                                                                         "--planted-multiple")
     summary = write_sample(args.out, days, scale, seed, start, planted=planted, planted_multiple=multiple)
     end = summary.start + dt.timedelta(days=summary.days - 1)
-    print(f"wrote {summary.rows:,} rows ({summary.transfers:,} transfers, {summary.duplicate_rows:,} "
-          f"wallet-to-wallet rows twice) for {summary.days} days {summary.start}..{end}, "
-          f"{len(summary.planted)} planted days, to {summary.path} (planted: {summary.planted_path})")
+    print(f"wrote {plural(summary.rows, 'row')} ({plural(summary.transfers, 'transfer')}, "
+          f"{plural(summary.duplicate_rows, 'wallet-to-wallet row')} twice) for {plural(summary.days, 'day')} "
+          f"{summary.start}..{end}, {plural(len(summary.planted), 'planted day')}, to {summary.path} (planted: "
+          f"{summary.planted_path})")
     return 0
 
 

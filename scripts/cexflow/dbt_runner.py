@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cexflow.db import lock_conflict
 from cexflow.errors import CexflowError
+from cexflow.files import LockHeld, exclusive_lock
 from cexflow.paths import PROJECT_ROOT, default_db, default_spark_dir
 from cexflow.progress import DbtProgress
 
@@ -36,6 +37,9 @@ def dbt_executable() -> str:
 # (dbt's partial parsing reads the manifest it saved there), at most DBT_FOLDERS_KEPT of them
 DBT_FOLDERS = PROJECT_ROOT / "target" / "databases"
 DBT_FOLDERS_KEPT = 16
+# in a dbt target folder, the lock a dbt run holds there: two dbt runs in one folder would overwrite each
+# other's manifest
+DBT_LOCK_NAME = ".cexflow-dbt.lock"
 
 
 def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
@@ -56,30 +60,18 @@ def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
     os.utime(folder)  # the most recently used folders are kept
     by_use = sorted((p for p in DBT_FOLDERS.iterdir() if p.is_dir() and p != folder), key=lambda p: p.stat().st_mtime)
     for old in by_use[:max(len(by_use) - DBT_FOLDERS_KEPT + 1, 0)]:
-        with contextlib.suppress(OSError), dbt_folder_lock(old / "target", wait=False):
+        with contextlib.suppress(OSError, LockHeld), exclusive_lock(old / "target" / DBT_LOCK_NAME):
             shutil.rmtree(old)  # only when no dbt run holds it
     return folder / "target", folder / "logs"
 
 
 @contextlib.contextmanager
-def dbt_folder_lock(target_path: Path, wait: bool = True):
-    """An exclusive lock on a dbt target folder: two dbt runs in one folder would overwrite each other's
-    manifest. With wait=False, OSError (BlockingIOError) when another process holds it."""
-    import fcntl
-
-    target_path.mkdir(parents=True, exist_ok=True)
-    with open(target_path / ".cexflow-dbt.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        yield
-
-
-@contextlib.contextmanager
 def dbt_session(env: dict[str, str], target_path: Path):
     """The process as dbt expects it while it runs: the project root as working directory, these environment
-    variables set (restored after), and dbt's target folder locked (dbt_folder_lock)."""
+    variables set (restored after), and dbt's target folder locked (DBT_LOCK_NAME, waiting for a run there)."""
     saved = {name: os.environ.get(name) for name in env}
     cwd = os.getcwd()
-    with dbt_folder_lock(target_path):
+    with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
         os.environ.update(env)
         os.chdir(PROJECT_ROOT)
         try:
@@ -142,7 +134,7 @@ def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *,
     success = False
     try:
         if target == "spark" or not in_process:
-            with dbt_folder_lock(target_path):
+            with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
                 (target_path / "run_results.json").unlink(missing_ok=True)  # first_dbt_failure reads this run's
                 success, output, result = _dbt_subprocess(args, {**os.environ, **env}, verbose, progress)
         else:

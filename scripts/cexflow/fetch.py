@@ -19,6 +19,7 @@ from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged
 from __future__ import annotations
 
 import calendar
+import contextlib
 import csv
 import hashlib
 import json
@@ -26,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,10 +36,12 @@ from typing import TextIO
 from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
-from cexflow.files import write_atomic
-from cexflow.inputs import Token
+from cexflow.files import LockHeld, exclusive_lock, write_atomic
+from cexflow.inputs import Token, Wallet
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
+from cexflow.progress import LineReporter, Reporter, TqdmReporter
+from cexflow.text import plural
 
 HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
         "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
@@ -68,13 +72,6 @@ MANIFEST_FORMAT = 1
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Wallet:
-    address: str  # lowercase
-    exchange: str
-    name: str
-
-
 def resolve_token(token: str, chain: str) -> Token:
     """A symbol of seeds/tokens.csv on `chain`, or a 0x address used as given (its decimals, when not in the
     seed, come from the API): inputs.resolve_token."""
@@ -115,85 +112,6 @@ def day_bounds(start: date, end: date) -> tuple[int, int]:
     return first, last
 
 
-# -- progress ---------------------------------------------------------------------------------------------
-class Reporter:
-    """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
-
-    def start(self, token: Token, chain: str, n_wallets: int, what: str = "wallets") -> None: ...
-    def item_done(self, index: int, text: str) -> None: ...
-    def wallet_start(self, index: int, wallet: Wallet) -> None: ...
-    def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
-    def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path,
-                    skipped: bool) -> None: ...
-    def message(self, text: str) -> None: ...
-    def close(self) -> None: ...
-
-
-class LineReporter(Reporter):
-    """Plain lines, for logs: one per wallet fetched, one per retry or note."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream
-        self.n = 0
-        self.skipped = 0
-
-    def _print(self, text: str) -> None:
-        print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
-
-    def start(self, token, chain, n_wallets, what="wallets"):
-        self.n = n_wallets
-        self._print(f"{token.label} on {chain}: {n_wallets} {what}")
-
-    def item_done(self, index, text):
-        self._print(f"[{index}/{self.n}] {text}")
-
-    def wallet_done(self, index, wallet, rows, calls, path, skipped):
-        if skipped:
-            self.skipped += 1
-            return
-        self._print(f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
-                    f"{rows} rows, {calls} calls -> {path.name}")
-
-    def message(self, text):
-        self._print(text)
-
-    def close(self):
-        if self.skipped:
-            self._print(f"{self.skipped} wallets were already fetched: no calls for them")
-
-
-class TqdmReporter(Reporter):
-    """A progress bar over the wallets, with the current wallet's rows and calls."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stderr
-        self.bar = None
-
-    def start(self, token, chain, n_wallets, what="wallets"):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=n_wallets, unit="wallet", desc=f"{token.label} {chain}", file=self.stream,
-                        dynamic_ncols=True)
-
-    def item_done(self, index, text):
-        self.bar.set_postfix_str(text)
-        self.bar.update(1)
-
-    def progress(self, wallet, rows, calls):
-        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
-
-    def wallet_done(self, index, wallet, rows, calls, path, skipped):
-        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
-        self.bar.update(1)
-
-    def message(self, text):
-        self.bar.write(f"cexflow fetch: {text}", file=self.stream)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 # -- files ------------------------------------------------------------------------------------------------
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -213,45 +131,18 @@ def _count_rows(path: Path) -> int:
         return sum(1 for _ in csv.reader(fh)) - 1
 
 
-class _DirLock:
-    """One fetch at a time per output folder: a lock file holding the pid, taken over if that pid is gone."""
-
-    def __init__(self, folder: Path):
-        self.path = folder / LOCK_NAME
-
-    def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise CexflowError(f"--out {self.path.parent}: another fetch (pid {pid}) is writing "
-                                       f"there; if it is not running, delete {self.path}") from None
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return self
-        raise CexflowError(f"--out {self.path.parent}: cannot take the lock {self.path}")
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[Path]:
+    """One fetch at a time per output folder: files.exclusive_lock on its LOCK_NAME, deleted when the fetch
+    ends (released by the kernel if the fetch is killed)."""
+    lock_path = out_dir / LOCK_NAME
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(lock_path, remove=True))
+        except LockHeld as held:
+            raise CexflowError(f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
+                               f"{lock_path}); wait for it to finish, then run again") from None
+        yield lock_path
 
 
 # -- the fetch --------------------------------------------------------------------------------------------
@@ -284,7 +175,7 @@ def fetch_transfers(client: EtherscanClient, *, chain: str, token: Token, wallet
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reporter = reporter or Reporter()
-    with _DirLock(out_dir):
+    with _folder_lock(out_dir):
         run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
         try:
             return run.execute(wallets)
@@ -418,7 +309,7 @@ class _FetchRun:
                                        f"({exc})") from None
                 span = (high - cursor) // 2
                 self.reporter.message(f"{wallet.name}: query timeout on blocks {cursor}-{high}, "
-                                      f"narrowing to {span + 1} blocks")
+                                      f"narrowing to {plural(span + 1, 'block')}")
                 entry["calls"] += self.client.calls - calls_before
                 continue
             self._check_rows(wallet, rows, cursor, high)
@@ -711,9 +602,9 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     summary = fetch_transfers(_etherscan(options, api_key, reporter), chain=chain, token=token,
                               wallets=wallets, start=options.start, end=options.end, out_dir=out_dir,
                               page_size=options.page_size, reporter=reporter)
-    print(f"{summary.rows} {token.label} transfer rows of {len(summary.files)} wallets "
+    print(f"{plural(summary.rows, token.label + ' transfer row')} of {plural(len(summary.files), 'wallet')} "
           f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
-          f"{summary.calls} calls, {summary.wallets_skipped} wallets already done; "
+          f"{_calls(summary.calls)}, {plural(summary.wallets_skipped, 'wallet')} already done; "
           f"manifest {summary.manifest}")
 
 
@@ -727,9 +618,9 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
         summary = fetch_balances(_etherscan(options, api_key, reporter), chain=chain, tokens=group,
                                  wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
-            print(f"{len(snapshot.rows) - 1} {token.label} wallet balances and the supply on {chain}, "
+            print(f"{plural(len(snapshot.rows) - 1, token.label + ' wallet balance')} and the supply on {chain}, "
                   f"after blocks {snapshot.first_block}-{snapshot.last_block} "
-                  f"({snapshot.rereads} reads repeated) in {summary.path}; {_calls(summary.calls)}")
+                  f"({plural(snapshot.rereads, 'read')} repeated) in {summary.path}; {_calls(summary.calls)}")
 
 
 def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
@@ -742,12 +633,12 @@ def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
         summary = fetch_prices(client, chain=chain, tokens=group, start=options.start, end=options.end,
                                out_path=path)
         for token, series in zip(group, summary.series, strict=True):
-            print(f"{len(series.rows)} of {series.days} days of {token.label} priced ({series.coin}), "
+            print(f"{len(series.rows)} of {plural(series.days, 'day')} of {token.label} priced ({series.coin}), "
                   f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}")
 
 
 def _calls(n: int) -> str:
-    return f"{n} call{'' if n == 1 else 's'}"
+    return plural(n, "call")
 
 
 def _missing_days(series: defillama.PriceSeries) -> str:
@@ -757,4 +648,4 @@ def _missing_days(series: defillama.PriceSeries) -> str:
         return "no day missing"
     shown = ", ".join(str(day) for day in series.missing[:5]) + (", ..." if n > 5 else "")
     unknown = " (DefiLlama has no price of this coin in the range)" if not series.rows else ""
-    return f"{n} day{'s' if n > 1 else ''} missing{unknown}: {shown}"
+    return f"{plural(n, 'day')} missing{unknown}: {shown}"

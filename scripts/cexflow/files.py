@@ -27,7 +27,7 @@ database in place (`working_copy`):
 - a failed or interrupted build removes its copy and leaves the database as it was; the copy of a killed build
   is removed by the next build, which holds the lock.
 
-The copy costs a read and a write of the database (README, "Readers and the build", has the figures and
+The copy costs a read and a write of the database (docs/build.md, "Readers and the build", has the figures and
 scripts/working_copy_cost.py measures them) and as much free disk beside it, which is checked before copying.
 """
 
@@ -56,22 +56,46 @@ class LockHeld(Exception):
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock_path: Path) -> Iterator[Path]:
-    """Hold an exclusive flock on `lock_path` (created if missing, its content the holder's pid) for the block;
-    raises LockHeld at once when another process holds it. The kernel releases it when the process ends."""
+def exclusive_lock(lock_path: Path, *, wait: bool = False, remove: bool = False) -> Iterator[Path]:
+    """Hold an exclusive flock on `lock_path` (created if missing, its content the holder's pid) for the block:
+    cexflow's one lock (a build's database, the agent's state, a dbt target folder, a fetch's folder). Raises
+    LockHeld at once when another process holds it, or with `wait` waits for it. The kernel releases it when
+    the process ends, even on SIGKILL, so a lock is never left stale. With `remove` the lock file is deleted
+    on release (a fetch leaves only its files in its folder); a process that opened the file before it was
+    deleted finds, once it has the flock, that the path no longer names its file, and takes the lock anew."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             raise LockHeld(lock_path, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if not remove or _names_file(lock_path, fd):
+            break
+        os.close(fd)  # the holder before us deleted the file we locked: lock the one the path names now
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield lock_path
     finally:
+        if remove:
+            lock_path.unlink(missing_ok=True)  # before the flock is released: see _names_file
         os.close(fd)
+
+
+def _names_file(path: Path, fd: int) -> bool:
+    """Whether `path` is (still) the open file `fd`."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def fsync_path(path: Path) -> None:

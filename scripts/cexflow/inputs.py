@@ -18,6 +18,7 @@ import yaml
 
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_FILE, TOKENS_SEED
+from cexflow.text import plural
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ CSV_FORMATS = {name: fmt for name, fmt in FORMATS.items() if fmt.file_type == "c
 JSON_FORMAT = next(name for name, fmt in FORMATS.items() if fmt.file_type == "json")
 ACCEPTED = "; ".join(fmt.description for fmt in CSV_FORMATS.values())
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as int_exchange_wallets_deduplicated reads it)
+LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as stg_labels__exchange_wallets_deduplicated reads it)
 
 
 @dataclass
@@ -264,7 +265,8 @@ def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             n_fields = sum(value is not None for key, value in row.items() if key is not None)
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
-                raise CexflowError(f"{path}, line {line}: {n_fields} fields where the header has {len(columns)}")
+                raise CexflowError(f"{path}, line {line}: {plural(n_fields, 'field')} where the header has "
+                                   f"{len(columns)}")
             yield line, {key: (value or "").strip() for key, value in row.items() if key is not None}
 
 
@@ -291,13 +293,22 @@ LABEL_KINDS = ("", "wallet", "deposit")
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:
     """How many distinct labelled addresses each chain has in these label files (chain defaults to ethereum,
-    compared in lower case, as int_exchange_wallets_deduplicated reads them)."""
+    compared in lower case, as stg_labels__exchange_wallets_deduplicated reads them)."""
     addresses: dict[str, set[str]] = {}
     for path in paths:
         for row in label_rows(Path(path)):
             chain = (row.get("chain") or "").lower() or LABEL_CHAIN
             addresses.setdefault(chain, set()).add(row["address"].lower())
     return {chain: len(found) for chain, found in sorted(addresses.items())}
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """A labelled exchange wallet of a label file (cexflow.fetch.load_wallets reads them)."""
+
+    address: str  # lowercase
+    exchange: str
+    name: str  # the label's wallet or name_tag, else the address
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ nothing there, so a failure stays one line.
 
 `DbtProgress.on_event(name, data)` takes dbt's events by name with their data as a dict (as dbt's JSON log
 lines have them); `dbt_runner.run_dbt` feeds it from dbt's callbacks or from a dbt subprocess's JSON log.
+
+A fetch's progress (`cexflow fetch`, cexflow.fetch and cexflow.balances): a `Reporter` (silent), `LineReporter`
+(a line per wallet, for logs) or `TqdmReporter` (a progress bar on a terminal).
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ import re
 import sys
 import threading
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from cexflow.errors import CexflowError
+from cexflow.text import plural
+
+if TYPE_CHECKING:
+    from cexflow.inputs import Token, Wallet
 
 MODEL_TYPES = ("model", "seed", "snapshot")
 TEST_TYPES = ("test", "unit_test")
@@ -147,3 +155,83 @@ class DbtProgress:
             elif self.lines_written or self.clock() - self.started >= self.long_s:
                 outcome = "done" if success else "stopped"
                 self._write(f"dbt {self.command} {outcome}: {self._counts()} in {self.clock() - self.started:.1f} s\n")
+
+
+# --- a fetch's progress ----------------------------------------------------------------------------------
+class Reporter:
+    """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
+
+    def start(self, token: Token, chain: str, n_items: int, item: str = "wallet", note: str = "") -> None: ...
+    def item_done(self, index: int, text: str) -> None: ...
+    def wallet_start(self, index: int, wallet: Wallet) -> None: ...
+    def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
+    def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path,
+                    skipped: bool) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class LineReporter(Reporter):
+    """Plain lines, for logs: one per wallet fetched, one per retry or note."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream
+        self.n = 0
+        self.skipped = 0
+
+    def _print(self, text: str) -> None:
+        print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
+
+    def start(self, token, chain, n_items, item="wallet", note=""):
+        self.n = n_items
+        self._print(f"{token.label} on {chain}: {plural(n_items, item)}" + (f" ({note})" if note else ""))
+
+    def item_done(self, index, text):
+        self._print(f"[{index}/{self.n}] {text}")
+
+    def wallet_done(self, index, wallet, rows, calls, path, skipped):
+        if skipped:
+            self.skipped += 1
+            return
+        self._print(f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
+                    f"{plural(rows, 'row')}, {plural(calls, 'call')} -> {path.name}")
+
+    def message(self, text):
+        self._print(text)
+
+    def close(self):
+        if self.skipped:
+            self._print(f"{plural(self.skipped, 'wallet')} {'was' if self.skipped == 1 else 'were'} already "
+                        f"fetched: no calls for {'it' if self.skipped == 1 else 'them'}")
+
+
+class TqdmReporter(Reporter):
+    """A progress bar over the wallets, with the current wallet's rows and calls."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.bar = None
+
+    def start(self, token, chain, n_items, item="wallet", note=""):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=n_items, unit=item, desc=f"{token.label} {chain}", file=self.stream,
+                        dynamic_ncols=True)
+
+    def item_done(self, index, text):
+        self.bar.set_postfix_str(text)
+        self.bar.update(1)
+
+    def progress(self, wallet, rows, calls):
+        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
+
+    def wallet_done(self, index, wallet, rows, calls, path, skipped):
+        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
+        self.bar.update(1)
+
+    def message(self, text):
+        self.bar.write(f"cexflow fetch: {text}", file=self.stream)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -43,7 +43,7 @@ HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: t
         "period, exchange or wallet.")
 
 REPORTS_SUBDIR = "reports"
-PROJECT_REPORTS = PROJECT_ROOT / "docs" / REPORTS_SUBDIR  # the reports of the project's own database (committed)
+PROJECT_REPORTS = PROJECT_ROOT / "docs" / "sample-reports"  # the reports of the project's own database (committed)
 IMG_DIR = "img"
 DATA_DIR = "data"
 FOCUS_DIR = "focus"

@@ -54,7 +54,7 @@ from cexflow.report import fmt_amount, fmt_signed, fmt_z
 DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 PATTERN = ("10", "-10", "5", "-5", "0", "8", "-8")
 PLANTED = {("binance", "2025-01-21"), ("total", "2025-01-21"), ("kraken", "2025-02-25"), ("total", "2025-02-25")}
-ALERT_LINE = re.compile(r"^\[ALERT\] (\d+) new anomalies\. Report: (.+\.md)$")
+ALERT_LINE = re.compile(r"^\[ALERT\] (\d+) new anomal(?:y|ies)\. Report: (.+\.md)$")
 # settings under which consecutive spike days stay anomalies (an episode): screened leaves a day whose
 # first-pass |z| >= 3 out of later baselines, so the first spike does not hide the next; materiality required
 EPISODES = ("--method", "screened", "--window", "28", "--z", "3", "--min-history", "14", "--exclude-z", "3",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cexflow import dbt_runner
+from cexflow import dbt_runner, methods
 from cexflow.cli import SUBCOMMANDS, main
 from cexflow.errors import CexflowError
 
@@ -53,3 +53,32 @@ def test_a_failing_dbt_command_becomes_one_line(tmp_path):
     message = str(error.value)
     assert message.startswith("dbt run-operation failed: ") and "\n" not in message
     assert "no_such_macro_here" in message
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["build", "--method", "nope"],
+     "cexflow build: error: argument --method: invalid choice: 'nope' (choose from 'trailing', 'inclusive', "
+     "'robust', 'screened') (see cexflow build --help)"),
+    (["build", "--window", "x"], "cexflow build: error: argument --window: not a valid int: 'x' "
+                                 "(see cexflow build --help)"),
+    # an option no parser knows is the subcommand's error, not the top parser's
+    (["build", "--bogus"], "cexflow build: error: unrecognized arguments: --bogus (see cexflow build --help)"),
+    (["fetch", "--start", "2024-13-01"], "cexflow fetch: error: argument --start: '2024-13-01' is not a date "
+                                         "(YYYY-MM-DD) (see cexflow fetch --help)"),
+    (["sample"], "cexflow sample: error: the following arguments are required: --out (see cexflow sample --help)"),
+    ([], "cexflow: error: the following arguments are required: COMMAND (see cexflow --help)"),
+])
+def test_argument_errors_are_one_line_naming_the_option_and_exit_2(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", expected + "\n")  # no usage block
+
+
+def test_method_help_lists_the_methods(capsys):
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert f"anomaly method: one of {', '.join(methods.METHODS)} (default: " in help_text
+    assert "--materiality-scale SCALE the token's scale: total_spread" in help_text  # its help names its choices

@@ -159,7 +159,7 @@ def test_full_check_tests_whole_tables(corrupted_history, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     # the row stored twice breaks the grain of the stored rows, and makes its transfer appear twice
     assert err.startswith("cexflow build: error: dbt build failed: test.cexflow.")
-    assert ("grain_int_transfer_rows_validated_source_file__line_number" in err
+    assert ("grain_stg_transfers__rows_validated_source_file__line_number" in err
             or "unique_int_transfers_deduplicated_transfer_id" in err)
 
 

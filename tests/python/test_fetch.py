@@ -478,12 +478,21 @@ def test_a_running_fetch_holds_the_folder(chain, serve, tmp_path):
     fake = serve(chain)
     out = tmp_path / "out"
     out.mkdir()
-    (out / fetch.LOCK_NAME).write_text(str(os.getppid()))
-    with pytest.raises(CexflowError, match="another fetch"):
-        run_fetch(fake, out)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True)
-    (out / fetch.LOCK_NAME).write_text(dead.stdout.strip())  # a stale lock is taken over
+    # another fetch: a process that holds the folder's lock (files.exclusive_lock, as fetch takes it) until killed
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from cexflow.files import exclusive_lock\n"
+         "with exclusive_lock(Path(sys.argv[1]), remove=True):\n    print('held', flush=True); time.sleep(600)",
+         str(out / fetch.LOCK_NAME)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(CexflowError, match=rf"^--out {re.escape(str(out))}: another fetch \(pid {holder.pid}\)"):
+            run_fetch(fake, out)
+        assert fake.calls == []
+    finally:
+        holder.kill()
+        holder.wait()
+    # killed, its lock is gone with it (the kernel releases a flock), though its lock file is still there
+    assert (out / fetch.LOCK_NAME).exists()
     run_fetch(fake, out, wallets=[EMPTY])
     assert not (out / fetch.LOCK_NAME).exists()
 

@@ -151,15 +151,13 @@ def test_the_method_vocabulary_describes_every_method_that_the_models_know():
 
 
 def test_the_readmes_python_example_runs(tmp_path, capsys, monkeypatch):
-    """The code of README.md's "Use it from Python", run as written but for the database's path."""
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Use it from Python"):text.index("## Readers and the build")]
-    code = "\n".join(line[4:] for line in section.splitlines() if line.startswith("    ") and not
-                     line.lstrip().startswith("-"))
+    """The code of docs/python.md, run as written but for the database's path."""
+    text = (PROJECT_ROOT / "docs" / "python.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
     assert "build(BuildOptions(" in code and "make_reports(" in code
     db = tmp_path / "lib.duckdb"
     monkeypatch.chdir(PROJECT_ROOT)  # "from the project root"
-    exec(compile(code.replace("/tmp/lib.duckdb", str(db)), "README.md", "exec"), {})
+    exec(compile(code.replace("/tmp/lib.duckdb", str(db)), "docs/python.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("read 9,362 rows from 1 file(s)")  # the sample, as the README's summary says
     assert printed[-1] == str(db.with_name("lib.reports"))  # a focus report, beside the database

@@ -364,7 +364,7 @@ def same_files(got: dict[str, bytes], expected: dict[str, bytes]) -> None:
 
 def test_a_build_of_several_tokens_one_with_data_reads_as_a_build_of_that_one(tmp_path):
     # the bundled sample with --token LPT --token USDC: USDC has a row of rpt_build_summary without days, and
-    # every reader reads LPT's marts only: the reports are the committed sample reports of docs/reports/, the
+    # every reader reads LPT's marts only: the reports are the committed sample reports of docs/sample-reports/, the
     # alerts do not name the token
     database = tmp_path / "lone.duckdb"
     assert cexflow_main(["build", "--db", str(database), "--token", "LPT", "--token", "USDC"]) == 0
@@ -377,7 +377,7 @@ def test_a_build_of_several_tokens_one_with_data_reads_as_a_build_of_that_one(tm
     assert [row[0] for row in query(database, "select symbol from rpt_build_summary")] == ["USDC", "LPT"]
     assert [row[0] for row in query(database, "select symbol from stg_tokens__selected")] == ["USDC", "LPT"]
     out = report.make_reports(db=database, out=tmp_path).reports_dir
-    same_files(files_under(out), files_under(PROJECT_ROOT / "docs" / "reports"))
+    same_files(files_under(out), files_under(PROJECT_ROOT / "docs" / "sample-reports"))
     days, context = agent.read_anomalies(database)
     assert (context["symbol"], context["first_day"], "tokens" in context) == ("LPT", "2025-03-01", False)
     assert days and all("token_label" not in d for d in days)

@@ -1,4 +1,4 @@
-"""The README's DuckDB-shell queries work as written: read from the README, typed into the shell that the
+"""The DuckDB-shell queries of docs/marts.md work as written: read from the page, typed into the shell that the
 project installs (`.venv/bin/duckdb`, the same version as the library that wrote the file), on the bundled
 sample plus a file of two bad rows, and their output agrees with the marts read through the library."""
 
@@ -18,19 +18,20 @@ import pytest
 from conftest import PROJECT_ROOT, query
 from test_docs_site import sample_db_with_rejected_rows
 
-SECTION = "### Ad-hoc queries in the DuckDB shell"
+PAGE = "docs/marts.md"
+SECTION = "## Ad-hoc queries in the DuckDB shell"
 SHELL = Path(sys.executable).with_name("duckdb")
 CENT = Decimal("0.01")
 
 
-def readme_queries(heading: str = SECTION) -> list[str]:
-    """The SQL of a README section (up to the next heading): in its indented code, the paragraphs that begin
+def readme_queries(heading: str = SECTION, page: str = PAGE) -> list[str]:
+    """The SQL of a section of a page (up to the next heading): in its `sql` blocks, the paragraphs that begin
     with a `--` comment."""
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert heading in text, f"README.md has no section {heading!r}"
+    text = (PROJECT_ROOT / page).read_text(encoding="utf-8")
+    assert heading in text, f"{page} has no section {heading!r}"
     section = re.split(r"^#", text.split(heading, 1)[1], maxsplit=1, flags=re.M)[0]
-    code = "".join(re.findall(r"(?:^    .*\n|^\n)+", section, flags=re.M))
-    paragraphs = re.sub(r"^    ", "", code, flags=re.M).split("\n\n")
+    code = "\n".join(re.findall(r"^```sql\n(.*?)^```", section, flags=re.M | re.S))
+    paragraphs = code.split("\n\n")
     return [p.strip() for p in paragraphs if p.strip().startswith("--")]
 
 
@@ -50,7 +51,7 @@ def db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def queries() -> dict[str, str]:
     found = readme_queries()
-    assert len(found) == 4, f"expected four queries in the README, found {len(found)}"
+    assert len(found) == 4, f"expected four queries in {PAGE}, found {len(found)}"
     return dict(zip(("week_by_exchange", "anomalies_30_days", "rejected_rows", "whale_ratio_and_30_days"), found,
                     strict=True))
 
@@ -62,7 +63,7 @@ def test_the_shell_is_the_library_version():
 
 
 def test_readme_shows_how_to_open_the_database():
-    assert "    .venv/bin/duckdb -readonly cexflow.duckdb\n" in (PROJECT_ROOT / "README.md").read_text()
+    assert "\n.venv/bin/duckdb -readonly cexflow.duckdb\n```\n" in (PROJECT_ROOT / PAGE).read_text()
 
 
 def test_week_netflow_by_exchange(db, queries):

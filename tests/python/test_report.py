@@ -455,7 +455,7 @@ def committed_reports() -> dict[Path, bytes]:
 def test_the_reports_of_another_database_go_beside_it(db, monkeypatch, capsys):
     # a new user's `cexflow report --db my.duckdb` (relative, from the folder of the file) and a CEXFLOW_DB
     # pointing elsewhere: the reports go to <name>.reports/ beside the database, and the project's committed
-    # sample reports in docs/reports/ stay byte for byte as they were
+    # sample reports in docs/sample-reports/ stay byte for byte as they were
     before = committed_reports()
     assert (report.PROJECT_REPORTS / "summary.md") in before  # the clone holds the sample's reports
     beside = db.parent / "marts.reports"
@@ -487,7 +487,7 @@ def test_the_reports_of_a_spark_build_go_into_its_folder(db, tmp_path, capsys):
 
 def test_default_folders_of_the_projects_database_and_of_others(tmp_path):
     project_db = PROJECT_ROOT / "cexflow.duckdb"
-    assert report.default_reports_dir(project_db) == PROJECT_ROOT / "docs" / "reports"  # what `make run` commits
+    assert report.default_reports_dir(project_db) == PROJECT_ROOT / "docs" / "sample-reports"  # what `make run` commits
     assert docs.default_site_dir(project_db) == PROJECT_ROOT / "site"
     assert report.default_reports_dir(tmp_path / "my.duckdb") == tmp_path / "my.reports"
     assert docs.default_site_dir(tmp_path / "my.duckdb") == tmp_path / "my.site"

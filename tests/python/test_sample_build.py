@@ -77,5 +77,5 @@ def test_the_readme_quotes_the_sample_builds_summary(sample_db):
 
     (anomalies, series), = query(sample_db, """select (select count(*) from rpt_netflow_anomalies),
         (select count(distinct series) from fct_netflow_zscores)""")
-    line = f"    {anomalies} anomalies ({project_vars()['zscore_method']}) in {series} series; marts in"
+    line = f"\n{anomalies} anomalies ({project_vars()['zscore_method']}) in {series} series; marts in"
     assert line in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")

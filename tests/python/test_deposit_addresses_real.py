@@ -12,7 +12,9 @@ hand against the raw rows read here in plain Python (csv), never against the mod
       not a token of seeds/tokens.csv, so not in the build) and sends them to another Huobi wallet (Huobi: Old
       Address 10) at block 12,600,047: one deposit address for two tokens, as the rule expects.
     0xe6de1d9e... receives 31,780 USDT from 0xe59cd29b... at block 12,600,023 and sends it to Coinbase 10
-      (0x3cd751e6...) at block 12,600,046.
+      (0x3cd751e6...) at block 12,600,046. 0xe59cd29b... is labelled KuCoin: a withdrawal from KuCoin straight
+      into a Coinbase deposit address, which is cross_exchange (KuCoin's outflow, Coinbase's inflow) at block
+      12,600,023, where without inference it was a KuCoin withdrawal and, 23 blocks later, a Coinbase deposit.
   Each is the pattern of an exchange deposit address: one receipt, one transfer of exactly that amount to
   one exchange's wallet, minutes later, nothing else in the build's tokens. No consolidation wallet is found
   in eleven minutes.
@@ -88,13 +90,15 @@ def test_three_deposit_addresses_checked_by_hand(etl_db, real_data):
         assert int(received[0]["value"]) == int(sent[0]["value"]) == value
         assert int(received[0]["block_number"]) < int(sent[0]["block_number"])
         assert sent[0]["to_address"] == receiver and labels[receiver] == exchange and address not in labels
-        # ... and the build found it, and counts the receipt as the deposit, from its sender, the sweep as a sweep
+        # ... and the build found it, and counts the receipt as the deposit, from its sender (a transfer from
+        # another exchange's wallet into it: cross_exchange), the sweep as a sweep
         assert query(etl_db, "select exchange, address_kind from dim_exchange_addresses "
                              f"where address = '{address}'") == [(exchange, "deposit")]
         flows = query(etl_db, f"select flow_type, from_address, to_exchange, amount from fct_exchange_transfers "
                               f"where from_address = '{address}' or to_address = '{address}' order by block_number")
         amount = Decimal(value) / 10**6
-        assert flows == [("deposit", received[0]["from_address"], exchange, amount),
+        into = "cross_exchange" if received[0]["from_address"] in labels else "deposit"
+        assert flows == [(into, received[0]["from_address"], exchange, amount),
                          ("sweep", address, exchange, amount)]
 
 

@@ -112,38 +112,48 @@ candidates as (
     from forwarders_to_one_forwarder
 ),
 
-directions as (
-    select 'in' as direction
-    union all
-    select 'out' as direction
-),
-
 candidate_transfers as (
-    -- the second scan: each candidate's receipts ('in') and sends ('out'), every one of them a sweep
+    -- the second scan: each candidate's receipts ('in') and sends ('out'), every one of them a sweep; two keyed
+    -- joins (a join on a CASE over a cross join of the transfers is not a hash join, and ran for minutes)
     select
         candidates.chain,
         candidates.address,
         candidates.exchange,
         candidates.forwarded_to,
         transfers.token_address,
-        directions.direction,
+        'in' as direction,
         transfers.transfer_id,
         transfers.transferred_at,
         transfers.block_number,
         coalesce(transfers.log_index, -1) as log_index,
         transfers.amount,
         -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
-        coalesce(directions.direction = 'in' and own_wallets.exchange = candidates.exchange, false)
-            as is_from_own_exchange
+        coalesce(own_wallets.exchange = candidates.exchange, false) as is_from_own_exchange
     from transfers
-    cross join directions
     inner join candidates
         on transfers.chain = candidates.chain
-        and candidates.address
-            = case when directions.direction = 'in' then transfers.to_address else transfers.from_address end
+        and transfers.to_address = candidates.address
     left join labelled_wallets as own_wallets
         on transfers.chain = own_wallets.chain
         and transfers.from_address = own_wallets.wallet_address
+    union all
+    select
+        candidates.chain,
+        candidates.address,
+        candidates.exchange,
+        candidates.forwarded_to,
+        transfers.token_address,
+        'out' as direction,
+        transfers.transfer_id,
+        transfers.transferred_at,
+        transfers.block_number,
+        coalesce(transfers.log_index, -1) as log_index,
+        transfers.amount,
+        false as is_from_own_exchange
+    from transfers
+    inner join candidates
+        on transfers.chain = candidates.chain
+        and transfers.from_address = candidates.address
 ),
 
 transfers_in_sweep_batches as (

@@ -291,3 +291,11 @@
 {% macro duckdb__epoch_seconds(timestamp_expr) %}
     cast(epoch({{ timestamp_expr }}) as bigint)
 {% endmacro %}
+
+{#- The type of a UTC time without a zone, as the transfers' transferred_at: DuckDB's timestamp, Spark's
+    timestamp_ntz (Spark's timestamp has the session's zone). -#}
+{% macro timestamp_type() %}
+    {{ return(adapter.dispatch('timestamp_type', 'cexflow')()) }}
+{% endmacro %}
+
+{% macro duckdb__timestamp_type() %}timestamp{% endmacro %}

@@ -139,3 +139,5 @@
 {% macro spark__epoch_seconds(timestamp_expr) %}
     cast(unix_timestamp({{ timestamp_expr }}) as bigint)
 {% endmacro %}
+
+{% macro spark__timestamp_type() %}timestamp_ntz{% endmacro %}

@@ -14,6 +14,11 @@ Every finished query's rows go to a part file and the manifest (both written ato
 os.replace); a wallet whose range is complete gets its parts merged into one CSV. An interrupted fetch
 resumes at the first block not yet done; a finished fetch re-run makes no call at all. The API key is read
 from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged.
+
+The second hop (`fetch_second_hop`, on by default): the unlabelled addresses that sent the token into labelled
+wallets in the first hop's files (users' deposit addresses sweeping, mostly) are fetched the same way over the
+same blocks, at most `max_addresses` of them, those that sent the most first, into `hop2_<address>_...csv`
+beside the wallets' files, so that the deposits into deposit addresses are in the folder the build reads.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from cexflow.inputs import Token
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 
-HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
-        "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
+HELP = ("download token transfers of the labelled exchange wallets and of the addresses that sent into them "
+        "(Etherscan API V2), their balances and the token's supply (--balances), daily USD prices (--prices, "
+        "DefiLlama)")
 
 DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"
 DEFAULT_BALANCES_ROOT = PROJECT_ROOT / "data" / "raw" / "balances"

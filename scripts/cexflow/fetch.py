@@ -566,6 +566,8 @@ class SecondHopSummary:
     candidates: list[Candidate]  # every candidate, busiest first
     max_addresses: int
     decimals: int | None  # of the token (the seed's, else the files' tokenDecimal), for amounts shown
+    start: date
+    end: date
 
     @property
     def fetched(self) -> list[Candidate]:
@@ -613,23 +615,25 @@ def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, walle
     """The second hop: the transfers of `token` touching each address that sent it into a labelled wallet in
     `wallet_files` (hop 1's files of the same range), at most `max_addresses` of them, busiest first, from
     `start` to `end`, into `out_dir` as `hop2_<address>_<start>_<end>.csv` (the same format as hop 1's files,
-    and the same splitting, checks, manifest and resuming). What is left out is recorded in the manifest."""
+    and the same splitting, checks, manifest and resuming). The candidates left out are listed in
+    `left_out_path` and counted in the manifest."""
     if max_addresses < 1:
         raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     reporter = reporter or Reporter()
     exchange_of = {wallet.address: wallet.exchange for wallet in labelled}
     candidates = second_hop_candidates(wallet_files, exchange_of, token.address)
+    decimals = token.decimals if token.decimals is not None else _file_decimals(wallet_files)
     summary = SecondHopSummary(FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates,
-                               max_addresses, token.decimals if token.decimals is not None
-                               else _file_decimals(wallet_files))
+                               max_addresses, decimals, start, end)
     wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
     with _DirLock(out_dir):
         run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
         try:
-            run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary)
+            run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
             run._save_manifest()
             summary.transfers = run.execute(wallets, hop=2, what="addresses that sent into labelled wallets")
         finally:
@@ -637,20 +641,38 @@ def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, walle
     return summary
 
 
-def _second_hop_record(summary: SecondHopSummary) -> dict:
-    """The manifest's account of a second hop: how the candidates were chosen, and every address left out."""
-    def listed(candidates: list[Candidate]) -> list[dict]:
-        return [{"address": c.address, "sent_raw": str(c.sent_raw), "transfers": c.transfers,
-                 "exchanges": list(c.exchanges)} for c in candidates]
+def left_out_path(out_dir: Path, start: date, end: date) -> Path:
+    """The list of the second hop's candidates left out by the bound: a TSV, so that no `*.csv` input glob
+    takes it for transfers."""
+    return Path(out_dir) / f"{HOP_PREFIX[2]}left_out_{start}_{end}.tsv"
 
+
+def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dict:
+    """The manifest's account of a second hop: how the candidates were chosen and how many were left out (their
+    list goes to left_out_path, written once, not with every save of the manifest)."""
+    path = left_out_path(summary.transfers.out_dir, start, end)
+    header = ["address", "sent_raw", "transfers", "exchanges"]
+    rows = [{"address": c.address, "sent_raw": str(c.sent_raw), "transfers": str(c.transfers),
+             "exchanges": ",".join(c.exchanges)} for c in summary.left_out]
+
+    def write(fh: TextIO) -> None:
+        writer = csv.DictWriter(fh, fieldnames=header, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    if rows:
+        write_atomic(path, write)
+    else:
+        path.unlink(missing_ok=True)
     return {
         "chosen": "unlabelled senders into labelled wallets in the range, the most tokens sent into them first",
         "max_addresses": summary.max_addresses,
         "candidates": len(summary.candidates),
         "fetched": len(summary.fetched),
         "sent_raw": str(sum(c.sent_raw for c in summary.candidates)),
+        "left_out": len(summary.left_out),
         "left_out_sent_raw": str(sum(c.sent_raw for c in summary.left_out)),
-        "left_out": listed(summary.left_out),
+        "left_out_file": path.name if rows else None,
         "decided_at": _now(),
     }
 
@@ -873,8 +895,8 @@ def _left_out(hop: SecondHopSummary, token: Token) -> str:
     return (f"left out {len(left)} of {n} candidate addresses (--hop-max-addresses {hop.max_addresses}, "
             f"the most {token.label} sent into labelled wallets first): they sent {amount} "
             f"({share:.2f} % of what the candidates sent) in {sum(c.transfers for c in left)} transfers into "
-            f"labelled wallets, which a build can count only at those transfers; the addresses are in "
-            f"{hop.transfers.manifest}")
+            f"labelled wallets, which a build can count only at those transfers; the addresses are listed in "
+            f"{left_out_path(hop.transfers.out_dir, hop.start, hop.end)}")
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:

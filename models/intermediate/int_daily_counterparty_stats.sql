@@ -1,7 +1,7 @@
 -- What the daily sums of int_daily_flows cannot give: per series ('total' or an exchange) and day, the
 -- distinct counterparties of its deposits and withdrawals and the sum of its ten largest deposits. One row
 -- per (flow_date, series) with at least one deposit or withdrawal. An exchange's deposits and withdrawals
--- are its in and out legs other than internal sweeps (a transfer from or to another exchange counts, as in
+-- are its in and out legs other than internal transfers and sweeps (a transfer from or to another exchange counts, as in
 -- its inflow and outflow); the total's are the transfers of flow_type deposit and withdrawal.
 -- Incremental as int_daily_flows: a run recomputes the days of the transfers it wrote.
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
@@ -33,7 +33,7 @@ series_legs as (
         legs.amount
     from legs
     cross join series_kinds
-    where legs.flow_type <> 'internal'
+    where legs.flow_type not in ('internal', 'sweep')
         and (series_kinds.series_kind = 'exchange' or legs.flow_type in ('deposit', 'withdrawal'))
 ),
 

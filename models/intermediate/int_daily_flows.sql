@@ -20,12 +20,13 @@ daily as (
         exchange,
         wallet,
         wallet_address,
+        address_kind,
         direction,
         flow_type,
         sum(amount) as amount,
         count(*) as n_transfers
     from legs
-    group by chain, token_address, flow_date, exchange, wallet, wallet_address, direction, flow_type
+    group by chain, token_address, flow_date, exchange, wallet, wallet_address, address_kind, direction, flow_type
 )
 
 select * from daily

@@ -57,6 +57,13 @@ class BuildOptions:
     min_active_days: int | None = None
     no_materiality: bool = False
     top_k: int | None = None  # var topk_days
+    # deposit addresses (docs/deposit_addresses.md): inference on or off (var deposit_inference; False is
+    # --no-deposit-inference), and the rule's settings, None: the var of dbt_project.yml
+    deposit_inference: bool = True
+    deposit_sweep_max_hours: float | None = None
+    deposit_amount_tolerance: float | None = None
+    deposit_consolidation_min_sources: int | None = None
+    deposit_consolidation_min_share: float | None = None
     full_refresh: bool = False
     full_check: bool = False
     verbose: bool = False  # show the dbt command and dbt's own output
@@ -80,6 +87,24 @@ class BuildOptions:
             raise CexflowError(f"--top-k {self.top_k}: must be at least 1")
         if self.decimals is not None and not 0 <= self.decimals <= 77:
             raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
+        if self.deposit_inference is None:  # the CLI's flag not given
+            object.__setattr__(self, "deposit_inference", True)
+        for name, low, high in DEPOSIT_SETTINGS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise CexflowError(f"{flag} {value!r}: must be a number from {low} to {high}")
+
+
+# the settings of the deposit address rule: BuildOptions field (= dbt var), lowest and highest value
+DEPOSIT_SETTINGS = (
+    ("deposit_sweep_max_hours", 0, 24 * 366),
+    ("deposit_amount_tolerance", 0, 1),
+    ("deposit_consolidation_min_sources", 1, 10**9),
+    ("deposit_consolidation_min_share", 0, 1),
+)
 
 
 TARGETS = ("duckdb", "spark")
@@ -172,6 +197,10 @@ def build_vars(options: BuildOptions) -> dict:
     else:
         dbt_vars.update(chain=default_chain, token=[t.address for t in tokens], token_decimals=options.decimals)
     dbt_vars.update(topk_days=options.top_k or defaults["topk_days"])
+    dbt_vars["deposit_inference"] = bool(options.deposit_inference)
+    for name, _, _ in DEPOSIT_SETTINGS:
+        value = getattr(options, name)
+        dbt_vars[name] = defaults[name] if value is None else value
     dbt_vars.update(anomaly)
     return dbt_vars
 
@@ -359,13 +388,15 @@ def code_fingerprint() -> str:
 
 
 def loaded_parameters(dbt_vars: dict) -> str:
-    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code."""
+    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code, and the
+    deposit address rule (which decides the class of every transfer)."""
     side_files = dbt_vars["labels_files"] + dbt_vars["ethereum_etl_blocks_files"]
     return json.dumps({
         "chain": dbt_vars["chain"], "token": dbt_vars["token"], "decimals": dbt_vars["token_decimals"],
         "labels": {f: file_fingerprint(f) for f in dbt_vars["labels_files"]},
         "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
         "side_files": len(side_files), "code": code_fingerprint(),
+        "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
     }, sort_keys=True)
 
 

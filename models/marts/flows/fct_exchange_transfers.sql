@@ -1,4 +1,7 @@
--- One row per transfer of the build's tokens that touches a labelled exchange wallet.
+-- One row per transfer of the build's tokens that touches an exchange address: a labelled wallet, or a deposit
+-- address (given in a label file or inferred: dim_exchange_addresses). With deposit inference a deposit is the
+-- transfer into the deposit address (from_address is the depositor), and the deposit address's transfer into
+-- the exchange's wallet is a sweep.
 -- Incremental: a run rewrites the transfers that its new input rows carry (DuckDB: delete+insert on
 -- transfer_id), or on Spark the flow_date partitions of the days those transfers' rows fall on
 -- (insert_overwrite), so that a transfer whose kept row moves to a new file moves as in a full build.
@@ -55,6 +58,8 @@ final as (
         to_exchange,
         from_wallet,
         to_wallet,
+        from_address_kind,
+        to_address_kind,
         flow_type,
         amount,
         source_file,

@@ -34,11 +34,11 @@ classified_legs as (
     select
         *,
         case
-            when flow_type = 'internal' then 'internal'
+            when flow_type in ('internal', 'sweep') then 'internal'
             when direction = 'in' then 'inflow'
             else 'outflow'
         end as exchange_flow,
-        flow_type <> 'internal' or direction = 'in' as is_exchange_view,
+        flow_type not in ('internal', 'sweep') or direction = 'in' as is_exchange_view,
         case
             when is_within_wallet then 'internal'
             when direction = 'in' then 'inflow'

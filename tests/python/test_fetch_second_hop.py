@@ -510,6 +510,13 @@ def has_inference(db: Path) -> bool:
                                 "where table_name = 'dim_exchange_addresses'").fetchone()[0])
 
 
+def deposit_addresses(db: Path) -> set[tuple[str, str]]:
+    """(address, exchange) of the deposit addresses the build found (dim_exchange_addresses)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return set(con.execute("select address, exchange from dim_exchange_addresses "
+                               "where address_kind = 'deposit'").fetchall())
+
+
 def test_fetched_folder_holds_every_transfer_of_the_senders_into_labelled_wallets(built):
     history, tmp, _ = built
     assert fetched_once(tmp / "out") == history.relevant(LABELLED | history.senders_into_labelled())
@@ -530,10 +537,15 @@ def test_a_build_on_the_fetch_equals_a_build_on_the_whole_token_file(built):
 def test_without_the_second_hop_the_marts_differ_where_inference_needs_the_deposits(built):
     """The control: with deposit-address inference, a build on the labelled wallets' files alone cannot see the
     deposits and differs from the whole token's; without inference (the marts before it) it is the same."""
-    _, _, dbs = built
+    history, _, dbs = built
     wallets_only, whole = marts(dbs["wallets_only"], WHERE_READ), marts(dbs["whole_etherscan"], WHERE_READ)
     if has_inference(dbs["whole_etherscan"]):
         assert wallets_only["fct_exchange_transfers"] != whole["fct_exchange_transfers"]
         assert wallets_only["fct_netflow_daily_by_exchange"] != whole["fct_netflow_daily_by_exchange"]
+        # what the second hop is for: the fetched folder shows the deposit addresses, the wallets alone do not
+        inferred = {name: deposit_addresses(db) for name, db in dbs.items()}
+        assert inferred["fetched"] == inferred["whole_etherscan"] == inferred["whole_etl"]
+        assert inferred["fetched"] and inferred["fetched"] <= set(history.deposit_addresses.items())
+        assert inferred["wallets_only"] == set()
     else:
         assert_same_marts(wallets_only, whole)

@@ -86,6 +86,7 @@ class Wallet:
     address: str  # lowercase
     exchange: str
     name: str
+    kind: str = "wallet"  # a label row's kind: wallet, or deposit (a deposit address given in the label file)
 
 
 def resolve_token(token: str, chain: str) -> Token:
@@ -114,7 +115,8 @@ def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Walle
                                "0x followed by 40 hex digits")
         address = address.lower()
         name = row.get("wallet") or row.get("name_tag") or address
-        wallets.setdefault(address, Wallet(address, row["exchange"], name))
+        kind = (row.get("kind") or "wallet").lower()
+        wallets.setdefault(address, Wallet(address, row["exchange"], name, kind))
     if not wallets:
         extra = " labelled seed_project" if which == "seed" else ""
         raise CexflowError(f"--labels {labels_csv}: no wallets{extra} for chain {chain}")
@@ -578,17 +580,20 @@ class SecondHopSummary:
         return self.candidates[self.max_addresses:]
 
 
-def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_address: str) -> list[Candidate]:
+def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_address: str,
+                          given_deposits: frozenset[str] = frozenset()) -> list[Candidate]:
     """The senders into labelled wallets in hop 1's `files` that are not labelled themselves (`labelled`:
     address -> exchange, every label of the chain), busiest first: the most tokens sent into labelled wallets,
-    then the most transfers, then the address. Never the zero address (mints) or the token's contract."""
+    then the most transfers, then the address. Never the zero address (mints) or the token's contract; a
+    sender into a deposit address given in the labels (`given_deposits`) is a depositor, not a candidate."""
     sent: dict[str, list] = {}
     never = {ZERO_ADDRESS, token_address.lower()}
     for path in files:
         with open(path, newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 sender, receiver = row["from"].lower(), row["to"].lower()
-                if receiver not in labelled or sender in labelled or sender in never:
+                if (receiver not in labelled or receiver in given_deposits or sender in labelled
+                        or sender in never):
                     continue
                 totals = sent.setdefault(sender, [0, 0, set()])
                 totals[0] += int(row["value"])
@@ -625,7 +630,8 @@ def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, walle
     out_dir.mkdir(parents=True, exist_ok=True)
     reporter = reporter or Reporter()
     exchange_of = {wallet.address: wallet.exchange for wallet in labelled}
-    candidates = second_hop_candidates(wallet_files, exchange_of, token.address)
+    given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
+    candidates = second_hop_candidates(wallet_files, exchange_of, token.address, given_deposits)
     decimals = token.decimals if token.decimals is not None else _file_decimals(wallet_files)
     summary = SecondHopSummary(FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates,
                                max_addresses, decimals, start, end)

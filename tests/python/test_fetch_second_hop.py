@@ -269,6 +269,18 @@ def test_candidates_are_unlabelled_senders_busiest_first(tmp_path):
         (addr("b"), 7, 2, ("binance", "kraken")),
         *sorted([(addr("a"), 7, 1, ("binance",)), (addr("c"), 7, 1, ("binance",))]),
     ]
+    # kraken hot given as a deposit address (kind deposit): b's transfer into it is a deposit, b a depositor
+    got = fetch.second_hop_candidates([path], exchange_of, LPT, frozenset({KRAKEN_HOT.address}))
+    assert [(c.address, c.sent_raw, c.transfers) for c in got] == [
+        *sorted([(addr("a"), 7, 1), (addr("c"), 7, 1)]), (addr("b"), 3, 1)]
+
+
+def test_a_deposit_address_given_in_the_labels_is_fetched_as_a_wallet_and_its_depositors_are_not(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,exchange,kind\n"
+                      f"{BINANCE_HOT.address},binance,\n{addr('given')},binance,deposit\n")
+    wallets = fetch.load_wallets(labels, "ethereum")
+    assert [(w.address, w.kind) for w in wallets] == [(BINANCE_HOT.address, "wallet"), (addr("given"), "deposit")]
 
 
 def test_faults_in_the_second_hop_are_retried_and_nothing_is_lost(history, serve, tmp_path):

@@ -10,7 +10,9 @@
 -- Never a labelled address (of any exchange, wallet or deposit), the zero address or a token contract of the
 -- build. Empty with var deposit_inference false. A table: the classification reads it for every model of the
 -- flows, and the transfers are scanned twice here (who sends where; the candidates' own transfers), not per model.
-{{ config(materialized='table') }}
+-- Before it is rebuilt, its version of the last build is kept as int_exchange_addresses_inferred_previous, from which
+-- an incremental run finds the transfers of earlier runs whose class it changes (macros/runs.sql).
+{{ config(materialized='table', pre_hook="{{ cexflow.keep_previous_version(this) }}") }}
 {%- set inference = var('deposit_inference') in [true, 'true', 'True', 1] %}
 {%- set tolerance = var('deposit_amount_tolerance') %}
 
@@ -129,13 +131,19 @@ candidate_transfers as (
         transfers.transferred_at,
         transfers.block_number,
         coalesce(transfers.log_index, -1) as log_index,
-        transfers.amount
+        transfers.amount,
+        -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
+        coalesce(directions.direction = 'in' and own_wallets.exchange = candidates.exchange, false)
+            as is_from_own_exchange
     from transfers
     cross join directions
     inner join candidates
         on transfers.chain = candidates.chain
         and candidates.address
             = case when directions.direction = 'in' then transfers.to_address else transfers.from_address end
+    left join labelled_wallets as own_wallets
+        on transfers.chain = own_wallets.chain
+        and transfers.from_address = own_wallets.wallet_address
 ),
 
 transfers_in_sweep_batches as (
@@ -182,6 +190,7 @@ sweep_batches as (
         coalesce(sum(case when direction = 'in' then amount end), 0) as received,
         coalesce(sum(case when direction = 'out' then amount end), 0) as swept,
         coalesce(sum(case when direction = 'in' and is_overdue then amount end), 0) as received_overdue,
+        sum(case when is_from_own_exchange then 1 else 0 end) as n_from_own_exchange,
         sum(case when direction = 'out' then 1 else 0 end) as n_sweeps,
         max(case when direction = 'out' then transferred_at end) as swept_at,
         -- the batch's oldest receipt that is not dust (more than the tolerance of the batch's receipts)
@@ -202,6 +211,7 @@ token_evidence as (
         sum(case when n_sweeps > 0 then received else 0 end) as received_until_last_sweep,
         -- received after the last sweep and overdue: what it kept rather than forward
         sum(case when n_sweeps = 0 then received_overdue else 0 end) as kept_overdue,
+        sum(n_from_own_exchange) as n_from_own_exchange,
         sum(received) as received,
         sum(swept) as swept,
         sum(n_sweeps) as n_sweeps,
@@ -217,12 +227,13 @@ token_evidence as (
 token_evidence_checked as (
     select
         *,
-        n_sweeps = 0
+        n_from_own_exchange = 0
+        and (n_sweeps = 0
         or (received_until_last_sweep > 0
             and swept >= (1 - {{ tolerance }}) * received_until_last_sweep
             and swept <= received_until_last_sweep
             and kept_overdue <= {{ tolerance }} * received_until_last_sweep
-            and coalesce(longest_sweep_seconds, 0) <= {{ var('deposit_sweep_max_hours') }} * 3600)
+            and coalesce(longest_sweep_seconds, 0) <= {{ var('deposit_sweep_max_hours') }} * 3600))
             as sweeps_match
     from token_evidence
 ),

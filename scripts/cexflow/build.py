@@ -131,6 +131,7 @@ class BuildSummary:
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
     prices: str = ""  # the USD line, when the build read prices (prices_line)
+    deposits: str = ""  # the deposit addresses line (deposits_line)
     tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
 
     def lines(self) -> list[str]:
@@ -147,7 +148,7 @@ class BuildSummary:
                 f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
                 f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
             ]
-        return body + [line for line in (self.reserve, self.prices, self.mode) if line] + [
+        return body + [line for line in (self.deposits, self.reserve, self.prices, self.mode) if line] + [
             f"warning: {warning}" for warning in self.warnings]
 
 
@@ -305,6 +306,34 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
                                        r["n_exchange_transfers"], r["n_series"], r["n_anomalies"])
                           for r in with_data]
     return summary
+
+
+def deposits_line(rows: list[dict], inference: bool) -> str:
+    """The summary's line on deposit addresses (rpt_build_summary's rows): how many were inferred, how much inflow
+    counts at them, and how much came from senders whose own receipts are not in the inputs (a fetch of the
+    labelled wallets only): if those are deposit addresses, the build could count their inflow only at the sweep."""
+    if not inference:
+        return "deposit inference off (--no-deposit-inference): inflow counted where the labelled wallets receive it"
+    per_chain = {r["chain"]: r for r in rows}
+    found = sum(r["n_deposit_addresses_inferred"] for r in per_chain.values())
+    consolidation = sum(r["n_consolidation_wallets_inferred"] for r in per_chain.values())
+    parts = [f"deposit addresses: {found:,} inferred" + (
+        f" and {consolidation:,} consolidation wallet(s)" if consolidation else "") + " (dim_exchange_addresses)"]
+    for r in rows:
+        inflow = r["inflow"] or 0
+        if not inflow:
+            continue
+        label = f"{r['symbol'] or r['token_address']} on {r['chain']}: " if len(rows) > 1 else ""
+        at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
+        text = (f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit "
+                "addresses")
+        if unseen:
+            text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
+                     f"{r['n_unseen_senders']:,} sender(s) whose own receipts are not in the inputs: counted at "
+                     "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
+                     "second hop)")
+        parts.append(text)
+    return "\n".join(parts)
 
 
 def reserve_line(con) -> str:
@@ -530,6 +559,10 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir)
+    from cexflow.db import connect_spark, token_summaries
+
+    with connect_spark(spark_dir) as con:
+        summary.deposits = deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
         "" if with_tests else ", no tests")
     return summary
@@ -546,6 +579,7 @@ def build(options: BuildOptions) -> BuildSummary:
     db.parent.mkdir(parents=True, exist_ok=True)
     if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
         summary = summarize(db)
+        summary.deposits = deposits_from(db, dbt_vars)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         summary.ran_dbt = False
@@ -561,10 +595,19 @@ def build(options: BuildOptions) -> BuildSummary:
                 progress=progress)
         record_build(work, dbt_vars)
         summary = summarize(work)
+        summary.deposits = deposits_from(work, dbt_vars)
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
     summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     return summary
+
+
+def deposits_from(db: Path, dbt_vars: dict) -> str:
+    """deposits_line of the marts in the DuckDB file `db`."""
+    from cexflow.db import connect, token_summaries
+
+    with connect(db) as con:
+        return deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:

@@ -317,7 +317,7 @@ def _date(text: str) -> dt.date:
 
 def fetch_arguments(parser: argparse.ArgumentParser) -> None:
     from cexflow.etherscan import CHAIN_IDS
-    from cexflow.fetch import MAX_PAGE_SIZE, WALLET_CHOICES, FetchOptions
+    from cexflow.fetch import DEFAULT_HOP_MAX_ADDRESSES, MAX_PAGE_SIZE, WALLET_CHOICES, FetchOptions
 
     default = {f.name: f.default for f in dataclasses.fields(FetchOptions)}
     defaults = project_vars()
@@ -345,6 +345,17 @@ def fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wallets", choices=WALLET_CHOICES,
                         help="all labelled wallets of the chain (default), or only those whose label_source "
                              "says seed_project (the seed project's 13 wallets)")
+    hop = parser.add_argument_group(
+        "second hop", "the transfers of the unlabelled addresses that sent into labelled wallets (deposit "
+                      "addresses sweeping, mostly), so that the deposits into them are in the files too")
+    hop.add_argument("--second-hop", action=argparse.BooleanOptionalAction, default=None,
+                     help="after the labelled wallets, fetch the transfers of the addresses that sent into them, "
+                          "same range, same folder, files hop2_<address>_<start>_<end>.csv (default: on; "
+                          "--no-second-hop for the labelled wallets only)")
+    hop.add_argument("--hop-max-addresses", type=int, metavar="N",
+                     help="the second hop fetches at most N addresses, those that sent the most tokens into "
+                          f"labelled wallets first, and says what it left out (default: {DEFAULT_HOP_MAX_ADDRESSES}"
+                          ": about one call each)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="transfers' folder (default: data/raw/etherscan/<chain>/<token>/ in the project)")
     parser.add_argument("--balances-out", type=Path, metavar="CSV",

@@ -344,6 +344,7 @@ class Wallet:
     address: str  # lowercase
     exchange: str
     name: str  # the label's wallet or name_tag, else the address
+    kind: str = "wallet"  # a label row's kind: wallet, or deposit (a deposit address given in the label file)
 
 
 @dataclass(frozen=True)

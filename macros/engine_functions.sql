@@ -282,3 +282,12 @@
 {% macro duckdb__sum_of_top_n(amount, n, condition, rank_column) %}
     list_reduce(max({{ amount }}, {{ n }}) filter (where {{ condition }}), (x, y) -> x + y)
 {% endmacro %}
+
+{#- Seconds since 1970-01-01 UTC of a timestamp (the transfers' times are UTC), as a whole number. -#}
+{% macro epoch_seconds(timestamp_expr) %}
+    {{ return(adapter.dispatch('epoch_seconds', 'cexflow')(timestamp_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__epoch_seconds(timestamp_expr) %}
+    cast(epoch({{ timestamp_expr }}) as bigint)
+{% endmacro %}

@@ -57,6 +57,13 @@ class BuildOptions:
     min_active_days: int | None = None
     no_materiality: bool = False
     top_k: int | None = None  # var topk_days
+    # deposit addresses (docs/deposit_addresses.md): inference on or off (var deposit_inference; False is
+    # --no-deposit-inference), and the rule's settings, None: the var of dbt_project.yml
+    deposit_inference: bool = True
+    deposit_sweep_max_hours: float | None = None
+    deposit_amount_tolerance: float | None = None
+    deposit_consolidation_min_sources: int | None = None
+    deposit_consolidation_min_share: float | None = None
     full_refresh: bool = False
     full_check: bool = False
     verbose: bool = False  # show the dbt command and dbt's own output
@@ -80,6 +87,24 @@ class BuildOptions:
             raise CexflowError(f"--top-k {self.top_k}: must be at least 1")
         if self.decimals is not None and not 0 <= self.decimals <= 77:
             raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
+        if self.deposit_inference is None:  # the CLI's flag not given
+            object.__setattr__(self, "deposit_inference", True)
+        for name, low, high in DEPOSIT_SETTINGS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise CexflowError(f"{flag} {value!r}: must be a number from {low} to {high}")
+
+
+# the settings of the deposit address rule: BuildOptions field (= dbt var), lowest and highest value
+DEPOSIT_SETTINGS = (
+    ("deposit_sweep_max_hours", 0, 24 * 366),
+    ("deposit_amount_tolerance", 0, 1),
+    ("deposit_consolidation_min_sources", 1, 10**9),
+    ("deposit_consolidation_min_share", 0, 1),
+)
 
 
 TARGETS = ("duckdb", "spark")
@@ -106,6 +131,7 @@ class BuildSummary:
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
     prices: str = ""  # the USD line, when the build read prices (prices_line)
+    deposits: str = ""  # the deposit addresses line (deposits_line)
     tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
 
     def lines(self) -> list[str]:
@@ -122,7 +148,7 @@ class BuildSummary:
                 f"{self.days:,} days ({period}), {self.exchange_transfers:,} transfers touch labelled exchange wallets",
                 f"{self.anomalies:,} anomalies ({self.method}) in {self.series:,} series; marts in {self.db}",
             ]
-        return body + [line for line in (self.reserve, self.prices, self.mode) if line] + [
+        return body + [line for line in (self.deposits, self.reserve, self.prices, self.mode) if line] + [
             f"warning: {warning}" for warning in self.warnings]
 
 
@@ -172,6 +198,10 @@ def build_vars(options: BuildOptions) -> dict:
     else:
         dbt_vars.update(chain=default_chain, token=[t.address for t in tokens], token_decimals=options.decimals)
     dbt_vars.update(topk_days=options.top_k or defaults["topk_days"])
+    dbt_vars["deposit_inference"] = bool(options.deposit_inference)
+    for name, _, _ in DEPOSIT_SETTINGS:
+        value = getattr(options, name)
+        dbt_vars[name] = defaults[name] if value is None else value
     dbt_vars.update(anomaly)
     return dbt_vars
 
@@ -278,6 +308,34 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
     return summary
 
 
+def deposits_line(rows: list[dict], inference: bool) -> str:
+    """The summary's line on deposit addresses (rpt_build_summary's rows): how many were inferred, how much inflow
+    counts at them, and how much came from senders whose own receipts are not in the inputs (a fetch of the
+    labelled wallets only): if those are deposit addresses, the build could count their inflow only at the sweep."""
+    if not inference:
+        return "deposit inference off (--no-deposit-inference): inflow counted where the labelled wallets receive it"
+    per_chain = {r["chain"]: r for r in rows}
+    found = sum(r["n_deposit_addresses_inferred"] for r in per_chain.values())
+    consolidation = sum(r["n_consolidation_wallets_inferred"] for r in per_chain.values())
+    parts = [f"deposit addresses: {found:,} inferred" + (
+        f" and {consolidation:,} consolidation wallet(s)" if consolidation else "") + " (dim_exchange_addresses)"]
+    for r in rows:
+        inflow = r["inflow"] or 0
+        if not inflow:
+            continue
+        label = f"{r['symbol'] or r['token_address']} on {r['chain']}: " if len(rows) > 1 else ""
+        at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
+        text = (f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit "
+                "addresses")
+        if unseen:
+            text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
+                     f"{r['n_unseen_senders']:,} sender(s) whose own receipts are not in the inputs: counted at "
+                     "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
+                     "second hop)")
+        parts.append(text)
+    return "\n".join(parts)
+
+
 def reserve_line(con) -> str:
     """The summary's line on the exchange reserve ("" when the build had no usable or rejected balances row):
     the exchanges with a reserve, those it stays unknown for, the wallets without an anchor."""
@@ -359,13 +417,15 @@ def code_fingerprint() -> str:
 
 
 def loaded_parameters(dbt_vars: dict) -> str:
-    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code."""
+    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code, and the
+    deposit address rule (which decides the class of every transfer)."""
     side_files = dbt_vars["labels_files"] + dbt_vars["ethereum_etl_blocks_files"]
     return json.dumps({
         "chain": dbt_vars["chain"], "token": dbt_vars["token"], "decimals": dbt_vars["token_decimals"],
         "labels": {f: file_fingerprint(f) for f in dbt_vars["labels_files"]},
         "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
         "side_files": len(side_files), "code": code_fingerprint(),
+        "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
     }, sort_keys=True)
 
 
@@ -499,6 +559,10 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     if hive_catalog():
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir)
+    from cexflow.db import connect_spark, token_summaries
+
+    with connect_spark(spark_dir) as con:
+        summary.deposits = deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
         "" if with_tests else ", no tests")
     return summary
@@ -515,6 +579,7 @@ def build(options: BuildOptions) -> BuildSummary:
     db.parent.mkdir(parents=True, exist_ok=True)
     if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
         summary = summarize(db)
+        summary.deposits = deposits_from(db, dbt_vars)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         summary.ran_dbt = False
@@ -530,10 +595,19 @@ def build(options: BuildOptions) -> BuildSummary:
                 progress=progress)
         record_build(work, dbt_vars)
         summary = summarize(work)
+        summary.deposits = deposits_from(work, dbt_vars)
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
     summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     return summary
+
+
+def deposits_from(db: Path, dbt_vars: dict) -> str:
+    """deposits_line of the marts in the DuckDB file `db`."""
+    from cexflow.db import connect, token_summaries
+
+    with connect(db) as con:
+        return deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:

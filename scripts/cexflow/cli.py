@@ -142,6 +142,16 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: an anomaly must be material too)")
     g.add_argument("--top-k", type=int, metavar="K",
                    help=f"days per series in the top-k table (default: {defaults['topk_days']})")
+    g.add_argument("--no-deposit-inference", dest="deposit_inference", action="store_false", default=None,
+                   help="deposit addresses from label files only (kind deposit): inflow counted where the labelled "
+                        "wallets receive it, the view before inference (default: deposit addresses inferred from "
+                        "the transfers, a deposit counted at the deposit address: docs/deposit_addresses.md)")
+    g.add_argument("--deposit-sweep-max-hours", type=float, metavar="HOURS",
+                   help="a deposit address sweeps what it received within this many hours (default: "
+                        f"{defaults['deposit_sweep_max_hours']})")
+    g.add_argument("--deposit-amount-tolerance", type=float, metavar="FRACTION",
+                   help="what a deposit address sweeps matches what it received within this fraction (default: "
+                        f"{defaults['deposit_amount_tolerance']})")
     g.add_argument("--full-refresh", action="store_true",
                    help="rebuild everything from the inputs (by default a build of an existing database reads "
                         "only new input files, and rebuilds in full when anything else changed)")

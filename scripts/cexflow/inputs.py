@@ -278,7 +278,15 @@ def label_rows(path: Path) -> Iterator[dict[str, str]]:
             )
         if not row.get("exchange"):
             raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+        kind = row.get("kind", "").lower()
+        if kind not in LABEL_KINDS:
+            raise CexflowError(f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
+                               f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)")
         yield row
+
+
+# a label row's kind: a wallet of the exchange (empty: the default) or a deposit address of it, taken as given
+LABEL_KINDS = ("", "wallet", "deposit")
 
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:

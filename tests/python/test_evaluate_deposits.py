@@ -194,6 +194,8 @@ def test_quick_evaluation_meets_the_targets_with_inference(quick):
     assert s["recall"] >= ev.TARGET_RECALL and s["precision"] >= ev.TARGET_PRECISION
     assert s["error"] <= ev.TARGET_INFLOW_ERROR
     assert s["on_day"] == s["whales"]
+    # the default anomaly detection flags each whale's exchange on the day of the deposit, not the sweep's
+    assert s["flag_its_day"] == s["whales"]
 
 
 def test_quick_evaluation_without_inference_is_todays_view(quick):

@@ -81,12 +81,9 @@ select * from {{ flow_legs }}
         {#- Spark: a parquet table, as the models' (a CTAS without USING would be a Hive text table) -#}
         {% set create = 'create table ' ~ previous ~ (' using parquet' if target.type == 'spark' else '') ~ ' as ' %}
         {% do run_query('drop table if exists ' ~ previous) %}
+        {#- a first build has none: nothing reads it before an incremental run, which follows a build -#}
         {% if load_relation(relation) is not none %}
             {% do run_query(create ~ 'select chain, address, exchange, address_kind from ' ~ relation) %}
-        {% else %}
-            {% do run_query(create ~ 'select cast(null as ' ~ dbt.type_string() ~ ') as chain, '
-                            ~ 'cast(null as ' ~ dbt.type_string() ~ ') as address, cast(null as ' ~ dbt.type_string()
-                            ~ ') as exchange, cast(null as ' ~ dbt.type_string() ~ ') as address_kind where 1 = 0') %}
         {% endif %}
     {% endif %}
     select 1

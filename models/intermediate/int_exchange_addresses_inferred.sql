@@ -173,7 +173,8 @@ candidate_transfers_overdue as (
 transfers_with_batch_receipts as (
     select
         *,
-        sum(case when direction = 'in' then amount end) over (
+        -- in double: it only sorts dust out (an exact sum could pass DECIMAL(38,18))
+        sum(case when direction = 'in' then cast(amount as double) end) over (
             partition by chain, address, token_address, sweep_batch
         ) as batch_received
     from candidate_transfers_overdue
@@ -187,14 +188,17 @@ sweep_batches as (
         forwarded_to,
         token_address,
         sweep_batch,
-        coalesce(sum(case when direction = 'in' then amount end), 0) as received,
-        coalesce(sum(case when direction = 'out' then amount end), 0) as swept,
-        coalesce(sum(case when direction = 'in' and is_overdue then amount end), 0) as received_overdue,
+        -- exact sums, NULL past DECIMAL(38,18) (then no check passes)
+        {{ cexflow.decimal_in_range("sum(case when direction = 'in' then amount else 0 end)") }} as received,
+        {{ cexflow.decimal_in_range("sum(case when direction = 'out' then amount else 0 end)") }} as swept,
+        {{ cexflow.decimal_in_range("sum(case when direction = 'in' and is_overdue then amount else 0 end)") }}
+            as received_overdue,
         sum(case when is_from_own_exchange then 1 else 0 end) as n_from_own_exchange,
         sum(case when direction = 'out' then 1 else 0 end) as n_sweeps,
         max(case when direction = 'out' then transferred_at end) as swept_at,
         -- the batch's oldest receipt that is not dust (more than the tolerance of the batch's receipts)
-        min(case when direction = 'in' and amount > {{ tolerance }} * batch_received then transferred_at end)
+        min(case when direction = 'in' and cast(amount as double) > {{ tolerance }} * batch_received
+            then transferred_at end)
             as oldest_receipt_at
     from transfers_with_batch_receipts
     group by chain, address, exchange, forwarded_to, token_address, sweep_batch
@@ -208,12 +212,13 @@ token_evidence as (
         exchange,
         forwarded_to,
         token_address,
-        sum(case when n_sweeps > 0 then received else 0 end) as received_until_last_sweep,
+        {{ cexflow.decimal_in_range('sum(case when n_sweeps > 0 then received else 0 end)') }}
+            as received_until_last_sweep,
         -- received after the last sweep and overdue: what it kept rather than forward
-        sum(case when n_sweeps = 0 then received_overdue else 0 end) as kept_overdue,
+        {{ cexflow.decimal_in_range('sum(case when n_sweeps = 0 then received_overdue else 0 end)') }} as kept_overdue,
         sum(n_from_own_exchange) as n_from_own_exchange,
-        sum(received) as received,
-        sum(swept) as swept,
+        {{ cexflow.decimal_in_range('sum(received)') }} as received,
+        {{ cexflow.decimal_in_range('sum(swept)') }} as swept,
         sum(n_sweeps) as n_sweeps,
         min(swept_at) as first_sweep_at,
         max(swept_at) as last_sweep_at,
@@ -230,9 +235,10 @@ token_evidence_checked as (
         n_from_own_exchange = 0
         and (n_sweeps = 0
         or (received_until_last_sweep > 0
-            and swept >= (1 - {{ tolerance }}) * received_until_last_sweep
+            -- the tolerance in double: an approximate test, where exactness buys nothing
+            and cast(swept as double) >= (1 - {{ tolerance }}) * cast(received_until_last_sweep as double)
             and swept <= received_until_last_sweep
-            and kept_overdue <= {{ tolerance }} * received_until_last_sweep
+            and cast(kept_overdue as double) <= {{ tolerance }} * cast(received_until_last_sweep as double)
             and coalesce(longest_sweep_seconds, 0) <= {{ var('deposit_sweep_max_hours') }} * 3600))
             as sweeps_match
     from token_evidence
@@ -249,8 +255,8 @@ candidate_evidence as (
         max(last_sweep_at) as last_sweep_at,
         cast(sum(n_sweeps) as bigint) as n_sweeps,
         cast(count(case when n_sweeps > 0 then 1 end) as bigint) as n_tokens_swept,
-        sum(received) as amount_received,
-        sum(swept) as amount_swept,
+        {{ cexflow.decimal_in_range('sum(received)') }} as amount_received,
+        {{ cexflow.decimal_in_range('sum(swept)') }} as amount_swept,
         max(longest_sweep_seconds) as longest_sweep_seconds,
         min(case when sweeps_match then 1 else 0 end) = 1 as sweeps_match
     from token_evidence_checked
@@ -263,7 +269,7 @@ sources_of_forwarders as (
         chain,
         forwarded_to as address,
         count(*) as n_sources,
-        sum(amount_swept) as amount_from_sources
+        sum(cast(amount_swept as double)) as amount_from_sources
     from candidate_evidence
     where forwarded_to is not null
         and sweeps_match
@@ -282,7 +288,7 @@ consolidation_wallets as (
     where candidate_evidence.forwarded_to is null
         and sources_of_forwarders.n_sources >= {{ var('deposit_consolidation_min_sources') }}
         and sources_of_forwarders.amount_from_sources
-            >= {{ var('deposit_consolidation_min_share') }} * candidate_evidence.amount_received
+            >= {{ var('deposit_consolidation_min_share') }} * cast(candidate_evidence.amount_received as double)
 ),
 
 classified_candidates as (

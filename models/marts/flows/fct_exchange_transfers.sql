@@ -76,13 +76,14 @@ final as (
         to_exchange,
         from_wallet,
         to_wallet,
-        from_address_kind,
-        to_address_kind,
         flow_type,
         amount,
         source_file,
         line_number as source_line_number,
         n_source_rows,
+        -- wallet or deposit (dim_exchange_addresses) of each side, NULL outside the exchanges
+        from_address_kind,
+        to_address_kind,
         '{{ invocation_id }}' as loaded_in_run
     from written
 )

@@ -524,7 +524,7 @@ def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, walle
     summary = SecondHopSummary(FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates,
                                max_addresses, decimals, start, end)
     wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
-    with _DirLock(out_dir):
+    with _folder_lock(out_dir):
         run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
         try:
             run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)

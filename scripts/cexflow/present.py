@@ -117,11 +117,6 @@ def project_path(value) -> str:
         return str(path)
 
 
-def md_cell(value) -> str:
-    """Text shown as typed in Markdown, a table cell included (escape.markdown)."""
-    return escape.markdown(value)
-
-
 def _markdown_output(value) -> str:
     """Every `{{ ... }}` of the Markdown templates: text from outside is escaped (escape.markdown), whatever the
     template; what the package wrote as Markdown (escape.Markdown: the number filters, the `md` and `code`
@@ -156,7 +151,7 @@ def template_environment(kind: str = "markdown") -> jinja2.Environment:
         finalize=_markdown_output if kind == "markdown" else None,
     )
     filters = dict(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio, plural=plural,
-                   md=md_cell, code=escape.markdown_code, url=escape.url, exact=fmt_amount_exact)
+                   md=escape.markdown, code=escape.markdown_code, url=escape.url, exact=fmt_amount_exact)
     if kind == "markdown":
         filters = {name: _as_markdown(function) for name, function in filters.items()}
     env.filters.update(filters, path=project_path)

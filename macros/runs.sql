@@ -46,13 +46,17 @@
     and given as constants, which lets the scan of the transfers skip the row groups of other days (a join
     with the days' query scans them all: 0.6 s of 3.2 million rows, for each model, against none); more than
     max_listed_days of them are joined instead. `reclassified` (transfers_reclassified_by_this_run, or none):
-    transfers of earlier runs whose class this run changed, whose days are recomputed too. -#}
+    transfers of earlier runs whose class this run changed, whose days are recomputed too. The days are read only
+    when the model runs (dbt run or build): `dbt compile` and `dbt docs generate` compile it against the
+    database as it is, where the tables the run's earlier models and pre-hooks make (reclassified's
+    <inferred>_previous, none after a first build) need not exist; they get the join. -#}
 {% macro flow_legs_of_this_run(flow_legs, transfer_rows, reclassified=none, max_listed_days=400) %}
 {% if is_incremental() %}
 {% set days_sql = cexflow.flow_dates_of_this_run(transfer_rows) ~ (
     ' union select flow_date from (' ~ reclassified ~ ') as reclassified_transfers' if reclassified else '') %}
-{% set days = run_query('select distinct flow_date from (' ~ days_sql ~ ') as days order by 1').columns[0].values() | list if execute else [] %}
-{% if execute and days | length <= max_listed_days %}
+{% set running = execute and flags.WHICH in ('run', 'build') %}
+{% set days = run_query('select distinct flow_date from (' ~ days_sql ~ ') as days order by 1').columns[0].values() | list if running else [] %}
+{% if running and days | length <= max_listed_days %}
 select flow_legs.*
 from {{ flow_legs }} as flow_legs
 where {% if days %}flow_legs.flow_date in (

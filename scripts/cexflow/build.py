@@ -317,15 +317,14 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
     return summary
 
 
-def deposits_line(rows: list[dict], inference: bool) -> str:
-    """The summary's line on deposit addresses (rpt_build_summary's rows): how many were inferred, how much inflow
-    counts at them, and how much came from senders whose own receipts are not in the inputs (a fetch of the
-    labelled wallets only): if those are deposit addresses, the build could count their inflow only at the sweep."""
+def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
+    """The summary's line on deposit addresses (rpt_build_summary's rows, rpt_build_totals' row): how many were
+    inferred, how much inflow counts at them, and how much came from senders whose own receipts are not in the
+    inputs (a fetch of the labelled wallets only): if those are deposit addresses, the build could count their
+    inflow only at the sweep."""
     if not inference:
         return "deposit inference off (--no-deposit-inference): inflow counted where the labelled wallets receive it"
-    per_chain = {r["chain"]: r for r in rows}
-    found = sum(r["n_deposit_addresses_inferred"] for r in per_chain.values())
-    consolidation = sum(r["n_consolidation_wallets_inferred"] for r in per_chain.values())
+    found, consolidation = totals["n_deposit_addresses_inferred"], totals["n_consolidation_wallets_inferred"]
     parts = [f"{plural(found, 'deposit address')} inferred" + (
         f" and {plural(consolidation, 'consolidation wallet')}" if consolidation else "") + " (dim_exchange_addresses)"]
     for r in rows:
@@ -611,10 +610,10 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir, dbt_vars["zscore_method"])
-    from cexflow.db import connect_spark, token_summaries
+    from cexflow.db import connect_spark
 
     with connect_spark(spark_dir) as con:
-        summary.deposits = deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
+        summary.deposits = deposits_of(con, dbt_vars["deposit_inference"])
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on {where} ({reason})" + (
         "" if with_tests else ", no tests")
     summary.changed = changed
@@ -670,10 +669,17 @@ def build(options: BuildOptions) -> BuildSummary:
 
 def deposits_from(db: Path, dbt_vars: dict) -> str:
     """deposits_line of the marts in the DuckDB file `db`."""
-    from cexflow.db import connect, token_summaries
+    from cexflow.db import connect
 
     with connect(db) as con:
-        return deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
+        return deposits_of(con, dbt_vars["deposit_inference"])
+
+
+def deposits_of(con, inference: bool) -> str:
+    """deposits_line of the marts on a DuckDB connection (a database, or the views of a Spark warehouse)."""
+    from cexflow.db import build_totals, token_summaries
+
+    return deposits_line(token_summaries(con), build_totals(con), inference)
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:

@@ -132,15 +132,10 @@ def classify_csv(path: Path) -> str:
 
 
 def parquet_columns(path: Path) -> list[str]:
-    """The column names (lower case) of a Parquet file, from its footer."""
-    import duckdb
+    """The column names (lower case) of a Parquet file, from its footer (db.py reads it)."""
+    from cexflow.db import parquet_column_names
 
-    try:
-        with duckdb.connect() as con:
-            rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
-    except duckdb.Error as exc:
-        raise CexflowError(f"{path}: cannot read it as Parquet: {str(exc).splitlines()[0]}") from None
-    return [name.lower() for name, *_ in rows]
+    return parquet_column_names(path)
 
 
 def classify_parquet(path: Path) -> str:
@@ -274,6 +269,14 @@ def label_files(patterns: list[str]) -> list[str]:
         for _ in label_rows(path):
             pass
     return [str(p) for p in paths]
+
+
+def etherscan_csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of an Etherscan-format transfers CSV (as cexflow fetch writes it: from, to, value, tokenDecimal,
+    ...), as dicts: what fetch's second hop reads of the first hop's files. The build reads these files in
+    dbt; this is the package's one reader of them, beside the label files'."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        yield from csv.DictReader(fh)
 
 
 def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:

@@ -187,6 +187,13 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--deposit-amount-tolerance", type=float, metavar="FRACTION",
                    help="what a deposit address sweeps matches what it received within this fraction (default: "
                         f"{defaults['deposit_amount_tolerance']})")
+    g.add_argument("--deposit-consolidation-min-sources", type=int, metavar="N",
+                   help="an unlabelled address that forwards only to one exchange's wallets is that exchange's "
+                        "consolidation wallet when at least N deposit-like addresses sweep into it (default: "
+                        f"{defaults['deposit_consolidation_min_sources']})")
+    g.add_argument("--deposit-consolidation-min-share", type=float, metavar="FRACTION",
+                   help="... and their sweeps bring at least this fraction of what it received (default: "
+                        f"{defaults['deposit_consolidation_min_share']})")
     g.add_argument("--full-refresh", action="store_true",
                    help="rebuild everything from the inputs (by default a build of an existing database reads "
                         "only new input files, and rebuilds in full when anything else changed)")

@@ -477,16 +477,14 @@ def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_add
     sent: dict[str, list] = {}
     never = {ZERO_ADDRESS, token_address.lower()}
     for path in files:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                sender, receiver = row["from"].lower(), row["to"].lower()
-                if (receiver not in labelled or receiver in given_deposits or sender in labelled
-                        or sender in never):
-                    continue
-                totals = sent.setdefault(sender, [0, 0, set()])
-                totals[0] += int(row["value"])
-                totals[1] += 1
-                totals[2].add(labelled[receiver])
+        for row in inputs.etherscan_csv_rows(path):
+            sender, receiver = row["from"].lower(), row["to"].lower()
+            if receiver not in labelled or receiver in given_deposits or sender in labelled or sender in never:
+                continue
+            totals = sent.setdefault(sender, [0, 0, set()])
+            totals[0] += int(row["value"])
+            totals[1] += 1
+            totals[2].add(labelled[receiver])
     candidates = [Candidate(address, raw, n, tuple(sorted(exchanges)))
                   for address, (raw, n, exchanges) in sent.items()]
     return sorted(candidates, key=lambda c: (-c.sent_raw, -c.transfers, c.address))
@@ -494,10 +492,9 @@ def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_add
 
 def _file_decimals(files: list[Path]) -> int | None:
     for path in files:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("tokenDecimal", "").isdigit():
-                    return int(row["tokenDecimal"])
+        for row in inputs.etherscan_csv_rows(path):
+            if row.get("tokenDecimal", "").isdigit():
+                return int(row["tokenDecimal"])
     return None
 
 

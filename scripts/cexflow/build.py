@@ -579,11 +579,13 @@ def hive_catalog(target: str = "spark") -> bool:
     return target == "spark_thrift" or os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
-def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
+def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True,
+                select: list[str] | None = None) -> BuildSummary | None:
     """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
     an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
     docs/scale.md), else in full. Without tests: the seeds and models only
-    (scripts/compare_engines.py --spark-models-only)."""
+    (scripts/compare_engines.py --spark-models-only). With `select` (dbt selectors, scripts/compare_engines.py
+    --spark-select): only those nodes, a part of the marts, so no summary (None) and no record to add to."""
     target = options.target if options.target in SPARK_TARGETS else "spark"
     check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
@@ -591,7 +593,8 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh, target)
     changed = "" if full_refresh else recorded_settings_changes(spark_dir / SPARK_STATE_FILE, dbt_vars)
     full_check = options.full_check
-    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
+    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests) + (
+        ["--select", *select] if select else [])
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
     if not hive_catalog(target):
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
@@ -601,6 +604,8 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
             input_chains=run_vars.get("input_chains"),
             progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check,
                                                                   **log_thresholds()))
+    if select:
+        return None
     where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
     if not spark_tables_here(spark_dir):
         # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here

@@ -282,3 +282,20 @@
 {% macro duckdb__sum_of_top_n(amount, n, condition, rank_column) %}
     list_reduce(max({{ amount }}, {{ n }}) filter (where {{ condition }}), (x, y) -> x + y)
 {% endmacro %}
+
+{#- Seconds since 1970-01-01 UTC of a timestamp (the transfers' times are UTC), as a whole number. -#}
+{% macro epoch_seconds(timestamp_expr) %}
+    {{ return(adapter.dispatch('epoch_seconds', 'cexflow')(timestamp_expr)) }}
+{% endmacro %}
+
+{% macro duckdb__epoch_seconds(timestamp_expr) %}
+    cast(epoch({{ timestamp_expr }}) as bigint)
+{% endmacro %}
+
+{#- The type of a UTC time without a zone, as the transfers' transferred_at: DuckDB's timestamp, Spark's
+    timestamp_ntz (Spark's timestamp has the session's zone). -#}
+{% macro timestamp_type() %}
+    {{ return(adapter.dispatch('timestamp_type', 'cexflow')()) }}
+{% endmacro %}
+
+{% macro duckdb__timestamp_type() %}timestamp{% endmacro %}

@@ -9,7 +9,8 @@ with transfers_by_day as (
         flow_date,
         coalesce(sum(case when flow_type = 'deposit' then amount end), 0) as inflow,
         coalesce(sum(case when flow_type = 'withdrawal' then amount end), 0) as outflow,
-        coalesce(sum(case when flow_type = 'internal' then amount end), 0) as internal_volume,
+        -- a sweep (deposit address into its exchange's wallet) is internal to the exchange, never a flow
+        coalesce(sum(case when flow_type in ('internal', 'sweep') then amount end), 0) as internal_volume,
         coalesce(sum(case when flow_type = 'cross_exchange' then amount end), 0) as cross_exchange_volume
     from {{ ref('fct_exchange_transfers') }}
     group by chain, token_address, flow_date

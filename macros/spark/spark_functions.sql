@@ -135,3 +135,9 @@
     {#- a sum past DECIMAL(38,18) is already NULL here (ansi off) -#}
     {{ sum_expr }}
 {% endmacro %}
+
+{% macro spark__epoch_seconds(timestamp_expr) %}
+    cast(unix_timestamp({{ timestamp_expr }}) as bigint)
+{% endmacro %}
+
+{% macro spark__timestamp_type() %}timestamp_ntz{% endmacro %}

@@ -1,16 +1,19 @@
 -- What the daily sums of int_daily_flows cannot give: per series ('total' or an exchange) and day, the
 -- distinct counterparties of its deposits and withdrawals and the sum of its ten largest deposits. One row
 -- per (flow_date, series) with at least one deposit or withdrawal. An exchange's deposits and withdrawals
--- are its in and out legs other than internal sweeps (a transfer from or to another exchange counts, as in
+-- are its in and out legs other than internal transfers and sweeps (a transfer from or to another exchange counts, as in
 -- its inflow and outflow); the total's are the transfers of flow_type deposit and withdrawal.
 -- Incremental as int_daily_flows: a run recomputes the days of the transfers it wrote.
 {{ config(**cexflow.incremental_by_day_config('flow_date')) }}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
+{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
+    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
 
 with legs as (
-    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows) }}
+    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows, reclassified) }}
 ),
 
 series_kinds as (
@@ -33,7 +36,7 @@ series_legs as (
         legs.amount
     from legs
     cross join series_kinds
-    where legs.flow_type <> 'internal'
+    where legs.flow_type not in ('internal', 'sweep')
         and (series_kinds.series_kind = 'exchange' or legs.flow_type in ('deposit', 'withdrawal'))
 ),
 

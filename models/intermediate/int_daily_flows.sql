@@ -7,9 +7,12 @@
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
+{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
+    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
 
 with legs as (
-    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows) }}
+    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows, reclassified) }}
 ),
 
 daily as (
@@ -20,12 +23,13 @@ daily as (
         exchange,
         wallet,
         wallet_address,
+        address_kind,
         direction,
         flow_type,
         sum(amount) as amount,
         count(*) as n_transfers
     from legs
-    group by chain, token_address, flow_date, exchange, wallet, wallet_address, direction, flow_type
+    group by chain, token_address, flow_date, exchange, wallet, wallet_address, address_kind, direction, flow_type
 )
 
 select * from daily

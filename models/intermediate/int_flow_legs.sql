@@ -1,5 +1,5 @@
--- Each classified transfer split into its legs: an 'in' leg for a labelled receiving wallet and an 'out'
--- leg for a labelled sending wallet. A transfer between two labelled wallets has both legs.
+-- Each classified transfer split into its legs: an 'in' leg for a receiving exchange address (a labelled wallet
+-- or a deposit address) and an 'out' leg for a sending one. A transfer between two of them has both legs.
 -- One row per (transfer_id, direction). The wallet and exchange views are sums of these legs. Read from
 -- int_transfers_classified (the classification written once; fct_exchange_transfers stores the same rows for
 -- its readers, and an intermediate model reads no mart), in one pass over it (a CTE read twice would be
@@ -27,6 +27,8 @@ legs as (
         case when directions.direction = 'in' then transfers.to_wallet else transfers.from_wallet end as wallet,
         case when directions.direction = 'in' then transfers.to_address else transfers.from_address end
             as wallet_address,
+        -- wallet or deposit (a deposit address: its wallet is '<exchange> deposit addresses')
+        case when directions.direction = 'in' then transfers.to_address_kind else transfers.from_address_kind end as address_kind,
         case when directions.direction = 'in' then transfers.from_address else transfers.to_address end
             as counterparty_address,
         case when directions.direction = 'in' then transfers.from_exchange else transfers.to_exchange end

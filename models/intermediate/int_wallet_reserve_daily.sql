@@ -7,13 +7,50 @@
 -- block above a block anchor's block (so the anchor's own day is split at its block) or a day after a date
 -- anchor's day. The legs between the end of d and the anchor are undone, those between the anchor and the
 -- end of d added: an anchor in the past or the future of a day gives its balance alike.
+-- The deposit addresses of an exchange with an anchored wallet (dim_exchange_addresses) are one more row per day,
+-- wallet_address '<exchange> deposit addresses' (is_deposit_addresses): what they received in the data and have
+-- not swept yet, from zero before the data (a date anchor of 0 on 1970-01-01). Deposited but not yet swept
+-- tokens are the exchange's, so its reserve moves at the deposit, as its netflow does, not at the sweep.
 with transfers as (
     select * from {{ ref('int_transfers_classified') }}
 ),
 
-wallet_anchors as (
+balance_anchors as (
     select * from {{ ref('int_balance_anchors_latest') }}
     where kind = 'wallet'
+),
+
+exchange_addresses as (
+    select * from {{ ref('int_exchange_addresses') }}
+),
+
+deposit_address_groups as (
+    select distinct chain, exchange, wallet
+    from exchange_addresses
+    where address_kind = 'deposit'
+),
+
+wallet_anchors as (
+    select
+        chain, token_address, exchange, wallet, wallet_address, balance, anchor_block, anchor_date,
+        false as is_deposit_addresses
+    from balance_anchors
+    union all
+    -- an exchange's deposit addresses, one row, for each token it has an anchored wallet of
+    select distinct
+        anchored_exchanges.chain,
+        anchored_exchanges.token_address,
+        anchored_exchanges.exchange,
+        deposit_address_groups.wallet,
+        deposit_address_groups.wallet as wallet_address,
+        cast(0 as decimal(38, 18)) as balance,
+        cast(null as bigint) as anchor_block,
+        cast('1970-01-01' as date) as anchor_date,
+        true as is_deposit_addresses
+    from balance_anchors as anchored_exchanges
+    inner join deposit_address_groups
+        on anchored_exchanges.chain = deposit_address_groups.chain
+        and anchored_exchanges.exchange = deposit_address_groups.exchange
 ),
 
 calendar as (
@@ -31,7 +68,13 @@ wallet_legs as (
     select
         transfers.chain,
         transfers.token_address,
-        case when directions.sign = 1 then transfers.to_address else transfers.from_address end as wallet_address,
+        -- a deposit address's leg counts for its exchange's deposit addresses as one
+        case
+            when directions.sign = 1 and transfers.to_address_kind = 'deposit' then transfers.to_wallet
+            when directions.sign = 1 then transfers.to_address
+            when transfers.from_address_kind = 'deposit' then transfers.from_wallet
+            else transfers.from_address
+        end as wallet_address,
         transfers.flow_date,
         transfers.block_number,
         case when directions.sign = 1 then transfers.amount else -transfers.amount end as signed_amount
@@ -78,6 +121,7 @@ wallet_days as (
         wallet_anchors.balance as anchor_balance,
         wallet_anchors.anchor_block,
         wallet_anchors.anchor_date,
+        wallet_anchors.is_deposit_addresses,
         coalesce(legs_by_side_of_anchor.after_anchor, 0) as after_anchor,
         coalesce(legs_by_side_of_anchor.not_after_anchor, 0) as not_after_anchor,
         coalesce(legs_by_side_of_anchor.netflow, 0) as netflow
@@ -115,7 +159,8 @@ balances as (
         cast(netflow as decimal(38, 18)) as netflow,
         anchor_balance,
         anchor_block,
-        anchor_date
+        anchor_date,
+        is_deposit_addresses
     from wallet_days
 )
 

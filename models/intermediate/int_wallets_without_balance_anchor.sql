@@ -1,6 +1,6 @@
 -- One row per labelled wallet that moved tokens in the data and has no usable balance anchor (var
 -- balances_files): the wallets whose exchange's reserve fct_exchange_reserve_daily leaves unknown rather than
--- guess. Without any balances file every wallet that moved is here. Written once here, for the reserve mart
+-- guess. Without any balances file every wallet that moved is here. Deposit addresses are not wallets here. Written once here, for the reserve mart
 -- (which counts them per exchange) and the report that names them (rpt_wallets_without_balance_anchor).
 with daily_flows as (
     select * from {{ ref('int_daily_flows') }}
@@ -29,6 +29,9 @@ moved_wallets as (
         max(flow_date) as last_flow_date,
         cast(sum(n_transfers) as bigint) as n_transfers
     from daily_flows
+    -- a deposit address needs no anchor: the reserve counts what it received in the data and has not swept
+    -- (int_wallet_reserve_daily)
+    where address_kind = 'wallet'
     group by chain, token_address, exchange, wallet, wallet_address
 ),
 

@@ -40,8 +40,10 @@ class BuildOptions:
     decimals: int | None = None  # None: from seeds/tokens.csv
     chain: str | None = None  # var chain: the default chain (of inputs without CHAIN= and of unknown addresses)
     db: Path | None = None  # None: $CEXFLOW_DB or cexflow.duckdb in the project root
-    target: str = "duckdb"  # dbt target of profiles.yml: duckdb or spark
-    spark_dir: Path | None = None  # with target spark; None: $CEXFLOW_SPARK_DIR or spark/ in the project root
+    target: str = "duckdb"  # dbt target of profiles.yml: duckdb, spark or spark_thrift
+    # with target spark: the warehouse and metastore; with spark_thrift: the folder whose warehouse/ the Thrift
+    # server writes (scripts/spark_cluster.sh's DIR), read back for the summary. None: $CEXFLOW_SPARK_DIR or spark/
+    spark_dir: Path | None = None
     # the anomaly options (cexflow.methods.ANOMALY_OPTIONS: flag, dbt var, kind and bounds)
     method: str | None = None
     window: int | None = None
@@ -58,6 +60,13 @@ class BuildOptions:
     min_active_days: int | None = None
     no_materiality: bool = False
     top_k: int | None = None  # var topk_days
+    # deposit addresses (docs/deposit_addresses.md): inference on or off (var deposit_inference; False is
+    # --no-deposit-inference), and the rule's settings, None: the var of dbt_project.yml
+    deposit_inference: bool = True
+    deposit_sweep_max_hours: float | None = None
+    deposit_amount_tolerance: float | None = None
+    deposit_consolidation_min_sources: int | None = None
+    deposit_consolidation_min_share: float | None = None
     full_refresh: bool = False
     full_check: bool = False
     verbose: bool = False  # show the dbt command and dbt's own output
@@ -81,9 +90,30 @@ class BuildOptions:
             raise CexflowError(f"--top-k {self.top_k}: must be at least 1")
         if self.decimals is not None and not 0 <= self.decimals <= 77:
             raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
+        if self.deposit_inference is None:  # the CLI's flag not given
+            object.__setattr__(self, "deposit_inference", True)
+        for name, low, high in DEPOSIT_SETTINGS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise CexflowError(f"{flag} {value!r}: must be a number from {low} to {high}")
 
 
-TARGETS = ("duckdb", "spark")
+# the settings of the deposit address rule: BuildOptions field (= dbt var), lowest and highest value
+DEPOSIT_SETTINGS = (
+    ("deposit_sweep_max_hours", 0, 24 * 366),
+    ("deposit_amount_tolerance", 0, 1),
+    ("deposit_consolidation_min_sources", 1, 10**9),
+    ("deposit_consolidation_min_share", 0, 1),
+)
+
+
+# spark: a local Spark session in the dbt process; spark_thrift: a Spark Thrift server (or Kyuubi) at
+# CEXFLOW_SPARK_THRIFT_HOST:CEXFLOW_SPARK_THRIFT_PORT, e.g. the one scripts/spark_cluster.sh starts
+TARGETS = ("duckdb", "spark", "spark_thrift")
+SPARK_TARGETS = ("spark", "spark_thrift")
 
 
 @dataclass
@@ -108,6 +138,7 @@ class BuildSummary:
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
     prices: str = ""  # the USD line, when the build read prices (prices_line)
+    deposits: str = ""  # the deposit addresses line (deposits_line)
     tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
 
     def lines(self) -> list[str]:
@@ -122,7 +153,7 @@ class BuildSummary:
             period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
             body = [read, f"{plural(self.days, 'day')} ({period}), {_touching(self.exchange_transfers)}", anomalies]
         changed = f"changed since the last build: {self.changed}" if self.changed else ""
-        return body + [line for line in (self.reserve, self.prices, self.mode, changed) if line] + [
+        return body + [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line] + [
             f"warning: {warning}" for warning in self.warnings]
 
 
@@ -175,6 +206,10 @@ def build_vars(options: BuildOptions) -> dict:
     else:
         dbt_vars.update(chain=default_chain, token=[t.address for t in tokens], token_decimals=options.decimals)
     dbt_vars.update(topk_days=options.top_k or defaults["topk_days"])
+    dbt_vars["deposit_inference"] = bool(options.deposit_inference)
+    for name, _, _ in DEPOSIT_SETTINGS:
+        value = getattr(options, name)
+        dbt_vars[name] = defaults[name] if value is None else value
     dbt_vars.update(anomaly)
     return dbt_vars
 
@@ -222,17 +257,20 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str | Non
         "chain of your data as --chain")
 
 
-def check_spark_installed() -> None:
-    """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime."""
+def check_spark_installed(target: str = "spark") -> None:
+    """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime; --target spark_thrift
+    needs dbt-spark with PyHive (the spark extra too), and no Java here: Spark runs in the server."""
     import importlib.util
     import shutil
 
-    missing = [name for name, module in (("dbt-spark", "dbt.adapters.spark"), ("pyspark", "pyspark"))
-               if importlib.util.find_spec(module) is None]
+    needed = (("dbt-spark", "dbt.adapters.spark"),
+              ("PyHive", "pyhive") if target == "spark_thrift" else ("pyspark", "pyspark"))
+    missing = [name for name, module in needed if importlib.util.find_spec(module) is None]
     if missing:
-        raise CexflowError(f"--target spark: {' and '.join(missing)} not installed; "
-                           "run: pip install -e '.[spark]' (and have Java 17)")
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        java = "" if target == "spark_thrift" else " (and have Java 17)"
+        raise CexflowError(f"--target {target}: {' and '.join(missing)} not installed; "
+                           f"run: pip install -e '.[spark]'{java}")
+    if target == "spark" and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
 
 
@@ -277,6 +315,33 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
                                        r["n_exchange_transfers"], r["n_series"], r["n_anomalies"])
                           for r in with_data]
     return summary
+
+
+def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
+    """The summary's line on deposit addresses (rpt_build_summary's rows, rpt_build_totals' row): how many were
+    inferred, how much inflow counts at them, and how much came from senders whose own receipts are not in the
+    inputs (a fetch of the labelled wallets only): if those are deposit addresses, the build could count their
+    inflow only at the sweep."""
+    if not inference:
+        return "deposit inference off (--no-deposit-inference): inflow counted where the labelled wallets receive it"
+    found, consolidation = totals["n_deposit_addresses_inferred"], totals["n_consolidation_wallets_inferred"]
+    parts = [f"{plural(found, 'deposit address')} inferred" + (
+        f" and {plural(consolidation, 'consolidation wallet')}" if consolidation else "") + " (dim_exchange_addresses)"]
+    for r in rows:
+        inflow = r["inflow"] or 0
+        if not inflow:
+            continue
+        label = f"{r['symbol'] or r['token_address']} on {r['chain']}: " if len(rows) > 1 else ""
+        at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
+        text = (f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit "
+                "addresses")
+        if unseen:
+            text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
+                     f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs: counted at "
+                     "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
+                     "second hop)")
+        parts.append(text)
+    return "\n".join(parts)
 
 
 def reserve_line(con) -> str:
@@ -357,13 +422,15 @@ def code_fingerprint() -> str:
 
 
 def loaded_parameters(dbt_vars: dict) -> str:
-    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code."""
+    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code, and the
+    deposit address rule (which decides the class of every transfer)."""
     side_files = dbt_vars["labels_files"] + dbt_vars["ethereum_etl_blocks_files"]
     return json.dumps({
         "chain": dbt_vars["chain"], "token": dbt_vars["token"], "decimals": dbt_vars["token_decimals"],
         "labels": {f: file_fingerprint(f) for f in dbt_vars["labels_files"]},
         "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
         "side_files": len(side_files), "code": code_fingerprint(),
+        "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
     }, sort_keys=True)
 
 
@@ -422,12 +489,14 @@ def settings_of(dbt_vars: dict) -> str:
 
 # the words of the changes that make a build rebuild: the option that sets each parameter and setting
 PARAMETER_WORDS = {"chain": "--chain", "token": "--token", "decimals": "--decimals", "labels": "--labels",
-                   "blocks": "--blocks", "side_files": "--labels or --blocks", "code": "the models, macros or seeds"}
+                   "blocks": "--blocks", "side_files": "--labels or --blocks", "code": "the models, macros or seeds",
+                   "deposits": "--no-deposit-inference or a deposit address setting"}
 SETTING_FLAGS = {option.var: option.flag for option in ANOMALY_OPTIONS} | {
     "anomaly_requires_materiality": "--no-materiality", "topk_days": "--top-k", "balances_files": "--balances",
     "balances_fingerprints": "--balances", "prices_files": "--prices", "prices_fingerprints": "--prices",
     "labels_files": "--labels", "ethereum_etl_blocks_files": "--blocks", "chain": "--chain", "token": "--token",
-    "token_decimals": "--decimals"}
+    "token_decimals": "--decimals", "deposit_inference": "--no-deposit-inference",
+    "deposit_sweep_max_hours": "--deposit-sweep-max-hours", "deposit_amount_tolerance": "--deposit-amount-tolerance"}
 
 
 def changed_parameters(before: dict, now: dict) -> str:
@@ -487,12 +556,15 @@ def record_build(db: Path, dbt_vars: dict) -> None:
     write_build_record(db, loaded_parameters(dbt_vars), settings_of(dbt_vars), input_fingerprints(dbt_vars))
 
 
-def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool, str]:
+def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool,
+               target: str = "spark") -> tuple[dict, bool, str]:
     """plan_build for a Spark warehouse: what it has loaded is kept in a small DuckDB file beside it. An
     in-memory catalog (CEXFLOW_SPARK_CATALOG=in-memory) forgets its tables with the session, and a warehouse
-    without the staging rows table cannot be added to: both build in full."""
+    without the staging rows table cannot be added to: both build in full. A Thrift server keeps its own
+    catalog: with --spark-dir its folder (scripts/spark_cluster.sh's DIR: warehouse/ and metastore_db/), it is
+    added to as a local Hive warehouse is; a server whose warehouse is not there builds in full."""
     state = spark_dir / SPARK_STATE_FILE
-    if not hive_catalog():
+    if not hive_catalog(target):
         state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
     if not ((spark_schema_dir(spark_dir) / "stg_transfers__rows_validated").is_dir()
@@ -501,39 +573,67 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dic
     return plan_build(state, dbt_vars, full_refresh)
 
 
-def hive_catalog() -> bool:
-    """Whether the Spark target keeps its tables in a metastore (profiles.yml: CEXFLOW_SPARK_CATALOG)."""
-    return os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
+def hive_catalog(target: str = "spark") -> bool:
+    """Whether the Spark target keeps its tables in a metastore (profiles.yml: CEXFLOW_SPARK_CATALOG; a Thrift
+    server always does)."""
+    return target == "spark_thrift" or os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
-def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
+def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True,
+                select: list[str] | None = None) -> BuildSummary | None:
     """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
     an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
     docs/scale.md), else in full. Without tests: the seeds and models only
-    (scripts/compare_engines.py --spark-models-only)."""
-    check_spark_installed()
+    (scripts/compare_engines.py --spark-models-only). With `select` (dbt selectors, scripts/compare_engines.py
+    --spark-select): only those nodes, a part of the marts, so no summary (None) and no record to add to."""
+    target = options.target if options.target in SPARK_TARGETS else "spark"
+    check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
-    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh)
+    run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh, target)
     changed = "" if full_refresh else recorded_settings_changes(spark_dir / SPARK_STATE_FILE, dbt_vars)
     full_check = options.full_check
-    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
+    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests) + (
+        ["--select", *select] if select else [])
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
-    if not hive_catalog():
+    if not hive_catalog(target):
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
-    run_dbt(command, spark_dir, "spark", verbose=options.verbose, input_files=run_vars["input_files"],
+    run_dbt(command, spark_dir, target, verbose=options.verbose, input_files=run_vars["input_files"],
             input_chains=run_vars.get("input_chains"),
             progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check,
                                                                   **log_thresholds()))
-    if hive_catalog():
+    if select:
+        return None
+    where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
+    if not spark_tables_here(spark_dir):
+        # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here
+        raise CexflowError(f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
+                           "tables, so no summary: pass the server's warehouse folder's parent as --spark-dir to "
+                           "read them here, or query the tables (schema cexflow) on the server")
+    if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir, dbt_vars["zscore_method"])
-    summary.mode = f"{'full' if full_refresh else 'incremental'} build on Spark ({reason})" + (
+    from cexflow.db import connect_spark
+
+    with connect_spark(spark_dir) as con:
+        summary.deposits = deposits_of(con, dbt_vars["deposit_inference"])
+    summary.mode = f"{'full' if full_refresh else 'incremental'} build on {where} ({reason})" + (
         "" if with_tests else ", no tests")
     summary.changed = changed
     return summary
+
+
+def thrift_address() -> str:
+    """host:port of the Spark Thrift server of --target spark_thrift (profiles.yml reads the same variables)."""
+    return (f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
+            f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}")
+
+
+def spark_tables_here(spark_dir: Path) -> bool:
+    """Whether the tables of a Spark build are in --spark-dir's warehouse (its rows summary table)."""
+    return (spark_schema_dir(spark_dir) / "rpt_build_summary").is_dir()
 
 
 def build(options: BuildOptions) -> BuildSummary:
@@ -541,12 +641,13 @@ def build(options: BuildOptions) -> BuildSummary:
     database, check and summarise the result, and move it into place: readers of the database never block the
     build nor see half of it (cexflow.files). A failed build leaves the database as it was."""
     dbt_vars = build_vars(options)
-    if options.target == "spark":
+    if options.target in SPARK_TARGETS:
         return build_spark(options, dbt_vars)
     db = (options.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
         summary = summarize(db, dbt_vars["zscore_method"])
+        summary.deposits = deposits_from(db, dbt_vars)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         summary.ran_dbt = False
@@ -563,11 +664,27 @@ def build(options: BuildOptions) -> BuildSummary:
                 progress=progress)
         record_build(work, dbt_vars)
         summary = summarize(work, dbt_vars["zscore_method"])  # also when no day has a z-score
+        summary.deposits = deposits_from(work, dbt_vars)
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
     summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     summary.changed = changed
     return summary
+
+
+def deposits_from(db: Path, dbt_vars: dict) -> str:
+    """deposits_line of the marts in the DuckDB file `db`."""
+    from cexflow.db import connect
+
+    with connect(db) as con:
+        return deposits_of(con, dbt_vars["deposit_inference"])
+
+
+def deposits_of(con, inference: bool) -> str:
+    """deposits_line of the marts on a DuckDB connection (a database, or the views of a Spark warehouse)."""
+    from cexflow.db import build_totals, token_summaries
+
+    return deposits_line(token_summaries(con), build_totals(con), inference)
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:
@@ -597,9 +714,10 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
             else None
         late_anchors = exchanges_anchored_after_data(con)
     warnings = []
-    if dbt_vars["ethereum_etl_blocks_files"] and not dbt_vars["input_files"]["ethereum_etl"]:
-        warnings.append("--blocks: no input is an ethereum-etl token_transfers file, so the blocks files were "
-                        "not read")
+    if dbt_vars["ethereum_etl_blocks_files"] and not any(dbt_vars["input_files"].get(fmt)
+                                                         for fmt in inputs.TIMED_BY_BLOCKS):
+        warnings.append("--blocks: no input is an ethereum-etl token_transfers or cryo erc20_transfers file, so "
+                        "the blocks files were not read")
     if late_anchors:
         warnings.append(f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
                         "their reserve is exact only if no wallet moved in between; give the transfers up to the "

@@ -818,7 +818,7 @@ def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> t
     """(legend key, bar label) of one transfer in the largest-transfers chart: an internal sweep (between
     wallets of one exchange) is its own kind whatever the direction a wallet sees it in; a transfer between
     two exchanges seen from all exchanges is 'other'."""
-    if flow_type == "internal":
+    if flow_type in ("internal", "sweep"):
         return "internal", (f"sweep {'in' if direction == 'inflow' else 'out'}" if wallet_view else "internal")
     if direction in ("inflow", "outflow"):
         return direction, direction

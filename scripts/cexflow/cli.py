@@ -158,12 +158,16 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{defaults['chain']})")
     g.add_argument("--db", type=Path, metavar="PATH",
                    help="DuckDB file to build (default: $CEXFLOW_DB or cexflow.duckdb in the project root)")
-    g.add_argument("--target", choices=("duckdb", "spark"),
-                   help="dbt target of profiles.yml (default: duckdb); spark needs pip install -e '.[spark]' "
-                        "and Java 17")
+    g.add_argument("--target", choices=("duckdb", "spark", "spark_thrift"),
+                   help="dbt target of profiles.yml (default: duckdb); spark (a local Spark session) needs pip "
+                        "install -e '.[spark]' and Java 17; spark_thrift builds through a Spark Thrift server at "
+                        "$CEXFLOW_SPARK_THRIFT_HOST:$CEXFLOW_SPARK_THRIFT_PORT (default 127.0.0.1:10000), e.g. "
+                        "scripts/spark_cluster.sh's")
     g.add_argument("--spark-dir", type=Path, metavar="DIR",
-                   help="with --target spark: folder of the Spark warehouse and metastore (default: "
-                        "$CEXFLOW_SPARK_DIR or spark/ in the project root)")
+                   help="with --target spark: folder of the Spark warehouse and metastore; with spark_thrift: the "
+                        "folder of the server's warehouse/ (scripts/spark_cluster.sh's DIR), read back for the "
+                        "summary and `cexflow report --spark-dir` (default: $CEXFLOW_SPARK_DIR or spark/ in the "
+                        "project root)")
     for option in ANOMALY_OPTIONS:
         g.add_argument(option.flag, dest=option.dest, type=_anomaly_type(option), choices=option.choices,
                        metavar=option.metavar,
@@ -173,6 +177,23 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: an anomaly must be material too)")
     g.add_argument("--top-k", type=int, metavar="K",
                    help=f"days per series in the top-k table (default: {defaults['topk_days']})")
+    g.add_argument("--no-deposit-inference", dest="deposit_inference", action="store_false", default=None,
+                   help="deposit addresses from label files only (kind deposit): inflow counted where the labelled "
+                        "wallets receive it, the view before inference (default: deposit addresses inferred from "
+                        "the transfers, a deposit counted at the deposit address: docs/deposit_addresses.md)")
+    g.add_argument("--deposit-sweep-max-hours", type=float, metavar="HOURS",
+                   help="a deposit address sweeps what it received within this many hours (default: "
+                        f"{defaults['deposit_sweep_max_hours']})")
+    g.add_argument("--deposit-amount-tolerance", type=float, metavar="FRACTION",
+                   help="what a deposit address sweeps matches what it received within this fraction (default: "
+                        f"{defaults['deposit_amount_tolerance']})")
+    g.add_argument("--deposit-consolidation-min-sources", type=int, metavar="N",
+                   help="an unlabelled address that forwards only to one exchange's wallets is that exchange's "
+                        "consolidation wallet when at least N deposit-like addresses sweep into it (default: "
+                        f"{defaults['deposit_consolidation_min_sources']})")
+    g.add_argument("--deposit-consolidation-min-share", type=float, metavar="FRACTION",
+                   help="... and their sweeps bring at least this fraction of what it received (default: "
+                        f"{defaults['deposit_consolidation_min_share']})")
     g.add_argument("--full-refresh", action="store_true",
                    help="rebuild everything from the inputs (by default a build of an existing database reads "
                         "only new input files, and rebuilds in full when anything else changed)")
@@ -205,8 +226,8 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
                         help="DuckDB file with the marts, opened read-only (default: $CEXFLOW_DB or cexflow.duckdb "
                              "in the project root)")
     parser.add_argument("--spark-dir", type=Path, metavar="DIR",
-                        help="report on the marts of a Spark build (`cexflow build --target spark --spark-dir DIR`) "
-                             "instead of a DuckDB file; its parquet files are read with DuckDB")
+                        help="report on the marts of a Spark build (`cexflow build --target spark|spark_thrift "
+                             "--spark-dir DIR`) instead of a DuckDB file; its parquet files are read with DuckDB")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder to write into; everything goes to DIR/reports/ (default: beside the database, "
                              "my.duckdb -> my.reports/, or DIR/reports/ inside --spark-dir DIR; the project's own "
@@ -303,7 +324,7 @@ def _date(text: str) -> dt.date:
 
 def fetch_arguments(parser: argparse.ArgumentParser) -> None:
     from cexflow.etherscan import CHAIN_IDS
-    from cexflow.fetch import MAX_PAGE_SIZE, WALLET_CHOICES, FetchOptions
+    from cexflow.fetch import DEFAULT_HOP_MAX_ADDRESSES, MAX_PAGE_SIZE, WALLET_CHOICES, FetchOptions
 
     default = {f.name: f.default for f in dataclasses.fields(FetchOptions)}
     defaults = project_vars()
@@ -331,6 +352,17 @@ def fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wallets", choices=WALLET_CHOICES,
                         help="all labelled wallets of the chain (default), or only those whose label_source "
                              "says seed_project (the seed project's 13 wallets)")
+    hop = parser.add_argument_group(
+        "second hop", "the transfers of the unlabelled addresses that sent into labelled wallets (deposit "
+                      "addresses sweeping, mostly), so that the deposits into them are in the files too")
+    hop.add_argument("--second-hop", action=argparse.BooleanOptionalAction, default=None,
+                     help="after the labelled wallets, fetch the transfers of the addresses that sent into them, "
+                          "same range, same folder, files hop2_<address>_<start>_<end>.csv (default: on; "
+                          "--no-second-hop for the labelled wallets only)")
+    hop.add_argument("--hop-max-addresses", type=int, metavar="N",
+                     help="the second hop fetches at most N addresses, those that sent the most tokens into "
+                          f"labelled wallets first, and says what it left out (default: {DEFAULT_HOP_MAX_ADDRESSES}"
+                          ": about one call each)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="transfers' folder (default: data/raw/etherscan/<chain>/<token>/ in the project)")
     parser.add_argument("--balances-out", type=Path, metavar="CSV",

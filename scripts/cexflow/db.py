@@ -75,6 +75,17 @@ def write_build_record(db: Path, parameters: str, settings: str, inputs: dict) -
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", list(inputs.items()))
 
 
+def parquet_column_names(path: Path) -> list[str]:
+    """The column names (lower case) of a Parquet input file, from its footer (inputs.py classifies the file by
+    them, as a CSV file by its header)."""
+    try:
+        with duckdb.connect() as con:
+            rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise CexflowError(f"{path}: cannot read it as Parquet: {str(exc).splitlines()[0]}") from None
+    return [name.lower() for name, *_ in rows]
+
+
 SPARK_SCHEMA = "cexflow"  # the schema of the spark output in profiles.yml
 
 

@@ -52,7 +52,7 @@ def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
     each rebuild of one database finds the manifest dbt saved the last time (dbt parses the whole project
     again when the database's path, --vars or the project changed, and only changed files otherwise).
     """
-    default = (default_spark_dir() if target == "spark" else default_db()).resolve()
+    default = (default_spark_dir() if target.startswith("spark") else default_db()).resolve()
     if db == default:
         return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
     key = hashlib.sha1(f"{target}:{db}".encode()).hexdigest()[:12]
@@ -124,7 +124,7 @@ def run_dbt(
     else:
         log_path = target_path.with_name(target_path.name + "-logs")
     env = {
-        "CEXFLOW_SPARK_DIR" if target == "spark" else "CEXFLOW_DB": str(write_to or db),
+        "CEXFLOW_SPARK_DIR" if target.startswith("spark") else "CEXFLOW_DB": str(write_to or db),
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
@@ -139,7 +139,7 @@ def run_dbt(
         print(f"+ {shown} {shlex.join([dbt_executable(), *args])}", file=sys.stderr, flush=True)
     success = False
     try:
-        if target == "spark" or not in_process:
+        if target.startswith("spark") or not in_process:
             with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
                 (target_path / "run_results.json").unlink(missing_ok=True)  # first_dbt_failure reads this run's
                 success, output, result = _dbt_subprocess(args, {**os.environ, **env}, verbose, progress)

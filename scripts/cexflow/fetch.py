@@ -14,6 +14,11 @@ Every finished query's rows go to a part file and the manifest (both written ato
 os.replace); a wallet whose range is complete gets its parts merged into one CSV. An interrupted fetch
 resumes at the first block not yet done; a finished fetch re-run makes no call at all. The API key is read
 from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged.
+
+The second hop (`fetch_second_hop`, on by default): the unlabelled addresses that sent the token into labelled
+wallets in the first hop's files (users' deposit addresses sweeping, mostly) are fetched the same way over the
+same blocks, at most `max_addresses` of them, those that sent the most first, into `hop2_<address>_...csv`
+beside the wallets' files, so that the deposits into deposit addresses are in the folder the build reads.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -43,8 +49,9 @@ from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 from cexflow.progress import LineReporter, Reporter, TqdmReporter
 from cexflow.text import plural
 
-HELP = ("download token transfers of the labelled exchange wallets (Etherscan API V2), their balances and the "
-        "token's supply (--balances), daily USD prices (--prices, DefiLlama)")
+HELP = ("download token transfers of the labelled exchange wallets and of the addresses that sent into them "
+        "(Etherscan API V2), their balances and the token's supply (--balances), daily USD prices (--prices, "
+        "DefiLlama)")
 
 DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"
 DEFAULT_BALANCES_ROOT = PROJECT_ROOT / "data" / "raw" / "balances"
@@ -68,6 +75,12 @@ MANIFEST_NAME = "manifest.json"
 PARTS_DIR = ".parts"
 LOCK_NAME = ".fetch.lock"
 MANIFEST_FORMAT = 1
+# File and manifest-key prefix per hop: hop 1 the labelled wallets, hop 2 the addresses that sent into them.
+HOP_PREFIX = {1: "", 2: "hop2_"}
+# The second hop fetches at most this many candidate addresses (--hop-max-addresses): about 6 minutes at the
+# free tier's 3 calls/s for addresses of under --page-size transfers each (one call each).
+DEFAULT_HOP_MAX_ADDRESSES = 1000
+ZERO_ADDRESS = "0x" + "0" * 40
 
 
 
@@ -98,7 +111,8 @@ def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Walle
                                "0x followed by 40 hex digits")
         address = address.lower()
         name = row.get("wallet") or row.get("name_tag") or address
-        wallets.setdefault(address, Wallet(address, row["exchange"], name))
+        kind = (row.get("kind") or "wallet").lower()
+        wallets.setdefault(address, Wallet(address, row["exchange"], name, kind))
     if not wallets:
         extra = " labelled seed_project" if which == "seed" else ""
         raise CexflowError(f"--labels {labels_csv}: no wallets{extra} for chain {chain}")
@@ -248,14 +262,16 @@ class _FetchRun:
         return start_block, end_block
 
     # wallets
-    def execute(self, wallets: list[Wallet]) -> FetchSummary:
+    def execute(self, wallets: list[Wallet], hop: int = 1, item: str = "wallet", note: str = "") -> FetchSummary:
+        """Fetch each wallet (hop 1: the labelled wallets; hop 2: the candidates of the second hop, whose
+        files and manifest entries are named `hop2_...`)."""
         self._clean_temp_files()
-        self.reporter.start(self.token, self.chain, len(wallets))
+        self.reporter.start(self.token, self.chain, len(wallets), item, note)
         summary = FetchSummary(out_dir=self.out_dir, manifest=self.manifest_path)
         start_block, end_block = self._block_range()
         summary.start_block, summary.end_block = start_block, end_block
         for index, wallet in enumerate(wallets, start=1):
-            entry = self._entry(wallet, start_block, end_block)
+            entry = self._entry(wallet, start_block, end_block, hop)
             calls_before = self.client.calls
             skipped = entry["status"] == "done"
             if not skipped:
@@ -272,8 +288,8 @@ class _FetchRun:
         summary.calls = self.client.calls - self.calls_at_start
         return summary
 
-    def _entry(self, wallet: Wallet, start_block: int, end_block: int) -> dict:
-        key = f"{wallet.address}_{self.start}_{self.end}"
+    def _entry(self, wallet: Wallet, start_block: int, end_block: int, hop: int = 1) -> dict:
+        key = f"{HOP_PREFIX[hop]}{wallet.address}_{self.start}_{self.end}"
         entry = self.manifest["wallets"].get(key)
         if entry is not None and entry["status"] == "done" and not (self.out_dir / entry["file"]).exists():
             self.reporter.message(f"{entry['file']} is missing: fetching {wallet.name} again")
@@ -286,6 +302,8 @@ class _FetchRun:
                 "status": "partial", "file": f"{key}.csv", "rows": 0, "calls": 0,
                 "started_at": _now(), "ranges": [],
             }
+            if hop != 1:
+                entry["hop"] = hop
             self.manifest["wallets"][key] = entry
         return entry
 
@@ -421,6 +439,135 @@ class _FetchRun:
             tmp.unlink(missing_ok=True)
 
 
+# -- the second hop -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """An unlabelled address that sent the token into labelled wallets in the fetch's range (hop 1's files)."""
+
+    address: str
+    sent_raw: int  # raw token units sent into labelled wallets
+    transfers: int  # transfers into labelled wallets
+    exchanges: tuple[str, ...]  # the exchanges of the wallets it sent to, sorted
+
+
+@dataclass
+class SecondHopSummary:
+    transfers: FetchSummary  # the candidates' files (hop2_<address>_<start>_<end>.csv), rows and calls
+    candidates: list[Candidate]  # every candidate, busiest first
+    max_addresses: int
+    decimals: int | None  # of the token (the seed's, else the files' tokenDecimal), for amounts shown
+    start: date
+    end: date
+
+    @property
+    def fetched(self) -> list[Candidate]:
+        return self.candidates[: self.max_addresses]
+
+    @property
+    def left_out(self) -> list[Candidate]:
+        return self.candidates[self.max_addresses:]
+
+
+def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_address: str,
+                          given_deposits: frozenset[str] = frozenset()) -> list[Candidate]:
+    """The senders into labelled wallets in hop 1's `files` that are not labelled themselves (`labelled`:
+    address -> exchange, every label of the chain), busiest first: the most tokens sent into labelled wallets,
+    then the most transfers, then the address. Never the zero address (mints) or the token's contract; a
+    sender into a deposit address given in the labels (`given_deposits`) is a depositor, not a candidate."""
+    sent: dict[str, list] = {}
+    never = {ZERO_ADDRESS, token_address.lower()}
+    for path in files:
+        for row in inputs.etherscan_csv_rows(path):
+            sender, receiver = row["from"].lower(), row["to"].lower()
+            if receiver not in labelled or receiver in given_deposits or sender in labelled or sender in never:
+                continue
+            totals = sent.setdefault(sender, [0, 0, set()])
+            totals[0] += int(row["value"])
+            totals[1] += 1
+            totals[2].add(labelled[receiver])
+    candidates = [Candidate(address, raw, n, tuple(sorted(exchanges)))
+                  for address, (raw, n, exchanges) in sent.items()]
+    return sorted(candidates, key=lambda c: (-c.sent_raw, -c.transfers, c.address))
+
+
+def _file_decimals(files: list[Path]) -> int | None:
+    for path in files:
+        for row in inputs.etherscan_csv_rows(path):
+            if row.get("tokenDecimal", "").isdigit():
+                return int(row["tokenDecimal"])
+    return None
+
+
+def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, wallet_files: list[Path],
+                     labelled: list[Wallet], start: date, end: date, out_dir: Path,
+                     max_addresses: int = DEFAULT_HOP_MAX_ADDRESSES, page_size: int = DEFAULT_PAGE_SIZE,
+                     reporter: Reporter | None = None) -> SecondHopSummary:
+    """The second hop: the transfers of `token` touching each address that sent it into a labelled wallet in
+    `wallet_files` (hop 1's files of the same range), at most `max_addresses` of them, busiest first, from
+    `start` to `end`, into `out_dir` as `hop2_<address>_<start>_<end>.csv` (the same format as hop 1's files,
+    and the same splitting, checks, manifest and resuming). The candidates left out are listed in
+    `left_out_path` and counted in the manifest."""
+    if max_addresses < 1:
+        raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reporter = reporter or Reporter()
+    exchange_of = {wallet.address: wallet.exchange for wallet in labelled}
+    given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
+    candidates = second_hop_candidates(wallet_files, exchange_of, token.address, given_deposits)
+    decimals = token.decimals if token.decimals is not None else _file_decimals(wallet_files)
+    summary = SecondHopSummary(FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates,
+                               max_addresses, decimals, start, end)
+    wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
+    with _folder_lock(out_dir):
+        run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
+        try:
+            run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
+            run._save_manifest()
+            summary.transfers = run.execute(wallets, hop=2, item="address", note="that sent into labelled wallets")
+        finally:
+            reporter.close()
+    return summary
+
+
+def left_out_path(out_dir: Path, start: date, end: date) -> Path:
+    """The list of the second hop's candidates left out by the bound: a TSV, so that no `*.csv` input glob
+    takes it for transfers."""
+    return Path(out_dir) / f"{HOP_PREFIX[2]}left_out_{start}_{end}.tsv"
+
+
+def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dict:
+    """The manifest's account of a second hop: how the candidates were chosen and how many were left out (their
+    list goes to left_out_path, written once, not with every save of the manifest)."""
+    path = left_out_path(summary.transfers.out_dir, start, end)
+    header = ["address", "sent_raw", "transfers", "exchanges"]
+    rows = [{"address": c.address, "sent_raw": str(c.sent_raw), "transfers": str(c.transfers),
+             "exchanges": ",".join(c.exchanges)} for c in summary.left_out]
+
+    def write(fh: TextIO) -> None:
+        writer = csv.DictWriter(fh, fieldnames=header, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    if rows:
+        write_atomic(path, write)
+    else:
+        path.unlink(missing_ok=True)
+    return {
+        "chosen": "unlabelled senders into labelled wallets in the range, the most tokens sent into them first",
+        "max_addresses": summary.max_addresses,
+        "candidates": len(summary.candidates),
+        "fetched": len(summary.fetched),
+        "sent_raw": str(sum(c.sent_raw for c in summary.candidates)),
+        "left_out": len(summary.left_out),
+        "left_out_sent_raw": str(sum(c.sent_raw for c in summary.left_out)),
+        "left_out_file": path.name if rows else None,
+        "decided_at": _now(),
+    }
+
+
 # -- balances and prices ----------------------------------------------------------------------------------
 @dataclass
 class BalancesSummary:
@@ -509,6 +656,8 @@ class FetchOptions:
     rate: float = 3.0  # Etherscan calls per second at most (the free tier's limit)
     page_size: int = DEFAULT_PAGE_SIZE
     timeout: float = 30.0  # seconds without an answer before a call is retried
+    second_hop: bool = True  # also the transfers of the unlabelled addresses that sent into labelled wallets
+    hop_max_addresses: int = DEFAULT_HOP_MAX_ADDRESSES  # of those, the busiest this many
 
     def __post_init__(self) -> None:
         names = (self.token,) if isinstance(self.token, str) else tuple(self.token or ())
@@ -575,6 +724,9 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
             raise CexflowError(f"{option} {url}: not an http(s) URL")
     if not options.timeout > 0:
         raise CexflowError(f"--timeout {options.timeout}: must be a positive number of seconds")
+    if options.hop_max_addresses < 1:
+        raise CexflowError(f"--hop-max-addresses {options.hop_max_addresses}: must be at least 1 (to fetch "
+                           "the labelled wallets only: --no-second-hop)")
 
 
 def _tokens(names: list[str], chain: str) -> list[Token]:
@@ -606,6 +758,36 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
           f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
           f"{_calls(summary.calls)}, {plural(summary.wallets_skipped, 'wallet')} already done; "
           f"manifest {summary.manifest}")
+    if not options.second_hop:
+        return
+    labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
+    reporter = _reporter()
+    hop = fetch_second_hop(_etherscan(options, api_key, reporter), chain=chain, token=token,
+                           wallet_files=summary.files, labelled=labelled, start=options.start, end=options.end,
+                           out_dir=out_dir, max_addresses=options.hop_max_addresses,
+                           page_size=options.page_size, reporter=reporter)
+    fetched = hop.transfers
+    print(f"second hop: {fetched.rows} {token.label} transfer rows of {len(fetched.files)} addresses that sent "
+          f"into labelled wallets (blocks {summary.start_block}-{summary.end_block}) in {fetched.out_dir}; "
+          f"{fetched.calls} calls, {fetched.wallets_skipped} addresses already done")
+    print(f"second hop: {_left_out(hop, token)}")
+
+
+def _left_out(hop: SecondHopSummary, token: Token) -> str:
+    """What the bound left out: the addresses and what they sent into labelled wallets."""
+    n, total = len(hop.candidates), sum(c.sent_raw for c in hop.candidates)
+    if not hop.left_out:
+        return f"all {n} candidate addresses fetched (--hop-max-addresses {hop.max_addresses}); none left out"
+    left = hop.left_out
+    left_raw = sum(c.sent_raw for c in left)
+    amount = (f"{balances.token_units(left_raw, hop.decimals)} {token.label}" if hop.decimals is not None
+              else f"{left_raw} raw units")
+    share = Decimal(100 * left_raw) / Decimal(total) if total else Decimal(0)
+    return (f"left out {len(left)} of {n} candidate addresses (--hop-max-addresses {hop.max_addresses}, "
+            f"the most {token.label} sent into labelled wallets first): they sent {amount} "
+            f"({share:.2f} % of what the candidates sent) in {sum(c.transfers for c in left)} transfers into "
+            f"labelled wallets, which a build can count only at those transfers; the addresses are listed in "
+            f"{left_out_path(hop.transfers.out_dir, hop.start, hop.end)}")
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:

@@ -27,22 +27,28 @@ class InputFormat:
     models and here."""
 
     name: str
-    file_type: str  # csv or json
-    header: tuple[str, ...]  # the columns (lower case) a CSV file of the format has, in any order
+    file_type: str  # csv, json or parquet
+    header: tuple[str, ...]  # the columns (lower case) a CSV file (or a Parquet file) of the format has, in any order
     description: str
+    one_of: tuple[str, ...] = ()  # a Parquet format: at least one of these columns too
 
 
 def load_formats(project_file: Path = PROJECT_FILE) -> dict[str, InputFormat]:
     """The input formats of dbt_project.yml, by name, in its order."""
     spec = yaml.safe_load(project_file.read_text())["vars"]["input_formats"]
-    return {name: InputFormat(name, fmt["file_type"], tuple(fmt.get("header", ())), fmt["description"])
+    return {name: InputFormat(name, fmt["file_type"], tuple(fmt.get("header", ())), fmt["description"],
+                              tuple(fmt.get("one_of", ())))
             for name, fmt in spec.items()}
 
 
 FORMATS = load_formats()
 CSV_FORMATS = {name: fmt for name, fmt in FORMATS.items() if fmt.file_type == "csv"}
 JSON_FORMAT = next(name for name, fmt in FORMATS.items() if fmt.file_type == "json")
+PARQUET_FORMATS = {name: fmt for name, fmt in FORMATS.items() if fmt.file_type == "parquet"}
 ACCEPTED = "; ".join(fmt.description for fmt in CSV_FORMATS.values())
+ACCEPTED_PARQUET = "; ".join(fmt.description for fmt in PARQUET_FORMATS.values())
+# the formats whose rows may lack a time (no block_timestamp column): the blocks files (--blocks) give it
+TIMED_BY_BLOCKS = ("ethereum_etl", "ethereum_etl_parquet", "cryo_erc20_transfers")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as stg_labels__exchange_wallets_deduplicated reads it)
 
@@ -79,7 +85,7 @@ class InputFiles:
         return {fmt: sorted(self.by_format.get(fmt, [])) for fmt in FORMATS}
 
 
-def expand(patterns: list[str], option: str, suffixes: tuple[str, ...] = (".csv", ".json")) -> list[Path]:
+def expand(patterns: list[str], option: str, suffixes: tuple[str, ...] = (".csv", ".json", ".parquet")) -> list[Path]:
     """Paths for a list of files, directories (their files with `suffixes`) and globs; each must match."""
     found: list[Path] = []
     for pattern in patterns:
@@ -123,6 +129,22 @@ def classify_csv(path: Path) -> str:
             f"{path}: header looks like {fmt.description.split(' (')[0]} but lacks column(s) {', '.join(missing)}"
         )
     raise CexflowError(f"{path}: unknown header '{','.join(header)}'; accepted headers: {ACCEPTED}")
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """The column names (lower case) of a Parquet file, from its footer (db.py reads it)."""
+    from cexflow.db import parquet_column_names
+
+    return parquet_column_names(path)
+
+
+def classify_parquet(path: Path) -> str:
+    """A Parquet file's format, by its columns (as a CSV file's by its header)."""
+    columns = parquet_columns(path)
+    for fmt in PARQUET_FORMATS.values():
+        if all(c in columns for c in fmt.header) and (not fmt.one_of or any(c in columns for c in fmt.one_of)):
+            return fmt.name
+    raise CexflowError(f"{path}: unknown Parquet columns '{','.join(columns)}'; accepted: {ACCEPTED_PARQUET}")
 
 
 def classify_json(path: Path) -> str:
@@ -178,8 +200,8 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
                 _classify_one(files, path)
     if files.etl_without_timestamp and not blocks:
         raise CexflowError(
-            f"{files.etl_without_timestamp[0]}: ethereum-etl rows without block_timestamp need a blocks file "
-            "(--blocks blocks.csv with columns number,timestamp)"
+            f"{files.etl_without_timestamp[0]}: rows without block_timestamp need a blocks file "
+            "(--blocks: ethereum-etl blocks.csv with columns number,timestamp, or cryo's blocks Parquet)"
         )
     return files
 
@@ -189,19 +211,27 @@ def _classify_one(files: InputFiles, path: Path) -> None:
     if path.suffix.lower() == ".json":
         files.add(classify_json(path), str(path))
         return
-    fmt = classify_csv(path)
+    if path.suffix.lower() == ".parquet":
+        fmt, columns = classify_parquet(path), parquet_columns(path)
+    else:
+        fmt = classify_csv(path)
+        columns = read_header(path) if fmt == "ethereum_etl" else []
     files.add(fmt, str(path))
-    if fmt == "ethereum_etl" and "block_timestamp" not in read_header(path):
+    if fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns:
         files.etl_without_timestamp.append(str(path))
 
 
 def blocks_files(patterns: list[str]) -> list[str]:
-    paths = expand(patterns, "--blocks", suffixes=(".csv",))
+    """Check blocks files (--blocks): ethereum-etl blocks.csv (number,timestamp) or cryo's blocks Parquet
+    (block_number,timestamp)."""
+    paths = expand(patterns, "--blocks", suffixes=(".csv", ".parquet"))
     for path in paths:
-        header = read_header(path)
-        missing = [c for c in ("number", "timestamp") if c not in header]
+        parquet = path.suffix.lower() == ".parquet"
+        header = parquet_columns(path) if parquet else read_header(path)
+        wanted = ("block_number", "timestamp") if parquet else ("number", "timestamp")
+        missing = [c for c in wanted if c not in header]
         if missing:
-            raise CexflowError(f"{path}: a blocks file needs columns number,timestamp; missing {', '.join(missing)}")
+            raise CexflowError(f"{path}: a blocks file needs columns {','.join(wanted)}; missing {', '.join(missing)}")
     return [str(p) for p in paths]
 
 
@@ -239,6 +269,14 @@ def label_files(patterns: list[str]) -> list[str]:
         for _ in label_rows(path):
             pass
     return [str(p) for p in paths]
+
+
+def etherscan_csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of an Etherscan-format transfers CSV (as cexflow fetch writes it: from, to, value, tokenDecimal,
+    ...), as dicts: what fetch's second hop reads of the first hop's files. The build reads these files in
+    dbt; this is the package's one reader of them, beside the label files'."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        yield from csv.DictReader(fh)
 
 
 def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -280,7 +318,15 @@ def label_rows(path: Path) -> Iterator[dict[str, str]]:
             )
         if not row.get("exchange"):
             raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+        kind = row.get("kind", "").lower()
+        if kind not in LABEL_KINDS:
+            raise CexflowError(f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
+                               f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)")
         yield row
+
+
+# a label row's kind: a wallet of the exchange (empty: the default) or a deposit address of it, taken as given
+LABEL_KINDS = ("", "wallet", "deposit")
 
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:
@@ -301,6 +347,7 @@ class Wallet:
     address: str  # lowercase
     exchange: str
     name: str  # the label's wallet or name_tag, else the address
+    kind: str = "wallet"  # a label row's kind: wallet, or deposit (a deposit address given in the label file)
 
 
 @dataclass(frozen=True)

@@ -178,12 +178,14 @@ class LineReporter(Reporter):
         self.stream = stream
         self.n = 0
         self.skipped = 0
+        self.item = "wallet"
 
     def _print(self, text: str) -> None:
         print(f"cexflow fetch: {text}", file=self.stream or sys.stderr, flush=True)
 
     def start(self, token, chain, n_items, item="wallet", note=""):
         self.n = n_items
+        self.item = item
         self._print(f"{token.label} on {chain}: {plural(n_items, item)}" + (f" ({note})" if note else ""))
 
     def item_done(self, index, text):
@@ -201,7 +203,7 @@ class LineReporter(Reporter):
 
     def close(self):
         if self.skipped:
-            self._print(f"{plural(self.skipped, 'wallet')} {'was' if self.skipped == 1 else 'were'} already "
+            self._print(f"{plural(self.skipped, self.item)} {'was' if self.skipped == 1 else 'were'} already "
                         f"fetched: no calls for {'it' if self.skipped == 1 else 'them'}")
 
 

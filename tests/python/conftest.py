@@ -67,6 +67,18 @@ def etherscan_row(n, ts: int, frm: str, to: str, amount: str, block: int | None 
     }
 
 
+def load_script(name: str):
+    """A module of scripts/ (not a package) by its file name, registered in sys.modules under that name."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_csv(path: Path, header: list[str], rows: list[dict | list]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:

@@ -3,7 +3,8 @@
 It serves a generated chain of ERC-20 transfers the way the real API does (see
 tests/data/real/etherscan_v2_responses/): `module=block&action=getblocknobytime` and
 `module=account&action=tokentx` (filter by address/contractaddress/startblock/endblock, sort, page/offset
-within a result window, the real empty-page shape), with the real error bodies for a bad key, a missing
+within a result window, the real empty-page shape; any address of the chain's history, labelled or not, as the
+second hop asks), with the real error bodies for a bad key, a missing
 chainid, a too-large result window, the rate limit and a query timeout.
 
 It knows every balance at every block (genesis balances plus the transfers up to that block; the supply is
@@ -16,18 +17,22 @@ transfer above the head. `balance_errors` makes tokenbalance answer an error tex
 It counts calls, enforces a rate limit (a call beyond `rate_limit` served calls in the last second gets the
 real rate-limit error and counts as a violation), and injects faults on chosen call numbers:
 "429", "500", "ratelimit" (the API's rate-limit error, not counted as a violation), "slow" (answers after
-`slow_seconds`), "html" (a 200 that is not JSON). `hold_after=N` makes every call after the N-th wait
-until `release()`, so a test can kill the client at a known point.
+`slow_seconds`), "html" (a 200 that is not JSON), "truncated" (a 200 whose JSON is cut off half-way).
+`hold_after=N` makes every call after the N-th wait until `release()`, so a test can kill the client at a
+known point. `write_tokentx_csv` and `write_ethereum_etl_csv` write the whole token's history of a block
+range as one file, the whole-token input that a fetch is compared with.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import threading
 import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
 from fake_http import LocalServer, send
@@ -117,6 +122,34 @@ class FakeChain:
         }
         self.transfers.append(row)
         return row
+
+    def rows_in(self, first: int, last: int, token: str = LPT) -> list[dict]:
+        """The whole token's transfers in blocks [first, last], in block order: the history `tokentx`
+        answers from, for any address, and what a whole-token export of the range holds."""
+        return [r for r in self.sorted_rows()
+                if r["contractAddress"] == token and first <= int(r["blockNumber"]) <= last]
+
+    def write_tokentx_csv(self, path, first: int, last: int, token: str = LPT) -> None:
+        """The whole token's transfers of [first, last] as one Etherscan tokentx CSV (every field)."""
+        rows = self.rows_in(first, last, token)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write_ethereum_etl_csv(self, path, first: int, last: int, token: str = LPT) -> None:
+        """The same transfers as an ethereum-etl token_transfers CSV with block_timestamp (BigQuery's text)."""
+        rows = self.rows_in(first, last, token)
+        log_index: dict[str, int] = {}
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["token_address", "from_address", "to_address", "value", "transaction_hash",
+                             "log_index", "block_number", "block_timestamp"])
+            for r in rows:
+                index = log_index[r["hash"]] = log_index.get(r["hash"], -1) + 1
+                at = datetime.fromtimestamp(int(r["timeStamp"]), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                writer.writerow([r["contractAddress"], r["from"], r["to"], r["value"], r["hash"], index,
+                                 r["blockNumber"], at])
 
     def sorted_rows(self) -> list[dict]:
         return sorted(self.transfers, key=lambda r: (int(r["blockNumber"]), int(r["transactionIndex"])))
@@ -224,6 +257,10 @@ class FakeEtherscan:
         elif fault == "html":
             record["outcome"] = "html"
             return send(handler, 200, b"<html>Bad gateway</html>", "text/html")
+        elif fault == "truncated":  # the page's JSON cut off mid-way, as by a dropped proxy connection
+            record["outcome"] = "truncated"
+            body = json.dumps(self._answer(query)).encode()
+            return send(handler, 200, body[: len(body) // 2])
         if key != self.api_key:
             record["outcome"] = "invalid key"
             return self._send(handler, 200, INVALID_KEY)

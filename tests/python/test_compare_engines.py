@@ -12,8 +12,9 @@ branch, quoting, CRLF, a BOM, a blank line, an API JSON page) and the hand-made 
 test_multi_token.py (LPT and USDC rows, given as `--input arbitrum=FILE`, with its labels), built as three
 tokens on two chains (`--token LPT --token <USDC on Arbitrum>`: LPT on Ethereum and on Arbitrum, USDC on
 Arbitrum; the seed project's export, which has no token column, stays the one token of Ethereum), so that
-the per-token marts and the cross-chain ones are compared with several tokens and chains in them; all in one
-build per engine because a Spark build costs minutes.
+the per-token marts and the cross-chain ones are compared with several tokens and chains in them, and the
+deposit address history of test_deposit_addresses.py (inferred deposit addresses, a consolidation wallet,
+sweeps); all in one build per engine because a Spark build costs minutes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ from conftest import (
     user,
     write_csv,
 )
-from test_multi_token import KC_ARB_1, KC_ARB_2, LPT_ARB, USDC_ARB, write_two_chain_history
+from test_deposit_addresses import HEADER as DEPOSITS_HEADER
+from test_deposit_addresses import first_day_rows, second_day_rows
+from test_multi_token import BN_ETH_HOT, CB_ETH, KC_ARB_1, KC_ARB_2, KR_BOTH, LPT_ARB, USDC_ARB, write_two_chain_history
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import compare_engines  # noqa: E402
@@ -322,17 +325,35 @@ QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW
                "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
 
 
-def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
+def require_spark(what: str, thrift: bool = False) -> None:
+    """Skip the test without Spark (and, for a Thrift server, PyHive), or fail it when CEXFLOW_REQUIRE_SPARK is
+    set (.ci/run)."""
     missing = spark_missing()
+    if missing is None and thrift and importlib.util.find_spec("pyhive") is None:
+        missing = "PyHive is not installed"
     if missing:
-        message = f"{missing}: the DuckDB/Spark comparison needs `make install-spark` and Java 17 or 21"
+        message = f"{missing}: {what} needs `make install-spark` and Java 17 or 21"
         if os.environ.get("CEXFLOW_REQUIRE_SPARK"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
+    require_spark("the DuckDB/Spark comparison")
+    from test_parquet_inputs import write_parquet_edge_cases
+
     files = write_edge_case_inputs(tmp_path / "in")
+    parquet = write_parquet_edge_cases(tmp_path / "parquet")
     two_chain = write_two_chain_history(tmp_path / "two_chain")
+    # deposit addresses (test_deposit_addresses.py's history, into the two-chain labels' wallets): a deposit address
+    # swept after midnight, a consolidation wallet with three deposit addresses behind it, and the confusers
+    files.append(write_csv(tmp_path / "in" / "deposits.csv", DEPOSITS_HEADER,
+                           first_day_rows(BN_ETH_HOT, KR_BOTH, CB_ETH) + second_day_rows(BN_ETH_HOT)))
     args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
+            # Parquet of both schemas: cryo's edge cases (binary, value_binary, times from cryo's blocks Parquet)
+            # and ethereum-etl's
+            "--input", str(parquet["cryo"]), "--input", str(parquet["etl"]), "--blocks", str(parquet["blocks"]),
             "--input", f"arbitrum={two_chain.arbitrum}", "--labels", str(two_chain.labels),
             "--token", "LPT", "--token", USDC_ARB,
             "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path))]
@@ -350,17 +371,26 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     assert n_tables >= 28  # every table, the new marts too
     n_rows = int(proc.stdout.split(" tables, ")[1].split(" rows")[0].replace(",", ""))
     assert n_rows > 40_000
-    # the reserve tables were compared with rows in them: on Ethereum two exchanges known, binance unknown, on
-    # Arbitrum kucoin known; 6 rejected rows, one of them the Arbitrum row without a token
+    # the reserve tables were compared with rows in them: on Ethereum gate-io known, binance unknown, and
+    # coinbase unknown too: the deposit history's sweep on 2025-03-03 moves the two-chain labels' coinbase wallet
+    # CB_ETH, which has no balance anchor among the edge cases; on Arbitrum kucoin known; 6 rejected rows, one of
+    # them the Arbitrum row without a token
     with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
         assert con.execute("select chain, token_address, exchange, bool_and(is_reserve_known) "
                            "from fct_exchange_reserve_daily group by all order by all").fetchall() == [
             ("arbitrum", LPT_ARB, "kucoin", True), ("ethereum", LPT, "binance", False),
-            ("ethereum", LPT, "coinbase", True), ("ethereum", LPT, "gate-io", True)]
+            ("ethereum", LPT, "coinbase", False), ("ethereum", LPT, "gate-io", True)]
+        assert con.execute("select wallet_address from rpt_wallets_without_balance_anchor "
+                           "where exchange = 'coinbase'").fetchall() == [(CB_ETH,)]
         rejected = con.execute("select line_number, reason from stg_balances_rejected order by 1").fetchall()
         assert len(rejected) == 6 and rejected[0][0] == 6 and "several tokens on arbitrum" in rejected[0][1]
         # ... and the USD columns had values, NULLs and overflows in them (days of a price of 10^17 and more)
         assert con.execute("select count(*) from stg_prices_rejected").fetchone() == (4,)
+        # ... the deposit addresses of the deposit history were inferred (with any the other files hold), and swept
+        inferred = dict(con.execute("select address_kind, count(*) from dim_exchange_addresses where is_inferred "
+                                    "group by 1").fetchall())
+        assert inferred.get("deposit", 0) >= 4 and inferred.get("wallet", 0) >= 1
+        assert con.execute("select count(*) from fct_exchange_transfers where flow_type = 'sweep'").fetchone()[0] >= 4
         priced, unpriced, overflow = con.execute("""
             select count(inflow_usd), count(*) - count(price_usd),
                    count(*) filter (where price_usd is not null and inflow_usd is null)

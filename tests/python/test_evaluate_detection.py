@@ -4,28 +4,16 @@ rules, and one small end-to-end run on two tiny histories with the project's dbt
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import load_script
 
-
-def _load(name: str):
-    path = PROJECT_ROOT / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-hist = _load("detection_histories")
-ev = _load("evaluate_detection")
+hist = load_script("detection_histories")
+ev = load_script("evaluate_detection")
 
 
 # --- metrics, by hand ----------------------------------------------------------------------------------------

@@ -406,15 +406,15 @@ sys.exit(cli.main(["fetch", *sys.argv[1:]]))
 """
 
 
-@pytest.mark.parametrize("hold_after", [5, 9])
-def test_killed_fetch_resumes_and_every_transfer_arrives_once(chain, serve, tmp_path, hold_after):
-    fake = serve(chain, hold_after=hold_after)
+def kill_when_held(fake: FakeEtherscan, fetch_args: list[str]) -> tuple[list[str], dict, str, str]:
+    """Run `cexflow fetch fetch_args` in a process, SIGKILL it once the fake holds a call, then let the fake
+    answer again: (the command, its environment, what it printed to stdout and stderr before it died)."""
     env = {**os.environ, "ETHERSCAN_API_KEY": KEY}
-    argv = [sys.executable, "-c", SUBPROCESS_SCRIPT, *cli_args(fake, tmp_path)]
+    argv = [sys.executable, "-c", SUBPROCESS_SCRIPT, *fetch_args]
     argv[argv.index("--timeout") + 1] = "20"
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert fake.held.wait(timeout=20), "the fetch never reached the held call"
+        assert fake.held.wait(timeout=30), "the fetch never reached the held call"
         proc.send_signal(signal.SIGKILL)
         out_text, err_text = proc.communicate(timeout=10)
     finally:
@@ -422,6 +422,13 @@ def test_killed_fetch_resumes_and_every_transfer_arrives_once(chain, serve, tmp_
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     fake.release()
+    return argv, env, out_text, err_text
+
+
+@pytest.mark.parametrize("hold_after", [5, 9])
+def test_killed_fetch_resumes_and_every_transfer_arrives_once(chain, serve, tmp_path, hold_after):
+    fake = serve(chain, hold_after=hold_after)
+    argv, env, out_text, err_text = kill_when_held(fake, cli_args(fake, tmp_path))
     out = tmp_path / "out"
     done = json.loads((out / "manifest.json").read_text())["wallets"]
     n = len(fake.calls)

@@ -104,7 +104,8 @@ def test_a_build_that_is_less_useful_than_it_looks_says_why(files, tmp_path, cap
                          "--input", str(files["empty"]), "--blocks", str(files["blocks"])]) == 0
     warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
     assert warnings == [
-        "warning: --blocks: no input is an ethereum-etl token_transfers file, so the blocks files were not read",
+        "warning: --blocks: no input is an ethereum-etl token_transfers or cryo erc20_transfers file, so the blocks "
+        "files were not read",
         f"warning: {files['empty']}: the file holds no rows",
         f"warning: {files['usdt']}: none of its 2 rows is a transfer of LPT on ethereum ({LPT}) (0 rejected, "
         "2 of other tokens)",

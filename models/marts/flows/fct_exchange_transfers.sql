@@ -1,4 +1,7 @@
--- One row per transfer of the build's tokens that touches a labelled exchange wallet.
+-- One row per transfer of the build's tokens that touches an exchange address: a labelled wallet, or a deposit
+-- address (given in a label file or inferred: dim_exchange_addresses). With deposit inference a deposit is the
+-- transfer into the deposit address (from_address is the depositor), and the deposit address's transfer into
+-- the exchange's wallet is a sweep.
 -- Incremental: a run rewrites the transfers that its new input rows carry (DuckDB: delete+insert on
 -- transfer_id), or on Spark the flow_date partitions of the days those transfers' rows fall on
 -- (insert_overwrite), so that a transfer whose kept row moves to a new file moves as in a full build.
@@ -8,6 +11,9 @@
 -- the stored input rows and duplicates say which transfers this run changes
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 {%- set duplicates = ref('int_transfer_duplicates') %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
+{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
+    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
 
 with classified as (
     select * from {{ ref('int_transfers_classified') }}
@@ -17,7 +23,13 @@ written as (
     {% if is_incremental() and day_partitions %}
     select classified.*
     from classified
-    inner join ({{ cexflow.flow_dates_of_this_run(transfer_rows) }}) as days_of_this_run
+    inner join (
+        {{ cexflow.flow_dates_of_this_run(transfer_rows) }}
+        {% if reclassified %}
+        union
+        select flow_date from ({{ reclassified }}) as reclassified_transfers
+        {% endif %}
+    ) as days_of_this_run
         on classified.flow_date = days_of_this_run.flow_date
     {% elif is_incremental() %}
     -- the transfers kept from a row of this run, and those of this run's rows kept from an earlier file's row
@@ -33,6 +45,15 @@ written as (
         on classified.transfer_id = transfers_of_this_run.transfer_id
     where classified.loaded_in_run <> '{{ invocation_id }}'
         and classified.source_file in ({{ cexflow.sql_string_items(earlier_files) }})
+    {% endif %}
+    {% if reclassified %}
+    union
+    -- the transfers of earlier runs whose class this run changed (union: once, if also kept from an earlier file)
+    select classified.*
+    from classified
+    inner join (select distinct transfer_id from ({{ reclassified }}) as reclassified_transfers) as reclassified_ids
+        on classified.transfer_id = reclassified_ids.transfer_id
+    where classified.loaded_in_run <> '{{ invocation_id }}'
     {% endif %}
     {% else %}
     select * from classified
@@ -60,6 +81,9 @@ final as (
         source_file,
         line_number as source_line_number,
         n_source_rows,
+        -- wallet or deposit (dim_exchange_addresses) of each side, NULL outside the exchanges
+        from_address_kind,
+        to_address_kind,
         '{{ invocation_id }}' as loaded_in_run
     from written
 )

@@ -20,9 +20,12 @@
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
+{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
+    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
 
 with legs as (
-    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows) }}
+    {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows, reclassified) }}
 ),
 
 legs_within_wallet as (
@@ -36,11 +39,11 @@ classified_legs as (
     select
         *,
         case
-            when flow_type = 'internal' then 'internal'
+            when flow_type in ('internal', 'sweep') then 'internal'
             when direction = 'in' then 'inflow'
             else 'outflow'
         end as exchange_flow,
-        flow_type <> 'internal' or direction = 'in' as is_exchange_view,
+        flow_type not in ('internal', 'sweep') or direction = 'in' as is_exchange_view,
         case
             when is_within_wallet then 'internal'
             when direction = 'in' then 'inflow'

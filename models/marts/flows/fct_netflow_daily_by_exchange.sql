@@ -30,13 +30,13 @@ exchange_flows as (
         token_address,
         flow_date,
         exchange,
-        sum(case when direction = 'in' and flow_type <> 'internal' then amount end) as inflow,
-        sum(case when direction = 'out' and flow_type <> 'internal' then amount end) as outflow,
-        -- an internal transfer has an in and an out leg: count its amount once
-        sum(case when direction = 'in' and flow_type = 'internal' then amount end) as internal_volume,
-        sum(case when direction = 'in' and flow_type <> 'internal' then n_transfers end) as n_deposits,
-        sum(case when direction = 'out' and flow_type <> 'internal' then n_transfers end) as n_withdrawals,
-        sum(case when direction = 'in' and flow_type = 'internal' then n_transfers end) as n_internal
+        sum(case when direction = 'in' and flow_type not in ('internal', 'sweep') then amount end) as inflow,
+        sum(case when direction = 'out' and flow_type not in ('internal', 'sweep') then amount end) as outflow,
+        -- an internal transfer or a sweep has an in and an out leg: count its amount once
+        sum(case when direction = 'in' and flow_type in ('internal', 'sweep') then amount end) as internal_volume,
+        sum(case when direction = 'in' and flow_type not in ('internal', 'sweep') then n_transfers end) as n_deposits,
+        sum(case when direction = 'out' and flow_type not in ('internal', 'sweep') then n_transfers end) as n_withdrawals,
+        sum(case when direction = 'in' and flow_type in ('internal', 'sweep') then n_transfers end) as n_internal
     from daily_flows
     group by chain, token_address, flow_date, exchange
 ),

@@ -27,11 +27,11 @@ boundary_flows as (
         flow_date,
         sum(case when flow_type = 'deposit' then amount end) as inflow,
         sum(case when flow_type = 'withdrawal' then amount end) as outflow,
-        sum(case when flow_type = 'internal' and direction = 'in' then amount end) as internal_volume,
+        sum(case when flow_type in ('internal', 'sweep') and direction = 'in' then amount end) as internal_volume,
         sum(case when flow_type = 'cross_exchange' and direction = 'in' then amount end) as cross_exchange_volume,
         sum(case when flow_type = 'deposit' then n_transfers end) as n_deposits,
         sum(case when flow_type = 'withdrawal' then n_transfers end) as n_withdrawals,
-        sum(case when flow_type = 'internal' and direction = 'in' then n_transfers end) as n_internal,
+        sum(case when flow_type in ('internal', 'sweep') and direction = 'in' then n_transfers end) as n_internal,
         sum(case when flow_type = 'cross_exchange' and direction = 'in' then n_transfers end) as n_cross_exchange
     from daily_flows
     group by chain, token_address, flow_date

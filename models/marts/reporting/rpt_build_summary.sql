@@ -1,7 +1,10 @@
 -- One row per token of the build (stg_tokens__selected): what a build holds, for the build's printed summary
 -- (a line per token), the reports, the agent and the docs site. The token's own figures: the calendar of its
 -- data, its total's flows summed over it (and in USD over its days with a price), its transfers touching
--- labelled wallets, its series scored and its anomalies. The build's figures, the same on every row (a file may
+-- labelled wallets, its series scored and its anomalies; the deposit addresses inferred on its chain, the inflow
+-- counted at deposit addresses, and the inflow from senders whose own receipts of the token are not in the inputs
+-- (a fetch of the labelled wallets only: if they are deposit addresses, their deposits are not in the files and
+-- the build can only count the sweep; docs/deposit_addresses.md). The build's figures, the same on every row (a file may
 -- hold several tokens): the input's reconciliation summed over the files (rpt_input_reconciliation: rows_read =
 -- transfers_kept + duplicate_rows + rejected_rows + other_token_rows) and the rejected rows with their most
 -- frequent reason. A sum of amounts past DECIMAL(38,18) is NULL (decimal_in_range; 0 when the token has no
@@ -28,6 +31,53 @@ zscores as (
 
 rejected_reasons as (
     select * from {{ ref('rpt_rejected_reasons') }}
+),
+
+exchange_addresses as (
+    select * from {{ ref('dim_exchange_addresses') }}
+),
+
+transfers as (
+    select * from {{ ref('int_transfers_deduplicated') }}
+),
+
+inferred_totals as (
+    -- the deposit addresses and consolidation wallets inferred on each chain (across its tokens)
+    select
+        chain,
+        cast(count(case when address_kind = 'deposit' then 1 end) as bigint) as n_deposit_addresses_inferred,
+        cast(count(case when address_kind = 'wallet' then 1 end) as bigint) as n_consolidation_wallets_inferred
+    from exchange_addresses
+    where is_inferred
+    group by chain
+),
+
+recipients as (
+    -- every address that received the token in the inputs
+    select distinct chain, token_address, to_address as address
+    from transfers
+),
+
+deposit_totals as (
+    -- the inflow counted at deposit addresses (at the deposit), and the inflow into labelled wallets from senders
+    -- whose own receipts of the token are not in the inputs: whether they are deposit addresses the build cannot
+    -- tell, so their transfers count where the wallets receive them (at the sweep, if they are)
+    select
+        exchange_transfers.chain,
+        exchange_transfers.token_address,
+        {{ cexflow.decimal_in_range("sum(case when exchange_transfers.to_address_kind = 'deposit' then exchange_transfers.amount else 0 end)") }}
+            as inflow_at_deposit_addresses,
+        {{ cexflow.decimal_in_range("sum(case when recipients.address is null and exchange_transfers.to_address_kind = 'wallet' then exchange_transfers.amount else 0 end)") }}
+            as inflow_from_unseen_senders,
+        cast(count(distinct case when recipients.address is null and exchange_transfers.to_address_kind = 'wallet'
+            then exchange_transfers.from_address end) as bigint) as n_unseen_senders
+    from exchange_transfers
+    left join recipients
+        on exchange_transfers.chain = recipients.chain
+        and exchange_transfers.token_address = recipients.token_address
+        and exchange_transfers.from_address = recipients.address
+    where exchange_transfers.flow_type = 'deposit'
+    group by exchange_transfers.chain, exchange_transfers.token_address
 ),
 
 input_totals as (
@@ -125,6 +175,12 @@ summary as (
         cast(coalesce(score_totals.n_anomalies, 0) as bigint) as n_anomalies,
         cast(coalesce(score_totals.n_total_anomalies, 0) as bigint) as n_total_anomalies,
         score_totals.method,
+        cast(coalesce(inferred_totals.n_deposit_addresses_inferred, 0) as bigint) as n_deposit_addresses_inferred,
+        cast(coalesce(inferred_totals.n_consolidation_wallets_inferred, 0) as bigint)
+            as n_consolidation_wallets_inferred,
+        coalesce(deposit_totals.inflow_at_deposit_addresses, cast(0 as decimal(38, 18))) as inflow_at_deposit_addresses,
+        coalesce(deposit_totals.inflow_from_unseen_senders, cast(0 as decimal(38, 18))) as inflow_from_unseen_senders,
+        cast(coalesce(deposit_totals.n_unseen_senders, 0) as bigint) as n_unseen_senders,
         rejection_totals.*
     from tokens
     cross join input_totals
@@ -138,6 +194,11 @@ summary as (
     left join score_totals
         on tokens.chain = score_totals.chain
         and tokens.token_address = score_totals.token_address
+    left join inferred_totals
+        on tokens.chain = inferred_totals.chain
+    left join deposit_totals
+        on tokens.chain = deposit_totals.chain
+        and tokens.token_address = deposit_totals.token_address
 )
 
 select * from summary

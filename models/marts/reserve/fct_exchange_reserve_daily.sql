@@ -4,6 +4,9 @@
 -- (int_wallet_reserve_daily) when every wallet of the exchange that moved tokens has an anchor; otherwise
 -- NULL, and n_wallets_without_anchor counts the wallets that lack one (int_wallets_without_balance_anchor;
 -- rpt_wallets_without_balance_anchor names them). Transfers between two wallets of the exchange net to zero.
+-- Deposited but not yet swept tokens are the exchange's: the reserve includes what its deposit addresses
+-- (given or inferred) received in the data and have not swept (deposits_not_swept), so the reserve moves at the
+-- deposit, with the exchange's netflow, and a sweep moves nothing.
 with wallet_balances as (
     select * from {{ ref('int_wallet_reserve_daily') }}
 ),
@@ -40,9 +43,11 @@ exchange_days as (
         exchange,
         sum(balance) as anchored_balance,
         sum(netflow) as anchored_netflow,
-        count(*) as n_anchored_wallets,
-        max(anchor_block) as anchor_block,
-        max(anchor_date) as anchor_date
+        -- the deposit addresses' row (from zero before the data) is no anchored wallet and no anchor
+        cast(sum(case when is_deposit_addresses then 0 else 1 end) as bigint) as n_anchored_wallets,
+        sum(case when is_deposit_addresses then balance else 0 end) as deposits_not_swept,
+        max(case when is_deposit_addresses then null else anchor_block end) as anchor_block,
+        max(case when is_deposit_addresses then null else anchor_date end) as anchor_date
     from wallet_balances
     group by chain, token_address, flow_date, exchange
 ),
@@ -64,6 +69,9 @@ final as (
         cast(exchange_days.n_anchored_wallets as bigint) as n_anchored_wallets,
         cast(coalesce(missing_by_exchange.n_wallets_without_anchor, 0) as bigint) as n_wallets_without_anchor,
         missing_by_exchange.exchange is null as is_reserve_known,
+        case when missing_by_exchange.exchange is null
+            then cast(exchange_days.deposits_not_swept as decimal(38, 18))
+        end as deposits_not_swept,
         coalesce(exchange_days.anchor_block > data_end.last_block, false)
             or coalesce(exchange_days.anchor_date > data_end.last_date, false) as is_anchored_after_data,
         token_supply.supply,

@@ -1,7 +1,7 @@
--- ethereum-etl blocks.csv (number,timestamp) of var ethereum_etl_blocks_files: the time of each block, for
+-- ethereum-etl blocks.csv (number,timestamp) of var ethereum_etl_blocks_files (stg_cryo__blocks: the .parquet ones): the time of each block, for
 -- token_transfers files without block_timestamp. One row per data row of the files, typed.
 with source_rows as (
-    {{ cexflow.read_csv_rows(var('ethereum_etl_blocks_files'), ['number', 'timestamp'], number_lines_in_scan=true) }}
+    {{ cexflow.read_csv_rows(cexflow.blocks_files('csv'), ['number', 'timestamp'], number_lines_in_scan=true) }}
 ),
 
 typed as (

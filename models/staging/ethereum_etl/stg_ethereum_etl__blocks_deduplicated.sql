@@ -1,7 +1,17 @@
--- The time of each block of the ethereum-etl blocks files: one row per block number. Several blocks files
--- may list a block; its time is the same in each.
-with blocks as (
+-- The time of each block of the blocks files (ethereum-etl blocks.csv and cryo blocks Parquet): one row per
+-- block number. Several blocks files may list a block; its time is the same in each.
+with ethereum_etl_blocks as (
     select * from {{ ref('stg_ethereum_etl__blocks') }}
+),
+
+cryo_blocks as (
+    select * from {{ ref('stg_cryo__blocks') }}
+),
+
+blocks as (
+    select * from ethereum_etl_blocks
+    union all
+    select * from cryo_blocks
 ),
 
 one_row_per_block as (

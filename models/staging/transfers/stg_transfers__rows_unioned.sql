@@ -1,6 +1,6 @@
 -- The rows of every input format in one shape: one row per data row of every input file (source_file,
--- line_number), all raw text. An ethereum-etl row without block_timestamp takes its block's time from the
--- blocks files (var ethereum_etl_blocks_files). chain: the file's chain (var input_chains, else var chain).
+-- line_number), all raw text. An ethereum-etl or cryo row without block_timestamp takes its block's time from
+-- the blocks files (var ethereum_etl_blocks_files). chain: the file's chain (var input_chains, else var chain).
 {%- set with_blocks = var('ethereum_etl_blocks_files') | length > 0 %}
 -- depends_on: {{ ref('stg_ethereum_etl__blocks_deduplicated') }}
 
@@ -16,8 +16,25 @@ etherscan_api_rows as (
     select * from {{ ref('stg_etherscan__api_transfers') }}
 ),
 
-ethereum_etl_rows as (
+ethereum_etl_csv_rows as (
     select * from {{ ref('stg_ethereum_etl__token_transfers') }}
+),
+
+ethereum_etl_parquet_rows as (
+    select * from {{ ref('stg_ethereum_etl__token_transfers_parquet') }}
+),
+
+cryo_rows as (
+    select * from {{ ref('stg_cryo__erc20_transfers') }}
+),
+
+ethereum_etl_rows as (
+    -- the formats whose rows may lack a time, which the blocks files then give
+    select * from ethereum_etl_csv_rows
+    union all
+    select * from ethereum_etl_parquet_rows
+    union all
+    select * from cryo_rows
 ),
 
 {% if with_blocks %}

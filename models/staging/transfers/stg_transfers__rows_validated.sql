@@ -195,7 +195,8 @@ with_rejection_reason as (
                 then 'no token column, and the build has no single token on ' || chain
                     || ': build this file with one --token of that chain'
             when block_number is null or block_number < 0 then 'missing or malformed block number'
-            when nullif(timestamp_text, '') is null and source_format = 'ethereum_etl'
+            when nullif(timestamp_text, '') is null
+                and source_format in ('ethereum_etl', 'ethereum_etl_parquet', 'cryo_erc20_transfers')
                 then 'no time for this block: the file has no block_timestamp and no blocks file lists the block (--blocks)'
             when nullif(timestamp_text, '') is null then 'missing timestamp'
             when transferred_at is null then 'malformed timestamp (want unix seconds or an ISO time)'

@@ -1,0 +1,343 @@
+-- The exchange addresses inferred from the transfers (the rule: docs/deposit_addresses.md and this model's YAML):
+--   deposit       an unlabelled address that forwards what it receives to the wallets of one exchange and to
+--                 nothing else, within var deposit_sweep_max_hours, in amounts that match what it received (var
+--                 deposit_amount_tolerance); or one that does so into that exchange's consolidation wallet
+--   consolidation an unlabelled address that forwards only to one exchange's labelled wallets and collects the
+--                 sweeps of at least var deposit_consolidation_min_sources deposit-like addresses, which bring at
+--                 least var deposit_consolidation_min_share of what it received: the exchange's own wallet
+-- One row per (chain, address), with the evidence. An address's transfers of all the build's tokens of its chain
+-- are read together (a deposit address reused across tokens); the sweep checks hold for every token it swept.
+-- Never a labelled address (of any exchange, wallet or deposit), the zero address or a token contract of the
+-- build. Empty with var deposit_inference false. A table: the classification reads it for every model of the
+-- flows, and the transfers are scanned twice here (who sends where; the candidates' own transfers), not per model.
+-- Before it is rebuilt, its version of the last build is kept as int_exchange_addresses_inferred_previous, from which
+-- an incremental run finds the transfers of earlier runs whose class it changes (macros/runs.sql).
+{{ config(materialized='table', pre_hook="{{ cexflow.keep_previous_version(this) }}") }}
+{%- set inference = var('deposit_inference') in [true, 'true', 'True', 1] %}
+{%- set tolerance = var('deposit_amount_tolerance') %}
+
+with transfers as (
+    select * from {{ ref('int_transfers_deduplicated') }}
+),
+
+labelled_addresses as (
+    select * from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
+),
+
+tokens as (
+    select * from {{ ref('stg_tokens__selected') }}
+),
+
+labelled_wallets as (
+    select chain, wallet_address, exchange
+    from labelled_addresses
+    where address_kind = 'wallet'
+),
+
+never_inferred as (
+    -- labelled addresses, the zero address and the build's token contracts
+    select chain, wallet_address as address from labelled_addresses
+    union
+    select chain, '0x0000000000000000000000000000000000000000' as address from tokens
+    union
+    select chain, token_address as address from tokens
+),
+
+outgoing_by_sender as (
+    -- the first scan: where each address sends, across the build's tokens of its chain
+    select
+        transfers.chain,
+        transfers.from_address as address,
+        count(*) as n_sent,
+        count(labelled_wallets.exchange) as n_sent_to_wallets,
+        min(labelled_wallets.exchange) as first_exchange,
+        max(labelled_wallets.exchange) as last_exchange,
+        min(transfers.to_address) as first_recipient,
+        max(transfers.to_address) as last_recipient,
+        max(transfers.transferred_at) as last_sent_at
+    from transfers
+    left join labelled_wallets
+        on transfers.chain = labelled_wallets.chain
+        and transfers.to_address = labelled_wallets.wallet_address
+    {% if not inference %}
+    where 1 = 0
+    {% endif %}
+    group by transfers.chain, transfers.from_address
+),
+
+data_end as (
+    -- the time of the chain's last transfer: receipts within the sweep time before it need not be swept yet
+    select chain, max(last_sent_at) as last_transfer_at
+    from outgoing_by_sender
+    group by chain
+),
+
+unlabelled_senders as (
+    select outgoing_by_sender.*
+    from outgoing_by_sender
+    left join never_inferred
+        on outgoing_by_sender.chain = never_inferred.chain
+        and outgoing_by_sender.address = never_inferred.address
+    where never_inferred.address is null
+),
+
+forwarders_to_one_exchange as (
+    -- every transfer the address sent went to a labelled wallet, and all to wallets of one exchange
+    select chain, address, first_exchange as exchange
+    from unlabelled_senders
+    where n_sent = n_sent_to_wallets
+        and first_exchange = last_exchange
+),
+
+forwarders_to_one_forwarder as (
+    -- every transfer the address sent went to one address, itself a forwarder to one exchange
+    select
+        unlabelled_senders.chain,
+        unlabelled_senders.address,
+        forwarders_to_one_exchange.exchange,
+        forwarders_to_one_exchange.address as forwarded_to
+    from unlabelled_senders
+    inner join forwarders_to_one_exchange
+        on unlabelled_senders.chain = forwarders_to_one_exchange.chain
+        and unlabelled_senders.first_recipient = forwarders_to_one_exchange.address
+    where unlabelled_senders.first_recipient = unlabelled_senders.last_recipient
+        and unlabelled_senders.n_sent_to_wallets = 0
+),
+
+candidates as (
+    select chain, address, exchange, cast(null as {{ dbt.type_string() }}) as forwarded_to
+    from forwarders_to_one_exchange
+    union all
+    select chain, address, exchange, forwarded_to
+    from forwarders_to_one_forwarder
+),
+
+candidate_transfers as (
+    -- the second scan: each candidate's receipts ('in') and sends ('out'), every one of them a sweep; two keyed
+    -- joins (a join on a CASE over a cross join of the transfers is not a hash join, and ran for minutes)
+    select
+        candidates.chain,
+        candidates.address,
+        candidates.exchange,
+        candidates.forwarded_to,
+        transfers.token_address,
+        'in' as direction,
+        transfers.transfer_id,
+        transfers.transferred_at,
+        transfers.block_number,
+        coalesce(transfers.log_index, -1) as log_index,
+        transfers.amount,
+        -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
+        coalesce(own_wallets.exchange = candidates.exchange, false) as is_from_own_exchange
+    from transfers
+    inner join candidates
+        on transfers.chain = candidates.chain
+        and transfers.to_address = candidates.address
+    left join labelled_wallets as own_wallets
+        on transfers.chain = own_wallets.chain
+        and transfers.from_address = own_wallets.wallet_address
+    union all
+    select
+        candidates.chain,
+        candidates.address,
+        candidates.exchange,
+        candidates.forwarded_to,
+        transfers.token_address,
+        'out' as direction,
+        transfers.transfer_id,
+        transfers.transferred_at,
+        transfers.block_number,
+        coalesce(transfers.log_index, -1) as log_index,
+        transfers.amount,
+        false as is_from_own_exchange
+    from transfers
+    inner join candidates
+        on transfers.chain = candidates.chain
+        and transfers.from_address = candidates.address
+),
+
+transfers_in_sweep_batches as (
+    -- a sweep closes a batch: the receipts since the previous sweep (of the token) and the sweep itself have the
+    -- batch's number, the count of the sweeps before them; receipts after the last sweep are a batch not swept yet
+    select
+        *,
+        coalesce(sum(case when direction = 'out' then 1 else 0 end) over (
+            partition by chain, address, token_address
+            order by transferred_at, block_number, log_index, direction, transfer_id
+            rows between unbounded preceding and 1 preceding
+        ), 0) as sweep_batch
+    from candidate_transfers
+),
+
+candidate_transfers_overdue as (
+    -- a receipt is overdue when it was made more than the sweep time before the chain's last transfer
+    select
+        transfers_in_sweep_batches.*,
+        {{ cexflow.epoch_seconds('data_end.last_transfer_at') }} - {{ cexflow.epoch_seconds('transfers_in_sweep_batches.transferred_at') }}
+            > {{ var('deposit_sweep_max_hours') }} * 3600 as is_overdue
+    from transfers_in_sweep_batches
+    inner join data_end
+        on transfers_in_sweep_batches.chain = data_end.chain
+),
+
+transfers_with_batch_receipts as (
+    select
+        *,
+        -- in double: it only sorts dust out (an exact sum could pass DECIMAL(38,18))
+        sum(case when direction = 'in' then cast(amount as double) end) over (
+            partition by chain, address, token_address, sweep_batch
+        ) as batch_received
+    from candidate_transfers_overdue
+),
+
+sweep_batches as (
+    select
+        chain,
+        address,
+        exchange,
+        forwarded_to,
+        token_address,
+        sweep_batch,
+        -- exact sums, NULL past DECIMAL(38,18) (then no check passes)
+        {{ cexflow.decimal_in_range("sum(case when direction = 'in' then amount else 0 end)") }} as received,
+        {{ cexflow.decimal_in_range("sum(case when direction = 'out' then amount else 0 end)") }} as swept,
+        {{ cexflow.decimal_in_range("sum(case when direction = 'in' and is_overdue then amount else 0 end)") }}
+            as received_overdue,
+        sum(case when is_from_own_exchange then 1 else 0 end) as n_from_own_exchange,
+        sum(case when direction = 'out' then 1 else 0 end) as n_sweeps,
+        max(case when direction = 'out' then transferred_at end) as swept_at,
+        -- the batch's oldest receipt that is not dust (more than the tolerance of the batch's receipts)
+        min(case when direction = 'in' and cast(amount as double) > {{ tolerance }} * batch_received
+            then transferred_at end)
+            as oldest_receipt_at
+    from transfers_with_batch_receipts
+    group by chain, address, exchange, forwarded_to, token_address, sweep_batch
+),
+
+token_evidence as (
+    -- per candidate and token: what it received up to its last sweep, what it swept, the longest wait
+    select
+        chain,
+        address,
+        exchange,
+        forwarded_to,
+        token_address,
+        {{ cexflow.decimal_in_range('sum(case when n_sweeps > 0 then received else 0 end)') }}
+            as received_until_last_sweep,
+        -- received after the last sweep and overdue: what it kept rather than forward
+        {{ cexflow.decimal_in_range('sum(case when n_sweeps = 0 then received_overdue else 0 end)') }} as kept_overdue,
+        sum(n_from_own_exchange) as n_from_own_exchange,
+        {{ cexflow.decimal_in_range('sum(received)') }} as received,
+        {{ cexflow.decimal_in_range('sum(swept)') }} as swept,
+        sum(n_sweeps) as n_sweeps,
+        min(swept_at) as first_sweep_at,
+        max(swept_at) as last_sweep_at,
+        max(case when n_sweeps > 0
+            then {{ cexflow.epoch_seconds('swept_at') }} - {{ cexflow.epoch_seconds('oldest_receipt_at') }} end)
+            as longest_sweep_seconds
+    from sweep_batches
+    group by chain, address, exchange, forwarded_to, token_address
+),
+
+token_evidence_checked as (
+    select
+        *,
+        n_from_own_exchange = 0
+        and (n_sweeps = 0
+        or (received_until_last_sweep > 0
+            -- the tolerance in double: an approximate test, where exactness buys nothing
+            and cast(swept as double) >= (1 - {{ tolerance }}) * cast(received_until_last_sweep as double)
+            and swept <= received_until_last_sweep
+            and cast(kept_overdue as double) <= {{ tolerance }} * cast(received_until_last_sweep as double)
+            and coalesce(longest_sweep_seconds, 0) <= {{ var('deposit_sweep_max_hours') }} * 3600))
+            as sweeps_match
+    from token_evidence
+),
+
+candidate_evidence as (
+    -- per candidate, across the build's tokens of its chain: every token it swept passes
+    select
+        chain,
+        address,
+        exchange,
+        forwarded_to,
+        min(first_sweep_at) as first_sweep_at,
+        max(last_sweep_at) as last_sweep_at,
+        cast(sum(n_sweeps) as bigint) as n_sweeps,
+        cast(count(case when n_sweeps > 0 then 1 end) as bigint) as n_tokens_swept,
+        {{ cexflow.decimal_in_range('sum(received)') }} as amount_received,
+        {{ cexflow.decimal_in_range('sum(swept)') }} as amount_swept,
+        max(longest_sweep_seconds) as longest_sweep_seconds,
+        min(case when sweeps_match then 1 else 0 end) = 1 as sweeps_match
+    from token_evidence_checked
+    group by chain, address, exchange, forwarded_to
+),
+
+sources_of_forwarders as (
+    -- the deposit-like addresses that sweep into each forwarder to one exchange, and what they brought it
+    select
+        chain,
+        forwarded_to as address,
+        count(*) as n_sources,
+        sum(cast(amount_swept as double)) as amount_from_sources
+    from candidate_evidence
+    where forwarded_to is not null
+        and sweeps_match
+    group by chain, forwarded_to
+),
+
+consolidation_wallets as (
+    select
+        candidate_evidence.chain,
+        candidate_evidence.address,
+        sources_of_forwarders.n_sources
+    from candidate_evidence
+    inner join sources_of_forwarders
+        on candidate_evidence.chain = sources_of_forwarders.chain
+        and candidate_evidence.address = sources_of_forwarders.address
+    where candidate_evidence.forwarded_to is null
+        and sources_of_forwarders.n_sources >= {{ var('deposit_consolidation_min_sources') }}
+        and sources_of_forwarders.amount_from_sources
+            >= {{ var('deposit_consolidation_min_share') }} * cast(candidate_evidence.amount_received as double)
+),
+
+classified_candidates as (
+    select
+        candidate_evidence.*,
+        consolidation_wallets.n_sources as n_deposit_addresses_swept_in,
+        case
+            when consolidation_wallets.address is not null then 'consolidation'
+            when candidate_evidence.forwarded_to is null and candidate_evidence.sweeps_match then 'deposit'
+            when behind.address is not null and candidate_evidence.sweeps_match then 'deposit'
+        end as inferred_kind
+    from candidate_evidence
+    left join consolidation_wallets
+        on candidate_evidence.chain = consolidation_wallets.chain
+        and candidate_evidence.address = consolidation_wallets.address
+    left join consolidation_wallets as behind
+        on candidate_evidence.chain = behind.chain
+        and candidate_evidence.forwarded_to = behind.address
+),
+
+final as (
+    select
+        chain,
+        address,
+        exchange,
+        case when inferred_kind = 'consolidation' then 'wallet' else 'deposit' end as address_kind,
+        case when inferred_kind = 'consolidation' then 'inferred consolidation wallet' else 'inferred' end
+            as label_source,
+        forwarded_to as consolidation_wallet_address,
+        first_sweep_at,
+        last_sweep_at,
+        n_sweeps,
+        n_tokens_swept,
+        amount_received,
+        amount_swept,
+        cast(longest_sweep_seconds as double) / 3600 as longest_sweep_hours,
+        cast(n_deposit_addresses_swept_in as bigint) as n_deposit_addresses_swept_in
+    from classified_candidates
+    where inferred_kind is not null
+)
+
+select * from final

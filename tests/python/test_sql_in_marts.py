@@ -17,7 +17,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT, build
+from conftest import PROJECT_ROOT, sample_default_db
 
 from cexflow import agent, docs, report
 from cexflow.build import summarize
@@ -148,9 +148,7 @@ def same(new: pd.DataFrame, old: pd.DataFrame):
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("sample_marts") / "sample.duckdb"
-    assert build(db) == 0
-    return db
+    return sample_default_db(tmp_path_factory)  # build(db), shared with test_sample_build.py
 
 
 def test_the_overview_shows_the_numbers_of_the_old_queries(sample_db):

@@ -186,7 +186,7 @@ class TokenSummary:
 
 
 def _touching(transfers: int) -> str:
-    return f"{plural(transfers, 'transfer')} {'touches' if transfers == 1 else 'touch'} labelled exchange wallets"
+    return f"{plural(transfers, 'transfer')} {'touches' if transfers == 1 else 'touch'} exchange addresses"
 
 
 def build_vars(options: BuildOptions) -> dict:

@@ -217,7 +217,7 @@ def test_the_two_token_build_prints_a_line_per_token(etl_options, real_data, tmp
     assert any("dbt did not run" in line for line in out), out
     for symbol, token in (("USDT", USDT), ("USDC", USDC)):
         (line,) = [line for line in out if line.startswith(f"{symbol} on ethereum: ")]
-        assert f" {touching[token]:,} transfers touch labelled exchange wallets" in line, line
+        assert f" {touching[token]:,} transfers touch exchange addresses" in line, line
 
 
 # --- a hand-made LPT history on Ethereum and Arbitrum One ---------------------------------------------------

@@ -380,10 +380,9 @@ def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
         )
         if unseen:
             text += (
-                f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
-                f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs: counted at "
-                "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
-                "second hop)"
+                f"; {unseen:,.2f} ({unseen / inflow:.1%}) came from "
+                f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs "
+                "(counted at the sweep if they are deposit addresses: docs/deposit_addresses.md)"
             )
         parts.append(text)
     return "\n".join(parts)

@@ -13,9 +13,10 @@
     {%- set window_days = window_days | int -%}
     {%- set min_history_days = min_history_days | int -%}
     {#- the methods are the macros named zscore_method_<name> (macros/zscores/zscore_method_*.sql) -#}
+    {%- set prefix = 'zscore_method_' -%}
     {%- set methods = [] -%}
-    {%- for name in cexflow.keys() | sort if name.startswith('zscore_method_') -%}
-        {%- do methods.append(name[14:]) -%}
+    {%- for name in cexflow.keys() | sort if name.startswith(prefix) -%}
+        {%- do methods.append(name[prefix | length:]) -%}
     {%- endfor -%}
     {%- if method not in methods -%}
         {{ exceptions.raise_compiler_error("zscore_method must be " ~ methods | join(', ') ~ ", not '" ~ method ~ "'") }}

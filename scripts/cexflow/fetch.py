@@ -50,9 +50,9 @@ from cexflow.progress import LineReporter, Reporter, TqdmReporter
 from cexflow.text import plural
 
 HELP = (
-    "download token transfers of the labelled exchange wallets and of the addresses that sent into them "
+    "Download token transfers of the labelled exchange wallets and of the addresses that sent into them "
     "(Etherscan API V2), their balances and the token's supply (--balances), daily USD prices (--prices, "
-    "DefiLlama)"
+    "DefiLlama)."
 )
 
 DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"

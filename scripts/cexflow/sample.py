@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from cexflow.errors import CexflowError
 
-HELP = "Write a deterministic synthetic LPT transfer file (Etherscan tokentx rows) and its planted anomalies"
+HELP = "Write a deterministic synthetic LPT transfer file (Etherscan tokentx rows) and its planted anomalies."
 
 HEADER = "blockNumber,timeStamp,hash,from,contractAddress,to,value,tokenName,tokenSymbol,tokenDecimal"
 PLANTED_HEADER = "flow_date,exchange,wallet,direction,amount,kind"

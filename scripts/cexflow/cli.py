@@ -317,32 +317,25 @@ def run_fetch(args: argparse.Namespace) -> int:
     return fetch(fetch_options(args))
 
 
-def _parse_int(value: object, option: str) -> int:
+def _number(value: object, option: str, kind: type = int):
     try:
-        return int(str(value))
+        return kind(str(value))
     except ValueError:
-        raise CexflowError(f"{option} must be an integer, got {value!r}") from None
-
-
-def _parse_float(value: object, option: str) -> float:
-    try:
-        return float(str(value))
-    except ValueError:
-        raise CexflowError(f"{option} must be a number, got {value!r}") from None
+        raise CexflowError(f"{option} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
 
 
 def run_sample(args: argparse.Namespace) -> int:
     from cexflow.sample import write_sample
 
-    days = _parse_int(args.days, "--days")
-    scale = _parse_float(args.scale, "--scale")
-    seed = _parse_int(args.seed, "--seed")
+    days = _number(args.days, "--days")
+    scale = _number(args.scale, "--scale", float)
+    seed = _number(args.seed, "--seed")
     try:
         start = dt.date.fromisoformat(str(args.start))
     except ValueError:
         raise CexflowError(f"--start must be a date YYYY-MM-DD, got {args.start!r}") from None
-    planted = None if args.planted is None else _parse_int(args.planted, "--planted")
-    multiple = None if args.planted_multiple is None else _parse_float(args.planted_multiple, "--planted-multiple")
+    planted = None if args.planted is None else _number(args.planted, "--planted")
+    multiple = None if args.planted_multiple is None else _number(args.planted_multiple, "--planted-multiple", float)
     summary = write_sample(args.out, days, scale, seed, start, planted=planted, planted_multiple=multiple)
     end = summary.start + dt.timedelta(days=summary.days - 1)
     print(

@@ -418,15 +418,11 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
         return dbt_vars, True, "--full-refresh"
     if not db.exists():
         return dbt_vars, True, "new database"
-    record = recorded_build(db)
+    record, parameters = recorded_build(db), loaded_parameters(dbt_vars)
     if record is None:
         return dbt_vars, True, "no earlier build recorded"
-    if record.parameters != loaded_parameters(dbt_vars):
-        return (
-            dbt_vars,
-            True,
-            changed_parameters(json.loads(record.parameters), json.loads(loaded_parameters(dbt_vars))),
-        )
+    if record.parameters != parameters:
+        return dbt_vars, True, changed_parameters(json.loads(record.parameters), json.loads(parameters))
     for path, fingerprint in record.inputs.items():
         if current.get(path) != fingerprint:
             return dbt_vars, True, f"{path} changed or is no longer an input"

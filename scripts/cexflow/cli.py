@@ -187,14 +187,10 @@ def _add_anomaly_options(group, defaults: dict) -> None:
         )
 
 
-def build_context() -> dict:
-    return project_vars()
-
-
 def agent_context() -> dict:
     from cexflow import agent, webhooks
 
-    return build_context() | {
+    return project_vars() | {
         "out": agent.DEFAULT_OUT,
         "interval": agent.DEFAULT_INTERVAL,
         "auto": webhooks.AUTO,
@@ -233,7 +229,7 @@ def sample_context() -> dict:
     }
 
 
-CONTEXTS = {"build": build_context, "agent": agent_context, "fetch": fetch_context, "sample": sample_context}
+CONTEXTS = {"build": project_vars, "agent": agent_context, "fetch": fetch_context, "sample": sample_context}
 
 
 def arguments(command: str):

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from cexflow import inputs
@@ -136,57 +137,28 @@ class BuildSummary:
     changed: str = ""  # an incremental build's settings that changed since the last build (changed_settings)
     warnings: list[str] = field(default_factory=list)  # what makes the build less useful than it looks
     ran_dbt: bool = True  # False: the marts were up to date
-    reserve: str = ""  # the exchange reserve line, when the build read balances (reserve_line)
-    prices: str = ""  # the USD line, when the build read prices (prices_line)
+    reserve: str = ""  # the exchange reserve line, when the build read balances
+    prices: str = ""  # the USD line, when the build read prices
     deposits: str = ""  # the deposit addresses line (deposits_line)
-    tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
+    tokens: list[dict] = field(default_factory=list)  # a build of several tokens: rpt_build_summary's rows with data
 
     def lines(self) -> list[str]:
-        read = (
-            f"read {plural(self.rows_read, 'row')} from {self.files:,} file(s): "
-            f"{plural(self.transfers, 'transfer')} kept, {plural(self.duplicates, 'duplicate')}, "
-            f"{self.rejected:,} rejected, {self.other_token:,} of other tokens"
-        )
-        anomalies = (
-            f"{plural(self.anomalies, 'anomaly')} ({self.method}) in "
-            f"{plural(self.series, 'series', 'series')}; marts in {self.db}"
-        )
+        words = build_words()
         if len(self.tokens) > 1:
-            body = [read, *(token.line() for token in self.tokens), f"{plural(len(self.tokens), 'token')}, {anomalies}"]
+            body = [*(words.token_line(row) for row in self.tokens), words.tokens_line(self)]
         else:
-            period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
-            body = [read, f"{plural(self.days, 'day')} ({period}), {_touching(self.exchange_transfers)}", anomalies]
+            body = [words.days_line(self), words.anomalies_line(self)]
         changed = f"changed since the last build: {self.changed}" if self.changed else ""
-        return (
-            body
-            + [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line]
-            + [f"warning: {warning}" for warning in self.warnings]
-        )
+        notes = [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line]
+        return [words.read_line(self), *body, *notes, *(f"warning: {warning}" for warning in self.warnings)]
 
 
-@dataclass
-class TokenSummary:
-    """A token's line of a multi-token build's summary (rpt_build_summary's row of the token)."""
+@cache
+def build_words():
+    """The macros of `templates/build.j2`: the words of the summary and the warnings."""
+    from cexflow.present import template_environment
 
-    label: str  # the symbol, or the address
-    chain: str
-    days: int
-    first_day: str | None
-    last_day: str | None
-    exchange_transfers: int
-    series: int
-    anomalies: int
-
-    def line(self) -> str:
-        return (
-            f"{self.label} on {self.chain}: {plural(self.days, 'day')} ({self.first_day} to {self.last_day}), "
-            f"{_touching(self.exchange_transfers)}, {plural(self.anomalies, 'anomaly')} in "
-            f"{plural(self.series, 'series', 'series')}"
-        )
-
-
-def _touching(transfers: int) -> str:
-    return f"{plural(transfers, 'transfer')} {'touches' if transfers == 1 else 'touch'} exchange addresses"
+    return template_environment("text").get_template("build.j2").module
 
 
 def build_vars(options: BuildOptions) -> dict:
@@ -276,7 +248,6 @@ def check_spark_installed(target: str = "spark") -> None:
     """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime; --target spark_thrift
     needs dbt-spark with PyHive (the spark extra too), and no Java here: Spark runs in the server."""
     import importlib.util
-    import shutil
 
     needed = (
         ("dbt-spark", "dbt.adapters.spark"),
@@ -292,36 +263,28 @@ def check_spark_installed(target: str = "spark") -> None:
         raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
 
 
-def summarize(db: Path, method: str | None = None) -> BuildSummary:
-    """The summary of the marts in the DuckDB file `db`."""
-    from cexflow.db import connect
+def summarize(
+    db: Path, method: str | None = None, deposit_inference: bool | None = None, spark: bool = False
+) -> BuildSummary:
+    """The summary of the marts in the DuckDB file `db`, or with `spark` of the Spark warehouse `db` (read from
+    its parquet files, no Spark session); with `deposit_inference` its line on deposit addresses."""
+    from cexflow.db import connect, connect_spark
 
-    with connect(db) as con:
-        return summarize_marts(con, db, method)
-
-
-def summarize_spark(spark_dir: Path, method: str | None = None) -> BuildSummary:
-    """The summary of the marts of a Spark warehouse, read from their parquet files (no Spark session)."""
-    from cexflow.db import connect_spark
-
-    with connect_spark(spark_dir) as con:
-        return summarize_marts(con, spark_dir, method)
+    with (connect_spark if spark else connect)(db) as con:
+        return summarize_marts(con, db, method, deposit_inference)
 
 
-def summarize_marts(con, location: Path, method: str | None = None) -> BuildSummary:
+def summarize_marts(con, location: Path, method: str | None = None, deposit_inference: bool | None = None):
     """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
     z-scores were computed with, unless given)."""
-    from cexflow.db import build_totals, token_summaries
+    from cexflow.db import build_totals, price_status, reserve_status, token_summaries
 
-    rows = token_summaries(con)
-    totals = build_totals(con)
+    rows, totals = token_summaries(con), build_totals(con)
+    reserve, prices = reserve_status(con), price_status(con)
     with_data = [r for r in rows if r["n_days"]]
-
-    def day(value) -> str | None:
-        return None if value is None else str(value)
-
-    row = rows[0]
-    summary = BuildSummary(
+    row, words = rows[0], build_words()
+    first, last = (None if day is None else str(day) for day in (totals["first_flow_date"], totals["last_flow_date"]))
+    return BuildSummary(
         location,
         row["n_files"],
         row["rows_read"],
@@ -330,93 +293,32 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
         row["rejected_rows"],
         row["other_token_rows"],
         totals["n_exchange_transfers"],
-        day(totals["first_flow_date"]),
-        day(totals["last_flow_date"]),
+        first,
+        last,
         totals["n_token_days"],
         totals["n_series"],
         totals["n_anomalies"],
         method or totals["method"] or row["method"],
-        reserve=reserve_line(con),
-        prices=prices_line(con),
+        reserve=words.reserve_line(**reserve) if reserve["known"] + reserve["unknown"] + reserve["rejected"] else "",
+        prices=words.prices_line(**prices) if prices["priced"] + prices["rejected"] else "",
+        deposits="" if deposit_inference is None else deposits_line(rows, totals, deposit_inference),
+        tokens=with_data if len(with_data) > 1 else [],
     )
-    if len(with_data) > 1:
-        summary.tokens = [
-            TokenSummary(
-                r["symbol"] or r["token_address"],
-                r["chain"],
-                r["n_days"],
-                day(r["first_flow_date"]),
-                day(r["last_flow_date"]),
-                r["n_exchange_transfers"],
-                r["n_series"],
-                r["n_anomalies"],
-            )
-            for r in with_data
-        ]
-    return summary
 
 
 def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
-    """The summary's line on deposit addresses (rpt_build_summary's rows, rpt_build_totals' row): how many were
-    inferred, how much inflow counts at them, and how much came from senders whose own receipts are not in the
-    inputs (a fetch of the labelled wallets only): if those are deposit addresses, the build could count their
-    inflow only at the sweep."""
+    """The summary's line on deposit addresses (rpt_build_summary's rows, rpt_build_totals' row), and a line per
+    token with inflow: if senders whose own receipts are not in the inputs (a fetch of the labelled wallets
+    only) are deposit addresses, the build could count their inflow only at the sweep."""
+    words = build_words()
     if not inference:
-        return "deposit inference off (--no-deposit-inference): inflow counted where the labelled wallets receive it"
-    found, consolidation = totals["n_deposit_addresses_inferred"], totals["n_consolidation_wallets_inferred"]
-    parts = [
-        f"{plural(found, 'deposit address')} inferred"
-        + (f" and {plural(consolidation, 'consolidation wallet')}" if consolidation else "")
-        + " (dim_exchange_addresses)"
-    ]
+        return words.inference_off()
+    parts = [words.deposits_found(totals)]
     for r in rows:
-        inflow = r["inflow"] or 0
-        if not inflow:
-            continue
-        label = f"{r['symbol'] or r['token_address']} on {r['chain']}: " if len(rows) > 1 else ""
-        at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
-        text = (
-            f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit addresses"
-        )
-        if unseen:
-            text += (
-                f"; {unseen:,.2f} ({unseen / inflow:.1%}) came from "
-                f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs "
-                "(counted at the sweep if they are deposit addresses: docs/deposit_addresses.md)"
-            )
-        parts.append(text)
+        if r["inflow"]:
+            at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
+            parts.append(words.deposits_of_token(r, r["inflow"], at_deposit, unseen, len(rows) > 1))
     return "\n".join(parts)
-
-
-def reserve_line(con) -> str:
-    """The summary's line on the exchange reserve ("" when the build had no usable or rejected balances row):
-    the exchanges with a reserve, those it stays unknown for, the wallets without an anchor."""
-    from cexflow.db import reserve_status
-
-    status = reserve_status(con)
-    known, unknown, rejected, missing = (status[k] for k in ("known", "unknown", "rejected", "missing"))
-    if not known + unknown + rejected:
-        return ""
-    rejected_text = f"; {rejected:,} balances rows rejected (stg_balances_rejected)" if rejected else ""
-    return (
-        f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
-        f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)" + rejected_text
-    )
-
-
-def prices_line(con) -> str:
-    """The summary's line on USD ("" when the build had no usable or rejected prices row): the days with a
-    price and without, and the prices rows rejected."""
-    from cexflow.db import price_status
-
-    priced, unpriced, rejected = (price_status(con)[k] for k in ("priced", "unpriced", "rejected"))
-    if not priced + rejected:
-        return ""
-    rejected_text = f"; {rejected:,} prices rows rejected (stg_prices_rejected)" if rejected else ""
-    return (
-        f"USD for {priced:,} day(s) with a price, no price for {unpriced:,} day(s) (their USD columns are NULL)"
-        + rejected_text
-    )
 
 
 SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold
@@ -516,15 +418,11 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
         return dbt_vars, True, "--full-refresh"
     if not db.exists():
         return dbt_vars, True, "new database"
-    record = recorded_build(db)
+    record, parameters = recorded_build(db), loaded_parameters(dbt_vars)
     if record is None:
         return dbt_vars, True, "no earlier build recorded"
-    if record.parameters != loaded_parameters(dbt_vars):
-        return (
-            dbt_vars,
-            True,
-            changed_parameters(json.loads(record.parameters), json.loads(loaded_parameters(dbt_vars))),
-        )
+    if record.parameters != parameters:
+        return dbt_vars, True, changed_parameters(json.loads(record.parameters), json.loads(parameters))
     for path, fingerprint in record.inputs.items():
         if current.get(path) != fingerprint:
             return dbt_vars, True, f"{path} changed or is no longer an input"
@@ -668,30 +566,16 @@ def build_spark(
     spark_dir.mkdir(parents=True, exist_ok=True)
     run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh, target)
     changed = "" if full_refresh else recorded_settings_changes(spark_dir / SPARK_STATE_FILE, dbt_vars)
-    full_check = options.full_check
-    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests) + (
-        ["--select", *select] if select else []
-    )
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
     if not hive_catalog(target):
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
-    run_dbt(
-        command,
-        spark_dir,
-        target,
-        verbose=options.verbose,
-        input_files=run_vars["input_files"],
-        input_chains=run_vars.get("input_chains"),
-        progress=None
-        if options.verbose
-        else DbtProgress(with_unit_tests=with_tests and full_check, **log_thresholds()),
-    )
+    run_build(options, spark_dir, target, run_vars, full_refresh, with_tests=with_tests, select=select)
     if select:
         return None
     where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
-    if not spark_tables_here(spark_dir):
+    if not (spark_schema_dir(spark_dir) / "rpt_build_summary").is_dir():
         # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here
         raise CexflowError(
             f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
@@ -700,16 +584,40 @@ def build_spark(
         )
     if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
-    summary = summarize_spark(spark_dir, dbt_vars["zscore_method"])
-    from cexflow.db import connect_spark
-
-    with connect_spark(spark_dir) as con:
-        summary.deposits = deposits_of(con, dbt_vars["deposit_inference"])
+    summary = summarize(spark_dir, dbt_vars["zscore_method"], dbt_vars["deposit_inference"], spark=True)
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on {where} ({reason})" + (
         "" if with_tests else ", no tests"
     )
     summary.changed = changed
     return summary
+
+
+def run_build(
+    options: BuildOptions,
+    db: Path,
+    target: str,
+    run_vars: dict,
+    full_refresh: bool,
+    *,
+    with_tests: bool = True,
+    select: list[str] | None = None,
+    write_to: Path | None = None,
+) -> None:
+    """Run dbt build with these vars (dbt_build_command; with `select` only those nodes), showing its progress."""
+    command = dbt_build_command(run_vars, full_refresh, options.full_check, with_tests=with_tests)
+    progress = (
+        None if options.verbose else DbtProgress(with_unit_tests=with_tests and options.full_check, **log_thresholds())
+    )
+    run_dbt(
+        command + (["--select", *select] if select else []),
+        db,
+        target,
+        verbose=options.verbose,
+        write_to=write_to,
+        input_files=run_vars["input_files"],
+        input_chains=run_vars.get("input_chains"),
+        progress=progress,
+    )
 
 
 def thrift_address() -> str:
@@ -718,11 +626,6 @@ def thrift_address() -> str:
         f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
         f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}"
     )
-
-
-def spark_tables_here(spark_dir: Path) -> bool:
-    """Whether the tables of a Spark build are in --spark-dir's warehouse (its rows summary table)."""
-    return (spark_schema_dir(spark_dir) / "rpt_build_summary").is_dir()
 
 
 def build(options: BuildOptions) -> BuildSummary:
@@ -734,9 +637,9 @@ def build(options: BuildOptions) -> BuildSummary:
         return build_spark(options, dbt_vars)
     db = (options.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
+    method, inference = dbt_vars["zscore_method"], dbt_vars["deposit_inference"]
     if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
-        summary = summarize(db, dbt_vars["zscore_method"])
-        summary.deposits = deposits_from(db, dbt_vars)
+        summary = summarize(db, method, inference)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         summary.ran_dbt = False
@@ -745,42 +648,14 @@ def build(options: BuildOptions) -> BuildSummary:
     with working_copy(db, copy_if=lambda current: not plan_build(current, dbt_vars, options.full_refresh)[1]) as work:
         run_vars, full_refresh, reason = plan_build(db, dbt_vars, options.full_refresh)
         changed = "" if full_refresh else recorded_settings_changes(db, dbt_vars)
-        full_check = options.full_check
-        command = dbt_build_command(run_vars, full_refresh, full_check)
-        progress = None if options.verbose else DbtProgress(with_unit_tests=full_check, **log_thresholds())
-        run_dbt(
-            command,
-            db,
-            options.target,
-            verbose=options.verbose,
-            write_to=work,
-            input_files=run_vars["input_files"],
-            input_chains=run_vars.get("input_chains"),
-            progress=progress,
-        )
+        run_build(options, db, options.target, run_vars, full_refresh, write_to=work)
         record_build(work, dbt_vars)
-        summary = summarize(work, dbt_vars["zscore_method"])  # also when no day has a z-score
-        summary.deposits = deposits_from(work, dbt_vars)
+        summary = summarize(work, method, inference)  # also when no day has a z-score
         summary.warnings = build_warnings(work, summary, dbt_vars)  # or an error: then db stays as it was
     summary.db = db
     summary.mode = f"{'full' if full_refresh else 'incremental'} build ({reason})"
     summary.changed = changed
     return summary
-
-
-def deposits_from(db: Path, dbt_vars: dict) -> str:
-    """deposits_line of the marts in the DuckDB file `db`."""
-    from cexflow.db import connect
-
-    with connect(db) as con:
-        return deposits_of(con, dbt_vars["deposit_inference"])
-
-
-def deposits_of(con, inference: bool) -> str:
-    """deposits_line of the marts on a DuckDB connection (a database, or the views of a Spark warehouse)."""
-    from cexflow.db import build_totals, token_summaries
-
-    return deposits_line(token_summaries(con), build_totals(con), inference)
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:
@@ -789,7 +664,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
     from cexflow.db import connect, exchanges_anchored_after_data, input_reconciliation, token_summaries
 
-    tokens = build_tokens(dbt_vars)
+    words, tokens = build_words(), build_tokens(dbt_vars)
 
     def text(token: inputs.Token) -> str:
         return f"{token.label} on {token.chain}" + ("" if token.label == token.address else f" ({token.address})")
@@ -803,55 +678,28 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
             "as it was)"
         )
     with connect(db) as con:
-        per_file = [
-            (
-                f["source_file"],
-                f["rows_read"],
-                f["transfers_kept"],
-                f["duplicate_rows"],
-                f["rejected_rows"],
-                f["other_token_rows"],
-            )
-            for f in input_reconciliation(con)
-        ]
+        per_file = input_reconciliation(con)
         rows = {(r["chain"], r["token_address"]): r for r in token_summaries(con)}
-        first = next(iter(rows.values()))
-        top_reason = (
-            (first["top_rejection_reason"], first["top_rejection_rows"]) if first["top_rejection_reason"] else None
-        )
         late_anchors = exchanges_anchored_after_data(con)
+    first = next(iter(rows.values()))
+    top_reason = (first["top_rejection_reason"], first["top_rejection_rows"]) if first["top_rejection_reason"] else None
     warnings = []
     if dbt_vars["ethereum_etl_blocks_files"] and not any(
         dbt_vars["input_files"].get(fmt) for fmt in inputs.TIMED_BY_BLOCKS
     ):
-        warnings.append(
-            "--blocks: no input is an ethereum-etl token_transfers or cryo erc20_transfers file, so "
-            "the blocks files were not read"
-        )
+        warnings.append(words.blocks_unread())
     if late_anchors:
-        warnings.append(
-            f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
-            "their reserve is exact only if no wallet moved in between; give the transfers up to the "
-            "anchors (fct_exchange_reserve_daily.is_anchored_after_data)"
-        )
+        warnings.append(words.late_anchors(late_anchors))
     if not summary.rows_read:
-        return warnings + ["the input files hold no rows: the marts are empty"]
-    with_rows = {row[0] for row in per_file if row[1]}
-    warnings += [
-        f"{path}: the file holds no rows" for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)
-    ]
+        return warnings + [words.no_rows()]
+    with_rows = {f["source_file"] for f in per_file if f["rows_read"]}
+    warnings += [words.empty_file(path) for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)]
     if not summary.transfers:
-        reason = f" (most often: {top_reason[0]}, {plural(top_reason[1], 'row')})" if top_reason else ""
-        return warnings + [
-            f"no transfer of {tokens_text} was kept: of {plural(summary.rows_read, 'row')} read, "
-            f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
-            "tokens; the rejected rows are in stg_transfers_rejected"
-        ]
+        return warnings + [words.none_kept(tokens_text, summary, top_reason)]
     warnings += [
-        f"{path}: none of its {plural(n, 'row')} is a transfer of {tokens_text} ({rejected:,} rejected, "
-        f"{other:,} of other tokens)"
-        for path, n, kept, duplicates, rejected, other in per_file
-        if n and not kept and not duplicates
+        words.file_of_other_tokens(f, tokens_text)
+        for f in per_file
+        if f["rows_read"] and not f["transfers_kept"] and not f["duplicate_rows"]
     ]
     asked_all = "all" in ([dbt_vars["token"]] if isinstance(dbt_vars["token"], str) else dbt_vars["token"])
     several = len(tokens) > 1
@@ -859,38 +707,14 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         row = rows.get((token.chain, token.address))
         if row is None or not row["n_days"]:
             if several and not asked_all:
-                warnings.append(f"no transfer of {text(token)} was kept: its tables have no rows")
+                warnings.append(words.token_without_rows(text(token)))
             continue
         prefix = f"{token.label} on {token.chain}: " if several else ""
         if not row["n_exchange_transfers"]:
             labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
             count = "transfers" if several else plural(summary.transfers, "transfer")
-            warnings.append(
-                f"{prefix}none of the {count} touches a labelled exchange wallet on {token.chain} "
-                f"(labels: {labels}), so every netflow is zero; check --labels"
-            )
+            warnings.append(words.unlabelled(prefix, count, token.chain, labels))
         elif not row["n_scored_days"]:
-            warnings.append(prefix + no_zscore_warning(row["n_days"], dbt_vars))
+            window, min_history = dbt_vars["zscore_window_days"], dbt_vars["zscore_min_history_days"]
+            warnings.append(prefix + words.no_zscore(row["n_days"], dbt_vars["zscore_method"], window, min_history))
     return warnings
-
-
-def no_zscore_warning(days: int, dbt_vars: dict) -> str:
-    """Why no day of a build with flows has a z-score."""
-    method, window = dbt_vars["zscore_method"], dbt_vars["zscore_window_days"]
-    if method == "inclusive":  # the window ends at the day itself and needs max(3, window // 2) rows
-        needed = max(3, window // 2)
-        what = f"{plural(needed, 'day')} in its --window {window} (the day included)"
-        short = days < needed
-    else:
-        needed = dbt_vars["zscore_min_history_days"]
-        what = f"{plural(needed, 'baseline day')} before it (--min-history)"
-        short = days <= needed
-    if short:
-        return (
-            f"no day has a z-score, so none can be an anomaly: the data has {plural(days, 'day')} and a day "
-            f"needs {what}"
-        )
-    return (
-        "no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
-        "screened, too few days with flow)"
-    )

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import TextIO
 
@@ -62,29 +63,10 @@ API_KEY_ENV = "ETHERSCAN_API_KEY"
 
 # The CSV header: the Etherscan tokentx field names, the ten the build reads first, in this order, then the
 # other fields the API returns. Fixed, so that files of any wallet or date range concatenate.
-FIELDS = [
-    "blockNumber",
-    "timeStamp",
-    "hash",
-    "from",
-    "contractAddress",
-    "to",
-    "value",
-    "tokenName",
-    "tokenSymbol",
-    "tokenDecimal",
-    "nonce",
-    "blockHash",
-    "transactionIndex",
-    "gas",
-    "gasPrice",
-    "gasUsed",
-    "cumulativeGasUsed",
-    "input",
-    "methodId",
-    "functionName",
-    "confirmations",
-]
+FIELDS = (
+    "blockNumber,timeStamp,hash,from,contractAddress,to,value,tokenName,tokenSymbol,tokenDecimal,"
+    "nonce,blockHash,transactionIndex,gas,gasPrice,gasUsed,cumulativeGasUsed,input,methodId,functionName,confirmations"
+).split(",")
 DEFAULT_PAGE_SIZE = 1000  # rows per query: the free tier's result window from July 2026 (10,000 before)
 MAX_PAGE_SIZE = 10_000
 # Result windows the API is known to cap a query at whatever `offset` asked for: a page of exactly this many
@@ -152,13 +134,18 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_rows(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, header: list[str], rows: list[dict], delimiter: str = ",") -> None:
+    """A CSV (or with delimiter "\\t" a TSV) of `rows` under `header`, written atomically (all rows or none);
+    other fields of a row are left out."""
+
     def write(fh: TextIO) -> None:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore", restval="", lineterminator="\n")
+        writer = csv.DictWriter(
+            fh, fieldnames=header, extrasaction="ignore", restval="", delimiter=delimiter, lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
 
-    write_atomic(path, write)
+    write_atomic(Path(path), write)
 
 
 def _count_rows(path: Path) -> int:
@@ -167,9 +154,12 @@ def _count_rows(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def _folder_lock(out_dir: Path) -> Iterator[Path]:
-    """One fetch at a time per output folder: files.exclusive_lock on its LOCK_NAME, deleted when the fetch
-    ends (released by the kernel if the fetch is killed)."""
+def _fetch_run(client, chain, token, start, end, out_dir: Path, page_size: int, reporter) -> Iterator[_FetchRun]:
+    """A fetch into `out_dir`, one at a time per folder: files.exclusive_lock on its LOCK_NAME, deleted when the
+    fetch ends (released by the kernel if the fetch is killed). The reporter is closed at the end."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir / LOCK_NAME
     with contextlib.ExitStack() as stack:
         try:
@@ -179,7 +169,8 @@ def _folder_lock(out_dir: Path) -> Iterator[Path]:
                 f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
                 f"{lock_path}); wait for it to finish, then run again"
             ) from None
-        yield lock_path
+        stack.callback(reporter.close)
+        yield _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
 
 
 # -- the fetch --------------------------------------------------------------------------------------------
@@ -216,17 +207,8 @@ def fetch_transfers(
     `out_dir`: `<address>_<start>_<end>.csv` per wallet and `manifest.json`. Resumes an earlier run."""
     if start > end:
         raise CexflowError(f"--start {start} is after --end {end}")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reporter = reporter or Reporter()
-    with _folder_lock(out_dir):
-        run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
-        try:
-            return run.execute(wallets)
-        finally:
-            reporter.close()
+    with _fetch_run(client, chain, token, start, end, Path(out_dir), page_size, reporter or Reporter()) as run:
+        return run.execute(wallets)
 
 
 class _FetchRun:
@@ -310,7 +292,6 @@ class _FetchRun:
             calls_before = self.client.calls
             skipped = entry["status"] == "done"
             if not skipped:
-                self.reporter.wallet_start(index, wallet)
                 self._fetch_wallet(wallet, entry)
                 summary.wallets_fetched += 1
             else:
@@ -390,7 +371,7 @@ class _FetchRun:
                 kept = rows
                 chunk_end = high
             part = self._parts_dir(entry) / f"{cursor}-{chunk_end}.csv"
-            _write_rows(part, kept)
+            write_csv(part, FIELDS, kept)
             entry["ranges"].append(
                 {
                     "start_block": cursor,
@@ -579,11 +560,7 @@ def fetch_second_hop(
     `left_out_path` and counted in the manifest."""
     if max_addresses < 1:
         raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reporter = reporter or Reporter()
     exchange_of = {wallet.address: wallet.exchange for wallet in labelled}
     given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
     candidates = second_hop_candidates(wallet_files, exchange_of, token.address, given_deposits)
@@ -592,14 +569,10 @@ def fetch_second_hop(
         FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates, max_addresses, decimals, start, end
     )
     wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
-    with _folder_lock(out_dir):
-        run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
-        try:
-            run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
-            run._save_manifest()
-            summary.transfers = run.execute(wallets, hop=2, item="address", note="that sent into labelled wallets")
-        finally:
-            reporter.close()
+    with _fetch_run(client, chain, token, start, end, out_dir, page_size, reporter or Reporter()) as run:
+        run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
+        run._save_manifest()
+        summary.transfers = run.execute(wallets, hop=2, item="address", note="that sent into labelled wallets")
     return summary
 
 
@@ -613,7 +586,6 @@ def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dic
     """The manifest's account of a second hop: how the candidates were chosen and how many were left out (their
     list goes to left_out_path, written once, not with every save of the manifest)."""
     path = left_out_path(summary.transfers.out_dir, start, end)
-    header = ["address", "sent_raw", "transfers", "exchanges"]
     rows = [
         {
             "address": c.address,
@@ -624,13 +596,8 @@ def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dic
         for c in summary.left_out
     ]
 
-    def write(fh: TextIO) -> None:
-        writer = csv.DictWriter(fh, fieldnames=header, delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
     if rows:
-        write_atomic(path, write)
+        write_csv(path, ["address", "sent_raw", "transfers", "exchanges"], rows, delimiter="\t")
     else:
         path.unlink(missing_ok=True)
     return {
@@ -672,17 +639,6 @@ def default_balances_path(chain: str, token: Token, stamp: str) -> Path:
 
 def default_prices_path(chain: str, token: Token, start: date, end: date) -> Path:
     return DEFAULT_PRICES_ROOT / chain / token.label / f"prices_{start}_{end}.csv"
-
-
-def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    """A CSV of `rows` under `header`, written atomically (all rows or none)."""
-
-    def write(fh: TextIO) -> None:
-        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-    write_atomic(Path(path), write)
 
 
 def fetch_balances(
@@ -866,12 +822,7 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
         page_size=options.page_size,
         reporter=reporter,
     )
-    print(
-        f"{plural(summary.rows, token.label + ' transfer row')} of {plural(len(summary.files), 'wallet')} "
-        f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
-        f"{_calls(summary.calls)}, {plural(summary.wallets_skipped, 'wallet')} already done; "
-        f"manifest {summary.manifest}"
-    )
+    print(fetch_words().transfers_line(summary, token))
     if not options.second_hop:
         return
     labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
@@ -889,46 +840,28 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
         page_size=options.page_size,
         reporter=reporter,
     )
-    fetched = hop.transfers
-    print(
-        f"second hop: {fetched.rows} {token.label} transfer rows of {len(fetched.files)} addresses that sent "
-        f"into labelled wallets (blocks {summary.start_block}-{summary.end_block}) in {fetched.out_dir}; "
-        f"{fetched.calls} calls, {fetched.wallets_skipped} addresses already done"
-    )
-    print(f"second hop: {_left_out(hop, token)}")
-
-
-def _left_out(hop: SecondHopSummary, token: Token) -> str:
-    """What the bound left out: the addresses and what they sent into labelled wallets."""
-    n, total = len(hop.candidates), sum(c.sent_raw for c in hop.candidates)
-    if not hop.left_out:
-        return f"all {n} candidate addresses fetched (--hop-max-addresses {hop.max_addresses}); none left out"
-    left = hop.left_out
-    left_raw = sum(c.sent_raw for c in left)
-    amount = (
-        f"{balances.token_units(left_raw, hop.decimals)} {token.label}"
-        if hop.decimals is not None
-        else f"{left_raw} raw units"
-    )
+    print(fetch_words().second_hop_line(hop.transfers, summary, token))
+    total, left_raw = (sum(c.sent_raw for c in group) for group in (hop.candidates, hop.left_out))
+    amount = f"{left_raw} raw units"
+    if hop.decimals is not None:
+        amount = f"{balances.token_units(left_raw, hop.decimals)} {token.label}"
     share = Decimal(100 * left_raw) / Decimal(total) if total else Decimal(0)
-    return (
-        f"left out {len(left)} of {n} candidate addresses (--hop-max-addresses {hop.max_addresses}, "
-        f"the most {token.label} sent into labelled wallets first): they sent {amount} "
-        f"({share:.2f} % of what the candidates sent) in {sum(c.transfers for c in left)} transfers into "
-        f"labelled wallets, which a build can count only at those transfers; the addresses are listed in "
-        f"{left_out_path(hop.transfers.out_dir, hop.start, hop.end)}"
-    )
+    path = left_out_path(hop.transfers.out_dir, hop.start, hop.end)
+    print(fetch_words().left_out_line(hop, token, amount, share, path))
+
+
+@cache
+def fetch_words():
+    """The macros of `templates/fetch.j2`: the lines a fetch prints."""
+    from cexflow.present import template_environment
+
+    return template_environment("text").get_template("fetch.j2").module
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
     chain = options.chain_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    groups = (
-        [(options.balances_out, tokens)]
-        if options.balances_out
-        else [(default_balances_path(chain, token, stamp), [token]) for token in tokens]
-    )
-    for path, group in groups:
+    for path, group in _files(options.balances_out, tokens, lambda token: default_balances_path(chain, token, stamp)):
         reporter = _reporter()
         summary = fetch_balances(
             _etherscan(options, api_key, reporter),
@@ -939,40 +872,21 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
             reporter=reporter,
         )
         for token, snapshot in zip(group, summary.snapshots, strict=True):
-            print(
-                f"{plural(len(snapshot.rows) - 1, token.label + ' wallet balance')} and the supply on {chain}, "
-                f"after blocks {snapshot.first_block}-{snapshot.last_block} "
-                f"({plural(snapshot.rereads, 'read')} repeated) in {summary.path}; {_calls(summary.calls)}"
-            )
+            print(fetch_words().balances_line(summary, snapshot, token, chain))
 
 
 def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
     chain = options.chain_name
-    groups = (
-        [(options.prices_out, tokens)]
-        if options.prices_out
-        else [(default_prices_path(chain, token, options.start, options.end), [token]) for token in tokens]
-    )
     reporter = LineReporter()
-    for path, group in groups:
+    for path, group in _files(
+        options.prices_out, tokens, lambda token: default_prices_path(chain, token, options.start, options.end)
+    ):
         client = defillama.DefiLlamaClient(options.prices_url, timeout=options.timeout, log=reporter.message)
         summary = fetch_prices(client, chain=chain, tokens=group, start=options.start, end=options.end, out_path=path)
         for token, series in zip(group, summary.series, strict=True):
-            print(
-                f"{len(series.rows)} of {plural(series.days, 'day')} of {token.label} priced ({series.coin}), "
-                f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}"
-            )
+            print(fetch_words().prices_line(summary, series, token))
 
 
-def _calls(n: int) -> str:
-    return plural(n, "call")
-
-
-def _missing_days(series: defillama.PriceSeries) -> str:
-    """How many days have no price, and which (the first five)."""
-    n = len(series.missing)
-    if not n:
-        return "no day missing"
-    shown = ", ".join(str(day) for day in series.missing[:5]) + (", ..." if n > 5 else "")
-    unknown = " (DefiLlama has no price of this coin in the range)" if not series.rows else ""
-    return f"{plural(n, 'day')} missing{unknown}: {shown}"
+def _files(out: Path | None, tokens: list[Token], default_path) -> list[tuple[Path, list[Token]]]:
+    """The files of a --balances or --prices fetch and the tokens of each: all in `out`, or one per token."""
+    return [(out, tokens)] if out else [(default_path(token), [token]) for token in tokens]

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cexflow import __version__
 from cexflow.errors import CexflowError
@@ -45,13 +46,11 @@ class RateLimiter:
         self._next = max(now, self._next) + self.interval
 
 
+@dataclass(slots=True)
 class Answer:
     """What `interpret` returns for a good answer: its payload's useful part."""
 
-    __slots__ = ("result",)
-
-    def __init__(self, result):
-        self.result = result
+    result: object
 
 
 class PoliteClient:

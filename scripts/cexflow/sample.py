@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import math
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,17 +209,13 @@ def _check_wallets(wallets: Sequence[Wallet]) -> None:
     seen: set[str] = set()
     for w in wallets:
         address = w.address.lower()
-        if len(address) != 42 or not address.startswith("0x") or not _is_hex(address[2:]):
+        if not re.fullmatch("0x[0-9a-f]{40}", address):
             raise CexflowError(f"wallet {w.wallet!r}: address {w.address!r} is not 0x + 40 hex digits")
         if address in seen:
             raise CexflowError(f"wallet {w.wallet!r}: address {address} is listed twice")
         if not w.transfers_per_day >= 0:
             raise CexflowError(f"wallet {w.wallet!r}: transfers_per_day must be >= 0")
         seen.add(address)
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 def _hubs(wallets: Sequence[Wallet]) -> dict[str, Wallet]:

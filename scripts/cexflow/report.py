@@ -413,9 +413,7 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
             periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
             largest=largest,
             amounts=amounts,
-            anomalies=marts.focus_anomalies(con, {"s": start, "e": end, "series": series})
-            if series
-            else pd.DataFrame(),
+            anomalies=marts.focus_anomalies(con, series, start, end) if series else pd.DataFrame(),
         )
 
 

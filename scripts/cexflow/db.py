@@ -140,9 +140,13 @@ SHAPES = {
 }
 
 
+def _parameters(sql: str, given: dict) -> dict:
+    """The named parameters ($name) of `sql`, taken from `given`."""
+    return {name: given[name] for name in set(re.findall(r"\$(\w+)", sql))}
+
+
 def _read(con, shape: str, sql: str, given: dict):
-    """`sql`'s result in `shape` (a key of SHAPES), its named parameters ($name) taken from `given`."""
-    return SHAPES[shape](con, sql, {name: given[name] for name in set(re.findall(r"\$(\w+)", sql))})
+    return SHAPES[shape](con, sql, _parameters(sql, given))
 
 
 def reader(shape: str, sql: str):
@@ -345,9 +349,8 @@ def focus_largest(con, transfers_sql: str, params: dict, limit: int) -> pd.DataF
 
 def focus_amounts(con, transfers_sql: str, params: dict):
     """The amounts as floats, for the histogram only (millions of transfers: no Decimal objects)."""
-    return con.execute(
-        f"with t as ({transfers_sql}) select cast(amount as double) as amount from t", params
-    ).fetchnumpy()["amount"]
+    sql = f"with t as ({transfers_sql}) select cast(amount as double) as amount from t"
+    return con.execute(sql, _parameters(sql, params)).fetchnumpy()["amount"]
 
 
 def _focus_daily_sql(transfers_sql: str, kind: str) -> str:

@@ -348,17 +348,12 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         subject = resolve_focus(con, focus)
         sql = marts.focus_transfers_sql(subject.kind)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
-        params = {
-            "s": start,
-            "e": end,
-            **({"x": subject.exchange} if subject.kind == "exchange" else {}),
-            **({"a": list(subject.addresses)} if subject.kind == "wallet" else {}),
-        }
+        # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
+        params = {"s": start, "e": end, "x": subject.exchange, "a": list(subject.addresses), "series": series or ""}
         stats = marts.focus_stats(con, sql, params)
         by_flow_type = marts.focus_by_direction(con, sql, params)
         largest = marts.focus_largest(con, sql, params, TOP_TRANSFERS)
         amounts = marts.focus_amounts(con, sql, params)
-        params["series"] = series or ""
         daily = marts.focus_daily(con, sql, subject.kind, params)
         stats.update(marts.focus_totals(con, sql, subject.kind, params))
         unit = charts.bar_bins(len(daily))[2]

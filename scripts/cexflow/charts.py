@@ -217,20 +217,13 @@ def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
-    return pd.DataFrame(
-        {
-            "flow_date": list(frame["flow_date"]),
-            "centre": centre,
-            "lower": centre - z_threshold * spread,
-            "upper": centre + z_threshold * spread,
-        }
-    )
+    lower, upper = centre - z_threshold * spread, centre + z_threshold * spread
+    return pd.DataFrame({"flow_date": list(frame["flow_date"]), "centre": centre, "lower": lower, "upper": upper})
 
 
 def _draw_band(ax, dates, band: pd.DataFrame, label: str | None = None) -> None:
-    ax.fill_between(
-        dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0, step="mid", label=label
-    )
+    style = {"color": BAND_COLOUR, "alpha": 0.3, "linewidth": 0, "step": "mid"}
+    ax.fill_between(dates, band["lower"], band["upper"], label=label, **style)
 
 
 def _step_line(ax, part: pd.DataFrame, column: str, linewidth: float = 0.9, drawstyle: str = "steps-mid"):
@@ -316,14 +309,11 @@ def _bar_chart(
 def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
     """(group, its rows of `frame`, its name) of each group of rpt_exchange_chart_groups, in order; the rest's
     group is named by how many exchanges it holds (`other`: the noun)."""
-    return [
-        (
-            g,
-            frame[frame["group_rank"] == g["group_rank"]],
-            plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"],
-        )
-        for g in groups
-    ]
+
+    def name(g: dict) -> str:
+        return plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]
+
+    return [(g, frame[frame["group_rank"] == g["group_rank"]], name(g)) for g in groups]
 
 
 PANEL_LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5}
@@ -395,11 +385,8 @@ def plot_netflow_baseline(
         _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
     rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
-    _title(
-        fig,
-        f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-        f"baseline: {methods.chart_text(method, window_days)}; {rule}",
-    )
+    subtitle = f"baseline: {methods.chart_text(method, window_days)}; {rule}"
+    _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
 
@@ -517,11 +504,8 @@ def plot_zscore(
         _frame_axis(ax, frame)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
     ax.set_ylabel("z (standard deviations from the baseline)")
-    _title(
-        fig,
-        f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
-        f"baseline: {methods.chart_text(method, window_days)}",
-    )
+    subtitle = f"baseline: {methods.chart_text(method, window_days)}"
+    _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
 
@@ -547,11 +531,10 @@ def plot_cumulative_netflow(
         _frame_axis(ax, frame)
         _label_line_ends(fig, ax, dates[-1], ends)
     _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
-    _title(
-        fig,
-        f"{symbol} cumulative netflow by exchange — {chain}, {period}",
-        "running sum of daily netflow from the first day shown: the change in the balance of the labelled wallets",
+    subtitle = (
+        "running sum of daily netflow from the first day shown: the change in the balance of the labelled wallets"
     )
+    _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
 

@@ -1,10 +1,6 @@
-"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode, write a Markdown alert report,
-post webhooks; `--loop` repeats every `--interval` seconds.
-
-`run_cycle(build_options, state_path, options)` is one pass (the caller holds `agent_lock`); `monitor(...)`
-locks, loops and prints (`cexflow agent` calls it). Episodes, the state and why a kill at any point loses no
-alert and repeats none: docs/agent.md, "How the agent remembers"; the checkpoints of run_cycle and
-_finish_entry are its steps 1 to 3.
+"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode (a Markdown report, webhooks);
+`run_cycle` is one pass, `monitor` locks, loops and prints. Why a kill at any point loses no alert and repeats
+none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and _finish_entry are its steps).
 """
 
 from __future__ import annotations
@@ -245,11 +241,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
 def plan(
     days: list[dict], known: Callable[[str], bool], since: str | None = None
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """(alerts, updates, seen) of the anomaly days of `read_anomalies` that are not `known`.
-
-    An alert or an update is an episode {key, series, start, days}: its new days. Days before `since`
-    (YYYY-MM-DD) are seen. An episode with a known or seen day is known: its other new days are an update.
-    """
+    """(alerts, updates, seen) of the anomaly days that are not `known`: an alert or an update is an episode
+    {key, series, start, days} of its new days; days before `since` are seen; an episode with a known or seen
+    day is known, its other new days an update."""
     episodes: dict[str, list[dict]] = {}
     for d in days:
         episodes.setdefault(d["episode_key"], []).append(d)
@@ -300,6 +294,10 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
     """The json format's fields of an alert or an update (the first version's fields of its first day, and
     the episode with every day)."""
     a = ep["days"][0]
+    baseline = {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"]}
+    baseline |= {"method": a["method"], "window_days": a["window_days"]}
+    materiality = {"value": a["materiality"], "scale": a["materiality_scale"], "threshold": a["materiality_threshold"]}
+    materiality["required"] = a["is_materiality_required"]
     return {
         "kind": kind,
         "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
@@ -307,20 +305,9 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
         "date": a["date"],
         "netflow": a["netflow"],
         "z": a["zscore"],
-        "baseline": {
-            "mean": a["baseline_mean"],
-            "std": a["baseline_std"],
-            "days": a["baseline_days"],
-            "method": a["method"],
-            "window_days": a["window_days"],
-        },
+        "baseline": baseline,
         "threshold": a["z_threshold"],
-        "materiality": {
-            "value": a["materiality"],
-            "scale": a["materiality_scale"],
-            "threshold": a["materiality_threshold"],
-            "required": a["is_materiality_required"],
-        },
+        "materiality": materiality,
         "direction": a["direction"],
         "token": a["symbol"],
         "chain": a["chain"],

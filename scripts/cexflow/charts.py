@@ -531,9 +531,8 @@ def plot_cumulative_netflow(
         _frame_axis(ax, frame)
         _label_line_ends(fig, ax, dates[-1], ends)
     _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
-    subtitle = (
-        "running sum of daily netflow from the first day shown: the change in the balance of the labelled wallets"
-    )
+    subtitle = "running sum of daily netflow from the first day shown: "
+    subtitle += "the change in the balance of the labelled wallets"
     _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 

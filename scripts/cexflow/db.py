@@ -94,9 +94,7 @@ def spark_schema_dir(spark_dir: Path) -> Path:
 
 def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
-    warehouse, read from the parquet files that Spark wrote (partition folders such as flow_date=2025-03-01
-    become columns again). Reading the files needs no Spark session; a table with no rows and no file is a
-    view with no rows and no useful column."""
+    warehouse over its parquet files (partition folders become columns again; no Spark session needed)."""
     schema_dir = spark_schema_dir(Path(spark_dir).resolve())
     if not schema_dir.is_dir():
         raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
@@ -191,13 +189,9 @@ _token_tables = column_of("""
 
 
 def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to `db` on which every table and view with both `chain` and `token_address`
-    columns shows only the rows of that token (under the same name), and every other table is the file's as
-    it is: so each reader of this module reads one token of a database of several, unchanged.
-
-    The filtered tables are temporary views over the file's own (named with the file's catalog, so
-    `main.x` and `x` both mean the view; a view of the file, such as fct_flow_legs, names the file's tables
-    in full and reads them whole, then its own view filters it). Nothing is written to the file."""
+    """A read-only connection to `db` on which every table with `chain` and `token_address` columns shows only
+    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged.
+    Nothing is written to the file."""
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
@@ -284,9 +278,8 @@ latest_anomalies = rows_of("""
 
 
 def cross_chain_totals(con) -> list[dict]:
-    """rpt_cross_chain_totals: each symbol of several chains of the build, by symbol: its first and last day on
-    any chain, its days and chains, and its inflow, outflow and netflow on every chain over the whole range (the
-    reports' index; exact). Empty for a database without that mart (of a cexflow before several tokens)."""
+    """rpt_cross_chain_totals: each symbol on several chains, its days and flows over all of them; empty for a
+    database without that mart (of a cexflow before several tokens)."""
     if "rpt_cross_chain_totals" not in table_names(con):
         return []
     return read_rows(

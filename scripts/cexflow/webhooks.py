@@ -1,9 +1,6 @@
 """Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
-
-A message is format-neutral JSON, as the agent's retry queue stores it: {"kind", "title", "blocks": [[line,
-...], ...], "short_blocks" (without the transfers), "link" (the report), "data" (the json format's fields)}.
-`render_payload(message, fmt, url)` makes the request of a format (docs/agent.md): over its limit the short
-blocks and SHORT_NOTE go instead, then whole lines are cut, and the report's link always ends it.
+A message is format-neutral JSON (as the retry queue stores it): {"kind", "title", "blocks", "short_blocks"
+(without the transfers), "link", "data"}; `render_payload` makes a format's request (docs/agent.md).
 """
 
 from __future__ import annotations

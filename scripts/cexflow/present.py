@@ -211,20 +211,8 @@ class MethodInfo:
         return f"{methods.report_text(self.method, self.window_days)}; {self.anomaly_rule()}"
 
     def anomaly_rule(self, short: bool = False) -> str:
-        """What makes a day an anomaly under these settings (short: for a chart's subtitle)."""
-        z = f"{self.z_threshold:g}"
-        if not self.is_materiality_required or self.materiality_threshold is None:
-            return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
-        m = f"{self.materiality_threshold:g}"
-        floor = f" and at least {plural(self.min_amount, 'token unit')}" if self.min_amount else ""
-        if self.min_usd:
-            floor += f" and a netflow of at least {self.min_usd:,g} USD (a day without a price is not material)"
-        if short:
-            return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
-        return (
-            f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
-            f"least {m} × the token's materiality scale (its typical daily exchange flow){floor}"
-        )
+        """What makes a day an anomaly under these settings (templates/messages.j2; short: a chart's subtitle)."""
+        return words().anomaly_rule(self, short)
 
     def chart_settings(self) -> dict:
         """The keywords of the charts of a series' baseline and z-scores."""

@@ -525,15 +525,8 @@ def _render_one(
     if start or end or focus:
         data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
-        files.append(
-            render_index(
-                reports_dir,
-                data.token,
-                period_text(data.data_first_day, data.data_last_day),
-                (data.data_last_day - data.data_first_day).days + 1,
-                up,
-            )
-        )
+        first, last = data.data_first_day, data.data_last_day
+        files.append(render_index(reports_dir, data.token, period_text(first, last), (last - first).days + 1, up))
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db, scope)
     ov.several = up is not None
@@ -568,13 +561,9 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
     ]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
+    page = template_environment().get_template("tokens.md.j2")
     has_usd = any(r["n_priced_days"] for r in rows)
-    text = (
-        template_environment()
-        .get_template("tokens.md.j2")
-        .render(rows=rows, cross_chain=cross_chain, has_usd=has_usd, without=without)
-    )
-    path.write_text(text, encoding="utf-8")
+    path.write_text(page.render(rows=rows, cross_chain=cross_chain, has_usd=has_usd, without=without), encoding="utf-8")
     return path
 
 

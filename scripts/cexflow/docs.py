@@ -79,14 +79,11 @@ class BuildInfo:
             return {**self.recorded_vars, "input_files": input_files}
         dbt_vars: dict = {"input_files": input_files}
         dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
-        if self.method:
-            dbt_vars.update(
-                zscore_method=self.method.method,
-                zscore_window_days=self.method.window_days,
-                zscore_threshold=self.method.z_threshold,
-            )
-            if self.method.top_k:
-                dbt_vars["topk_days"] = self.method.top_k
+        m = self.method
+        if m:
+            dbt_vars.update(zscore_method=m.method, zscore_window_days=m.window_days, zscore_threshold=m.z_threshold)
+            if m.top_k:
+                dbt_vars["topk_days"] = m.top_k
         return dbt_vars
 
 

@@ -1,10 +1,6 @@
-"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode, write a Markdown alert report,
-post webhooks; `--loop` repeats every `--interval` seconds.
-
-`run_cycle(build_options, state_path, options)` is one pass (the caller holds `agent_lock`); `monitor(...)`
-locks, loops and prints (`cexflow agent` calls it). Episodes, the state and why a kill at any point loses no
-alert and repeats none: docs/agent.md, "How the agent remembers"; the checkpoints of run_cycle and
-_finish_entry are its steps 1 to 3.
+"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode (a Markdown report, webhooks);
+`run_cycle` is one pass, `monitor` locks, loops and prints. Why a kill at any point loses no alert and repeats
+none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and _finish_entry are its steps).
 """
 
 from __future__ import annotations
@@ -23,29 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cexflow import __version__, escape, webhooks
+from cexflow import __version__, escape, present, webhooks
 from cexflow import db as marts
 from cexflow.build import BuildOptions, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
-from cexflow.present import (
-    MethodInfo,
-    database_tokens,
-    fmt_count,
-    fmt_exact,
-    load_method,
-    load_token,
-    lone_token,
-    open_marts,
-    parse_date,
-    period_text,
-    summaries_of,
-    template_environment,
-    token_info,
-    words,
-)
 
 HELP = (
     "Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
@@ -111,12 +91,7 @@ class State:
             ) from None
 
     def save(self, checkpoint: str | None = None) -> None:
-        data = {
-            "version": STATE_VERSION,
-            "days": self.days,
-            "pending": self.pending,
-            "webhook_queue": self.webhook_queue,
-        }
+        data = {"version": STATE_VERSION} | {name: getattr(self, name) for name in ("days", "pending", "webhook_queue")}
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", checkpoint)
 
     def known_keys(self) -> set[str]:
@@ -128,30 +103,16 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
     """(days, pending, queue) of a version-1 state: its alerted keys are seen days (the keys have the same
     form), its pending entries are dropped (their anomalies are reported again), its queued posts are kept."""
     days = {
-        key: {
-            "episode": None,
-            "as": "seen",
-            "report": value.get("report"),
-            "at": value.get("alerted_at"),
-            "from_version": 1,
-        }
-        for key, value in dict(data["alerted"]).items()
+        key: {"episode": None, "as": "seen", "report": v.get("report"), "at": v.get("alerted_at"), "from_version": 1}
+        for key, v in dict(data["alerted"]).items()
     }
-    queue = [
-        {
-            "message": {
-                "kind": "legacy",
-                "title": q["payload"].get("text", ""),
-                "blocks": [],
-                "link": "",
-                "data": q["payload"],
-            },
-            "attempts": q.get("attempts", 0),
-            "last_error": q.get("last_error"),
-        }
-        for q in data["webhook_queue"]
-    ]
-    return days, [], queue
+
+    def legacy(queued: dict) -> dict:
+        payload = queued["payload"]
+        message = {"kind": "legacy", "title": payload.get("text", ""), "blocks": [], "link": "", "data": payload}
+        return {"message": message, "attempts": queued.get("attempts", 0), "last_error": queued.get("last_error")}
+
+    return days, [], [legacy(queued) for queued in data["webhook_queue"]]
 
 
 @contextlib.contextmanager
@@ -208,32 +169,29 @@ def _renamed(rows: list[dict], names: dict[str, str]) -> list[dict]:
     return [{name: row[column] for column, name in names.items()} for row in rows]
 
 
+def _token_context(t: present.TokenInfo) -> dict:
+    return {"symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence()}
+
+
 def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
     transfers behind it, ordered by episode and day; and the input summary."""
     with connect(db) as con:
-        lone = lone_token(con)
-    with open_marts(db, lone) as con:
-        token = load_token(con)
-        method = load_method(con)
-        with_data = database_tokens(con)
+        lone = present.lone_token(con)
+    with present.open_marts(db, lone) as con:
+        token = present.load_token(con)
+        method = present.load_method(con)
+        with_data = present.database_tokens(con)
         several = len(with_data) > 1
-        summaries = summaries_of(con, with_data) if several else []
+        summaries = present.summaries_of(con, with_data) if several else []
         totals = marts.build_totals(con)
-        infos = {(t.chain, t.address): t for t in map(token_info, marts.selected_tokens(con))}
+        infos = {(t.chain, t.address): t for t in map(present.token_info, marts.selected_tokens(con))}
         rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
         for t in marts.anomaly_transfers(con):
-            transfers.setdefault(
-                (t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")), []
-            ).append(
-                {
-                    **t,
-                    "transferred_at": _timestamp(t["transferred_at"]),
-                    "amount": fmt_exact(t["amount"]),
-                    "signed_amount": fmt_exact(t["signed_amount"]),
-                }
-            )
+            key = (t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date"))
+            exact = {name: present.fmt_exact(t[name]) for name in ("amount", "signed_amount")}
+            transfers.setdefault(key, []).append({**t, "transferred_at": _timestamp(t["transferred_at"]), **exact})
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
         files = _renamed(marts.input_reconciliation(con), CONTEXT_NAMES["files"])
@@ -252,17 +210,13 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             "date": flow_date.isoformat(),
             "episode_start": start.isoformat(),
             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
+            **{name: present.fmt_exact(r[name]) for name in ("inflow", "outflow", "netflow")},
         }
-        for name in ("inflow", "outflow", "netflow"):
-            a[name] = fmt_exact(r[name])
         a["key"], a["episode_key"] = day_key(a), episode_key(a)
         days.append(a)
     context = {
         "db": str(db),
-        "symbol": token.symbol,
-        "chain": token.chain,
-        "token_address": token.address,
-        "sign": token.sign_sentence(),
+        **_token_context(token),
         "first_day": first.isoformat() if first else None,
         "last_day": last.isoformat() if last else None,
         "method": method.__dict__ if method else None,
@@ -276,15 +230,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         for own in summaries:
             t = infos[(own["chain"], own["token_address"])]
             first, last = own["first_flow_date"], own["last_flow_date"]
-            context["tokens"][t.label] = {
-                "symbol": t.symbol,
-                "chain": t.chain,
-                "token_address": t.address,
-                "sign": t.sign_sentence(),
-                "period": period_text(first, last),
-                "first_day": first.isoformat(),
-                "last_day": last.isoformat(),
-            }
+            period = present.period_text(first, last)
+            days_of = {"period": period, "first_day": first.isoformat(), "last_day": last.isoformat()}
+            context["tokens"][t.label] = _token_context(t) | days_of
         context["first_day"] = totals["first_flow_date"].isoformat()
         context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
@@ -293,11 +241,9 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
 def plan(
     days: list[dict], known: Callable[[str], bool], since: str | None = None
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """(alerts, updates, seen) of the anomaly days of `read_anomalies` that are not `known`.
-
-    An alert or an update is an episode {key, series, start, days}: its new days. Days before `since`
-    (YYYY-MM-DD) are seen. An episode with a known or seen day is known: its other new days are an update.
-    """
+    """(alerts, updates, seen) of the anomaly days that are not `known`: an alert or an update is an episode
+    {key, series, start, days} of its new days; days before `since` are seen; an episode with a known or seen
+    day is known, its other new days an update."""
     episodes: dict[str, list[dict]] = {}
     for d in days:
         episodes.setdefault(d["episode_key"], []).append(d)
@@ -326,14 +272,13 @@ def entry_days(entry: dict) -> list[dict]:
 # --- texts ----------------------------------------------------------------------------------------------
 
 
-WORDS = words()  # templates/messages.j2
+WORDS = present.words()  # templates/messages.j2
 alert_text, transfer_text, episode_title = WORDS.alert_text, WORDS.transfer_text, WORDS.episode_title
 
 
 def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
-    """The lines of an alert or an update: for each day, the reason of each of its rows (the episode's own
-    series, then the total it explains), then (with `transfers`) the largest transfers behind the episode's
-    series."""
+    """The lines of an alert or an update: each day's rows' reasons, then (with `transfers`) the largest
+    transfers behind the episode's series."""
     lines = []
     for date in sorted({d["date"] for d in ep["days"]}):
         rows = [d for d in ep["days"] if d["date"] == date]
@@ -349,6 +294,10 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
     """The json format's fields of an alert or an update (the first version's fields of its first day, and
     the episode with every day)."""
     a = ep["days"][0]
+    baseline = {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"]}
+    baseline |= {"method": a["method"], "window_days": a["window_days"]}
+    materiality = {"value": a["materiality"], "scale": a["materiality_scale"], "threshold": a["materiality_threshold"]}
+    materiality["required"] = a["is_materiality_required"]
     return {
         "kind": kind,
         "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
@@ -356,20 +305,9 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
         "date": a["date"],
         "netflow": a["netflow"],
         "z": a["zscore"],
-        "baseline": {
-            "mean": a["baseline_mean"],
-            "std": a["baseline_std"],
-            "days": a["baseline_days"],
-            "method": a["method"],
-            "window_days": a["window_days"],
-        },
+        "baseline": baseline,
         "threshold": a["z_threshold"],
-        "materiality": {
-            "value": a["materiality"],
-            "scale": a["materiality_scale"],
-            "threshold": a["materiality_threshold"],
-            "required": a["is_materiality_required"],
-        },
+        "materiality": materiality,
         "direction": a["direction"],
         "token": a["symbol"],
         "chain": a["chain"],
@@ -432,29 +370,12 @@ def entry_tokens(entry: dict) -> str:
 
 def render_alert_report(entry: dict) -> str:
     context = entry["context"]
-    method = MethodInfo(**context["method"]) if context.get("method") else None
-    rows = entry_rows(entry)
-    return (
-        template_environment()
-        .get_template("alert.md.j2")
-        .render(
-            entry=entry,
-            alerts=entry["alerts"],
-            updates=entry["updates"],
-            seen=entry["seen"],
-            rows=rows,
-            context=context,
-            method=method,
-            symbol=context["symbol"],
-            title=episode_title,
-            text=alert_text,
-            series_text=WORDS.series_text,
-            count=fmt_count,
-            version=__version__,
-            tokens=entry_tokens(entry),
-            several=context.get("tokens"),
-        )
-    )
+    values = {"entry": entry, "context": context, "rows": entry_rows(entry), "symbol": context["symbol"]}
+    values |= {kind: entry[kind] for kind in ("alerts", "updates", "seen")}
+    values |= {"title": episode_title, "text": alert_text, "series_text": WORDS.series_text, "count": present.fmt_count}
+    values |= {"version": __version__, "tokens": entry_tokens(entry), "several": context.get("tokens")}
+    values["method"] = present.MethodInfo(**context["method"]) if context.get("method") else None
+    return present.template_environment().get_template("alert.md.j2").render(values)
 
 
 def _report_path(out_dir: Path, now: dt.datetime, rotate_monthly: bool, taken: set[str]) -> Path:
@@ -511,13 +432,9 @@ def deliver_webhooks(
     backoff: float | None = None,
     timeout: float = webhooks.TIMEOUT,
 ) -> tuple[int, str | None]:
-    """Post the queued messages, oldest first, in the webhook's format; each accepted post leaves the queue at
-    once (state saved).
-
-    A post is tried `attempts` times with exponential backoff; one that still fails stays queued for the
-    next run. When the server cannot be reached at all, the rest wait for the next run too, so a dead
-    webhook delays a cycle by one post's attempts, not by all of them. Returns (posted, last error).
-    """
+    """Post the queued messages, oldest first; each accepted post leaves the queue at once (state saved). A
+    post is tried `attempts` times with exponential backoff, then stays queued; when the server cannot be
+    reached at all the rest wait for the next run too. Returns (posted, last error)."""
     backoff = WEBHOOK_BACKOFF if backoff is None else backoff
     posted, last_error = 0, None
     for item in list(state.webhook_queue):
@@ -574,10 +491,8 @@ class CycleResult:
     build_warnings: list[str] = field(default_factory=list)  # BuildSummary.warnings
 
     def lines(self) -> list[str]:
-        """`[ALERT] N new anomalies. Report: PATH` per report with new alerts (N: its alerts, one per
-        episode), then a line per alert day (its first day, then indented, the others); or
-        `[OK] No new anomalies.` when no report has one. Then `  update: ...` per day of an update and a line
-        on the seen days; a report without alerts is named on its updates' or seen days' line."""
+        """`[ALERT] N new anomalies. Report: PATH` per report with new alerts and a line per alert day, or
+        `[OK] No new anomalies.`; then `  update: ...` per day of an update and a line on the seen days."""
         out = [] if any(e["alerts"] for e in self.reports) else [WORDS.no_alert()]
         for e in self.reports:
             path, alerts, updates, seen = e["report"], e["alerts"], e["updates"], e["seen"]
@@ -649,13 +564,7 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
 # --- the monitor ---------------------------------------------------------------------------------------
 
 
-EPILOG = (
-    "Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
-    "explains it belongs to that exchange's episode: the episode's first day is an alert, its later days "
-    "are updates of it. Each run prints '[ALERT] N new anomalies. Report: PATH' (N: new alerts, one per "
-    "episode) and a line per alert day, or '[OK] No new anomalies.'; then an indented 'update: ...' "
-    "line per day of an update, and a line on the days --since marked as seen."
-)
+EPILOG = WORDS.epilog()  # the help of `cexflow agent`
 
 
 def agent_options(
@@ -675,7 +584,7 @@ def agent_options(
     hook = Webhook(webhook, webhooks.resolve_format(webhook, webhook_format)) if webhook is not None else None
     if report_url is not None:
         webhooks.check_http_url(report_url, "--report-url")
-    return Options(Path(out), hook, rotate_monthly, parse_date(since, "--since"), digest, report_url)
+    return Options(Path(out), hook, rotate_monthly, present.parse_date(since, "--since"), digest, report_url)
 
 
 def monitor(

@@ -1,11 +1,6 @@
 """Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, *, symbol, chain, period, ...) -> Path`
-on the Agg backend.
-
-Each writes one PNG of a fixed pixel size (`WIDTH_PX` x `figure_height_px`, no tight bounding box, so the size
-is predictable) and returns its path. Amount columns may hold `Decimal`s (as read from the marts); they are
-drawn as floats (the reports print the exact values). What the charts show and how (the period's days as the
-date axis, daily, weekly or monthly bars, a note inside an empty chart, the Okabe-Ito colours, legends that
-name the colours drawn, no text leaving the figure) is in docs/reports.md.
+on the Agg backend, each writing one PNG of a fixed pixel size (no tight bounding box). Amounts may be
+`Decimal`s; they are drawn as floats (the reports print the exact values). What they show: docs/reports.md.
 """
 
 from __future__ import annotations
@@ -41,22 +36,13 @@ BLACK = "#000000"
 ORANGE = "#E69F00"
 SKY_BLUE = "#56B4E9"
 GREEN = "#009E73"
-YELLOW = "#F0E442"
 BLUE = "#0072B2"
 VERMILLION = "#D55E00"
 PURPLE = "#CC79A7"
 GREY = "#8C8C8C"
 # lines of the cumulative chart: colours that are close (blue/sky blue, orange/vermillion) differ in style too
-LINE_STYLES = (
-    (BLUE, "-"),
-    (ORANGE, "-"),
-    (GREEN, "-"),
-    (PURPLE, "-"),
-    (SKY_BLUE, "--"),
-    (VERMILLION, "--"),
-    (BLACK, "--"),
-    (GREY, "-."),
-)
+LINE_STYLES = [(c, "-") for c in (BLUE, ORANGE, GREEN, PURPLE)] + [(c, "--") for c in (SKY_BLUE, VERMILLION, BLACK)]
+LINE_STYLES += [(GREY, "-.")]
 
 INFLOW_COLOUR = VERMILLION  # tokens arriving at exchanges (potential selling pressure)
 OUTFLOW_COLOUR = BLUE  # tokens leaving exchanges
@@ -91,7 +77,6 @@ plt.rcParams.update(
 
 
 def figure_height_px(kind: str, panels: int = 1) -> int:
-    """Pixel height of a chart: `HEIGHT_PX`, or for the small multiples one band per panel."""
     if kind == "small_multiples":
         return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
     return HEIGHT_PX
@@ -113,7 +98,6 @@ def _save(fig, out_path: str | Path) -> Path:
 
 
 def _floats(values) -> np.ndarray:
-    """Decimals, ints, None -> float array (NaN for missing)."""
     array = np.asarray(values)
     if array.dtype.kind in "fiu":  # already numbers (e.g. the histogram's amounts): no loop
         return array.astype(float)
@@ -127,7 +111,6 @@ def _dates(values) -> pd.DatetimeIndex:
 
 
 def _amount_tick(value: float, _pos=None) -> str:
-    """Tick labels with thousands separators and no scientific notation."""
     if value == 0:
         return "0"
     magnitude = abs(value)
@@ -145,10 +128,8 @@ MARKER_MAX_POINTS = 62  # lines of at most this many days get a marker on each d
 
 
 def _period_axis(ax, first, last, *, left=None, right=None) -> None:
-    """The x axis of a chart of the days `first` to `last`: exactly those days, a day drawn at its date with
-    half a day either side (so one day is a chart of that day, not of the years around it); `left`/`right`
-    widen it to the edges of weekly or monthly bars. A short period gets a tick on every day (or every few
-    days) labelled with its date; longer ones matplotlib's concise dates, which do not collide."""
+    """The x axis of the days `first` to `last`, each with half a day either side (one day is a chart of that
+    day, not of the years around it); `left`/`right` widen it to the edges of weekly or monthly bars."""
     first, last = pd.Timestamp(first), pd.Timestamp(last)
     half = pd.Timedelta(hours=12)
     lo = first - half if left is None else min(first - half, pd.Timestamp(left))
@@ -167,13 +148,12 @@ def _period_axis(ax, first, last, *, left=None, right=None) -> None:
 
 
 def _frame_axis(ax, frame: pd.DataFrame, **edges) -> None:
-    """`_period_axis` over the days of `frame` (its flow_date column)."""
     dates = _dates(frame["flow_date"])
     _period_axis(ax, dates.min(), dates.max(), **edges)
 
 
 def _markers(n_points: int, size: float = 4) -> dict:
-    """Line keywords: a marker on each point of a short line (a line of one point draws nothing without it)."""
+    # a marker on each point of a short line: a line of one point draws nothing without it
     return {"marker": "o", "markersize": size} if n_points <= MARKER_MAX_POINTS else {}
 
 
@@ -195,7 +175,7 @@ def _title(fig, title: str, subtitle: str | None = None) -> None:
 
 
 def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
-    """The legend below the plot, where it never hides data: the axes' labelled artists, or `handles`."""
+    """The legend below the plot, where it never hides data."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     else:
@@ -209,8 +189,11 @@ def _centred(ax, text: str, **style) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", **style)
 
 
-def _empty(ax, text: str = "no data in this period") -> None:
-    """A chart with nothing to draw at all (not even a day): the reason, and no meaningless 0-1 axes."""
+NO_DATA = "no data in this period"
+
+
+def _empty(ax, text: str = NO_DATA) -> None:
+    """A chart without a day: the reason, and no meaningless 0-1 axes."""
     _centred(ax, text, color=GREY, fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -220,7 +203,6 @@ NOTE_BOX = {"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4"
 
 
 def _note(ax, text: str) -> None:
-    """A series that is empty in this period says so inside its chart (the axes still show the period)."""
     _centred(ax, text, color="#555555", fontsize=11, bbox=NOTE_BOX, zorder=10)
 
 
@@ -229,31 +211,22 @@ def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
 
 
 def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
-    """The band the charts draw: flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std,
-    taken as the marts hold them (so the band is the method's own: for screened, a screened-out spike does
-    not widen the days after it), on the days that have a z-score (NaN elsewhere: before enough history the
-    marts still hold a mean of the few days seen, whose band would be meaningless)."""
+    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std as the marts hold them (the
+    method's own band), on the days with a z-score only (before enough history the mean of a few days is
+    meaningless)."""
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
-    return pd.DataFrame(
-        {
-            "flow_date": list(frame["flow_date"]),
-            "centre": centre,
-            "lower": centre - z_threshold * spread,
-            "upper": centre + z_threshold * spread,
-        }
-    )
+    lower, upper = centre - z_threshold * spread, centre + z_threshold * spread
+    return pd.DataFrame({"flow_date": list(frame["flow_date"]), "centre": centre, "lower": lower, "upper": upper})
 
 
 def _draw_band(ax, dates, band: pd.DataFrame, label: str | None = None) -> None:
-    ax.fill_between(
-        dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0, step="mid", label=label
-    )
+    style = {"color": BAND_COLOUR, "alpha": 0.3, "linewidth": 0, "step": "mid"}
+    ax.fill_between(dates, band["lower"], band["upper"], label=label, **style)
 
 
 def _step_line(ax, part: pd.DataFrame, column: str, linewidth: float = 0.9, drawstyle: str = "steps-mid"):
-    """A panel's line of `column` over its days; returns (dates, values)."""
     dates, values = _dates(part["flow_date"]), _floats(part[column])
     ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=linewidth, drawstyle=drawstyle, **_markers(len(dates), 3))
     return dates, values
@@ -266,9 +239,8 @@ WEEKLY_BARS_MAX_DAYS = 1000
 
 
 def bar_bins(n_days: int) -> tuple[str, str, str]:
-    """(pandas period, adjective, unit) of the bars for a period of `n_days`: a bar must stay a few pixels
-    wide, so long periods are drawn as weekly or monthly sums. The reports take the chart's adjective from
-    here too, so that its title, its alt text and the index say what is drawn."""
+    """(pandas period, adjective, unit) of the bars of `n_days`: a bar must stay a few pixels wide, so long
+    periods are drawn as weekly or monthly sums (the reports' texts take the adjective from here too)."""
     if n_days <= DAILY_BARS_MAX_DAYS:
         return "D", "daily", "day"
     if n_days <= WEEKLY_BARS_MAX_DAYS:
@@ -278,24 +250,19 @@ def bar_bins(n_days: int) -> tuple[str, str, str]:
 
 @dataclass
 class Bars:
-    """The bars of some columns: one per day, or per week (from Monday) or month of a periodic frame."""
-
     centres: pd.DatetimeIndex
     sums: dict  # column -> floats, one per bar
     width: float  # in days
     span: float  # days of one bar's period
 
     def edges(self) -> dict:
-        """The left and right edges of the bars, for `_period_axis`."""
         half = pd.Timedelta(days=self.span / 2)
         return {"left": self.centres[0] - half, "right": self.centres[-1] + half}
 
 
 def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> Bars:
-    """The bars of `columns`: a day's bar is centred on its date (as the days of the line charts), a week's
-    or a month's on the middle of its period. A period too long for daily bars (`bar_bins`) is drawn from
-    `periodic`: period_start and the columns summed per week or month (the reader's, e.g.
-    fct_netflow_periodic_total)."""
+    """The bars of `columns`, centred on their day, or from `periodic` (period_start and the columns per week
+    or month, a reader's) on the middle of their week or month."""
     period, adjective, unit = bar_bins(len(frame))
     if period == "D":
         centres, rows, span = _dates(frame["flow_date"]), frame, 1.0
@@ -314,36 +281,16 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
     for direction, marker, colour in (("inflow", "^", INFLOW_COLOUR), ("outflow", "v", OUTFLOW_COLOUR)):
         sel = flags & (dirs == direction)
         if sel.any():
-            ax.scatter(
-                dates[sel],
-                values[sel],
-                marker=marker,
-                s=size,
-                color=colour,
-                edgecolor=BLACK,
-                linewidth=0.8,
-                zorder=5,
-                label=f"anomaly ({direction})" if label else None,
-            )
+            style = {"color": colour, "edgecolor": BLACK, "linewidth": 0.8, "zorder": 5}
+            name = f"anomaly ({direction})" if label else None
+            ax.scatter(dates[sel], values[sel], marker=marker, s=size, label=name, **style)
 
 
 def _bar_chart(
-    frame,
-    out_path,
-    periodic,
-    columns,
-    draw,
-    *,
-    title,
-    ylabel,
-    zero,
-    note,
-    empty="no data in this period",
-    subtitle=None,
+    frame, out_path, periodic, columns, draw, title, ylabel, note, zero=None, empty=NO_DATA, subtitle=None
 ) -> Path:
-    """A chart of bars of `columns` (daily, or weekly or monthly sums read from `periodic`: `bar_bins`), drawn
-    by `draw(fig, ax, bars)`; `title` and `ylabel` take {adjective} and {unit}; `note` says inside the chart
-    that the `zero` columns are 0 on every day; `empty` is said when there is no day at all."""
+    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `title` and `ylabel` take {adjective} and {unit};
+    `note` is shown when the `zero` columns (default: `columns`) are 0 on every day."""
     fig, (ax,) = _figure()
     adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
@@ -351,7 +298,7 @@ def _bar_chart(
     else:
         bars = _binned(frame, columns, periodic)
         draw(fig, ax, bars)
-        if _all_zero(frame, zero):
+        if _all_zero(frame, zero or columns):
             _note(ax, note)
         _frame_axis(ax, frame, **bars.edges())
     _amount_axis(ax, ylabel.format(unit=unit))
@@ -360,44 +307,31 @@ def _bar_chart(
 
 
 def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
-    """(group, its rows of `frame`, its name) of each exchange group of a chart by exchange, in order: `groups`
-    are the reader's rows of rpt_exchange_chart_groups (group_rank, exchange_group, is_other, n_exchanges),
-    `frame` their days; the rest's group is named by how many exchanges it holds (`other`: the noun)."""
-    return [
-        (
-            g,
-            frame[frame["group_rank"] == g["group_rank"]],
-            plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"],
-        )
-        for g in groups
-    ]
+    """(group, its rows of `frame`, its name) of each group of rpt_exchange_chart_groups, in order; the rest's
+    group is named by how many exchanges it holds (`other`: the noun)."""
+
+    def name(g: dict) -> str:
+        return plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]
+
+    return [(g, frame[frame["group_rank"] == g["group_rank"]], name(g)) for g in groups]
 
 
 PANEL_LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5}
 
 
 def _small_multiples(
-    frame, out_path, parts, draw, *, ylabel, few_ylabel, title, subtitle, empty="no data in this period", amounts=True
+    frame, out_path, parts, draw, title, subtitle, ylabel, few_ylabel=None, empty=NO_DATA, amounts=True
 ):
     """One panel per exchange group (`parts`: `_group_parts`) on a shared date axis, each with its own y scale
-    (the busiest exchange would flatten the others), drawn by `draw(ax, group, part)`; a panel's name at its
-    top left, three ticks (amounts, unless `amounts` is False). `ylabel` is the figure's with three panels or
-    more, `few_ylabel` each panel's with fewer."""
+    (the busiest exchange would flatten the others), drawn by `draw(ax, group, part)`. `ylabel` is the
+    figure's with three panels or more, `few_ylabel` (default: `ylabel`) each panel's with fewer."""
     fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0], empty)
     for ax, (group, part, label) in zip(axes, parts, strict=False):
         draw(ax, group, part)
-        ax.text(
-            0.005,
-            0.93,
-            escape.chart(label),
-            transform=ax.transAxes,
-            ha="left",
-            va="top",
-            fontweight="bold",
-            bbox=PANEL_LABEL_BOX,
-        )
+        panel_label = {"ha": "left", "va": "top", "fontweight": "bold", "bbox": PANEL_LABEL_BOX}
+        ax.text(0.005, 0.93, escape.chart(label), transform=ax.transAxes, **panel_label)
         if amounts:
             ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
@@ -406,7 +340,7 @@ def _small_multiples(
         fig.supylabel(ylabel, fontsize=10)
     else:
         for ax in axes:
-            ax.set_ylabel(few_ylabel)
+            ax.set_ylabel(few_ylabel or ylabel)
     _title(fig, title, subtitle)
     return _save(fig, out_path)
 
@@ -427,13 +361,9 @@ def plot_netflow_baseline(
     series_name: str = "all exchanges",
     anomaly_rule: str | None = None,
 ) -> Path:
-    """Daily netflow with its baseline mean and the ±z·σ band (`baseline_band`); anomaly days marked.
-
-    `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction (one series). The
-    band is drawn on the days that have a z-score (none: the chart says so); the markers are the days the
-    marts flag (`is_anomaly`), so a day outside the band that is not material is not marked. `anomaly_rule`:
-    the subtitle's rule (default: |z| ≥ z_threshold).
-    """
+    """Daily netflow with its baseline and the ±z·σ band (`baseline_band`); the days the marts flag
+    (`is_anomaly`) marked. `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly,
+    direction (one series)."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax)
@@ -443,47 +373,28 @@ def plot_netflow_baseline(
         band = baseline_band(frame, z_threshold)
         if np.isfinite(band["centre"]).any():
             _draw_band(ax, dates, band, f"baseline ± {z_threshold:g} × {methods.spread_name(method)}")
-            centre = f"baseline {methods.centre_name(method)}"
-            ax.plot(
-                dates,
-                band["centre"],
-                color=BLUE,
-                linewidth=1.2,
-                linestyle="--",
-                label=centre,
-                drawstyle="steps-mid",
-                **_markers(len(dates), 3),
-            )
+            centre = {"label": f"baseline {methods.centre_name(method)}", **_markers(len(dates), 3)}
+            ax.plot(dates, band["centre"], color=BLUE, linewidth=1.2, linestyle="--", drawstyle="steps-mid", **centre)
         else:
             _note(ax, f"no baseline band: {NO_SCORES}")
-        ax.plot(
-            dates,
-            net,
-            color=NETFLOW_COLOUR,
-            linewidth=1.0,
-            label="netflow",
-            drawstyle="steps-mid",
-            **_markers(len(dates)),
-        )
+        line = {"label": "netflow", "drawstyle": "steps-mid", **_markers(len(dates))}
+        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, **line)
         ax.axhline(0, color=GREY, linewidth=0.8)
         _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
         _legend(fig, ax)
         _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
     rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
-    _title(
-        fig,
-        f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-        f"baseline: {methods.chart_text(method, window_days)}; {rule}",
-    )
+    subtitle = f"baseline: {methods.chart_text(method, window_days)}; {rule}"
+    _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
 
 def plot_inflow_outflow(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject="all exchanges", periodic=None
 ) -> Path:
-    """Daily inflow as bars up, outflow as bars down, netflow as a line (weekly or monthly sums over long
-    periods). `frame`: flow_date, inflow, outflow, netflow (every day of the period)."""
+    """Inflow as bars up, outflow as bars down, netflow as a line. `frame`: flow_date, inflow, outflow,
+    netflow (every day of the period)."""
     target = "exchanges" if subject == "all exchanges" else subject
 
     def draw(fig, ax, bars):
@@ -491,40 +402,22 @@ def plot_inflow_outflow(
         outflow = f"outflow (from {target}), drawn down"
         ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR, label=outflow)
         size = 2.5 if len(bars.centres) > 60 else 4
-        ax.plot(
-            bars.centres,
-            bars.sums["netflow"],
-            color=NETFLOW_COLOUR,
-            linewidth=1.0,
-            marker="o",
-            markersize=size,
-            label="netflow (inflow − outflow)",
-        )
+        line = {"marker": "o", "markersize": size, "label": "netflow (inflow − outflow)"}
+        ax.plot(bars.centres, bars.sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, **line)
         ax.axhline(0, color=BLACK, linewidth=0.8)
         _legend(fig, ax)
 
-    return _bar_chart(
-        frame,
-        out_path,
-        periodic,
-        ("inflow", "outflow", "netflow"),
-        draw,
-        title=f"{symbol} {{adjective}} inflow and outflow, {subject} — {chain}, {period}",
-        ylabel=f"{symbol} per {{unit}} (outflow below 0)",
-        zero=("inflow", "outflow"),
-        note=f"no inflow or outflow, {subject}, in this period",
-    )
+    title = f"{symbol} {{adjective}} inflow and outflow, {subject} — {chain}, {period}"
+    texts = title, f"{symbol} per {{unit}} (outflow below 0)", f"no inflow or outflow, {subject}, in this period"
+    return _bar_chart(frame, out_path, periodic, ("inflow", "outflow", "netflow"), draw, *texts, ("inflow", "outflow"))
 
 
 def plot_netflow_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups, symbol, chain, period, z_threshold=None, method=None
 ) -> Path:
-    """Small multiples: one panel of daily netflow per exchange group (`_group_parts`), busiest first, the rest
-    summed in a last panel (without a band).
-
-    `frame`: group_rank, flow_date, inflow, outflow, netflow, and optionally baseline_mean, baseline_std,
-    is_anomaly, direction (from fct_netflow_zscores) to draw the band and mark anomaly days.
-    """
+    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel (without a
+    band). `frame`: group_rank, flow_date, inflow, outflow, netflow, and optionally baseline_mean,
+    baseline_std, is_anomaly, direction to draw the band and mark anomaly days."""
     parts = _group_parts(frame, groups, "other exchange")
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
     bands = {g["group_rank"]: baseline_band(p, z_threshold) for g, p, _ in parts if has_band and not g["is_other"]}
@@ -545,16 +438,9 @@ def plot_netflow_by_exchange(
         subtitle += f"; shaded: baseline ± {z_threshold:g} × {methods.spread_name(method)}; ▲▼ anomaly days"
     elif has_band and not frame.empty:
         subtitle += f"; no baseline band: {NO_SCORES}"
-    return _small_multiples(
-        frame,
-        out_path,
-        parts,
-        draw,
-        ylabel=f"netflow, {symbol} per day (+ into exchange)",
-        few_ylabel=f"{symbol} per day",
-        title=f"{symbol} daily netflow by exchange — {chain}, {period}",
-        subtitle=subtitle,
-    )
+    title = f"{symbol} daily netflow by exchange — {chain}, {period}"
+    ylabels = f"netflow, {symbol} per day (+ into exchange)", f"{symbol} per day"
+    return _small_multiples(frame, out_path, parts, draw, title, subtitle, *ylabels)
 
 
 def plot_metric_by_exchange(
@@ -572,14 +458,9 @@ def plot_metric_by_exchange(
     gaps: str = "days without a value",
     empty: str | None = None,
 ) -> Path:
-    """Small multiples of one daily metric of the marts (`column`: whale_ratio, netflow_30d, ...), a panel per
-    exchange group, busiest first. A metric of one exchange cannot be summed with another's (a ratio, a
-    rolling sum), so the rest's group is left out and the subtitle says how many. Days where the metric is
-    NULL (no inflow, too few days) are gaps.
-
-    `frame`: group_rank, flow_date, inflow, outflow and `column`; `ratio`: a share from 0 to 1 (fixed y
-    axis); `gaps`: what the subtitle says the gaps are; `empty`: what a panel without a value says.
-    """
+    """A panel per exchange group of one daily metric (`column`: whale_ratio, netflow_30d, ...), busiest
+    first. A ratio or a rolling sum cannot be summed, so the rest's group is left out (the subtitle says so);
+    NULL days are gaps. `ratio`: a share from 0 to 1 (fixed y axis); `empty`: a panel without a value's note."""
     parts = _group_parts(frame, groups, "less busy exchange")
 
     def draw(ax, _group, part):
@@ -593,36 +474,16 @@ def plot_metric_by_exchange(
 
     subtitle = f"busiest exchange (inflow + outflow) first; gaps: {gaps}"
     subtitle += "".join(f"; {label} not shown" for group, _part, label in parts if group["is_other"])
-    return _small_multiples(
-        frame,
-        out_path,
-        [p for p in parts if not p[0]["is_other"]],
-        draw,
-        ylabel=ylabel,
-        few_ylabel=ylabel,
-        title=f"{symbol} {title} by exchange — {chain}, {period}",
-        subtitle=subtitle,
-        amounts=not ratio,
-    )
+    shown = [p for p in parts if not p[0]["is_other"]]
+    title = f"{symbol} {title} by exchange — {chain}, {period}"
+    return _small_multiples(frame, out_path, shown, draw, title, subtitle, ylabel, amounts=not ratio)
 
 
 def plot_zscore(
-    frame: pd.DataFrame,
-    out_path: str | Path,
-    *,
-    symbol: str,
-    chain: str,
-    period: str,
-    z_threshold: float,
-    method: str,
-    window_days: int,
-    series_name: str = "all exchanges",
+    frame, out_path, *, symbol, chain, period, z_threshold, method, window_days, series_name="all exchanges"
 ) -> Path:
-    """z-score of the daily netflow over time, with the ± threshold lines; anomaly days marked.
-
-    `frame`: flow_date, zscore, is_anomaly, direction (one series). Days without a score (too little history,
-    or a zero-spread baseline) are gaps; a period without any says so.
-    """
+    """The daily netflow's z-score with the ± threshold lines, anomaly days marked. `frame`: flow_date, zscore,
+    is_anomaly, direction (one series); days without a score are gaps."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax, "no z-scores in this period (no days)")
@@ -643,22 +504,16 @@ def plot_zscore(
         _frame_axis(ax, frame)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
     ax.set_ylabel("z (standard deviations from the baseline)")
-    _title(
-        fig,
-        f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
-        f"baseline: {methods.chart_text(method, window_days)}",
-    )
+    subtitle = f"baseline: {methods.chart_text(method, window_days)}"
+    _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
 
 def plot_cumulative_netflow(
     frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
 ) -> Path:
-    """Cumulative netflow per exchange group from the data's first day: the change in its balance (labelled
-    wallets), busiest first, the rest summed in one line (`_group_parts`).
-
-    `frame`: group_rank, flow_date, cumulative_netflow (every day of the period for each group).
-    """
+    """Cumulative netflow per exchange group (the change in its labelled wallets' balance), busiest first.
+    `frame`: group_rank, flow_date, cumulative_netflow (every day of the period for each group)."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax)
@@ -668,61 +523,45 @@ def plot_cumulative_netflow(
             dates = _dates(part["flow_date"])
             cumulative = _floats(part["cumulative_netflow"])
             colour, style = LINE_STYLES[i % len(LINE_STYLES)]
-            ax.plot(
-                dates,
-                cumulative,
-                color=colour,
-                linestyle=style,
-                linewidth=1.6,
-                label=escape.chart(name),
-                **_markers(len(dates), 4),
-            )
+            line = {"label": escape.chart(name), **_markers(len(dates), 4)}
+            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, **line)
             ends.append((cumulative[-1], name, colour))
         ax.axhline(0, color=GREY, linewidth=0.8)
         _legend(fig, ax, ncols=8)
         _frame_axis(ax, frame)
         _label_line_ends(fig, ax, dates[-1], ends)
     _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
-    _title(
-        fig,
-        f"{symbol} cumulative netflow by exchange — {chain}, {period}",
-        "running sum of daily netflow from the first day shown: the change in the balance of the labelled wallets",
-    )
+    subtitle = "running sum of daily netflow from the first day shown: "
+    subtitle += "the change in the balance of the labelled wallets"
+    _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
 
 def plot_reserve_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
 ) -> Path:
-    """Small multiples: one panel per exchange group of its reserve at the end of each day (what its labelled
-    wallets hold, from balance anchors), largest last reserve first, the rest summed in a last panel.
-
-    `frame`: group_rank, flow_date, reserve (rpt_exchange_reserve_chart_groups: only days whose reserve is
-    known); `groups` also have last_share_of_supply.
-    """
+    """A panel per exchange group of its reserve at the end of each day, largest last reserve first, the rest
+    summed in a last panel. `frame`: group_rank, flow_date, reserve (the days whose reserve is known)."""
 
     def named(group, label):
         share = group["last_share_of_supply"]
         return label if pd.isna(share) else f"{label} ({float(share):.2%} of supply on the last day)"
 
     parts = [(group, part, named(group, label)) for group, part, label in _group_parts(frame, groups, "other exchange")]
-    return _small_multiples(
-        frame,
-        out_path,
-        parts,
-        lambda ax, _group, part: _step_line(ax, part, "reserve", 1.2, "steps-post"),
-        ylabel=f"reserve, {symbol} at the end of the day",
-        few_ylabel=f"{symbol} held",
-        title=f"{symbol} exchange reserve by exchange — {chain}, {period}",
-        subtitle="tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has "
-        "its own y scale; largest reserve first",
-        empty="no exchange reserve: no balance anchors (cexflow build --balances)",
-    )
+
+    def draw(ax, _group, part):
+        _step_line(ax, part, "reserve", 1.2, "steps-post")
+
+    title = f"{symbol} exchange reserve by exchange — {chain}, {period}"
+    subtitle = "tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has its own "
+    subtitle += "y scale; largest reserve first"
+    ylabels = f"reserve, {symbol} at the end of the day", f"{symbol} held"
+    empty = "no exchange reserve: no balance anchors (cexflow build --balances)"
+    return _small_multiples(frame, out_path, parts, draw, title, subtitle, *ylabels, empty=empty)
 
 
 def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None:
-    """Name each line at its right end, nudging labels apart so that they do not overlap, and widen the x axis
-    to the right so that the longest name stays inside the chart."""
+    """Name each line at its right end, labels nudged apart, the x axis widened to keep the longest inside."""
     if not ends:
         return
     lo, hi = min(e[0] for e in ends), max(e[0] for e in ends)
@@ -732,18 +571,10 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
     for value, name, colour in sorted(ends, key=lambda e: e[0]):
         y = value if not placed else max(value, placed[-1] + gap)
         placed.append(y)
+        style = {"ha": "left", "va": "center", "fontsize": 9, "fontweight": "bold", "annotation_clip": False}
         labels.append(
             ax.annotate(
-                escape.chart(name),
-                xy=(x_end, y),
-                xytext=(6, 0),
-                textcoords="offset points",
-                ha="left",
-                va="center",
-                color=colour,
-                fontsize=9,
-                fontweight="bold",
-                annotation_clip=False,
+                escape.chart(name), (x_end, y), xytext=(6, 0), textcoords="offset points", color=colour, **style
             )
         )
     fig.canvas.draw()  # the layout, to measure the names in pixels
@@ -760,39 +591,28 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
 
 VOLUME_COLOUR = GREEN  # volume of every direction: neither the inflow nor the outflow colour
 INTERNAL_COLOUR = PURPLE  # transfers between wallets of one exchange (sweeps): not a flow, hatched
-INTERNAL_HATCH = "///"
 OTHER_COLOUR = GREY  # transfers between two exchanges, seen from all exchanges: neither in nor out of them
+NO_TRANSFERS = "no transfers in this period"
 
 
 def plot_daily_volume(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, periodic=None
 ) -> Path:
-    """Daily transfer volume (all directions) as bars (weekly or monthly sums over long periods).
-    `frame`: flow_date, volume (every day of the period)."""
+    """Transfer volume (all directions) as bars. `frame`: flow_date, volume (every day of the period)."""
 
     def draw(_fig, ax, bars):
         ax.bar(bars.centres, bars.sums["volume"], width=bars.width, color=VOLUME_COLOUR, label="volume")
 
-    return _bar_chart(
-        frame,
-        out_path,
-        periodic,
-        ("volume",),
-        draw,
-        title=f"{symbol} {{adjective}} transfer volume, {subject} — {chain}, {period}",
-        ylabel=f"{symbol} transferred per {{unit}}",
-        zero=("volume",),
-        note=f"no transfers, {subject}, in this period",
-        empty="no transfers in this period",
-        subtitle="all transfers touching it: deposits, withdrawals, internal and cross-exchange",
-    )
+    title = f"{symbol} {{adjective}} transfer volume, {subject} — {chain}, {period}"
+    texts = title, f"{symbol} transferred per {{unit}}", f"no transfers, {subject}, in this period"
+    subtitle = "all transfers touching it: deposits, withdrawals, internal and cross-exchange"
+    return _bar_chart(frame, out_path, periodic, ("volume",), draw, *texts, empty=NO_TRANSFERS, subtitle=subtitle)
 
 
 def plot_netflow_bars(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, periodic=None
 ) -> Path:
-    """Daily netflow as bars, vermillion above zero (net inflow), blue below (net outflow); weekly or monthly
-    sums over long periods. `frame`: flow_date, netflow (every day of the period)."""
+    """Netflow as bars, vermillion above zero, blue below. `frame`: flow_date, netflow (every day)."""
 
     def draw(fig, ax, bars):
         net = bars.sums["netflow"]
@@ -801,23 +621,14 @@ def plot_netflow_bars(
         inflow = Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving (vermillion, up)")
         _legend(fig, ax, handles=[inflow, Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])
 
-    return _bar_chart(
-        frame,
-        out_path,
-        periodic,
-        ("netflow",),
-        draw,
-        title=f"{symbol} {{adjective}} netflow, {subject} — {chain}, {period}",
-        ylabel=f"netflow, {symbol} per {{unit}} (+ into it)",
-        zero=("netflow",),
-        note=f"netflow 0 on every day, {subject}, in this period",
-    )
+    title = f"{symbol} {{adjective}} netflow, {subject} — {chain}, {period}"
+    texts = title, f"netflow, {symbol} per {{unit}} (+ into it)", f"netflow 0 on every day, {subject}, in this period"
+    return _bar_chart(frame, out_path, periodic, ("netflow",), draw, *texts)
 
 
 def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> tuple[str, str]:
-    """(legend key, bar label) of one transfer in the largest-transfers chart: an internal sweep (between
-    wallets of one exchange) is its own kind whatever the direction a wallet sees it in; a transfer between
-    two exchanges seen from all exchanges is 'other'."""
+    """(legend key, bar label) of a transfer in the largest-transfers chart: a sweep between wallets of one
+    exchange is 'internal' in either direction; one between two exchanges seen from all exchanges 'other'."""
     if flow_type in ("internal", "sweep"):
         return "internal", (f"sweep {'in' if direction == 'inflow' else 'out'}" if wallet_view else "internal")
     if direction in ("inflow", "outflow"):
@@ -828,11 +639,7 @@ def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> t
 TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colour drawn)
     "inflow": (INFLOW_COLOUR, None, "inflow, into it (vermillion)"),
     "outflow": (OUTFLOW_COLOUR, None, "outflow, out of it (blue)"),
-    "internal": (
-        INTERNAL_COLOUR,
-        INTERNAL_HATCH,
-        "internal sweep, between wallets of one exchange (reddish purple, hatched)",
-    ),
+    "internal": (INTERNAL_COLOUR, "///", "internal sweep, between wallets of one exchange (reddish purple, hatched)"),
     "other": (OTHER_COLOUR, None, "between two exchanges (grey)"),
 }
 
@@ -840,15 +647,12 @@ TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colou
 def plot_top_transfers(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, wallet_view=False
 ) -> Path:
-    """The largest transfers as horizontal bars, labelled with date, direction and short tx hash, coloured by
-    kind (`transfer_kind`, `TRANSFER_KINDS`), with a legend of the kinds drawn.
-
-    `frame`: transferred_at, amount, tx_hash, direction, flow_type (largest first); `wallet_view`: the
-    directions are a wallet's (a sweep to another wallet of its exchange is its outflow).
-    """
+    """The largest transfers as horizontal bars labelled with date, direction and short tx hash, coloured by
+    kind (`transfer_kind`). `frame`: transferred_at, amount, tx_hash, direction, flow_type (largest first);
+    `wallet_view`: the directions are a wallet's."""
     fig, (ax,) = _figure()
     if frame.empty:
-        _empty(ax, "no transfers in this period")
+        _empty(ax, NO_TRANSFERS)
     else:
         amounts = _floats(frame["amount"])
         kinds = [transfer_kind(d, f, wallet_view) for d, f in zip(frame["direction"], frame["flow_type"], strict=True)]
@@ -884,7 +688,7 @@ def plot_transfer_size_histogram(
     values = _floats(amounts)
     values = values[values > 0]
     if values.size == 0:
-        _empty(ax, "no transfers in this period")
+        _empty(ax, NO_TRANSFERS)
     else:
         lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
         hi = max(hi, lo + 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
 from pathlib import Path
 
@@ -94,39 +92,81 @@ def spark_schema_dir(spark_dir: Path) -> Path:
     return Path(spark_dir) / "warehouse" / f"{SPARK_SCHEMA}.db"
 
 
-def spark_tables(spark_dir: Path) -> dict[str, Path]:
-    """The tables of a Spark warehouse built by `cexflow build --target spark`: name -> folder of parquet files."""
-    schema_dir = spark_schema_dir(spark_dir)
-    if not schema_dir.is_dir():
-        raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
-    return {p.name: p for p in sorted(schema_dir.iterdir()) if p.is_dir()}
-
-
 def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
-    warehouse, read from the parquet files that Spark wrote (partition folders such as flow_date=2025-03-01
-    become columns again). Reading the files needs no Spark session; a table with no rows and no file is a
-    view with no rows and no useful column."""
+    warehouse over its parquet files (partition folders become columns again; no Spark session needed)."""
+    schema_dir = spark_schema_dir(Path(spark_dir).resolve())
+    if not schema_dir.is_dir():
+        raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
     con = duckdb.connect(database)
-    for name, folder in spark_tables(Path(spark_dir).resolve()).items():
-        files = sorted(folder.rglob("*.parquet"))
-        if files:
+    for folder in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
+        if any(folder.rglob("*.parquet")):
             pattern = f"{folder.as_posix()}/**/*.parquet".replace("'", "''")
             source = f"read_parquet('{pattern}', hive_partitioning = true)"
         else:
             source = "(select null as no_rows where false)"
-        con.execute(f'create view "{name}" as select * from {source}')
+        con.execute(f'create view "{folder.name}" as select * from {source}')
     return con
+
+
+# --- running a query ----------------------------------------------------------------------------------
+
+
+def _rows(cur) -> tuple[list[str], list[tuple]]:
+    return [d[0] for d in cur.description], cur.fetchall()
+
+
+def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame that keeps DuckDB's Python values (Decimal, date) as they are."""
+    columns, rows = _rows(con.execute(sql, params or []))
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def read_rows(con, sql: str, params: list | dict | None = None) -> list[dict]:
+    columns, rows = _rows(con.execute(sql, params or []))
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+SHAPES = {
+    "rows": read_rows,
+    "row": lambda con, sql, params: read_rows(con, sql, params)[0],
+    "frame": read_frame,
+    "tuples": lambda con, sql, params: con.execute(sql, params).fetchall(),
+    "tuple": lambda con, sql, params: con.execute(sql, params).fetchone(),
+    "column": lambda con, sql, params: [value for (value,) in con.execute(sql, params).fetchall()],
+    "value": lambda con, sql, params: (con.execute(sql, params).fetchone() or [None])[0],
+}
+
+
+def _parameters(sql: str, given: dict) -> dict:
+    """The named parameters ($name) of `sql`, taken from `given`."""
+    return {name: given[name] for name in set(re.findall(r"\$(\w+)", sql))}
+
+
+def _read(con, shape: str, sql: str, given: dict):
+    return SHAPES[shape](con, sql, _parameters(sql, given))
+
+
+def reader(shape: str, sql: str):
+    """A reader declared by its query: `reader(con, *values)` runs `sql` with its named parameters ($name, in
+    the order they first appear) set to `values`, and returns the result in `shape` (a key of SHAPES)."""
+    names = list(dict.fromkeys(re.findall(r"\$(\w+)", sql)))
+    return lambda con, *values: SHAPES[shape](con, sql, dict(zip(names, values, strict=True)))
+
+
+def _shaped(shape: str):
+    return lambda sql: reader(shape, sql)
+
+
+rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of = map(_shaped, SHAPES)
 
 
 # --- one token of a database of several ---------------------------------------------------------------
 
 
 def tokens(con) -> list[dict]:
-    """The build's tokens with data: the rows of rpt_build_summary with days (chain, token_address, symbol,
-    kind), by chain and symbol. A token of the build without transfers has no days and is not one of them. A
-    database of a cexflow before several tokens (rpt_build_summary without `chain`) has its one token of
-    stg_tokens__selected."""
+    """(chain, token_address, symbol, kind) of the build's tokens with days (rpt_build_summary), by chain and
+    symbol; of a database of a cexflow before several tokens (no `chain` there), the one of stg_tokens__selected."""
     before_several = "chain" not in read_frame(con, "select * from rpt_build_summary limit 0").columns
     source = "stg_tokens__selected" if before_several else "rpt_build_summary where n_days > 0"
     return read_rows(
@@ -142,26 +182,20 @@ def _identifier(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to `db` on which every table and view with both `chain` and `token_address`
-    columns shows only the rows of that token (under the same name), and every other table is the file's as
-    it is: so each reader of this module reads one token of a database of several, unchanged.
+_token_tables = column_of("""
+    select table_name from information_schema.columns
+    where table_catalog = $catalog and table_schema = 'main' and column_name in ('chain', 'token_address')
+    group by table_name having count(distinct column_name) = 2 order by table_name""")
 
-    The filtered tables are temporary views over the file's own (named with the file's catalog, so
-    `main.x` and `x` both mean the view; a view of the file, such as fct_flow_legs, names the file's tables
-    in full and reads them whole, then its own view filters it). Nothing is written to the file."""
+
+def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to `db` on which every table with `chain` and `token_address` columns shows only
+    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged.
+    Nothing is written to the file."""
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
-        names = SHAPES["column"](
-            con,
-            """
-            select table_name from information_schema.columns
-            where table_catalog = $catalog and table_schema = 'main' and column_name in ('chain', 'token_address')
-            group by table_name having count(distinct column_name) = 2 order by table_name""",
-            {"catalog": catalog},
-        )
-        for name in names:
+        for name in _token_tables(con, catalog):
             try:
                 con.execute(
                     f"create temp view {_identifier(name)} as select * from {_identifier(catalog)}.main."
@@ -186,102 +220,22 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
 # a wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period.
 
 
-def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame that keeps DuckDB's Python values (Decimal, date) as they are."""
-    cur = con.execute(sql, params or [])
-    columns = [d[0] for d in cur.description]
-    return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
-
-
-def read_rows(con, sql: str, params: list | dict | None = None) -> list[dict]:
-    """A query's rows as dicts."""
-    cur = con.execute(sql, params or [])
-    columns = [d[0] for d in cur.description]
-    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-
-
-SHAPES = {
-    "rows": read_rows,
-    "row": lambda con, sql, params: read_rows(con, sql, params)[0],
-    "frame": read_frame,
-    "tuples": lambda con, sql, params: con.execute(sql, params).fetchall(),
-    "tuple": lambda con, sql, params: con.execute(sql, params).fetchone(),
-    "column": lambda con, sql, params: [value for (value,) in con.execute(sql, params).fetchall()],
-    "value": lambda con, sql, params: (con.execute(sql, params).fetchone() or [None])[0],
-}
-
-
-def reads(shape: str):
-    """A reader declared by its query: the decorated function (con, arguments) returns the SQL, whose named
-    parameters ($name) are the reader's arguments of that name, or the items of its `params` dict; the reader
-    returns the query's result in `shape` (a key of SHAPES: rows as dicts, the first row, a DataFrame, ...)."""
-
-    def declare(query):
-        signature = inspect.signature(query)
-
-        @functools.wraps(query)
-        def reader(con, *args, **kwargs):
-            arguments = signature.bind(con, *args, **kwargs).arguments
-            sql = query(con, *args, **kwargs)
-            given = {**arguments.get("params", {}), **arguments}
-            return SHAPES[shape](con, sql, {name: given[name] for name in set(re.findall(r"\$(\w+)", sql))})
-
-        return reader
-
-    return declare
-
-
-@reads("row")
-def build_summary(con) -> dict:
-    """rpt_build_summary's one row: input reconciliation totals, days, the total's flows, transfers, series,
-    anomalies and rejected rows."""
-    return "select * from rpt_build_summary"
-
-
-@reads("rows")
-def token_summaries(con) -> list[dict]:
-    """rpt_build_summary's rows, one per token of the build (by chain, then symbol): the token's own figures,
-    and the build's input reconciliation and rejections, the same on every row."""
-    return "select * from rpt_build_summary order by chain, symbol, token_address"
-
-
-@reads("rows")
-def input_reconciliation(con) -> list[dict]:
-    """rpt_input_reconciliation: one row per input file."""
-    return """
-        select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
-               other_token_rows
-        from rpt_input_reconciliation order by source_file"""
-
-
-@reads("rows")
-def rejected_reasons(con) -> list[dict]:
-    """rpt_rejected_reasons: reason, n_rows, most frequent first."""
-    return "select reason, n_rows from rpt_rejected_reasons order by reason_rank"
-
-
-@reads("rows")
-def rejected_rows(con, limit: int) -> list[dict]:
-    """The first `limit` rows of stg_transfers_rejected, by file and line."""
-    return f"""
-        select source_file, line_number, reason from stg_transfers_rejected
-        order by source_file, line_number limit {int(limit)}"""
-
+# rpt_build_summary: the build's one row, or one row per token (by chain, then symbol), with the input
+# reconciliation and rejections the same on every row
+build_summary = row_of("select * from rpt_build_summary")
+token_summaries = rows_of("select * from rpt_build_summary order by chain, symbol, token_address")
+build_totals = row_of("select * from rpt_build_totals")  # the tokens with data together
+input_reconciliation = rows_of("""
+    select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows, other_token_rows
+    from rpt_input_reconciliation order by source_file""")
+rejected_reasons = rows_of("select reason, n_rows from rpt_rejected_reasons order by reason_rank")
+rejected_rows = rows_of(
+    "select source_file, line_number, reason from stg_transfers_rejected order by source_file, line_number limit $n"
+)
 
 TOKEN_COLUMNS = "chain, token_address, symbol, decimals, kind, underlying"
-
-
-@reads("tuple")
-def token_row(con) -> tuple | None:
-    """(chain, token_address, symbol, decimals, kind, underlying) of the build's token."""
-    return f"select {TOKEN_COLUMNS} from stg_tokens__selected limit 1"
-
-
-@reads("tuples")
-def selected_tokens(con) -> list[tuple]:
-    """(chain, token_address, symbol, decimals, kind, underlying) of every token of the build
-    (stg_tokens__selected), by chain and symbol."""
-    return f"select {TOKEN_COLUMNS} from stg_tokens__selected order by chain, symbol, token_address"
+token_row = tuple_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected limit 1")
+selected_tokens = tuples_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected order by chain, symbol, token_address")
 
 
 def method_row(con) -> tuple | None:
@@ -295,69 +249,37 @@ def method_row(con) -> tuple | None:
     return (*row[:6], top[0] if top else 0, row[6])
 
 
-@reads("frame")
-def daily_series(con, series_kind: str) -> pd.DataFrame:
-    """rpt_netflow_daily_series of the total (`series_kind` 'total') or of every exchange ('exchange')."""
-    return """
-        select series, flow_date, inflow, outflow, netflow, internal_volume, cross_exchange_volume, n_deposits,
-               n_withdrawals, whale_ratio, netflow_30d, cumulative_netflow, baseline_mean, baseline_std, zscore,
-               is_anomaly, direction
-        from rpt_netflow_daily_series where series_kind = $series_kind order by series, flow_date"""
-
-
-@reads("frame")
-def exchange_period_totals(con) -> pd.DataFrame:
-    """rpt_exchange_period_totals: one row per exchange, by gross flow, every column (templates/shown.j2 says
-    which the summary shows)."""
-    return "select * from rpt_exchange_period_totals order by gross_rank"
-
-
-@reads("frame")
-def largest_netflow_days(con, direction: str, limit: int) -> pd.DataFrame:
-    """The total's `limit` days of largest net inflow or outflow (rpt_largest_netflow_days)."""
-    return f"""
-        select flow_date, netflow, inflow, outflow, netflow_usd, inflow_usd, outflow_usd, zscore, is_anomaly
-        from rpt_largest_netflow_days
-        where direction = $direction order by rank limit {int(limit)}"""
-
-
-@reads("column")
-def days_without_price(con) -> list:
-    """The days of the data without a USD price (fct_netflow_daily_total.price_usd NULL), in order."""
-    return "select flow_date from fct_netflow_daily_total where price_usd is null order by flow_date"
-
-
-@reads("frame")
-def topk_days(con) -> pd.DataFrame:
-    """rpt_topk_netflow_days: the total first, then each exchange, by rank."""
-    return """
-        select series, rank, flow_date, netflow, zscore, is_anomaly, direction, method, inflow, outflow,
-               baseline_mean, baseline_std, baseline_days
-        from rpt_topk_netflow_days order by series <> 'total', series, rank"""
-
-
-@reads("frame")
-def anomaly_days(con) -> pd.DataFrame:
-    """rpt_netflow_anomalies for the reports, by day (the total first on a day)."""
-    return """
-        select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
-               materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
-        from rpt_netflow_anomalies
-        order by flow_date, series <> 'total', series"""
-
-
-@reads("rows")
-def latest_anomalies(con, limit: int) -> list[dict]:
-    """The `limit` latest anomalies (the docs site's index)."""
-    return f"""
-        select flow_date, series, direction, netflow, zscore, chain, token_address from rpt_netflow_anomalies
-        order by flow_date desc, series <> 'total', series limit {int(limit)}"""
+# the total's days ($series_kind 'total') or every exchange's ('exchange')
+daily_series = frame_of("""
+    select series, flow_date, inflow, outflow, netflow, internal_volume, cross_exchange_volume, n_deposits,
+           n_withdrawals, whale_ratio, netflow_30d, cumulative_netflow, baseline_mean, baseline_std, zscore,
+           is_anomaly, direction
+    from rpt_netflow_daily_series where series_kind = $series_kind order by series, flow_date""")
+# every column: templates/shown.j2 says which the summary shows
+exchange_period_totals = frame_of("select * from rpt_exchange_period_totals order by gross_rank")
+largest_netflow_days = frame_of("""
+    select flow_date, netflow, inflow, outflow, netflow_usd, inflow_usd, outflow_usd, zscore, is_anomaly
+    from rpt_largest_netflow_days where direction = $direction order by rank limit $n""")
+days_without_price = column_of(
+    "select flow_date from fct_netflow_daily_total where price_usd is null order by flow_date"
+)
+topk_days = frame_of("""
+    select series, rank, flow_date, netflow, zscore, is_anomaly, direction, method, inflow, outflow,
+           baseline_mean, baseline_std, baseline_days
+    from rpt_topk_netflow_days order by series <> 'total', series, rank""")
+anomaly_days = frame_of("""
+    select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
+           materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
+    from rpt_netflow_anomalies
+    order by flow_date, series <> 'total', series""")
+latest_anomalies = rows_of("""
+    select flow_date, series, direction, netflow, zscore, chain, token_address from rpt_netflow_anomalies
+    order by flow_date desc, series <> 'total', series limit $n""")
 
 
 def cross_chain_totals(con) -> list[dict]:
-    """rpt_cross_chain_totals: each symbol of several chains of the build, by symbol: its first and last day on
-    any chain, its days and chains, and its inflow, outflow and netflow on every chain over the whole range (the
-    reports' index; exact). Empty for a database without that mart (of a cexflow before several tokens)."""
+    """rpt_cross_chain_totals: each symbol on several chains, its days and flows over all of them; empty for a
+    database without that mart (of a cexflow before several tokens)."""
     if "rpt_cross_chain_totals" not in table_names(con):
         return []
     return read_rows(
@@ -393,9 +315,8 @@ def focus_transfers_sql(kind: str) -> str:
         where flow_date between $s and $e and list_contains($a, wallet_address) and is_wallet_view"""
 
 
-@reads("row")
 def focus_stats(con, transfers_sql: str, params: dict) -> dict:
-    return f"""
+    sql = f"""
         with t as ({transfers_sql})
         select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
                coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
@@ -403,31 +324,31 @@ def focus_stats(con, transfers_sql: str, params: dict) -> dict:
                count(*) filter (where direction = 'inflow') as n_inflow,
                count(*) filter (where direction = 'outflow') as n_outflow
         from t"""
+    return _read(con, "row", sql, params)
 
 
-@reads("frame")
 def focus_by_direction(con, transfers_sql: str, params: dict) -> pd.DataFrame:
-    return f"""
+    sql = f"""
         with t as ({transfers_sql})
         select direction, count(*) as n_transfers, sum(amount) as volume from t
         group by direction order by volume desc, direction"""
+    return _read(con, "frame", sql, params)
 
 
-@reads("frame")
 def focus_largest(con, transfers_sql: str, params: dict, limit: int) -> pd.DataFrame:
-    return f"""
-        with t as ({transfers_sql})
-        select * from t order by amount desc, transferred_at, tx_hash limit {int(limit)}"""
+    sql = f"with t as ({transfers_sql}) select * from t order by amount desc, transferred_at, tx_hash limit $n"
+    return _read(con, "frame", sql, {**params, "n": limit})
 
 
 def focus_amounts(con, transfers_sql: str, params: dict):
     """The amounts as floats, for the histogram only (millions of transfers: no Decimal objects)."""
-    return con.execute(
-        f"with t as ({transfers_sql}) select cast(amount as double) as amount from t", params
-    ).fetchnumpy()["amount"]
+    sql = f"with t as ({transfers_sql}) select cast(amount as double) as amount from t"
+    return con.execute(sql, _parameters(sql, params)).fetchnumpy()["amount"]
 
 
 def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
+    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
+    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
     flows = {
         "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
         "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
@@ -451,201 +372,119 @@ def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
         left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date"""
 
 
-@reads("frame")
 def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
-    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
-    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
-    return _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date"
+    return _read(con, "frame", _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date", params)
 
 
-@reads("row")
 def focus_totals(con, transfers_sql: str, kind: str, params: dict) -> dict:
     """The period's inflow, outflow and netflow summed over its days, and its days."""
-    return f"""
+    sql = f"""
         with d as ({_focus_daily_sql(transfers_sql, kind)})
         select coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
                coalesce(sum(netflow), 0) as netflow, count(*) as days
         from d"""
+    return _read(con, "row", sql, params)
 
 
-@reads("frame")
 def focus_periodic(con, transfers_sql: str, kind: str, params: dict, period: str) -> pd.DataFrame:
     """The period's days summed per ISO week or calendar month (`period` 'week' or 'month', as
     fct_netflow_periodic_total): period_start, inflow, outflow, netflow, volume (the long focus charts' bars)."""
-    return f"""
+    sql = f"""
         with d as ({_focus_daily_sql(transfers_sql, kind)})
         select cast(date_trunc($period, flow_date) as date) as period_start, sum(inflow) as inflow,
                sum(outflow) as outflow, sum(netflow) as netflow, sum(volume) as volume
         from d group by period_start order by period_start"""
+    return _read(con, "frame", sql, {**params, "period": period})
 
 
-@reads("frame")
-def focus_anomalies(con, params: dict) -> pd.DataFrame:
-    """The anomalies of the series $series in the period $s..$e."""
-    return """
-        select flow_date, series, netflow, baseline_mean, baseline_std, zscore, direction
-        from rpt_netflow_anomalies where series = $series and flow_date between $s and $e
-        order by flow_date"""
-
-
-@reads("value")
-def exchange_named(con, key: str) -> str | None:
-    """The exchange whose name is `key` (lower case), as the marts spell it; None without one."""
-    return "select distinct exchange from fct_netflow_daily_by_exchange where lower(exchange) = $key"
-
-
-@reads("tuples")
-def wallets_named(con, key: str) -> list[tuple]:
-    """(wallet, exchange, wallet_address) of the labelled wallets whose name or address is `key` (lower case)."""
-    return """
-        select distinct wallet, exchange, wallet_address from fct_netflow_daily_by_wallet
-        where lower(wallet) = $key or lower(wallet_address) = $key order by wallet_address"""
-
-
-@reads("column")
-def exchange_names(con) -> list[str]:
-    """The exchanges that moved tokens, by name."""
-    return "select distinct exchange from fct_netflow_daily_by_exchange order by 1"
+# the anomalies of the series $series in the period $s..$e
+focus_anomalies = frame_of("""
+    select flow_date, series, netflow, baseline_mean, baseline_std, zscore, direction
+    from rpt_netflow_anomalies where series = $series and flow_date between $s and $e
+    order by flow_date""")
+# a --focus: the exchange or the labelled wallets (by name or address) whose name is $key (lower case)
+exchange_named = value_of("select distinct exchange from fct_netflow_daily_by_exchange where lower(exchange) = $key")
+wallets_named = tuples_of("""
+    select distinct wallet, exchange, wallet_address from fct_netflow_daily_by_wallet
+    where lower(wallet) = $key or lower(wallet_address) = $key order by wallet_address""")
+exchange_names = column_of("select distinct exchange from fct_netflow_daily_by_exchange order by 1")
+_table_names = column_of("select table_name from information_schema.tables where table_schema = 'main'")
 
 
 def table_names(con) -> set[str]:
     """The tables and views of the file's schema main."""
-    return set(
-        SHAPES["column"](con, "select table_name from information_schema.tables where table_schema = 'main'", {})
-    )
+    return set(_table_names(con))
 
 
 # --- what the charts by exchange draw (rpt_exchange_chart_groups) and the long charts' bars ---------------
 
 
 CHART_GROUP_COLUMNS = "group_rank, exchange_group, is_other, n_exchanges"
-
-
-@reads("rows")
-def chart_groups(con, layout: str) -> list[dict]:
-    """The exchange groups of a chart layout ('panels' or 'lines'), in their order: group_rank,
-    exchange_group (NULL for the rest), is_other, n_exchanges."""
-    return f"""
-        select distinct {CHART_GROUP_COLUMNS} from rpt_exchange_chart_groups where layout = $layout
-        order by group_rank"""
-
-
-@reads("frame")
-def chart_group_days(con, layout: str) -> pd.DataFrame:
-    """rpt_exchange_chart_groups of a layout, by group and day: every column, so that a metric added to the
-    model is there for a chart (templates/shown.j2)."""
-    return """
-        select * exclude (layout) from rpt_exchange_chart_groups where layout = $layout
-        order by group_rank, flow_date"""
-
-
-@reads("frame")
-def periodic_total(con, period: str) -> pd.DataFrame:
-    """fct_netflow_periodic_total of one `period` ('week' or 'month'): period_start, inflow, outflow, netflow."""
-    return """
-        select period_start, inflow, outflow, netflow from fct_netflow_periodic_total
-        where period = $period order by period_start"""
-
-
-@reads("rows")
-def anomaly_counts(con) -> list[dict]:
-    """rpt_anomaly_counts_by_series: series, n (its anomaly days), in the anomalies report's order."""
-    return "select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order"
-
-
-@reads("row")
-def build_totals(con) -> dict:
-    """rpt_build_totals' one row: the tokens with data together."""
-    return "select * from rpt_build_totals"
+# the exchange groups of a chart $layout ('panels' or 'lines'), in their order (exchange_group NULL for the rest)
+chart_groups = rows_of(f"""
+    select distinct {CHART_GROUP_COLUMNS} from rpt_exchange_chart_groups where layout = $layout
+    order by group_rank""")
+# their days: every column, so that a metric added to the model is there for a chart (templates/shown.j2)
+chart_group_days = frame_of("""
+    select * exclude (layout) from rpt_exchange_chart_groups where layout = $layout
+    order by group_rank, flow_date""")
+periodic_total = frame_of("""
+    select period_start, inflow, outflow, netflow from fct_netflow_periodic_total
+    where period = $period order by period_start""")
+anomaly_counts = rows_of("select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order")
 
 
 # --- the agent: every anomaly day and the transfers behind it ---------------------------------------------
 
 
-@reads("rows")
-def anomaly_rows(con) -> list[dict]:
-    """rpt_netflow_anomalies with every column the agent's alerts show, by episode and day."""
-    return """
-        select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
-               baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
-               direction, method, window_days, z_threshold, materiality_threshold, min_amount,
-               is_materiality_required, explained_by, episode_series, episode_start_date, episode_day
-        from rpt_netflow_anomalies
-        order by chain, token_address, episode_start_date, episode_series, flow_date,
-                 series <> episode_series, series"""
-
-
-@reads("rows")
-def anomaly_transfers(con) -> list[dict]:
-    """rpt_anomaly_transfers: the largest transfers behind each anomaly day, by series, day and rank."""
-    return """
-        select chain, token_address, series, flow_date, rank, transfer_id, tx_hash, transferred_at,
-               direction, flow_type, wallet, wallet_address, counterparty_address, counterparty_exchange,
-               amount, signed_amount
-        from rpt_anomaly_transfers
-        order by chain, token_address, series, flow_date, rank"""
+anomaly_rows = rows_of("""
+    select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
+           baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
+           direction, method, window_days, z_threshold, materiality_threshold, min_amount,
+           is_materiality_required, explained_by, episode_series, episode_start_date, episode_day
+    from rpt_netflow_anomalies
+    order by chain, token_address, episode_start_date, episode_series, flow_date,
+             series <> episode_series, series""")
+anomaly_transfers = rows_of("""
+    select chain, token_address, series, flow_date, rank, transfer_id, tx_hash, transferred_at,
+           direction, flow_type, wallet, wallet_address, counterparty_address, counterparty_exchange,
+           amount, signed_amount
+    from rpt_anomaly_transfers
+    order by chain, token_address, series, flow_date, rank""")
 
 
 # --- the exchange reserve (fct_exchange_reserve_daily) --------------------------------------------------------
 
 
-@reads("rows")
-def reserve_summary(con) -> list[dict]:
-    """rpt_exchange_reserve_summary: each exchange with a known reserve, largest last reserve first."""
-    return """
-        select exchange, first_flow_date as first_day, first_reserve as first, last_flow_date as last_day,
-               last_reserve as last, period_reserve_change as change, last_share_of_supply as share,
-               anchor_block, anchor_date
-        from rpt_exchange_reserve_summary order by reserve_rank"""
-
-
-@reads("rows")
-def reserve_chart_groups(con) -> list[dict]:
-    """The groups of the reserve chart (rpt_exchange_reserve_chart_groups), in their order."""
-    return f"""
-        select distinct {CHART_GROUP_COLUMNS}, last_share_of_supply from rpt_exchange_reserve_chart_groups
-        order by group_rank"""
-
-
-@reads("frame")
-def reserve_chart_days(con) -> pd.DataFrame:
-    """rpt_exchange_reserve_chart_groups by group and day: group_rank, flow_date, reserve."""
-    return """
-        select group_rank, flow_date, reserve from rpt_exchange_reserve_chart_groups
-        order by group_rank, flow_date"""
-
-
-@reads("rows")
-def reserve_unknown(con) -> list[dict]:
-    """The exchanges with an anchored wallet whose reserve stays unknown, with their wallets without an anchor."""
-    return """
-        select exchange, max(n_wallets_without_anchor) as n_wallets_without_anchor
-        from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange"""
-
-
-@reads("row")
-def reserve_status(con) -> dict:
-    """For the build's summary: exchanges with a known and an unknown reserve, balances rows rejected, wallets
-    that moved without an anchor."""
-    return """
-        select (select count(distinct exchange) filter (where is_reserve_known) from fct_exchange_reserve_daily)
-                   as known,
-               (select count(distinct exchange) filter (where not is_reserve_known) from fct_exchange_reserve_daily)
-                   as unknown,
-               (select count(*) from stg_balances_rejected) as rejected,
-               (select count(*) from rpt_wallets_without_balance_anchor) as missing"""
-
-
-@reads("column")
-def exchanges_anchored_after_data(con) -> list[str]:
-    """The exchanges whose balance anchors lie after the inputs' last transfer (the build warns of them)."""
-    return "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1"
-
-
-@reads("row")
-def price_status(con) -> dict:
-    """For the build's summary: the days with and without a USD price, and the prices rows rejected."""
-    return """
-        select (select count(price_usd) from fct_netflow_daily_total) as priced,
-               (select count(*) - count(price_usd) from fct_netflow_daily_total) as unpriced,
-               (select count(*) from stg_prices_rejected) as rejected"""
+reserve_summary = rows_of("""
+    select exchange, first_flow_date as first_day, first_reserve as first, last_flow_date as last_day,
+           last_reserve as last, period_reserve_change as change, last_share_of_supply as share,
+           anchor_block, anchor_date
+    from rpt_exchange_reserve_summary order by reserve_rank""")
+reserve_chart_groups = rows_of(f"""
+    select distinct {CHART_GROUP_COLUMNS}, last_share_of_supply from rpt_exchange_reserve_chart_groups
+    order by group_rank""")
+reserve_chart_days = frame_of("""
+    select group_rank, flow_date, reserve from rpt_exchange_reserve_chart_groups
+    order by group_rank, flow_date""")
+# the exchanges with an anchored wallet whose reserve stays unknown, with their wallets without an anchor
+reserve_unknown = rows_of("""
+    select exchange, max(n_wallets_without_anchor) as n_wallets_without_anchor
+    from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange""")
+# for the build's summary: exchanges with a known and an unknown reserve, balances rows rejected, wallets that
+# moved without an anchor; the exchanges whose anchors lie after the inputs' last transfer (the build warns)
+reserve_status = row_of("""
+    select (select count(distinct exchange) filter (where is_reserve_known) from fct_exchange_reserve_daily)
+               as known,
+           (select count(distinct exchange) filter (where not is_reserve_known) from fct_exchange_reserve_daily)
+               as unknown,
+           (select count(*) from stg_balances_rejected) as rejected,
+           (select count(*) from rpt_wallets_without_balance_anchor) as missing""")
+exchanges_anchored_after_data = column_of(
+    "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1"
+)
+# for the build's summary: the days with and without a USD price, and the prices rows rejected
+price_status = row_of("""
+    select (select count(price_usd) from fct_netflow_daily_total) as priced,
+           (select count(*) - count(price_usd) from fct_netflow_daily_total) as unpriced,
+           (select count(*) from stg_prices_rejected) as rejected""")

@@ -1,9 +1,6 @@
-"""`cexflow docs`: the static docs site (docs/reports.md, "The docs site"), one folder that needs no server.
-
-`build_site(db, out) -> Path` builds index.html (the build and links to all), dbt/index.html (`dbt docs
-generate --static`) and reports/*.html (the reports of `cexflow report`, rendered from their Markdown) in a
-temporary folder beside `out` and swaps it in; an existing `out` is replaced only if it is empty or an
-earlier cexflow site. Links are relative and nothing is fetched from the network (dbt's usage tracking is off).
+"""`cexflow docs`: the static docs site (docs/reports.md, "The docs site"), one folder that needs no server:
+index.html, dbt/index.html (`dbt docs generate --static`) and reports/*.html, built beside `out` and swapped
+in. Links are relative and nothing is fetched from the network (dbt's usage tracking is off).
 """
 
 from __future__ import annotations
@@ -46,8 +43,6 @@ LATEST_ANOMALIES = 10  # anomalies listed on the index page
 
 @dataclass
 class BuildInfo:
-    """The build behind a DuckDB file, as far as the marts record it."""
-
     db: Path
     token: present.TokenInfo
     method: present.MethodInfo | None
@@ -69,14 +64,13 @@ class BuildInfo:
 
     @property
     def subtitle(self) -> str:
-        """The pages' header: 'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...' of several."""
+        """'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...' of several."""
         what = plural(len(self.tokens), "token") if self.tokens else f"{self.token.symbol} on {self.token.chain}"
         return f"{what}, {self.period}"
 
     def dbt_vars(self) -> dict:
-        """The vars of the build, so that dbt's compiled SQL matches it: the vars that cexflow build recorded
-        (cexflow.build.recorded_build) and the input files of the marts. A database built otherwise (dbt by
-        hand) has only what the marts record; the rest are the project's defaults."""
+        """The vars of the build, so that dbt's compiled SQL matches it: those cexflow build recorded, or of a
+        database built otherwise what the marts record, and the input files of the marts."""
         input_files: dict = {name: [] for name in inputs.FORMATS}  # rpt_input_reconciliation.source_format
         for row in self.inputs:
             if row["source_format"] in input_files:
@@ -85,14 +79,11 @@ class BuildInfo:
             return {**self.recorded_vars, "input_files": input_files}
         dbt_vars: dict = {"input_files": input_files}
         dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
-        if self.method:
-            dbt_vars.update(
-                zscore_method=self.method.method,
-                zscore_window_days=self.method.window_days,
-                zscore_threshold=self.method.z_threshold,
-            )
-            if self.method.top_k:
-                dbt_vars["topk_days"] = self.method.top_k
+        m = self.method
+        if m:
+            dbt_vars.update(zscore_method=m.method, zscore_window_days=m.window_days, zscore_threshold=m.z_threshold)
+            if m.top_k:
+                dbt_vars["topk_days"] = m.top_k
         return dbt_vars
 
 
@@ -147,11 +138,8 @@ class DbtDocs:
 
 def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = False) -> DbtDocs:
     """Run `dbt docs generate --static` and write its one self-contained page, patched, to dest/index.html.
-
-    dbt reads a copy of `db` (same file name, so the docs name the same database): dbt-duckdb opens its
-    database read-write, which would fail while anyone has the file open, and would block the reports that
-    are read from `db` at the same time.
-    """
+    dbt reads a copy of `db` of the same name: dbt-duckdb opens its database read-write, which would fail while
+    anyone has the file open and block the reports read from `db` meanwhile."""
     with tempfile.TemporaryDirectory(prefix="cexflow-docs-") as scratch:
         copy = Path(scratch) / "db" / db.name
         copy.parent.mkdir()
@@ -159,15 +147,8 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
         target_path = Path(scratch) / "target"
         # a subprocess: the reports are rendered in this process meanwhile (run_dbt's environment also keeps
         # the docs page's tracking script off)
-        run_dbt(
-            ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)],
-            db,
-            "duckdb",
-            verbose,
-            write_to=copy,
-            target_path=target_path,
-            in_process=False,
-        )
+        arguments = ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)]
+        run_dbt(arguments, db, "duckdb", verbose, write_to=copy, target_path=target_path, in_process=False)
         page = target_path / "static_index.html"
         if not page.exists():
             raise CexflowError(f"dbt docs generate wrote no {page.name}: {first_dbt_failure(target_path, '')}")
@@ -181,24 +162,11 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
         index = dest / "index.html"
         index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
     nodes = manifest["nodes"].values()
-    marts = sorted(
-        (
-            {"name": n["name"], "unique_id": n["unique_id"]}
-            for n in nodes
-            if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")
-        ),
-        key=lambda m: m["name"],
-    )
+    models = [n for n in nodes if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")]
+    marts = sorted(({"name": n["name"], "unique_id": n["unique_id"]} for n in models), key=lambda m: m["name"])
     kinds = Counter(n["resource_type"] for n in nodes)
-    return DbtDocs(
-        index,
-        manifest["metadata"].get("dbt_version", ""),
-        marts,
-        kinds["model"],
-        kinds["test"],
-        kinds["seed"],
-        len(manifest.get("unit_tests", {})),
-    )
+    counts = kinds["model"], kinds["test"], kinds["seed"], len(manifest.get("unit_tests", {}))
+    return DbtDocs(index, manifest["metadata"].get("dbt_version", ""), marts, *counts)
 
 
 # Two bugs of dbt's docs page make the browser request files that do not exist, which shows as console errors
@@ -211,7 +179,6 @@ DBT_PAGE_FIXES = (
 
 
 def patch_dbt_page(text: str) -> str:
-    """dbt's static docs page with DBT_PAGE_FIXES applied (each only if present: other dbt versions differ)."""
     for old, new in DBT_PAGE_FIXES:
         text = text.replace(old, new)
     return text
@@ -225,9 +192,8 @@ _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 
 def markdown_to_html(text: str) -> tuple[str, str]:
-    """(title, body): the page's first heading as plain text and the Markdown as HTML, tables included,
-    with relative links to `.md` files turned into links to `.html` files. The HTML is sanitised
-    (escape.html): the reports escape every name they print, and should one slip through, no tag of it lives."""
+    """(title, body): the first heading as plain text and the Markdown as sanitised HTML (escape.html), relative
+    links to `.md` files turned into links to `.html` files."""
     body = markdown.markdown(text, extensions=["tables", "sane_lists", "toc"], output_format="html")
     body = escape.html(body)
     body = _MD_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
@@ -237,8 +203,8 @@ def markdown_to_html(text: str) -> tuple[str, str]:
 
 
 def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[str, str]]:
-    """The header's links to reports, relative to the site's root: the one token's summary, top-k and anomaly
-    pages; of a build of several tokens the index of tokens, and on a token's pages its own three."""
+    """The header's links to reports: the summary, top-k and anomaly pages (a token's, of several), and of
+    several tokens the index of tokens."""
     tokens = [(f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html", "Tokens")] if several else []
     if several and folder is None:
         return tokens
@@ -253,27 +219,21 @@ def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[s
 def render_report_pages(
     site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
 ) -> list[Path]:
-    """An HTML page beside every Markdown report under site/reports/ (focus reports included); of a build of
-    several `tokens` (BuildInfo.tokens), a token's pages are headed by that token and link its reports."""
+    """An HTML page beside every Markdown report under site/reports/; of several `tokens` (BuildInfo.tokens),
+    a token's pages are headed by that token and link its reports."""
     folders = {t["folder"]: t for t in tokens or []}
     pages = []
     for md in sorted((site / report.REPORTS_SUBDIR).rglob("*.md")):
         title, body = markdown_to_html(md.read_text(encoding="utf-8"))
         parts = md.relative_to(site).parts
-        depth = len(parts) - 1
         token = folders.get(parts[1]) if len(parts) > 2 else None
         page = md.with_suffix(".html")
-        page.write_text(
-            env.get_template("report.html.j2").render(
-                title=title,
-                subtitle=f"{token['label']}, {token['period']}" if token else subtitle,
-                body=body,
-                root="../" * depth,
-                source=md.name,
-                nav=report_nav(token["folder"] if token else None, bool(folders)),
-            ),
-            encoding="utf-8",
+        heading = f"{token['label']}, {token['period']}" if token else subtitle
+        nav = report_nav(token["folder"] if token else None, bool(folders))
+        text = env.get_template("report.html.j2").render(
+            title=title, subtitle=heading, body=body, root="../" * (len(parts) - 1), source=md.name, nav=nav
         )
+        page.write_text(text, encoding="utf-8")
         pages.append(page)
     return pages
 
@@ -291,7 +251,6 @@ def _check_out(out: Path) -> None:
 
 
 def _swap_in(staging: Path, out: Path) -> None:
-    """Put the built site at `out`, replacing an earlier site (checked by _check_out)."""
     if not out.exists():
         staging.rename(out)
         return
@@ -302,21 +261,22 @@ def _swap_in(staging: Path, out: Path) -> None:
 
 
 def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
-    """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
     reports_dir = site / report.REPORTS_SUBDIR
     charts = report.chart_links(reports_dir, info.days, f"{report.REPORTS_SUBDIR}/")
     # the results first: the total's netflow with its anomaly days heads the page, the other charts below
     main = bool(charts) and charts[0][0].endswith("/netflow_total_baseline.png")
+
+    def reports_in(folder: str, text: str) -> list[tuple[str, str]]:
+        """(link, `text` of templates/shown.j2) of each report page in reports/`folder`."""
+        base, pages = f"{report.REPORTS_SUBDIR}/{folder}", present.shown().site_reports
+        return [(f"{base}{r['name']}.html", r[text]) for r in pages if (site / base / f"{r['name']}.html").exists()]
+
     context = {
         "info": info,
         "symbol": info.token.symbol,
         "dbt": dbt_docs,
         "dbt_page": f"{DBT_DIR}/index.html",
-        "reports": [
-            (f"{report.REPORTS_SUBDIR}/{r['name']}.html", r["text"])
-            for r in present.shown().site_reports
-            if (reports_dir / f"{r['name']}.html").exists()
-        ],
+        "reports": reports_in("", "text"),
         "focus_reports": [
             (p.relative_to(site).as_posix(), p.stem) for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))
         ],
@@ -329,11 +289,7 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
         "tokens": [
             {
                 **t,
-                "reports": [
-                    (f"{report.REPORTS_SUBDIR}/{t['folder']}/{r['name']}.html", r["short"])
-                    for r in present.shown().site_reports
-                    if (reports_dir / t["folder"] / f"{r['name']}.html").exists()
-                ],
+                "reports": reports_in(f"{t['folder']}/", "short"),
                 "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png",
             }
             for t in info.tokens
@@ -347,14 +303,12 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
 
 
 def default_site_dir(db: Path) -> Path:
-    """Where the site of `db` goes without --out: site/ in the project root for the project's own database,
-    `<name>.site/` beside any other database file (my.duckdb -> my.site/), as the reports."""
+    """site/ for the project's own database, `<name>.site/` beside any other (as the reports)."""
     return PROJECT_SITE if is_project_db(db) else beside(db, SITE)
 
 
 def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = False) -> Path:
-    """Build the docs site of the marts in `db` into the folder `out` (default: `default_site_dir(db)`);
-    return its index.html."""
+    """Build the docs site of the marts in `db` into `out` (default: `default_site_dir(db)`); its index.html."""
     db = Path(db or default_db()).resolve()
     out = Path(out or default_site_dir(db)).resolve()
     info = load_build_info(db)  # checks the database before the slow part

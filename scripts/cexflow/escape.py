@@ -1,13 +1,10 @@
-"""Text from outside meets a format: the one rule, and one function per format (markdown, markdown_code, url,
-html, chart, slack, discord, csv_cell).
+"""Text from outside meets a format: one function per format (markdown, markdown_code, url, html, chart, slack,
+discord, csv_cell).
 
-Exchange and wallet names come from label files that users take from community lists and scrapes, token symbols
-from a seed file, file paths from the command line. None of it is markup: wherever such text is written into a
-format that gives characters a meaning, it goes through that format's function here. Under all of them is
-`plain`: control characters (including escape sequences a terminal would obey) become spaces, and a text with
-explicit bidirectional controls (e.g. U+202E RIGHT-TO-LEFT OVERRIDE) is wrapped in an isolate (U+2068 ...
-U+2069), so it cannot reorder the text around it. Ordinary names (with ', &, ., spaces, accents, emoji) come out
-as they went in.
+Names come from label files taken from community lists and scrapes, symbols from a seed file, paths from the
+command line: none of it is markup. Under every format is `plain`: control characters (escape sequences a
+terminal would obey) become spaces, and a text with explicit bidirectional controls (U+202E) is wrapped in an
+isolate, so it cannot reorder the text around it. Ordinary names come out as they went in.
 """
 
 from __future__ import annotations
@@ -24,8 +21,7 @@ _FIRST_STRONG_ISOLATE, _POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
 
 
 def plain(value) -> str:
-    """`value` as one line of plain text: control characters (C0, C1, DEL, line and paragraph separators) become
-    spaces, and explicit bidirectional controls are contained in an isolate of their own."""
+    """`value` as one line of plain text, control characters as spaces, bidirectional controls isolated."""
     text = "".join(" " if unicodedata.category(c) == "Cc" or c in "\u2028\u2029" else c for c in str(value))
     if _BIDI_CONTROLS.intersection(text):
         text = _FIRST_STRONG_ISOLATE + text + _POP_DIRECTIONAL_ISOLATE
@@ -36,8 +32,7 @@ def plain(value) -> str:
 
 
 class Markdown(str):
-    """Text the package wrote as Markdown (a formatted number, an escaped name, a link it built): the Markdown
-    templates print it as it is, and escape every other value (report.template_environment)."""
+    """Text the package wrote as Markdown: the Markdown templates print it as it is, and escape any other."""
 
 
 # Markdown punctuation that can start emphasis, code, links, images or table cells; a backslash makes each a
@@ -50,8 +45,7 @@ _ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")  # '&amp;' would show as '&': keep
 
 
 def markdown(value) -> str:
-    """Text for Markdown, in running text or a table cell: shows exactly as typed, markup of none. HTML tags are
-    entities (`<` -> `&lt;`), Markdown punctuation is backslash-escaped, and so is syntax at the start."""
+    """Text for Markdown, in running text or a table cell: shows exactly as typed, markup of none."""
     text = plain(value)
     text = _ENTITY.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
@@ -60,8 +54,7 @@ def markdown(value) -> str:
 
 
 def url(value) -> str:
-    """A link's address in Markdown (`[text](address)`): characters that would end or break it
-    percent-encoded; the relative paths and http(s) addresses the package writes pass unchanged."""
+    """A link's address in Markdown: characters that would end or break it percent-encoded."""
     return urllib.parse.quote(plain(value), safe="/#:?=&%~+,;@!$'*.-_")
 
 
@@ -82,33 +75,7 @@ def markdown_code(value) -> str:
 
 # what the Markdown of the reports becomes (tables, headings with their ids, links, images, code, lists)
 _HTML_TAGS = frozenset(
-    {
-        "a",
-        "blockquote",
-        "br",
-        "code",
-        "em",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "img",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "strong",
-        "table",
-        "tbody",
-        "td",
-        "th",
-        "thead",
-        "tr",
-        "ul",
-    }
+    "a blockquote br code em h1 h2 h3 h4 h5 h6 hr img li ol p pre strong table tbody td th thead tr ul".split()
 )
 _HTML_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -120,9 +87,8 @@ _HTML_ATTRIBUTES = {
 
 
 def html(fragment: str) -> str:
-    """An HTML fragment made from our Markdown, sanitised (nh3, the Ammonia sanitiser): tags and attributes
-    other than those the reports use are dropped, scripts and styles with their content, links only to http(s),
-    mailto or relative addresses, and `style` only for a table cell's alignment."""
+    """An HTML fragment made from our Markdown, sanitised (nh3): only the tags and attributes the reports use,
+    no scripts or styles, links only to http(s), mailto or relative addresses."""
     return nh3.clean(
         fragment,
         tags=set(_HTML_TAGS),
@@ -145,8 +111,7 @@ CHART_TEXT_CHARS = 60  # a name longer than this is cut with an ellipsis: a lege
 
 
 def chart(value, limit: int = CHART_TEXT_CHARS) -> str:
-    """A name on a chart (title, legend, panel label): plain text of at most `limit` characters. `$` stays a
-    dollar sign because charts.py draws every text without mathtext (rcParams text.parse_math)."""
+    """A name on a chart: plain text of at most `limit` characters (charts.py draws `$` without mathtext)."""
     text = plain(value).replace(_FIRST_STRONG_ISOLATE, "").replace(_POP_DIRECTIONAL_ISOLATE, "")
     text = "".join(c for c in text if c not in _BIDI_CONTROLS)  # matplotlib lays out left to right only
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -156,14 +121,13 @@ def chart(value, limit: int = CHART_TEXT_CHARS) -> str:
 
 
 def slack(value) -> str:
-    """Slack's mrkdwn: `&`, `<`, `>` are its only control characters (a `<!channel>` or `<url|text>` needs
-    them), escaped as entities."""
+    """Slack's mrkdwn: `&`, `<`, `>` (its only control characters) as entities."""
     return plain(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def discord(value) -> str:
-    """Discord's Markdown: formatting, spoiler, masked-link, heading and quote characters backslash-escaped.
-    (Mentions are also switched off in the message's `allowed_mentions`, webhooks.py.)"""
+    """Discord's Markdown: formatting, spoiler, link, heading and quote characters backslash-escaped (mentions
+    are off in the message's `allowed_mentions`, webhooks.py)."""
     return re.sub(r"([\\*_~`|\[\]<>#])", r"\\\1", plain(value))
 
 
@@ -173,8 +137,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: str) -> str:
-    """A text cell of a CSV export: one that a spreadsheet would run as a formula (starting with = + - @, a
-    tab or a carriage return) is prefixed with an apostrophe (the OWASP advice), so it shows as text. Numbers
-    are not text cells: report.py writes them as they are."""
+    """A text cell of a CSV export: one a spreadsheet would run as a formula is prefixed with an apostrophe
+    (the OWASP advice)."""
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text

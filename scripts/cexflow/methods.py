@@ -1,8 +1,5 @@
-"""The anomaly methods and their options: one home for their names, what they mean and their defaults.
-
-The defaults are the vars of `dbt_project.yml` (each with its comment there), read from that file, never
-repeated here: the detection evaluation (scripts/evaluate_detection.py, docs/detection_quality.md) chose
-them, and `cexflow build`, `cexflow agent` and plain `dbt build` share them.
+"""The anomaly methods and their options: one home for their names, what they mean and their defaults (the
+vars of `dbt_project.yml`, read from there, never repeated here; docs/detection_quality.md chose them).
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ from cexflow.text import plural
 
 @dataclass(frozen=True)
 class Method:
-    """An anomaly method (var zscore_method, --method): what its baseline is, in the words every output uses.
-    The texts take `{w}` (the window in calendar days: "112 calendar days"), `{days}` ("112 days") and
-    `{window}` (the number)."""
+    """An anomaly method (--method) in the words every output uses; the texts take `{w}` ("112 calendar
+    days"), `{days}` ("112 days") and `{window}` (112)."""
 
     name: str
     report_text: str  # the reports' description of the baseline and z
@@ -65,7 +61,7 @@ METHODS = tuple(METHODS_BY_NAME)
 
 
 def _method(name: str | None) -> Method:
-    """The Method of `name`; an unknown one (a database built otherwise) is described by its name and window."""
+    # an unknown method (of a database built otherwise) is described by its name and window
     return METHODS_BY_NAME.get(name or "") or Method(
         name or "", "method {name}, window {days}", "{name}, {window}-day window"
     )
@@ -77,12 +73,10 @@ def _texts(method: str, window_days: int) -> dict[str, str]:
 
 
 def report_text(method: str, window_days: int) -> str:
-    """The reports' description of a method's baseline and z."""
     return _method(method).report_text.format(**_texts(method, window_days))
 
 
 def chart_text(method: str, window_days: int) -> str:
-    """A chart's words for a method's baseline band."""
     return _method(method).chart_text.format(**_texts(method, window_days))
 
 
@@ -100,7 +94,6 @@ MATERIALITY_SCALES = ("total_spread", "gross_flow")
 
 @cache
 def project_vars() -> dict:
-    """The vars block of dbt_project.yml."""
     with open(PROJECT_ROOT / "dbt_project.yml", encoding="utf-8") as fh:
         return dict(yaml.safe_load(fh)["vars"])
 
@@ -125,7 +118,7 @@ class AnomalyOption:
 
     def check_kind(self, value) -> None:
         """A value given from Python (None: not given): of the option's kind, one of its choices, OFF only
-        where the option can be turned off, and in range; else a CexflowError naming the option."""
+        where allowed, and in range."""
         if value is None or (self.nullable and value == OFF):
             return
         numeric = self.kind in (int, float) and not isinstance(value, bool)
@@ -240,8 +233,8 @@ ANOMALY_OPTIONS = (
 
 
 def anomaly_vars(options) -> dict:
-    """The dbt vars of the anomaly options of `options` (a cexflow.build.BuildOptions, whose fields are the
-    options' `dest`): the given ones, checked, and dbt_project.yml's for the rest."""
+    """The dbt vars of the anomaly options of `options` (a BuildOptions): the given ones, checked, and
+    dbt_project.yml's for the rest."""
     defaults = project_vars()
     out = {}
     for option in ANOMALY_OPTIONS:
@@ -260,7 +253,7 @@ def anomaly_vars(options) -> dict:
 
 
 def check_anomalies_possible(anomaly: dict) -> None:
-    """Settings (anomaly_vars) under which no day can ever be an anomaly, whatever the data, are an error."""
+    """Settings under which no day can ever be an anomaly, whatever the data, are an error."""
     method, window = anomaly["zscore_method"], anomaly["zscore_window_days"]
     min_history, z = anomaly["zscore_min_history_days"], anomaly["zscore_threshold"]
     if method != "inclusive" and min_history > window:

@@ -1,12 +1,6 @@
-"""How cexflow shows things to people, shared by the reports, the agent and the docs site.
-
-- numbers: `fmt_amount`, `fmt_signed`, `fmt_z`, `fmt_count`, ... (amounts are read from DuckDB as `Decimal` and
-  printed exactly: rounded half-even with thousands separators, never through a float), with
-  `cexflow.text.plural` for a count and its noun;
-- `template_environment()`: the one jinja2 Environment of the package (its templates hold every wording);
-- the build's token and method as the marts record them (`TokenInfo`, `MethodInfo`, `TokenKey`, `load_token`,
-  `load_method`, `database_tokens`, `summaries_of`), `period_text`, and `open_marts`, a connection to the marts
-  of one token of a database of several.
+"""How cexflow shows things to people, shared by the reports, the agent and the docs site: numbers (`fmt_*`:
+amounts are `Decimal`s printed exactly, half-even, never through a float), the one jinja2 Environment (its
+templates hold every wording), and the build's token and method as the marts record them.
 """
 
 from __future__ import annotations
@@ -56,7 +50,7 @@ def fmt_amount(value, places: int = 2) -> str:
 
 
 def fmt_signed(value, places: int = 2) -> str:
-    """fmt_amount with an explicit sign: '+1,234.50', '-17.00', '0.00'."""
+    """'+1,234.50', '-17.00', '0.00'."""
     text = fmt_amount(value, places)
     if text == "–" or text.startswith("-") or Decimal(text.replace(",", "")) == 0:
         return text
@@ -64,8 +58,7 @@ def fmt_signed(value, places: int = 2) -> str:
 
 
 def fmt_amount_exact(value) -> str:
-    """Every digit of an amount, with thousands separators and at least 2 places: '5,000.00', '1.125',
-    '0.000000000000000001' (the tables of transfers, quoted as the marts hold them)."""
+    """Every digit of an amount, at least 2 places: '5,000.00', '1.125', '0.000000000000000001'."""
     number = _to_decimal(value)
     if number is None:
         return "–"
@@ -77,8 +70,7 @@ Z_SHOWN_MAX = 100  # |z| from here on is shown capped (the templates say why and
 
 
 def fmt_z(value) -> str:
-    """A z-score: '+3.42', '-5.10'; None -> '–'. From Z_SHOWN_MAX on, capped: '> +100', '< -100' (a day far
-    outside a baseline that hardly moved: z's digits say nothing more)."""
+    """'+3.42', '-5.10'; from Z_SHOWN_MAX on capped, '> +100' (z's digits then say nothing more)."""
     number = _to_decimal(value)
     if number is not None and abs(number) >= Z_SHOWN_MAX:
         return f"> +{Z_SHOWN_MAX}" if number > 0 else f"< -{Z_SHOWN_MAX}"
@@ -86,7 +78,7 @@ def fmt_z(value) -> str:
 
 
 def fmt_ratio(value) -> str:
-    """A ratio from 0 to 1 (a float of the marts, e.g. whale_ratio): '0.815'; None -> '–'."""
+    """A ratio from 0 to 1 (e.g. whale_ratio): '0.815'."""
     number = _to_decimal(value)
     return "–" if number is None else f"{number.quantize(Decimal('0.001'), rounding=ROUND_HALF_EVEN)}"
 
@@ -96,7 +88,7 @@ def fmt_count(value) -> str:
 
 
 def fmt_exact(value) -> str:
-    """A number as exact plain text for CSV files: no exponent, no trailing zeros."""
+    """Exact plain text for CSV files: no exponent, no trailing zeros."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -108,8 +100,7 @@ def fmt_exact(value) -> str:
 
 
 def project_path(value) -> str:
-    """A file path as shown in reports: relative to the project root when inside it, so that reports of the
-    bundled sample read the same on every machine."""
+    """A path relative to the project root when inside it (the sample's reports read the same anywhere)."""
     path = Path(str(value))
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
@@ -118,9 +109,8 @@ def project_path(value) -> str:
 
 
 def _markdown_output(value) -> str:
-    """Every `{{ ... }}` of the Markdown templates: text from outside is escaped (escape.markdown), whatever the
-    template; what the package wrote as Markdown (escape.Markdown: the number filters, the `md` and `code`
-    filters, fragments built in Python) passes as it is."""
+    """Every `{{ ... }}` of the Markdown templates: text is escaped (escape.markdown) unless the package wrote
+    it as Markdown (escape.Markdown: the filters, fragments built in Python)."""
     if isinstance(value, escape.Markdown):
         return value
     if isinstance(value, bool | int | float | Decimal | dt.date):
@@ -133,13 +123,9 @@ def _as_markdown(function):
 
 
 def template_environment(kind: str = "markdown") -> jinja2.Environment:
-    """The package's one jinja2 Environment, with the number filters, of one `kind` of output:
-
-    - markdown: `templates/*.md.j2`; every value a template prints is Markdown-escaped unless the package marked
-      it as Markdown (`_markdown_output`);
-    - html: `templates/docs_site/`, autoescaped, with the site's Content-Security-Policy;
-    - text: `templates/messages.j2`, plain text (the console's lines and the webhooks' messages, which escape
-      per format, cexflow.webhooks)."""
+    """The package's one jinja2 Environment, with the number filters, for `kind` markdown (`templates/*.md.j2`,
+    `_markdown_output`), html (`templates/docs_site/`, autoescaped) or text (`messages.j2`: the console and the
+    webhooks, which escape per format)."""
     html = kind == "html"
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cexflow", "templates/docs_site" if html else "templates"),
@@ -150,18 +136,9 @@ def template_environment(kind: str = "markdown") -> jinja2.Environment:
         autoescape=html,
         finalize=_markdown_output if kind == "markdown" else None,
     )
-    filters = dict(
-        amount=fmt_amount,
-        signed=fmt_signed,
-        z=fmt_z,
-        count=fmt_count,
-        ratio=fmt_ratio,
-        plural=plural,
-        md=escape.markdown,
-        code=escape.markdown_code,
-        url=escape.url,
-        exact=fmt_amount_exact,
-    )
+    filters = {"amount": fmt_amount, "signed": fmt_signed, "z": fmt_z, "count": fmt_count, "ratio": fmt_ratio}
+    filters |= {"plural": plural, "md": escape.markdown, "code": escape.markdown_code, "url": escape.url}
+    filters["exact"] = fmt_amount_exact
     if kind == "markdown":
         filters = {name: _as_markdown(function) for name, function in filters.items()}
     env.filters.update(filters, path=project_path)
@@ -178,7 +155,7 @@ def template_environment(kind: str = "markdown") -> jinja2.Environment:
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts, with pandas' NaN/NaT turned back into None."""
+    """Rows as dicts, NaN/NaT as None."""
     return [
         {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
         for row in frame.to_dict("records")
@@ -187,13 +164,13 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 @cache
 def shown():
-    """`templates/shown.j2`: what the reports show of the exchange-flow metrics (its lists)."""
+    """`templates/shown.j2`: what the reports show of the exchange-flow metrics."""
     return template_environment().get_template("shown.j2").module
 
 
 @cache
 def words():
-    """The macros of `templates/messages.j2`, the words of the agent's alerts (`words().alert_text(day)`)."""
+    """The macros of `templates/messages.j2` (`words().alert_text(day)`)."""
     return template_environment("text").get_template("messages.j2").module
 
 
@@ -210,12 +187,10 @@ class TokenInfo:
     underlying: str | None = None  # what a wrapped token wraps
 
     def sign_sentence(self) -> str:
-        """The netflow sign in words that fit the token's kind (cexflow.text.netflow_sign_sentence)."""
         return netflow_sign_sentence(self.kind, self.symbol, self.underlying)
 
     @property
     def label(self) -> str:
-        """'LPT on arbitrum': how a build of several tokens names one."""
         return f"{self.symbol} on {self.chain}"
 
 
@@ -236,23 +211,11 @@ class MethodInfo:
         return f"{methods.report_text(self.method, self.window_days)}; {self.anomaly_rule()}"
 
     def anomaly_rule(self, short: bool = False) -> str:
-        """What makes a day an anomaly under these settings (short: for a chart's subtitle)."""
-        z = f"{self.z_threshold:g}"
-        if not self.is_materiality_required or self.materiality_threshold is None:
-            return f"a day is an anomaly when |z| ≥ {z}" + ("" if short else " (materiality not required)")
-        m = f"{self.materiality_threshold:g}"
-        floor = f" and at least {plural(self.min_amount, 'token unit')}" if self.min_amount else ""
-        if self.min_usd:
-            floor += f" and a netflow of at least {self.min_usd:,g} USD (a day without a price is not material)"
-        if short:
-            return f"an anomaly: |z| ≥ {z} and a deviation ≥ {m} × the token's materiality scale{floor}"
-        return (
-            f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
-            f"least {m} × the token's materiality scale (its typical daily exchange flow){floor}"
-        )
+        """What makes a day an anomaly under these settings (templates/messages.j2; short: a chart's subtitle)."""
+        return words().anomaly_rule(self, short)
 
     def chart_settings(self) -> dict:
-        """The keywords of cexflow.charts' charts of a series' baseline and z-scores."""
+        """The keywords of the charts of a series' baseline and z-scores."""
         return {"z_threshold": self.z_threshold, "method": self.method, "window_days": self.window_days}
 
     @property
@@ -266,7 +229,7 @@ class MethodInfo:
 
 @dataclass(frozen=True)
 class TokenKey:
-    """One token of a database of several (cexflow.db.tokens): what its reports are filtered on and named by."""
+    """One token of a database of several: what its reports are filtered on and named by."""
 
     chain: str
     address: str
@@ -275,7 +238,6 @@ class TokenKey:
 
     @property
     def label(self) -> str:
-        """'LPT on arbitrum' (a token not in seeds/tokens.csv by its address)."""
         return f"{self.symbol or self.address} on {self.chain}"
 
     @property
@@ -285,32 +247,18 @@ class TokenKey:
 
 
 def database_tokens(con) -> list[TokenKey]:
-    """The tokens with data of the marts (cexflow.db.tokens), by chain and symbol."""
     return [TokenKey(t["chain"], t["token_address"], t["symbol"], t["kind"]) for t in marts.tokens(con)]
 
 
 def summaries_of(con, tokens: list[TokenKey]) -> list[dict]:
-    """Each token's row of rpt_build_summary (cexflow.db.token_summaries), in the order of `tokens`, with its
-    `key`, `label`, `folder` and `period`."""
+    """Each token's row of rpt_build_summary, in the order of `tokens`, with its key, label, folder and period."""
     by_key = {(r["chain"], r["token_address"]): r for r in marts.token_summaries(con)}
-    rows = []
-    for key in tokens:
-        row = by_key[(key.chain, key.address)]
-        rows.append(
-            {
-                **row,
-                "key": key,
-                "label": key.label,
-                "folder": key.folder,
-                "period": period_text(row["first_flow_date"], row["last_flow_date"]),
-            }
-        )
-    return rows
+    rows = [by_key[(key.chain, key.address)] | {"key": key, "label": key.label, "folder": key.folder} for key in tokens]
+    return [row | {"period": period_text(row["first_flow_date"], row["last_flow_date"])} for row in rows]
 
 
 def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) -> list[TokenKey]:
-    """The tokens of `cexflow report --token SYMBOL_OR_ADDRESS --chain NAME` (either may be None: every token,
-    every chain); a one-line error naming the option when none matches."""
+    """The tokens of `cexflow report --token SYMBOL_OR_ADDRESS --chain NAME` (None: any)."""
     chosen = [
         t
         for t in tokens
@@ -327,7 +275,6 @@ def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) 
 
 
 def token_info(row: tuple) -> TokenInfo:
-    """A row (chain, token_address, symbol, decimals, kind, underlying) of stg_tokens__selected."""
     chain, address, symbol, decimals, kind, underlying = row
     return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
 
@@ -344,16 +291,9 @@ def load_method(con) -> MethodInfo | None:
     if row is None:
         return None
     method, window, z, materiality, min_amount, required, top_k, min_usd = row
-    return MethodInfo(
-        method,
-        int(window),
-        float(z),
-        int(top_k),
-        None if materiality is None else float(materiality),
-        float(min_amount or 0),
-        bool(required),
-        float(min_usd or 0),
-    )
+    materiality = None if materiality is None else float(materiality)
+    floors = float(min_amount or 0), bool(required), float(min_usd or 0)
+    return MethodInfo(method, int(window), float(z), int(top_k), materiality, *floors)
 
 
 # the marts the reports, the agent and the docs site read
@@ -369,7 +309,6 @@ MARTS_READ = frozenset(
 
 
 def check_marts(con, db: Path) -> None:
-    """A one-line error when the file lacks a mart the reports read."""
     missing = sorted(MARTS_READ - marts.table_names(con))
     if missing:
         raise CexflowError(f"--db {db}: missing marts {', '.join(missing)}; run `cexflow build` first")
@@ -382,21 +321,19 @@ def period_text(first: dt.date | None, last: dt.date | None) -> str:
 
 
 def open_marts(db: Path, scope: TokenKey | None = None):
-    """A read-only connection to the marts of `db`: all of them, or with `scope` that token's rows only
-    (cexflow.db.scoped), so that every reader below reads one token of a database of several."""
+    """A read-only connection to the marts of `db`, with `scope` that token's rows only (cexflow.db.scoped)."""
     return connect(db) if scope is None else marts.scoped(db, scope.chain, scope.address)
 
 
 def lone_token(con) -> TokenKey | None:
     """The one token with data of a build that selected several (`--token LPT --token USDC` of LPT's files
-    only: rpt_build_summary and stg_tokens__selected have a row of each), whose marts are read scoped to it;
-    None for a build of one token (read as it is) or of several with data."""
+    only), whose marts are read scoped to it; None otherwise."""
     tokens = database_tokens(con)
     return tokens[0] if len(tokens) == 1 and len(marts.selected_tokens(con)) > 1 else None
 
 
 def parse_date(value, option: str) -> dt.date | None:
-    """A YYYY-MM-DD option (None or '' -> None); anything else is a one-line error naming the option."""
+    """A YYYY-MM-DD option (None or '' -> None)."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.date):

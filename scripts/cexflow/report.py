@@ -1,9 +1,6 @@
-"""`cexflow report`: charts (PNG), Markdown reports and CSV exports from the marts (docs/reports.md).
-
-`render_reports` does what the command does: the whole range (`load_overview`, `render_overview`), or a focus
-report on one period and one exchange, wallet or all exchanges (`load_focus`, `render_focus`), and the
-folder's index (`render_index`). Every number is a mart's (cexflow.db reads them), printed as cexflow.present
-says, in the words of the templates. Links are relative only, so the folder can move (GitHub, the docs site).
+"""`cexflow report`: charts (PNG), Markdown reports and CSV exports from the marts (docs/reports.md): the whole
+range (`load_overview`, `render_overview`) or a focus report (`load_focus`, `render_focus`), and the folder's
+index. Links are relative only, so the folder can move (GitHub, the docs site).
 """
 
 from __future__ import annotations
@@ -59,12 +56,9 @@ TOP_TRANSFERS = 10  # largest transfers in a focus report
 REJECTED_SHOWN = 20  # rejected rows listed in the summary
 
 
-# Chart files of the overview: the reports and the index link to these names (what each shows:
-# `overview_chart_texts`).
 def overview_chart_texts(n_days: int) -> dict[str, str]:
-    """What each overview chart of a range of `n_days` shows (templates/shown.j2), for the index, the docs site
-    and the reports' alt texts: the inflow/outflow bars are daily, weekly or monthly sums by the length of the
-    range (`charts.bar_bins`, as the chart's own title says)."""
+    """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective
+    (`charts.bar_bins`) filled in."""
     bars = charts.bar_bins(n_days)[1]
     return {c["name"]: c["text"].format(bars=bars) for c in [*shown().overview_charts, *shown().exchange_charts]}
 
@@ -79,8 +73,6 @@ CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_ne
 
 @dataclass
 class Overview:
-    """Everything the whole-range reports show, read from the marts."""
-
     db: Path
     token: TokenInfo
     method: MethodInfo | None
@@ -116,7 +108,7 @@ class Overview:
 
 
 def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
-    """The whole-range reports' numbers: each a select from its mart (cexflow.db); with `scope`, that token's."""
+    """The whole-range reports' numbers; with `scope`, that token's."""
     db_path = Path(db_path)
     with open_marts(db_path, scope) as con:
         check_marts(con, db_path)
@@ -162,51 +154,33 @@ USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
 def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
     img = reports_dir / IMG_DIR
     common = {"symbol": ov.token.symbol, "chain": ov.token.chain, "period": ov.period}
-    if ov.method is None:  # no day in the marts: the charts name the project's default settings
+    m = ov.method
+    if m is None:  # no day in the marts: the charts name the project's default settings
         defaults = methods.project_vars()
         m = MethodInfo(
             defaults["zscore_method"], defaults["zscore_window_days"], float(defaults["zscore_threshold"]), 0
         )
-    else:
-        m = ov.method
-    z_common = m.chart_settings()
+    z_common = {**common, **m.chart_settings()}
+    panels = {**common, "groups": ov.panel_groups}
+    band = {"z_threshold": m.z_threshold, "method": m.method}
+    bars, lines = {**common, "periodic": ov.total_periodic}, {**common, "groups": ov.line_groups}
     written = [
         charts.plot_netflow_baseline(
-            ov.total_daily,
-            img / "netflow_total_baseline.png",
-            **common,
-            **z_common,
-            anomaly_rule=m.anomaly_rule(short=True),
+            ov.total_daily, img / "netflow_total_baseline.png", **z_common, anomaly_rule=m.anomaly_rule(True)
         ),
-        charts.plot_inflow_outflow(
-            ov.total_daily, img / "inflow_outflow_total.png", **common, periodic=ov.total_periodic
-        ),
-        charts.plot_netflow_by_exchange(
-            ov.panels,
-            img / "netflow_by_exchange.png",
-            groups=ov.panel_groups,
-            **common,
-            z_threshold=m.z_threshold,
-            method=m.method,
-        ),
-        charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **z_common),
-        charts.plot_cumulative_netflow(
-            ov.lines, img / "cumulative_netflow_by_exchange.png", groups=ov.line_groups, **common
-        ),
+        charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **bars),
+        charts.plot_netflow_by_exchange(ov.panels, img / "netflow_by_exchange.png", **panels, **band),
+        charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **z_common),
+        charts.plot_cumulative_netflow(ov.lines, img / "cumulative_netflow_by_exchange.png", **lines),
     ]
     for c in shown().exchange_charts:
         chart = {k: c[k] for k in ("title", "ratio", "gaps", "empty")}
-        ylabel = c["ylabel"].format(symbol=ov.token.symbol)
+        chart["ylabel"] = c["ylabel"].format(symbol=ov.token.symbol)
         path = img / f"{c['name']}.png"
-        written.append(
-            charts.plot_metric_by_exchange(
-                ov.panels, path, c["column"], groups=ov.panel_groups, **common, **chart, ylabel=ylabel
-            )
-        )
+        written.append(charts.plot_metric_by_exchange(ov.panels, path, c["column"], **panels, **chart))
     if ov.reserves:
-        written.append(
-            charts.plot_reserve_by_exchange(ov.reserve_days, img / RESERVE_CHART, groups=ov.reserve_groups, **common)
-        )
+        reserve = {**common, "groups": ov.reserve_groups}
+        written.append(charts.plot_reserve_by_exchange(ov.reserve_days, img / RESERVE_CHART, **reserve))
     return written
 
 
@@ -295,8 +269,6 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class FocusSubject:
-    """What a focus report is about: all exchanges, one exchange, or one labelled wallet."""
-
     kind: str  # 'all', 'exchange' or 'wallet'
     name: str
     exchange: str | None = None
@@ -304,11 +276,7 @@ class FocusSubject:
 
     @property
     def title(self) -> str:
-        if self.kind == "all":
-            return "all exchanges"
-        if self.kind == "exchange":
-            return f"exchange {self.name}"
-        return f"wallet {self.name}"
+        return "all exchanges" if self.kind == "all" else f"{self.kind} {self.name}"  # exchange X, wallet X
 
     @property
     def slug(self) -> str:
@@ -316,7 +284,6 @@ class FocusSubject:
 
 
 def resolve_focus(con, focus: str | None) -> FocusSubject:
-    """--focus: an exchange name, a wallet name or a labelled wallet address (case-insensitive)."""
     if not focus:
         return FocusSubject("all", "all exchanges")
     key = focus.strip().lower()
@@ -337,8 +304,6 @@ def resolve_focus(con, focus: str | None) -> FocusSubject:
 
 @dataclass
 class Focus:
-    """Everything a focus report shows."""
-
     token: TokenInfo
     method: MethodInfo | None
     subject: FocusSubject
@@ -365,7 +330,6 @@ class Focus:
 
 
 def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: TokenKey | None = None) -> Focus:
-    """A focus report's numbers; with `scope`, of that token of a database of several."""
     db = Path(db)
     start, end = parse_date(start, "--start"), parse_date(end, "--end")
     with open_marts(db, scope) as con:
@@ -384,17 +348,12 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         subject = resolve_focus(con, focus)
         sql = marts.focus_transfers_sql(subject.kind)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
-        params = {
-            "s": start,
-            "e": end,
-            **({"x": subject.exchange} if subject.kind == "exchange" else {}),
-            **({"a": list(subject.addresses)} if subject.kind == "wallet" else {}),
-        }
+        # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
+        params = {"s": start, "e": end, "x": subject.exchange, "a": list(subject.addresses), "series": series or ""}
         stats = marts.focus_stats(con, sql, params)
         by_flow_type = marts.focus_by_direction(con, sql, params)
         largest = marts.focus_largest(con, sql, params, TOP_TRANSFERS)
         amounts = marts.focus_amounts(con, sql, params)
-        params["series"] = series or ""
         daily = marts.focus_daily(con, sql, subject.kind, params)
         stats.update(marts.focus_totals(con, sql, subject.kind, params))
         unit = charts.bar_bins(len(daily))[2]
@@ -413,9 +372,7 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
             periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
             largest=largest,
             amounts=amounts,
-            anomalies=marts.focus_anomalies(con, {"s": start, "e": end, "series": series})
-            if series
-            else pd.DataFrame(),
+            anomalies=marts.focus_anomalies(con, series, start, end) if series else pd.DataFrame(),
         )
 
 
@@ -425,30 +382,23 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     img = focus_dir / IMG_DIR
     names = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period}
     common = {**names, "subject": f.subject.title}
+    bars = {**common, "periodic": f.periodic}
+
+    def png(name: str) -> Path:
+        return img / f"{f.slug}_{name}.png"
+
+    wallet_view = f.subject.kind == "wallet"
     chart_files = {
-        "daily_volume": charts.plot_daily_volume(
-            f.daily, img / f"{f.slug}_daily_volume.png", **common, periodic=f.periodic
-        ),
-        "top_transfers": charts.plot_top_transfers(
-            f.largest, img / f"{f.slug}_top_transfers.png", **common, wallet_view=f.subject.kind == "wallet"
-        ),
-        "size_histogram": charts.plot_transfer_size_histogram(
-            f.amounts, img / f"{f.slug}_transfer_size_hist.png", **common
-        ),
-        "in_vs_out": charts.plot_inflow_outflow(
-            f.daily, img / f"{f.slug}_in_vs_out.png", **common, periodic=f.periodic
-        ),
-        "netflow": charts.plot_netflow_bars(f.daily, img / f"{f.slug}_netflow.png", **common, periodic=f.periodic),
+        "daily_volume": charts.plot_daily_volume(f.daily, png("daily_volume"), **bars),
+        "top_transfers": charts.plot_top_transfers(f.largest, png("top_transfers"), **common, wallet_view=wallet_view),
+        "size_histogram": charts.plot_transfer_size_histogram(f.amounts, png("transfer_size_hist"), **common),
+        "in_vs_out": charts.plot_inflow_outflow(f.daily, png("in_vs_out"), **bars),
+        "netflow": charts.plot_netflow_bars(f.daily, png("netflow"), **bars),
     }
     if f.series and f.method:
-        chart_files["netflow_baseline"] = charts.plot_netflow_baseline(
-            f.daily,
-            img / f"{f.slug}_netflow_baseline.png",
-            **names,
-            **f.method.chart_settings(),
-            series_name=f.subject.title,
-            anomaly_rule=f.method.anomaly_rule(short=True),
-        )
+        settings = {**names, **f.method.chart_settings(), "series_name": f.subject.title}
+        settings["anomaly_rule"] = f.method.anomaly_rule(True)
+        chart_files["netflow_baseline"] = charts.plot_netflow_baseline(f.daily, png("netflow_baseline"), **settings)
     context = {
         **vars(f),
         "f": f,
@@ -470,22 +420,20 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
 
 
 def chart_links(reports_dir: Path, n_days: int, prefix: str = "") -> list[tuple[str, str]]:
-    """(link, what it shows) of each overview chart in `reports_dir`; a link is `prefix` + its path there."""
+    """(`prefix` + its path, what it shows) of each overview chart in `reports_dir`."""
     texts = overview_chart_texts(n_days).items()
     return [(f"{prefix}{IMG_DIR}/{n}.png", text) for n, text in texts if (reports_dir / IMG_DIR / f"{n}.png").exists()]
 
 
 def csv_links(reports_dir: Path, prefix: str = "") -> list[str]:
-    """The link of each CSV export in `reports_dir` (`prefix` + its path there)."""
     return [f"{prefix}{DATA_DIR}/{name}" for name in CSV_EXPORTS if (reports_dir / DATA_DIR / name).exists()]
 
 
 def render_index(
     reports_dir: Path, token: TokenInfo | None = None, period: str | None = None, n_days: int = 0, up: str | None = None
 ) -> Path:
-    """index.md: the overview reports, charts and CSV files present in the folder, and every focus report.
-    `n_days`: the days of the whole range, which the overview charts draw; `up`: the link to the index of
-    every token, for a token's folder in the reports of several."""
+    """index.md: the reports, charts and CSV files present in the folder. `n_days`: the whole range's days;
+    `up`: the link to the index of every token, for a token's folder in the reports of several."""
     reports_dir = Path(reports_dir)
     focus_reports = sorted((reports_dir / FOCUS_DIR).glob("*.md")) if (reports_dir / FOCUS_DIR).is_dir() else []
     context = {
@@ -523,9 +471,8 @@ class ReportResult:
 
 
 def default_reports_dir(db: Path) -> Path:
-    """Where the reports of `db` go without --out: docs/reports/ for the project's own database (what `make run`
-    renders and commits), `<name>.reports/` beside any other database file (my.duckdb -> my.reports/), so that
-    the reports of another database never overwrite the project's."""
+    """Where the reports of `db` go without --out: docs/sample-reports/ for the project's own database (committed),
+    `<name>.reports/` beside any other (my.duckdb -> my.reports/), which so never overwrites the project's."""
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
@@ -538,15 +485,9 @@ def render_reports(
     token: str | None = None,
     chain: str | None = None,
 ) -> ReportResult:
-    """`cexflow report`: without --start/--end/--focus, the whole-range reports; with any of them, a focus
-    report on that period and exchange or wallet (all exchanges by default). The index is rewritten each time.
-    Files go to `out`/reports/, or without `out` to `default_reports_dir(db)`.
-
-    A database of several tokens gets a folder per token (`TokenKey.folder`, e.g. lpt-arbitrum/) with that
-    token's reports and index, and TOKENS_INDEX listing every token (`render_tokens_index`); `token` and
-    `chain` (cexflow report --token, --chain) choose the tokens rendered. A database of one token is rendered
-    as it always was, into the folder itself.
-    """
+    """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, into
+    `out`/reports/ or `default_reports_dir(db)`. A database of several tokens gets a folder per token
+    (`TokenKey.folder`) and TOKENS_INDEX listing every token; `token` and `chain` choose the tokens rendered."""
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
     first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
     if first and last and first > last:
@@ -584,15 +525,8 @@ def _render_one(
     if start or end or focus:
         data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
-        files.append(
-            render_index(
-                reports_dir,
-                data.token,
-                period_text(data.data_first_day, data.data_last_day),
-                (data.data_last_day - data.data_first_day).days + 1,
-                up,
-            )
-        )
+        first, last = data.data_first_day, data.data_last_day
+        files.append(render_index(reports_dir, data.token, period_text(first, last), (last - first).days + 1, up))
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db, scope)
     ov.several = up is not None
@@ -605,9 +539,8 @@ TOKENS_INDEX = "README.md"  # the index of a database of several tokens, beside 
 
 
 def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> Path:
-    """README.md of the reports of several tokens: each token with its period, flows and anomalies (its row of
-    rpt_build_summary) and a link to its folder when rendered; and, for a symbol on several chains, its flows
-    summed over the chains (fct_netflow_daily_cross_chain) beside each chain's."""
+    """README.md of the reports of several tokens: each token's row of rpt_build_summary with a link to its
+    folder, and a symbol's flows over several chains (rpt_cross_chain_totals) beside each chain's."""
     with connect(db) as con:
         rows = [
             {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
@@ -628,17 +561,9 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
     ]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        template_environment()
-        .get_template("tokens.md.j2")
-        .render(
-            rows=rows,
-            cross_chain=cross_chain,
-            has_usd=any(r["n_priced_days"] for r in rows),
-            without=without,
-        ),
-        encoding="utf-8",
-    )
+    page = template_environment().get_template("tokens.md.j2")
+    has_usd = any(r["n_priced_days"] for r in rows)
+    path.write_text(page.render(rows=rows, cross_chain=cross_chain, has_usd=has_usd, without=without), encoding="utf-8")
     return path
 
 
@@ -652,9 +577,8 @@ def make_reports(
     token: str | None = None,
     chain: str | None = None,
 ) -> ReportResult:
-    """render_reports of the DuckDB file `db` (default: $CEXFLOW_DB or cexflow.duckdb in the project root), or
-    of the marts of a Spark build's warehouse `spark_dir` (its parquet files read with DuckDB; the reports go
-    into it unless `out` is given)."""
+    """render_reports of the DuckDB file `db` (default: `default_db()`), or of the marts of a Spark build's
+    warehouse `spark_dir` (its parquet files read with DuckDB; the reports go into it unless `out` is given)."""
     from cexflow.paths import default_db
 
     if spark_dir is None:

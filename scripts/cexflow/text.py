@@ -1,8 +1,5 @@
-"""Words for people: a count with its noun, singular or plural as the count needs ("1 day", "2 days").
-
-A tiny module without dependencies, so that every part of the package (the reports, the docs site, the
-command line) can print counts the same way.
-"""
+"""Words for people: a count with its noun ("1 day", "2 days"), and what a netflow means by the token's kind.
+No dependencies, so that every part of the package can use it."""
 
 from __future__ import annotations
 
@@ -10,8 +7,7 @@ _VOWELS = "aeiou"
 
 
 def plural_of(noun: str) -> str:
-    """The regular English plural of `noun` (its last word): day -> days, anomaly -> anomalies, transfer ->
-    transfers. Irregular nouns (series) are given to `plural` explicitly."""
+    """day -> days, anomaly -> anomalies (irregular nouns are given to `plural` explicitly)."""
     if len(noun) >= 2 and noun[-1] == "y" and noun[-2] not in _VOWELS:
         return noun[:-1] + "ies"
     if noun.endswith(("s", "x", "z", "ch", "sh")):
@@ -20,10 +16,8 @@ def plural_of(noun: str) -> str:
 
 
 def plural(count, noun: str, plural: str | None = None) -> str:
-    """`count` with thousands separators and `noun`, singular for exactly one: plural(1, "day") -> '1 day',
-    plural(2, "day") -> '2 days', plural(0, "anomaly") -> '0 anomalies', plural(1234, "row") -> '1,234 rows',
-    plural(9, "series", "series") -> '9 series', plural(0.5, "token unit") -> '0.5 token units'. None counts as
-    unknown: '– days'."""
+    """plural(1, "day") -> '1 day', plural(1234, "row") -> '1,234 rows', plural(9, "series", "series") ->
+    '9 series', plural(0.5, "token unit") -> '0.5 token units', plural(None, "day") -> '– days'."""
     if count is None:
         return f"– {plural or plural_of(noun)}"
     shown = f"{int(count):,}" if float(count).is_integer() else f"{float(count):,g}"
@@ -43,10 +37,8 @@ _SIGN_MEANINGS = {
 
 
 def netflow_meaning(direction: str, kind: str | None, symbol: str = "", underlying: str | None = None) -> str:
-    """What a net `direction` ('inflow' or 'outflow') of a token of this `kind` may mean, in a few words:
-    netflow_meaning('inflow', 'volatile') -> 'potential selling pressure'; a stablecoin's inflow is buying
-    power; a wrapped token is worded as its underlying ('potential selling pressure on ETH, which WETH
-    wraps'). '' for a token of unknown kind (an address not in seeds/tokens.csv): no meaning is guessed."""
+    """What a net `direction` ('inflow' or 'outflow') of a token of this `kind` may mean:
+    netflow_meaning('inflow', 'volatile') -> 'potential selling pressure'; '' for a token of unknown kind."""
     words = _SIGN_MEANINGS.get(kind or "")
     if words is None:
         return ""
@@ -55,9 +47,8 @@ def netflow_meaning(direction: str, kind: str | None, symbol: str = "", underlyi
 
 
 def netflow_sign_sentence(kind: str | None, symbol: str = "", underlying: str | None = None) -> str:
-    """The sign of netflow in words, for a report's opening lines: 'positive is a net inflow to exchanges
-    (tokens arriving: potential selling pressure), negative a net outflow (withdrawals: potential
-    accumulation)'; without a meaning for a token of unknown kind."""
+    """'positive is a net inflow to exchanges (tokens arriving: potential selling pressure), negative a net
+    outflow (withdrawals: potential accumulation)'."""
     inflow, outflow = (netflow_meaning(d, kind, symbol, underlying) for d in ("inflow", "outflow"))
     return (
         f"positive is a net inflow to exchanges (tokens arriving{': ' + inflow if inflow else ''}), "

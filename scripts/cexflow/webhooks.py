@@ -1,11 +1,6 @@
 """Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
-
-A message is format-neutral JSON, what the agent's retry queue stores (so a queued post goes out in the
-format of the run that delivers it): {"kind": "alert" | "update" | "digest", "title", "blocks": [[line, ...],
-...], "short_blocks" (the same without the transfers), "link" (the report), "data" (the json format's fields)}.
-`render_payload(message, fmt, url)` makes the request of a format (slack, discord, telegram, json: docs/agent.md
-says what each gets): over its format's limit the short blocks and SHORT_NOTE go instead, then whole lines are
-cut and CUT_NOTE and the report's link end it, so the link always arrives.
+A message is format-neutral JSON (as the retry queue stores it): {"kind", "title", "blocks", "short_blocks"
+(without the transfers), "link", "data"}; `render_payload` makes a format's request (docs/agent.md).
 """
 
 from __future__ import annotations
@@ -43,8 +38,7 @@ class WebhookError(Exception):
 
 
 def redact(url: str) -> str:
-    """A URL as it may be printed: scheme, host and port only. Webhook URLs carry their secret in the path
-    (Slack, Discord, Telegram's bot token) or the query."""
+    """A URL as it may be printed: scheme, host and port only (webhook URLs carry their secret after them)."""
     parts = urllib.parse.urlsplit(url)
     if not parts.scheme or not parts.hostname:
         head = url.split("/", 1)[0][:40]
@@ -60,23 +54,19 @@ def check_http_url(url: str, option: str) -> None:
         raise CexflowError(f"{option} {redact(url)}: must be an http:// or https:// URL")
 
 
+DISCORD_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
+
+
 def detect_format(url: str) -> str:
     """The format of a webhook URL: Slack's, Discord's and Telegram's hosts are known; anything else is json."""
     parts = urllib.parse.urlsplit(url)
     host = (parts.hostname or "").lower()
-    if host == "hooks.slack.com":
-        return "slack"
-    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com") and parts.path.startswith(
-        "/api/webhooks/"
-    ):
-        return "discord"
-    if host == "api.telegram.org":
-        return "telegram"
-    return "json"
+    discord = host in DISCORD_HOSTS and parts.path.startswith("/api/webhooks/")
+    return {"hooks.slack.com": "slack", "api.telegram.org": "telegram"}.get(host, "discord" if discord else "json")
 
 
 def resolve_format(url: str, fmt: str = AUTO) -> str:
-    """The format to post in (`fmt`, or from the URL when it is 'auto'), after checking the URL for it."""
+    """The format to post in (`fmt`, or from the URL when 'auto'), the URL checked for it."""
     check_http_url(url, "--webhook")
     fmt = detect_format(url) if fmt == AUTO else fmt
     if fmt not in FORMATS:
@@ -98,9 +88,8 @@ def telegram_target(url: str) -> tuple[str, int | str]:
         )
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
     chat_id = chat[0].strip()
-    return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if chat_id.lstrip(
-        "-"
-    ).isdigit() else chat_id
+    chat_id = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+    return urllib.parse.urlunsplit(parts._replace(query=rest)), chat_id
 
 
 # --- texts ------------------------------------------------------------------------------------------
@@ -126,8 +115,7 @@ def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
 
 
 def fit(lines: list[str], tail: str, limit: int | None) -> str:
-    """`lines` and then `tail`, joined by newlines; over `limit` characters, as many whole lines as fit,
-    then CUT_NOTE and `tail`."""
+    """`lines` and `tail`; over `limit` characters, as many whole lines as fit, then CUT_NOTE and `tail`."""
     whole = "\n".join([*lines, "", tail] if tail else lines)
     if limit is None or len(whole) <= limit:
         return whole
@@ -166,8 +154,8 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
 
 
 def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
-    """POST `body` as JSON; raises WebhookError (retry=True for 5xx, 429 and network errors). No message
-    names more of the URL than `redact` shows."""
+    """POST `body` as JSON; raises WebhookError (retry=True for 5xx, 429 and network errors), naming no more
+    of the URL than `redact` shows."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -186,7 +174,7 @@ def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
 
 
 def _response_detail(exc: urllib.error.HTTPError, url: str) -> str:
-    """The start of an error response (Slack: 'invalid_payload'; Telegram: its JSON 'description')."""
+    """The start of an error response (Telegram: its JSON 'description')."""
     try:
         text = exc.read(500).decode("utf-8", errors="replace").strip()
     except OSError:
@@ -200,7 +188,6 @@ def _response_detail(exc: urllib.error.HTTPError, url: str) -> str:
 
 
 def _scrub(text: str, url: str) -> str:
-    """`text` without the URL's path or query (where its secret is)."""
     parts = urllib.parse.urlsplit(url)
     for secret in (url, parts.path, parts.query, *parts.path.split("/")):
         if len(secret) >= 8:

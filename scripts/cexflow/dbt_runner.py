@@ -210,6 +210,14 @@ def write_failed_nodes(target_path: Path, result) -> None:
     (target_path / "manifest.json").write_text(json.dumps({"nodes": nodes}))
 
 
+# The subprocess logs at dbt's default level, info, which has no NodeStart or NodeFinished (debug events, which the
+# progress reads): a node's start and result lines stand for them, with the same node_info.
+INFO_NODE_EVENTS = {
+    "LogStartLine": "NodeStart",
+    **{f"Log{kind}Result": "NodeFinished" for kind in ("Model", "Seed", "Snapshot", "Test")},
+}
+
+
 def _dbt_subprocess(args: list[str], env: dict[str, str], verbose: bool, progress: DbtProgress | None):
     """(success, dbt's error messages, None) of dbt run as a subprocess in the environment `env`; its JSON
     log feeds `progress`."""
@@ -236,7 +244,8 @@ def _dbt_subprocess(args: list[str], env: dict[str, str], verbose: bool, progres
         if info.get("level") == "error" and info.get("msg"):
             errors.append(info["msg"])
         if progress:
-            progress.on_event(info.get("name", ""), data)
+            name = info.get("name", "")
+            progress.on_event(INFO_NODE_EVENTS.get(name, name), data)
     return proc.wait() == 0, "\n".join(errors + others[-20:]), None
 
 

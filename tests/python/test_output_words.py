@@ -125,3 +125,37 @@ def test_a_fetchs_progress_lines_count_in_the_right_number():
     stream = io.StringIO()
     LineReporter(stream).start(token, "ethereum", 3, "balance", "the wallets, then the supply")
     assert stream.getvalue() == "cexflow fetch: LPT on ethereum: 3 balances (the wallets, then the supply)\n"
+
+
+def test_a_dbt_subprocess_counts_its_models_and_tests_from_the_info_log(tmp_path, monkeypatch):
+    # A Spark build runs dbt as a subprocess whose JSON log is at dbt's default level, info: no NodeStart or
+    # NodeFinished there (debug events), only each node's start and result lines. A stand-in for dbt prints
+    # those lines (as dbt 1.10 writes them, cut to the fields read) for two models, a seed and two tests, of
+    # the 3 models and 2 tests of the stats line: the last line must say 3/3 models and 2/2 tests.
+    import json
+    import sys
+
+    from cexflow import dbt_runner
+    from cexflow.progress import DbtProgress
+
+    def event(name, **data):
+        return json.dumps({"info": {"name": name, "level": "info", "msg": ""}, "data": data})
+
+    def node(kind, name):
+        return {"unique_id": f"{kind}.cexflow.{name}", "node_name": name, "resource_type": kind}
+
+    lines = [event("FoundStats", stat_line="2 models, 1 seed, 2 data tests, 0 sources")]
+    for kind, name, result in (("seed", "tokens", "LogSeedResult"), ("model", "a", "LogModelResult"),
+                               ("model", "b", "LogModelResult"), ("test", "t1", "LogTestResult"),
+                               ("test", "t2", "LogTestResult")):
+        lines += [event("LogStartLine", node_info=node(kind, name)), event(result, node_info=node(kind, name))]
+    fake_dbt = tmp_path / "dbt"
+    fake_dbt.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write({chr(10).join(lines) + chr(10)!r})\n")
+    fake_dbt.chmod(0o755)
+    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(fake_dbt))
+    stream = io.StringIO()
+    progress = DbtProgress(command="build", stream=stream, live=False, long_s=0.0)
+    success, _, _ = dbt_runner._dbt_subprocess(["build"], {}, False, progress)
+    progress.close()
+    assert success
+    assert stream.getvalue().startswith("dbt build done: 3/3 models, 2/2 tests in ")

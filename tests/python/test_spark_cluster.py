@@ -14,6 +14,7 @@ each statement through the server costs a second or two on two cores and they ar
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -141,6 +142,9 @@ def test_duckdb_and_a_build_through_the_thrift_server_agree_on_every_table(spark
         f"{proc.stdout}{proc.stderr[-3000:]}\ncluster start: {env['start_seconds']} s, comparison: {elapsed:.0f} s\n")
     # every table of the project, built through the server, agrees with DuckDB's
     check_many_tokens_build(proc, tmp_path / "builds", cluster_dir)
+    # the Spark build's last progress line (a dbt subprocess: counted from its info-level JSON log) has every model
+    spark_models = re.findall(r"dbt build done: (\d+)/(\d+) models", proc.stderr)[-1]
+    assert spark_models[0] == spark_models[1] and int(spark_models[0]) > 50, proc.stderr[-2000:]
     warehouse = cluster_dir / "warehouse" / "cexflow.db"
     for table in ("tokens", "exchange_wallets", "stg_transfers__rows_validated", "int_exchange_addresses_inferred",
                   "int_daily_flows", "fct_exchange_transfers", "fct_netflow_daily_total"):

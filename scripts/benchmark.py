@@ -120,7 +120,7 @@ def measure(cmd: list[str], allow_failure: bool = False) -> Run:
         if not allow_failure:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
         last = (output.strip().splitlines() or ["no output"])[-1]
-        return Run(wall, cpu, peak / 1024, ok=False, note=last[:80])
+        return Run(wall, cpu, peak / 1024, ok=False, note=last[:80], output=output)
     return Run(wall, cpu, peak / 1024, output=output)
 
 

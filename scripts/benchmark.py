@@ -3,15 +3,18 @@
 For each size (millions of transfer rows) it writes a synthetic history with `cexflow sample` (365 days of
 Etherscan tokentx rows, the scale chosen to give that many rows) and the same transfers as a seed-project
 export (hash,blockNumber,timeStamp,from,to,value_LPT,exchange: amounts as decimal text, whose exact parse
-is the expensive one). Then it runs, each in its own process, timed for wall clock, CPU (user + system) and
-peak memory (resident set of the whole process tree, sampled every 50 ms):
+is the expensive one), and a history of another shape in the seed's format (wallet_rows: the seed project's
+13 wallets and 5,000 users, one row per transfer and wallet, 18-place amounts). Then it runs, each in its own
+process, timed for wall clock, CPU (user + system) and peak memory (resident set of the whole process tree,
+sampled every 50 ms):
 
   cexflow  `cexflow build --input FILE --db DB` into a new database (every model and data test); also on the
            same transfers as cryo's erc20_transfers Parquet (binary addresses, value_binary)
   pandas   the seed's pipeline: read the file, drop repeated rows, per-wallet daily inflow/outflow/netflow,
            the daily total and its rolling z-score (window 7, min_periods 3, ddof 0); amounts as floats
 
-and on the largest seed-format history the incremental cases: a rebuild with nothing new, and one more day
+--runs times each side, interleaved (cexflow, pandas, cexflow, pandas, ...), reporting each side's median; and
+on the smallest seed-format history the incremental cases: a rebuild with nothing new, and one more day
 of files (the day after the history, about 9,000 rows at 3.2 million) added; plus the bundled sample built
 from scratch (what `make run` does), and the cost of copying the built database file.
 
@@ -23,7 +26,7 @@ interleaved (on, off, on, off, ...: a load that changes during the runs falls on
 --runs times each. It prints each run, then each side's median wall time, CPU and peak memory, the ratio
 on / off, and the models whose median time (dbt's run_results.json) grew most with inference on.
 
-    .venv/bin/python scripts/benchmark.py                    # 3.2 million rows, both formats (~5 minutes)
+    .venv/bin/python scripts/benchmark.py                    # 3.2 million rows, three runs a side (~15 minutes)
     .venv/bin/python scripts/benchmark.py --sizes 3.2,30     # adds 30 million rows (long; ~12 GB of CSV)
     .venv/bin/python scripts/benchmark.py --write-docs       # also writes the table into docs/performance.md
     .venv/bin/python scripts/benchmark.py --sizes '' --whole-token 3 --runs 3   # inference on / off only
@@ -117,7 +120,7 @@ def measure(cmd: list[str], allow_failure: bool = False) -> Run:
         if not allow_failure:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
         last = (output.strip().splitlines() or ["no output"])[-1]
-        return Run(wall, cpu, peak / 1024, ok=False, note=last[:80])
+        return Run(wall, cpu, peak / 1024, ok=False, note=last[:80], output=output)
     return Run(wall, cpu, peak / 1024, output=output)
 
 
@@ -169,6 +172,55 @@ def write_seed_export(etherscan: Path, out: Path) -> None:
                 left join labels as from_label on lower(rows."from") = from_label.address
                 order by rows.ordinality
             ) to '{out}' (header, delimiter ',', quote '')""")
+
+
+WALLET_ROWS_USERS = 5_000
+
+
+def write_wallet_rows_history(path: Path, million_rows: float, seed: int = 23) -> None:
+    """A seed-format history unlike the sample generator's: the seed project's 13 wallets and 5,000 users, one
+    row per transfer and labelled wallet (a transfer between two of the wallets is listed twice, once with each
+    side's exchange, as the seed export lists it), amounts with 18-place fractions (1e-6 to 1e6 tokens, every
+    digit significant), times spread over DAYS days from 2025-01-01 UTC. Written once."""
+    if path.exists():
+        return
+    import csv
+    import random
+
+    rand = random.Random(seed)
+    with open(PROJECT_ROOT / "seeds" / "exchange_wallets.csv", newline="") as fh:
+        exchange_of = {r["address"]: r["exchange"] for r in csv.DictReader(fh) if r["address"] in SEED_WALLETS}
+    wallets = sorted(exchange_of)
+    users = [f"0x{rand.getrandbits(160):040x}" for _ in range(WALLET_ROWS_USERS)]
+    start, span = 1735689600, DAYS * 86400  # 2025-01-01T00:00:00Z
+    target, n_rows, n = int(million_rows * 1e6), 0, 0
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w") as out:
+        out.write("hash,blockNumber,timeStamp,from,to,value_LPT,exchange\n")
+        lines = []
+        while n_rows < target:
+            n += 1
+            ts = start + n * span // (target + 1)
+            wei = int(10 ** rand.uniform(12, 24))  # 1e-6 to 1e6 tokens, all 18 places
+            value = f"{wei // 10**18}.{wei % 10**18:018d}"
+            tx = f"0x{n:064x}"
+            block = 21525000 + (ts - start) // 12
+            kind = rand.random()
+            if kind < 0.1:  # between two wallets: a row for each side
+                frm, to = rand.sample(wallets, 2)
+                lines.append(f"{tx},{block},{ts},{frm},{to},{value},{exchange_of[frm]}\n")
+                lines.append(f"{tx},{block},{ts},{frm},{to},{value},{exchange_of[to]}\n")
+                n_rows += 2
+            else:
+                wallet, user = rand.choice(wallets), rand.choice(users)
+                frm, to = (user, wallet) if kind < 0.55 else (wallet, user)
+                lines.append(f"{tx},{block},{ts},{frm},{to},{value},{exchange_of[wallet]}\n")
+                n_rows += 1
+            if len(lines) >= 100_000:
+                out.writelines(lines)
+                lines = []
+        out.writelines(lines)
+    tmp.rename(path)
 
 
 def write_cryo_parquet(etherscan: Path, out: Path) -> None:
@@ -264,7 +316,19 @@ def pandas_seed_pipeline(path: Path, window: int = 7):
 
 # --- the runs ----------------------------------------------------------------------------------------------
 
-def full_builds(workdir: Path, sizes: list[float], pandas: bool) -> tuple[list[str], dict]:
+def median_run(runs: list[Run]) -> Run:
+    """Each measure's median over the runs (a failed run makes the whole side failed: its first failure)."""
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        return failed[0]
+    return Run(statistics.median(r.wall_s for r in runs), statistics.median(r.cpu_s for r in runs),
+               statistics.median(r.peak_mib for r in runs))
+
+
+def full_builds(workdir: Path, sizes: list[float], pandas: bool, runs: int = 1) -> tuple[list[str], dict]:
+    """Each history built into a new database and, for the CSV files, run through the pandas pipeline: `runs`
+    times each side, interleaved (cexflow, pandas, cexflow, pandas, ...: a load that changes during the runs
+    falls on both sides alike); each side's median in the table, each run on the terminal."""
     rows_out, built = [], {}
     for size in sizes:
         etherscan = workdir / f"etherscan_csv_{size:g}m.csv"
@@ -273,14 +337,28 @@ def full_builds(workdir: Path, sizes: list[float], pandas: bool) -> tuple[list[s
         write_seed_export(etherscan, seed)
         cryo = workdir / f"cryo_erc20_transfers_{size:g}m.parquet"
         write_cryo_parquet(etherscan, cryo)
-        for fmt, path in (("seed_export", seed), ("etherscan_csv", etherscan), ("cryo_parquet", cryo)):
+        wallet_rows = workdir / f"wallet_rows_{size:g}m.csv"
+        write_wallet_rows_history(wallet_rows, size)
+        for fmt, path in (("seed_export", seed), ("etherscan_csv", etherscan), ("cryo_parquet", cryo),
+                          ("wallet_rows", wallet_rows)):
             n_rows = count_rows(etherscan) if fmt == "cryo_parquet" else count_rows(path)
             db = workdir / f"{fmt}_{size:g}m.duckdb"
-            db.unlink(missing_ok=True)
-            build = measure(cexflow("build", "--input", str(path), "--db", str(db)))
+            with_pandas = pandas and fmt != "cryo_parquet"  # the seed's pipeline reads CSV
+            sides: dict[str, list[Run]] = {"cexflow": [], "pandas": []}
+            for i in range(runs):
+                db.unlink(missing_ok=True)
+                db.with_name(db.name + ".wal").unlink(missing_ok=True)
+                sides["cexflow"].append(measure(cexflow("build", "--input", str(path), "--db", str(db))))
+                print(f"  {fmt} {size:g}m run {i + 1} cexflow: {sides['cexflow'][-1].cells()}, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+                if with_pandas:
+                    sides["pandas"].append(measure([sys.executable, __file__, "--pandas-baseline", str(path)],
+                                                   allow_failure=True))
+                    print(f"  {fmt} {size:g}m run {i + 1} pandas: {sides['pandas'][-1].cells()}", flush=True)
+            build = median_run(sides["cexflow"])
             row = f"| full build, {fmt} | {n_rows:,} | {path.stat().st_size / 2**20:,.0f} MiB | {build.cells()} |"
-            if pandas and fmt != "cryo_parquet":  # the seed's pipeline reads CSV
-                base = measure([sys.executable, __file__, "--pandas-baseline", str(path)], allow_failure=True)
+            if with_pandas:
+                base = median_run(sides["pandas"])
                 ratio = f"{build.wall_s / base.wall_s:.2f}" if base.ok else "-"
                 row += f" {base.cells()} | {ratio} |"
             else:
@@ -430,7 +508,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time deposit inference: a whole-token history of about MILLIONS million "
                         "rows built with inference on and with --no-deposit-inference, interleaved "
                         "(--sizes '' for this case only)")
-    parser.add_argument("--runs", type=int, default=3, help="builds of each side for --whole-token (default: 3)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs of each side (cexflow and pandas; inference on and off), interleaved; the "
+                        "tables give each side's median (default: 3)")
     parser.add_argument("--pandas-baseline", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -445,19 +525,22 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
     if sizes:
         load_before = os.getloadavg()[0]
-        rows, built = full_builds(args.workdir, sizes, not args.no_pandas)
+        rows, built = full_builds(args.workdir, sizes, not args.no_pandas, args.runs)
         smallest = min(sizes)
         if not args.no_incremental:
             rows += incremental_builds(built, smallest)
         rows += sample_builds(args.workdir)
-        notes = [copy_cost(built[("seed_export", smallest)][1])]
+        notes = [f"Full builds: the median of {args.runs} runs of each side, interleaved; the other rows one run.",
+                 copy_cost(built[("seed_export", smallest)][1])]
         load_after = os.getloadavg()[0]
         notes.append(f"Load average (1 min) {load_before:.1f} before the runs, {load_after:.1f} after.")
         table = HEADER + "\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)
         print()
         print(table)
         if args.write_docs:
-            write_docs(table, f"scripts/benchmark.py{'' if args.sizes == '3.2' else f' --sizes {args.sizes}'}",
+            command = "scripts/benchmark.py" + ("" if args.sizes == "3.2" else f" --sizes {args.sizes}") + (
+                "" if args.runs == 3 else f" --runs {args.runs}")
+            write_docs(table, command,
                        "<!-- benchmark table -->")
     if args.whole_token:
         load_before = os.getloadavg()

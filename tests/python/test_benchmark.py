@@ -33,3 +33,35 @@ def test_grown_models_orders_by_growth_of_the_medians_and_leaves_out_small_ones(
     off = [{"a": 2.0, "b": 1.0, "c": 1.0}, {"a": 3.0, "b": 2.0, "c": 1.0}, {"a": 4.0, "b": 2.0, "c": 1.0}]
     # medians on: a 12, b 5, c 1.1; off: a 3, b 2, c 1; growth 9, 3 and 0.1 (under the 0.5 s shown)
     assert bench.grown_models(on, off) == "a 12.0 s (3.0 s off); b 5.0 s (2.0 s off)"
+
+
+def test_median_run_takes_each_measure_median_and_a_failure_fails_the_side():
+    runs = [bench.Run(10.0, 20.0, 900.0), bench.Run(30.0, 18.0, 700.0), bench.Run(20.0, 25.0, 800.0)]
+    median = bench.median_run(runs)
+    assert (median.wall_s, median.cpu_s, median.peak_mib, median.ok) == (20.0, 20.0, 800.0, True)
+    failed = bench.Run(5.0, 5.0, 100.0, ok=False, note="out of memory")
+    assert bench.median_run([runs[0], failed]) is failed
+
+
+def test_wallet_rows_history_lists_a_transfer_once_per_labelled_wallet(tmp_path):
+    import csv
+
+    path = tmp_path / "wallet_rows.csv"
+    bench.write_wallet_rows_history(path, 0.02)
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert 20_000 <= len(rows) <= 20_001  # the last transfer may be listed twice
+    assert list(rows[0]) == ["hash", "blockNumber", "timeStamp", "from", "to", "value_LPT", "exchange"]
+    by_hash = {}
+    for row in rows:
+        by_hash.setdefault(row["hash"], []).append(row)
+        assert len(row["value_LPT"].split(".")[1]) == 18
+    users = set()
+    for listed in by_hash.values():
+        sides = {listed[0]["from"], listed[0]["to"]}
+        in_wallets = sides & bench.SEED_WALLETS
+        # one row per labelled side: two rows for a transfer between two of the 13 wallets, else one
+        assert len(listed) == len(in_wallets) >= 1
+        users |= sides - bench.SEED_WALLETS
+    assert {r["to"] for r in rows} | {r["from"] for r in rows} >= bench.SEED_WALLETS
+    assert 4_000 < len(users) <= bench.WALLET_ROWS_USERS  # about 18,000 user transfers among 5,000 users

@@ -51,7 +51,7 @@ NOT_RUN = {
     "make test": "the whole test suite, this test included; CI runs it (.ci/run)",
     "scripts/evaluate_detection.py": "3 to 15 minutes; test_evaluate_detection.py runs its --quick mode and "
                                       "its metrics",
-    "scripts/benchmark.py": "3 to 15 minutes and gigabytes of files; it measures, it does not check",
+    "scripts/benchmark.py": "15 to 60 minutes and gigabytes of files; it measures, it does not check",
     ".venv/bin/cexflow sample --out data/x.csv --days 365 --scale 100": "2.9 million rows for the measurement "
                                                                          "below",
     ".venv/bin/cexflow build --input data/x.csv": "a build of 2.9 million rows (about 25 s on an idle machine)",

@@ -205,9 +205,7 @@ def build_tokens(dbt_vars: dict) -> list[inputs.Token]:
 def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], default_chain: str) -> None:
     """A file without a token column (the seed export) needs its chain to have one token in the build; the
     blocks files are of the default chain, so an ethereum-etl file of another chain needs block_timestamp."""
-    per_chain: dict[str, list[str]] = {}
-    for token in tokens:
-        per_chain.setdefault(token.chain, []).append(token.label)
+    per_chain = {chain: [t.label for t in tokens if t.chain == chain] for chain in {t.chain for t in tokens}}
     for path in files.by_format.get("seed_export", []):
         chain = files.chain_of(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
@@ -541,11 +539,9 @@ def hive_catalog(target: str = "spark") -> bool:
 def build_spark(
     options: BuildOptions, dbt_vars: dict, with_tests: bool = True, select: list[str] | None = None
 ) -> BuildSummary | None:
-    """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
-    an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
-    docs/scale.md), else in full. Without tests: the seeds and models only
-    (scripts/compare_engines.py --spark-models-only). With `select` (dbt selectors, scripts/compare_engines.py
-    --spark-select): only those nodes, a part of the marts, so no summary (None) and no record to add to."""
+    """dbt build on a Spark target into the warehouse of --spark-dir, incrementally where it can (docs/scale.md).
+    With `select` (scripts/compare_engines.py --spark-select) only those nodes: a part of the marts, so no
+    summary (None) and no record to add to."""
     target = options.target if options.target in SPARK_TARGETS else "spark"
     check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()

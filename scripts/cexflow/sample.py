@@ -514,11 +514,8 @@ def write_sample(
     planted: int | Sequence[PlantedSpec] | None = None,
     planted_multiple: float | None = None,
 ) -> SampleSummary:
-    """Write the transfer CSV to `out` and the planted anomalies to `<out>.planted.csv`.
-
-    `planted`: None for the default plan, a count for the default plan with that many days (0: none), or
-    explicit `PlantedSpec`s. `planted_multiple` fixes the size of the default plan's days.
-    """
+    """Write the transfer CSV to `out` and the planted anomalies to `<out>.planted.csv`. `planted`: None for the
+    default plan, a count of its days (0: none), or explicit `PlantedSpec`s."""
     if days < 1:
         raise CexflowError(f"--days must be at least 1, got {days}")
     if not (scale > 0 and math.isfinite(scale)):

@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cexflow.errors import CexflowError
+from cexflow.progress import Reporter
 from cexflow.text import plural
 
 if TYPE_CHECKING:
     from cexflow.etherscan import EtherscanClient
     from cexflow.inputs import Token, Wallet
-    from cexflow.progress import Reporter
 
 # The balances file: the interface the build reads (`cexflow build --balances CSV`).
 HEADER = ["chain", "token", "address", "kind", "balance", "block", "block_time", "read_at"]
@@ -77,6 +77,7 @@ def read_balances(
             "seeds/tokens.csv (chain,token_address,symbol,decimals)"
         )
     clock = clock or (lambda: datetime.now(UTC).timestamp())
+    reporter = reporter or Reporter()  # the base Reporter says nothing
     reader = _Reader(client, token, reporter, max_reads, clock)
     targets = [
         (wallet.address, "wallet", wallet.address, f"{wallet.address} ({wallet.exchange} {wallet.name})")
@@ -84,15 +85,13 @@ def read_balances(
     ]
     targets.append((token.address, "supply", ZERO_ADDRESS, f"the supply of {token.label} ({token.address})"))
     snapshot = BalanceSnapshot()
-    if reporter:
-        reporter.start(token, chain, len(targets), "balance", "the wallets, then the supply")
+    reporter.start(token, chain, len(targets), "balance", "the wallets, then the supply")
     for index, (address, kind, watched, label) in enumerate(targets, start=1):
         raw, block, read_at = reader.read(kind, address, watched, label)
         values = (chain, token.address, address, kind, token_units(raw, token.decimals), str(block))
         row = dict(zip(HEADER, (*values, iso_utc(reader.block_time(block)), iso_utc(read_at)), strict=True))
         snapshot.rows.append(row)
-        if reporter:
-            reporter.item_done(index, f"{label}: {row['balance']} {token.label} after block {block}")
+        reporter.item_done(index, f"{label}: {row['balance']} {token.label} after block {block}")
     snapshot.rereads = reader.rereads
     blocks = [int(row["block"]) for row in snapshot.rows]
     snapshot.first_block, snapshot.last_block = min(blocks), max(blocks)
@@ -129,7 +128,7 @@ class _Reader:
             if after == before or not self._moved(watched, before + 1, after):
                 return raw, after, read_at
             self.rereads += 1
-            if self.reporter and attempt < self.max_reads:
+            if attempt < self.max_reads:
                 self.reporter.message(
                     f"{label} moved in blocks {before + 1}-{after} while it was read: reading it again"
                 )

@@ -205,9 +205,7 @@ def build_tokens(dbt_vars: dict) -> list[inputs.Token]:
 def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], default_chain: str) -> None:
     """A file without a token column (the seed export) needs its chain to have one token in the build; the
     blocks files are of the default chain, so an ethereum-etl file of another chain needs block_timestamp."""
-    per_chain: dict[str, list[str]] = {}
-    for token in tokens:
-        per_chain.setdefault(token.chain, []).append(token.label)
+    per_chain = {chain: [t.label for t in tokens if t.chain == chain] for chain in {t.chain for t in tokens}}
     for path in files.by_format.get("seed_export", []):
         chain = files.chain_of(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
@@ -226,7 +224,7 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
             )
 
 
-def check_labels_on_chain(labels_files: list[str], chain: str, option: str | None = None) -> None:
+def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> None:
     """Labels with no address on a chain of the build's tokens leave every transfer unlabelled: an error."""
     files = labels_files or [str(EXCHANGE_WALLETS_SEED)]
     counts = inputs.label_chains(files)
@@ -236,7 +234,6 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str | Non
         str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f for f in files
     )
     found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
-    option = option or f"--chain {chain}"
     raise CexflowError(
         f"{option}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
         f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
@@ -509,19 +506,6 @@ def recorded_settings_changes(db: Path, dbt_vars: dict) -> str:
     return "" if record is None else changed_settings(record.settings_vars(), json.loads(settings_of(dbt_vars)))
 
 
-def up_to_date(db: Path, dbt_vars: dict, full_refresh: bool, full_check: bool) -> bool:
-    """Whether the database holds the build these vars ask for already: no new or changed input file and the
-    same settings and code as its last build. Then dbt has nothing to do (with --full-refresh or --full-check
-    it runs anyway)."""
-    if full_refresh or full_check or not db.exists():
-        return False
-    run_vars, full, _ = plan_build(db, dbt_vars, False)
-    if full or input_paths(run_vars):
-        return False
-    record = recorded_build(db)
-    return record is not None and record.settings == settings_of(dbt_vars)
-
-
 def record_build(db: Path, dbt_vars: dict) -> None:
     """Record the parameters and input files of a successful build in the database (what recorded_build
     reads), for the next incremental one."""
@@ -555,11 +539,9 @@ def hive_catalog(target: str = "spark") -> bool:
 def build_spark(
     options: BuildOptions, dbt_vars: dict, with_tests: bool = True, select: list[str] | None = None
 ) -> BuildSummary | None:
-    """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
-    an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
-    docs/scale.md), else in full. Without tests: the seeds and models only
-    (scripts/compare_engines.py --spark-models-only). With `select` (dbt selectors, scripts/compare_engines.py
-    --spark-select): only those nodes, a part of the marts, so no summary (None) and no record to add to."""
+    """dbt build on a Spark target into the warehouse of --spark-dir, incrementally where it can (docs/scale.md).
+    With `select` (scripts/compare_engines.py --spark-select) only those nodes: a part of the marts, so no
+    summary (None) and no record to add to."""
     target = options.target if options.target in SPARK_TARGETS else "spark"
     check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
@@ -638,15 +620,25 @@ def build(options: BuildOptions) -> BuildSummary:
     db = (options.db or default_db()).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     method, inference = dbt_vars["zscore_method"], dbt_vars["deposit_inference"]
-    if up_to_date(db, dbt_vars, options.full_refresh, options.full_check):
+    plans = [plan_build(db, dbt_vars, options.full_refresh)]
+    run_vars, full_refresh, _ = plans[0]
+    if not (full_refresh or options.full_check or input_paths(run_vars)) and (
+        recorded_build(db).settings == settings_of(dbt_vars)
+    ):  # the database holds this build already: dbt would have nothing to do
         summary = summarize(db, method, inference)
         summary.warnings = build_warnings(db, summary, dbt_vars)
         summary.mode = "nothing new: the marts are up to date (dbt did not run)"
         summary.ran_dbt = False
         return summary
-    # a full build writes every table anew: it starts from no file rather than a copy of the database
-    with working_copy(db, copy_if=lambda current: not plan_build(current, dbt_vars, options.full_refresh)[1]) as work:
-        run_vars, full_refresh, reason = plan_build(db, dbt_vars, options.full_refresh)
+
+    def copy_if(current: Path) -> bool:
+        """Planned again once the lock is held (another build may have finished since); a full build writes
+        every table anew: it starts from no file rather than a copy of the database."""
+        plans.append(plan_build(current, dbt_vars, options.full_refresh))
+        return not plans[-1][1]
+
+    with working_copy(db, copy_if=copy_if) as work:
+        run_vars, full_refresh, reason = plans[-1]
         changed = "" if full_refresh else recorded_settings_changes(db, dbt_vars)
         run_build(options, db, options.target, run_vars, full_refresh, write_to=work)
         record_build(work, dbt_vars)

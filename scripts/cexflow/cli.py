@@ -285,32 +285,19 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def agent_options(args: argparse.Namespace):
-    """The agent's Options of parsed agent arguments, checked."""
-    from cexflow.agent import agent_options as checked
+def run_agent(args: argparse.Namespace) -> int:
+    from cexflow.agent import agent_options, monitor
 
-    return checked(
+    options = agent_options(
         args.out, args.webhook, args.webhook_format, args.rotate_monthly, args.since, args.digest, args.report_url
     )
-
-
-def run_agent(args: argparse.Namespace) -> int:
-    from cexflow.agent import monitor
-
-    return monitor(build_options(args), agent_options(args), args.state, loop=args.loop, interval=args.interval)
-
-
-def fetch_options(args: argparse.Namespace):
-    """The FetchOptions of parsed fetch arguments."""
-    from cexflow.fetch import FetchOptions
-
-    return FetchOptions(**_given(args, FetchOptions))
+    return monitor(build_options(args), options, args.state, loop=args.loop, interval=args.interval)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from cexflow.fetch import fetch
+    from cexflow.fetch import FetchOptions, fetch
 
-    return fetch(fetch_options(args))
+    return fetch(FetchOptions(**_given(args, FetchOptions)))
 
 
 def _number(value: object, option: str, kind: type = int):

@@ -44,14 +44,9 @@ DBT_LOCK_NAME = ".cexflow-dbt.lock"
 
 
 def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
-    """dbt's target and log folders for the database `db` (for target spark: the warehouse folder).
-
-    The default database uses the project's target/ and logs/ (so `dbt docs` and the compiled SQL are where
-    dbt users look). Any other database gets its own folder under target/databases/, named after its path,
-    so that builds of different databases (tests, an agent beside an analyst) can run at the same time and
-    each rebuild of one database finds the manifest dbt saved the last time (dbt parses the whole project
-    again when the database's path, --vars or the project changed, and only changed files otherwise).
-    """
+    """dbt's target and log folders for `db`: the project's own for the default database (where dbt users look),
+    else a folder of its own under target/databases/, so that builds of different databases can run at once
+    and each rebuild finds the manifest dbt saved the last time (partial parsing)."""
     default = (default_spark_dir() if target.startswith("spark") else default_db()).resolve()
     if db == default:
         return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
@@ -108,17 +103,11 @@ def run_dbt(
     target_path: Path | None = None,
     in_process: bool = True,
 ):
-    """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
-    `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's working
-    copy of `db`); `db` still decides dbt's folders (dbt_folders(db, target), or `target_path` with the logs
-    beside it), which stay the same from one build of `db` to the next, as partial parsing needs.
-
-    DuckDB: dbt runs in this process (dbtRunner: no second Python importing dbt) and its dbtRunnerResult is
-    returned. Spark, or `in_process=False` (dbt beside other work of this process, as the docs site's): dbt runs
-    as a subprocess with an environment of its own (a Spark session ends with it); returns None. `input_files`
-    and `input_chains` (the vars) go to dbt in CEXFLOW_INPUT_FILES and CEXFLOW_INPUT_CHAINS, not in --vars
-    (macros/read_raw_files.sql, macros/build_scope.sql). `progress` is shown while dbt runs.
-    """
+    """Run a dbt command on the DuckDB file (or Spark warehouse) `db`; a failure becomes a one-line error. With
+    `write_to` dbt writes that file instead (a build's working copy), while `db` still decides dbt's folders, so
+    that partial parsing finds its manifest from one build of `db` to the next. In this process on DuckDB (its
+    dbtRunnerResult returned); a subprocess on Spark, whose session ends with it, or with `in_process=False`.
+    The input files go to dbt in the environment, not in --vars (macros/read_raw_files.sql)."""
     if target_path is None:
         target_path, log_path = dbt_folders(db, target)
     else:

@@ -81,7 +81,6 @@ HOP_PREFIX = {1: "", 2: "hop2_"}
 # The second hop fetches at most this many candidate addresses (--hop-max-addresses): about 6 minutes at the
 # free tier's 3 calls/s for addresses of under --page-size transfers each (one call each).
 DEFAULT_HOP_MAX_ADDRESSES = 1000
-ZERO_ADDRESS = "0x" + "0" * 40
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
@@ -517,7 +516,7 @@ def second_hop_candidates(
     then the most transfers, then the address. Never the zero address (mints) or the token's contract; a
     sender into a deposit address given in the labels (`given_deposits`) is a depositor, not a candidate."""
     sent: dict[str, list] = {}
-    never = {ZERO_ADDRESS, token_address.lower()}
+    never = {balances.ZERO_ADDRESS, token_address.lower()}
     for path in files:
         for row in inputs.etherscan_csv_rows(path):
             sender, receiver = row["from"].lower(), row["to"].lower()
@@ -553,11 +552,8 @@ def fetch_second_hop(
     page_size: int = DEFAULT_PAGE_SIZE,
     reporter: Reporter | None = None,
 ) -> SecondHopSummary:
-    """The second hop: the transfers of `token` touching each address that sent it into a labelled wallet in
-    `wallet_files` (hop 1's files of the same range), at most `max_addresses` of them, busiest first, from
-    `start` to `end`, into `out_dir` as `hop2_<address>_<start>_<end>.csv` (the same format as hop 1's files,
-    and the same splitting, checks, manifest and resuming). The candidates left out are listed in
-    `left_out_path` and counted in the manifest."""
+    """The second hop (the module's docstring) over hop 1's `wallet_files`; the candidates left out are listed
+    in `left_out_path` and counted in the manifest."""
     if max_addresses < 1:
         raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
     out_dir = Path(out_dir)

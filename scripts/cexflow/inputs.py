@@ -135,8 +135,7 @@ def classify_csv(path: Path) -> str:
 
 
 def parquet_columns(path: Path) -> list[str]:
-    """The column names (lower case) of a Parquet file, from its footer (db.py reads it)."""
-    from cexflow.db import parquet_column_names
+    from cexflow.db import parquet_column_names  # not at the top: pandas and duckdb cost a fetch a second
 
     return parquet_column_names(path)
 
@@ -228,49 +227,39 @@ def _classify_one(files: InputFiles, path: Path) -> None:
         files.etl_without_timestamp.append(str(path))
 
 
-def blocks_files(patterns: list[str]) -> list[str]:
-    """Check blocks files (--blocks): ethereum-etl blocks.csv (number,timestamp) or cryo's blocks Parquet
-    (block_number,timestamp)."""
-    paths = expand(patterns, "--blocks", suffixes=(".csv", ".parquet"))
+def _side_files(patterns: list[str], option: str, suffixes: tuple[str, ...], needs) -> list[str]:
+    """Check the files of a side option: `needs(path)` is the columns a file must have (an alternative written
+    "a or b") and the error's words for them."""
+    paths = expand(patterns, option, suffixes=suffixes)
     for path in paths:
-        parquet = path.suffix.lower() == ".parquet"
-        header = parquet_columns(path) if parquet else read_header(path)
-        wanted = ("block_number", "timestamp") if parquet else ("number", "timestamp")
-        missing = [c for c in wanted if c not in header]
+        header = parquet_columns(path) if path.suffix.lower() == ".parquet" else read_header(path)
+        wanted, words = needs(path)
+        missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:
-            raise CexflowError(f"{path}: a blocks file needs columns {','.join(wanted)}; missing {', '.join(missing)}")
+            raise CexflowError(f"{path}: {words}; missing {', '.join(missing)}")
     return [str(p) for p in paths]
+
+
+def blocks_files(patterns: list[str]) -> list[str]:
+    """--blocks: ethereum-etl blocks.csv (number,timestamp) or cryo's blocks Parquet (block_number,timestamp)."""
+
+    def needs(path: Path) -> tuple[tuple[str, ...], str]:
+        wanted = ("block_number", "timestamp") if path.suffix.lower() == ".parquet" else ("number", "timestamp")
+        return wanted, f"a blocks file needs columns {','.join(wanted)}"
+
+    return _side_files(patterns, "--blocks", (".csv", ".parquet"), needs)
 
 
 def balances_files(patterns: list[str]) -> list[str]:
-    """Check balances CSVs (--balances): a header with address and balance, and block or date."""
-    paths = expand(patterns, "--balances", suffixes=(".csv",))
-    for path in paths:
-        header = read_header(path)
-        missing = [c for c in ("address", "balance") if c not in header]
-        if "block" not in header and "date" not in header:
-            missing.append("block or date")
-        if missing:
-            raise CexflowError(
-                f"{path}: a balances file needs columns address, balance and block or date; "
-                f"missing {', '.join(missing)}"
-            )
-    return [str(p) for p in paths]
+    """--balances: a header with address and balance, and block or date."""
+    words = "a balances file needs columns address, balance and block or date"
+    return _side_files(patterns, "--balances", (".csv",), lambda _: (("address", "balance", "block or date"), words))
 
 
 def prices_files(patterns: list[str]) -> list[str]:
-    """Check prices CSVs (--prices): a header with date and price_usd (chain and token may be left out: the
-    build's)."""
-    paths = expand(patterns, "--prices", suffixes=(".csv",))
-    for path in paths:
-        header = read_header(path)
-        missing = [c for c in ("date", "price_usd") if c not in header]
-        if missing:
-            raise CexflowError(
-                f"{path}: a prices file needs columns date,chain,token,price_usd (chain and token "
-                f"may be left out); missing {', '.join(missing)}"
-            )
-    return [str(p) for p in paths]
+    """--prices: a header with date and price_usd (chain and token may be left out: the build's)."""
+    words = "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)"
+    return _side_files(patterns, "--prices", (".csv",), lambda _: (("date", "price_usd"), words))
 
 
 def label_files(patterns: list[str]) -> list[str]:

@@ -360,18 +360,9 @@ def resolve_plants(
             raise CexflowError(f"planted multiple {spec.multiple!r} must be > 0")
         basis = std["total"] if spec.kind == "total" else std[spec.exchange]
         amount = max(1, round(spec.multiple * basis))
-        hub = hubs[spec.exchange]
-        planted.append(
-            PlantedAnomaly(
-                start + dt.timedelta(days=spec.day),
-                spec.exchange,
-                hub.wallet,
-                spec.direction,
-                amount,
-                spec.kind,
-                spec.day,
-            )
-        )
+        day = start + dt.timedelta(days=spec.day)
+        wallet = hubs[spec.exchange].wallet
+        planted.append(PlantedAnomaly(day, spec.exchange, wallet, spec.direction, amount, spec.kind, spec.day))
     return sorted(planted, key=lambda p: (p.day, p.exchange))
 
 
@@ -403,17 +394,8 @@ class _DayBuilder:
             stream = f"cexflow-sample-tx|{self.seed}|{tag}|{self.day}|{n // self.CHUNK}".encode()
             self.chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * self.CHUNK)
         tx_hash = "0x" + self.chunks[tag][64 * k : 64 * k + 64]
-        self.transfers.append(
-            Transfer(
-                self.day_block + offset,
-                self.day_ts + BLOCK_SECONDS * offset,
-                tx_hash,
-                source,
-                target,
-                units * _RAW_PER_1E8,
-                both,
-            )
-        )
+        block, timestamp = self.day_block + offset, self.day_ts + BLOCK_SECONDS * offset
+        self.transfers.append(Transfer(block, timestamp, tx_hash, source, target, units * _RAW_PER_1E8, both))
 
 
 def generate_transfers(
@@ -508,6 +490,14 @@ def generate_transfers(
         yield builder.transfers
 
 
+def _csv_row(t: Transfer) -> str:
+    """A transfer's line of the CSV; a wallet-to-wallet transfer's is written twice, once per wallet's export."""
+    return (
+        f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
+        f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}"
+    )
+
+
 def planted_path_for(out: Path) -> Path:
     """`x.csv` -> `x.planted.csv` (any other name gets `.planted.csv` appended)."""
     name = out.name[:-4] if out.name.lower().endswith(".csv") else out.name
@@ -524,11 +514,8 @@ def write_sample(
     planted: int | Sequence[PlantedSpec] | None = None,
     planted_multiple: float | None = None,
 ) -> SampleSummary:
-    """Write the transfer CSV to `out` and the planted anomalies to `<out>.planted.csv`.
-
-    `planted`: None for the default plan, a count for the default plan with that many days (0: none), or
-    explicit `PlantedSpec`s. `planted_multiple` fixes the size of the default plan's days.
-    """
+    """Write the transfer CSV to `out` and the planted anomalies to `<out>.planted.csv`. `planted`: None for the
+    default plan, a count of its days (0: none), or explicit `PlantedSpec`s."""
     if days < 1:
         raise CexflowError(f"--days must be at least 1, got {days}")
     if not (scale > 0 and math.isfinite(scale)):
@@ -550,29 +537,19 @@ def write_sample(
     if out.is_dir():
         raise CexflowError(f"--out {out} is a directory; give a file name such as {out / 'transfers.csv'}")
     planted_path = planted_path_for(out)
-    rows = transfers = duplicates = 0
+    transfers = duplicates = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8", newline="") as fh:
             fh.write(HEADER + "\n")
-            for day_transfers in generate_transfers(days, scale, seed, start, wallets, plants):
-                lines = []
-                for t in day_transfers:
-                    line = (
-                        f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
-                        f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}"
-                    )
-                    lines.append(line)
-                    if t.both_labelled:
-                        lines.append(line)
-                        duplicates += 1
-                fh.write("".join(lines))
-                transfers += len(day_transfers)
-                rows += len(lines)
+            for day in generate_transfers(days, scale, seed, start, wallets, plants):
+                fh.write("".join(_csv_row(t) * (2 if t.both_labelled else 1) for t in day))
+                transfers += len(day)
+                duplicates += sum(t.both_labelled for t in day)
         with planted_path.open("w", encoding="utf-8", newline="") as fh:
             fh.write(PLANTED_HEADER + "\n")
             for p in plants:
                 fh.write(f"{p.flow_date.isoformat()},{p.exchange},{p.wallet},{p.direction},{p.amount},{p.kind}\n")
     except OSError as exc:
         raise CexflowError(f"--out {out}: cannot write: {exc}") from exc
-    return SampleSummary(out, planted_path, rows, transfers, duplicates, days, start, tuple(plants))
+    return SampleSummary(out, planted_path, transfers + duplicates, transfers, duplicates, days, start, tuple(plants))

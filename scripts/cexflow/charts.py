@@ -348,22 +348,11 @@ def _small_multiples(
 # --- overview charts --------------------------------------------------------------------------------------
 
 
-def plot_netflow_baseline(
-    frame: pd.DataFrame,
-    out_path: str | Path,
-    *,
-    symbol: str,
-    chain: str,
-    period: str,
-    z_threshold: float,
-    method: str,
-    window_days: int,
-    series_name: str = "all exchanges",
-    anomaly_rule: str | None = None,
-) -> Path:
-    """Daily netflow with its baseline and the ±z·σ band (`baseline_band`); the days the marts flag
-    (`is_anomaly`) marked. `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly,
-    direction (one series)."""
+def plot_netflow_baseline(frame, out_path, settings, *, symbol, chain, period, series_name="all exchanges") -> Path:
+    """Daily netflow with its baseline and the ±z·σ band (`baseline_band`) of the build's `settings`
+    (present.MethodInfo); the days the marts flag (`is_anomaly`) marked. `frame`: flow_date, netflow,
+    baseline_mean, baseline_std, zscore, is_anomaly, direction (one series)."""
+    z_threshold, method = settings.z_threshold, settings.method
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax)
@@ -384,8 +373,7 @@ def plot_netflow_baseline(
         _legend(fig, ax)
         _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
-    rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
-    subtitle = f"baseline: {methods.chart_text(method, window_days)}; {rule}"
+    subtitle = f"baseline: {methods.chart_text(method, settings.window_days)}; {settings.anomaly_rule(True)}"
     _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
@@ -443,24 +431,11 @@ def plot_netflow_by_exchange(
     return _small_multiples(frame, out_path, parts, draw, title, subtitle, *ylabels)
 
 
-def plot_metric_by_exchange(
-    frame: pd.DataFrame,
-    out_path: str | Path,
-    column: str,
-    *,
-    groups: list[dict],
-    symbol: str,
-    chain: str,
-    period: str,
-    title: str,
-    ylabel: str,
-    ratio: bool = False,
-    gaps: str = "days without a value",
-    empty: str | None = None,
-) -> Path:
-    """A panel per exchange group of one daily metric (`column`: whale_ratio, netflow_30d, ...), busiest
-    first. A ratio or a rolling sum cannot be summed, so the rest's group is left out (the subtitle says so);
-    NULL days are gaps. `ratio`: a share from 0 to 1 (fixed y axis); `empty`: a panel without a value's note."""
+def plot_metric_by_exchange(frame, out_path, chart: dict, *, groups, symbol, chain, period) -> Path:
+    """A panel per exchange group of one daily metric, busiest first: `chart` is its entry of shown.j2's
+    `exchange_charts` (column, title, ylabel, ratio: a share from 0 to 1 on a fixed axis, gaps, empty: a panel
+    without a value's note). A ratio or a rolling sum cannot be summed, so the rest's group is left out."""
+    column, ratio, ylabel = chart["column"], chart["ratio"], chart["ylabel"].format(symbol=symbol)
     parts = _group_parts(frame, groups, "less busy exchange")
 
     def draw(ax, _group, part):
@@ -470,12 +445,12 @@ def plot_metric_by_exchange(
         else:
             ax.axhline(0, color=GREY, linewidth=0.7)
         if np.isnan(values).all():
-            _note(ax, empty or f"no {ylabel} in this period")
+            _note(ax, chart["empty"] or f"no {ylabel} in this period")
 
-    subtitle = f"busiest exchange (inflow + outflow) first; gaps: {gaps}"
+    subtitle = f"busiest exchange (inflow + outflow) first; gaps: {chart['gaps']}"
     subtitle += "".join(f"; {label} not shown" for group, _part, label in parts if group["is_other"])
     shown = [p for p in parts if not p[0]["is_other"]]
-    title = f"{symbol} {title} by exchange — {chain}, {period}"
+    title = f"{symbol} {chart['title']} by exchange — {chain}, {period}"
     return _small_multiples(frame, out_path, shown, draw, title, subtitle, ylabel, amounts=not ratio)
 
 

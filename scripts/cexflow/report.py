@@ -160,24 +160,18 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
         m = MethodInfo(
             defaults["zscore_method"], defaults["zscore_window_days"], float(defaults["zscore_threshold"]), 0
         )
-    z_common = {**common, **m.chart_settings()}
-    panels = {**common, "groups": ov.panel_groups}
     band = {"z_threshold": m.z_threshold, "method": m.method}
+    panels = {**common, "groups": ov.panel_groups}
     bars, lines = {**common, "periodic": ov.total_periodic}, {**common, "groups": ov.line_groups}
     written = [
-        charts.plot_netflow_baseline(
-            ov.total_daily, img / "netflow_total_baseline.png", **z_common, anomaly_rule=m.anomaly_rule(True)
-        ),
+        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", m, **common),
         charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **bars),
         charts.plot_netflow_by_exchange(ov.panels, img / "netflow_by_exchange.png", **panels, **band),
-        charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **z_common),
+        charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **band, window_days=m.window_days),
         charts.plot_cumulative_netflow(ov.lines, img / "cumulative_netflow_by_exchange.png", **lines),
     ]
     for c in shown().exchange_charts:
-        chart = {k: c[k] for k in ("title", "ratio", "gaps", "empty")}
-        chart["ylabel"] = c["ylabel"].format(symbol=ov.token.symbol)
-        path = img / f"{c['name']}.png"
-        written.append(charts.plot_metric_by_exchange(ov.panels, path, c["column"], **panels, **chart))
+        written.append(charts.plot_metric_by_exchange(ov.panels, img / f"{c['name']}.png", c, **panels))
     if ov.reserves:
         reserve = {**common, "groups": ov.reserve_groups}
         written.append(charts.plot_reserve_by_exchange(ov.reserve_days, img / RESERVE_CHART, **reserve))
@@ -381,7 +375,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     focus_dir = Path(reports_dir) / FOCUS_DIR
     img = focus_dir / IMG_DIR
     names = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period}
-    common = {**names, "subject": f.subject.title}
+    title = f.subject.title
+    common = {**names, "subject": title}
     bars = {**common, "periodic": f.periodic}
 
     def png(name: str) -> Path:
@@ -396,9 +391,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
         "netflow": charts.plot_netflow_bars(f.daily, png("netflow"), **bars),
     }
     if f.series and f.method:
-        settings = {**names, **f.method.chart_settings(), "series_name": f.subject.title}
-        settings["anomaly_rule"] = f.method.anomaly_rule(True)
-        chart_files["netflow_baseline"] = charts.plot_netflow_baseline(f.daily, png("netflow_baseline"), **settings)
+        baseline = charts.plot_netflow_baseline(f.daily, png("netflow_baseline"), f.method, **names, series_name=title)
+        chart_files["netflow_baseline"] = baseline
     context = {
         **vars(f),
         "f": f,

@@ -18,7 +18,7 @@ from cexflow import charts, escape, methods
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
-from cexflow.paths import PROJECT_ROOT, beside, is_project_db
+from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
 from cexflow.present import (
     MethodInfo,
     TokenInfo,
@@ -344,12 +344,8 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
         # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
         params = {"s": start, "e": end, "x": subject.exchange, "a": list(subject.addresses), "series": series or ""}
-        stats = marts.focus_stats(con, sql, params)
-        by_flow_type = marts.focus_by_direction(con, sql, params)
-        largest = marts.focus_largest(con, sql, params, TOP_TRANSFERS)
-        amounts = marts.focus_amounts(con, sql, params)
+        stats = marts.focus_stats(con, sql, params) | marts.focus_totals(con, sql, subject.kind, params)
         daily = marts.focus_daily(con, sql, subject.kind, params)
-        stats.update(marts.focus_totals(con, sql, subject.kind, params))
         unit = charts.bar_bins(len(daily))[2]
         return Focus(
             token=load_token(con),
@@ -361,11 +357,11 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
             data_first_day=first,
             data_last_day=last,
             stats=stats,
-            by_flow_type=by_flow_type,
+            by_flow_type=marts.focus_by_direction(con, sql, params),
             daily=daily,
             periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
-            largest=largest,
-            amounts=amounts,
+            largest=marts.focus_largest(con, sql, params, TOP_TRANSFERS),
+            amounts=marts.focus_amounts(con, sql, params),
             anomalies=marts.focus_anomalies(con, series, start, end) if series else pd.DataFrame(),
         )
 
@@ -573,8 +569,6 @@ def make_reports(
 ) -> ReportResult:
     """render_reports of the DuckDB file `db` (default: `default_db()`), or of the marts of a Spark build's
     warehouse `spark_dir` (its parquet files read with DuckDB; the reports go into it unless `out` is given)."""
-    from cexflow.paths import default_db
-
     if spark_dir is None:
         return render_reports(db or default_db(), out, start, end, focus, token, chain)
     if db is not None:

@@ -211,9 +211,8 @@ def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
 
 
 def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
-    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std as the marts hold them (the
-    method's own band), on the days with a z-score only (before enough history the mean of a few days is
-    meaningless)."""
+    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std, on the days with a z-score
+    only (before enough history the mean of a few days is meaningless)."""
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
@@ -261,8 +260,7 @@ class Bars:
 
 
 def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> Bars:
-    """The bars of `columns`, centred on their day, or from `periodic` (period_start and the columns per week
-    or month, a reader's) on the middle of their week or month."""
+    """The bars of `columns` on their day, or of `periodic` (a reader's weekly or monthly sums) mid-period."""
     period, adjective, unit = bar_bins(len(frame))
     if period == "D":
         centres, rows, span = _dates(frame["flow_date"]), frame, 1.0
@@ -289,8 +287,7 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 def _bar_chart(
     frame, out_path, periodic, columns, draw, title, ylabel, note, zero=None, empty=NO_DATA, subtitle=None
 ) -> Path:
-    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `title` and `ylabel` take {adjective} and {unit};
-    `note` is shown when the `zero` columns (default: `columns`) are 0 on every day."""
+    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `note` when the `zero` columns are 0 on every day."""
     fig, (ax,) = _figure()
     adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
@@ -307,8 +304,7 @@ def _bar_chart(
 
 
 def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
-    """(group, its rows of `frame`, its name) of each group of rpt_exchange_chart_groups, in order; the rest's
-    group is named by how many exchanges it holds (`other`: the noun)."""
+    """(group, its rows, its name) of each chart group in order; the rest's named by its count of `other`."""
 
     def name(g: dict) -> str:
         return plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]

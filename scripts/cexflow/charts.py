@@ -211,9 +211,8 @@ def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
 
 
 def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
-    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std as the marts hold them (the
-    method's own band), on the days with a z-score only (before enough history the mean of a few days is
-    meaningless)."""
+    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std, on the days with a z-score
+    only (before enough history the mean of a few days is meaningless)."""
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
@@ -261,8 +260,7 @@ class Bars:
 
 
 def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> Bars:
-    """The bars of `columns`, centred on their day, or from `periodic` (period_start and the columns per week
-    or month, a reader's) on the middle of their week or month."""
+    """The bars of `columns` on their day, or of `periodic` (a reader's weekly or monthly sums) mid-period."""
     period, adjective, unit = bar_bins(len(frame))
     if period == "D":
         centres, rows, span = _dates(frame["flow_date"]), frame, 1.0
@@ -289,8 +287,7 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 def _bar_chart(
     frame, out_path, periodic, columns, draw, title, ylabel, note, zero=None, empty=NO_DATA, subtitle=None
 ) -> Path:
-    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `title` and `ylabel` take {adjective} and {unit};
-    `note` is shown when the `zero` columns (default: `columns`) are 0 on every day."""
+    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `note` when the `zero` columns are 0 on every day."""
     fig, (ax,) = _figure()
     adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
@@ -307,8 +304,7 @@ def _bar_chart(
 
 
 def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
-    """(group, its rows of `frame`, its name) of each group of rpt_exchange_chart_groups, in order; the rest's
-    group is named by how many exchanges it holds (`other`: the noun)."""
+    """(group, its rows, its name) of each chart group in order; the rest's named by its count of `other`."""
 
     def name(g: dict) -> str:
         return plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]
@@ -348,22 +344,11 @@ def _small_multiples(
 # --- overview charts --------------------------------------------------------------------------------------
 
 
-def plot_netflow_baseline(
-    frame: pd.DataFrame,
-    out_path: str | Path,
-    *,
-    symbol: str,
-    chain: str,
-    period: str,
-    z_threshold: float,
-    method: str,
-    window_days: int,
-    series_name: str = "all exchanges",
-    anomaly_rule: str | None = None,
-) -> Path:
-    """Daily netflow with its baseline and the ±z·σ band (`baseline_band`); the days the marts flag
-    (`is_anomaly`) marked. `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly,
-    direction (one series)."""
+def plot_netflow_baseline(frame, out_path, settings, *, symbol, chain, period, series_name="all exchanges") -> Path:
+    """Daily netflow with its baseline and the ±z·σ band (`baseline_band`) of the build's `settings`
+    (present.MethodInfo); the days the marts flag (`is_anomaly`) marked. `frame`: flow_date, netflow,
+    baseline_mean, baseline_std, zscore, is_anomaly, direction (one series)."""
+    z_threshold, method = settings.z_threshold, settings.method
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax)
@@ -384,8 +369,7 @@ def plot_netflow_baseline(
         _legend(fig, ax)
         _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
-    rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
-    subtitle = f"baseline: {methods.chart_text(method, window_days)}; {rule}"
+    subtitle = f"baseline: {methods.chart_text(method, settings.window_days)}; {settings.anomaly_rule(True)}"
     _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}", subtitle)
     return _save(fig, out_path)
 
@@ -443,24 +427,11 @@ def plot_netflow_by_exchange(
     return _small_multiples(frame, out_path, parts, draw, title, subtitle, *ylabels)
 
 
-def plot_metric_by_exchange(
-    frame: pd.DataFrame,
-    out_path: str | Path,
-    column: str,
-    *,
-    groups: list[dict],
-    symbol: str,
-    chain: str,
-    period: str,
-    title: str,
-    ylabel: str,
-    ratio: bool = False,
-    gaps: str = "days without a value",
-    empty: str | None = None,
-) -> Path:
-    """A panel per exchange group of one daily metric (`column`: whale_ratio, netflow_30d, ...), busiest
-    first. A ratio or a rolling sum cannot be summed, so the rest's group is left out (the subtitle says so);
-    NULL days are gaps. `ratio`: a share from 0 to 1 (fixed y axis); `empty`: a panel without a value's note."""
+def plot_metric_by_exchange(frame, out_path, chart: dict, *, groups, symbol, chain, period) -> Path:
+    """A panel per exchange group of one daily metric, busiest first: `chart` is its entry of shown.j2's
+    `exchange_charts` (column, title, ylabel, ratio: a share from 0 to 1 on a fixed axis, gaps, empty: a panel
+    without a value's note). A ratio or a rolling sum cannot be summed, so the rest's group is left out."""
+    column, ratio, ylabel = chart["column"], chart["ratio"], chart["ylabel"].format(symbol=symbol)
     parts = _group_parts(frame, groups, "less busy exchange")
 
     def draw(ax, _group, part):
@@ -470,12 +441,12 @@ def plot_metric_by_exchange(
         else:
             ax.axhline(0, color=GREY, linewidth=0.7)
         if np.isnan(values).all():
-            _note(ax, empty or f"no {ylabel} in this period")
+            _note(ax, chart["empty"] or f"no {ylabel} in this period")
 
-    subtitle = f"busiest exchange (inflow + outflow) first; gaps: {gaps}"
+    subtitle = f"busiest exchange (inflow + outflow) first; gaps: {chart['gaps']}"
     subtitle += "".join(f"; {label} not shown" for group, _part, label in parts if group["is_other"])
     shown = [p for p in parts if not p[0]["is_other"]]
-    title = f"{symbol} {title} by exchange — {chain}, {period}"
+    title = f"{symbol} {chart['title']} by exchange — {chain}, {period}"
     return _small_multiples(frame, out_path, shown, draw, title, subtitle, ylabel, amounts=not ratio)
 
 

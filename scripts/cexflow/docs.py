@@ -71,10 +71,9 @@ class BuildInfo:
     def dbt_vars(self) -> dict:
         """The vars of the build, so that dbt's compiled SQL matches it: those cexflow build recorded, or of a
         database built otherwise what the marts record, and the input files of the marts."""
-        input_files: dict = {name: [] for name in inputs.FORMATS}  # rpt_input_reconciliation.source_format
-        for row in self.inputs:
-            if row["source_format"] in input_files:
-                input_files[row["source_format"]].append(row["source_file"])
+        input_files = {  # by rpt_input_reconciliation.source_format
+            name: [row["source_file"] for row in self.inputs if row["source_format"] == name] for name in inputs.FORMATS
+        }
         if self.recorded_vars is not None:
             return {**self.recorded_vars, "input_files": input_files}
         dbt_vars: dict = {"input_files": input_files}

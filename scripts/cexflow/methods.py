@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import yaml
 
@@ -15,47 +16,29 @@ from cexflow.paths import PROJECT_ROOT
 from cexflow.text import plural
 
 
+@cache
+def _declared() -> dict:
+    """methods.yml: the methods' words and the anomaly options, as data."""
+    with open(Path(__file__).with_name("methods.yml"), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
 @dataclass(frozen=True)
 class Method:
-    """An anomaly method (--method) in the words every output uses; the texts take `{w}` ("112 calendar
-    days"), `{days}` ("112 days") and `{window}` (112)."""
+    """An anomaly method (--method) in the words every output uses (methods.yml)."""
 
     name: str
-    report_text: str  # the reports' description of the baseline and z
-    chart_text: str  # a chart's subtitle: the baseline band
-    centre: str = "mean"  # the baseline's centre
-    spread: str = "σ"  # the baseline's spread as shown (robust: the MAD scaled to a σ)
+    report_text: str
+    chart_text: str
+    centre: str = "mean"
+    spread: str = "σ"
 
 
-METHOD_LIST = (
-    Method(
-        "trailing",
-        "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it (the "
-        "day itself excluded); z = (netflow − mean) / σ",
-        "mean and σ of the {days} before each day",
-    ),
-    Method(
-        "inclusive",
-        "the seed project's method: mean and population standard deviation (σ) of a window of {days} that "
-        "ends on the day itself; z = (netflow − mean) / σ",
-        "mean and population σ of a {window}-day window ending on the day",
-    ),
-    Method(
-        "robust",
-        "the baseline is the median and the MAD of the {w} before the day; z = 0.6745 · (netflow − median) / "
-        "MAD (the spread shown is MAD / 0.6745)",
-        "median and MAD/0.6745 of the {days} before each day",
-        centre="median",
-        spread="MAD/0.6745",
-    ),
-    Method(
-        "screened",
-        "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it, "
-        "leaving out days that were far from their own baseline, so that a spike does not widen the "
-        "baselines after it; σ is floored, so that a flat baseline still scores; z = (netflow − mean) / σ",
-        "mean and floored σ of the {days} before each day, days far from their own baseline left out",
-    ),
-)
+def _folded(entry: dict) -> dict:
+    return {key: " ".join(value.split()) if isinstance(value, str) else value for key, value in entry.items()}
+
+
+METHOD_LIST = tuple(Method(**_folded(entry)) for entry in _declared()["methods"])
 METHODS_BY_NAME = {method.name: method for method in METHOD_LIST}
 METHODS = tuple(METHODS_BY_NAME)
 
@@ -89,7 +72,6 @@ def spread_name(method: str | None) -> str:
 
 
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)
-MATERIALITY_SCALES = ("total_spread", "gross_flow")
 
 
 @cache
@@ -138,98 +120,13 @@ class AnomalyOption:
             raise CexflowError(f"{self.flag} {value}: must be {bound}")
 
 
-ANOMALY_OPTIONS = (
-    AnomalyOption("--method", "zscore_method", str, "METHOD", "anomaly method", choices=METHODS),
-    AnomalyOption("--window", "zscore_window_days", int, "DAYS", "baseline window in days", minimum=2),
-    AnomalyOption(
-        "--z",
-        "zscore_threshold",
-        float,
-        "THRESHOLD",
-        "a day is unusual when |z| >= THRESHOLD",
-        minimum=0,
-        positive=True,
-    ),
-    AnomalyOption(
-        "--min-history", "zscore_min_history_days", int, "DAYS", "no score before this many baseline days", minimum=1
-    ),
-    AnomalyOption(
-        "--min-materiality",
-        "materiality_threshold",
-        float,
-        "X",
-        "a day is material when its deviation from its baseline is at least X times the token's materiality scale",
-        minimum=0,
-    ),
-    AnomalyOption(
-        "--min-amount",
-        "materiality_min_amount",
-        float,
-        "TOKENS",
-        "a day is material only when its deviation is at least this many token units too",
-        minimum=0,
-    ),
-    AnomalyOption(
-        "--min-usd",
-        "materiality_min_usd",
-        float,
-        "USD",
-        "a day is material only when its netflow is at least this many USD too (|netflow_usd|, with "
-        "--prices; a day without a price is then not material)",
-        minimum=0,
-    ),
-    AnomalyOption(
-        "--materiality-scale",
-        "materiality_scale",
-        str,
-        "SCALE",
-        "the token's scale: total_spread (std of the total's daily netflow) or gross_flow (mean of "
-        "its daily inflow + outflow)",
-        choices=MATERIALITY_SCALES,
-    ),
-    AnomalyOption(
-        "--materiality-window",
-        "materiality_window_days",
-        int,
-        "DAYS",
-        "days before the day over which the materiality scale is measured",
-        minimum=2,
-    ),
-    AnomalyOption(
-        "--exclude-z",
-        "zscore_exclude_z",
-        float,
-        "Z",
-        "screened: leave days whose first-pass |z| >= Z out of later baselines ('off': keep them)",
-        minimum=0,
-        positive=True,
-        nullable=True,
-    ),
-    AnomalyOption(
-        "--active-spread-floor",
-        "zscore_active_spread_floor",
-        float,
-        "X",
-        "screened: the spread is at least X times the std of the baseline's days with flow",
-        minimum=0,
-    ),
-    AnomalyOption(
-        "--spread-floor",
-        "zscore_scale_spread_floor",
-        float,
-        "X",
-        "screened: the spread is at least X times the token's materiality scale, so a flat baseline still scores",
-        minimum=0,
-    ),
-    AnomalyOption(
-        "--min-active-days",
-        "zscore_min_active_days",
-        int,
-        "N",
-        "screened: no z before the baseline has N days with flow",
-        minimum=0,
-    ),
-)
+def _option(entry: dict) -> AnomalyOption:
+    choices = METHODS if entry.get("choices") == "methods" else entry.get("choices")
+    kind = {"int": int, "float": float, "str": str}[entry["kind"]]
+    return AnomalyOption(**_folded(entry) | {"kind": kind, "choices": tuple(choices) if choices else None})
+
+
+ANOMALY_OPTIONS = tuple(_option(entry) for entry in _declared()["anomaly_options"])
 
 
 def anomaly_vars(options) -> dict:

@@ -214,18 +214,6 @@ class MethodInfo:
         """What makes a day an anomaly under these settings (templates/messages.j2; short: a chart's subtitle)."""
         return words().anomaly_rule(self, short)
 
-    def chart_settings(self) -> dict:
-        """The keywords of the charts of a series' baseline and z-scores."""
-        return {"z_threshold": self.z_threshold, "method": self.method, "window_days": self.window_days}
-
-    @property
-    def centre_name(self) -> str:
-        return methods.centre_name(self.method)
-
-    @property
-    def spread_name(self) -> str:
-        return methods.spread_name(self.method)
-
 
 @dataclass(frozen=True)
 class TokenKey:

@@ -18,7 +18,7 @@ from cexflow import charts, escape, methods
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
-from cexflow.paths import PROJECT_ROOT, beside, is_project_db
+from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
 from cexflow.present import (
     MethodInfo,
     TokenInfo,
@@ -160,24 +160,18 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
         m = MethodInfo(
             defaults["zscore_method"], defaults["zscore_window_days"], float(defaults["zscore_threshold"]), 0
         )
-    z_common = {**common, **m.chart_settings()}
-    panels = {**common, "groups": ov.panel_groups}
     band = {"z_threshold": m.z_threshold, "method": m.method}
+    panels = {**common, "groups": ov.panel_groups}
     bars, lines = {**common, "periodic": ov.total_periodic}, {**common, "groups": ov.line_groups}
     written = [
-        charts.plot_netflow_baseline(
-            ov.total_daily, img / "netflow_total_baseline.png", **z_common, anomaly_rule=m.anomaly_rule(True)
-        ),
+        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", m, **common),
         charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **bars),
         charts.plot_netflow_by_exchange(ov.panels, img / "netflow_by_exchange.png", **panels, **band),
-        charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **z_common),
+        charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **band, window_days=m.window_days),
         charts.plot_cumulative_netflow(ov.lines, img / "cumulative_netflow_by_exchange.png", **lines),
     ]
     for c in shown().exchange_charts:
-        chart = {k: c[k] for k in ("title", "ratio", "gaps", "empty")}
-        chart["ylabel"] = c["ylabel"].format(symbol=ov.token.symbol)
-        path = img / f"{c['name']}.png"
-        written.append(charts.plot_metric_by_exchange(ov.panels, path, c["column"], **panels, **chart))
+        written.append(charts.plot_metric_by_exchange(ov.panels, img / f"{c['name']}.png", c, **panels))
     if ov.reserves:
         reserve = {**common, "groups": ov.reserve_groups}
         written.append(charts.plot_reserve_by_exchange(ov.reserve_days, img / RESERVE_CHART, **reserve))
@@ -350,12 +344,8 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
         # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
         params = {"s": start, "e": end, "x": subject.exchange, "a": list(subject.addresses), "series": series or ""}
-        stats = marts.focus_stats(con, sql, params)
-        by_flow_type = marts.focus_by_direction(con, sql, params)
-        largest = marts.focus_largest(con, sql, params, TOP_TRANSFERS)
-        amounts = marts.focus_amounts(con, sql, params)
+        stats = marts.focus_stats(con, sql, params) | marts.focus_totals(con, sql, subject.kind, params)
         daily = marts.focus_daily(con, sql, subject.kind, params)
-        stats.update(marts.focus_totals(con, sql, subject.kind, params))
         unit = charts.bar_bins(len(daily))[2]
         return Focus(
             token=load_token(con),
@@ -367,11 +357,11 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
             data_first_day=first,
             data_last_day=last,
             stats=stats,
-            by_flow_type=by_flow_type,
+            by_flow_type=marts.focus_by_direction(con, sql, params),
             daily=daily,
             periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
-            largest=largest,
-            amounts=amounts,
+            largest=marts.focus_largest(con, sql, params, TOP_TRANSFERS),
+            amounts=marts.focus_amounts(con, sql, params),
             anomalies=marts.focus_anomalies(con, series, start, end) if series else pd.DataFrame(),
         )
 
@@ -381,7 +371,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     focus_dir = Path(reports_dir) / FOCUS_DIR
     img = focus_dir / IMG_DIR
     names = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period}
-    common = {**names, "subject": f.subject.title}
+    title = f.subject.title
+    common = {**names, "subject": title}
     bars = {**common, "periodic": f.periodic}
 
     def png(name: str) -> Path:
@@ -396,9 +387,8 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
         "netflow": charts.plot_netflow_bars(f.daily, png("netflow"), **bars),
     }
     if f.series and f.method:
-        settings = {**names, **f.method.chart_settings(), "series_name": f.subject.title}
-        settings["anomaly_rule"] = f.method.anomaly_rule(True)
-        chart_files["netflow_baseline"] = charts.plot_netflow_baseline(f.daily, png("netflow_baseline"), **settings)
+        baseline = charts.plot_netflow_baseline(f.daily, png("netflow_baseline"), f.method, **names, series_name=title)
+        chart_files["netflow_baseline"] = baseline
     context = {
         **vars(f),
         "f": f,
@@ -579,8 +569,6 @@ def make_reports(
 ) -> ReportResult:
     """render_reports of the DuckDB file `db` (default: `default_db()`), or of the marts of a Spark build's
     warehouse `spark_dir` (its parquet files read with DuckDB; the reports go into it unless `out` is given)."""
-    from cexflow.paths import default_db
-
     if spark_dir is None:
         return render_reports(db or default_db(), out, start, end, focus, token, chain)
     if db is not None:

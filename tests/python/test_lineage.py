@@ -195,7 +195,7 @@ def test_every_argument_of_a_macro_is_described(manifest):
 
 
 def test_the_anomaly_methods_are_the_zscore_method_macros(manifest):
-    """Adding a method is its macro `zscore_method_<name>` plus its words in methods.py: fct_netflow_zscores
+    """Adding a method is its macro `zscore_method_<name>` plus its words in methods.yml: fct_netflow_zscores
     calls the macro by name and zscore_settings accepts the names that have one, so the two lists must agree."""
     from cexflow import methods
 

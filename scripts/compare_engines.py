@@ -93,7 +93,8 @@ def duckdb_tables(con: duckdb.DuckDBPyConnection, catalog: str, spark_names: lis
     return [name for (name,) in con.execute(
         "select table_name from information_schema.tables where table_catalog = ? "
         "and table_schema = 'main' and (table_type = 'BASE TABLE' or list_contains(?, table_name)) "
-        "and table_name not like 'cexflow\\_%' escape '\\' order by table_name",
+        "and table_name not like 'cexflow\\_%' escape '\\' and not suffix(table_name, '_previous') "
+        "order by table_name",
         [catalog, list(spark_names)]).fetchall()]
 
 
@@ -179,9 +180,11 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
         # attached under its own name, the catalog its views (fct_flow_legs) name
         catalog = Path(duckdb_file).stem
         con.execute(f"attach '{str(duckdb_file).replace(chr(39), chr(39) * 2)}' as {quote(catalog)} (read_only)")
+        # (not the version of the inferred addresses that an incremental run keeps of the build before it:
+        # keep_previous_version; a full build has none)
         spark_names = [name for (name,) in con.execute(
             "select view_name from duckdb_views() where database_name = 'memory' and not internal "
-            "order by view_name").fetchall()]
+            "and not suffix(view_name, '_previous') order by view_name").fetchall()]
         duck_names = duckdb_tables(con, catalog, spark_names)
         missing_on_spark = sorted(set(duck_names) - set(spark_names))
         missing_on_duckdb = sorted(set(spark_names) - set(duck_names))

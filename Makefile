@@ -36,6 +36,7 @@ run: install
 
 lint: install-dev
 	$(BIN)/ruff check scripts tests
+	$(BIN)/ruff format --check scripts/cexflow
 
 # one pytest worker per core; a test module stays on one worker (its builds are module fixtures)
 test: install-spark lint

@@ -70,9 +70,9 @@
     {% endif %}
 {% endmacro %}
 
-{#- The same days, read when the model runs, as a sorted list (at parse time: none). -#}
+{#- The same days, read when the model runs (dbt run or build), as a sorted list (otherwise none). -#}
 {% macro days_of_this_run(transfer_rows, reclassified=none) %}
-    {% if not execute %}{{ return([]) }}{% endif %}
+    {% if not (execute and flags.WHICH in ('run', 'build')) %}{{ return([]) }}{% endif %}
     {% set sql = 'select distinct flow_date from (' ~ cexflow.days_of_this_run_sql(transfer_rows, reclassified)
                  ~ ') as days where flow_date is not null order by 1' %}
     {{ return(run_query(sql).columns[0].values() | list) }}
@@ -91,11 +91,15 @@
     the model runs and given as constants, which lets the scan of the transfers skip the row groups of other
     days (a join with the days' query scans them all: 0.6 s of 3.2 million rows, for each model, against none);
     on DuckDB more than max_listed_days of them are joined instead (on Spark they are always listed: they prune
-    the partitions of the stored rows). `reclassified`: transfers_reclassified_by_this_run, or none. -#}
+    the partitions of the stored rows). `reclassified`: transfers_reclassified_by_this_run, or none. The days are
+    read only when the model runs (dbt run or build): `dbt compile` and `dbt docs generate` compile it against the
+    database as it is, where the tables the run's earlier models and pre-hooks make (reclassified's
+    <inferred>_previous, none after a first build) need not exist; they get the join. -#}
 {% macro flow_legs_of_this_run(flow_legs, transfer_rows, reclassified=none, max_listed_days=400) %}
 {% if is_incremental() %}
+{% set running = execute and flags.WHICH in ('run', 'build') %}
 {% set days = cexflow.days_of_this_run(transfer_rows, reclassified) %}
-{% if execute and (days | length <= max_listed_days or target.type == 'spark') %}
+{% if running and (days | length <= max_listed_days or target.type == 'spark') %}
 select flow_legs.*
 from {{ flow_legs }} as flow_legs
 where {{ cexflow.is_one_of_days('flow_legs.flow_date', days) }}

@@ -15,9 +15,18 @@ and on the largest seed-format history the incremental cases: a rebuild with not
 of files (the day after the history, about 9,000 rows at 3.2 million) added; plus the bundled sample built
 from scratch (what `make run` does), and the cost of copying the built database file.
 
+With --whole-token M it also measures what deposit-address inference costs (issue 22): a whole-token history
+of about M million rows (scripts/deposit_histories.py: 365 days of LPT and USDC on Ethereum as ethereum-etl
+token_transfers, with deposit addresses, their sweeps and the confusers, and its label file; written once in
+the workdir), built into a new database with inference on (the default) and with --no-deposit-inference,
+interleaved (on, off, on, off, ...: a load that changes during the runs falls on both sides alike),
+--runs times each. It prints each run, then each side's median wall time, CPU and peak memory, the ratio
+on / off, and the models whose median time (dbt's run_results.json) grew most with inference on.
+
     .venv/bin/python scripts/benchmark.py                    # 3.2 million rows, both formats (~5 minutes)
     .venv/bin/python scripts/benchmark.py --sizes 3.2,30     # adds 30 million rows (long; ~12 GB of CSV)
     .venv/bin/python scripts/benchmark.py --write-docs       # also writes the table into docs/performance.md
+    .venv/bin/python scripts/benchmark.py --sizes '' --whole-token 3 --runs 3   # inference on / off only
 
 Take the figures on an otherwise idle machine: the wall times of two builds sharing two cores are not
 those of one.
@@ -26,9 +35,13 @@ those of one.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +64,7 @@ class Run:
     peak_mib: float
     ok: bool = True
     note: str = ""
+    output: str = ""
 
     def cells(self) -> str:
         if not self.ok:
@@ -104,7 +118,7 @@ def measure(cmd: list[str], allow_failure: bool = False) -> Run:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
         last = (output.strip().splitlines() or ["no output"])[-1]
         return Run(wall, cpu, peak / 1024, ok=False, note=last[:80])
-    return Run(wall, cpu, peak / 1024)
+    return Run(wall, cpu, peak / 1024, output=output)
 
 
 def cexflow(*args: str) -> list[str]:
@@ -292,8 +306,6 @@ def incremental_builds(built: dict, size: float) -> list[str]:
 def sample_builds(workdir: Path) -> list[str]:
     """The bundled sample into a new database: as a fresh clone's first build does (dbt parses the whole
     project), and again (a new database file, with dbt's manifest of the last build of that path)."""
-    import hashlib
-
     db = workdir / "sample.duckdb"
     n_rows = count_rows(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv")
     rows = []
@@ -324,6 +336,83 @@ def copy_cost(db: Path) -> str:
             f"{synced:.1f} s with the copy's fsync.")
 
 
+# --- deposit inference on a whole-token history (issue 22) ----------------------------------------------
+
+WHOLE_TOKEN_DAYS = 365
+WHOLE_TOKEN_ROWS_PER_DAY_AT_SCALE_1 = 985  # scripts/deposit_histories.py: 9,851 rows in 10 days at scale 1
+WHOLE_TOKEN_SEED = 11
+MODEL_LINE = re.compile(r" model (\S+) \.* ?\[[^\]]* in ([0-9.]+)s\]")
+TEST_LINE = re.compile(r" of \d+ (?:PASS|(?:WARN|FAIL) \d+|ERROR) \S+ \.* ?\[[^\]]* in ([0-9.]+)s\]")
+
+
+def write_whole_token_history(workdir: Path, million_rows: float) -> tuple[Path, Path, dict]:
+    """A whole-token history of about `million_rows` million rows (once: its history.json is written last);
+    returns its transfers, its label file and its history.json."""
+    folder = workdir / f"whole_token_{million_rows:g}m"
+    if not (folder / "history.json").exists():
+        scale = million_rows * 1e6 / (WHOLE_TOKEN_ROWS_PER_DAY_AT_SCALE_1 * WHOLE_TOKEN_DAYS)
+        subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "deposit_histories.py"), "--out",
+                        str(folder), "--days", str(WHOLE_TOKEN_DAYS), "--seed", str(WHOLE_TOKEN_SEED),
+                        "--scale", f"{scale:.4f}"], check=True, stdout=subprocess.DEVNULL)
+    return folder / "transfers.csv", folder / "labels.csv", json.loads((folder / "history.json").read_text())
+
+
+def model_seconds(output: str) -> dict[str, float]:
+    """Seconds per model of a `cexflow build --verbose`, from dbt's lines such as
+    `12 of 95 OK created sql table model main.fct_x ....... [OK in 3.21s]` (cexflow writes no run_results.json
+    for a database outside the project), and of all the data tests together (`15 of 206 PASS name ... [PASS in
+    0.12s]`, `WARN 2 name`) as "(data tests)"."""
+    seconds = {name.split(".")[-1]: float(s) for name, s in MODEL_LINE.findall(output)}
+    seconds["(data tests)"] = sum(float(s) for s in TEST_LINE.findall(output))
+    return seconds
+
+
+def grown_models(on: list[dict[str, float]], off: list[dict[str, float]], top: int = 6) -> str:
+    """The models (and the data tests) whose median seconds grew most with inference on."""
+    names = set().union(*on, *off)
+    medians = [(statistics.median(m.get(n, 0.0) for m in on), statistics.median(m.get(n, 0.0) for m in off), n)
+               for n in names]
+    medians.sort(key=lambda t: t[1] - t[0])
+    return "; ".join(f"{n} {a:.1f} s ({b:.1f} s off)" for a, b, n in medians[:top] if a - b > 0.5)
+
+
+def whole_token_builds(workdir: Path, million_rows: float, runs: int) -> str:
+    """`cexflow build` of the whole-token history with deposit inference on and off, interleaved; the table."""
+    transfers, labels, history = write_whole_token_history(workdir, million_rows)
+    n_rows = count_rows(transfers)
+    spec = history["spec"]
+    print(f"whole-token history: {n_rows:,} rows ({spec['days']} days, scale {spec['scale']:g}, seed "
+          f"{spec['seed']}), {transfers.stat().st_size / 2**20:,.0f} MiB", flush=True)
+    sides = {"on": [], "off": []}
+    models: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    for i in range(runs):
+        for side in ("on", "off"):
+            db = workdir / f"whole_token_{million_rows:g}m_inference_{side}.duckdb"
+            for stale in (db, db.with_name(db.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            extra = [] if side == "on" else ["--no-deposit-inference"]
+            run = measure(cexflow("build", "--input", str(transfers), "--labels", str(labels), "--token", "LPT",
+                                  "--token", "USDC", "--db", str(db), "--verbose", *extra))
+            sides[side].append(run)
+            db.with_name(f"{db.stem}_run{i + 1}.log").write_text(run.output)  # dbt's lines, to read again
+            models[side].append(model_seconds(run.output))
+            print(f"run {i + 1} inference {side}: {run.cells()}, load {os.getloadavg()[0]:.1f}", flush=True)
+    med = {side: Run(statistics.median(r.wall_s for r in rs), statistics.median(r.cpu_s for r in rs),
+                     statistics.median(r.peak_mib for r in rs)) for side, rs in sides.items()}
+    lines = ["| deposit inference | runs | wall (median) | CPU | peak memory |", "|---|---:|---:|---:|---:|"]
+    for side, label in (("on", "on (the default)"), ("off", "off (`--no-deposit-inference`)")):
+        lines.append(f"| {label} | {runs} | {med[side].cells()} |")
+    walls = {side: ", ".join(f"{r.wall_s:.0f}" for r in rs) for side, rs in sides.items()}
+    lines += ["", f"{n_rows:,} rows ({transfers.stat().st_size / 2**20:,.0f} MiB, {spec['days']} days, scale "
+              f"{spec['scale']:g}). Wall ratio on / off: **{med['on'].wall_s / med['off'].wall_s:.2f}** (CPU "
+              f"{med['on'].cpu_s / med['off'].cpu_s:.2f}, peak memory {med['on'].peak_mib / med['off'].peak_mib:.2f})"
+              f"; the runs' wall seconds, on: {walls['on']}; off: {walls['off']}."]
+    top = grown_models(models["on"], models["off"])
+    if top:
+        lines.append(f"What grew most with inference on (median seconds of dbt's timings, two threads): {top}.")
+    return "\n".join(lines)
+
+
 HEADER = ("| run | rows | input | cexflow wall | CPU | peak memory | pandas wall | CPU | peak memory "
           "| wall ratio (cexflow / pandas) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -337,6 +426,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pandas", action="store_true", help="time cexflow only")
     parser.add_argument("--no-incremental", action="store_true",
                         help="skip the rebuild with nothing new and the appended day")
+    parser.add_argument("--whole-token", type=float, metavar="MILLIONS",
+                        help="also time deposit inference: a whole-token history of about MILLIONS million "
+                        "rows built with inference on and with --no-deposit-inference, interleaved "
+                        "(--sizes '' for this case only)")
+    parser.add_argument("--runs", type=int, default=3, help="builds of each side for --whole-token (default: 3)")
     parser.add_argument("--pandas-baseline", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -345,22 +439,37 @@ def main(argv: list[str] | None = None) -> int:
         print(len(by_wallet), int(z.notna().sum()))
         return 0
 
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, not {args.runs}")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    sizes = [float(s) for s in args.sizes.split(",")]
-    load_before = os.getloadavg()[0]
-    rows, built = full_builds(args.workdir, sizes, not args.no_pandas)
-    smallest = min(sizes)
-    if not args.no_incremental:
-        rows += incremental_builds(built, smallest)
-    rows += sample_builds(args.workdir)
-    notes = [copy_cost(built[("seed_export", smallest)][1])]
-    load_after = os.getloadavg()[0]
-    notes.append(f"Load average (1 min) {load_before:.1f} before the runs, {load_after:.1f} after.")
-    table = HEADER + "\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)
-    print()
-    print(table)
-    if args.write_docs:
-        write_docs(table, args.sizes)
+    sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
+    if sizes:
+        load_before = os.getloadavg()[0]
+        rows, built = full_builds(args.workdir, sizes, not args.no_pandas)
+        smallest = min(sizes)
+        if not args.no_incremental:
+            rows += incremental_builds(built, smallest)
+        rows += sample_builds(args.workdir)
+        notes = [copy_cost(built[("seed_export", smallest)][1])]
+        load_after = os.getloadavg()[0]
+        notes.append(f"Load average (1 min) {load_before:.1f} before the runs, {load_after:.1f} after.")
+        table = HEADER + "\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)
+        print()
+        print(table)
+        if args.write_docs:
+            write_docs(table, f"scripts/benchmark.py{'' if args.sizes == '3.2' else f' --sizes {args.sizes}'}",
+                       "<!-- benchmark table -->")
+    if args.whole_token:
+        load_before = os.getloadavg()
+        table = whole_token_builds(args.workdir, args.whole_token, args.runs)
+        load_after = os.getloadavg()
+        table += (f"\nLoad average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in load_before)} before the runs, "
+                  f"{', '.join(f'{x:.1f}' for x in load_after)} after.")
+        print()
+        print(table)
+        if args.write_docs:
+            write_docs(table, f"scripts/benchmark.py --sizes '' --whole-token {args.whole_token:g} --runs {args.runs}",
+                       "<!-- deposit inference table -->")
     return 0
 
 
@@ -374,13 +483,14 @@ def machine() -> str:
             f"DuckDB {duckdb.__version__}")
 
 
-def write_docs(table: str, sizes: str) -> None:
+def write_docs(table: str, command: str, marker: str) -> None:
+    """Write the table between the two `marker` lines of docs/performance.md (at its end if it has none)."""
     path = PROJECT_ROOT / "docs" / "performance.md"
-    marker = "<!-- benchmark table -->"
-    text = path.read_text() if path.exists() else f"# Performance\n\n{marker}\n{marker}\n"
+    text = path.read_text() if path.exists() else "# Performance\n"
+    if marker not in text:
+        text = text.rstrip("\n") + f"\n\n{marker}\n{marker}\n"
     head, _, rest = text.partition(marker)
     _, _, tail = rest.partition(marker)
-    command = "scripts/benchmark.py" + ("" if sizes == "3.2" else f" --sizes {sizes}")
     body = (f"{marker}\nMeasured {time.strftime('%Y-%m-%d')} on {machine()} with "
             f"`.venv/bin/python {command}`:\n\n{table}\n{marker}")
     path.write_text(head + body + tail)

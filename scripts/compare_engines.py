@@ -19,7 +19,8 @@ construction and is left out.
 whose parquet files are compared (default $CEXFLOW_SPARK_DIR). That build is a full one (--full-refresh).
 
 The Spark build runs every model and test (`--spark-models-only`: seeds and models, a minute less on
-small inputs), with an in-memory catalog (CEXFLOW_SPARK_CATALOG). `--spark-incremental` builds Spark in two
+small inputs; `--spark-select SELECTOR...`: only those dbt nodes, whose tables are compared), with an
+in-memory catalog (CEXFLOW_SPARK_CATALOG). `--spark-incremental` builds Spark in two
 runs instead - every --input but the last, then an incremental run adding the last - so the comparison also
 shows that Spark's incremental models (flow_date partitions rewritten by insert_overwrite) equal a full
 build. Prints `engines agree: N tables, M rows`
@@ -173,8 +174,10 @@ def describe_row(columns: list[str], values: tuple) -> str:
     return "(" + (text if len(text) <= 600 else text[:600] + " ...") + ")"
 
 
-def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
-    """Compare the tables of a DuckDB build with those of a Spark warehouse (read from its parquet files)."""
+def compare(duckdb_file: Path, spark_dir: Path, spark_built_only: bool = False) -> Comparison:
+    """Compare the tables of a DuckDB build with those of a Spark warehouse (read from its parquet files);
+    `spark_built_only`: the tables the Spark warehouse has (a build of some nodes, --spark-select), not every
+    table of the DuckDB build."""
     result = Comparison()
     with connect_spark(spark_dir) as con:
         # attached under its own name, the catalog its views (fct_flow_legs) name
@@ -186,6 +189,8 @@ def compare(duckdb_file: Path, spark_dir: Path) -> Comparison:
             "select view_name from duckdb_views() where database_name = 'memory' and not internal "
             "and not suffix(view_name, '_previous') order by view_name").fetchall()]
         duck_names = duckdb_tables(con, catalog, spark_names)
+        if spark_built_only:
+            duck_names = [name for name in duck_names if name in spark_names]
         missing_on_spark = sorted(set(duck_names) - set(spark_names))
         missing_on_duckdb = sorted(set(spark_names) - set(duck_names))
         if missing_on_spark:
@@ -212,6 +217,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--spark-incremental", action="store_true",
                         help="build on Spark in two runs: seeds and models on every --input but the last, then "
                              "an incremental build that adds the last (compared with one full DuckDB build)")
+    parser.add_argument("--spark-select", nargs="+", metavar="SELECTOR",
+                        help="build only these dbt nodes on Spark (e.g. +fct_netflow_daily_total: the mart and "
+                             "what it reads), without tests, and compare the tables Spark built; for a quick check "
+                             "of a Spark deployment whose models the full comparison already checks")
     parser.add_argument("--spark-models-only", action="store_true",
                         help="build only seeds and models on Spark, not the data and unit tests (they run on "
                              "DuckDB; a Spark test costs about a second)")
@@ -254,7 +263,8 @@ def run_builds(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, dic
         os.environ.setdefault("CEXFLOW_SPARK_CATALOG", "in-memory")
     started = time.perf_counter()
     summary = cexflow_build.build_spark(spark_options, cexflow_build.build_vars(spark_options),
-                                        with_tests=not args.spark_models_only)
+                                        with_tests=not (args.spark_models_only or args.spark_select),
+                                        select=args.spark_select)
     times["spark"] = time.perf_counter() - started
     if args.spark_incremental and not summary.mode.startswith("incremental"):
         raise CexflowError(f"--spark-incremental: the second Spark build was not incremental: {summary.mode}")
@@ -268,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir = (args.workdir or Path(scratch)).resolve()
             workdir.mkdir(parents=True, exist_ok=True)
             duckdb_file, spark_dir, times = run_builds(args, workdir)
-            result = compare(duckdb_file, spark_dir)
+            result = compare(duckdb_file, spark_dir, spark_built_only=bool(args.spark_select))
     except CexflowError as exc:
         print(f"compare_engines: error: {exc}", file=sys.stderr)
         return 2

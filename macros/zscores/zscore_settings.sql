@@ -2,8 +2,9 @@
     zscore_settings(method, window_days, min_history_days, threshold, materiality, screened): the settings of
     fct_netflow_zscores checked and typed, as a dict: method, window_days, min_history_days, threshold,
     scale (total_spread or gross_flow), scale_window, min_materiality, min_amount, min_usd, required (an
-    anomaly must be material), and screened (screened_options). A setting out of range stops the build with
-    an error that names its var. The model passes the vars:
+    anomaly must be material), and screened_vars (the options of method screened, checked by that method
+    through screened_options). `method` names a macro `zscore_method_<method>`. A setting out of range stops
+    the build with an error that names its var. The model passes the vars:
       `materiality`: {scale, window_days, threshold, min_amount, min_usd, required};
       `screened`: {exclude_z, active_spread_floor, scale_spread_floor, min_active_days} (method screened only;
       scale_spread_floor only when materiality.required).
@@ -11,7 +12,12 @@
 {% macro zscore_settings(method, window_days, min_history_days, threshold, materiality, screened) %}
     {%- set window_days = window_days | int -%}
     {%- set min_history_days = min_history_days | int -%}
-    {%- set methods = ['trailing', 'inclusive', 'robust', 'screened'] -%}
+    {#- the methods are the macros named zscore_method_<name> (macros/zscores/zscore_method_*.sql) -#}
+    {%- set prefix = 'zscore_method_' -%}
+    {%- set methods = [] -%}
+    {%- for name in cexflow.keys() | sort if name.startswith(prefix) -%}
+        {%- do methods.append(name[prefix | length:]) -%}
+    {%- endfor -%}
     {%- if method not in methods -%}
         {{ exceptions.raise_compiler_error("zscore_method must be " ~ methods | join(', ') ~ ", not '" ~ method ~ "'") }}
     {%- endif -%}
@@ -35,7 +41,7 @@
         'method': method, 'window_days': window_days, 'min_history_days': min_history_days,
         'threshold': threshold, 'scale': scale, 'scale_window': scale_window, 'min_materiality': min_materiality,
         'min_amount': min_amount, 'min_usd': min_usd, 'required': required,
-        'screened': cexflow.screened_options(screened, required) if method == 'screened' else none}) }}
+        'screened_vars': screened}) }}
 {% endmacro %}
 
 {#- The screened options, checked and typed (none or '' turns exclude_z off). The spread floor by the token's

@@ -1,57 +1,10 @@
 """`cexflow agent`: rebuild the marts, alert once on each new anomaly episode, write a Markdown alert report,
 post webhooks; `--loop` repeats every `--interval` seconds.
 
-Library core: `run_cycle(build_options, state_path, options) -> CycleResult` is one pass (the caller holds the
-lock, see `agent_lock`); `ensure_built(build_options)` rebuilds unless nothing changed; `read_anomalies(db)` reads the
-anomaly days and the transfers behind them from the marts; `plan(days, known, since)` sorts the new days into
-alerts, updates and seen days; `alert_text(day)`; `messages(entry, digest)` the webhook messages of a report
-(formats and posting: `cexflow.webhooks`). `agent_options(...)` checks the agent options;
-`monitor(build_options, options, ...)` locks, loops and prints (`cexflow agent` calls it).
-
-Episodes. Everything the agent says about an anomaly is read from the marts: `rpt_netflow_anomalies` (a row per
-anomaly day of a series, with its flows, baseline, z, materiality and episode: `episode_series`,
-`episode_start_date`, `episode_day`, and on the total `explained_by`) and `rpt_anomaly_transfers` (the five
-largest transfers behind each). Consecutive anomaly days of one series are one episode, and a total's anomaly
-that an exchange explains belongs to that exchange's episode. A day is keyed by (chain, token, series, day,
-method). An episode is *known* once any of its days was alerted, sent as an update or marked seen. A cycle's
-new days (keys it does not know) are:
-
-  alert   the days of an episode that is not known: one alert per episode (on a first run over history,
-          one alert that lists all the episode's days);
-  update  new days of a known episode: one update per episode and run, never a new alert;
-  seen    with `--since DATE`, new days before DATE: remembered and listed in the report, never sent
-          (so later days of their episode are updates).
-
-Memory (`--state`, JSON, version 2: `days` {day key -> {episode, as: alert|update|seen, report, at}},
-`pending`, `webhook_queue`) and crash safety. Every write of the state or of a report goes to a temporary
-file in the same folder, is fsynced, then renamed over the target (`os.replace`, atomic on POSIX), so a
-reader sees the old file or the new one, never half of one. A cycle that finds new days then does:
-
-  A. state += pending entry {report path and link, its alerts, updates and seen days with all their
-     numbers and transfers, the input summary}                                                     (write)
-  B. report written from that pending entry                                                        (write)
-  C. state: the entry's days -> days, its webhook messages -> queue, entry removed                 (write)
-  D. webhook posts from the queue, each removed from the state once the server accepted it         (writes)
-
-Killed before A completes: nothing was recorded, the next run finds the same days new and reports them.
-Killed between A and C: the next run first finishes the pending entry (B again, from the stored entry, so
-the same report at the same path, then C) before it looks for new days, which skip pending keys.
-So a report never exists without its memory entry (the entry is written first), an alert is never lost
-(it is pending or known before the report exists, and pending entries are always finished), and no day is
-reported twice; a restart in the middle of an episode finds the episode known. Webhooks are at least
-once: a kill between a post and its removal from the queue posts it again on the next run.
-
-A state of version 1 (the agent's first version: `alerted` keys) is read as: its alerted keys are seen
-days, its queued posts are posted as they were; a version-1 pending entry (a run killed before its report
-was finished) is dropped, so its anomalies are reported again, in this version's format.
-
-Two agents on one state: the first takes an exclusive `flock` on `<state>.lock` for its whole life (the
-kernel releases it when the process dies, even on SIGKILL); the second cannot take it, says which pid
-holds it and exits non-zero.
-
-Skipping unchanged builds: the agent's build is `cexflow build`'s, which does not run dbt when the database
-records a build of the same settings, code and input files (cexflow.build.recorded_build), and otherwise
-adds only the new input files.
+`run_cycle(build_options, state_path, options)` is one pass (the caller holds `agent_lock`); `monitor(...)`
+locks, loops and prints (`cexflow agent` calls it). Episodes, the state and why a kill at any point loses no
+alert and repeats none: docs/agent.md, "How the agent remembers"; the checkpoints of run_cycle and
+_finish_entry are its steps 1 to 3.
 """
 
 from __future__ import annotations
@@ -72,7 +25,7 @@ from pathlib import Path
 
 from cexflow import __version__, escape, webhooks
 from cexflow import db as marts
-from cexflow.build import BuildOptions, BuildSummary, build
+from cexflow.build import BuildOptions, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock, write_atomic
@@ -94,8 +47,10 @@ from cexflow.present import (
     words,
 )
 
-HELP = ("Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
-        "Telegram or JSON webhook); --loop repeats.")
+HELP = (
+    "Monitor: rebuild the marts, alert once per anomaly episode (Markdown report; optional Slack, Discord, "
+    "Telegram or JSON webhook); --loop repeats."
+)
 
 DEFAULT_OUT = PROJECT_ROOT / "agent_reports"
 DEFAULT_INTERVAL = 3600.0
@@ -103,6 +58,7 @@ STATE_VERSION = 2
 WEBHOOK_ATTEMPTS = 3  # per post and run; a post that still fails stays queued for the next run
 WEBHOOK_BACKOFF = 1.0  # seconds before the second attempt, doubled before each further one
 REJECTED_SHOWN = 20
+BUILD_FIGURES = ("rows_read", "files", "transfers", "duplicates", "rejected", "other_token")  # of BuildSummary
 # Test seam: with CEXFLOW_AGENT_PAUSE_AT=<checkpoint> the agent prints "[PAUSE] <checkpoint>" there and
 # sleeps, so that a test can kill it at an exact point (see the checkpoints in run_cycle).
 PAUSE_ENV = "CEXFLOW_AGENT_PAUSE_AT"
@@ -117,10 +73,6 @@ def _checkpoint(name: str) -> None:
 def default_state(db: Path) -> Path:
     """The agent's memory beside its database: cexflow.duckdb -> cexflow.agent-state.json."""
     return Path(db).with_name(Path(db).stem + ".agent-state.json")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 # --- files written atomically -----------------------------------------------------------------------
@@ -138,7 +90,7 @@ def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
 class State:
     path: Path
     days: dict = field(default_factory=dict)  # day key -> {episode, as, report, at}
-    pending: list = field(default_factory=list)  # entries of reports being written (step A..C)
+    pending: list = field(default_factory=list)  # entries of reports being written (steps 1 to 3)
     webhook_queue: list = field(default_factory=list)  # {message, attempts, last_error}
 
     @classmethod
@@ -153,12 +105,18 @@ class State:
                 raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION} (or 1)")
             return cls(path, dict(data["days"]), list(data["pending"]), list(data["webhook_queue"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CexflowError(f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
-                               "(the agent will then alert again on every anomaly)") from None
+            raise CexflowError(
+                f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
+                "(the agent will then alert again on every anomaly)"
+            ) from None
 
     def save(self, checkpoint: str | None = None) -> None:
-        data = {"version": STATE_VERSION, "days": self.days, "pending": self.pending,
-                "webhook_queue": self.webhook_queue}
+        data = {
+            "version": STATE_VERSION,
+            "days": self.days,
+            "pending": self.pending,
+            "webhook_queue": self.webhook_queue,
+        }
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n", checkpoint)
 
     def known_keys(self) -> set[str]:
@@ -169,13 +127,30 @@ class State:
 def _from_version_1(data: dict) -> tuple[dict, list, list]:
     """(days, pending, queue) of a version-1 state: its alerted keys are seen days (the keys have the same
     form), its pending entries are dropped (their anomalies are reported again), its queued posts are kept."""
-    days = {key: {"episode": None, "as": "seen", "report": value.get("report"), "at": value.get("alerted_at"),
-                  "from_version": 1}
-            for key, value in dict(data["alerted"]).items()}
-    queue = [{"message": {"kind": "legacy", "title": q["payload"].get("text", ""), "blocks": [], "link": "",
-                          "data": q["payload"]},
-              "attempts": q.get("attempts", 0), "last_error": q.get("last_error")}
-             for q in data["webhook_queue"]]
+    days = {
+        key: {
+            "episode": None,
+            "as": "seen",
+            "report": value.get("report"),
+            "at": value.get("alerted_at"),
+            "from_version": 1,
+        }
+        for key, value in dict(data["alerted"]).items()
+    }
+    queue = [
+        {
+            "message": {
+                "kind": "legacy",
+                "title": q["payload"].get("text", ""),
+                "blocks": [],
+                "link": "",
+                "data": q["payload"],
+            },
+            "attempts": q.get("attempts", 0),
+            "last_error": q.get("last_error"),
+        }
+        for q in data["webhook_queue"]
+    ]
     return days, [], queue
 
 
@@ -187,19 +162,11 @@ def agent_lock(state_path: Path) -> Iterator[Path]:
         try:
             stack.enter_context(exclusive_lock(lock_path))
         except LockHeld as held:
-            raise CexflowError(f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
-                               f"this state (lock {lock_path}); not starting a second one") from None
+            raise CexflowError(
+                f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
+                f"this state (lock {lock_path}); not starting a second one"
+            ) from None
         yield lock_path
-
-
-# --- building -----------------------------------------------------------------------------------------
-
-
-def ensure_built(build_options: BuildOptions) -> tuple[bool, BuildSummary]:
-    """cexflow build, which does not run dbt when the database's record of its last build (its settings, code
-    and input files) says it is up to date. Returns (whether dbt ran, BuildSummary)."""
-    summary = build(build_options)
-    return summary.ran_dbt, summary
 
 
 # --- anomalies ------------------------------------------------------------------------------------------
@@ -222,6 +189,25 @@ def _timestamp(value) -> str | None:
     return value.isoformat()
 
 
+# the names the alert report (alert.md.j2) and the stored entries give the marts' columns
+CONTEXT_NAMES = {
+    "files": {
+        "source_file": "file",
+        "rows_read": "rows_read",
+        "transfers_kept": "kept",
+        "duplicate_rows": "duplicates",
+        "rejected_rows": "rejected",
+        "other_token_rows": "other_token",
+    },
+    "rejected_rows": {"source_file": "file", "line_number": "line", "reason": "reason"},
+    "rejected_reasons": {"reason": "reason", "n_rows": "rows"},
+}
+
+
+def _renamed(rows: list[dict], names: dict[str, str]) -> list[dict]:
+    return [{name: row[column] for column, name in names.items()} for row in rows]
+
+
 def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
     transfers behind it, ordered by episode and day; and the input summary."""
@@ -238,37 +224,51 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
         for t in marts.anomaly_transfers(con):
-            transfers.setdefault((t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")),
-                                 []).append({**t, "transferred_at": _timestamp(t["transferred_at"]),
-                                             "amount": fmt_exact(t["amount"]),
-                                             "signed_amount": fmt_exact(t["signed_amount"])})
+            transfers.setdefault(
+                (t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date")), []
+            ).append(
+                {
+                    **t,
+                    "transferred_at": _timestamp(t["transferred_at"]),
+                    "amount": fmt_exact(t["amount"]),
+                    "signed_amount": fmt_exact(t["signed_amount"]),
+                }
+            )
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
-        files = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"], f["rejected_rows"],
-                  f["other_token_rows"]) for f in marts.input_reconciliation(con)]
-        rejected = [tuple(r.values()) for r in marts.rejected_rows(con, REJECTED_SHOWN)]
-        reasons = [tuple(r.values()) for r in marts.rejected_reasons(con)]
+        files = _renamed(marts.input_reconciliation(con), CONTEXT_NAMES["files"])
+        rejected = _renamed(marts.rejected_rows(con, REJECTED_SHOWN), CONTEXT_NAMES["rejected_rows"])
+        reasons = _renamed(marts.rejected_reasons(con), CONTEXT_NAMES["rejected_reasons"])
     days = []
     for r in rows:
         flow_date, start = r.pop("flow_date"), r.pop("episode_start_date")
         t = infos.get((r["chain"], r["token_address"]), token)
-        a = {**r, "symbol": t.symbol, "token_kind": t.kind, "underlying": t.underlying,
-             **({"token_label": t.label} if several else {}),
-             "date": flow_date.isoformat(), "episode_start": start.isoformat(),
-             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), [])}
+        a = {
+            **r,
+            "symbol": t.symbol,
+            "token_kind": t.kind,
+            "underlying": t.underlying,
+            **({"token_label": t.label} if several else {}),
+            "date": flow_date.isoformat(),
+            "episode_start": start.isoformat(),
+            "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
+        }
         for name in ("inflow", "outflow", "netflow"):
             a[name] = fmt_exact(r[name])
         a["key"], a["episode_key"] = day_key(a), episode_key(a)
         days.append(a)
     context = {
-        "db": str(db), "symbol": token.symbol, "chain": token.chain, "token_address": token.address,
+        "db": str(db),
+        "symbol": token.symbol,
+        "chain": token.chain,
+        "token_address": token.address,
         "sign": token.sign_sentence(),
-        "first_day": first.isoformat() if first else None, "last_day": last.isoformat() if last else None,
+        "first_day": first.isoformat() if first else None,
+        "last_day": last.isoformat() if last else None,
         "method": method.__dict__ if method else None,
-        "files": [{"file": f, "rows_read": r, "kept": k, "duplicates": d, "rejected": j, "other_token": o}
-                  for f, r, k, d, j, o in files],
-        "rejected_rows": [{"file": f, "line": n, "reason": why} for f, n, why in rejected],
-        "rejected_reasons": [{"reason": why, "rows": n} for why, n in reasons],
+        "files": files,
+        "rejected_rows": rejected,
+        "rejected_reasons": reasons,
         "rejected_total": summary["rejected_rows"],
     }
     if several:  # each token's period, and its sign in the words its kind needs
@@ -277,15 +277,22 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             t = infos[(own["chain"], own["token_address"])]
             first, last = own["first_flow_date"], own["last_flow_date"]
             context["tokens"][t.label] = {
-                "symbol": t.symbol, "chain": t.chain, "token_address": t.address, "sign": t.sign_sentence(),
-                "period": period_text(first, last), "first_day": first.isoformat(), "last_day": last.isoformat()}
+                "symbol": t.symbol,
+                "chain": t.chain,
+                "token_address": t.address,
+                "sign": t.sign_sentence(),
+                "period": period_text(first, last),
+                "first_day": first.isoformat(),
+                "last_day": last.isoformat(),
+            }
         context["first_day"] = totals["first_flow_date"].isoformat()
         context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
 
 
-def plan(days: list[dict], known: Callable[[str], bool], since: str | None = None
-         ) -> tuple[list[dict], list[dict], list[dict]]:
+def plan(
+    days: list[dict], known: Callable[[str], bool], since: str | None = None
+) -> tuple[list[dict], list[dict], list[dict]]:
     """(alerts, updates, seen) of the anomaly days of `read_anomalies` that are not `known`.
 
     An alert or an update is an episode {key, series, start, days}: its new days. Days before `since`
@@ -301,15 +308,19 @@ def plan(days: list[dict], known: Callable[[str], bool], since: str | None = Non
         rest = [d for d in new if d not in older]
         seen += older
         if rest:
-            episode = {"key": key, "series": rest[0]["episode_series"], "start": rest[0]["episode_start"],
-                       "days": rest}
+            episode = {"key": key, "series": rest[0]["episode_series"], "start": rest[0]["episode_start"], "days": rest}
             (updates if older or len(new) < len(episode_days) else alerts).append(episode)
     return alerts, updates, seen
 
 
+def entry_rows(entry: dict) -> list[tuple[str, dict]]:
+    """(alert, update or seen, day) of every day of a report's entry: its alerts', its updates', its seen days."""
+    episodes = [(kind, ep) for kind in ("alert", "update") for ep in entry[kind + "s"]]
+    return [(kind, d) for kind, ep in episodes for d in ep["days"]] + [("seen", d) for d in entry["seen"]]
+
+
 def entry_days(entry: dict) -> list[dict]:
-    """Every day of a pending entry: of its alerts, its updates, and its seen days."""
-    return [d for ep in entry["alerts"] + entry["updates"] for d in ep["days"]] + entry["seen"]
+    return [d for _, d in entry_rows(entry)]
 
 
 # --- texts ----------------------------------------------------------------------------------------------
@@ -339,14 +350,31 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
     the episode with every day)."""
     a = ep["days"][0]
     return {
-        "kind": kind, "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
-        "series": a["series"], "date": a["date"], "netflow": a["netflow"], "z": a["zscore"],
-        "baseline": {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"],
-                     "method": a["method"], "window_days": a["window_days"]},
+        "kind": kind,
+        "episode": {"key": ep["key"], "series": ep["series"], "start": ep["start"]},
+        "series": a["series"],
+        "date": a["date"],
+        "netflow": a["netflow"],
+        "z": a["zscore"],
+        "baseline": {
+            "mean": a["baseline_mean"],
+            "std": a["baseline_std"],
+            "days": a["baseline_days"],
+            "method": a["method"],
+            "window_days": a["window_days"],
+        },
         "threshold": a["z_threshold"],
-        "materiality": {"value": a["materiality"], "scale": a["materiality_scale"],
-                        "threshold": a["materiality_threshold"], "required": a["is_materiality_required"]},
-        "direction": a["direction"], "token": a["symbol"], "chain": a["chain"], "report": link, "key": a["key"],
+        "materiality": {
+            "value": a["materiality"],
+            "scale": a["materiality_scale"],
+            "threshold": a["materiality_threshold"],
+            "required": a["is_materiality_required"],
+        },
+        "direction": a["direction"],
+        "token": a["symbol"],
+        "chain": a["chain"],
+        "report": link,
+        "key": a["key"],
         "days": [{k: v for k, v in d.items() if k not in ("symbol", "episode_key")} for d in ep["days"]],
     }
 
@@ -357,21 +385,36 @@ def messages(entry: dict, digest: bool) -> list[dict]:
     link = entry["link"]
     items = [("alert", ep) for ep in entry["alerts"]] + [("update", ep) for ep in entry["updates"]]
     if not digest:
-        return [{"kind": kind, "title": episode_title(ep, kind), "blocks": [episode_lines(ep)],
-                 "short_blocks": [episode_lines(ep, transfers=False)], "link": link,
-                 "data": _episode_data(ep, kind, link)} for kind, ep in items]
+        return [
+            _message(kind, episode_title(ep, kind), [(kind, ep)], link, _episode_data(ep, kind, link))
+            for kind, ep in items
+        ]
     if not items:
         return []
     context = entry["context"]
-    n_alerts, n_updates = len(entry["alerts"]), len(entry["updates"])
-    title = WORDS.digest_title(n_alerts, n_updates, entry_tokens(entry))
-    return [{"kind": "digest", "title": title, "link": link,
-             "blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep)] for kind, ep in items],
-             "short_blocks": [[episode_title(ep, kind, in_digest=True), *episode_lines(ep, transfers=False)]
-                              for kind, ep in items],
-             "data": {"kind": "digest", "token": context["symbol"], "chain": context["chain"], "report": link,
-                      "alerts": [_episode_data(ep, "alert", link) for ep in entry["alerts"]],
-                      "updates": [_episode_data(ep, "update", link) for ep in entry["updates"]]}}]
+    title = WORDS.digest_title(len(entry["alerts"]), len(entry["updates"]), entry_tokens(entry))
+    data = {"kind": "digest", "token": context["symbol"], "chain": context["chain"], "report": link}
+    data |= {kind + "s": [_episode_data(ep, kind, link) for ep in entry[kind + "s"]] for kind in ("alert", "update")}
+    return [_message("digest", title, items, link, data, in_digest=True)]
+
+
+def _message(kind: str, title: str, items: list, link: str, data: dict, in_digest: bool = False) -> dict:
+    """A message of (kind, episode) items: a block each, its lines led in a digest by the episode's title."""
+
+    def blocks(transfers: bool) -> list[list[str]]:
+        return [
+            ([episode_title(ep, k, in_digest=True)] if in_digest else []) + episode_lines(ep, transfers)
+            for k, ep in items
+        ]
+
+    return {
+        "kind": kind,
+        "title": title,
+        "blocks": blocks(True),
+        "short_blocks": blocks(False),
+        "link": link,
+        "data": data,
+    }
 
 
 # --- reports --------------------------------------------------------------------------------------------
@@ -390,13 +433,28 @@ def entry_tokens(entry: dict) -> str:
 def render_alert_report(entry: dict) -> str:
     context = entry["context"]
     method = MethodInfo(**context["method"]) if context.get("method") else None
-    rows = [(kind, d) for kind, key in (("alert", "alerts"), ("update", "updates"))
-            for ep in entry[key] for d in ep["days"]] + [("seen", d) for d in entry["seen"]]
-    return template_environment().get_template("alert.md.j2").render(
-        entry=entry, alerts=entry["alerts"], updates=entry["updates"], seen=entry["seen"], rows=rows,
-        context=context, method=method, symbol=context["symbol"], title=episode_title, text=alert_text,
-        series_text=WORDS.series_text, count=fmt_count, version=__version__, tokens=entry_tokens(entry),
-        several=context.get("tokens"))
+    rows = entry_rows(entry)
+    return (
+        template_environment()
+        .get_template("alert.md.j2")
+        .render(
+            entry=entry,
+            alerts=entry["alerts"],
+            updates=entry["updates"],
+            seen=entry["seen"],
+            rows=rows,
+            context=context,
+            method=method,
+            symbol=context["symbol"],
+            title=episode_title,
+            text=alert_text,
+            series_text=WORDS.series_text,
+            count=fmt_count,
+            version=__version__,
+            tokens=entry_tokens(entry),
+            several=context.get("tokens"),
+        )
+    )
 
 
 def _report_path(out_dir: Path, now: dt.datetime, rotate_monthly: bool, taken: set[str]) -> Path:
@@ -418,19 +476,18 @@ def report_link(report: Path, out_dir: Path, base: str | None) -> str:
 
 
 def _finish_entry(state: State, entry: dict, options: Options) -> None:
-    """Steps B and C of a pending entry (see the module docstring). Its messages are queued for the webhook
+    """Steps 2 and 3 of a pending entry (docs/agent.md). Its messages are queued for the webhook
     when this run or the run that recorded the entry has one (digested as that run asked)."""
     report = Path(entry["report"])
     atomic_write(report, render_alert_report(entry), checkpoint="report_tmp_written")
     _checkpoint("report_written")
-    for kind, key in (("alert", "alerts"), ("update", "updates")):
-        for ep in entry[key]:
-            for d in ep["days"]:
-                state.days[d["key"]] = {"episode": ep["key"], "as": kind, "report": entry["report"],
-                                        "at": entry["created_at"]}
-    for d in entry["seen"]:
-        state.days[d["key"]] = {"episode": d["episode_key"], "as": "seen", "report": entry["report"],
-                                "at": entry["created_at"]}
+    for kind, d in entry_rows(entry):  # an episode's days all have its key
+        state.days[d["key"]] = {
+            "episode": d["episode_key"],
+            "as": kind,
+            "report": entry["report"],
+            "at": entry["created_at"],
+        }
     if entry["webhook"] or options.webhook:
         digest = entry["digest"] if entry["webhook"] else options.digest
         state.webhook_queue += [{"message": m, "attempts": 0, "last_error": None} for m in messages(entry, digest)]
@@ -447,8 +504,13 @@ class Webhook:
     format: str  # one of webhooks.FORMATS
 
 
-def deliver_webhooks(state: State, webhook: Webhook, attempts: int = WEBHOOK_ATTEMPTS,
-                     backoff: float | None = None, timeout: float = webhooks.TIMEOUT) -> tuple[int, str | None]:
+def deliver_webhooks(
+    state: State,
+    webhook: Webhook,
+    attempts: int = WEBHOOK_ATTEMPTS,
+    backoff: float | None = None,
+    timeout: float = webhooks.TIMEOUT,
+) -> tuple[int, str | None]:
     """Post the queued messages, oldest first, in the webhook's format; each accepted post leaves the queue at
     once (state saved).
 
@@ -525,13 +587,13 @@ class CycleResult:
                     out += [("  " if i == 0 else "    ") + alert_text(d) for i, d in enumerate(ep["days"])]
             if updates and not alerts:
                 out.append(WORDS.updates_line(len(updates), path))
-            out += [f"  update: {alert_text(d)}" for ep in updates for d in ep["days"]]
+            out += [WORDS.update_line(d) for ep in updates for d in ep["days"]]
             if seen:
                 out.append(WORDS.seen_line(len(seen), e["since"], None if alerts or updates else path))
         return out
 
     def warnings(self) -> list[str]:
-        out = [f"[WARN] {warning}" for warning in self.build_warnings]
+        out = [WORDS.build_warning(warning) for warning in self.build_warnings]
         if self.rejected:
             out.append(WORDS.rejected_warning(self.rejected))
         if self.webhook_queued:
@@ -543,36 +605,42 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
     """One pass: finish pending reports, rebuild, report new anomaly days, post webhooks. Hold the lock."""
     state = State.load(state_path)
     result = CycleResult([])
-    # a run killed between steps A and C left pending entries: finish them first (same paths, same content)
+    # a run killed between steps 1 and 3 left pending entries: finish them first (same paths, same content)
     for entry in list(state.pending):
         _finish_entry(state, entry, options)
         result.reports.append(entry)
     try:
-        result.built, summary = ensure_built(build_options)
+        summary = build(build_options)  # runs no dbt when the database records a build of the same inputs
+        result.built = summary.ran_dbt
         result.build_warnings = summary.warnings
         days, context = read_anomalies((build_options.db or default_db()).resolve())
         result.rejected = context["rejected_total"]
         since = options.since.isoformat() if options.since else None
         alerts, updates, seen = plan(days, state.known_keys().__contains__, since)
         if alerts or updates or seen:
-            now = _now()
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             out_dir = Path(options.out_dir)
             report = _report_path(out_dir, now, options.rotate_monthly, {e["report"] for e in state.pending})
-            context["build"] = {"rows_read": summary.rows_read, "files": summary.files,
-                                "transfers": summary.transfers, "duplicates": summary.duplicates,
-                                "rejected": summary.rejected, "other_token": summary.other_token,
-                                "rebuilt": result.built}
-            entry = {"report": str(report), "link": report_link(report, out_dir, options.report_url),
-                     "created_at": now.isoformat(), "alerts": alerts, "updates": updates,
-                     "seen": [{k: v for k, v in d.items() if k != "transfers"} for d in seen], "since": since,
-                     "context": context, "webhook": bool(options.webhook), "digest": options.digest}
+            context["build"] = {name: getattr(summary, name) for name in BUILD_FIGURES} | {"rebuilt": result.built}
+            entry = {
+                "report": str(report),
+                "link": report_link(report, out_dir, options.report_url),
+                "created_at": now.isoformat(),
+                "alerts": alerts,
+                "updates": updates,
+                "seen": [{k: v for k, v in d.items() if k != "transfers"} for d in seen],
+                "since": since,
+                "context": context,
+                "webhook": bool(options.webhook),
+                "digest": options.digest,
+            }
             state.pending.append(entry)
-            state.save(checkpoint="pending_tmp_written")  # step A
+            state.save(checkpoint="pending_tmp_written")  # step 1
             _checkpoint("pending_saved")
-            _finish_entry(state, entry, options)  # steps B and C
+            _finish_entry(state, entry, options)  # steps 2 and 3
             result.reports.append(entry)
     finally:
-        if options.webhook and state.webhook_queue:  # step D, also after a failed build: queued posts still go
+        if options.webhook and state.webhook_queue:  # step 4, also after a failed build: queued posts still go
             result.webhook_posted, result.webhook_error = deliver_webhooks(state, options.webhook)
         result.webhook_queued = len(state.webhook_queue) if options.webhook else 0
     return result
@@ -581,16 +649,24 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
 # --- the monitor ---------------------------------------------------------------------------------------
 
 
-EPILOG = ("Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
-          "explains it belongs to that exchange's episode: the episode's first day is an alert, its later days "
-          "are updates of it. Each run prints '[ALERT] N new anomalies. Report: PATH' (N: new alerts, one per "
-          "episode) and a line per alert day, or '[OK] No new anomalies.'; then an indented 'update: ...' "
-          "line per day of an update, and a line on the days --since marked as seen.")
+EPILOG = (
+    "Consecutive anomaly days of a series are one episode, and the total's anomaly on a day an exchange "
+    "explains it belongs to that exchange's episode: the episode's first day is an alert, its later days "
+    "are updates of it. Each run prints '[ALERT] N new anomalies. Report: PATH' (N: new alerts, one per "
+    "episode) and a line per alert day, or '[OK] No new anomalies.'; then an indented 'update: ...' "
+    "line per day of an update, and a line on the days --since marked as seen."
+)
 
 
-def agent_options(out: Path = DEFAULT_OUT, webhook: str | None = None, webhook_format: str = webhooks.AUTO,
-                  rotate_monthly: bool = False, since: str | dt.date | None = None, digest: bool = False,
-                  report_url: str | None = None) -> Options:
+def agent_options(
+    out: Path = DEFAULT_OUT,
+    webhook: str | None = None,
+    webhook_format: str = webhooks.AUTO,
+    rotate_monthly: bool = False,
+    since: str | dt.date | None = None,
+    digest: bool = False,
+    report_url: str | None = None,
+) -> Options:
     """The agent options, checked: one-line errors that name the option."""
     if webhook is None and webhook_format != webhooks.AUTO:
         raise CexflowError(f"--webhook-format {webhook_format}: needs --webhook URL")
@@ -602,16 +678,23 @@ def agent_options(out: Path = DEFAULT_OUT, webhook: str | None = None, webhook_f
     return Options(Path(out), hook, rotate_monthly, parse_date(since, "--since"), digest, report_url)
 
 
-def monitor(build_options: BuildOptions, options: Options, state: Path | None = None, loop: bool = False,
-            interval: float = DEFAULT_INTERVAL) -> int:
+def monitor(
+    build_options: BuildOptions,
+    options: Options,
+    state: Path | None = None,
+    loop: bool = False,
+    interval: float = DEFAULT_INTERVAL,
+) -> int:
     """Run one cycle (or with `loop`, one every `interval` seconds until SIGINT or SIGTERM) under the lock of
     the state `state` (default: beside the database), printing each cycle's lines."""
     if interval <= 0:
         raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
     if build_options.target != "duckdb":
         # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
-        raise CexflowError(f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
-                           "run it with --target duckdb (the default)")
+        raise CexflowError(
+            f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
+            "run it with --target duckdb (the default)"
+        )
     build_options = dataclasses.replace(build_options, db=(build_options.db or default_db()).resolve())
     state_path = (state or default_state(build_options.db)).resolve()
     with agent_lock(state_path):
@@ -642,10 +725,10 @@ def _loop(build_options: BuildOptions, state_path: Path, options: Options, inter
             try:
                 _print(run_cycle(build_options, state_path, options))
             except CexflowError as exc:  # one bad cycle (e.g. a broken input file) does not end the monitor
-                print(f"cexflow agent: error: {exc}", file=sys.stderr, flush=True)
+                print(WORDS.cycle_error(exc), file=sys.stderr, flush=True)
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-    print("cexflow agent: stopped", file=sys.stderr, flush=True)
+    print(WORDS.stopped(), file=sys.stderr, flush=True)
     return 0

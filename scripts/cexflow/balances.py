@@ -59,27 +59,37 @@ class BalanceSnapshot:
     last_block: int = 0
 
 
-def read_balances(client: EtherscanClient, *, chain: str, token: Token, wallets: list[Wallet],
-                  reporter: Reporter | None = None, max_reads: int = DEFAULT_MAX_READS,
-                  clock: Callable[[], float] | None = None) -> BalanceSnapshot:
+def read_balances(
+    client: EtherscanClient,
+    *,
+    chain: str,
+    token: Token,
+    wallets: list[Wallet],
+    reporter: Reporter | None = None,
+    max_reads: int = DEFAULT_MAX_READS,
+    clock: Callable[[], float] | None = None,
+) -> BalanceSnapshot:
     """Each wallet's balance of `token` and the token's supply, every one with the block it holds after
     (see the module's docstring), as the rows of a balances file."""
     if token.decimals is None:
-        raise CexflowError(f"--balances: the decimals of token {token.address} are unknown; add it to "
-                           "seeds/tokens.csv (chain,token_address,symbol,decimals)")
+        raise CexflowError(
+            f"--balances: the decimals of token {token.address} are unknown; add it to "
+            "seeds/tokens.csv (chain,token_address,symbol,decimals)"
+        )
     clock = clock or (lambda: datetime.now(UTC).timestamp())
     reader = _Reader(client, token, reporter, max_reads, clock)
-    targets = [(wallet.address, "wallet", wallet.address, f"{wallet.address} ({wallet.exchange} {wallet.name})")
-               for wallet in wallets]
+    targets = [
+        (wallet.address, "wallet", wallet.address, f"{wallet.address} ({wallet.exchange} {wallet.name})")
+        for wallet in wallets
+    ]
     targets.append((token.address, "supply", ZERO_ADDRESS, f"the supply of {token.label} ({token.address})"))
     snapshot = BalanceSnapshot()
     if reporter:
         reporter.start(token, chain, len(targets), "balance", "the wallets, then the supply")
     for index, (address, kind, watched, label) in enumerate(targets, start=1):
         raw, block, read_at = reader.read(kind, address, watched, label)
-        row = {"chain": chain, "token": token.address, "address": address, "kind": kind,
-               "balance": token_units(raw, token.decimals), "block": str(block),
-               "block_time": iso_utc(reader.block_time(block)), "read_at": iso_utc(read_at)}
+        values = (chain, token.address, address, kind, token_units(raw, token.decimals), str(block))
+        row = dict(zip(HEADER, (*values, iso_utc(reader.block_time(block)), iso_utc(read_at)), strict=True))
         snapshot.rows.append(row)
         if reporter:
             reporter.item_done(index, f"{label}: {row['balance']} {token.label} after block {block}")
@@ -106,24 +116,27 @@ class _Reader:
             before = self.head if self.head is not None else self.client.block_number()
             read_at = self.clock()
             try:
-                if kind == "supply":
-                    raw = self.client.token_supply(self.token.address)
-                else:
-                    raw = self.client.token_balance(address, self.token.address)
+                token = self.token.address
+                raw = self.client.token_supply(token) if kind == "supply" else self.client.token_balance(address, token)
             except CexflowError as exc:
                 raise CexflowError(f"--balances: {label}: {exc}") from None
             after = self.head = self.client.block_number()
             if after < before:
-                raise CexflowError(f"--balances: the API's latest block went back from {before} to {after} "
-                                   f"while reading {label}; run again")
+                raise CexflowError(
+                    f"--balances: the API's latest block went back from {before} to {after} "
+                    f"while reading {label}; run again"
+                )
             if after == before or not self._moved(watched, before + 1, after):
                 return raw, after, read_at
             self.rereads += 1
             if self.reporter and attempt < self.max_reads:
-                self.reporter.message(f"{label} moved in blocks {before + 1}-{after} while it was read: "
-                                      "reading it again")
-        raise CexflowError(f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
-                           "its anchor block cannot be made exact now, run again later")
+                self.reporter.message(
+                    f"{label} moved in blocks {before + 1}-{after} while it was read: reading it again"
+                )
+        raise CexflowError(
+            f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
+            "its anchor block cannot be made exact now, run again later"
+        )
 
     def _moved(self, watched: str, low: int, high: int) -> bool:
         """Whether `watched` has a transfer of the token in blocks low..high (one row is enough to know)."""

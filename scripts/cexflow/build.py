@@ -142,19 +142,26 @@ class BuildSummary:
     tokens: list[TokenSummary] = field(default_factory=list)  # a build of several tokens: each with data
 
     def lines(self) -> list[str]:
-        read = (f"read {plural(self.rows_read, 'row')} from {self.files:,} file(s): "
-                f"{plural(self.transfers, 'transfer')} kept, {plural(self.duplicates, 'duplicate')}, "
-                f"{self.rejected:,} rejected, {self.other_token:,} of other tokens")
-        anomalies = (f"{plural(self.anomalies, 'anomaly')} ({self.method}) in "
-                     f"{plural(self.series, 'series', 'series')}; marts in {self.db}")
+        read = (
+            f"read {plural(self.rows_read, 'row')} from {self.files:,} file(s): "
+            f"{plural(self.transfers, 'transfer')} kept, {plural(self.duplicates, 'duplicate')}, "
+            f"{self.rejected:,} rejected, {self.other_token:,} of other tokens"
+        )
+        anomalies = (
+            f"{plural(self.anomalies, 'anomaly')} ({self.method}) in "
+            f"{plural(self.series, 'series', 'series')}; marts in {self.db}"
+        )
         if len(self.tokens) > 1:
             body = [read, *(token.line() for token in self.tokens), f"{plural(len(self.tokens), 'token')}, {anomalies}"]
         else:
             period = f"{self.first_day} to {self.last_day}" if self.first_day else "no transfers"
             body = [read, f"{plural(self.days, 'day')} ({period}), {_touching(self.exchange_transfers)}", anomalies]
         changed = f"changed since the last build: {self.changed}" if self.changed else ""
-        return body + [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line] + [
-            f"warning: {warning}" for warning in self.warnings]
+        return (
+            body
+            + [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line]
+            + [f"warning: {warning}" for warning in self.warnings]
+        )
 
 
 @dataclass
@@ -171,13 +178,15 @@ class TokenSummary:
     anomalies: int
 
     def line(self) -> str:
-        return (f"{self.label} on {self.chain}: {plural(self.days, 'day')} ({self.first_day} to {self.last_day}), "
-                f"{_touching(self.exchange_transfers)}, {plural(self.anomalies, 'anomaly')} in "
-                f"{plural(self.series, 'series', 'series')}")
+        return (
+            f"{self.label} on {self.chain}: {plural(self.days, 'day')} ({self.first_day} to {self.last_day}), "
+            f"{_touching(self.exchange_transfers)}, {plural(self.anomalies, 'anomaly')} in "
+            f"{plural(self.series, 'series', 'series')}"
+        )
 
 
 def _touching(transfers: int) -> str:
-    return f"{plural(transfers, 'transfer')} {'touches' if transfers == 1 else 'touch'} labelled exchange wallets"
+    return f"{plural(transfers, 'transfer')} {'touches' if transfers == 1 else 'touch'} exchange addresses"
 
 
 def build_vars(options: BuildOptions) -> dict:
@@ -231,14 +240,18 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
         chain = files.chain_of(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
             held = ", ".join(per_chain.get(chain, [])) or "none"
-            raise CexflowError(f"{path}: a seed-project export has no token column, so it needs one token of its "
-                               f"chain {chain} in the build (the build has {held}); build it with one --token")
+            raise CexflowError(
+                f"{path}: a seed-project export has no token column, so it needs one token of its "
+                f"chain {chain} in the build (the build has {held}); build it with one --token"
+            )
     for path in files.etl_without_timestamp:
         chain = files.chain_of(path, default_chain)
         if chain != default_chain:
-            raise CexflowError(f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "
-                               f"of the default chain ({default_chain}); give this file with block_timestamp, or "
-                               f"build {chain} with --chain {chain}")
+            raise CexflowError(
+                f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "
+                f"of the default chain ({default_chain}); give this file with block_timestamp, or "
+                f"build {chain} with --chain {chain}"
+            )
 
 
 def check_labels_on_chain(labels_files: list[str], chain: str, option: str | None = None) -> None:
@@ -247,14 +260,16 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str | Non
     counts = inputs.label_chains(files)
     if counts.get(chain):
         return
-    named = ", ".join(str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f
-                      for f in files)
+    named = ", ".join(
+        str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f for f in files
+    )
     found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
     option = option or f"--chain {chain}"
     raise CexflowError(
         f"{option}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
         f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
-        "chain of your data as --chain")
+        "chain of your data as --chain"
+    )
 
 
 def check_spark_installed(target: str = "spark") -> None:
@@ -263,13 +278,16 @@ def check_spark_installed(target: str = "spark") -> None:
     import importlib.util
     import shutil
 
-    needed = (("dbt-spark", "dbt.adapters.spark"),
-              ("PyHive", "pyhive") if target == "spark_thrift" else ("pyspark", "pyspark"))
+    needed = (
+        ("dbt-spark", "dbt.adapters.spark"),
+        ("PyHive", "pyhive") if target == "spark_thrift" else ("pyspark", "pyspark"),
+    )
     missing = [name for name, module in needed if importlib.util.find_spec(module) is None]
     if missing:
         java = "" if target == "spark_thrift" else " (and have Java 17)"
-        raise CexflowError(f"--target {target}: {' and '.join(missing)} not installed; "
-                           f"run: pip install -e '.[spark]'{java}")
+        raise CexflowError(
+            f"--target {target}: {' and '.join(missing)} not installed; run: pip install -e '.[spark]'{java}"
+        )
     if target == "spark" and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
 
@@ -304,43 +322,68 @@ def summarize_marts(con, location: Path, method: str | None = None) -> BuildSumm
 
     row = rows[0]
     summary = BuildSummary(
-        location, row["n_files"], row["rows_read"], row["transfers_kept"], row["duplicate_rows"], row["rejected_rows"],
-        row["other_token_rows"], totals["n_exchange_transfers"], day(totals["first_flow_date"]),
-        day(totals["last_flow_date"]), totals["n_token_days"], totals["n_series"], totals["n_anomalies"],
+        location,
+        row["n_files"],
+        row["rows_read"],
+        row["transfers_kept"],
+        row["duplicate_rows"],
+        row["rejected_rows"],
+        row["other_token_rows"],
+        totals["n_exchange_transfers"],
+        day(totals["first_flow_date"]),
+        day(totals["last_flow_date"]),
+        totals["n_token_days"],
+        totals["n_series"],
+        totals["n_anomalies"],
         method or totals["method"] or row["method"],
-        reserve=reserve_line(con), prices=prices_line(con))
+        reserve=reserve_line(con),
+        prices=prices_line(con),
+    )
     if len(with_data) > 1:
-        summary.tokens = [TokenSummary(r["symbol"] or r["token_address"], r["chain"], r["n_days"],
-                                       day(r["first_flow_date"]), day(r["last_flow_date"]),
-                                       r["n_exchange_transfers"], r["n_series"], r["n_anomalies"])
-                          for r in with_data]
+        summary.tokens = [
+            TokenSummary(
+                r["symbol"] or r["token_address"],
+                r["chain"],
+                r["n_days"],
+                day(r["first_flow_date"]),
+                day(r["last_flow_date"]),
+                r["n_exchange_transfers"],
+                r["n_series"],
+                r["n_anomalies"],
+            )
+            for r in with_data
+        ]
     return summary
 
 
-def deposits_line(rows: list[dict], inference: bool) -> str:
-    """The summary's line on deposit addresses (rpt_build_summary's rows): how many were inferred, how much inflow
-    counts at them, and how much came from senders whose own receipts are not in the inputs (a fetch of the
-    labelled wallets only): if those are deposit addresses, the build could count their inflow only at the sweep."""
+def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
+    """The summary's line on deposit addresses (rpt_build_summary's rows, rpt_build_totals' row): how many were
+    inferred, how much inflow counts at them, and how much came from senders whose own receipts are not in the
+    inputs (a fetch of the labelled wallets only): if those are deposit addresses, the build could count their
+    inflow only at the sweep."""
     if not inference:
         return "deposit inference off (--no-deposit-inference): inflow counted where the labelled wallets receive it"
-    per_chain = {r["chain"]: r for r in rows}
-    found = sum(r["n_deposit_addresses_inferred"] for r in per_chain.values())
-    consolidation = sum(r["n_consolidation_wallets_inferred"] for r in per_chain.values())
-    parts = [f"{plural(found, 'deposit address')} inferred" + (
-        f" and {plural(consolidation, 'consolidation wallet')}" if consolidation else "") + " (dim_exchange_addresses)"]
+    found, consolidation = totals["n_deposit_addresses_inferred"], totals["n_consolidation_wallets_inferred"]
+    parts = [
+        f"{plural(found, 'deposit address')} inferred"
+        + (f" and {plural(consolidation, 'consolidation wallet')}" if consolidation else "")
+        + " (dim_exchange_addresses)"
+    ]
     for r in rows:
         inflow = r["inflow"] or 0
         if not inflow:
             continue
         label = f"{r['symbol'] or r['token_address']} on {r['chain']}: " if len(rows) > 1 else ""
         at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
-        text = (f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit "
-                "addresses")
+        text = (
+            f"{label}{at_deposit:,.2f} of {inflow:,.2f} inflow ({at_deposit / inflow:.1%}) counted at deposit addresses"
+        )
         if unseen:
-            text += (f"; {unseen:,.2f} ({unseen / inflow:.1%}) came into labelled wallets from "
-                     f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs: counted at "
-                     "the sweep if they are deposit addresses (the transfers into them would tell: cexflow fetch's "
-                     "second hop)")
+            text += (
+                f"; {unseen:,.2f} ({unseen / inflow:.1%}) came from "
+                f"{plural(r['n_unseen_senders'], 'sender')} whose own receipts are not in the inputs "
+                "(counted at the sweep if they are deposit addresses: docs/deposit_addresses.md)"
+            )
         parts.append(text)
     return "\n".join(parts)
 
@@ -355,9 +398,10 @@ def reserve_line(con) -> str:
     if not known + unknown + rejected:
         return ""
     rejected_text = f"; {rejected:,} balances rows rejected (stg_balances_rejected)" if rejected else ""
-    return (f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
-            f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)"
-            + rejected_text)
+    return (
+        f"exchange reserve for {known:,} exchange(s), unknown for {unknown:,} with a wallet that moved and has "
+        f"no balance anchor; {missing:,} wallet(s) without one (rpt_wallets_without_balance_anchor)" + rejected_text
+    )
 
 
 def prices_line(con) -> str:
@@ -369,8 +413,10 @@ def prices_line(con) -> str:
     if not priced + rejected:
         return ""
     rejected_text = f"; {rejected:,} prices rows rejected (stg_prices_rejected)" if rejected else ""
-    return (f"USD for {priced:,} day(s) with a price, no price for {unpriced:,} day(s) (their USD columns are NULL)"
-            + rejected_text)
+    return (
+        f"USD for {priced:,} day(s) with a price, no price for {unpriced:,} day(s) (their USD columns are NULL)"
+        + rejected_text
+    )
 
 
 SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold
@@ -426,13 +472,19 @@ def loaded_parameters(dbt_vars: dict) -> str:
     """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code, and the
     deposit address rule (which decides the class of every transfer)."""
     side_files = dbt_vars["labels_files"] + dbt_vars["ethereum_etl_blocks_files"]
-    return json.dumps({
-        "chain": dbt_vars["chain"], "token": dbt_vars["token"], "decimals": dbt_vars["token_decimals"],
-        "labels": {f: file_fingerprint(f) for f in dbt_vars["labels_files"]},
-        "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
-        "side_files": len(side_files), "code": code_fingerprint(),
-        "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "chain": dbt_vars["chain"],
+            "token": dbt_vars["token"],
+            "decimals": dbt_vars["token_decimals"],
+            "labels": {f: file_fingerprint(f) for f in dbt_vars["labels_files"]},
+            "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
+            "side_files": len(side_files),
+            "code": code_fingerprint(),
+            "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
+        },
+        sort_keys=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -468,14 +520,18 @@ def plan_build(db: Path, dbt_vars: dict, full_refresh: bool) -> tuple[dict, bool
     if record is None:
         return dbt_vars, True, "no earlier build recorded"
     if record.parameters != loaded_parameters(dbt_vars):
-        return dbt_vars, True, changed_parameters(json.loads(record.parameters),
-                                                  json.loads(loaded_parameters(dbt_vars)))
+        return (
+            dbt_vars,
+            True,
+            changed_parameters(json.loads(record.parameters), json.loads(loaded_parameters(dbt_vars))),
+        )
     for path, fingerprint in record.inputs.items():
         if current.get(path) != fingerprint:
             return dbt_vars, True, f"{path} changed or is no longer an input"
     incremental = dict(dbt_vars)
-    incremental["input_files"] = {fmt: [f for f in files if f not in record.inputs]
-                                  for fmt, files in dbt_vars["input_files"].items()}
+    incremental["input_files"] = {
+        fmt: [f for f in files if f not in record.inputs] for fmt, files in dbt_vars["input_files"].items()
+    }
     new_files = len(input_paths(incremental))
     return incremental, False, f"{new_files} new file(s)"
 
@@ -489,15 +545,32 @@ def settings_of(dbt_vars: dict) -> str:
 
 
 # the words of the changes that make a build rebuild: the option that sets each parameter and setting
-PARAMETER_WORDS = {"chain": "--chain", "token": "--token", "decimals": "--decimals", "labels": "--labels",
-                   "blocks": "--blocks", "side_files": "--labels or --blocks", "code": "the models, macros or seeds",
-                   "deposits": "--no-deposit-inference or a deposit address setting"}
+PARAMETER_WORDS = {
+    "chain": "--chain",
+    "token": "--token",
+    "decimals": "--decimals",
+    "labels": "--labels",
+    "blocks": "--blocks",
+    "side_files": "--labels or --blocks",
+    "code": "the models, macros or seeds",
+    "deposits": "--no-deposit-inference or a deposit address setting",
+}
 SETTING_FLAGS = {option.var: option.flag for option in ANOMALY_OPTIONS} | {
-    "anomaly_requires_materiality": "--no-materiality", "topk_days": "--top-k", "balances_files": "--balances",
-    "balances_fingerprints": "--balances", "prices_files": "--prices", "prices_fingerprints": "--prices",
-    "labels_files": "--labels", "ethereum_etl_blocks_files": "--blocks", "chain": "--chain", "token": "--token",
-    "token_decimals": "--decimals", "deposit_inference": "--no-deposit-inference",
-    "deposit_sweep_max_hours": "--deposit-sweep-max-hours", "deposit_amount_tolerance": "--deposit-amount-tolerance"}
+    "anomaly_requires_materiality": "--no-materiality",
+    "topk_days": "--top-k",
+    "balances_files": "--balances",
+    "balances_fingerprints": "--balances",
+    "prices_files": "--prices",
+    "prices_fingerprints": "--prices",
+    "labels_files": "--labels",
+    "ethereum_etl_blocks_files": "--blocks",
+    "chain": "--chain",
+    "token": "--token",
+    "token_decimals": "--decimals",
+    "deposit_inference": "--no-deposit-inference",
+    "deposit_sweep_max_hours": "--deposit-sweep-max-hours",
+    "deposit_amount_tolerance": "--deposit-amount-tolerance",
+}
 
 
 def changed_parameters(before: dict, now: dict) -> str:
@@ -557,8 +630,7 @@ def record_build(db: Path, dbt_vars: dict) -> None:
     write_build_record(db, loaded_parameters(dbt_vars), settings_of(dbt_vars), input_fingerprints(dbt_vars))
 
 
-def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool,
-               target: str = "spark") -> tuple[dict, bool, str]:
+def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool, target: str = "spark") -> tuple[dict, bool, str]:
     """plan_build for a Spark warehouse: what it has loaded is kept in a small DuckDB file beside it. An
     in-memory catalog (CEXFLOW_SPARK_CATALOG=in-memory) forgets its tables with the session, and a warehouse
     without the staging rows table cannot be added to: both build in full. A Thrift server keeps its own
@@ -568,8 +640,10 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool,
     if not hive_catalog(target):
         state.unlink(missing_ok=True)
         return dbt_vars, True, "in-memory catalog"
-    if not ((spark_schema_dir(spark_dir) / "stg_transfers__rows_validated").is_dir()
-            and (spark_dir / "metastore_db").is_dir()):
+    if not (
+        (spark_schema_dir(spark_dir) / "stg_transfers__rows_validated").is_dir()
+        and (spark_dir / "metastore_db").is_dir()
+    ):
         state.unlink(missing_ok=True)
     return plan_build(state, dbt_vars, full_refresh)
 
@@ -580,11 +654,14 @@ def hive_catalog(target: str = "spark") -> bool:
     return target == "spark_thrift" or os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
-def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) -> BuildSummary:
+def build_spark(
+    options: BuildOptions, dbt_vars: dict, with_tests: bool = True, select: list[str] | None = None
+) -> BuildSummary | None:
     """dbt build on the spark target into the warehouse of --spark-dir: incremental when the warehouse holds
     an earlier build of the same parameters (the day-partitioned models rewrite the days the new files touch:
     docs/scale.md), else in full. Without tests: the seeds and models only
-    (scripts/compare_engines.py --spark-models-only)."""
+    (scripts/compare_engines.py --spark-models-only). With `select` (dbt selectors, scripts/compare_engines.py
+    --spark-select): only those nodes, a part of the marts, so no summary (None) and no record to add to."""
     target = options.target if options.target in SPARK_TARGETS else "spark"
     check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
@@ -592,39 +669,55 @@ def build_spark(options: BuildOptions, dbt_vars: dict, with_tests: bool = True) 
     run_vars, full_refresh, reason = spark_plan(spark_dir, dbt_vars, options.full_refresh, target)
     changed = "" if full_refresh else recorded_settings_changes(spark_dir / SPARK_STATE_FILE, dbt_vars)
     full_check = options.full_check
-    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests)
+    command = dbt_build_command(run_vars, full_refresh, full_check, with_tests=with_tests) + (
+        ["--select", *select] if select else []
+    )
     (spark_dir / SPARK_STATE_FILE).unlink(missing_ok=True)  # a failed build leaves no state to add to
     if not hive_catalog(target):
         # an in-memory catalog does not know the tables of an earlier session, so it would not drop them,
         # and Spark refuses to create a table in a folder that is not empty
         shutil.rmtree(spark_schema_dir(spark_dir), ignore_errors=True)
-    run_dbt(command, spark_dir, target, verbose=options.verbose, input_files=run_vars["input_files"],
-            input_chains=run_vars.get("input_chains"),
-            progress=None if options.verbose else DbtProgress(with_unit_tests=with_tests and full_check,
-                                                                  **log_thresholds()))
+    run_dbt(
+        command,
+        spark_dir,
+        target,
+        verbose=options.verbose,
+        input_files=run_vars["input_files"],
+        input_chains=run_vars.get("input_chains"),
+        progress=None
+        if options.verbose
+        else DbtProgress(with_unit_tests=with_tests and full_check, **log_thresholds()),
+    )
+    if select:
+        return None
     where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
     if not spark_tables_here(spark_dir):
         # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here
-        raise CexflowError(f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
-                           "tables, so no summary: pass the server's warehouse folder's parent as --spark-dir to "
-                           "read them here, or query the tables (schema cexflow) on the server")
+        raise CexflowError(
+            f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
+            "tables, so no summary: pass the server's warehouse folder's parent as --spark-dir to "
+            "read them here, or query the tables (schema cexflow) on the server"
+        )
     if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize_spark(spark_dir, dbt_vars["zscore_method"])
-    from cexflow.db import connect_spark, token_summaries
+    from cexflow.db import connect_spark
 
     with connect_spark(spark_dir) as con:
-        summary.deposits = deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
+        summary.deposits = deposits_of(con, dbt_vars["deposit_inference"])
     summary.mode = f"{'full' if full_refresh else 'incremental'} build on {where} ({reason})" + (
-        "" if with_tests else ", no tests")
+        "" if with_tests else ", no tests"
+    )
     summary.changed = changed
     return summary
 
 
 def thrift_address() -> str:
     """host:port of the Spark Thrift server of --target spark_thrift (profiles.yml reads the same variables)."""
-    return (f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
-            f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}")
+    return (
+        f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
+        f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}"
+    )
 
 
 def spark_tables_here(spark_dir: Path) -> bool:
@@ -655,9 +748,16 @@ def build(options: BuildOptions) -> BuildSummary:
         full_check = options.full_check
         command = dbt_build_command(run_vars, full_refresh, full_check)
         progress = None if options.verbose else DbtProgress(with_unit_tests=full_check, **log_thresholds())
-        run_dbt(command, db, options.target, verbose=options.verbose, write_to=work,
-                input_files=run_vars["input_files"], input_chains=run_vars.get("input_chains"),
-                progress=progress)
+        run_dbt(
+            command,
+            db,
+            options.target,
+            verbose=options.verbose,
+            write_to=work,
+            input_files=run_vars["input_files"],
+            input_chains=run_vars.get("input_chains"),
+            progress=progress,
+        )
         record_build(work, dbt_vars)
         summary = summarize(work, dbt_vars["zscore_method"])  # also when no day has a z-score
         summary.deposits = deposits_from(work, dbt_vars)
@@ -670,10 +770,17 @@ def build(options: BuildOptions) -> BuildSummary:
 
 def deposits_from(db: Path, dbt_vars: dict) -> str:
     """deposits_line of the marts in the DuckDB file `db`."""
-    from cexflow.db import connect, token_summaries
+    from cexflow.db import connect
 
     with connect(db) as con:
-        return deposits_line(token_summaries(con), dbt_vars["deposit_inference"])
+        return deposits_of(con, dbt_vars["deposit_inference"])
+
+
+def deposits_of(con, inference: bool) -> str:
+    """deposits_line of the marts on a DuckDB connection (a database, or the views of a Spark warehouse)."""
+    from cexflow.db import build_totals, token_summaries
+
+    return deposits_line(token_summaries(con), build_totals(con), inference)
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:
@@ -693,37 +800,59 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         raise CexflowError(
             f"{options} --chain {dbt_vars['chain']}: none of the {plural(summary.rows_read, 'row')} read is a "
             f"transfer of {tokens_text}, all are of other tokens; check --token and --chain (the database was left "
-            "as it was)")
+            "as it was)"
+        )
     with connect(db) as con:
-        per_file = [(f["source_file"], f["rows_read"], f["transfers_kept"], f["duplicate_rows"],
-                     f["rejected_rows"], f["other_token_rows"]) for f in input_reconciliation(con)]
+        per_file = [
+            (
+                f["source_file"],
+                f["rows_read"],
+                f["transfers_kept"],
+                f["duplicate_rows"],
+                f["rejected_rows"],
+                f["other_token_rows"],
+            )
+            for f in input_reconciliation(con)
+        ]
         rows = {(r["chain"], r["token_address"]): r for r in token_summaries(con)}
         first = next(iter(rows.values()))
-        top_reason = (first["top_rejection_reason"], first["top_rejection_rows"]) if first["top_rejection_reason"] \
-            else None
+        top_reason = (
+            (first["top_rejection_reason"], first["top_rejection_rows"]) if first["top_rejection_reason"] else None
+        )
         late_anchors = exchanges_anchored_after_data(con)
     warnings = []
-    if dbt_vars["ethereum_etl_blocks_files"] and not any(dbt_vars["input_files"].get(fmt)
-                                                         for fmt in inputs.TIMED_BY_BLOCKS):
-        warnings.append("--blocks: no input is an ethereum-etl token_transfers or cryo erc20_transfers file, so "
-                        "the blocks files were not read")
+    if dbt_vars["ethereum_etl_blocks_files"] and not any(
+        dbt_vars["input_files"].get(fmt) for fmt in inputs.TIMED_BY_BLOCKS
+    ):
+        warnings.append(
+            "--blocks: no input is an ethereum-etl token_transfers or cryo erc20_transfers file, so "
+            "the blocks files were not read"
+        )
     if late_anchors:
-        warnings.append(f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
-                        "their reserve is exact only if no wallet moved in between; give the transfers up to the "
-                        "anchors (fct_exchange_reserve_daily.is_anchored_after_data)")
+        warnings.append(
+            f"the balance anchors of {', '.join(late_anchors)} lie after the last transfer of the inputs: "
+            "their reserve is exact only if no wallet moved in between; give the transfers up to the "
+            "anchors (fct_exchange_reserve_daily.is_anchored_after_data)"
+        )
     if not summary.rows_read:
         return warnings + ["the input files hold no rows: the marts are empty"]
     with_rows = {row[0] for row in per_file if row[1]}
-    warnings += [f"{path}: the file holds no rows"
-                 for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)]
+    warnings += [
+        f"{path}: the file holds no rows" for path in sorted(f for f in input_paths(dbt_vars) if f not in with_rows)
+    ]
     if not summary.transfers:
         reason = f" (most often: {top_reason[0]}, {plural(top_reason[1], 'row')})" if top_reason else ""
-        return warnings + [f"no transfer of {tokens_text} was kept: of {plural(summary.rows_read, 'row')} read, "
-                           f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
-                           "tokens; the rejected rows are in stg_transfers_rejected"]
-    warnings += [f"{path}: none of its {plural(n, 'row')} is a transfer of {tokens_text} ({rejected:,} rejected, "
-                 f"{other:,} of other tokens)"
-                 for path, n, kept, duplicates, rejected, other in per_file if n and not kept and not duplicates]
+        return warnings + [
+            f"no transfer of {tokens_text} was kept: of {plural(summary.rows_read, 'row')} read, "
+            f"{summary.rejected:,} were rejected{reason} and {summary.other_token:,} are of other "
+            "tokens; the rejected rows are in stg_transfers_rejected"
+        ]
+    warnings += [
+        f"{path}: none of its {plural(n, 'row')} is a transfer of {tokens_text} ({rejected:,} rejected, "
+        f"{other:,} of other tokens)"
+        for path, n, kept, duplicates, rejected, other in per_file
+        if n and not kept and not duplicates
+    ]
     asked_all = "all" in ([dbt_vars["token"]] if isinstance(dbt_vars["token"], str) else dbt_vars["token"])
     several = len(tokens) > 1
     for token in tokens:
@@ -736,8 +865,10 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
         if not row["n_exchange_transfers"]:
             labels = ", ".join(dbt_vars["labels_files"]) or "seeds/exchange_wallets.csv"
             count = "transfers" if several else plural(summary.transfers, "transfer")
-            warnings.append(f"{prefix}none of the {count} touches a labelled exchange wallet on {token.chain} "
-                            f"(labels: {labels}), so every netflow is zero; check --labels")
+            warnings.append(
+                f"{prefix}none of the {count} touches a labelled exchange wallet on {token.chain} "
+                f"(labels: {labels}), so every netflow is zero; check --labels"
+            )
         elif not row["n_scored_days"]:
             warnings.append(prefix + no_zscore_warning(row["n_days"], dbt_vars))
     return warnings
@@ -755,7 +886,11 @@ def no_zscore_warning(days: int, dbt_vars: dict) -> str:
         what = f"{plural(needed, 'baseline day')} before it (--min-history)"
         short = days <= needed
     if short:
-        return (f"no day has a z-score, so none can be an anomaly: the data has {plural(days, 'day')} and a day "
-                f"needs {what}")
-    return ("no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
-            "screened, too few days with flow)")
+        return (
+            f"no day has a z-score, so none can be an anomaly: the data has {plural(days, 'day')} and a day "
+            f"needs {what}"
+        )
+    return (
+        "no day has a z-score, so none can be an anomaly: every baseline has zero spread (or, with --method "
+        "screened, too few days with flow)"
+    )

@@ -1,18 +1,11 @@
-"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, ...) -> Path` on the Agg backend.
+"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, *, symbol, chain, period, ...) -> Path`
+on the Agg backend.
 
-Every function takes a pandas frame with the columns it names, writes one PNG of a fixed pixel size
-(`WIDTH_PX` x the height given by `figure_height_px`, no tight bounding box, so the size is predictable) and
-returns the path. Amount columns may hold `Decimal`s (as read from the marts); they are converted to floats
-here, which is fine for drawing (the reports print the exact values).
-
-Readability rules: the title names the token, chain and period, and says daily, weekly or monthly as drawn;
-axes carry units and thousands separators; the date axis is exactly the period's days (`_period_axis`: one
-day is a chart of that day, with its date as the tick) and its labels do not collide; a series with nothing
-in the period says so inside the chart (`_note`) rather than leave an empty frame; no text leaves the figure
-(long subtitles wrap, line-end names widen the axis). Colours are the Okabe-Ito colour-blind-safe palette,
-with inflow (vermillion) and outflow (blue) told apart by direction (up/down) and marker shape as well as
-colour; internal sweeps between wallets of one exchange are reddish purple and hatched, never a flow's
-colour; a legend that names colours names the ones drawn.
+Each writes one PNG of a fixed pixel size (`WIDTH_PX` x `figure_height_px`, no tight bounding box, so the size
+is predictable) and returns its path. Amount columns may hold `Decimal`s (as read from the marts); they are
+drawn as floats (the reports print the exact values). What the charts show and how (the period's days as the
+date axis, daily, weekly or monthly bars, a note inside an empty chart, the Okabe-Ito colours, legends that
+name the colours drawn, no text leaving the figure) is in docs/reports.md.
 """
 
 from __future__ import annotations
@@ -54,8 +47,16 @@ VERMILLION = "#D55E00"
 PURPLE = "#CC79A7"
 GREY = "#8C8C8C"
 # lines of the cumulative chart: colours that are close (blue/sky blue, orange/vermillion) differ in style too
-LINE_STYLES = ((BLUE, "-"), (ORANGE, "-"), (GREEN, "-"), (PURPLE, "-"), (SKY_BLUE, "--"), (VERMILLION, "--"),
-               (BLACK, "--"), (GREY, "-."))
+LINE_STYLES = (
+    (BLUE, "-"),
+    (ORANGE, "-"),
+    (GREEN, "-"),
+    (PURPLE, "-"),
+    (SKY_BLUE, "--"),
+    (VERMILLION, "--"),
+    (BLACK, "--"),
+    (GREY, "-."),
+)
 
 INFLOW_COLOUR = VERMILLION  # tokens arriving at exchanges (potential selling pressure)
 OUTFLOW_COLOUR = BLUE  # tokens leaving exchanges
@@ -68,20 +69,22 @@ HEIGHT_PX = 600
 PANEL_HEIGHT_PX = 170  # one panel of the small multiples
 PANEL_EXTRA_PX = 140  # title, legend and date axis of the small multiples
 
-plt.rcParams.update({
-    "font.size": 10,
-    "axes.titlesize": 12,
-    "axes.titleweight": "bold",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "grid.color": "#DDDDDD",
-    "grid.linewidth": 0.6,
-    "legend.frameon": False,
-    "savefig.facecolor": "white",
-    "figure.facecolor": "white",
-})
+plt.rcParams.update(
+    {
+        "font.size": 10,
+        "axes.titlesize": 12,
+        "axes.titleweight": "bold",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "axes.axisbelow": True,
+        "grid.color": "#DDDDDD",
+        "grid.linewidth": 0.6,
+        "legend.frameon": False,
+        "savefig.facecolor": "white",
+        "figure.facecolor": "white",
+    }
+)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -94,9 +97,10 @@ def figure_height_px(kind: str, panels: int = 1) -> int:
     return HEIGHT_PX
 
 
-def _figure(height_px: int = HEIGHT_PX, nrows: int = 1, sharex: bool = True):
-    fig, axes = plt.subplots(nrows, 1, figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, sharex=sharex,
-                             squeeze=False, layout="constrained")
+def _figure(height_px: int = HEIGHT_PX, nrows: int = 1):
+    fig, axes = plt.subplots(
+        nrows, 1, figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, sharex=True, squeeze=False, layout="constrained"
+    )
     return fig, [row[0] for row in axes]
 
 
@@ -113,8 +117,9 @@ def _floats(values) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind in "fiu":  # already numbers (e.g. the histogram's amounts): no loop
         return array.astype(float)
-    return np.array([math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-                     for v in values], dtype=float)
+    return np.array(
+        [math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values], dtype=float
+    )
 
 
 def _dates(values) -> pd.DatetimeIndex:
@@ -128,9 +133,8 @@ def _amount_tick(value: float, _pos=None) -> str:
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:,.0f}"
-    if magnitude >= 1:
-        return f"{value:,.1f}".rstrip("0").rstrip(".")
-    return f"{value:,.4f}".rstrip("0").rstrip(".")
+    places = 1 if magnitude >= 1 else 4
+    return f"{value:,.{places}f}".rstrip("0").rstrip(".")
 
 
 AMOUNT_FORMATTER = FuncFormatter(_amount_tick)
@@ -180,17 +184,14 @@ def _amount_axis(ax, label: str) -> None:
 
 
 SUBTITLE_CHARS = 150  # a subtitle longer than this wraps: one line would run off the chart's right edge
-
-
 TITLE_CHARS = 160  # a title holds names from label files: one longer than this is cut with an ellipsis
 
 
 def _title(fig, title: str, subtitle: str | None = None) -> None:
     fig.suptitle(escape.chart(title, TITLE_CHARS), fontsize=13, fontweight="bold", x=0.01, ha="left")
     if subtitle:
-        subtitle = escape.chart(subtitle, 3 * SUBTITLE_CHARS)
-        fig.axes[0].set_title(textwrap.fill(subtitle, SUBTITLE_CHARS), fontsize=9.5, fontweight="normal",
-                              loc="left", color="#444444")
+        subtitle = textwrap.fill(escape.chart(subtitle, 3 * SUBTITLE_CHARS), SUBTITLE_CHARS)
+        fig.axes[0].set_title(subtitle, fontsize=9.5, fontweight="normal", loc="left", color="#444444")
 
 
 def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
@@ -204,18 +205,23 @@ def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9)
 
 
+def _centred(ax, text: str, **style) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", **style)
+
+
 def _empty(ax, text: str = "no data in this period") -> None:
     """A chart with nothing to draw at all (not even a day): the reason, and no meaningless 0-1 axes."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=GREY, fontsize=12)
+    _centred(ax, text, color=GREY, fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
+NOTE_BOX = {"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4", "alpha": 0.9}
+
+
 def _note(ax, text: str) -> None:
     """A series that is empty in this period says so inside its chart (the axes still show the period)."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", fontsize=11,
-            bbox={"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4", "alpha": 0.9},
-            zorder=10)
+    _centred(ax, text, color="#555555", fontsize=11, bbox=NOTE_BOX, zorder=10)
 
 
 def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
@@ -230,8 +236,27 @@ def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
-    return pd.DataFrame({"flow_date": list(frame["flow_date"]), "centre": centre,
-                         "lower": centre - z_threshold * spread, "upper": centre + z_threshold * spread})
+    return pd.DataFrame(
+        {
+            "flow_date": list(frame["flow_date"]),
+            "centre": centre,
+            "lower": centre - z_threshold * spread,
+            "upper": centre + z_threshold * spread,
+        }
+    )
+
+
+def _draw_band(ax, dates, band: pd.DataFrame, label: str | None = None) -> None:
+    ax.fill_between(
+        dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0, step="mid", label=label
+    )
+
+
+def _step_line(ax, part: pd.DataFrame, column: str, linewidth: float = 0.9, drawstyle: str = "steps-mid"):
+    """A panel's line of `column` over its days; returns (dates, values)."""
+    dates, values = _dates(part["flow_date"]), _floats(part[column])
+    ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=linewidth, drawstyle=drawstyle, **_markers(len(dates), 3))
+    return dates, values
 
 
 NO_SCORES = "no day of this period has a z-score yet (too little history before it)"
@@ -259,8 +284,6 @@ class Bars:
     sums: dict  # column -> floats, one per bar
     width: float  # in days
     span: float  # days of one bar's period
-    adjective: str
-    unit: str
 
     def edges(self) -> dict:
         """The left and right edges of the bars, for `_period_axis`."""
@@ -282,27 +305,128 @@ def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame 
         span = 7.0 if period == "W" else 30.4
         centres, rows = _dates(periodic["period_start"]) + pd.Timedelta(days=span / 2), periodic
     width = span * (0.5 if len(rows) == 1 else 0.8 if len(rows) <= 120 else 0.9)
-    return Bars(pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, span, adjective, unit)
+    return Bars(pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, span)
 
 
 def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 60, label: bool = True) -> None:
     flags = np.array([bool(a) for a in is_anomaly], dtype=bool)
-    if not flags.any():
-        return
     dirs = np.array([d or "" for d in directions])
     for direction, marker, colour in (("inflow", "^", INFLOW_COLOUR), ("outflow", "v", OUTFLOW_COLOUR)):
         sel = flags & (dirs == direction)
         if sel.any():
-            ax.scatter(dates[sel], values[sel], marker=marker, s=size, color=colour, edgecolor=BLACK,
-                       linewidth=0.8, zorder=5, label=f"anomaly ({direction})" if label else None)
+            ax.scatter(
+                dates[sel],
+                values[sel],
+                marker=marker,
+                s=size,
+                color=colour,
+                edgecolor=BLACK,
+                linewidth=0.8,
+                zorder=5,
+                label=f"anomaly ({direction})" if label else None,
+            )
+
+
+def _bar_chart(
+    frame,
+    out_path,
+    periodic,
+    columns,
+    draw,
+    *,
+    title,
+    ylabel,
+    zero,
+    note,
+    empty="no data in this period",
+    subtitle=None,
+) -> Path:
+    """A chart of bars of `columns` (daily, or weekly or monthly sums read from `periodic`: `bar_bins`), drawn
+    by `draw(fig, ax, bars)`; `title` and `ylabel` take {adjective} and {unit}; `note` says inside the chart
+    that the `zero` columns are 0 on every day; `empty` is said when there is no day at all."""
+    fig, (ax,) = _figure()
+    adjective, unit = bar_bins(len(frame))[1:]
+    if frame.empty:
+        _empty(ax, empty)
+    else:
+        bars = _binned(frame, columns, periodic)
+        draw(fig, ax, bars)
+        if _all_zero(frame, zero):
+            _note(ax, note)
+        _frame_axis(ax, frame, **bars.edges())
+    _amount_axis(ax, ylabel.format(unit=unit))
+    _title(fig, title.format(adjective=adjective), subtitle)
+    return _save(fig, out_path)
+
+
+def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
+    """(group, its rows of `frame`, its name) of each exchange group of a chart by exchange, in order: `groups`
+    are the reader's rows of rpt_exchange_chart_groups (group_rank, exchange_group, is_other, n_exchanges),
+    `frame` their days; the rest's group is named by how many exchanges it holds (`other`: the noun)."""
+    return [
+        (
+            g,
+            frame[frame["group_rank"] == g["group_rank"]],
+            plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"],
+        )
+        for g in groups
+    ]
+
+
+PANEL_LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5}
+
+
+def _small_multiples(
+    frame, out_path, parts, draw, *, ylabel, few_ylabel, title, subtitle, empty="no data in this period", amounts=True
+):
+    """One panel per exchange group (`parts`: `_group_parts`) on a shared date axis, each with its own y scale
+    (the busiest exchange would flatten the others), drawn by `draw(ax, group, part)`; a panel's name at its
+    top left, three ticks (amounts, unless `amounts` is False). `ylabel` is the figure's with three panels or
+    more, `few_ylabel` each panel's with fewer."""
+    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
+    if frame.empty:
+        _empty(axes[0], empty)
+    for ax, (group, part, label) in zip(axes, parts, strict=False):
+        draw(ax, group, part)
+        ax.text(
+            0.005,
+            0.93,
+            escape.chart(label),
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontweight="bold",
+            bbox=PANEL_LABEL_BOX,
+        )
+        if amounts:
+            ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        _frame_axis(ax, part)
+    if len(parts) >= 3:
+        fig.supylabel(ylabel, fontsize=10)
+    else:
+        for ax in axes:
+            ax.set_ylabel(few_ylabel)
+    _title(fig, title, subtitle)
+    return _save(fig, out_path)
 
 
 # --- overview charts --------------------------------------------------------------------------------------
 
 
-def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                          z_threshold: float, method: str, window_days: int,
-                          series_name: str = "all exchanges", anomaly_rule: str | None = None) -> Path:
+def plot_netflow_baseline(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    z_threshold: float,
+    method: str,
+    window_days: int,
+    series_name: str = "all exchanges",
+    anomaly_rule: str | None = None,
+) -> Path:
     """Daily netflow with its baseline mean and the ±z·σ band (`baseline_band`); anomaly days marked.
 
     `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction (one series). The
@@ -318,161 +442,182 @@ def plot_netflow_baseline(frame: pd.DataFrame, out_path: str | Path, *, symbol: 
         net = _floats(frame["netflow"])
         band = baseline_band(frame, z_threshold)
         if np.isfinite(band["centre"]).any():
-            spread = methods.spread_name(method)
-            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3,
-                            linewidth=0, label=f"baseline ± {z_threshold:g} × {spread}", step="mid")
-            ax.plot(dates, band["centre"], color=BLUE, linewidth=1.2, linestyle="--",
-                    label=f"baseline {methods.centre_name(method)}", drawstyle="steps-mid", **_markers(len(dates), 3))
+            _draw_band(ax, dates, band, f"baseline ± {z_threshold:g} × {methods.spread_name(method)}")
+            centre = f"baseline {methods.centre_name(method)}"
+            ax.plot(
+                dates,
+                band["centre"],
+                color=BLUE,
+                linewidth=1.2,
+                linestyle="--",
+                label=centre,
+                drawstyle="steps-mid",
+                **_markers(len(dates), 3),
+            )
         else:
             _note(ax, f"no baseline band: {NO_SCORES}")
-        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=1.0, label="netflow", drawstyle="steps-mid",
-                **_markers(len(dates)))
+        ax.plot(
+            dates,
+            net,
+            color=NETFLOW_COLOUR,
+            linewidth=1.0,
+            label="netflow",
+            drawstyle="steps-mid",
+            **_markers(len(dates)),
+        )
         ax.axhline(0, color=GREY, linewidth=0.8)
         _mark_anomalies(ax, dates, net, frame["is_anomaly"], frame["direction"], size=70)
         _legend(fig, ax)
         _frame_axis(ax, frame)
     _amount_axis(ax, f"{symbol} per day (+ into exchanges)")
     rule = anomaly_rule or f"a day is an anomaly when |z| ≥ {z_threshold:g}"
-    _title(fig, f"{symbol} daily netflow, {series_name} — {chain}, {period}",
-           f"baseline: {methods.chart_text(method, window_days)}; {rule}")
+    _title(
+        fig,
+        f"{symbol} daily netflow, {series_name} — {chain}, {period}",
+        f"baseline: {methods.chart_text(method, window_days)}; {rule}",
+    )
     return _save(fig, out_path)
 
 
-def plot_inflow_outflow(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                        subject: str = "all exchanges", periodic: pd.DataFrame | None = None) -> Path:
+def plot_inflow_outflow(
+    frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject="all exchanges", periodic=None
+) -> Path:
     """Daily inflow as bars up, outflow as bars down, netflow as a line (weekly or monthly sums over long
-    periods: `bar_bins`, read from `periodic`).
-
-    `frame`: flow_date, inflow, outflow, netflow (every day of the period).
-    """
+    periods). `frame`: flow_date, inflow, outflow, netflow (every day of the period)."""
     target = "exchanges" if subject == "all exchanges" else subject
-    fig, (ax,) = _figure()
-    adjective, unit = bar_bins(len(frame))[1:]
-    if frame.empty:
-        _empty(ax)
-    else:
-        bars = _binned(frame, ("inflow", "outflow", "netflow"), periodic)
-        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR,
-               label=f"inflow (to {target})")
-        ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR,
-               label=f"outflow (from {target}), drawn down")
-        ax.plot(bars.centres, bars.sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, marker="o",
-                markersize=2.5 if len(bars.centres) > 60 else 4, label="netflow (inflow − outflow)")
+
+    def draw(fig, ax, bars):
+        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
+        outflow = f"outflow (from {target}), drawn down"
+        ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR, label=outflow)
+        size = 2.5 if len(bars.centres) > 60 else 4
+        ax.plot(
+            bars.centres,
+            bars.sums["netflow"],
+            color=NETFLOW_COLOUR,
+            linewidth=1.0,
+            marker="o",
+            markersize=size,
+            label="netflow (inflow − outflow)",
+        )
         ax.axhline(0, color=BLACK, linewidth=0.8)
-        if _all_zero(frame, ("inflow", "outflow")):
-            _note(ax, f"no inflow or outflow, {subject}, in this period")
         _legend(fig, ax)
-        _frame_axis(ax, frame, **bars.edges())
-    _amount_axis(ax, f"{symbol} per {unit} (outflow below 0)")
-    _title(fig, f"{symbol} {adjective} inflow and outflow, {subject} — {chain}, {period}")
-    return _save(fig, out_path)
+
+    return _bar_chart(
+        frame,
+        out_path,
+        periodic,
+        ("inflow", "outflow", "netflow"),
+        draw,
+        title=f"{symbol} {{adjective}} inflow and outflow, {subject} — {chain}, {period}",
+        ylabel=f"{symbol} per {{unit}} (outflow below 0)",
+        zero=("inflow", "outflow"),
+        note=f"no inflow or outflow, {subject}, in this period",
+    )
 
 
-def _group_parts(frame: pd.DataFrame, groups: list[dict], other: str) -> list[tuple[dict, pd.DataFrame, str]]:
-    """(group, its rows of `frame`, its name) of each exchange group of a chart by exchange, in order: `groups`
-    are the reader's rows of rpt_exchange_chart_groups (group_rank, exchange_group, is_other, n_exchanges),
-    `frame` their days; the rest's group is named by how many exchanges it holds (`other`: the noun)."""
-    return [(g, frame[frame["group_rank"] == g["group_rank"]],
-             plural(g["n_exchanges"], other) if g["is_other"] else g["exchange_group"]) for g in groups]
-
-
-def _panel_axis(ax, part: pd.DataFrame, label: str, amounts: bool = True) -> None:
-    """A panel of the small multiples: its name at the top left, three ticks (amounts, unless `amounts` is
-    False), the period's dates."""
-    ax.text(0.005, 0.93, escape.chart(label), transform=ax.transAxes, ha="left", va="top", fontweight="bold",
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
-    if amounts:
-        ax.yaxis.set_major_formatter(AMOUNT_FORMATTER)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-    _frame_axis(ax, part)
-
-
-def plot_netflow_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
-                             chain: str, period: str, z_threshold: float | None = None,
-                             method: str | None = None) -> Path:
-    """Small multiples: one panel of daily netflow per exchange group (`_group_parts`), on a shared date axis,
-    busiest first, the rest summed in a last panel (without a band).
+def plot_netflow_by_exchange(
+    frame: pd.DataFrame, out_path: str | Path, *, groups, symbol, chain, period, z_threshold=None, method=None
+) -> Path:
+    """Small multiples: one panel of daily netflow per exchange group (`_group_parts`), busiest first, the rest
+    summed in a last panel (without a band).
 
     `frame`: group_rank, flow_date, inflow, outflow, netflow, and optionally baseline_mean, baseline_std,
-    is_anomaly, direction (from fct_netflow_zscores) to draw the band and mark anomaly days. Each panel has
-    its own y scale (the busiest exchange would flatten the others).
+    is_anomaly, direction (from fct_netflow_zscores) to draw the band and mark anomaly days.
     """
     parts = _group_parts(frame, groups, "other exchange")
-    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
-    if frame.empty:
-        _empty(axes[0])
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
-    banded = False
-    for ax, (group, part, label) in zip(axes, parts, strict=False):
-        dates = _dates(part["flow_date"])
-        net = _floats(part["netflow"])
-        if has_band and not group["is_other"]:
-            band = baseline_band(part, z_threshold)
-            banded = banded or bool(np.isfinite(band["centre"]).any())
-            ax.fill_between(dates, band["lower"], band["upper"], color=BAND_COLOUR, alpha=0.3, linewidth=0,
-                            step="mid")
-        ax.plot(dates, net, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid", **_markers(len(dates), 3))
+    bands = {g["group_rank"]: baseline_band(p, z_threshold) for g, p, _ in parts if has_band and not g["is_other"]}
+    banded = any(np.isfinite(band["centre"]).any() for band in bands.values())
+
+    def draw(ax, group, part):
+        if group["group_rank"] in bands:
+            _draw_band(ax, _dates(part["flow_date"]), bands[group["group_rank"]])
+        dates, net = _step_line(ax, part, "netflow")
         ax.axhline(0, color=GREY, linewidth=0.7)
         if "is_anomaly" in part.columns and not group["is_other"]:
             _mark_anomalies(ax, dates, net, part["is_anomaly"], part["direction"], size=40, label=False)
         if not group["is_other"] and _all_zero(part, ("inflow", "outflow")):
             _note(ax, "no inflow or outflow in this period")
-        _panel_axis(ax, part, label)
-    if len(parts) >= 3:
-        fig.supylabel(f"netflow, {symbol} per day (+ into exchange)", fontsize=10)
-    else:
-        for ax in axes:
-            ax.set_ylabel(f"{symbol} per day")
+
     subtitle = "each panel has its own y scale; busiest exchange (inflow + outflow) first"
     if banded:
         subtitle += f"; shaded: baseline ± {z_threshold:g} × {methods.spread_name(method)}; ▲▼ anomaly days"
     elif has_band and not frame.empty:
         subtitle += f"; no baseline band: {NO_SCORES}"
-    _title(fig, f"{symbol} daily netflow by exchange — {chain}, {period}", subtitle)
-    return _save(fig, out_path)
+    return _small_multiples(
+        frame,
+        out_path,
+        parts,
+        draw,
+        ylabel=f"netflow, {symbol} per day (+ into exchange)",
+        few_ylabel=f"{symbol} per day",
+        title=f"{symbol} daily netflow by exchange — {chain}, {period}",
+        subtitle=subtitle,
+    )
 
 
-def plot_metric_by_exchange(frame: pd.DataFrame, out_path: str | Path, column: str, *, groups: list[dict],
-                            symbol: str, chain: str, period: str, title: str, ylabel: str, ratio: bool = False,
-                            gaps: str = "days without a value", empty: str | None = None) -> Path:
-    """Small multiples of one daily metric of the marts (`column`: whale_ratio, netflow_30d, ...), a panel
-    per exchange group on a shared date axis, busiest first, as plot_netflow_by_exchange. A metric of one
-    exchange cannot be summed with another's (a ratio, a rolling sum), so the rest's group is left out and the
-    subtitle says how many. Days where the metric is NULL (no inflow, too few days) are gaps.
+def plot_metric_by_exchange(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    column: str,
+    *,
+    groups: list[dict],
+    symbol: str,
+    chain: str,
+    period: str,
+    title: str,
+    ylabel: str,
+    ratio: bool = False,
+    gaps: str = "days without a value",
+    empty: str | None = None,
+) -> Path:
+    """Small multiples of one daily metric of the marts (`column`: whale_ratio, netflow_30d, ...), a panel per
+    exchange group, busiest first. A metric of one exchange cannot be summed with another's (a ratio, a
+    rolling sum), so the rest's group is left out and the subtitle says how many. Days where the metric is
+    NULL (no inflow, too few days) are gaps.
 
     `frame`: group_rank, flow_date, inflow, outflow and `column`; `ratio`: a share from 0 to 1 (fixed y
     axis); `gaps`: what the subtitle says the gaps are; `empty`: what a panel without a value says.
     """
     parts = _group_parts(frame, groups, "less busy exchange")
-    shown = [(group, part, label) for group, part, label in parts if not group["is_other"]]
-    fig, axes = _figure(figure_height_px("small_multiples", len(shown)), nrows=max(len(shown), 1))
-    if frame.empty:
-        _empty(axes[0])
-    for ax, (_group, part, name) in zip(axes, shown, strict=False):
-        dates = _dates(part["flow_date"])
-        values = _floats(part[column])
-        ax.plot(dates, values, color=NETFLOW_COLOUR, linewidth=0.9, drawstyle="steps-mid",
-                **_markers(len(dates), 3))
+
+    def draw(ax, _group, part):
+        _dates_, values = _step_line(ax, part, column)
         if ratio:
             ax.set_ylim(0, 1.05)
         else:
             ax.axhline(0, color=GREY, linewidth=0.7)
         if np.isnan(values).all():
             _note(ax, empty or f"no {ylabel} in this period")
-        _panel_axis(ax, part, name, amounts=not ratio)
-    if len(shown) >= 3:
-        fig.supylabel(ylabel, fontsize=10)
-    else:
-        for ax in axes:
-            ax.set_ylabel(ylabel)
+
     subtitle = f"busiest exchange (inflow + outflow) first; gaps: {gaps}"
     subtitle += "".join(f"; {label} not shown" for group, _part, label in parts if group["is_other"])
-    _title(fig, f"{symbol} {title} by exchange — {chain}, {period}", subtitle)
-    return _save(fig, out_path)
+    return _small_multiples(
+        frame,
+        out_path,
+        [p for p in parts if not p[0]["is_other"]],
+        draw,
+        ylabel=ylabel,
+        few_ylabel=ylabel,
+        title=f"{symbol} {title} by exchange — {chain}, {period}",
+        subtitle=subtitle,
+        amounts=not ratio,
+    )
 
 
-def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                z_threshold: float, method: str, window_days: int, series_name: str = "all exchanges") -> Path:
+def plot_zscore(
+    frame: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    symbol: str,
+    chain: str,
+    period: str,
+    z_threshold: float,
+    method: str,
+    window_days: int,
+    series_name: str = "all exchanges",
+) -> Path:
     """z-score of the daily netflow over time, with the ± threshold lines; anomaly days marked.
 
     `frame`: flow_date, zscore, is_anomaly, direction (one series). Days without a score (too little history,
@@ -488,23 +633,27 @@ def plot_zscore(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain
             _note(ax, f"no z-scores: {NO_SCORES}")
         else:
             ax.plot(dates, z, color=NETFLOW_COLOUR, linewidth=0.9, label="z-score", **_markers(len(dates), 3))
-        ax.axhline(z_threshold, color=INFLOW_COLOUR, linestyle="--", linewidth=1.2,
-                   label=f"+{z_threshold:g} (inflow anomaly)")
-        ax.axhline(-z_threshold, color=OUTFLOW_COLOUR, linestyle="--", linewidth=1.2,
-                   label=f"−{z_threshold:g} (outflow anomaly)")
+        for sign, colour, direction in (("+", INFLOW_COLOUR, "inflow"), ("−", OUTFLOW_COLOUR, "outflow")):
+            label = f"{sign}{z_threshold:g} ({direction} anomaly)"
+            level = z_threshold if sign == "+" else -z_threshold
+            ax.axhline(level, color=colour, linestyle="--", linewidth=1.2, label=label)
         ax.axhline(0, color=GREY, linewidth=0.7)
         _mark_anomalies(ax, dates, z, frame["is_anomaly"], frame["direction"], size=60)
         _legend(fig, ax)
         _frame_axis(ax, frame)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"))
     ax.set_ylabel("z (standard deviations from the baseline)")
-    _title(fig, f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
-           f"baseline: {methods.chart_text(method, window_days)}")
+    _title(
+        fig,
+        f"{symbol} netflow z-score, {series_name} — {chain}, {period}",
+        f"baseline: {methods.chart_text(method, window_days)}",
+    )
     return _save(fig, out_path)
 
 
-def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
-                            chain: str, period: str) -> Path:
+def plot_cumulative_netflow(
+    frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
+) -> Path:
     """Cumulative netflow per exchange group from the data's first day: the change in its balance (labelled
     wallets), busiest first, the rest summed in one line (`_group_parts`).
 
@@ -519,49 +668,56 @@ def plot_cumulative_netflow(frame: pd.DataFrame, out_path: str | Path, *, groups
             dates = _dates(part["flow_date"])
             cumulative = _floats(part["cumulative_netflow"])
             colour, style = LINE_STYLES[i % len(LINE_STYLES)]
-            ax.plot(dates, cumulative, color=colour, linestyle=style, linewidth=1.6, label=escape.chart(name),
-                    **_markers(len(dates), 4))
+            ax.plot(
+                dates,
+                cumulative,
+                color=colour,
+                linestyle=style,
+                linewidth=1.6,
+                label=escape.chart(name),
+                **_markers(len(dates), 4),
+            )
             ends.append((cumulative[-1], name, colour))
         ax.axhline(0, color=GREY, linewidth=0.8)
         _legend(fig, ax, ncols=8)
         _frame_axis(ax, frame)
         _label_line_ends(fig, ax, dates[-1], ends)
     _amount_axis(ax, f"cumulative netflow, {symbol} (+ into exchange)")
-    _title(fig, f"{symbol} cumulative netflow by exchange — {chain}, {period}",
-           "running sum of daily netflow from the first day shown: the change in the balance of the labelled "
-           "wallets")
+    _title(
+        fig,
+        f"{symbol} cumulative netflow by exchange — {chain}, {period}",
+        "running sum of daily netflow from the first day shown: the change in the balance of the labelled wallets",
+    )
     return _save(fig, out_path)
 
 
-def plot_reserve_by_exchange(frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str,
-                             chain: str, period: str) -> Path:
+def plot_reserve_by_exchange(
+    frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
+) -> Path:
     """Small multiples: one panel per exchange group of its reserve at the end of each day (what its labelled
     wallets hold, from balance anchors), largest last reserve first, the rest summed in a last panel.
 
     `frame`: group_rank, flow_date, reserve (rpt_exchange_reserve_chart_groups: only days whose reserve is
-    known); `groups` also have last_share_of_supply. Each panel has its own y scale.
+    known); `groups` also have last_share_of_supply.
     """
-    parts = _group_parts(frame, groups, "other exchange")
-    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
-    if frame.empty:
-        _empty(axes[0], "no exchange reserve: no balance anchors (cexflow build --balances)")
-    for ax, (group, part, label) in zip(axes, parts, strict=False):
+
+    def named(group, label):
         share = group["last_share_of_supply"]
-        if share is not None and not pd.isna(share):
-            label += f" ({float(share):.2%} of supply on the last day)"
-        dates = _dates(part["flow_date"])
-        ax.plot(dates, _floats(part["reserve"]), color=NETFLOW_COLOUR, linewidth=1.2, drawstyle="steps-post",
-                **_markers(len(dates), 3))
-        _panel_axis(ax, part, label)
-    if len(parts) >= 3:
-        fig.supylabel(f"reserve, {symbol} at the end of the day", fontsize=10)
-    else:
-        for ax in axes:
-            ax.set_ylabel(f"{symbol} held")
-    _title(fig, f"{symbol} exchange reserve by exchange — {chain}, {period}",
-           "tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has its own "
-           "y scale; largest reserve first")
-    return _save(fig, out_path)
+        return label if pd.isna(share) else f"{label} ({float(share):.2%} of supply on the last day)"
+
+    parts = [(group, part, named(group, label)) for group, part, label in _group_parts(frame, groups, "other exchange")]
+    return _small_multiples(
+        frame,
+        out_path,
+        parts,
+        lambda ax, _group, part: _step_line(ax, part, "reserve", 1.2, "steps-post"),
+        ylabel=f"reserve, {symbol} at the end of the day",
+        few_ylabel=f"{symbol} held",
+        title=f"{symbol} exchange reserve by exchange — {chain}, {period}",
+        subtitle="tokens the labelled wallets hold at the end of each day, from balance anchors; each panel has "
+        "its own y scale; largest reserve first",
+        empty="no exchange reserve: no balance anchors (cexflow build --balances)",
+    )
 
 
 def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None:
@@ -576,9 +732,20 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
     for value, name, colour in sorted(ends, key=lambda e: e[0]):
         y = value if not placed else max(value, placed[-1] + gap)
         placed.append(y)
-        labels.append(ax.annotate(escape.chart(name), xy=(x_end, y), xytext=(6, 0), textcoords="offset points",
-                                  ha="left", va="center", color=colour, fontsize=9, fontweight="bold",
-                                  annotation_clip=False))
+        labels.append(
+            ax.annotate(
+                escape.chart(name),
+                xy=(x_end, y),
+                xytext=(6, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                color=colour,
+                fontsize=9,
+                fontweight="bold",
+                annotation_clip=False,
+            )
+        )
     fig.canvas.draw()  # the layout, to measure the names in pixels
     box = ax.get_window_extent()
     overhang = max(label.get_window_extent().x1 for label in labels) - box.x1
@@ -597,26 +764,54 @@ INTERNAL_HATCH = "///"
 OTHER_COLOUR = GREY  # transfers between two exchanges, seen from all exchanges: neither in nor out of them
 
 
-def plot_daily_volume(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                      subject: str, periodic: pd.DataFrame | None = None) -> Path:
+def plot_daily_volume(
+    frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, periodic=None
+) -> Path:
     """Daily transfer volume (all directions) as bars (weekly or monthly sums over long periods).
+    `frame`: flow_date, volume (every day of the period)."""
 
-    `frame`: flow_date, volume (every day of the period).
-    """
-    fig, (ax,) = _figure()
-    adjective, unit = bar_bins(len(frame))[1:]
-    if frame.empty:
-        _empty(ax, "no transfers in this period")
-    else:
-        bars = _binned(frame, ("volume",), periodic)
+    def draw(_fig, ax, bars):
         ax.bar(bars.centres, bars.sums["volume"], width=bars.width, color=VOLUME_COLOUR, label="volume")
-        if _all_zero(frame, ("volume",)):
-            _note(ax, f"no transfers, {subject}, in this period")
-        _frame_axis(ax, frame, **bars.edges())
-    _amount_axis(ax, f"{symbol} transferred per {unit}")
-    _title(fig, f"{symbol} {adjective} transfer volume, {subject} — {chain}, {period}",
-           "all transfers touching it: deposits, withdrawals, internal and cross-exchange")
-    return _save(fig, out_path)
+
+    return _bar_chart(
+        frame,
+        out_path,
+        periodic,
+        ("volume",),
+        draw,
+        title=f"{symbol} {{adjective}} transfer volume, {subject} — {chain}, {period}",
+        ylabel=f"{symbol} transferred per {{unit}}",
+        zero=("volume",),
+        note=f"no transfers, {subject}, in this period",
+        empty="no transfers in this period",
+        subtitle="all transfers touching it: deposits, withdrawals, internal and cross-exchange",
+    )
+
+
+def plot_netflow_bars(
+    frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, periodic=None
+) -> Path:
+    """Daily netflow as bars, vermillion above zero (net inflow), blue below (net outflow); weekly or monthly
+    sums over long periods. `frame`: flow_date, netflow (every day of the period)."""
+
+    def draw(fig, ax, bars):
+        net = bars.sums["netflow"]
+        ax.bar(bars.centres, net, width=bars.width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
+        ax.axhline(0, color=BLACK, linewidth=0.8)
+        inflow = Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving (vermillion, up)")
+        _legend(fig, ax, handles=[inflow, Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])
+
+    return _bar_chart(
+        frame,
+        out_path,
+        periodic,
+        ("netflow",),
+        draw,
+        title=f"{symbol} {{adjective}} netflow, {subject} — {chain}, {period}",
+        ylabel=f"netflow, {symbol} per {{unit}} (+ into it)",
+        zero=("netflow",),
+        note=f"netflow 0 on every day, {subject}, in this period",
+    )
 
 
 def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> tuple[str, str]:
@@ -633,14 +828,18 @@ def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> t
 TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colour drawn)
     "inflow": (INFLOW_COLOUR, None, "inflow, into it (vermillion)"),
     "outflow": (OUTFLOW_COLOUR, None, "outflow, out of it (blue)"),
-    "internal": (INTERNAL_COLOUR, INTERNAL_HATCH, "internal sweep, between wallets of one exchange "
-                                                  "(reddish purple, hatched)"),
+    "internal": (
+        INTERNAL_COLOUR,
+        INTERNAL_HATCH,
+        "internal sweep, between wallets of one exchange (reddish purple, hatched)",
+    ),
     "other": (OTHER_COLOUR, None, "between two exchanges (grey)"),
 }
 
 
-def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                       subject: str, wallet_view: bool = False) -> Path:
+def plot_top_transfers(
+    frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, wallet_view=False
+) -> Path:
     """The largest transfers as horizontal bars, labelled with date, direction and short tx hash, coloured by
     kind (`transfer_kind`, `TRANSFER_KINDS`), with a legend of the kinds drawn.
 
@@ -653,8 +852,10 @@ def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str
     else:
         amounts = _floats(frame["amount"])
         kinds = [transfer_kind(d, f, wallet_view) for d, f in zip(frame["direction"], frame["flow_type"], strict=True)]
-        labels = [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {label:<14}  {h[:10]}…"
-                  for t, (_, label), h in zip(frame["transferred_at"], kinds, frame["tx_hash"], strict=True)]
+        labels = [
+            f"{pd.Timestamp(t):%Y-%m-%d %H:%M}  {label:<14}  {h[:10]}…"
+            for t, (_, label), h in zip(frame["transferred_at"], kinds, frame["tx_hash"], strict=True)
+        ]
         y = np.arange(len(amounts))
         for yi, value, (key, _) in zip(y, amounts, kinds, strict=True):
             colour, hatch, _text = TRANSFER_KINDS[key]
@@ -667,18 +868,17 @@ def plot_top_transfers(frame: pd.DataFrame, out_path: str | Path, *, symbol: str
         ax.xaxis.set_major_formatter(AMOUNT_FORMATTER)
         ax.set_xlabel(f"amount, {symbol}")
         ax.grid(axis="y", visible=False)
-        drawn = [key for key in TRANSFER_KINDS if key in {k for k, _ in kinds}]
-        _legend(fig, ax, ncols=3 if len(drawn) <= 3 else 2, handles=[  # four in a row would not fit
-            Patch(facecolor=TRANSFER_KINDS[k][0], hatch=TRANSFER_KINDS[k][1],
-                  edgecolor="white" if TRANSFER_KINDS[k][1] else TRANSFER_KINDS[k][0], label=TRANSFER_KINDS[k][2])
-            for k in drawn])
+        drawn = [TRANSFER_KINDS[key] for key in TRANSFER_KINDS if key in {k for k, _ in kinds}]
+        handles = [Patch(facecolor=c, hatch=h, edgecolor="white" if h else c, label=text) for c, h, text in drawn]
+        _legend(fig, ax, ncols=3 if len(drawn) <= 3 else 2, handles=handles)  # four in a row would not fit
     largest = "the largest transfer" if len(frame) == 1 else f"the {len(frame)} largest transfers"
     _title(fig, f"{symbol}: {largest}, {subject} — {chain}, {period}", "UTC times")
     return _save(fig, out_path)
 
 
-def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                                 subject: str) -> Path:
+def plot_transfer_size_histogram(
+    amounts: Sequence, out_path: str | Path, *, symbol: str, chain: str, period: str, subject: str
+) -> Path:
     """Histogram of transfer sizes on logarithmic bins (a log x axis)."""
     fig, (ax,) = _figure()
     values = _floats(amounts)
@@ -697,28 +897,4 @@ def plot_transfer_size_histogram(amounts: Sequence, out_path: str | Path, *, sym
     ax.set_xlabel(f"transfer size, {symbol} (log scale, 4 bins per power of ten)")
     ax.set_ylabel("number of transfers")
     _title(fig, f"{symbol} transfer sizes, {subject} — {chain}, {period}", plural(values.size, "transfer"))
-    return _save(fig, out_path)
-
-
-def plot_netflow_bars(frame: pd.DataFrame, out_path: str | Path, *, symbol: str, chain: str, period: str,
-                      subject: str, periodic: pd.DataFrame | None = None) -> Path:
-    """Daily netflow as bars, vermillion above zero (net inflow), blue below (net outflow); weekly or monthly
-    sums over long periods. `frame`: flow_date, netflow (every day of the period)."""
-    fig, (ax,) = _figure()
-    adjective, unit = bar_bins(len(frame))[1:]
-    if frame.empty:
-        _empty(ax)
-    else:
-        bars = _binned(frame, ("netflow",), periodic)
-        net = bars.sums["netflow"]
-        ax.bar(bars.centres, net, width=bars.width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
-        ax.axhline(0, color=BLACK, linewidth=0.8)
-        if _all_zero(frame, ("netflow",)):
-            _note(ax, f"netflow 0 on every day, {subject}, in this period")
-        _frame_axis(ax, frame, **bars.edges())
-        _legend(fig, ax, handles=[Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving "
-                                                                         "(vermillion, up)"),
-                                  Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])
-    _amount_axis(ax, f"netflow, {symbol} per {unit} (+ into it)")
-    _title(fig, f"{symbol} {adjective} netflow, {subject} — {chain}, {period}")
     return _save(fig, out_path)

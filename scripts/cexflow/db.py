@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from pathlib import Path
 
@@ -22,8 +24,10 @@ def connect(db: Path) -> duckdb.DuckDBPyConnection:
 
 
 # DuckDB's words when another process holds a conflicting lock on the file (with the holder where it knows it)
-LOCK_CONFLICT = re.compile(r'Could not set lock on file "(?P<file>[^"]+)"(?:: Conflicting lock is held in '
-                           r'(?P<program>.*?) \(PID (?P<pid>\d+)\))?')
+LOCK_CONFLICT = re.compile(
+    r'Could not set lock on file "(?P<file>[^"]+)"(?:: Conflicting lock is held in '
+    r"(?P<program>.*?) \(PID (?P<pid>\d+)\))?"
+)
 
 
 def lock_conflict(message: str, opened_read_only: bool = True) -> str | None:
@@ -36,9 +40,11 @@ def lock_conflict(message: str, opened_read_only: bool = True) -> str | None:
     holder = f" (PID {match['pid']}, {match['program']})" if match["pid"] else ""
     if not opened_read_only:
         return f"--db {match['file']}: another process{holder} has this database open; close it, then run again"
-    return (f"--db {match['file']}: another process{holder} has this database open for writing (a DuckDB shell "
-            "opened without -readonly, dbt run by hand or a script); close it, then run again (readers opened "
-            "read-only, as by duckdb -readonly, do not block)")
+    return (
+        f"--db {match['file']}: another process{holder} has this database open for writing (a DuckDB shell "
+        "opened without -readonly, dbt run by hand or a script); close it, then run again (readers opened "
+        "read-only, as by duckdb -readonly, do not block)"
+    )
 
 
 # What cexflow build remembers in the database about the inputs it has loaded, for incremental builds.
@@ -60,11 +66,24 @@ def read_build_record(db: Path) -> tuple[str, str, dict] | None:
 def write_build_record(db: Path, parameters: str, settings: str, inputs: dict) -> None:
     """Record a successful build's parameters, vars and input files in `db` (what read_build_record reads)."""
     with duckdb.connect(str(db)) as con:
-        con.execute(f"create or replace table {PARAMETERS_TABLE} as select ? as parameters, ? as build_vars",
-                    [parameters, settings])
+        con.execute(
+            f"create or replace table {PARAMETERS_TABLE} as select ? as parameters, ? as build_vars",
+            [parameters, settings],
+        )
         con.execute(f"create or replace table {INPUTS_TABLE} (source_file varchar, fingerprint varchar)")
         if inputs:
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?)", list(inputs.items()))
+
+
+def parquet_column_names(path: Path) -> list[str]:
+    """The column names (lower case) of a Parquet input file, from its footer (inputs.py classifies the file by
+    them, as a CSV file by its header)."""
+    try:
+        with duckdb.connect() as con:
+            rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise CexflowError(f"{path}: cannot read it as Parquet: {str(exc).splitlines()[0]}") from None
+    return [name.lower() for name, *_ in rows]
 
 
 SPARK_SCHEMA = "cexflow"  # the schema of the spark output in profiles.yml
@@ -108,14 +127,11 @@ def tokens(con) -> list[dict]:
     kind), by chain and symbol. A token of the build without transfers has no days and is not one of them. A
     database of a cexflow before several tokens (rpt_build_summary without `chain`) has its one token of
     stg_tokens__selected."""
-    columns = {name for (name,) in con.execute(
-        "select column_name from information_schema.columns where table_name = 'rpt_build_summary'").fetchall()}
-    if "chain" not in columns:
-        return read_rows(con, "select chain, token_address, symbol, kind from stg_tokens__selected "
-                              "order by chain, symbol, token_address")
-    return read_rows(con, """
-        select chain, token_address, symbol, kind from rpt_build_summary where n_days > 0
-        order by chain, symbol, token_address""")
+    before_several = "chain" not in read_frame(con, "select * from rpt_build_summary limit 0").columns
+    source = "stg_tokens__selected" if before_several else "rpt_build_summary where n_days > 0"
+    return read_rows(
+        con, f"select chain, token_address, symbol, kind from {source} order by chain, symbol, token_address"
+    )
 
 
 def _literal(value: str) -> str:
@@ -137,16 +153,21 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
-        names = [name for (name,) in con.execute("""
+        names = SHAPES["column"](
+            con,
+            """
             select table_name from information_schema.columns
             where table_catalog = $catalog and table_schema = 'main' and column_name in ('chain', 'token_address')
             group by table_name having count(distinct column_name) = 2 order by table_name""",
-            {"catalog": catalog}).fetchall()]
+            {"catalog": catalog},
+        )
         for name in names:
             try:
-                con.execute(f"create temp view {_identifier(name)} as select * from {_identifier(catalog)}.main."
-                            f"{_identifier(name)} where chain = {_literal(chain)} "
-                            f"and token_address = {_literal(token_address)}")
+                con.execute(
+                    f"create temp view {_identifier(name)} as select * from {_identifier(catalog)}.main."
+                    f"{_identifier(name)} where chain = {_literal(chain)} "
+                    f"and token_address = {_literal(token_address)}"
+                )
             except duckdb.Error as exc:
                 # a view of the file that cannot be read here (a staging view of an input file that is gone):
                 # reading it says why, rather than showing every token's rows
@@ -179,49 +200,88 @@ def read_rows(con, sql: str, params: list | dict | None = None) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
+SHAPES = {
+    "rows": read_rows,
+    "row": lambda con, sql, params: read_rows(con, sql, params)[0],
+    "frame": read_frame,
+    "tuples": lambda con, sql, params: con.execute(sql, params).fetchall(),
+    "tuple": lambda con, sql, params: con.execute(sql, params).fetchone(),
+    "column": lambda con, sql, params: [value for (value,) in con.execute(sql, params).fetchall()],
+    "value": lambda con, sql, params: (con.execute(sql, params).fetchone() or [None])[0],
+}
+
+
+def reads(shape: str):
+    """A reader declared by its query: the decorated function (con, arguments) returns the SQL, whose named
+    parameters ($name) are the reader's arguments of that name, or the items of its `params` dict; the reader
+    returns the query's result in `shape` (a key of SHAPES: rows as dicts, the first row, a DataFrame, ...)."""
+
+    def declare(query):
+        signature = inspect.signature(query)
+
+        @functools.wraps(query)
+        def reader(con, *args, **kwargs):
+            arguments = signature.bind(con, *args, **kwargs).arguments
+            sql = query(con, *args, **kwargs)
+            given = {**arguments.get("params", {}), **arguments}
+            return SHAPES[shape](con, sql, {name: given[name] for name in set(re.findall(r"\$(\w+)", sql))})
+
+        return reader
+
+    return declare
+
+
+@reads("row")
 def build_summary(con) -> dict:
     """rpt_build_summary's one row: input reconciliation totals, days, the total's flows, transfers, series,
     anomalies and rejected rows."""
-    return read_rows(con, "select * from rpt_build_summary")[0]
+    return "select * from rpt_build_summary"
 
 
+@reads("rows")
 def token_summaries(con) -> list[dict]:
     """rpt_build_summary's rows, one per token of the build (by chain, then symbol): the token's own figures,
     and the build's input reconciliation and rejections, the same on every row."""
-    return read_rows(con, "select * from rpt_build_summary order by chain, symbol, token_address")
+    return "select * from rpt_build_summary order by chain, symbol, token_address"
 
 
+@reads("rows")
 def input_reconciliation(con) -> list[dict]:
     """rpt_input_reconciliation: one row per input file."""
-    return read_rows(con, """
+    return """
         select source_file, source_format, rows_read, transfers_kept, duplicate_rows, rejected_rows,
                other_token_rows
-        from rpt_input_reconciliation order by source_file""")
+        from rpt_input_reconciliation order by source_file"""
 
 
+@reads("rows")
 def rejected_reasons(con) -> list[dict]:
     """rpt_rejected_reasons: reason, n_rows, most frequent first."""
-    return read_rows(con, "select reason, n_rows from rpt_rejected_reasons order by reason_rank")
+    return "select reason, n_rows from rpt_rejected_reasons order by reason_rank"
 
 
+@reads("rows")
 def rejected_rows(con, limit: int) -> list[dict]:
     """The first `limit` rows of stg_transfers_rejected, by file and line."""
-    return read_rows(con, f"""
+    return f"""
         select source_file, line_number, reason from stg_transfers_rejected
-        order by source_file, line_number limit {int(limit)}""")
+        order by source_file, line_number limit {int(limit)}"""
 
 
+TOKEN_COLUMNS = "chain, token_address, symbol, decimals, kind, underlying"
+
+
+@reads("tuple")
 def token_row(con) -> tuple | None:
     """(chain, token_address, symbol, decimals, kind, underlying) of the build's token."""
-    return con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
-                       "limit 1").fetchone()
+    return f"select {TOKEN_COLUMNS} from stg_tokens__selected limit 1"
 
 
+@reads("tuples")
 def selected_tokens(con) -> list[tuple]:
     """(chain, token_address, symbol, decimals, kind, underlying) of every token of the build
     (stg_tokens__selected), by chain and symbol."""
-    return con.execute("select chain, token_address, symbol, decimals, kind, underlying from stg_tokens__selected "
-                       "order by chain, symbol, token_address").fetchall()
+    return f"select {TOKEN_COLUMNS} from stg_tokens__selected order by chain, symbol, token_address"
 
 
 def method_row(con) -> tuple | None:
@@ -235,71 +295,77 @@ def method_row(con) -> tuple | None:
     return (*row[:6], top[0] if top else 0, row[6])
 
 
+@reads("frame")
 def daily_series(con, series_kind: str) -> pd.DataFrame:
     """rpt_netflow_daily_series of the total (`series_kind` 'total') or of every exchange ('exchange')."""
-    return read_frame(con, """
+    return """
         select series, flow_date, inflow, outflow, netflow, internal_volume, cross_exchange_volume, n_deposits,
                n_withdrawals, whale_ratio, netflow_30d, cumulative_netflow, baseline_mean, baseline_std, zscore,
                is_anomaly, direction
-        from rpt_netflow_daily_series where series_kind = $kind order by series, flow_date""", {"kind": series_kind})
+        from rpt_netflow_daily_series where series_kind = $series_kind order by series, flow_date"""
 
 
+@reads("frame")
 def exchange_period_totals(con) -> pd.DataFrame:
     """rpt_exchange_period_totals: one row per exchange, by gross flow, every column (templates/shown.j2 says
     which the summary shows)."""
-    return read_frame(con, """
-        select * from rpt_exchange_period_totals order by gross_rank""")
+    return "select * from rpt_exchange_period_totals order by gross_rank"
 
 
+@reads("frame")
 def largest_netflow_days(con, direction: str, limit: int) -> pd.DataFrame:
     """The total's `limit` days of largest net inflow or outflow (rpt_largest_netflow_days)."""
-    return read_frame(con, f"""
+    return f"""
         select flow_date, netflow, inflow, outflow, netflow_usd, inflow_usd, outflow_usd, zscore, is_anomaly
         from rpt_largest_netflow_days
-        where direction = $direction order by rank limit {int(limit)}""", {"direction": direction})
+        where direction = $direction order by rank limit {int(limit)}"""
 
 
+@reads("column")
 def days_without_price(con) -> list:
     """The days of the data without a USD price (fct_netflow_daily_total.price_usd NULL), in order."""
-    return [day for (day,) in con.execute(
-        "select flow_date from fct_netflow_daily_total where price_usd is null order by flow_date").fetchall()]
+    return "select flow_date from fct_netflow_daily_total where price_usd is null order by flow_date"
 
 
+@reads("frame")
 def topk_days(con) -> pd.DataFrame:
     """rpt_topk_netflow_days: the total first, then each exchange, by rank."""
-    return read_frame(con, """
+    return """
         select series, rank, flow_date, netflow, zscore, is_anomaly, direction, method, inflow, outflow,
                baseline_mean, baseline_std, baseline_days
-        from rpt_topk_netflow_days order by series <> 'total', series, rank""")
+        from rpt_topk_netflow_days order by series <> 'total', series, rank"""
 
 
+@reads("frame")
 def anomaly_days(con) -> pd.DataFrame:
     """rpt_netflow_anomalies for the reports, by day (the total first on a day)."""
-    return read_frame(con, """
+    return """
         select flow_date, series, netflow, baseline_mean, baseline_std, baseline_days, zscore, materiality,
                materiality_scale, direction, method, window_days, z_threshold, inflow, outflow
         from rpt_netflow_anomalies
-        order by flow_date, series <> 'total', series""")
+        order by flow_date, series <> 'total', series"""
 
 
+@reads("rows")
 def latest_anomalies(con, limit: int) -> list[dict]:
     """The `limit` latest anomalies (the docs site's index)."""
-    return read_rows(con, f"""
+    return f"""
         select flow_date, series, direction, netflow, zscore, chain, token_address from rpt_netflow_anomalies
-        order by flow_date desc, series <> 'total', series limit {int(limit)}""")
+        order by flow_date desc, series <> 'total', series limit {int(limit)}"""
 
 
 def cross_chain_totals(con) -> list[dict]:
     """rpt_cross_chain_totals: each symbol of several chains of the build, by symbol: its first and last day on
     any chain, its days and chains, and its inflow, outflow and netflow on every chain over the whole range (the
     reports' index; exact). Empty for a database without that mart (of a cexflow before several tokens)."""
-    (present,) = con.execute("select count(*) from information_schema.tables "
-                             "where table_name = 'rpt_cross_chain_totals'").fetchone()
-    if not present:
+    if "rpt_cross_chain_totals" not in table_names(con):
         return []
-    return read_rows(con, """
+    return read_rows(
+        con,
+        """
         select symbol, first_flow_date, last_flow_date, n_days, n_chains, inflow, outflow, netflow
-        from rpt_cross_chain_totals where n_chains > 1 order by symbol""")
+        from rpt_cross_chain_totals where n_chains > 1 order by symbol""",
+    )
 
 
 # --- the focus report: one period, one exchange or wallet, from fct_flow_legs -------------------------------
@@ -309,8 +375,10 @@ def focus_transfers_sql(kind: str) -> str:
     """The transfers of a focus subject in the period $s..$e, one row each, with its direction (inflow,
     outflow, internal, cross_exchange) for the subject: for all exchanges the transfers (fct_exchange_transfers,
     by flow_type); for an exchange ($x) or wallet (addresses $a) the legs of fct_flow_legs that show them."""
-    columns = ("tx_hash, log_index, transferred_at, flow_date, from_address, to_address, from_exchange, to_exchange, "
-               "from_wallet, to_wallet, flow_type, amount")
+    columns = (
+        "tx_hash, log_index, transferred_at, flow_date, from_address, to_address, from_exchange, to_exchange, "
+        "from_wallet, to_wallet, flow_type, amount"
+    )
     if kind == "all":
         return f"""
             select {columns}, case flow_type when 'deposit' then 'inflow' when 'withdrawal' then 'outflow'
@@ -325,34 +393,38 @@ def focus_transfers_sql(kind: str) -> str:
         where flow_date between $s and $e and list_contains($a, wallet_address) and is_wallet_view"""
 
 
+@reads("row")
 def focus_stats(con, transfers_sql: str, params: dict) -> dict:
-    return read_rows(con, f"""
+    return f"""
         with t as ({transfers_sql})
         select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
                coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
                coalesce(sum(amount) filter (where direction = 'outflow'), 0) as transfers_outflow,
                count(*) filter (where direction = 'inflow') as n_inflow,
                count(*) filter (where direction = 'outflow') as n_outflow
-        from t""", params)[0]
+        from t"""
 
 
+@reads("frame")
 def focus_by_direction(con, transfers_sql: str, params: dict) -> pd.DataFrame:
-    return read_frame(con, f"""
+    return f"""
         with t as ({transfers_sql})
         select direction, count(*) as n_transfers, sum(amount) as volume from t
-        group by direction order by volume desc, direction""", params)
+        group by direction order by volume desc, direction"""
 
 
+@reads("frame")
 def focus_largest(con, transfers_sql: str, params: dict, limit: int) -> pd.DataFrame:
-    return read_frame(con, f"""
+    return f"""
         with t as ({transfers_sql})
-        select * from t order by amount desc, transferred_at, tx_hash limit {int(limit)}""", params)
+        select * from t order by amount desc, transferred_at, tx_hash limit {int(limit)}"""
 
 
 def focus_amounts(con, transfers_sql: str, params: dict):
     """The amounts as floats, for the histogram only (millions of transfers: no Decimal objects)."""
-    return con.execute(f"with t as ({transfers_sql}) select cast(amount as double) as amount from t",
-                       params).fetchnumpy()["amount"]
+    return con.execute(
+        f"with t as ({transfers_sql}) select cast(amount as double) as amount from t", params
+    ).fetchnumpy()["amount"]
 
 
 def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
@@ -360,7 +432,7 @@ def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
         "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
         "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
         "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
-                  "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
+        "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
     }[kind]
     return f"""
         with t as ({transfers_sql}),
@@ -379,63 +451,68 @@ def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
         left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date"""
 
 
+@reads("frame")
 def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
     """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
     addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
-    return read_frame(con, _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date", params)
+    return _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date"
 
 
+@reads("row")
 def focus_totals(con, transfers_sql: str, kind: str, params: dict) -> dict:
     """The period's inflow, outflow and netflow summed over its days, and its days."""
-    return read_rows(con, f"""
+    return f"""
         with d as ({_focus_daily_sql(transfers_sql, kind)})
         select coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
                coalesce(sum(netflow), 0) as netflow, count(*) as days
-        from d""", params)[0]
+        from d"""
 
 
+@reads("frame")
 def focus_periodic(con, transfers_sql: str, kind: str, params: dict, period: str) -> pd.DataFrame:
     """The period's days summed per ISO week or calendar month (`period` 'week' or 'month', as
     fct_netflow_periodic_total): period_start, inflow, outflow, netflow, volume (the long focus charts' bars)."""
-    return read_frame(con, f"""
+    return f"""
         with d as ({_focus_daily_sql(transfers_sql, kind)})
         select cast(date_trunc($period, flow_date) as date) as period_start, sum(inflow) as inflow,
                sum(outflow) as outflow, sum(netflow) as netflow, sum(volume) as volume
-        from d group by period_start order by period_start""", {**params, "period": period})
+        from d group by period_start order by period_start"""
 
 
+@reads("frame")
 def focus_anomalies(con, params: dict) -> pd.DataFrame:
     """The anomalies of the series $series in the period $s..$e."""
-    return read_frame(con, """
+    return """
         select flow_date, series, netflow, baseline_mean, baseline_std, zscore, direction
         from rpt_netflow_anomalies where series = $series and flow_date between $s and $e
-        order by flow_date""", params)
+        order by flow_date"""
 
 
+@reads("value")
 def exchange_named(con, key: str) -> str | None:
     """The exchange whose name is `key` (lower case), as the marts spell it; None without one."""
-    row = con.execute("select distinct exchange from fct_netflow_daily_by_exchange where lower(exchange) = ?",
-                      [key]).fetchone()
-    return row[0] if row else None
+    return "select distinct exchange from fct_netflow_daily_by_exchange where lower(exchange) = $key"
 
 
+@reads("tuples")
 def wallets_named(con, key: str) -> list[tuple]:
     """(wallet, exchange, wallet_address) of the labelled wallets whose name or address is `key` (lower case)."""
-    return con.execute("""
+    return """
         select distinct wallet, exchange, wallet_address from fct_netflow_daily_by_wallet
-        where lower(wallet) = ? or lower(wallet_address) = ? order by wallet_address""", [key, key]).fetchall()
+        where lower(wallet) = $key or lower(wallet_address) = $key order by wallet_address"""
 
 
+@reads("column")
 def exchange_names(con) -> list[str]:
     """The exchanges that moved tokens, by name."""
-    return [name for (name,) in con.execute(
-        "select distinct exchange from fct_netflow_daily_by_exchange order by 1").fetchall()]
+    return "select distinct exchange from fct_netflow_daily_by_exchange order by 1"
 
 
 def table_names(con) -> set[str]:
     """The tables and views of the file's schema main."""
-    return {name for (name,) in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+    return set(
+        SHAPES["column"](con, "select table_name from information_schema.tables where table_schema = 'main'", {})
+    )
 
 
 # --- what the charts by exchange draw (rpt_exchange_chart_groups) and the long charts' bars ---------------
@@ -444,116 +521,131 @@ def table_names(con) -> set[str]:
 CHART_GROUP_COLUMNS = "group_rank, exchange_group, is_other, n_exchanges"
 
 
+@reads("rows")
 def chart_groups(con, layout: str) -> list[dict]:
     """The exchange groups of a chart layout ('panels' or 'lines'), in their order: group_rank,
     exchange_group (NULL for the rest), is_other, n_exchanges."""
-    return read_rows(con, f"""
+    return f"""
         select distinct {CHART_GROUP_COLUMNS} from rpt_exchange_chart_groups where layout = $layout
-        order by group_rank""", {"layout": layout})
+        order by group_rank"""
 
 
+@reads("frame")
 def chart_group_days(con, layout: str) -> pd.DataFrame:
     """rpt_exchange_chart_groups of a layout, by group and day: every column, so that a metric added to the
     model is there for a chart (templates/shown.j2)."""
-    return read_frame(con, """
+    return """
         select * exclude (layout) from rpt_exchange_chart_groups where layout = $layout
-        order by group_rank, flow_date""", {"layout": layout})
+        order by group_rank, flow_date"""
 
 
+@reads("frame")
 def periodic_total(con, period: str) -> pd.DataFrame:
     """fct_netflow_periodic_total of one `period` ('week' or 'month'): period_start, inflow, outflow, netflow."""
-    return read_frame(con, """
+    return """
         select period_start, inflow, outflow, netflow from fct_netflow_periodic_total
-        where period = $period order by period_start""", {"period": period})
+        where period = $period order by period_start"""
 
 
+@reads("rows")
 def anomaly_counts(con) -> list[dict]:
     """rpt_anomaly_counts_by_series: series, n (its anomaly days), in the anomalies report's order."""
-    return read_rows(con, "select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order")
+    return "select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order"
 
 
+@reads("row")
 def build_totals(con) -> dict:
     """rpt_build_totals' one row: the tokens with data together."""
-    return read_rows(con, "select * from rpt_build_totals")[0]
+    return "select * from rpt_build_totals"
 
 
 # --- the agent: every anomaly day and the transfers behind it ---------------------------------------------
 
 
+@reads("rows")
 def anomaly_rows(con) -> list[dict]:
     """rpt_netflow_anomalies with every column the agent's alerts show, by episode and day."""
-    return read_rows(con, """
+    return """
         select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
                baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
                direction, method, window_days, z_threshold, materiality_threshold, min_amount,
                is_materiality_required, explained_by, episode_series, episode_start_date, episode_day
         from rpt_netflow_anomalies
         order by chain, token_address, episode_start_date, episode_series, flow_date,
-                 series <> episode_series, series""")
+                 series <> episode_series, series"""
 
 
+@reads("rows")
 def anomaly_transfers(con) -> list[dict]:
     """rpt_anomaly_transfers: the largest transfers behind each anomaly day, by series, day and rank."""
-    return read_rows(con, """
+    return """
         select chain, token_address, series, flow_date, rank, transfer_id, tx_hash, transferred_at,
                direction, flow_type, wallet, wallet_address, counterparty_address, counterparty_exchange,
                amount, signed_amount
         from rpt_anomaly_transfers
-        order by chain, token_address, series, flow_date, rank""")
+        order by chain, token_address, series, flow_date, rank"""
 
 
 # --- the exchange reserve (fct_exchange_reserve_daily) --------------------------------------------------------
 
+
+@reads("rows")
 def reserve_summary(con) -> list[dict]:
     """rpt_exchange_reserve_summary: each exchange with a known reserve, largest last reserve first."""
-    return read_rows(con, """
+    return """
         select exchange, first_flow_date as first_day, first_reserve as first, last_flow_date as last_day,
                last_reserve as last, period_reserve_change as change, last_share_of_supply as share,
                anchor_block, anchor_date
-        from rpt_exchange_reserve_summary order by reserve_rank""")
+        from rpt_exchange_reserve_summary order by reserve_rank"""
 
 
+@reads("rows")
 def reserve_chart_groups(con) -> list[dict]:
     """The groups of the reserve chart (rpt_exchange_reserve_chart_groups), in their order."""
-    return read_rows(con, f"""
+    return f"""
         select distinct {CHART_GROUP_COLUMNS}, last_share_of_supply from rpt_exchange_reserve_chart_groups
-        order by group_rank""")
+        order by group_rank"""
 
 
+@reads("frame")
 def reserve_chart_days(con) -> pd.DataFrame:
     """rpt_exchange_reserve_chart_groups by group and day: group_rank, flow_date, reserve."""
-    return read_frame(con, """
+    return """
         select group_rank, flow_date, reserve from rpt_exchange_reserve_chart_groups
-        order by group_rank, flow_date""")
+        order by group_rank, flow_date"""
 
 
+@reads("rows")
 def reserve_unknown(con) -> list[dict]:
     """The exchanges with an anchored wallet whose reserve stays unknown, with their wallets without an anchor."""
-    return read_rows(con, """
+    return """
         select exchange, max(n_wallets_without_anchor) as n_wallets_without_anchor
-        from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange""")
+        from fct_exchange_reserve_daily where not is_reserve_known group by exchange order by exchange"""
 
 
+@reads("row")
 def reserve_status(con) -> dict:
     """For the build's summary: exchanges with a known and an unknown reserve, balances rows rejected, wallets
     that moved without an anchor."""
-    known, unknown = con.execute("select count(distinct exchange) filter (where is_reserve_known), "
-                                 "count(distinct exchange) filter (where not is_reserve_known) "
-                                 "from fct_exchange_reserve_daily").fetchone()
-    (rejected,) = con.execute("select count(*) from stg_balances_rejected").fetchone()
-    (missing,) = con.execute("select count(*) from rpt_wallets_without_balance_anchor").fetchone()
-    return {"known": known, "unknown": unknown, "rejected": rejected, "missing": missing}
+    return """
+        select (select count(distinct exchange) filter (where is_reserve_known) from fct_exchange_reserve_daily)
+                   as known,
+               (select count(distinct exchange) filter (where not is_reserve_known) from fct_exchange_reserve_daily)
+                   as unknown,
+               (select count(*) from stg_balances_rejected) as rejected,
+               (select count(*) from rpt_wallets_without_balance_anchor) as missing"""
 
 
+@reads("column")
 def exchanges_anchored_after_data(con) -> list[str]:
     """The exchanges whose balance anchors lie after the inputs' last transfer (the build warns of them)."""
-    return [name for (name,) in con.execute(
-        "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1").fetchall()]
+    return "select distinct exchange from fct_exchange_reserve_daily where is_anchored_after_data order by 1"
 
 
+@reads("row")
 def price_status(con) -> dict:
     """For the build's summary: the days with and without a USD price, and the prices rows rejected."""
-    priced, unpriced = con.execute("select count(price_usd), count(*) - count(price_usd) "
-                                   "from fct_netflow_daily_total").fetchone()
-    (rejected,) = con.execute("select count(*) from stg_prices_rejected").fetchone()
-    return {"priced": priced, "unpriced": unpriced, "rejected": rejected}
+    return """
+        select (select count(price_usd) from fct_netflow_daily_total) as priced,
+               (select count(*) - count(price_usd) from fct_netflow_daily_total) as unpriced,
+               (select count(*) from stg_prices_rejected) as rejected"""

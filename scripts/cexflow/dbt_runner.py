@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -59,7 +60,7 @@ def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     os.utime(folder)  # the most recently used folders are kept
     by_use = sorted((p for p in DBT_FOLDERS.iterdir() if p.is_dir() and p != folder), key=lambda p: p.stat().st_mtime)
-    for old in by_use[:max(len(by_use) - DBT_FOLDERS_KEPT + 1, 0)]:
+    for old in by_use[: max(len(by_use) - DBT_FOLDERS_KEPT + 1, 0)]:
         with contextlib.suppress(OSError, LockHeld), exclusive_lock(old / "target" / DBT_LOCK_NAME):
             shutil.rmtree(old)  # only when no dbt run holds it
     return folder / "target", folder / "logs"
@@ -70,14 +71,11 @@ def dbt_session(env: dict[str, str], target_path: Path):
     """The process as dbt expects it while it runs: the project root as working directory, these environment
     variables set (restored after), and dbt's target folder locked (DBT_LOCK_NAME, waiting for a run there)."""
     saved = {name: os.environ.get(name) for name in env}
-    cwd = os.getcwd()
-    with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
+    with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True), contextlib.chdir(PROJECT_ROOT):
         os.environ.update(env)
-        os.chdir(PROJECT_ROOT)
         try:
             yield
         finally:
-            os.chdir(cwd)
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -97,40 +95,48 @@ def release_dbt_duckdb() -> None:
             manager._ENV = None
 
 
-def run_dbt(command: list[str], db: Path, target: str, verbose: bool = False, *, write_to: Path | None = None,
-            input_files: dict[str, list[str]] | None = None, input_chains: dict[str, list[str]] | None = None,
-            progress: DbtProgress | None = None,
-            target_path: Path | None = None, in_process: bool = True):
+def run_dbt(
+    command: list[str],
+    db: Path,
+    target: str,
+    verbose: bool = False,
+    *,
+    write_to: Path | None = None,
+    input_files: dict[str, list[str]] | None = None,
+    input_chains: dict[str, list[str]] | None = None,
+    progress: DbtProgress | None = None,
+    target_path: Path | None = None,
+    in_process: bool = True,
+):
     """Run a dbt command in the project on the DuckDB file `db` (for target spark: the Spark warehouse folder
     `db`); a failure becomes a one-line error. With `write_to`, dbt writes that file instead (a build's working
-    copy of `db`, see cexflow.files); `db` still decides dbt's folders (its path stays the same from one build
-    of `db` to the next, as partial parsing needs).
+    copy of `db`); `db` still decides dbt's folders (dbt_folders(db, target), or `target_path` with the logs
+    beside it), which stay the same from one build of `db` to the next, as partial parsing needs.
 
-    DuckDB: dbt runs in this process (dbtRunner), which saves starting a second Python and importing dbt
-    twice; the result (dbt's dbtRunnerResult) is returned. Spark, or `in_process=False` (a dbt that runs beside
-    other work of this process, as the docs site's: dbt in this process changes its working directory and
-    environment): dbt runs as a subprocess, with its environment of its own; returns None. A Spark session (a
-    JVM configured for one warehouse) ends with its subprocess. `input_files` (var input_files)
-    goes to dbt in CEXFLOW_INPUT_FILES, not in --vars (macros/read_raw_files.sql: input_files), and
-    `input_chains` (var input_chains) in CEXFLOW_INPUT_CHAINS (macros/build_scope.sql). `progress`
-    is shown while dbt runs. dbt's folders: dbt_folders(db, target), or `target_path` (logs beside it).
+    DuckDB: dbt runs in this process (dbtRunner: no second Python importing dbt) and its dbtRunnerResult is
+    returned. Spark, or `in_process=False` (dbt beside other work of this process, as the docs site's): dbt runs
+    as a subprocess with an environment of its own (a Spark session ends with it); returns None. `input_files`
+    and `input_chains` (the vars) go to dbt in CEXFLOW_INPUT_FILES and CEXFLOW_INPUT_CHAINS, not in --vars
+    (macros/read_raw_files.sql, macros/build_scope.sql). `progress` is shown while dbt runs.
     """
     if target_path is None:
         target_path, log_path = dbt_folders(db, target)
     else:
         log_path = target_path.with_name(target_path.name + "-logs")
-    env = {"CEXFLOW_SPARK_DIR" if target.startswith("spark") else "CEXFLOW_DB": str(write_to or db),
-           "DBT_PROFILES_DIR": str(PROJECT_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        "CEXFLOW_SPARK_DIR" if target.startswith("spark") else "CEXFLOW_DB": str(write_to or db),
+        "DBT_PROFILES_DIR": str(PROJECT_ROOT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     if input_files is not None:
         env["CEXFLOW_INPUT_FILES"] = json.dumps(input_files)
         env["CEXFLOW_INPUT_CHAINS"] = json.dumps(input_chains or {})
-    args = [*command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target", target,
-            "--target-path", str(target_path), "--log-path", str(log_path), "--no-use-colors"]
-    if verbose:
-        shown_env = {k: v for k, v in env.items() if k in ("CEXFLOW_INPUT_FILES", "CEXFLOW_INPUT_CHAINS", "CEXFLOW_DB",
-                                                                 "CEXFLOW_SPARK_DIR")}
-        print("+ " + " ".join(f"{k}={shlex.quote(v)}" for k, v in shown_env.items()) + " "
-              + shlex.join([dbt_executable(), *args]), file=sys.stderr, flush=True)
+    folders = {"--project-dir": PROJECT_ROOT, "--profiles-dir": PROJECT_ROOT, "--target": target}
+    folders |= {"--target-path": target_path, "--log-path": log_path}
+    args = [*command, *(str(part) for option in folders.items() for part in option), "--no-use-colors"]
+    if verbose:  # the command as one could run it by hand: cexflow's variables, then dbt
+        shown = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith("CEXFLOW_"))
+        print(f"+ {shown} {shlex.join([dbt_executable(), *args])}", file=sys.stderr, flush=True)
     success = False
     try:
         if target.startswith("spark") or not in_process:
@@ -165,8 +171,9 @@ def _dbt_in_process(args: list[str], log_path: Path, verbose: bool, progress: Db
             errors.append(event.info.msg)
         if progress:  # the data of the events it shows; the others by name (dbt sends hundreds)
             shown = event.info.name in DbtProgress.EVENTS
-            progress.on_event(event.info.name,
-                              MessageToDict(event.data, preserving_proto_field_name=True) if shown else {})
+            progress.on_event(
+                event.info.name, MessageToDict(event.data, preserving_proto_field_name=True) if shown else {}
+            )
 
     # quiet: nothing on the console, and a log file (debug, as dbt writes it) only in the project's logs/
     in_project = log_path == PROJECT_ROOT / "logs"
@@ -211,8 +218,14 @@ def _dbt_subprocess(args: list[str], env: dict[str, str], verbose: bool, progres
         return proc.returncode == 0, "", None
     errors: list[str] = []
     others: list[str] = []  # lines that are not dbt's log: Spark's and Java's messages
-    proc = subprocess.Popen([dbt_executable(), *args, "--log-format", "json"], cwd=PROJECT_ROOT, env=env,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [dbt_executable(), *args, "--log-format", "json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     for line in proc.stdout:
         try:
             event = json.loads(line)
@@ -245,13 +258,11 @@ def first_dbt_failure(target_path: Path, output: str | None) -> str:
     if not message:
         lines = plain_lines(output or "")
         # dbt prints "Encountered an error:" or "... Compilation Error" and the detail on the next line(s)
-        at = next((i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
-                  next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)))
-        detail = []
-        for line in lines[at:at + 3]:
-            if line.startswith("Traceback"):
-                break
-            detail.append(line)
+        at = next(
+            (i for i, line in enumerate(lines) if "encountered an error" in line.lower()),
+            next((i for i, line in enumerate(lines) if "error" in line.lower()), max(len(lines) - 2, 0)),
+        )
+        detail = itertools.takewhile(lambda line: not line.startswith("Traceback"), lines[at : at + 3])
         message = " ".join(detail) or "no output"
     message = " ".join(plain_lines(message))
     locked = lock_conflict(message, opened_read_only=False)
@@ -286,8 +297,10 @@ def dbt_failure_advice(where: str, message: str) -> str:
     if "no space left on device" in lowered:
         return "free some disk space (a build writes a copy of the database beside it), then run again"
     if "out of memory" in lowered:
-        return ("give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
-                "rerun with --verbose for dbt's output")
+        return (
+            "give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
+            "rerun with --verbose for dbt's output"
+        )
     if where.startswith(("test.", "unit_test.")):
         return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
     return "rerun with --verbose for dbt's output"

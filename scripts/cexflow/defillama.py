@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import calendar
 import json
-import time
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +24,6 @@ DEFAULT_URL = "https://coins.llama.fi"
 # cexflow's chain names -> DefiLlama's chain prefixes of a coin id ("{chain}:{address}")
 CHAINS = {"ethereum": "ethereum", "arbitrum": "arbitrum"}
 MAX_POINTS = 500  # per request, all coins together (DefiLlama's chart handler refuses more)
-DAY_SECONDS = 86_400
 ASKED_AT = 12 * 3600  # seconds after 00:00 UTC at which each day's price is asked
 DEFAULT_RATE = 1.0  # calls per second: DefiLlama documents no free limit; a year of prices is one call
 # The prices file: the interface the build reads (`cexflow build --prices CSV`).
@@ -37,13 +34,12 @@ class DefiLlamaClient(PoliteClient):
     """GETs of DefiLlama's coins API; no key."""
 
     service = "DefiLlama"
+    default_rate = DEFAULT_RATE
 
-    def __init__(self, base_url: str = DEFAULT_URL, *, rate: float = DEFAULT_RATE, timeout: float = 30.0,
-                 max_retries: int = 5, backoff: float = 1.0, log: Callable[[str], None] | None = None,
-                 on_call: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, base_url: str = DEFAULT_URL, **options):
+        """The options are PoliteClient's."""
         self.base_url = base_url.rstrip("/")
-        super().__init__(rate=rate, timeout=timeout, max_retries=max_retries, backoff=backoff, log=log,
-                         on_call=on_call, sleep=sleep)
+        super().__init__(**options)
 
     def decode(self, body: bytes):
         # prices as exact decimals; NaN or Infinity (which Python's json would accept) become a Decimal that
@@ -87,12 +83,12 @@ def price_text(price) -> str:
     return format(value, "f") if "E" in text.upper() else text
 
 
-def daily_prices(client: DefiLlamaClient, *, chain: str, token_address: str, start: date,
-                 end: date) -> PriceSeries:
+def daily_prices(client: DefiLlamaClient, *, chain: str, token_address: str, start: date, end: date) -> PriceSeries:
     """The USD price of each UTC day from `start` to `end` (both included) of a token of `chain`."""
     if chain not in CHAINS:
-        raise CexflowError(f"--chain {chain}: DefiLlama's name for it is not known (known: "
-                           f"{', '.join(sorted(CHAINS))})")
+        raise CexflowError(
+            f"--chain {chain}: DefiLlama's name for it is not known (known: {', '.join(sorted(CHAINS))})"
+        )
     if start > end:
         raise CexflowError(f"--start {start} is after --end {end}")
     coin = f"{CHAINS[chain]}:{token_address.lower()}"
@@ -100,7 +96,7 @@ def daily_prices(client: DefiLlamaClient, *, chain: str, token_address: str, sta
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     prices: dict[date, str] = {}
     for first in range(0, len(days), MAX_POINTS):
-        chunk = days[first:first + MAX_POINTS]
+        chunk = days[first : first + MAX_POINTS]
         asked = calendar.timegm(chunk[0].timetuple()) + ASKED_AT
         entry = _entry(client.chart(coin, asked, len(chunk)), coin)
         if entry is None:
@@ -113,8 +109,9 @@ def daily_prices(client: DefiLlamaClient, *, chain: str, token_address: str, sta
             prices[day] = text
     for day in days:
         if day in prices:
-            series.rows.append({"date": day.isoformat(), "chain": chain, "token": token_address.lower(),
-                                "price_usd": prices[day]})
+            series.rows.append(
+                {"date": day.isoformat(), "chain": chain, "token": token_address.lower(), "price_usd": prices[day]}
+            )
         else:
             series.missing.append(day)
     return series
@@ -136,10 +133,13 @@ def _point(point, coin: str, chunk: list[date]) -> tuple[date, str]:
         timestamp = int(point["timestamp"])
         text = price_text(point["price"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise CexflowError(f"DefiLlama answered a price point of {coin} that cannot be read: "
-                           f"{str(point)[:200]} ({exc})") from None
+        raise CexflowError(
+            f"DefiLlama answered a price point of {coin} that cannot be read: {str(point)[:200]} ({exc})"
+        ) from None
     day = datetime.fromtimestamp(timestamp, UTC).date()
     if not chunk[0] <= day <= chunk[-1]:
-        raise CexflowError(f"DefiLlama answered a price of {coin} at {datetime.fromtimestamp(timestamp, UTC)}, "
-                           f"outside the days asked ({chunk[0]} to {chunk[-1]}); refusing to write it")
+        raise CexflowError(
+            f"DefiLlama answered a price of {coin} at {datetime.fromtimestamp(timestamp, UTC)}, "
+            f"outside the days asked ({chunk[0]} to {chunk[-1]}); refusing to write it"
+        )
     return day, text

@@ -1,18 +1,9 @@
-"""`cexflow docs`: the static docs site, dbt's documentation and the reports as HTML, in one folder.
+"""`cexflow docs`: the static docs site (docs/reports.md, "The docs site"), one folder that needs no server.
 
-Library core: `build_site(db, out) -> Path` builds the site from a built DuckDB file and returns its
-`index.html`. The folder:
-
-    index.html         the build (token, chain, period, method and parameters, input files) and links to all
-    dbt/index.html     `dbt docs generate --static`: every model, column and test, the lineage graph, the
-                       YAML descriptions and docs blocks (its overview page is `__overview__` in models/_docs.md)
-    reports/*.html     the reports of `cexflow report` (summary, top-k days, anomalies), rendered from their
-                       Markdown, with the charts in reports/img/, the CSV exports in reports/data/ and the
-                       Markdown sources beside them
-
-Every link is relative and nothing is fetched from the network (dbt's usage tracking is off), so the folder
-works from the file system (file://) and from any static host. The site is built in a temporary folder next
-to `out` and then swapped in; an existing `out` is replaced only if it is empty or an earlier cexflow site.
+`build_site(db, out) -> Path` builds index.html (the build and links to all), dbt/index.html (`dbt docs
+generate --static`) and reports/*.html (the reports of `cexflow report`, rendered from their Markdown) in a
+temporary folder beside `out` and swaps it in; an existing `out` is replaced only if it is empty or an
+earlier cexflow site. Links are relative and nothing is fetched from the network (dbt's usage tracking is off).
 """
 
 from __future__ import annotations
@@ -48,7 +39,6 @@ SITE = "site"
 MARKER = ".cexflow-site"  # marks a folder this command may replace
 DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
-
 
 
 # --- what the database holds -------------------------------------------------------------------------
@@ -96,8 +86,11 @@ class BuildInfo:
         dbt_vars: dict = {"input_files": input_files}
         dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
         if self.method:
-            dbt_vars.update(zscore_method=self.method.method, zscore_window_days=self.method.window_days,
-                            zscore_threshold=self.method.z_threshold)
+            dbt_vars.update(
+                zscore_method=self.method.method,
+                zscore_window_days=self.method.window_days,
+                zscore_threshold=self.method.z_threshold,
+            )
             if self.method.top_k:
                 dbt_vars["topk_days"] = self.method.top_k
         return dbt_vars
@@ -109,30 +102,33 @@ def load_build_info(db: Path) -> BuildInfo:
         present.check_marts(con, db)
         lone = present.lone_token(con)
     with present.open_marts(db, lone) as con:
-        token = present.load_token(con)
-        method = present.load_method(con)
-        keys = present.database_tokens(con)
         summary = marts.build_summary(con)
-        first_day, last_day, days = summary["first_flow_date"], summary["last_flow_date"], summary["n_days"]
-        n_transfers, n_anomalies = summary["n_exchange_transfers"], summary["n_anomalies"]
-        n_rejected = summary["n_rejected"]
+        keys = present.database_tokens(con)
+        tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
+        figures = marts.build_totals(con) if tokens else summary  # of several tokens: theirs together
         inputs = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
-        tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
-        totals = marts.build_totals(con)
-    if tokens:  # the build's figures are its tokens' together
-        first_day, last_day, days = totals["first_flow_date"], totals["last_flow_date"], totals["n_days"]
-        n_transfers, n_anomalies = totals["n_exchange_transfers"], totals["n_anomalies"]
-        labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
-        for a in latest:
-            a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
-    for row in inputs:  # shown relative to the project root when inside it, as in the reports
-        path = Path(row["source_file"])
-        row["shown_file"] = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-    built_at = dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC)
+        token, method = present.load_token(con), present.load_method(con)
+    labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
+    for a in latest if tokens else []:
+        a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
     record = recorded_build(db)
-    return BuildInfo(db, token, method, first_day, last_day, days, n_transfers, n_anomalies, n_rejected, inputs,
-                     latest, built_at, record.settings_vars() if record else None, tokens)
+    return BuildInfo(
+        db=db,
+        token=token,
+        method=method,
+        first_day=figures["first_flow_date"],
+        last_day=figures["last_flow_date"],
+        days=figures["n_days"],
+        n_transfers=figures["n_exchange_transfers"],
+        n_anomalies=figures["n_anomalies"],
+        n_rejected=summary["n_rejected"],
+        inputs=inputs,
+        latest_anomalies=latest,
+        built_at=dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC),
+        recorded_vars=record.settings_vars() if record else None,
+        tokens=tokens,
+    )
 
 
 # --- dbt's documentation -----------------------------------------------------------------------------
@@ -163,25 +159,46 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
         target_path = Path(scratch) / "target"
         # a subprocess: the reports are rendered in this process meanwhile (run_dbt's environment also keeps
         # the docs page's tracking script off)
-        run_dbt(["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)], db, "duckdb", verbose,
-                write_to=copy, target_path=target_path, in_process=False)
+        run_dbt(
+            ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars)],
+            db,
+            "duckdb",
+            verbose,
+            write_to=copy,
+            target_path=target_path,
+            in_process=False,
+        )
         page = target_path / "static_index.html"
         if not page.exists():
             raise CexflowError(f"dbt docs generate wrote no {page.name}: {first_dbt_failure(target_path, '')}")
         manifest = json.loads((target_path / "manifest.json").read_text(encoding="utf-8"))
         if manifest["metadata"].get("send_anonymous_usage_stats"):
-            raise CexflowError("dbt docs generate: usage tracking is on, the page would call the internet; "
-                               "set send_anonymous_usage_stats: false in dbt_project.yml")
+            raise CexflowError(
+                "dbt docs generate: usage tracking is on, the page would call the internet; "
+                "set send_anonymous_usage_stats: false in dbt_project.yml"
+            )
         dest.mkdir(parents=True, exist_ok=True)
         index = dest / "index.html"
         index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
     nodes = manifest["nodes"].values()
-    marts = sorted(({"name": n["name"], "unique_id": n["unique_id"]} for n in nodes
-                    if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")),
-                   key=lambda m: m["name"])
+    marts = sorted(
+        (
+            {"name": n["name"], "unique_id": n["unique_id"]}
+            for n in nodes
+            if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")
+        ),
+        key=lambda m: m["name"],
+    )
     kinds = Counter(n["resource_type"] for n in nodes)
-    return DbtDocs(index, manifest["metadata"].get("dbt_version", ""), marts, kinds["model"], kinds["test"],
-                   kinds["seed"], len(manifest.get("unit_tests", {})))
+    return DbtDocs(
+        index,
+        manifest["metadata"].get("dbt_version", ""),
+        marts,
+        kinds["model"],
+        kinds["test"],
+        kinds["seed"],
+        len(manifest.get("unit_tests", {})),
+    )
 
 
 # Two bugs of dbt's docs page make the browser request files that do not exist, which shows as console errors
@@ -226,12 +243,16 @@ def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[s
     if several and folder is None:
         return tokens
     base = f"{report.REPORTS_SUBDIR}/" + (f"{folder}/" if folder else "")
-    return tokens + [(f"{base}summary.html", "Summary"), (f"{base}topk.html", "Top-k days"),
-                     (f"{base}anomalies.html", "Anomalies")]
+    return tokens + [
+        (f"{base}summary.html", "Summary"),
+        (f"{base}topk.html", "Top-k days"),
+        (f"{base}anomalies.html", "Anomalies"),
+    ]
 
 
-def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
-                        ) -> list[Path]:
+def render_report_pages(
+    site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
+) -> list[Path]:
     """An HTML page beside every Markdown report under site/reports/ (focus reports included); of a build of
     several `tokens` (BuildInfo.tokens), a token's pages are headed by that token and link its reports."""
     folders = {t["folder"]: t for t in tokens or []}
@@ -242,10 +263,17 @@ def render_report_pages(site: Path, env: jinja2.Environment, subtitle: str, toke
         depth = len(parts) - 1
         token = folders.get(parts[1]) if len(parts) > 2 else None
         page = md.with_suffix(".html")
-        page.write_text(env.get_template("report.html.j2").render(
-            title=title, subtitle=f"{token['label']}, {token['period']}" if token else subtitle, body=body,
-            root="../" * depth, source=md.name, nav=report_nav(token["folder"] if token else None, bool(folders))),
-            encoding="utf-8")
+        page.write_text(
+            env.get_template("report.html.j2").render(
+                title=title,
+                subtitle=f"{token['label']}, {token['period']}" if token else subtitle,
+                body=body,
+                root="../" * depth,
+                source=md.name,
+                nav=report_nav(token["folder"] if token else None, bool(folders)),
+            ),
+            encoding="utf-8",
+        )
         pages.append(page)
     return pages
 
@@ -257,8 +285,9 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise CexflowError(f"--out {out}: not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise CexflowError(f"--out {out}: the folder is not empty and is not a cexflow site; "
-                           "choose another --out or empty it")
+        raise CexflowError(
+            f"--out {out}: the folder is not empty and is not a cexflow site; choose another --out or empty it"
+        )
 
 
 def _swap_in(staging: Path, out: Path) -> None:
@@ -275,9 +304,7 @@ def _swap_in(staging: Path, out: Path) -> None:
 def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
     """site/index.html: the build and links to the dbt docs and to the reports present under site/reports/."""
     reports_dir = site / report.REPORTS_SUBDIR
-    charts = [(f"{report.REPORTS_SUBDIR}/{report.IMG_DIR}/{name}.png", text)
-              for name, text in report.overview_chart_texts(info.days).items()
-              if (reports_dir / report.IMG_DIR / f"{name}.png").exists()]
+    charts = report.chart_links(reports_dir, info.days, f"{report.REPORTS_SUBDIR}/")
     # the results first: the total's netflow with its anomaly days heads the page, the other charts below
     main = bool(charts) and charts[0][0].endswith("/netflow_total_baseline.png")
     context = {
@@ -285,22 +312,32 @@ def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
         "symbol": info.token.symbol,
         "dbt": dbt_docs,
         "dbt_page": f"{DBT_DIR}/index.html",
-        "reports": [(f"{report.REPORTS_SUBDIR}/{r['name']}.html", r["text"]) for r in present.shown().site_reports
-                    if (reports_dir / f"{r['name']}.html").exists()],
-        "focus_reports": [(p.relative_to(site).as_posix(), p.stem)
-                          for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))],
+        "reports": [
+            (f"{report.REPORTS_SUBDIR}/{r['name']}.html", r["text"])
+            for r in present.shown().site_reports
+            if (reports_dir / f"{r['name']}.html").exists()
+        ],
+        "focus_reports": [
+            (p.relative_to(site).as_posix(), p.stem) for p in sorted((reports_dir / report.FOCUS_DIR).glob("*.html"))
+        ],
         "charts": charts[1:] if main else charts,
         "main_chart": charts[0] if main else None,
-        "csv_files": [f"{report.REPORTS_SUBDIR}/{report.DATA_DIR}/{name}" for name in report.CSV_EXPORTS
-                      if (reports_dir / report.DATA_DIR / name).exists()],
+        "csv_files": report.csv_links(reports_dir, f"{report.REPORTS_SUBDIR}/"),
         "generated_at": dt.datetime.now(dt.UTC),
         "version": __version__,
         "nav": report_nav(several=bool(info.tokens)),
-        "tokens": [{**t, "reports": [(f"{report.REPORTS_SUBDIR}/{t['folder']}/{r['name']}.html", r["short"])
-                                     for r in present.shown().site_reports
-                                     if (reports_dir / t["folder"] / f"{r['name']}.html").exists()],
-                    "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png"}
-                   for t in info.tokens],
+        "tokens": [
+            {
+                **t,
+                "reports": [
+                    (f"{report.REPORTS_SUBDIR}/{t['folder']}/{r['name']}.html", r["short"])
+                    for r in present.shown().site_reports
+                    if (reports_dir / t["folder"] / f"{r['name']}.html").exists()
+                ],
+                "chart": f"{report.REPORTS_SUBDIR}/{t['folder']}/{report.IMG_DIR}/netflow_total_baseline.png",
+            }
+            for t in info.tokens
+        ],
         "tokens_index": f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html",
     }
     index = site / "index.html"

@@ -1,21 +1,13 @@
-"""Text from outside meets a format: the one rule, and one function per format.
+"""Text from outside meets a format: the one rule, and one function per format (markdown, markdown_code, url,
+html, chart, slack, discord, csv_cell).
 
 Exchange and wallet names come from label files that users take from community lists and scrapes, token symbols
-from a seed file, file paths from the command line. None of it is markup. Wherever such text is written into a
-format that gives characters a meaning, it goes through the function of that format here:
-
-    markdown(text)        Markdown text and table cells: no raw HTML, no emphasis, link, code or table syntax
-    markdown_code(text)   a Markdown code span holding the text, whatever backticks it has
-    html(markdown_html)   the HTML of our own Markdown, sanitised: only the tags and attributes reports use
-    chart(text)           chart titles, legends and labels: plain text (charts.py also turns mathtext off)
-    slack(text), discord(text)   chat messages (Telegram's are plain text: plain(text))
-    csv_cell(text)        a text cell of a CSV export, neutralised against spreadsheet formulas
-    plain(text)           any of the above first: control characters out, right-to-left overrides contained
-
-The rule under all of them (`plain`): control characters (including escape sequences a terminal would obey) are
-replaced by a space, and a text with explicit bidirectional controls (e.g. U+202E RIGHT-TO-LEFT OVERRIDE) is
-wrapped in an isolate (U+2068 ... U+2069), so it cannot reorder the text around it. Ordinary names (with ', &, .,
-spaces, accents, emoji) come out as they went in.
+from a seed file, file paths from the command line. None of it is markup: wherever such text is written into a
+format that gives characters a meaning, it goes through that format's function here. Under all of them is
+`plain`: control characters (including escape sequences a terminal would obey) become spaces, and a text with
+explicit bidirectional controls (e.g. U+202E RIGHT-TO-LEFT OVERRIDE) is wrapped in an isolate (U+2068 ...
+U+2069), so it cannot reorder the text around it. Ordinary names (with ', &, ., spaces, accents, emoji) come out
+as they went in.
 """
 
 from __future__ import annotations
@@ -89,20 +81,57 @@ def markdown_code(value) -> str:
 # --- HTML ---------------------------------------------------------------------------------------------
 
 # what the Markdown of the reports becomes (tables, headings with their ids, links, images, code, lists)
-_HTML_TAGS = frozenset({"a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "li",
-                        "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul"})
-_HTML_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"style"}, "th": {"style"},
-                    **{f"h{level}": {"id"} for level in range(1, 7)}}
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "blockquote",
+        "br",
+        "code",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "strong",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
+_HTML_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "td": {"style"},
+    "th": {"style"},
+    **{f"h{level}": {"id"} for level in range(1, 7)},
+}
 
 
 def html(fragment: str) -> str:
     """An HTML fragment made from our Markdown, sanitised (nh3, the Ammonia sanitiser): tags and attributes
     other than those the reports use are dropped, scripts and styles with their content, links only to http(s),
     mailto or relative addresses, and `style` only for a table cell's alignment."""
-    return nh3.clean(fragment, tags=set(_HTML_TAGS), clean_content_tags={"script", "style"},
-                     attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
-                     url_schemes={"http", "https", "mailto"}, link_rel=None,
-                     filter_style_properties={"text-align"})
+    return nh3.clean(
+        fragment,
+        tags=set(_HTML_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        filter_style_properties={"text-align"},
+    )
 
 
 # A Content-Security-Policy for the site's own pages: they have no script of their own, so none may run

@@ -10,9 +10,7 @@ node's JSON-RPC passed through), `{"jsonrpc", "id", "result"}` or `{"jsonrpc", "
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
-from collections.abc import Callable
 
 from cexflow.errors import CexflowError
 from cexflow.polite import Answer, PoliteClient, RateLimiter
@@ -32,27 +30,18 @@ class QueryTimeoutError(CexflowError):
 
 
 class EtherscanClient(PoliteClient):
-    """GET calls to one chain of the Etherscan API V2; returns the `result` of good answers.
+    """GET calls to one chain of the Etherscan API V2; returns the `result` of good answers. The options are
+    PoliteClient's."""
 
-    `calls` counts the HTTP requests sent (retries included). `log` receives one-line messages about
-    retries (already redacted). `on_call` is called before each request with the redacted URL.
-    """
-
-    service = "the API"
     give_up_hint = "rerun the same command later (a transfer fetch resumes where it stopped)"
 
-    def __init__(self, api_key: str, chain_id: int, api_url: str = DEFAULT_API_URL, *, rate: float = 3.0,
-                 timeout: float = 30.0, max_retries: int = 5, backoff: float = 1.0,
-                 log: Callable[[str], None] | None = None,
-                 on_call: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, api_key: str, chain_id: int, api_url: str = DEFAULT_API_URL, **options):
         if not api_key:
             raise CexflowError("no API key: set ETHERSCAN_API_KEY (a free key from etherscan.io/myapikey)")
         self._api_key = api_key
         self.chain_id = chain_id
         self.api_url = api_url
-        super().__init__(rate=rate, timeout=timeout, max_retries=max_retries, backoff=backoff, log=log,
-                         on_call=on_call, sleep=sleep)
+        super().__init__(**options)
 
     # -- safety ---------------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
@@ -66,50 +55,45 @@ class EtherscanClient(PoliteClient):
     # -- endpoints ------------------------------------------------------------------------------------
     def block_by_time(self, timestamp: int, closest: str) -> int:
         """The block closest `before` or `after` a unix timestamp (module=block&action=getblocknobytime)."""
-        result = self.get({"module": "block", "action": "getblocknobytime",
-                           "timestamp": str(timestamp), "closest": closest})
+        result = self.get("block", "getblocknobytime", timestamp=str(timestamp), closest=closest)
         try:
             return int(result)
         except (TypeError, ValueError):
-            shown = self.redact(str(result))[:200]
-            raise CexflowError(f"getblocknobytime answered {shown!r} instead of a block number "
-                               f"(timestamp {timestamp}, closest={closest})") from None
+            raise self._unexpected(
+                "getblocknobytime", result, f"a block number (timestamp {timestamp}, closest={closest})"
+            ) from None
 
-    def token_transfers(self, address: str, contract: str, start_block: int, end_block: int,
-                        page_size: int) -> list[dict]:
+    def token_transfers(
+        self, address: str, contract: str, start_block: int, end_block: int, page_size: int
+    ) -> list[dict]:
         """The first `page_size` transfers of token `contract` touching `address` in blocks [start, end],
         oldest first (module=account&action=tokentx)."""
-        result = self.get({"module": "account", "action": "tokentx", "contractaddress": contract,
-                           "address": address, "startblock": str(start_block), "endblock": str(end_block),
-                           "page": "1", "offset": str(page_size), "sort": "asc"})
+        blocks = {"startblock": str(start_block), "endblock": str(end_block)}
+        page = {"page": "1", "offset": str(page_size), "sort": "asc"}
+        result = self.get("account", "tokentx", contractaddress=contract, address=address, **blocks, **page)
         if not isinstance(result, list) or not all(isinstance(row, dict) for row in result):
-            shown = self.redact(str(result))[:200]
-            raise CexflowError(f"tokentx answered {shown!r} instead of a list of rows")
+            raise self._unexpected("tokentx", result, "a list of rows")
         return result
 
     def token_balance(self, address: str, contract: str) -> int:
         """The raw balance of token `contract` held by `address` at the latest block the API knows
         (module=account&action=tokenbalance&tag=latest)."""
-        result = self.get({"module": "account", "action": "tokenbalance", "contractaddress": contract,
-                           "address": address, "tag": "latest"})
+        result = self.get("account", "tokenbalance", contractaddress=contract, address=address, tag="latest")
         return self._raw_amount(result, "tokenbalance")
 
     def token_supply(self, contract: str) -> int:
         """The raw total supply of token `contract` at the latest block (module=stats&action=tokensupply)."""
-        result = self.get({"module": "stats", "action": "tokensupply", "contractaddress": contract})
-        return self._raw_amount(result, "tokensupply")
+        return self._raw_amount(self.get("stats", "tokensupply", contractaddress=contract), "tokensupply")
 
     def block_number(self) -> int:
         """The latest block number (module=proxy&action=eth_blockNumber: JSON-RPC, a hex quantity)."""
-        return self._quantity(self.get({"module": "proxy", "action": "eth_blockNumber"}), "eth_blockNumber")
+        return self._quantity(self.get("proxy", "eth_blockNumber"), "eth_blockNumber")
 
     def block_time(self, block: int) -> int:
         """The unix time of `block` (module=proxy&action=eth_getBlockByNumber, the block's `timestamp`)."""
-        result = self.get({"module": "proxy", "action": "eth_getBlockByNumber", "tag": hex(block),
-                           "boolean": "false"})
+        result = self.get("proxy", "eth_getBlockByNumber", tag=hex(block), boolean="false")
         if not isinstance(result, dict):
-            shown = self.redact(str(result))[:200]
-            raise CexflowError(f"eth_getBlockByNumber answered {shown!r} instead of block {block}")
+            raise self._unexpected("eth_getBlockByNumber", result, f"block {block}")
         number = self._quantity(result.get("number"), "eth_getBlockByNumber number")
         if number != block:
             raise CexflowError(f"eth_getBlockByNumber answered block {number} when asked for block {block}")
@@ -117,24 +101,25 @@ class EtherscanClient(PoliteClient):
 
     def _raw_amount(self, result, action: str) -> int:
         if not isinstance(result, str) or not _DIGITS.match(result):
-            shown = self.redact(str(result))[:200]
-            raise CexflowError(f"{action} answered {shown!r} instead of a whole number of raw token units")
+            raise self._unexpected(action, result, "a whole number of raw token units")
         return int(result)
 
     def _quantity(self, result, action: str) -> int:
         if not isinstance(result, str) or not _HEX.match(result):
-            shown = self.redact(str(result))[:200]
-            raise CexflowError(f"{action} answered {shown!r} instead of a hex number")
+            raise self._unexpected(action, result, "a hex number")
         return int(result, 16)
+
+    def _unexpected(self, action: str, result, wanted: str) -> CexflowError:
+        return CexflowError(f"{action} answered {self.redact(str(result))[:200]!r} instead of {wanted}")
 
     # -- transport ------------------------------------------------------------------------------------
     def url_for(self, params: dict[str, str]) -> str:
         query = urllib.parse.urlencode({"chainid": str(self.chain_id), **params, "apikey": self._api_key})
         return f"{self.api_url}{'&' if '?' in self.api_url else '?'}{query}"
 
-    def get(self, params: dict[str, str]):
+    def get(self, module: str, action: str, **params: str):
         """One API call with rate limiting and bounded retries; returns the payload's `result`."""
-        return self.request(self.url_for(params), self._interpret)
+        return self.request(self.url_for({"module": module, "action": action, **params}), self._interpret)
 
     def _interpret(self, payload, shown: str) -> Answer | str:
         if isinstance(payload, dict) and "jsonrpc" in payload and "status" not in payload:
@@ -150,8 +135,9 @@ class EtherscanClient(PoliteClient):
         lowered = f"{message} {text}".lower()
         if result == [] and ("no transactions found" in lowered or "no records found" in lowered):
             return Answer([])  # the API's empty page: {"status":"0","message":"No transactions found"}
-        return self._refuse(text or message, lowered, shown, f"status {status} {self.redact(message)!r}: "
-                                                             f"{self.redact(text)[:200]!r}")
+        return self._refuse(
+            text or message, lowered, shown, f"status {status} {self.redact(message)!r}: {self.redact(text)[:200]!r}"
+        )
 
     def _interpret_rpc(self, payload: dict, shown: str) -> Answer | str:
         """A proxy answer: the node's JSON-RPC result, or its error, or the API's own error text put where

@@ -49,9 +49,11 @@ from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 from cexflow.progress import LineReporter, Reporter, TqdmReporter
 from cexflow.text import plural
 
-HELP = ("download token transfers of the labelled exchange wallets and of the addresses that sent into them "
-        "(Etherscan API V2), their balances and the token's supply (--balances), daily USD prices (--prices, "
-        "DefiLlama)")
+HELP = (
+    "Download token transfers of the labelled exchange wallets and of the addresses that sent into them "
+    "(Etherscan API V2), their balances and the token's supply (--balances), daily USD prices (--prices, "
+    "DefiLlama)."
+)
 
 DEFAULT_OUT_ROOT = PROJECT_ROOT / "data" / "raw" / "etherscan"
 DEFAULT_BALANCES_ROOT = PROJECT_ROOT / "data" / "raw" / "balances"
@@ -61,10 +63,27 @@ API_KEY_ENV = "ETHERSCAN_API_KEY"
 # The CSV header: the Etherscan tokentx field names, the ten the build reads first, in this order, then the
 # other fields the API returns. Fixed, so that files of any wallet or date range concatenate.
 FIELDS = [
-    "blockNumber", "timeStamp", "hash", "from", "contractAddress", "to", "value",
-    "tokenName", "tokenSymbol", "tokenDecimal",
-    "nonce", "blockHash", "transactionIndex", "gas", "gasPrice", "gasUsed", "cumulativeGasUsed",
-    "input", "methodId", "functionName", "confirmations",
+    "blockNumber",
+    "timeStamp",
+    "hash",
+    "from",
+    "contractAddress",
+    "to",
+    "value",
+    "tokenName",
+    "tokenSymbol",
+    "tokenDecimal",
+    "nonce",
+    "blockHash",
+    "transactionIndex",
+    "gas",
+    "gasPrice",
+    "gasUsed",
+    "cumulativeGasUsed",
+    "input",
+    "methodId",
+    "functionName",
+    "confirmations",
 ]
 DEFAULT_PAGE_SIZE = 1000  # rows per query: the free tier's result window from July 2026 (10,000 before)
 MAX_PAGE_SIZE = 10_000
@@ -83,7 +102,6 @@ DEFAULT_HOP_MAX_ADDRESSES = 1000
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
-
 # -- inputs -----------------------------------------------------------------------------------------------
 def resolve_token(token: str, chain: str) -> Token:
     """A symbol of seeds/tokens.csv on `chain`, or a 0x address used as given (its decimals, when not in the
@@ -99,16 +117,19 @@ def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Walle
     wallets: dict[str, Wallet] = {}
     for line, row in inputs.read_label_file(labels_csv):
         if which == "seed" and "label_source" not in row:
-            raise CexflowError(f"--wallets seed: {labels_csv} has no label_source column to find the "
-                               "seed project's wallets in; use --wallets all")
+            raise CexflowError(
+                f"--wallets seed: {labels_csv} has no label_source column to find the "
+                "seed project's wallets in; use --wallets all"
+            )
         if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain:
             continue
         if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
             continue
         address = row["address"]
         if not inputs.ADDRESS.match(address):
-            raise CexflowError(f"--labels {labels_csv} line {line}: address {address!r} is not "
-                               "0x followed by 40 hex digits")
+            raise CexflowError(
+                f"--labels {labels_csv} line {line}: address {address!r} is not 0x followed by 40 hex digits"
+            )
         address = address.lower()
         name = row.get("wallet") or row.get("name_tag") or address
         kind = (row.get("kind") or "wallet").lower()
@@ -154,8 +175,10 @@ def _folder_lock(out_dir: Path) -> Iterator[Path]:
         try:
             stack.enter_context(exclusive_lock(lock_path, remove=True))
         except LockHeld as held:
-            raise CexflowError(f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
-                               f"{lock_path}); wait for it to finish, then run again") from None
+            raise CexflowError(
+                f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
+                f"{lock_path}); wait for it to finish, then run again"
+            ) from None
         yield lock_path
 
 
@@ -177,9 +200,18 @@ def default_out_dir(chain: str, token: Token) -> Path:
     return DEFAULT_OUT_ROOT / chain / token.label
 
 
-def fetch_transfers(client: EtherscanClient, *, chain: str, token: Token, wallets: list[Wallet],
-                    start: date, end: date, out_dir: Path, page_size: int = DEFAULT_PAGE_SIZE,
-                    reporter: Reporter | None = None) -> FetchSummary:
+def fetch_transfers(
+    client: EtherscanClient,
+    *,
+    chain: str,
+    token: Token,
+    wallets: list[Wallet],
+    start: date,
+    end: date,
+    out_dir: Path,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    reporter: Reporter | None = None,
+) -> FetchSummary:
     """Fetch the transfers of `token` touching each wallet from `start` to `end` (whole UTC days) into
     `out_dir`: `<address>_<start>_<end>.csv` per wallet and `manifest.json`. Resumes an earlier run."""
     if start > end:
@@ -217,22 +249,21 @@ class _FetchRun:
             try:
                 manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             except ValueError:
-                raise CexflowError(f"{self.manifest_path} is not valid JSON; move it away to start "
-                                   "over") from None
+                raise CexflowError(f"{self.manifest_path} is not valid JSON; move it away to start over") from None
             fetched = manifest.get("token", {}).get("address")
             if manifest.get("chain") != self.chain or fetched != self.token.address:
                 raise CexflowError(
                     f"--out {self.out_dir} holds a fetch of {fetched} on "
                     f"{manifest.get('chain')} ({self.manifest_path}); use another --out for "
-                    f"{self.token.address} on {self.chain}")
+                    f"{self.token.address} on {self.chain}"
+                )
             return manifest
         return {
             "format": MANIFEST_FORMAT,
             "written_by": "cexflow fetch (the API key is never stored)",
             "chain": self.chain,
             "chain_id": CHAIN_IDS.get(self.chain),
-            "token": {"address": self.token.address, "symbol": self.token.symbol,
-                      "decimals": self.token.decimals},
+            "token": {"address": self.token.address, "symbol": self.token.symbol, "decimals": self.token.decimals},
             "created_at": _now(),
             "block_ranges": {},
             "wallets": {},
@@ -254,9 +285,13 @@ class _FetchRun:
         start_block = self.client.block_by_time(first_ts, "after")
         end_block = self.client.block_by_time(last_ts, "before")
         self.manifest["block_ranges"][key] = {
-            "start_date": str(self.start), "end_date": str(self.end),
-            "start_timestamp": first_ts, "end_timestamp": last_ts,
-            "start_block": start_block, "end_block": end_block, "resolved_at": _now(),
+            "start_date": str(self.start),
+            "end_date": str(self.end),
+            "start_timestamp": first_ts,
+            "end_timestamp": last_ts,
+            "start_block": start_block,
+            "end_block": end_block,
+            "resolved_at": _now(),
         }
         self._save_manifest()
         return start_block, end_block
@@ -283,8 +318,7 @@ class _FetchRun:
             path = self.out_dir / entry["file"]
             summary.files.append(path)
             summary.rows += entry["rows"]
-            self.reporter.wallet_done(index, wallet, entry["rows"], self.client.calls - calls_before, path,
-                                      skipped)
+            self.reporter.wallet_done(index, wallet, entry["rows"], self.client.calls - calls_before, path, skipped)
         summary.calls = self.client.calls - self.calls_at_start
         return summary
 
@@ -296,11 +330,19 @@ class _FetchRun:
             entry = None
         if entry is None:
             entry = {
-                "address": wallet.address, "exchange": wallet.exchange, "wallet": wallet.name,
-                "start_date": str(self.start), "end_date": str(self.end),
-                "start_block": start_block, "end_block": end_block,
-                "status": "partial", "file": f"{key}.csv", "rows": 0, "calls": 0,
-                "started_at": _now(), "ranges": [],
+                "address": wallet.address,
+                "exchange": wallet.exchange,
+                "wallet": wallet.name,
+                "start_date": str(self.start),
+                "end_date": str(self.end),
+                "start_block": start_block,
+                "end_block": end_block,
+                "status": "partial",
+                "file": f"{key}.csv",
+                "rows": 0,
+                "calls": 0,
+                "started_at": _now(),
+                "ranges": [],
             }
             if hop != 1:
                 entry["hop"] = hop
@@ -319,15 +361,16 @@ class _FetchRun:
             high = last if span is None else min(last, cursor + span)
             calls_before = self.client.calls
             try:
-                rows = self.client.token_transfers(wallet.address, self.token.address, cursor, high,
-                                                   self.page_size)
+                rows = self.client.token_transfers(wallet.address, self.token.address, cursor, high, self.page_size)
             except QueryTimeoutError as exc:
                 if high == cursor:
-                    raise CexflowError(f"{wallet.address}: the API times out even on block {cursor} alone "
-                                       f"({exc})") from None
+                    raise CexflowError(
+                        f"{wallet.address}: the API times out even on block {cursor} alone ({exc})"
+                    ) from None
                 span = (high - cursor) // 2
-                self.reporter.message(f"{wallet.name}: query timeout on blocks {cursor}-{high}, "
-                                      f"narrowing to {plural(span + 1, 'block')}")
+                self.reporter.message(
+                    f"{wallet.name}: query timeout on blocks {cursor}-{high}, narrowing to {plural(span + 1, 'block')}"
+                )
                 entry["calls"] += self.client.calls - calls_before
                 continue
             self._check_rows(wallet, rows, cursor, high)
@@ -339,7 +382,8 @@ class _FetchRun:
                         f"{wallet.address} ({wallet.name}): block {cursor} alone has at least {len(rows)} "
                         f"{self.token.label} transfers, more than one query returns; this block cannot be "
                         f"fetched whole with --page-size {self.page_size} (a paid plan allows up to "
-                        f"{MAX_PAGE_SIZE})")
+                        f"{MAX_PAGE_SIZE})"
+                    )
                 kept = [row for row in rows if int(row["blockNumber"]) < boundary]
                 chunk_end = boundary - 1
             else:
@@ -347,11 +391,18 @@ class _FetchRun:
                 chunk_end = high
             part = self._parts_dir(entry) / f"{cursor}-{chunk_end}.csv"
             _write_rows(part, kept)
-            entry["ranges"].append({
-                "start_block": cursor, "end_block": chunk_end, "rows": len(kept), "api_rows": len(rows),
-                "page_size": self.page_size, "complete_page": not full,
-                "part": part.relative_to(self.out_dir).as_posix(), "fetched_at": _now(),
-            })
+            entry["ranges"].append(
+                {
+                    "start_block": cursor,
+                    "end_block": chunk_end,
+                    "rows": len(kept),
+                    "api_rows": len(rows),
+                    "page_size": self.page_size,
+                    "complete_page": not full,
+                    "part": part.relative_to(self.out_dir).as_posix(),
+                    "fetched_at": _now(),
+                }
+            )
             entry["calls"] += self.client.calls - calls_before
             entry["rows"] = sum(r["rows"] for r in entry["ranges"])
             self._save_manifest()
@@ -368,13 +419,16 @@ class _FetchRun:
                 touches = wallet.address in (row["from"].lower(), row["to"].lower())
                 token = row["contractAddress"].lower()
             except (KeyError, ValueError, AttributeError, TypeError):
-                raise CexflowError(f"{wallet.address}: the API returned a row without blockNumber/from/to/"
-                                   f"contractAddress: {str(row)[:200]}") from None
+                raise CexflowError(
+                    f"{wallet.address}: the API returned a row without blockNumber/from/to/"
+                    f"contractAddress: {str(row)[:200]}"
+                ) from None
             if not previous <= block <= high or not touches or token != self.token.address:
                 raise CexflowError(
                     f"{wallet.address}: the API returned a row that does not answer the query "
                     f"(block {block}, from {row['from']}, to {row['to']}, token {token}; asked blocks "
-                    f"{low}-{high} in ascending order of {self.token.address}); refusing to write it")
+                    f"{low}-{high} in ascending order of {self.token.address}); refusing to write it"
+                )
             previous = block
         unknown = set().union(*(row.keys() for row in rows)) - set(FIELDS) if rows else set()
         if unknown and not self.manifest.get("ignored_fields"):
@@ -386,8 +440,9 @@ class _FetchRun:
         for i, done in enumerate(entry["ranges"]):
             part = self.out_dir / done["part"]
             if not part.exists() or _count_rows(part) != done["rows"]:
-                self.reporter.message(f"{done['part']} is missing or changed: fetching from block "
-                                      f"{done['start_block']} again")
+                self.reporter.message(
+                    f"{done['part']} is missing or changed: fetching from block {done['start_block']} again"
+                )
                 del entry["ranges"][i:]
                 entry["rows"] = sum(r["rows"] for r in entry["ranges"])
                 break
@@ -397,12 +452,15 @@ class _FetchRun:
         expected = entry["start_block"]
         for done in entry["ranges"]:
             if done["start_block"] != expected:
-                raise CexflowError(f"{self.manifest_path}: ranges of {wallet.address} do not join at block "
-                                   f"{expected}; move the manifest away to start over")
+                raise CexflowError(
+                    f"{self.manifest_path}: ranges of {wallet.address} do not join at block "
+                    f"{expected}; move the manifest away to start over"
+                )
             expected = done["end_block"] + 1
         if entry["ranges"] and expected != entry["end_block"] + 1:
-            raise CexflowError(f"{self.manifest_path}: ranges of {wallet.address} stop before block "
-                               f"{entry['end_block']}")
+            raise CexflowError(
+                f"{self.manifest_path}: ranges of {wallet.address} stop before block {entry['end_block']}"
+            )
         written = 0
         digest = hashlib.sha256()
 
@@ -424,8 +482,10 @@ class _FetchRun:
         expected_rows = sum(done["rows"] for done in entry["ranges"])
         if written != expected_rows:
             path.unlink(missing_ok=True)
-            raise CexflowError(f"{wallet.address}: {written} rows in the parts, the API returned "
-                               f"{expected_rows}; delete {self._parts_dir(entry)} to refetch")
+            raise CexflowError(
+                f"{wallet.address}: {written} rows in the parts, the API returned "
+                f"{expected_rows}; delete {self._parts_dir(entry)} to refetch"
+            )
         digest.update(path.read_bytes())
         entry.update(status="done", rows=written, sha256=digest.hexdigest(), finished_at=_now())
         for done in entry["ranges"]:
@@ -465,11 +525,12 @@ class SecondHopSummary:
 
     @property
     def left_out(self) -> list[Candidate]:
-        return self.candidates[self.max_addresses:]
+        return self.candidates[self.max_addresses :]
 
 
-def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_address: str,
-                          given_deposits: frozenset[str] = frozenset()) -> list[Candidate]:
+def second_hop_candidates(
+    files: list[Path], labelled: dict[str, str], token_address: str, given_deposits: frozenset[str] = frozenset()
+) -> list[Candidate]:
     """The senders into labelled wallets in hop 1's `files` that are not labelled themselves (`labelled`:
     address -> exchange, every label of the chain), busiest first: the most tokens sent into labelled wallets,
     then the most transfers, then the address. Never the zero address (mints) or the token's contract; a
@@ -477,34 +538,40 @@ def second_hop_candidates(files: list[Path], labelled: dict[str, str], token_add
     sent: dict[str, list] = {}
     never = {ZERO_ADDRESS, token_address.lower()}
     for path in files:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                sender, receiver = row["from"].lower(), row["to"].lower()
-                if (receiver not in labelled or receiver in given_deposits or sender in labelled
-                        or sender in never):
-                    continue
-                totals = sent.setdefault(sender, [0, 0, set()])
-                totals[0] += int(row["value"])
-                totals[1] += 1
-                totals[2].add(labelled[receiver])
-    candidates = [Candidate(address, raw, n, tuple(sorted(exchanges)))
-                  for address, (raw, n, exchanges) in sent.items()]
+        for row in inputs.etherscan_csv_rows(path):
+            sender, receiver = row["from"].lower(), row["to"].lower()
+            if receiver not in labelled or receiver in given_deposits or sender in labelled or sender in never:
+                continue
+            totals = sent.setdefault(sender, [0, 0, set()])
+            totals[0] += int(row["value"])
+            totals[1] += 1
+            totals[2].add(labelled[receiver])
+    candidates = [Candidate(address, raw, n, tuple(sorted(exchanges))) for address, (raw, n, exchanges) in sent.items()]
     return sorted(candidates, key=lambda c: (-c.sent_raw, -c.transfers, c.address))
 
 
 def _file_decimals(files: list[Path]) -> int | None:
     for path in files:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("tokenDecimal", "").isdigit():
-                    return int(row["tokenDecimal"])
+        for row in inputs.etherscan_csv_rows(path):
+            if row.get("tokenDecimal", "").isdigit():
+                return int(row["tokenDecimal"])
     return None
 
 
-def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, wallet_files: list[Path],
-                     labelled: list[Wallet], start: date, end: date, out_dir: Path,
-                     max_addresses: int = DEFAULT_HOP_MAX_ADDRESSES, page_size: int = DEFAULT_PAGE_SIZE,
-                     reporter: Reporter | None = None) -> SecondHopSummary:
+def fetch_second_hop(
+    client: EtherscanClient,
+    *,
+    chain: str,
+    token: Token,
+    wallet_files: list[Path],
+    labelled: list[Wallet],
+    start: date,
+    end: date,
+    out_dir: Path,
+    max_addresses: int = DEFAULT_HOP_MAX_ADDRESSES,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    reporter: Reporter | None = None,
+) -> SecondHopSummary:
     """The second hop: the transfers of `token` touching each address that sent it into a labelled wallet in
     `wallet_files` (hop 1's files of the same range), at most `max_addresses` of them, busiest first, from
     `start` to `end`, into `out_dir` as `hop2_<address>_<start>_<end>.csv` (the same format as hop 1's files,
@@ -521,8 +588,9 @@ def fetch_second_hop(client: EtherscanClient, *, chain: str, token: Token, walle
     given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
     candidates = second_hop_candidates(wallet_files, exchange_of, token.address, given_deposits)
     decimals = token.decimals if token.decimals is not None else _file_decimals(wallet_files)
-    summary = SecondHopSummary(FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates,
-                               max_addresses, decimals, start, end)
+    summary = SecondHopSummary(
+        FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates, max_addresses, decimals, start, end
+    )
     wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
     with _folder_lock(out_dir):
         run = _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
@@ -546,8 +614,15 @@ def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dic
     list goes to left_out_path, written once, not with every save of the manifest)."""
     path = left_out_path(summary.transfers.out_dir, start, end)
     header = ["address", "sent_raw", "transfers", "exchanges"]
-    rows = [{"address": c.address, "sent_raw": str(c.sent_raw), "transfers": str(c.transfers),
-             "exchanges": ",".join(c.exchanges)} for c in summary.left_out]
+    rows = [
+        {
+            "address": c.address,
+            "sent_raw": str(c.sent_raw),
+            "transfers": str(c.transfers),
+            "exchanges": ",".join(c.exchanges),
+        }
+        for c in summary.left_out
+    ]
 
     def write(fh: TextIO) -> None:
         writer = csv.DictWriter(fh, fieldnames=header, delimiter="\t", lineterminator="\n")
@@ -601,6 +676,7 @@ def default_prices_path(chain: str, token: Token, start: date, end: date) -> Pat
 
 def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
     """A CSV of `rows` under `header`, written atomically (all rows or none)."""
+
     def write(fh: TextIO) -> None:
         writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
         writer.writeheader()
@@ -609,29 +685,43 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None
     write_atomic(Path(path), write)
 
 
-def fetch_balances(client: EtherscanClient, *, chain: str, tokens: list[Token], wallets: list[Wallet],
-                   out_path: Path, reporter: Reporter | None = None,
-                   max_reads: int = balances.DEFAULT_MAX_READS) -> BalancesSummary:
+def fetch_balances(
+    client: EtherscanClient,
+    *,
+    chain: str,
+    tokens: list[Token],
+    wallets: list[Wallet],
+    out_path: Path,
+    reporter: Reporter | None = None,
+    max_reads: int = balances.DEFAULT_MAX_READS,
+) -> BalancesSummary:
     """Each wallet's balance of each token and each token's supply, with the exact block each holds after
     (cexflow.balances), written to `out_path` as a balances file; nothing is written if any read fails."""
     calls_before = client.calls
     reporter = reporter or Reporter()
     try:
-        snapshots = [balances.read_balances(client, chain=chain, token=token, wallets=wallets,
-                                            reporter=reporter, max_reads=max_reads) for token in tokens]
+        snapshots = [
+            balances.read_balances(
+                client, chain=chain, token=token, wallets=wallets, reporter=reporter, max_reads=max_reads
+            )
+            for token in tokens
+        ]
     finally:
         reporter.close()
     write_csv(out_path, balances.HEADER, [row for snapshot in snapshots for row in snapshot.rows])
     return BalancesSummary(Path(out_path), snapshots, client.calls - calls_before)
 
 
-def fetch_prices(client: defillama.DefiLlamaClient, *, chain: str, tokens: list[Token], start: date, end: date,
-                 out_path: Path) -> PricesSummary:
+def fetch_prices(
+    client: defillama.DefiLlamaClient, *, chain: str, tokens: list[Token], start: date, end: date, out_path: Path
+) -> PricesSummary:
     """Each token's daily USD price from `start` to `end`, written to `out_path` as a prices file; a day
     without a price is not in the file (PriceSeries.missing lists it)."""
     calls_before = client.calls
-    series = [defillama.daily_prices(client, chain=chain, token_address=token.address, start=start, end=end)
-              for token in tokens]
+    series = [
+        defillama.daily_prices(client, chain=chain, token_address=token.address, start=start, end=end)
+        for token in tokens
+    ]
     write_csv(out_path, defillama.HEADER, [row for one in series for row in one.rows])
     return PricesSummary(Path(out_path), series, client.calls - calls_before)
 
@@ -692,8 +782,10 @@ def fetch(options: FetchOptions) -> int:
     chain = options.chain_name
     tokens = _tokens(list(options.token) or [project_vars()["token"]], chain)
     if want_transfers and options.out and len(tokens) > 1:
-        raise CexflowError(f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
-                           "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)")
+        raise CexflowError(
+            f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
+            "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)"
+        )
     wallets = load_wallets(options.labels, chain, options.wallets) if want_transfers or options.balances else []
     if want_transfers or options.balances:
         api_key = os.environ.get(API_KEY_ENV, "").strip()
@@ -718,8 +810,10 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
                 raise CexflowError(f"--{name} DATE is needed for {needs}")
         today = datetime.now(UTC).date()
         if options.end >= today:
-            raise CexflowError(f"--end {options.end}: not a finished UTC day yet (today is {today}); "
-                               f"use {today - timedelta(days=1)} or earlier")
+            raise CexflowError(
+                f"--end {options.end}: not a finished UTC day yet (today is {today}); "
+                f"use {today - timedelta(days=1)} or earlier"
+            )
         if options.start > options.end:
             raise CexflowError(f"--start {options.start} is after --end {options.end}")
     for option, url in (("--api-url", options.api_url), ("--prices-url", options.prices_url)):
@@ -728,8 +822,10 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
     if not options.timeout > 0:
         raise CexflowError(f"--timeout {options.timeout}: must be a positive number of seconds")
     if options.hop_max_addresses < 1:
-        raise CexflowError(f"--hop-max-addresses {options.hop_max_addresses}: must be at least 1 (to fetch "
-                           "the labelled wallets only: --no-second-hop)")
+        raise CexflowError(
+            f"--hop-max-addresses {options.hop_max_addresses}: must be at least 1 (to fetch "
+            "the labelled wallets only: --no-second-hop)"
+        )
 
 
 def _tokens(names: list[str], chain: str) -> list[Token]:
@@ -745,34 +841,60 @@ def _reporter() -> Reporter:
 
 
 def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> EtherscanClient:
-    return EtherscanClient(api_key, CHAIN_IDS[options.chain_name], options.api_url, rate=options.rate,
-                           timeout=options.timeout,
-                           log=reporter.message)
+    return EtherscanClient(
+        api_key,
+        CHAIN_IDS[options.chain_name],
+        options.api_url,
+        rate=options.rate,
+        timeout=options.timeout,
+        log=reporter.message,
+    )
 
 
 def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
     chain = options.chain_name
     out_dir = options.out or default_out_dir(chain, token)
     reporter = _reporter()
-    summary = fetch_transfers(_etherscan(options, api_key, reporter), chain=chain, token=token,
-                              wallets=wallets, start=options.start, end=options.end, out_dir=out_dir,
-                              page_size=options.page_size, reporter=reporter)
-    print(f"{plural(summary.rows, token.label + ' transfer row')} of {plural(len(summary.files), 'wallet')} "
-          f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
-          f"{_calls(summary.calls)}, {plural(summary.wallets_skipped, 'wallet')} already done; "
-          f"manifest {summary.manifest}")
+    summary = fetch_transfers(
+        _etherscan(options, api_key, reporter),
+        chain=chain,
+        token=token,
+        wallets=wallets,
+        start=options.start,
+        end=options.end,
+        out_dir=out_dir,
+        page_size=options.page_size,
+        reporter=reporter,
+    )
+    print(
+        f"{plural(summary.rows, token.label + ' transfer row')} of {plural(len(summary.files), 'wallet')} "
+        f"(blocks {summary.start_block}-{summary.end_block}) in {summary.out_dir}; "
+        f"{_calls(summary.calls)}, {plural(summary.wallets_skipped, 'wallet')} already done; "
+        f"manifest {summary.manifest}"
+    )
     if not options.second_hop:
         return
     labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
     reporter = _reporter()
-    hop = fetch_second_hop(_etherscan(options, api_key, reporter), chain=chain, token=token,
-                           wallet_files=summary.files, labelled=labelled, start=options.start, end=options.end,
-                           out_dir=out_dir, max_addresses=options.hop_max_addresses,
-                           page_size=options.page_size, reporter=reporter)
+    hop = fetch_second_hop(
+        _etherscan(options, api_key, reporter),
+        chain=chain,
+        token=token,
+        wallet_files=summary.files,
+        labelled=labelled,
+        start=options.start,
+        end=options.end,
+        out_dir=out_dir,
+        max_addresses=options.hop_max_addresses,
+        page_size=options.page_size,
+        reporter=reporter,
+    )
     fetched = hop.transfers
-    print(f"second hop: {fetched.rows} {token.label} transfer rows of {len(fetched.files)} addresses that sent "
-          f"into labelled wallets (blocks {summary.start_block}-{summary.end_block}) in {fetched.out_dir}; "
-          f"{fetched.calls} calls, {fetched.wallets_skipped} addresses already done")
+    print(
+        f"second hop: {fetched.rows} {token.label} transfer rows of {len(fetched.files)} addresses that sent "
+        f"into labelled wallets (blocks {summary.start_block}-{summary.end_block}) in {fetched.out_dir}; "
+        f"{fetched.calls} calls, {fetched.wallets_skipped} addresses already done"
+    )
     print(f"second hop: {_left_out(hop, token)}")
 
 
@@ -783,43 +905,63 @@ def _left_out(hop: SecondHopSummary, token: Token) -> str:
         return f"all {n} candidate addresses fetched (--hop-max-addresses {hop.max_addresses}); none left out"
     left = hop.left_out
     left_raw = sum(c.sent_raw for c in left)
-    amount = (f"{balances.token_units(left_raw, hop.decimals)} {token.label}" if hop.decimals is not None
-              else f"{left_raw} raw units")
+    amount = (
+        f"{balances.token_units(left_raw, hop.decimals)} {token.label}"
+        if hop.decimals is not None
+        else f"{left_raw} raw units"
+    )
     share = Decimal(100 * left_raw) / Decimal(total) if total else Decimal(0)
-    return (f"left out {len(left)} of {n} candidate addresses (--hop-max-addresses {hop.max_addresses}, "
-            f"the most {token.label} sent into labelled wallets first): they sent {amount} "
-            f"({share:.2f} % of what the candidates sent) in {sum(c.transfers for c in left)} transfers into "
-            f"labelled wallets, which a build can count only at those transfers; the addresses are listed in "
-            f"{left_out_path(hop.transfers.out_dir, hop.start, hop.end)}")
+    return (
+        f"left out {len(left)} of {n} candidate addresses (--hop-max-addresses {hop.max_addresses}, "
+        f"the most {token.label} sent into labelled wallets first): they sent {amount} "
+        f"({share:.2f} % of what the candidates sent) in {sum(c.transfers for c in left)} transfers into "
+        f"labelled wallets, which a build can count only at those transfers; the addresses are listed in "
+        f"{left_out_path(hop.transfers.out_dir, hop.start, hop.end)}"
+    )
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
     chain = options.chain_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    groups = ([(options.balances_out, tokens)] if options.balances_out else
-              [(default_balances_path(chain, token, stamp), [token]) for token in tokens])
+    groups = (
+        [(options.balances_out, tokens)]
+        if options.balances_out
+        else [(default_balances_path(chain, token, stamp), [token]) for token in tokens]
+    )
     for path, group in groups:
         reporter = _reporter()
-        summary = fetch_balances(_etherscan(options, api_key, reporter), chain=chain, tokens=group,
-                                 wallets=wallets, out_path=path, reporter=reporter)
+        summary = fetch_balances(
+            _etherscan(options, api_key, reporter),
+            chain=chain,
+            tokens=group,
+            wallets=wallets,
+            out_path=path,
+            reporter=reporter,
+        )
         for token, snapshot in zip(group, summary.snapshots, strict=True):
-            print(f"{plural(len(snapshot.rows) - 1, token.label + ' wallet balance')} and the supply on {chain}, "
-                  f"after blocks {snapshot.first_block}-{snapshot.last_block} "
-                  f"({plural(snapshot.rereads, 'read')} repeated) in {summary.path}; {_calls(summary.calls)}")
+            print(
+                f"{plural(len(snapshot.rows) - 1, token.label + ' wallet balance')} and the supply on {chain}, "
+                f"after blocks {snapshot.first_block}-{snapshot.last_block} "
+                f"({plural(snapshot.rereads, 'read')} repeated) in {summary.path}; {_calls(summary.calls)}"
+            )
 
 
 def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
     chain = options.chain_name
-    groups = ([(options.prices_out, tokens)] if options.prices_out else
-              [(default_prices_path(chain, token, options.start, options.end), [token]) for token in tokens])
+    groups = (
+        [(options.prices_out, tokens)]
+        if options.prices_out
+        else [(default_prices_path(chain, token, options.start, options.end), [token]) for token in tokens]
+    )
     reporter = LineReporter()
     for path, group in groups:
         client = defillama.DefiLlamaClient(options.prices_url, timeout=options.timeout, log=reporter.message)
-        summary = fetch_prices(client, chain=chain, tokens=group, start=options.start, end=options.end,
-                               out_path=path)
+        summary = fetch_prices(client, chain=chain, tokens=group, start=options.start, end=options.end, out_path=path)
         for token, series in zip(group, summary.series, strict=True):
-            print(f"{len(series.rows)} of {plural(series.days, 'day')} of {token.label} priced ({series.coin}), "
-                  f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}")
+            print(
+                f"{len(series.rows)} of {plural(series.days, 'day')} of {token.label} priced ({series.coin}), "
+                f"{_missing_days(series)} in {summary.path}; {_calls(summary.calls)}"
+            )
 
 
 def _calls(n: int) -> str:

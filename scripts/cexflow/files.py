@@ -1,34 +1,7 @@
-"""Files that other processes use while cexflow writes them: an exclusive lock file, a durable rename, a text
-file written atomically (write_atomic: the agent's state and reports, a fetch's files), and the working copy
-that `cexflow build` writes instead of the DuckDB file itself.
-
-DuckDB lets a process write a file only while no other process has it open, even read-only, and analysts keep
-`duckdb -readonly cexflow.duckdb` open while the agent rebuilds it from cron. So a build never writes the
-database in place (`working_copy`):
-
-- it takes `<db>.lock` (an exclusive flock: one build of a database at a time; the kernel releases it when the
-  process dies, even on SIGKILL);
-- it opens the database read-only and keeps it open until the end: readers still open it, but no writer (a
-  shell opened without -readonly, dbt run by hand) can, so nobody's changes are lost to the rename below, and a
-  writer already there stops the build at once with one line that names it;
-- it copies the database, and the WAL a crashed writer may have left beside it, to `<db>.build/<db name>`, so
-  an incremental build adds to what is there (a full build starts from no file instead: it writes every table
-  anew, so it copies nothing, and the new database keeps none of the space the old one had grown to). The copy
-  keeps the file name because dbt-duckdb names the catalog after the file and writes that name into every view
-  (`... from cexflow.main.int_transfers_deduplicated`): a copy named otherwise builds views that do not read
-  once the copy has the database's name;
-- dbt writes the copy; when it succeeded, the copy is flushed to disk and renamed over the database
-  (`os.replace`, atomic on POSIX). A reader that has the old file open goes on reading it, whole, until it
-  reopens (its open file is the old inode); one that opens after the rename reads the new database; none ever
-  sees a half-built one;
-- a WAL beside the database is moved aside just before the rename: DuckDB replays a WAL onto whatever file
-  bears its name, so an old WAL beside the new file would corrupt it. (Between the two renames a reader that
-  opens reads the old database as of its last checkpoint: a whole, slightly older state.);
-- a failed or interrupted build removes its copy and leaves the database as it was; the copy of a killed build
-  is removed by the next build, which holds the lock.
-
-The copy costs a read and a write of the database (docs/build.md, "Readers and the build", has the figures and
-scripts/working_copy_cost.py measures them) and as much free disk beside it, which is checked before copying.
+"""Files that other processes use while cexflow writes them: cexflow's one lock (`exclusive_lock`), a durable
+rename, a text file written atomically (`write_atomic`: the agent's state and reports, a fetch's files), and
+the working copy that `cexflow build` writes instead of the DuckDB file itself, so that readers never block a
+build nor see half of one (`working_copy`; docs/build.md, "Readers and the build", says how and what it costs).
 """
 
 from __future__ import annotations
@@ -115,8 +88,9 @@ def replace_durably(src: Path, dst: Path) -> None:
         fsync_path(dst.parent)
 
 
-def write_atomic(path: Path, content: str | Callable[[TextIO], None],
-                 before_rename: Callable[[], None] | None = None) -> None:
+def write_atomic(
+    path: Path, content: str | Callable[[TextIO], None], before_rename: Callable[[], None] | None = None
+) -> None:
     """Write the text file `path` so that it holds the old content or the new, never a part: `content` (a
     text, or a function that writes into the open file) goes to `.<name>.tmp` beside it, which is flushed to
     disk and renamed over `path` (replace_durably); the temporary file is gone afterwards, whatever happens.
@@ -161,8 +135,8 @@ def working_folder_of(db: Path) -> Path:
 
 @contextlib.contextmanager
 def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Iterator[Path]:
-    """Yield the path of a working copy of the DuckDB file `db` for a build to write (the module's docstring
-    says how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
+    """Yield the path of a working copy of the DuckDB file `db` for a build to write (docs/build.md says
+    how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
     it was. Either way the working copy is gone afterwards. `copy_if(db)`, asked once the lock is held, says
     whether the copy starts as `db` (the default) or as no file (a build that writes every table anew)."""
     from cexflow.db import connect
@@ -173,18 +147,22 @@ def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Ite
         try:
             stack.enter_context(exclusive_lock(lock_path_of(db)))
         except LockHeld as held:
-            raise CexflowError(f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
-                               f"(lock {held.lock_path}); wait for it to finish, then run again") from None
+            raise CexflowError(
+                f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
+                f"(lock {held.lock_path}); wait for it to finish, then run again"
+            ) from None
         except OSError as exc:
-            raise CexflowError(f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: "
-                               f"{exc.strerror}") from None
+            raise CexflowError(
+                f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: {exc.strerror}"
+            ) from None
         shutil.rmtree(folder, ignore_errors=True)  # what a killed build left
         stack.callback(shutil.rmtree, folder, True)
         try:
             folder.mkdir()
         except OSError as exc:
-            raise CexflowError(f"--db {db}: cannot create the build's working folder {folder}: "
-                               f"{exc.strerror}") from None
+            raise CexflowError(
+                f"--db {db}: cannot create the build's working folder {folder}: {exc.strerror}"
+            ) from None
         work = folder / db.name
         if db.exists():
             stack.enter_context(connect(db))  # held to the end: a writer cannot open db while it is rebuilt
@@ -199,9 +177,11 @@ def check_free_space(db: Path, folder: Path) -> None:
     needed = db.stat().st_size + (wal_of(db).stat().st_size if wal_of(db).exists() else 0)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise CexflowError(f"--db {db}: a build writes a copy of the database beside it and needs "
-                           f"{needed / MIB:,.0f} MiB free there (and room to grow), but {folder.parent} has "
-                           f"{free / MIB:,.0f} MiB free; free some disk space, then run again")
+        raise CexflowError(
+            f"--db {db}: a build writes a copy of the database beside it and needs "
+            f"{needed / MIB:,.0f} MiB free there (and room to grow), but {folder.parent} has "
+            f"{free / MIB:,.0f} MiB free; free some disk space, then run again"
+        )
 
 
 def move_into_place(work: Path, db: Path) -> None:

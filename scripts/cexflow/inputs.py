@@ -36,9 +36,12 @@ class InputFormat:
 def load_formats(project_file: Path = PROJECT_FILE) -> dict[str, InputFormat]:
     """The input formats of dbt_project.yml, by name, in its order."""
     spec = yaml.safe_load(project_file.read_text())["vars"]["input_formats"]
-    return {name: InputFormat(name, fmt["file_type"], tuple(fmt.get("header", ())), fmt["description"],
-                              tuple(fmt.get("one_of", ())))
-            for name, fmt in spec.items()}
+    return {
+        name: InputFormat(
+            name, fmt["file_type"], tuple(fmt.get("header", ())), fmt["description"], tuple(fmt.get("one_of", ()))
+        )
+        for name, fmt in spec.items()
+    }
 
 
 FORMATS = load_formats()
@@ -132,15 +135,10 @@ def classify_csv(path: Path) -> str:
 
 
 def parquet_columns(path: Path) -> list[str]:
-    """The column names (lower case) of a Parquet file, from its footer."""
-    import duckdb
+    """The column names (lower case) of a Parquet file, from its footer (db.py reads it)."""
+    from cexflow.db import parquet_column_names
 
-    try:
-        with duckdb.connect() as con:
-            rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
-    except duckdb.Error as exc:
-        raise CexflowError(f"{path}: cannot read it as Parquet: {str(exc).splitlines()[0]}") from None
-    return [name.lower() for name, *_ in rows]
+    return parquet_column_names(path)
 
 
 def classify_parquet(path: Path) -> str:
@@ -176,8 +174,10 @@ def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, st
     if not match or Path(spec).expanduser().exists():
         return None, spec
     if match["chain"] not in chains:
-        raise CexflowError(f"--input {spec}: unknown chain '{match['chain']}' (known: {', '.join(sorted(chains))}); "
-                           "write --input CHAIN=PATH with a chain of seeds/tokens.csv or of the labels' chain column")
+        raise CexflowError(
+            f"--input {spec}: unknown chain '{match['chain']}' (known: {', '.join(sorted(chains))}); "
+            "write --input CHAIN=PATH with a chain of seeds/tokens.csv or of the labels' chain column"
+        )
     return match["chain"], match["pattern"]
 
 
@@ -197,8 +197,10 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
         for path in expand([pattern], "--input"):
             previous = files.chains.get(str(path))
             if str(path) in files.all_files and previous != chain:
-                raise CexflowError(f"--input {pattern}: {path} is given on two chains "
-                                   f"({previous or 'the default chain'} and {chain or 'the default chain'})")
+                raise CexflowError(
+                    f"--input {pattern}: {path} is given on two chains "
+                    f"({previous or 'the default chain'} and {chain or 'the default chain'})"
+                )
             if chain is not None:
                 files.chains[str(path)] = chain
             if str(path) not in files.all_files:
@@ -249,8 +251,10 @@ def balances_files(patterns: list[str]) -> list[str]:
         if "block" not in header and "date" not in header:
             missing.append("block or date")
         if missing:
-            raise CexflowError(f"{path}: a balances file needs columns address, balance and block or date; "
-                               f"missing {', '.join(missing)}")
+            raise CexflowError(
+                f"{path}: a balances file needs columns address, balance and block or date; "
+                f"missing {', '.join(missing)}"
+            )
     return [str(p) for p in paths]
 
 
@@ -262,8 +266,10 @@ def prices_files(patterns: list[str]) -> list[str]:
         header = read_header(path)
         missing = [c for c in ("date", "price_usd") if c not in header]
         if missing:
-            raise CexflowError(f"{path}: a prices file needs columns date,chain,token,price_usd (chain and token "
-                               f"may be left out); missing {', '.join(missing)}")
+            raise CexflowError(
+                f"{path}: a prices file needs columns date,chain,token,price_usd (chain and token "
+                f"may be left out); missing {', '.join(missing)}"
+            )
     return [str(p) for p in paths]
 
 
@@ -274,6 +280,14 @@ def label_files(patterns: list[str]) -> list[str]:
         for _ in label_rows(path):
             pass
     return [str(p) for p in paths]
+
+
+def etherscan_csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of an Etherscan-format transfers CSV (as cexflow fetch writes it: from, to, value, tokenDecimal,
+    ...), as dicts: what fetch's second hop reads of the first hop's files. The build reads these files in
+    dbt; this is the package's one reader of them, beside the label files'."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        yield from csv.DictReader(fh)
 
 
 def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -300,8 +314,9 @@ def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             n_fields = sum(value is not None for key, value in row.items() if key is not None)
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
-                raise CexflowError(f"{path}, line {line}: {plural(n_fields, 'field')} where the header has "
-                                   f"{len(columns)}")
+                raise CexflowError(
+                    f"{path}, line {line}: {plural(n_fields, 'field')} where the header has {len(columns)}"
+                )
             yield line, {key: (value or "").strip() for key, value in row.items() if key is not None}
 
 
@@ -310,15 +325,15 @@ def label_rows(path: Path) -> Iterator[dict[str, str]]:
     for line, row in read_label_file(path):
         address = row.get("address", "")
         if not ADDRESS.match(address):
-            raise CexflowError(
-                f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)"
-            )
+            raise CexflowError(f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)")
         if not row.get("exchange"):
             raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
         kind = row.get("kind", "").lower()
         if kind not in LABEL_KINDS:
-            raise CexflowError(f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
-                               f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)")
+            raise CexflowError(
+                f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
+                f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)"
+            )
         yield row
 
 
@@ -380,8 +395,10 @@ def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_d
         return Token(chain, wanted, None, decimals)
     known = ", ".join(sorted(t.symbol for t in seed if t.chain == chain and t.symbol))
     if chain not in chains:
-        raise CexflowError(f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
-                           "pass --token 0xADDRESS --decimals N")
+        raise CexflowError(
+            f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
+            "pass --token 0xADDRESS --decimals N"
+        )
     raise CexflowError(f"--token {token}: unknown on {chain} (known: {known}); or pass a 0x address with --decimals")
 
 
@@ -414,13 +431,17 @@ def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = N
                 matches = [resolve_token(name, chains[0], decimals)]
             elif ADDRESS.match(wanted):
                 if decimals is None:
-                    raise CexflowError(f"--token {name}: not in seeds/tokens.csv for chain {chains[0]} (nor "
-                                       f"{', '.join(chains[1:])}); pass its --decimals")
+                    raise CexflowError(
+                        f"--token {name}: not in seeds/tokens.csv for chain {chains[0]} (nor "
+                        f"{', '.join(chains[1:])}); pass its --decimals"
+                    )
                 matches = [Token(chains[0], wanted, None, decimals)]
             else:
                 known = ", ".join(sorted({t.symbol for t in seed if t.symbol}))
-                raise CexflowError(f"--token {name}: unknown on {' and '.join(chains)} (known: {known}); "
-                                   "or pass a 0x address with --decimals")
+                raise CexflowError(
+                    f"--token {name}: unknown on {' and '.join(chains)} (known: {known}); "
+                    "or pass a 0x address with --decimals"
+                )
             unknown_addresses += [t for t in matches if t.symbol is None]
         for token in matches:
             found.setdefault((token.chain, token.address), token)
@@ -428,6 +449,8 @@ def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = N
     if decimals is not None and len(tokens) == 1:
         return [Token(tokens[0].chain, tokens[0].address, tokens[0].symbol, decimals)]
     if decimals is not None and not unknown_addresses:
-        raise CexflowError(f"--decimals {decimals}: with several tokens ({', '.join(t.label for t in tokens)}), "
-                           "--decimals is only for a --token address that seeds/tokens.csv does not list")
+        raise CexflowError(
+            f"--decimals {decimals}: with several tokens ({', '.join(t.label for t in tokens)}), "
+            "--decimals is only for a --token address that seeds/tokens.csv does not list"
+        )
     return tokens

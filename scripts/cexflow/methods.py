@@ -32,57 +32,66 @@ class Method:
 
 
 METHOD_LIST = (
-    Method("trailing",
-           "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it (the "
-           "day itself excluded); z = (netflow − mean) / σ",
-           "mean and σ of the {days} before each day"),
-    Method("inclusive",
-           "the seed project's method: mean and population standard deviation (σ) of a window of {days} that "
-           "ends on the day itself; z = (netflow − mean) / σ",
-           "mean and population σ of a {window}-day window ending on the day"),
-    Method("robust",
-           "the baseline is the median and the MAD of the {w} before the day; z = 0.6745 · (netflow − median) / "
-           "MAD (the spread shown is MAD / 0.6745)",
-           "median and MAD/0.6745 of the {days} before each day",
-           centre="median", spread="MAD/0.6745"),
-    Method("screened",
-           "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it, "
-           "leaving out days that were far from their own baseline, so that a spike does not widen the "
-           "baselines after it; σ is floored, so that a flat baseline still scores; z = (netflow − mean) / σ",
-           "mean and floored σ of the {days} before each day, days far from their own baseline left out"),
+    Method(
+        "trailing",
+        "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it (the "
+        "day itself excluded); z = (netflow − mean) / σ",
+        "mean and σ of the {days} before each day",
+    ),
+    Method(
+        "inclusive",
+        "the seed project's method: mean and population standard deviation (σ) of a window of {days} that "
+        "ends on the day itself; z = (netflow − mean) / σ",
+        "mean and population σ of a {window}-day window ending on the day",
+    ),
+    Method(
+        "robust",
+        "the baseline is the median and the MAD of the {w} before the day; z = 0.6745 · (netflow − median) / "
+        "MAD (the spread shown is MAD / 0.6745)",
+        "median and MAD/0.6745 of the {days} before each day",
+        centre="median",
+        spread="MAD/0.6745",
+    ),
+    Method(
+        "screened",
+        "the baseline of a day is the mean and the sample standard deviation (σ) of the {w} before it, "
+        "leaving out days that were far from their own baseline, so that a spike does not widen the "
+        "baselines after it; σ is floored, so that a flat baseline still scores; z = (netflow − mean) / σ",
+        "mean and floored σ of the {days} before each day, days far from their own baseline left out",
+    ),
 )
 METHODS_BY_NAME = {method.name: method for method in METHOD_LIST}
 METHODS = tuple(METHODS_BY_NAME)
 
 
-def _texts(window_days: int) -> dict[str, str]:
-    return {"w": plural(window_days, "calendar day"), "days": plural(window_days, "day"), "window": str(window_days)}
+def _method(name: str | None) -> Method:
+    """The Method of `name`; an unknown one (a database built otherwise) is described by its name and window."""
+    return METHODS_BY_NAME.get(name or "") or Method(
+        name or "", "method {name}, window {days}", "{name}, {window}-day window"
+    )
+
+
+def _texts(method: str, window_days: int) -> dict[str, str]:
+    days = plural(window_days, "day")
+    return {"name": method, "w": plural(window_days, "calendar day"), "days": days, "window": str(window_days)}
 
 
 def report_text(method: str, window_days: int) -> str:
-    """The reports' description of a method's baseline and z (an unknown method: its name and window)."""
-    known = METHODS_BY_NAME.get(method)
-    if known is None:
-        return f"method {method}, window {plural(window_days, 'day')}"
-    return known.report_text.format(**_texts(window_days))
+    """The reports' description of a method's baseline and z."""
+    return _method(method).report_text.format(**_texts(method, window_days))
 
 
 def chart_text(method: str, window_days: int) -> str:
     """A chart's words for a method's baseline band."""
-    known = METHODS_BY_NAME.get(method)
-    if known is None:
-        return f"{method}, {window_days}-day window"
-    return known.chart_text.format(**_texts(window_days))
+    return _method(method).chart_text.format(**_texts(method, window_days))
 
 
 def centre_name(method: str | None) -> str:
-    known = METHODS_BY_NAME.get(method or "")
-    return known.centre if known else "mean"
+    return _method(method).centre
 
 
 def spread_name(method: str | None) -> str:
-    known = METHODS_BY_NAME.get(method or "")
-    return known.spread if known else "σ"
+    return _method(method).spread
 
 
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)
@@ -139,33 +148,94 @@ class AnomalyOption:
 ANOMALY_OPTIONS = (
     AnomalyOption("--method", "zscore_method", str, "METHOD", "anomaly method", choices=METHODS),
     AnomalyOption("--window", "zscore_window_days", int, "DAYS", "baseline window in days", minimum=2),
-    AnomalyOption("--z", "zscore_threshold", float, "THRESHOLD", "a day is unusual when |z| >= THRESHOLD",
-                  minimum=0, positive=True),
-    AnomalyOption("--min-history", "zscore_min_history_days", int, "DAYS",
-                  "no score before this many baseline days", minimum=1),
-    AnomalyOption("--min-materiality", "materiality_threshold", float, "X",
-                  "a day is material when its deviation from its baseline is at least X times the token's "
-                  "materiality scale", minimum=0),
-    AnomalyOption("--min-amount", "materiality_min_amount", float, "TOKENS",
-                  "a day is material only when its deviation is at least this many token units too", minimum=0),
-    AnomalyOption("--min-usd", "materiality_min_usd", float, "USD",
-                  "a day is material only when its netflow is at least this many USD too (|netflow_usd|, with "
-                  "--prices; a day without a price is then not material)", minimum=0),
-    AnomalyOption("--materiality-scale", "materiality_scale", str, "SCALE",
-                  "the token's scale: total_spread (std of the total's daily netflow) or gross_flow (mean of "
-                  "its daily inflow + outflow)", choices=MATERIALITY_SCALES),
-    AnomalyOption("--materiality-window", "materiality_window_days", int, "DAYS",
-                  "days before the day over which the materiality scale is measured", minimum=2),
-    AnomalyOption("--exclude-z", "zscore_exclude_z", float, "Z",
-                  "screened: leave days whose first-pass |z| >= Z out of later baselines ('off': keep them)",
-                  minimum=0, positive=True, nullable=True),
-    AnomalyOption("--active-spread-floor", "zscore_active_spread_floor", float, "X",
-                  "screened: the spread is at least X times the std of the baseline's days with flow", minimum=0),
-    AnomalyOption("--spread-floor", "zscore_scale_spread_floor", float, "X",
-                  "screened: the spread is at least X times the token's materiality scale, so a flat baseline "
-                  "still scores", minimum=0),
-    AnomalyOption("--min-active-days", "zscore_min_active_days", int, "N",
-                  "screened: no z before the baseline has N days with flow", minimum=0),
+    AnomalyOption(
+        "--z",
+        "zscore_threshold",
+        float,
+        "THRESHOLD",
+        "a day is unusual when |z| >= THRESHOLD",
+        minimum=0,
+        positive=True,
+    ),
+    AnomalyOption(
+        "--min-history", "zscore_min_history_days", int, "DAYS", "no score before this many baseline days", minimum=1
+    ),
+    AnomalyOption(
+        "--min-materiality",
+        "materiality_threshold",
+        float,
+        "X",
+        "a day is material when its deviation from its baseline is at least X times the token's materiality scale",
+        minimum=0,
+    ),
+    AnomalyOption(
+        "--min-amount",
+        "materiality_min_amount",
+        float,
+        "TOKENS",
+        "a day is material only when its deviation is at least this many token units too",
+        minimum=0,
+    ),
+    AnomalyOption(
+        "--min-usd",
+        "materiality_min_usd",
+        float,
+        "USD",
+        "a day is material only when its netflow is at least this many USD too (|netflow_usd|, with "
+        "--prices; a day without a price is then not material)",
+        minimum=0,
+    ),
+    AnomalyOption(
+        "--materiality-scale",
+        "materiality_scale",
+        str,
+        "SCALE",
+        "the token's scale: total_spread (std of the total's daily netflow) or gross_flow (mean of "
+        "its daily inflow + outflow)",
+        choices=MATERIALITY_SCALES,
+    ),
+    AnomalyOption(
+        "--materiality-window",
+        "materiality_window_days",
+        int,
+        "DAYS",
+        "days before the day over which the materiality scale is measured",
+        minimum=2,
+    ),
+    AnomalyOption(
+        "--exclude-z",
+        "zscore_exclude_z",
+        float,
+        "Z",
+        "screened: leave days whose first-pass |z| >= Z out of later baselines ('off': keep them)",
+        minimum=0,
+        positive=True,
+        nullable=True,
+    ),
+    AnomalyOption(
+        "--active-spread-floor",
+        "zscore_active_spread_floor",
+        float,
+        "X",
+        "screened: the spread is at least X times the std of the baseline's days with flow",
+        minimum=0,
+    ),
+    AnomalyOption(
+        "--spread-floor",
+        "zscore_scale_spread_floor",
+        float,
+        "X",
+        "screened: the spread is at least X times the token's materiality scale, so a flat baseline still scores",
+        minimum=0,
+    ),
+    AnomalyOption(
+        "--min-active-days",
+        "zscore_min_active_days",
+        int,
+        "N",
+        "screened: no z before the baseline has N days with flow",
+        minimum=0,
+    ),
 )
 
 
@@ -183,7 +253,8 @@ def anomaly_vars(options) -> dict:
         option.check(value)
         out[option.var] = value
     out["anomaly_requires_materiality"] = (
-        False if options.no_materiality else bool(defaults["anomaly_requires_materiality"]))
+        False if options.no_materiality else bool(defaults["anomaly_requires_materiality"])
+    )
     check_anomalies_possible(out)
     return out
 
@@ -196,16 +267,19 @@ def check_anomalies_possible(anomaly: dict) -> None:
         raise CexflowError(
             f"--min-history {min_history}: a day needs {min_history} baseline days, but the baseline is the "
             f"--window {window} days before it, so no day can get a z-score or be an anomaly; use --min-history "
-            f"{window} or less, or --window {min_history} or more")
+            f"{window} or less, or --window {min_history} or more"
+        )
     # the inclusive window holds the day itself: with n rows, |z| <= sqrt(n - 1) (README, "Anomaly methods")
     if method == "inclusive" and z > math.sqrt(window - 1):
         raise CexflowError(
             f"--z {z:g}: with --method inclusive the day is in its own --window {window} baseline, so |z| is at "
             f"most √({window} − 1) = {math.sqrt(window - 1):.3f} and no day can be an anomaly; use a lower --z, "
-            f"--window {math.ceil(z * z + 1)} or more, or --method trailing")
+            f"--window {math.ceil(z * z + 1)} or more, or --method trailing"
+        )
     scale_window = anomaly["materiality_window_days"]
     if anomaly["anomaly_requires_materiality"] and min_history > scale_window:
         raise CexflowError(
             f"--materiality-window {scale_window}: the materiality scale needs --min-history {min_history} days "
             f"of it, so no day can be material, and an anomaly must be; use --materiality-window {min_history} or "
-            "more, or --no-materiality")
+            "more, or --no-materiality"
+        )

@@ -27,8 +27,9 @@ ERROR_BODY_CHARS = 200  # of an error answer's text shown in a message
 class RateLimiter:
     """Spaces calls at least (1 + RATE_MARGIN) / rate seconds apart, so no second holds more than `rate`."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ):
         if not rate > 0:
             raise CexflowError(f"--rate {rate}: must be a positive number of calls per second")
         self.interval = (1.0 + RATE_MARGIN) / rate
@@ -60,15 +61,24 @@ class PoliteClient:
 
     service = "the API"  # how messages name the server
     give_up_hint = "rerun the same command later"
+    default_rate = 3.0  # calls per second
 
-    def __init__(self, *, rate: float = 3.0, timeout: float = 30.0, max_retries: int = 5, backoff: float = 1.0,
-                 log: Callable[[str], None] | None = None, on_call: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        *,
+        rate: float | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        log: Callable[[str], None] | None = None,
+        on_call: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
         self.calls = 0
-        self._limiter = RateLimiter(rate, sleep=sleep)
+        self._limiter = RateLimiter(self.default_rate if rate is None else rate, sleep=sleep)
         self._sleep = sleep
         self._log = log or (lambda message: None)
         self._on_call = on_call
@@ -97,8 +107,7 @@ class PoliteClient:
                 return outcome.result
             problem = outcome
             if attempt + 1 == attempts:
-                raise CexflowError(f"gave up after {attempts} attempts, last: {problem} ({shown}); "
-                                   f"{self.give_up_hint}")
+                raise CexflowError(f"gave up after {attempts} attempts, last: {problem} ({shown}); {self.give_up_hint}")
             delay = min(60.0, max(self.backoff * 2**attempt, retry_after))
             self._log(f"{problem}; retry {attempt + 1}/{self.max_retries} in {delay:.1f} s: {shown}")
             self._sleep(delay)
@@ -106,8 +115,9 @@ class PoliteClient:
 
     def _attempt(self, url: str, shown: str, interpret):
         """(Answer, 0) on success, or (a retryable problem as text, seconds the server asked to wait)."""
-        request = urllib.request.Request(url, headers={"User-Agent": f"cexflow/{__version__}",
-                                                       "Accept": "application/json"})
+        request = urllib.request.Request(
+            url, headers={"User-Agent": f"cexflow/{__version__}", "Accept": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read()
@@ -121,8 +131,9 @@ class PoliteClient:
             if exc.code == 429 or 500 <= exc.code < 600:
                 return f"HTTP {exc.code} {exc.reason}", _retry_after(exc.headers.get("Retry-After"))
             said = f": {self.redact(text)[:ERROR_BODY_CHARS]}" if text else ""
-            raise CexflowError(f"{self.service} answered HTTP {exc.code} {self.redact(exc.reason)}{said} "
-                               f"to {shown}") from None
+            raise CexflowError(
+                f"{self.service} answered HTTP {exc.code} {self.redact(exc.reason)}{said} to {shown}"
+            ) from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
                 return f"no answer within {self.timeout:g} s", 0.0

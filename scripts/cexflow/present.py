@@ -150,23 +150,39 @@ def template_environment(kind: str = "markdown") -> jinja2.Environment:
         autoescape=html,
         finalize=_markdown_output if kind == "markdown" else None,
     )
-    filters = dict(amount=fmt_amount, signed=fmt_signed, z=fmt_z, count=fmt_count, ratio=fmt_ratio, plural=plural,
-                   md=escape.markdown, code=escape.markdown_code, url=escape.url, exact=fmt_amount_exact)
+    filters = dict(
+        amount=fmt_amount,
+        signed=fmt_signed,
+        z=fmt_z,
+        count=fmt_count,
+        ratio=fmt_ratio,
+        plural=plural,
+        md=escape.markdown,
+        code=escape.markdown_code,
+        url=escape.url,
+        exact=fmt_amount_exact,
+    )
     if kind == "markdown":
         filters = {name: _as_markdown(function) for name, function in filters.items()}
     env.filters.update(filters, path=project_path)
-    env.globals.update(netflow_meaning=netflow_meaning, centre_name=methods.centre_name,
-                       spread_name=methods.spread_name, z_shown_max=Z_SHOWN_MAX,
-                       show=lambda value, fmt: env.filters[fmt](value),  # a value printed as `fmt` names
-                       markdown=escape.Markdown,  # a fragment the template writes as Markdown: markdown("---:|")
-                       content_security_policy=escape.CONTENT_SECURITY_POLICY)
+    env.globals.update(
+        netflow_meaning=netflow_meaning,
+        centre_name=methods.centre_name,
+        spread_name=methods.spread_name,
+        z_shown_max=Z_SHOWN_MAX,
+        show=lambda value, fmt: env.filters[fmt](value),  # a value printed as `fmt` names
+        markdown=escape.Markdown,  # a fragment the template writes as Markdown: markdown("---:|")
+        content_security_policy=escape.CONTENT_SECURITY_POLICY,
+    )
     return env
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts, with pandas' NaN/NaT turned back into None."""
-    return [{k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]
+    return [
+        {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 @cache
@@ -234,6 +250,10 @@ class MethodInfo:
             f"a day is an anomaly when |z| ≥ {z} and it is material: its deviation from the baseline is at "
             f"least {m} × the token's materiality scale (its typical daily exchange flow){floor}"
         )
+
+    def chart_settings(self) -> dict:
+        """The keywords of cexflow.charts' charts of a series' baseline and z-scores."""
+        return {"z_threshold": self.z_threshold, "method": self.method, "window_days": self.window_days}
 
     @property
     def centre_name(self) -> str:
@@ -336,33 +356,21 @@ def load_method(con) -> MethodInfo | None:
     )
 
 
+# the marts the reports, the agent and the docs site read
+MARTS_READ = frozenset(
+    """
+    fct_exchange_transfers fct_netflow_daily_total fct_netflow_daily_by_exchange fct_netflow_daily_by_wallet
+    fct_netflow_zscores fct_flow_legs fct_netflow_periodic_total rpt_netflow_anomalies rpt_topk_netflow_days
+    rpt_input_reconciliation rpt_build_summary rpt_build_totals rpt_netflow_daily_series rpt_rejected_reasons
+    rpt_exchange_period_totals rpt_largest_netflow_days rpt_exchange_chart_groups rpt_anomaly_counts_by_series
+    rpt_exchange_reserve_summary rpt_exchange_reserve_chart_groups stg_transfers_rejected stg_tokens__selected
+    """.split()
+)
+
+
 def check_marts(con, db: Path) -> None:
     """A one-line error when the file lacks a mart the reports read."""
-    needed = {
-        "fct_exchange_transfers",
-        "fct_netflow_daily_total",
-        "fct_netflow_daily_by_exchange",
-        "fct_netflow_daily_by_wallet",
-        "fct_netflow_zscores",
-        "rpt_netflow_anomalies",
-        "rpt_topk_netflow_days",
-        "stg_transfers_rejected",
-        "rpt_input_reconciliation",
-        "stg_tokens__selected",
-        "rpt_build_summary",
-        "rpt_netflow_daily_series",
-        "rpt_exchange_period_totals",
-        "rpt_largest_netflow_days",
-        "rpt_rejected_reasons",
-        "fct_flow_legs",
-        "rpt_exchange_chart_groups",
-        "rpt_anomaly_counts_by_series",
-        "rpt_exchange_reserve_summary",
-        "rpt_exchange_reserve_chart_groups",
-        "rpt_build_totals",
-        "fct_netflow_periodic_total",
-    }
-    missing = sorted(needed - marts.table_names(con))
+    missing = sorted(MARTS_READ - marts.table_names(con))
     if missing:
         raise CexflowError(f"--db {db}: missing marts {', '.join(missing)}; run `cexflow build` first")
 

@@ -52,9 +52,17 @@ class DbtProgress:
 
     EVENTS = ("FoundStats", "NodeStart", "NodeFinished")  # the events whose data it reads
 
-    def __init__(self, command: str = "build", stream: TextIO | None = None, live: bool | None = None,
-                 with_unit_tests: bool = True, refresh_s: float = 0.5, slow_s: float = 2.0, long_s: float = 10.0,
-                 clock=time.monotonic):
+    def __init__(
+        self,
+        command: str = "build",
+        stream: TextIO | None = None,
+        live: bool | None = None,
+        with_unit_tests: bool = True,
+        refresh_s: float = 0.5,
+        slow_s: float = 2.0,
+        long_s: float = 10.0,
+        clock=time.monotonic,
+    ):
         self.command = command
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
@@ -165,8 +173,7 @@ class Reporter:
     def item_done(self, index: int, text: str) -> None: ...
     def wallet_start(self, index: int, wallet: Wallet) -> None: ...
     def progress(self, wallet: Wallet, rows: int, calls: int) -> None: ...
-    def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path,
-                    skipped: bool) -> None: ...
+    def wallet_done(self, index: int, wallet: Wallet, rows: int, calls: int, path: Path, skipped: bool) -> None: ...
     def message(self, text: str) -> None: ...
     def close(self) -> None: ...
 
@@ -195,16 +202,20 @@ class LineReporter(Reporter):
         if skipped:
             self.skipped += 1
             return
-        self._print(f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
-                    f"{plural(rows, 'row')}, {plural(calls, 'call')} -> {path.name}")
+        self._print(
+            f"[{index}/{self.n}] {wallet.exchange} {wallet.name} {wallet.address}: "
+            f"{plural(rows, 'row')}, {plural(calls, 'call')} -> {path.name}"
+        )
 
     def message(self, text):
         self._print(text)
 
     def close(self):
         if self.skipped:
-            self._print(f"{plural(self.skipped, self.item)} {'was' if self.skipped == 1 else 'were'} already "
-                        f"fetched: no calls for {'it' if self.skipped == 1 else 'them'}")
+            self._print(
+                f"{plural(self.skipped, self.item)} {'was' if self.skipped == 1 else 'were'} already "
+                f"fetched: no calls for {'it' if self.skipped == 1 else 'them'}"
+            )
 
 
 class TqdmReporter(Reporter):
@@ -217,8 +228,7 @@ class TqdmReporter(Reporter):
     def start(self, token, chain, n_items, item="wallet", note=""):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=n_items, unit=item, desc=f"{token.label} {chain}", file=self.stream,
-                        dynamic_ncols=True)
+        self.bar = tqdm(total=n_items, unit=item, desc=f"{token.label} {chain}", file=self.stream, dynamic_ncols=True)
 
     def item_done(self, index, text):
         self.bar.set_postfix_str(text)

@@ -1,17 +1,9 @@
-"""`cexflow report`: charts (PNG), Markdown reports and CSV exports from the marts.
+"""`cexflow report`: charts (PNG), Markdown reports and CSV exports from the marts (docs/reports.md).
 
-Library core:
-
-- `render_reports(db, out, start, end, focus) -> ReportResult` does everything `cexflow report` does;
-- `load_overview(db)` / `render_overview(overview, reports_dir)` the whole-range reports (period summary,
-  top-k days, anomalies, their charts and the CSV exports);
-- `load_focus(db, start, end, focus)` / `render_focus(data, reports_dir)` a focus report on one period and
-  one exchange, wallet or all exchanges (as the seed project's "May–June 2025 focus" summary);
-- `render_index(reports_dir)` the index of everything in the folder.
-
-Every number is a mart's (cexflow.db reads them), printed as cexflow.present says, in the words of the
-templates. Everything is written under `<out>/reports/` (without `out`: `default_reports_dir(db)`, beside the
-database), with relative links only, so the folder can move (GitHub, the docs site).
+`render_reports` does what the command does: the whole range (`load_overview`, `render_overview`), or a focus
+report on one period and one exchange, wallet or all exchanges (`load_focus`, `render_focus`), and the
+folder's index (`render_index`). Every number is a mart's (cexflow.db reads them), printed as cexflow.present
+says, in the words of the templates. Links are relative only, so the folder can move (GitHub, the docs site).
 """
 
 from __future__ import annotations
@@ -52,8 +44,10 @@ from cexflow.present import (
 )
 from cexflow.text import plural
 
-HELP = ("Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
-        "period, exchange or wallet.")
+HELP = (
+    "Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
+    "period, exchange or wallet."
+)
 
 REPORTS_SUBDIR = "reports"
 PROJECT_REPORTS = PROJECT_ROOT / "docs" / "sample-reports"  # the reports of the project's own database (committed)
@@ -63,6 +57,7 @@ FOCUS_DIR = "focus"
 TOP_DAYS = 5  # largest inflow and outflow days in the summary
 TOP_TRANSFERS = 10  # largest transfers in a focus report
 REJECTED_SHOWN = 20  # rejected rows listed in the summary
+
 
 # Chart files of the overview: the reports and the index link to these names (what each shows:
 # `overview_chart_texts`).
@@ -91,28 +86,28 @@ class Overview:
     method: MethodInfo | None
     first_day: dt.date | None
     last_day: dt.date | None
-    totals: dict
+    totals: dict  # rpt_build_summary's row
     total_daily: pd.DataFrame  # fct_netflow_daily_total + the 'total' z-scores
+    total_periodic: pd.DataFrame | None  # weekly or monthly sums when the range is drawn so (bar_bins)
     panels: pd.DataFrame  # rpt_exchange_chart_groups, layout 'panels': the days of each exchange group
+    panel_groups: list  # the groups of `panels`, in order
+    lines: pd.DataFrame  # rpt_exchange_chart_groups, layout 'lines' (the cumulative chart)
+    line_groups: list
     exchanges: pd.DataFrame  # one row per exchange: sums over the range
     largest_inflow_days: pd.DataFrame
     largest_outflow_days: pd.DataFrame
     topk: pd.DataFrame  # rpt_topk_netflow_days + inflow, outflow, baseline
     anomalies: pd.DataFrame  # rpt_netflow_anomalies + inflow, outflow
+    anomaly_counts: list  # rpt_anomaly_counts_by_series
     reconciliation: pd.DataFrame
     rejected_reasons: pd.DataFrame
     rejected_rows: pd.DataFrame
     n_rejected: int
-    panel_groups: list = field(default_factory=list)  # the groups of `panels`, in order
-    lines: pd.DataFrame | None = None  # rpt_exchange_chart_groups, layout 'lines' (the cumulative chart)
-    line_groups: list = field(default_factory=list)
-    total_periodic: pd.DataFrame | None = None  # weekly or monthly sums when the range is drawn so (bar_bins)
-    anomaly_counts: list = field(default_factory=list)  # rpt_anomaly_counts_by_series
-    reserves: list = field(default_factory=list)  # rpt_exchange_reserve_summary
-    reserve_days: pd.DataFrame | None = None  # rpt_exchange_reserve_chart_groups
-    reserve_groups: list = field(default_factory=list)
-    reserve_unknown: list = field(default_factory=list)  # exchanges with anchors whose reserve is unknown
-    usd: dict | None = None  # with prices (cexflow build --prices): USD totals over the priced days (usd_summary)
+    unpriced: list  # the days without a price (cexflow build --prices)
+    reserves: list  # rpt_exchange_reserve_summary
+    reserve_days: pd.DataFrame  # rpt_exchange_reserve_chart_groups
+    reserve_groups: list
+    reserve_unknown: list  # exchanges with anchors whose reserve is unknown
     several: bool = False  # one of the tokens of a database of several (its reports in a folder of their own)
 
     @property
@@ -125,52 +120,43 @@ def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
     db_path = Path(db_path)
     with open_marts(db_path, scope) as con:
         check_marts(con, db_path)
-        token = load_token(con)
-        method = load_method(con)
         summary = marts.build_summary(con)
-        totals = {key: summary[key] for key in (
-            "inflow", "outflow", "netflow", "internal_volume", "cross_exchange_volume", "n_deposits",
-            "n_withdrawals", "n_internal", "n_cross_exchange")}
-        totals.update(days=summary["n_days"], n_transfers=summary["n_exchange_transfers"],
-                      anomalies_total=summary["n_total_anomalies"], anomalies_all=summary["n_anomalies"],
-                      n_series=summary["n_series"])
         total_daily = marts.daily_series(con, "total").drop(columns="series")
         unit = charts.bar_bins(len(total_daily))[2]
-        ov = Overview(
-            db_path, token, method, summary["first_flow_date"], summary["last_flow_date"], totals, total_daily,
-            marts.chart_group_days(con, "panels"), marts.exchange_period_totals(con),
-            marts.largest_netflow_days(con, "inflow", TOP_DAYS), marts.largest_netflow_days(con, "outflow", TOP_DAYS),
-            marts.topk_days(con), marts.anomaly_days(con), pd.DataFrame(marts.input_reconciliation(con)),
-            pd.DataFrame(marts.rejected_reasons(con), columns=["reason", "n_rows"]),
-            pd.DataFrame(marts.rejected_rows(con, REJECTED_SHOWN), columns=["source_file", "line_number", "reason"]),
-            summary["n_rejected"],
-            usd=usd_summary(summary, marts.days_without_price(con)) if summary["n_priced_days"] else None,
-            panel_groups=marts.chart_groups(con, "panels"), lines=marts.chart_group_days(con, "lines"),
-            line_groups=marts.chart_groups(con, "lines"),
+        return Overview(
+            db=db_path,
+            token=load_token(con),
+            method=load_method(con),
+            first_day=summary["first_flow_date"],
+            last_day=summary["last_flow_date"],
+            totals=summary,
+            total_daily=total_daily,
             total_periodic=marts.periodic_total(con, unit) if unit != "day" else None,
-            anomaly_counts=marts.anomaly_counts(con), reserves=marts.reserve_summary(con),
-            reserve_days=marts.reserve_chart_days(con), reserve_groups=marts.reserve_chart_groups(con),
-            reserve_unknown=marts.reserve_unknown(con))
-    return ov
+            panels=marts.chart_group_days(con, "panels"),
+            panel_groups=marts.chart_groups(con, "panels"),
+            lines=marts.chart_group_days(con, "lines"),
+            line_groups=marts.chart_groups(con, "lines"),
+            exchanges=marts.exchange_period_totals(con),
+            largest_inflow_days=marts.largest_netflow_days(con, "inflow", TOP_DAYS),
+            largest_outflow_days=marts.largest_netflow_days(con, "outflow", TOP_DAYS),
+            topk=marts.topk_days(con),
+            anomalies=marts.anomaly_days(con),
+            anomaly_counts=marts.anomaly_counts(con),
+            reconciliation=pd.DataFrame(marts.input_reconciliation(con)),
+            rejected_reasons=pd.DataFrame(marts.rejected_reasons(con), columns=["reason", "n_rows"]),
+            rejected_rows=pd.DataFrame(
+                marts.rejected_rows(con, REJECTED_SHOWN), columns=["source_file", "line_number", "reason"]
+            ),
+            n_rejected=summary["n_rejected"],
+            unpriced=marts.days_without_price(con) if summary["n_priced_days"] else [],
+            reserves=marts.reserve_summary(con),
+            reserve_days=marts.reserve_chart_days(con),
+            reserve_groups=marts.reserve_chart_groups(con),
+            reserve_unknown=marts.reserve_unknown(con),
+        )
 
 
 USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
-
-
-def usd_summary(summary: dict, unpriced: list) -> dict:
-    """The summary report's USD figures: rpt_build_summary's sums over the days with a price, and the days
-    without one (the first USD_DAYS_SHOWN named)."""
-    return {"n_priced_days": summary["n_priced_days"], "inflow": summary["inflow_usd"],
-            "outflow": summary["outflow_usd"], "netflow": summary["netflow_usd"], "n_unpriced": len(unpriced),
-            "unpriced_shown": unpriced[:USD_DAYS_SHOWN]}
-
-
-def reserve_summary(ov: Overview) -> dict | None:
-    """The summary report's exchange reserve section (rpt_exchange_reserve_summary and the exchanges whose
-    reserve is unknown); None when the build has no anchor."""
-    if not ov.reserves and not ov.reserve_unknown:
-        return None
-    return {"exchanges": ov.reserves, "unknown": ov.reserve_unknown}
 
 
 def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -178,28 +164,57 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
     common = {"symbol": ov.token.symbol, "chain": ov.token.chain, "period": ov.period}
     if ov.method is None:  # no day in the marts: the charts name the project's default settings
         defaults = methods.project_vars()
-        m = MethodInfo(defaults["zscore_method"], defaults["zscore_window_days"],
-                       float(defaults["zscore_threshold"]), 0)
+        m = MethodInfo(
+            defaults["zscore_method"], defaults["zscore_window_days"], float(defaults["zscore_threshold"]), 0
+        )
     else:
         m = ov.method
-    z_common = {"z_threshold": m.z_threshold, "method": m.method, "window_days": m.window_days}
-    return [
-        charts.plot_netflow_baseline(ov.total_daily, img / "netflow_total_baseline.png", **common, **z_common,
-                                     anomaly_rule=m.anomaly_rule(short=True)),
-        charts.plot_inflow_outflow(ov.total_daily, img / "inflow_outflow_total.png", **common,
-                                   periodic=ov.total_periodic),
-        charts.plot_netflow_by_exchange(ov.panels, img / "netflow_by_exchange.png", groups=ov.panel_groups,
-                                        **common, z_threshold=m.z_threshold, method=m.method),
+    z_common = m.chart_settings()
+    written = [
+        charts.plot_netflow_baseline(
+            ov.total_daily,
+            img / "netflow_total_baseline.png",
+            **common,
+            **z_common,
+            anomaly_rule=m.anomaly_rule(short=True),
+        ),
+        charts.plot_inflow_outflow(
+            ov.total_daily, img / "inflow_outflow_total.png", **common, periodic=ov.total_periodic
+        ),
+        charts.plot_netflow_by_exchange(
+            ov.panels,
+            img / "netflow_by_exchange.png",
+            groups=ov.panel_groups,
+            **common,
+            z_threshold=m.z_threshold,
+            method=m.method,
+        ),
         charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **z_common),
-        charts.plot_cumulative_netflow(ov.lines, img / "cumulative_netflow_by_exchange.png", groups=ov.line_groups,
-                                       **common),
-    ] + [
-        charts.plot_metric_by_exchange(ov.panels, img / f"{c['name']}.png", c["column"], groups=ov.panel_groups,
-                                       **common, title=c["title"], ylabel=c["ylabel"].format(symbol=ov.token.symbol),
-                                       ratio=c["ratio"], gaps=c["gaps"], empty=c["empty"])
-        for c in shown().exchange_charts
-    ] + ([charts.plot_reserve_by_exchange(ov.reserve_days, img / RESERVE_CHART, groups=ov.reserve_groups, **common)]
-         if ov.reserves else [])
+        charts.plot_cumulative_netflow(
+            ov.lines, img / "cumulative_netflow_by_exchange.png", groups=ov.line_groups, **common
+        ),
+    ]
+    for c in shown().exchange_charts:
+        chart = {k: c[k] for k in ("title", "ratio", "gaps", "empty")}
+        ylabel = c["ylabel"].format(symbol=ov.token.symbol)
+        path = img / f"{c['name']}.png"
+        written.append(
+            charts.plot_metric_by_exchange(
+                ov.panels, path, c["column"], groups=ov.panel_groups, **common, **chart, ylabel=ylabel
+            )
+        )
+    if ov.reserves:
+        written.append(
+            charts.plot_reserve_by_exchange(ov.reserve_days, img / RESERVE_CHART, groups=ov.reserve_groups, **common)
+        )
+    return written
+
+
+# the CSV exports' columns, as the seed project named them
+TOPK_COLUMNS = (
+    "rank flow_date inflow outflow netflow baseline_mean baseline_std baseline_days zscore is_anomaly direction"
+)
+ANOMALY_COLUMNS = "flow_date series inflow outflow netflow baseline_mean baseline_std baseline_days zscore direction"
 
 
 def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -207,22 +222,18 @@ def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
     data = reports_dir / DATA_DIR
     data.mkdir(parents=True, exist_ok=True)
     m = ov.method
-    params = {"method": m.method if m else "", "window_days": m.window_days if m else "",
-              "z_threshold": m.z_threshold if m else ""}
-    topk_columns = ["rank", "flow_date", "inflow", "outflow", "netflow", "baseline_mean", "baseline_std",
-                    "baseline_days", "zscore", "is_anomaly", "direction"]
+    params = {name: getattr(m, name) if m else "" for name in ("method", "window_days", "z_threshold")}
     total = ov.topk[ov.topk["series"] == "total"]
     by_exchange = ov.topk[ov.topk["series"] != "total"].rename(columns={"series": "exchange"})
-    anomalies = ov.anomalies
-    written = [
-        _write_csv(data / "topk_netflow_total.csv", topk_columns, records(total), params),
-        _write_csv(data / "topk_netflow_by_exchange.csv", ["exchange", *topk_columns], records(by_exchange),
-                   params),
-        _write_csv(data / "top_netflow_anomalies.csv",
-                   ["flow_date", "series", "inflow", "outflow", "netflow", "baseline_mean", "baseline_std",
-                    "baseline_days", "zscore", "direction"], records(anomalies), params),
+    tables = (
+        (TOPK_COLUMNS.split(), total),
+        (["exchange", *TOPK_COLUMNS.split()], by_exchange),
+        (ANOMALY_COLUMNS.split(), ov.anomalies),
+    )
+    return [
+        _write_csv(data / name, columns, records(rows), params)
+        for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True)
     ]
-    return written
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict], params: dict) -> Path:
@@ -256,31 +267,21 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
     topk_by_series: dict[str, list[dict]] = {}
     for row in records(ov.topk):
         topk_by_series.setdefault(row["series"], []).append(row)
+    tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "reconciliation", "anomalies")
     context = {
+        **vars(ov),
+        **{name: records(getattr(ov, name)) for name in (*tables, "rejected_reasons", "rejected_rows")},
         "ov": ov,
-        "token": ov.token,
         "symbol": ov.token.symbol,
-        "method": ov.method,
         "period": ov.period,
-        "totals": ov.totals,
-        "exchanges": records(ov.exchanges),
-        "largest_inflow_days": records(ov.largest_inflow_days),
-        "largest_outflow_days": records(ov.largest_outflow_days),
-        "reconciliation": records(ov.reconciliation),
-        "rejected_reasons": records(ov.rejected_reasons),
-        "rejected_rows": records(ov.rejected_rows),
-        "n_rejected": ov.n_rejected,
-        "topk_total": topk_by_series.get("total", []),
-        "topk_exchanges": {s: rows for s, rows in topk_by_series.items() if s != "total"},
-        "anomalies": records(ov.anomalies),
-        "anomaly_counts": ov.anomaly_counts,
+        "topk_total": topk_by_series.pop("total", []),
+        "topk_exchanges": topk_by_series,
         "img": IMG_DIR,
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,
-        "chart_text": overview_chart_texts(ov.totals["days"]),
-        "reserves": reserve_summary(ov),
+        "chart_text": overview_chart_texts(ov.totals["n_days"]),
         "reserve_chart": RESERVE_CHART,
-        "usd": ov.usd,
+        "usd_days_shown": USD_DAYS_SHOWN,
     }
     for name in ("summary", "topk", "anomalies"):
         path = reports_dir / f"{name}.md"
@@ -325,10 +326,13 @@ def resolve_focus(con, focus: str | None) -> FocusSubject:
     rows = marts.wallets_named(con, key)
     if rows:
         names = sorted({r[0] for r in rows})
-        return FocusSubject("wallet", names[0] if len(names) == 1 else focus, exchange=rows[0][1],
-                            addresses=tuple(r[2] for r in rows))
-    raise CexflowError(f"--focus {focus}: no exchange, wallet or wallet address of that name moved tokens in the "
-                       f"marts; exchanges: {', '.join(marts.exchange_names(con)) or 'none'}")
+        return FocusSubject(
+            "wallet", names[0] if len(names) == 1 else focus, exchange=rows[0][1], addresses=tuple(r[2] for r in rows)
+        )
+    raise CexflowError(
+        f"--focus {focus}: no exchange, wallet or wallet address of that name moved tokens in the "
+        f"marts; exchanges: {', '.join(marts.exchange_names(con)) or 'none'}"
+    )
 
 
 @dataclass
@@ -338,18 +342,18 @@ class Focus:
     token: TokenInfo
     method: MethodInfo | None
     subject: FocusSubject
+    series: str | None  # the subject's series of fct_netflow_zscores: 'total', an exchange, or none for a wallet
     start: dt.date
     end: dt.date
+    data_first_day: dt.date
+    data_last_day: dt.date
     stats: dict
     by_flow_type: pd.DataFrame
     daily: pd.DataFrame  # every day: inflow, outflow, netflow, volume, n_transfers (+ z columns if a series)
+    periodic: pd.DataFrame | None  # weekly or monthly sums when the period is drawn so (bar_bins)
     largest: pd.DataFrame  # the largest transfers
     amounts: object  # numpy array of floats (drawing only)
     anomalies: pd.DataFrame
-    data_first_day: dt.date
-    data_last_day: dt.date
-    extra: dict = field(default_factory=dict)
-    periodic: pd.DataFrame | None = None  # weekly or monthly sums when the period is drawn so (bar_bins)
 
     @property
     def period(self) -> str:
@@ -366,8 +370,6 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
     start, end = parse_date(start, "--start"), parse_date(end, "--end")
     with open_marts(db, scope) as con:
         check_marts(con, db)
-        token = load_token(con)
-        method = load_method(con)
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
         if first is None:
@@ -376,56 +378,90 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         if start > end:
             raise CexflowError(f"--start {start} is after --end {end}")
         if end < first or start > last:
-            raise CexflowError(f"--start {start} --end {end}: no days in that period; the marts cover "
-                               f"{first} to {last}")
+            raise CexflowError(
+                f"--start {start} --end {end}: no days in that period; the marts cover {first} to {last}"
+            )
         subject = resolve_focus(con, focus)
-        transfers_sql = marts.focus_transfers_sql(subject.kind)
+        sql = marts.focus_transfers_sql(subject.kind)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
-        params = {"s": start, "e": end, **({"x": subject.exchange} if subject.kind == "exchange" else {}),
-                  **({"a": list(subject.addresses)} if subject.kind == "wallet" else {})}
-        stats = marts.focus_stats(con, transfers_sql, params)
-        by_flow_type = marts.focus_by_direction(con, transfers_sql, params)
-        largest = marts.focus_largest(con, transfers_sql, params, TOP_TRANSFERS)
-        amounts = marts.focus_amounts(con, transfers_sql, params)
+        params = {
+            "s": start,
+            "e": end,
+            **({"x": subject.exchange} if subject.kind == "exchange" else {}),
+            **({"a": list(subject.addresses)} if subject.kind == "wallet" else {}),
+        }
+        stats = marts.focus_stats(con, sql, params)
+        by_flow_type = marts.focus_by_direction(con, sql, params)
+        largest = marts.focus_largest(con, sql, params, TOP_TRANSFERS)
+        amounts = marts.focus_amounts(con, sql, params)
         params["series"] = series or ""
-        daily = marts.focus_daily(con, transfers_sql, subject.kind, params)
-        stats.update(marts.focus_totals(con, transfers_sql, subject.kind, params))
+        daily = marts.focus_daily(con, sql, subject.kind, params)
+        stats.update(marts.focus_totals(con, sql, subject.kind, params))
         unit = charts.bar_bins(len(daily))[2]
-        periodic = marts.focus_periodic(con, transfers_sql, subject.kind, params, unit) if unit != "day" else None
-        anomalies = marts.focus_anomalies(con, {"s": start, "e": end, "series": series}) if series else pd.DataFrame()
-    return Focus(token, method, subject, start, end, stats, by_flow_type, daily, largest, amounts, anomalies,
-                 first, last, {"series": series}, periodic)
+        return Focus(
+            token=load_token(con),
+            method=load_method(con),
+            subject=subject,
+            series=series,
+            start=start,
+            end=end,
+            data_first_day=first,
+            data_last_day=last,
+            stats=stats,
+            by_flow_type=by_flow_type,
+            daily=daily,
+            periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
+            largest=largest,
+            amounts=amounts,
+            anomalies=marts.focus_anomalies(con, {"s": start, "e": end, "series": series})
+            if series
+            else pd.DataFrame(),
+        )
 
 
 def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     """focus/<subject>_<start>_<end>.md and its charts in focus/img/."""
     focus_dir = Path(reports_dir) / FOCUS_DIR
     img = focus_dir / IMG_DIR
-    common = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period, "subject": f.subject.title}
+    names = {"symbol": f.token.symbol, "chain": f.token.chain, "period": f.period}
+    common = {**names, "subject": f.subject.title}
     chart_files = {
-        "daily_volume": charts.plot_daily_volume(f.daily, img / f"{f.slug}_daily_volume.png", **common,
-                                                 periodic=f.periodic),
-        "top_transfers": charts.plot_top_transfers(f.largest, img / f"{f.slug}_top_transfers.png", **common,
-                                                   wallet_view=f.subject.kind == "wallet"),
-        "size_histogram": charts.plot_transfer_size_histogram(f.amounts, img / f"{f.slug}_transfer_size_hist.png",
-                                                              **common),
-        "in_vs_out": charts.plot_inflow_outflow(f.daily, img / f"{f.slug}_in_vs_out.png", **common,
-                                                periodic=f.periodic),
+        "daily_volume": charts.plot_daily_volume(
+            f.daily, img / f"{f.slug}_daily_volume.png", **common, periodic=f.periodic
+        ),
+        "top_transfers": charts.plot_top_transfers(
+            f.largest, img / f"{f.slug}_top_transfers.png", **common, wallet_view=f.subject.kind == "wallet"
+        ),
+        "size_histogram": charts.plot_transfer_size_histogram(
+            f.amounts, img / f"{f.slug}_transfer_size_hist.png", **common
+        ),
+        "in_vs_out": charts.plot_inflow_outflow(
+            f.daily, img / f"{f.slug}_in_vs_out.png", **common, periodic=f.periodic
+        ),
         "netflow": charts.plot_netflow_bars(f.daily, img / f"{f.slug}_netflow.png", **common, periodic=f.periodic),
     }
-    if f.extra.get("series") and f.method:
-        m = f.method
+    if f.series and f.method:
         chart_files["netflow_baseline"] = charts.plot_netflow_baseline(
-            f.daily, img / f"{f.slug}_netflow_baseline.png", symbol=f.token.symbol, chain=f.token.chain,
-            period=f.period, z_threshold=m.z_threshold, method=m.method, window_days=m.window_days,
-            series_name=f.subject.title, anomaly_rule=m.anomaly_rule(short=True))
-    env = template_environment()
+            f.daily,
+            img / f"{f.slug}_netflow_baseline.png",
+            **names,
+            **f.method.chart_settings(),
+            series_name=f.subject.title,
+            anomaly_rule=f.method.anomaly_rule(short=True),
+        )
+    context = {
+        **vars(f),
+        "f": f,
+        "symbol": f.token.symbol,
+        "by_flow_type": records(f.by_flow_type),
+        "largest": records(f.largest),
+        "anomalies": records(f.anomalies),
+        "charts": {k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()},
+        "top_transfers": TOP_TRANSFERS,
+        "bars": charts.bar_bins(len(f.daily))[1],
+    }
+    text = template_environment().get_template("focus.md.j2").render(context)
     path = focus_dir / f"{f.slug}.md"
-    text = env.get_template("focus.md.j2").render(
-        f=f, token=f.token, symbol=f.token.symbol, method=f.method, subject=f.subject, stats=f.stats,
-        by_flow_type=records(f.by_flow_type), largest=records(f.largest), anomalies=records(f.anomalies),
-        charts={k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()}, top_transfers=TOP_TRANSFERS,
-        bars=charts.bar_bins(len(f.daily))[1])
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]
 
@@ -433,8 +469,20 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
 # --- index and entry point ----------------------------------------------------------------------------
 
 
-def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str | None = None,
-                 n_days: int = 0, up: str | None = None) -> Path:
+def chart_links(reports_dir: Path, n_days: int, prefix: str = "") -> list[tuple[str, str]]:
+    """(link, what it shows) of each overview chart in `reports_dir`; a link is `prefix` + its path there."""
+    texts = overview_chart_texts(n_days).items()
+    return [(f"{prefix}{IMG_DIR}/{n}.png", text) for n, text in texts if (reports_dir / IMG_DIR / f"{n}.png").exists()]
+
+
+def csv_links(reports_dir: Path, prefix: str = "") -> list[str]:
+    """The link of each CSV export in `reports_dir` (`prefix` + its path there)."""
+    return [f"{prefix}{DATA_DIR}/{name}" for name in CSV_EXPORTS if (reports_dir / DATA_DIR / name).exists()]
+
+
+def render_index(
+    reports_dir: Path, token: TokenInfo | None = None, period: str | None = None, n_days: int = 0, up: str | None = None
+) -> Path:
     """index.md: the overview reports, charts and CSV files present in the folder, and every focus report.
     `n_days`: the days of the whole range, which the overview charts draw; `up`: the link to the index of
     every token, for a token's folder in the reports of several."""
@@ -444,9 +492,8 @@ def render_index(reports_dir: Path, token: TokenInfo | None = None, period: str 
         "token": token,
         "period": period,
         "has": {name: (reports_dir / f"{name}.md").exists() for name in ("summary", "topk", "anomalies")},
-        "charts": [(f"{IMG_DIR}/{name}.png", text) for name, text in overview_chart_texts(n_days).items()
-                   if (reports_dir / IMG_DIR / f"{name}.png").exists()],
-        "csv_files": [f"{DATA_DIR}/{name}" for name in CSV_EXPORTS if (reports_dir / DATA_DIR / name).exists()],
+        "charts": chart_links(reports_dir, n_days),
+        "csv_files": csv_links(reports_dir),
         "focus_reports": [(f"{FOCUS_DIR}/{p.name}", p.stem) for p in focus_reports],
         "up": up,
     }
@@ -467,9 +514,12 @@ class ReportResult:
         reports = [p for p in self.files if p.suffix == ".md"]
         charts_n = sum(1 for p in self.files if p.suffix == ".png")
         csv_n = sum(1 for p in self.files if p.suffix == ".csv")
-        return [f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
-                f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
-                *(f"  {p}" for p in reports), *(f"  no focus report of {why}" for why in self.skipped)]
+        return [
+            f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
+            f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
+            *(f"  {p}" for p in reports),
+            *(f"  no focus report of {why}" for why in self.skipped),
+        ]
 
 
 def default_reports_dir(db: Path) -> Path:
@@ -479,8 +529,15 @@ def default_reports_dir(db: Path) -> Path:
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
-def render_reports(db: Path, out: Path | None = None, start=None, end=None, focus: str | None = None,
-                   token: str | None = None, chain: str | None = None) -> ReportResult:
+def render_reports(
+    db: Path,
+    out: Path | None = None,
+    start=None,
+    end=None,
+    focus: str | None = None,
+    token: str | None = None,
+    chain: str | None = None,
+) -> ReportResult:
     """`cexflow report`: without --start/--end/--focus, the whole-range reports; with any of them, a focus
     report on that period and exchange or wallet (all exchanges by default). The index is rewritten each time.
     Files go to `out`/reports/, or without `out` to `default_reports_dir(db)`.
@@ -520,19 +577,27 @@ def render_reports(db: Path, out: Path | None = None, start=None, end=None, focu
     return result
 
 
-def _render_one(db: Path, reports_dir: Path, start, end, focus: str | None, scope: TokenKey | None = None,
-                up: str | None = None) -> ReportResult:
+def _render_one(
+    db: Path, reports_dir: Path, start, end, focus: str | None, scope: TokenKey | None = None, up: str | None = None
+) -> ReportResult:
     """The reports of the one token of `db`, or of the token `scope`, into `reports_dir`."""
     if start or end or focus:
         data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
-        files.append(render_index(reports_dir, data.token, period_text(data.data_first_day, data.data_last_day),
-                                  (data.data_last_day - data.data_first_day).days + 1, up))
+        files.append(
+            render_index(
+                reports_dir,
+                data.token,
+                period_text(data.data_first_day, data.data_last_day),
+                (data.data_last_day - data.data_first_day).days + 1,
+                up,
+            )
+        )
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db, scope)
     ov.several = up is not None
     files = render_overview(ov, reports_dir)
-    files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["days"], up))
+    files.append(render_index(reports_dir, ov.token, ov.period, ov.totals["n_days"], up))
     return ReportResult(reports_dir, files, overview=ov)
 
 
@@ -544,28 +609,49 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
     rpt_build_summary) and a link to its folder when rendered; and, for a symbol on several chains, its flows
     summed over the chains (fct_netflow_daily_cross_chain) beside each chain's."""
     with connect(db) as con:
-        rows = [{"token": s["key"], "summary": s, "period": s["period"],
-                 "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
-                for s in summaries_of(con, tokens)]
+        rows = [
+            {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
+            for s in summaries_of(con, tokens)
+        ]
         cross = marts.cross_chain_totals(con)
         with_data = {(t.chain, t.address) for t in tokens}
         without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]
     by_symbol = {c["symbol"]: c for c in cross}
-    cross_chain = [{"symbol": symbol, "total": total,
-                    "period": period_text(total["first_flow_date"], total["last_flow_date"]),
-                    "chains": [r for r in rows if r["token"].symbol == symbol]}
-                   for symbol, total in by_symbol.items()]
+    cross_chain = [
+        {
+            "symbol": symbol,
+            "total": total,
+            "period": period_text(total["first_flow_date"], total["last_flow_date"]),
+            "chains": [r for r in rows if r["key"].symbol == symbol],
+        }
+        for symbol, total in by_symbol.items()
+    ]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(template_environment().get_template("tokens.md.j2").render(
-        rows=rows, cross_chain=cross_chain, has_usd=any(r["summary"]["n_priced_days"] for r in rows),
-        without=without),
-        encoding="utf-8")
+    path.write_text(
+        template_environment()
+        .get_template("tokens.md.j2")
+        .render(
+            rows=rows,
+            cross_chain=cross_chain,
+            has_usd=any(r["n_priced_days"] for r in rows),
+            without=without,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
-def make_reports(db: Path | None = None, out: Path | None = None, start=None, end=None, focus: str | None = None,
-                 spark_dir: Path | None = None, token: str | None = None, chain: str | None = None) -> ReportResult:
+def make_reports(
+    db: Path | None = None,
+    out: Path | None = None,
+    start=None,
+    end=None,
+    focus: str | None = None,
+    spark_dir: Path | None = None,
+    token: str | None = None,
+    chain: str | None = None,
+) -> ReportResult:
     """render_reports of the DuckDB file `db` (default: $CEXFLOW_DB or cexflow.duckdb in the project root), or
     of the marts of a Spark build's warehouse `spark_dir` (its parquet files read with DuckDB; the reports go
     into it unless `out` is given)."""

@@ -1,26 +1,8 @@
 """`cexflow sample`: a deterministic synthetic LPT transfer history in Etherscan `tokentx` CSV rows.
 
-The library core is `write_sample(out, days, scale, seed, ...)`, which streams one day at a time from
-`generate_transfers(...)` into the CSV and writes the planted anomalies beside it; `run(args)` only
-checks the options and prints a one-line summary.
-
-Model (all counts are per day at `scale` 1 and multiply with `scale`):
-
-- each labelled wallet has a rate of user transfers (`Wallet.transfers_per_day`): about half are deposits
-  (user -> wallet), half withdrawals (wallet -> user); the share moves a little every day per exchange;
-- amounts are log-normal around the wallet's median (heavier tail for hot and medium wallets), rounded to
-  8 decimal places and written as the raw integer (amount x 10^18);
-- weekly seasonality (weekends about 20 % quieter) and a daily market-mood factor scale all user rates;
-- internal sweeps between the busiest wallet of an exchange and its other wallets, and a few transfers
-  between two exchanges: both sides are labelled, so each such row is written twice, as when the Etherscan
-  exports of both wallets are concatenated;
-- planted anomaly days: one exchange gets extra deposits (inflow) or withdrawals (outflow) of
-  `multiple` x the model standard deviation of that exchange's (or the total's) daily netflow.
-
-Every random number comes from `random.Random.random()` (whose sequence Python guarantees for a given seed
-across versions) through transforms written here, so the bytes do not depend on the Python or numpy
-version. Background transfers and planted transfers use separate generators and hashes: a history with
-`planted=0` is the same file without the planted rows.
+`write_sample(out, days, scale, seed, ...)` streams one day at a time from `generate_transfers(...)` into the
+CSV and writes the planted anomalies beside it. The model, and why the same seed gives the same bytes on any
+Python: docs/inputs.md, "Synthetic data".
 """
 
 from __future__ import annotations
@@ -36,7 +18,7 @@ from typing import NamedTuple
 
 from cexflow.errors import CexflowError
 
-HELP = "Write a deterministic synthetic LPT transfer file (Etherscan tokentx rows) and its planted anomalies"
+HELP = "Write a deterministic synthetic LPT transfer file (Etherscan tokentx rows) and its planted anomalies."
 
 HEADER = "blockNumber,timeStamp,hash,from,contractAddress,to,value,tokenName,tokenSymbol,tokenDecimal"
 PLANTED_HEADER = "flow_date,exchange,wallet,direction,amount,kind"
@@ -265,12 +247,8 @@ def _labelled_flows(wallets: Sequence[Wallet]) -> list[_Flow]:
             flows.append(_Flow(w, hub, 0.7 * rate, median, SWEEP_SIGMA))
             flows.append(_Flow(hub, w, 0.3 * rate, median, SWEEP_SIGMA))
     hub_list = list(hubs.values())
-    weight = {
-        h.exchange: sum(w.transfers_per_day for w in wallets if w.exchange == h.exchange) for h in hub_list
-    }
-    pair_weights = [
-        (a, b, weight[a.exchange] * weight[b.exchange]) for a in hub_list for b in hub_list if a is not b
-    ]
+    weight = {h.exchange: sum(w.transfers_per_day for w in wallets if w.exchange == h.exchange) for h in hub_list}
+    pair_weights = [(a, b, weight[a.exchange] * weight[b.exchange]) for a in hub_list for b in hub_list if a is not b]
     total = sum(x for _, _, x in pair_weights)
     if total > 0:
         for a, b, x in pair_weights:
@@ -388,8 +366,13 @@ def resolve_plants(
         hub = hubs[spec.exchange]
         planted.append(
             PlantedAnomaly(
-                start + dt.timedelta(days=spec.day), spec.exchange, hub.wallet, spec.direction, amount,
-                spec.kind, spec.day,
+                start + dt.timedelta(days=spec.day),
+                spec.exchange,
+                hub.wallet,
+                spec.direction,
+                amount,
+                spec.kind,
+                spec.day,
             )
         )
     return sorted(planted, key=lambda p: (p.day, p.exchange))
@@ -423,8 +406,17 @@ class _DayBuilder:
             stream = f"cexflow-sample-tx|{self.seed}|{tag}|{self.day}|{n // self.CHUNK}".encode()
             self.chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * self.CHUNK)
         tx_hash = "0x" + self.chunks[tag][64 * k : 64 * k + 64]
-        self.transfers.append(Transfer(self.day_block + offset, self.day_ts + BLOCK_SECONDS * offset,
-                                       tx_hash, source, target, units * _RAW_PER_1E8, both))
+        self.transfers.append(
+            Transfer(
+                self.day_block + offset,
+                self.day_ts + BLOCK_SECONDS * offset,
+                tx_hash,
+                source,
+                target,
+                units * _RAW_PER_1E8,
+                both,
+            )
+        )
 
 
 def generate_transfers(
@@ -437,8 +429,7 @@ def generate_transfers(
 ) -> Iterator[list[Transfer]]:
     """Yield each day's transfers, sorted by (timestamp, hash); memory is one day's transfers."""
     _check_wallets(wallets)
-    wallets = [Wallet(w.exchange, w.wallet, w.address.lower(), w.transfers_per_day, w.median_amount)
-               for w in wallets]
+    wallets = [Wallet(w.exchange, w.wallet, w.address.lower(), w.transfers_per_day, w.median_amount) for w in wallets]
     hubs = _hubs(wallets)
     flows = _labelled_flows(wallets)
     exchanges = list(dict.fromkeys(w.exchange for w in wallets))
@@ -570,8 +561,10 @@ def write_sample(
             for day_transfers in generate_transfers(days, scale, seed, start, wallets, plants):
                 lines = []
                 for t in day_transfers:
-                    line = (f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
-                            f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}")
+                    line = (
+                        f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
+                        f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}"
+                    )
                     lines.append(line)
                     if t.both_labelled:
                         lines.append(line)

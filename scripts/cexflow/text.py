@@ -35,8 +35,10 @@ def plural(count, noun: str, plural: str | None = None) -> str:
 _SIGN_MEANINGS = {
     "volatile": ("potential selling pressure", "potential accumulation"),
     "stablecoin": ("buying power arriving (stablecoins ready to buy other tokens)", "buying power leaving"),
-    "wrapped": ("potential selling pressure on {underlying}, which {symbol} wraps",
-                "potential accumulation of {underlying}"),
+    "wrapped": (
+        "potential selling pressure on {underlying}, which {symbol} wraps",
+        "potential accumulation of {underlying}",
+    ),
 }
 
 
@@ -57,5 +59,7 @@ def netflow_sign_sentence(kind: str | None, symbol: str = "", underlying: str | 
     (tokens arriving: potential selling pressure), negative a net outflow (withdrawals: potential
     accumulation)'; without a meaning for a token of unknown kind."""
     inflow, outflow = (netflow_meaning(d, kind, symbol, underlying) for d in ("inflow", "outflow"))
-    return (f"positive is a net inflow to exchanges (tokens arriving{': ' + inflow if inflow else ''}), "
-            f"negative a net outflow (withdrawals{': ' + outflow if outflow else ''})")
+    return (
+        f"positive is a net inflow to exchanges (tokens arriving{': ' + inflow if inflow else ''}), "
+        f"negative a net outflow (withdrawals{': ' + outflow if outflow else ''})"
+    )

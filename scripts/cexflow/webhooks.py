@@ -1,29 +1,11 @@
 """Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
 
-A message is format-neutral JSON (what the agent's retry queue stores, so a queued post goes out in the
-format of the run that delivers it):
-
-    {"kind": "alert" | "update" | "digest", "title": str, "blocks": [[line, ...], ...],
-     "short_blocks": [[line, ...], ...], "link": str, "data": {...}}
-
-`blocks` are the alerts and updates (one block each, a list of plain-text lines), `short_blocks` the same
-without their details (the transfers); `link` is the report (a URL with `cexflow agent --report-url`, else
-its local path); `data` the structured fields of the `json` format.
-`render_payload(message, fmt, url)` turns it into the request of a format:
-
-    slack     Slack incoming webhook: {"text": mrkdwn}; & < > escaped, the title bold, the link <url|report>;
-              at most 4,000 characters (Slack's advice for a message's text; it cuts at 40,000)
-    discord   Discord webhook: {"content": markdown}; markdown characters escaped, the title bold, a local
-              path as code; at most 2,000 characters (Discord's limit)
-    telegram  Telegram Bot API sendMessage, https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat>:
-              {"chat_id": <chat>, "text": plain text}, at most 4,096 characters (the Bot API's limit); the
-              chat id is taken off the URL and sent in the body
-    json      the agent's own JSON (as in its first version): "text" (plain, whole), "content" (as discord)
-              and the fields of `data`
-
-A text over its format's limit is sent with its short blocks and SHORT_NOTE instead; when that is still too
-long, it is cut at a line and ends with CUT_NOTE and the report's link, so the link always arrives. The
-format is chosen by `cexflow agent --webhook-format`, or from the URL (`detect_format`).
+A message is format-neutral JSON, what the agent's retry queue stores (so a queued post goes out in the
+format of the run that delivers it): {"kind": "alert" | "update" | "digest", "title", "blocks": [[line, ...],
+...], "short_blocks" (the same without the transfers), "link" (the report), "data" (the json format's fields)}.
+`render_payload(message, fmt, url)` makes the request of a format (slack, discord, telegram, json: docs/agent.md
+says what each gets): over its format's limit the short blocks and SHORT_NOTE go instead, then whole lines are
+cut and CUT_NOTE and the report's link end it, so the link always arrives.
 """
 
 from __future__ import annotations
@@ -43,8 +25,9 @@ AUTO = "auto"
 LIMITS = {"slack": 4000, "discord": 2000, "telegram": 4096}
 JSON_CONTENT_LIMIT = LIMITS["discord"]  # the json format's "content" is a Discord message
 TIMEOUT = 10.0  # seconds per attempt
-CUT_NOTE = words().cut_note()  # templates/messages.j2
-SHORT_NOTE = words().short_note()
+WORDS = words()  # templates/messages.j2
+CUT_NOTE = WORDS.cut_note()
+SHORT_NOTE = WORDS.short_note()
 # a name such as "@everyone" or "<@123>" from a label file must not notify anybody on Discord
 DISCORD_NO_MENTIONS = {"allowed_mentions": {"parse": []}}
 
@@ -83,8 +66,9 @@ def detect_format(url: str) -> str:
     host = (parts.hostname or "").lower()
     if host == "hooks.slack.com":
         return "slack"
-    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com") \
-            and parts.path.startswith("/api/webhooks/"):
+    if host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com") and parts.path.startswith(
+        "/api/webhooks/"
+    ):
         return "discord"
     if host == "api.telegram.org":
         return "telegram"
@@ -108,43 +92,26 @@ def telegram_target(url: str) -> tuple[str, int | str]:
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     chat = [v for k, v in query if k == "chat_id"]
     if not parts.path.endswith("/sendMessage") or len(chat) != 1 or not chat[0].strip():
-        raise CexflowError(f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
-                           "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>")
+        raise CexflowError(
+            f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
+            "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>"
+        )
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
     chat_id = chat[0].strip()
-    return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if _is_int(chat_id) else chat_id
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    return urllib.parse.urlunsplit(parts._replace(query=rest)), int(chat_id) if chat_id.lstrip(
+        "-"
+    ).isdigit() else chat_id
 
 
 # --- texts ------------------------------------------------------------------------------------------
 
 
-def _is_url(link: str) -> bool:
-    return link.startswith(("http://", "https://"))
-
-
 def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
     """The message as the text of a format ('slack', 'discord' or 'telegram': plain text), cut to `limit`."""
     escape = {"slack": escape_text.slack, "discord": escape_text.discord}.get(fmt, escape_text.plain)
-    title = escape(message["title"])
-    if fmt == "slack":
-        title = f"*{title}*"
-    elif fmt == "discord":
-        title = f"**{title}**"
-    link = message.get("link") or ""
-    if not link:
-        tail = ""
-    elif fmt == "slack" and _is_url(link):
-        tail = f"Report: <{link}|{escape_text.slack(link.rsplit('/', 1)[-1])}>"
-    elif fmt == "discord" and _is_url(link):
-        tail = f"Report: <{link}>"  # the angle brackets keep Discord from embedding a preview
-    elif fmt == "discord" and "`" not in link:
-        tail = f"Report: `{link}`"  # a path as code: no markdown inside
-    else:
-        tail = f"Report: {escape(link)}"
+    bold = {"slack": "*", "discord": "**"}.get(fmt, "")
+    title = bold + escape(message["title"]) + bold
+    tail = WORDS.report_line(message["link"], fmt, escape) if message.get("link") else ""
 
     def lines_of(blocks: list[list[str]], note: str | None = None) -> list[str]:
         lines = [title]
@@ -187,9 +154,12 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
         return target, {"chat_id": chat_id, "text": render_text(message, "telegram", LIMITS["telegram"])}
     if message.get("kind") == "legacy":  # queued by the agent's first version: its own JSON
         return url, message["data"]
-    return url, {"text": render_text(message, "telegram"),
-                 "content": render_text(message, "discord", JSON_CONTENT_LIMIT), **DISCORD_NO_MENTIONS,
-                 **message.get("data", {})}
+    return url, {
+        "text": render_text(message, "telegram"),
+        "content": render_text(message, "discord", JSON_CONTENT_LIMIT),
+        **DISCORD_NO_MENTIONS,
+        **message.get("data", {}),
+    }
 
 
 # --- posting ----------------------------------------------------------------------------------------
@@ -198,8 +168,12 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
 def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
     """POST `body` as JSON; raises WebhookError (retry=True for 5xx, 429 and network errors). No message
     names more of the URL than `redact` shows."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": f"cexflow-agent/{__version__}"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": f"cexflow-agent/{__version__}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
@@ -208,8 +182,7 @@ def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:
         raise WebhookError(f"HTTP {exc.code}{detail}", retry=exc.code >= 500 or exc.code == 429) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = str(getattr(exc, "reason", exc))
-        raise WebhookError(f"cannot reach {redact(url)}: {_scrub(reason, url)}", retry=True,
-                           unreachable=True) from None
+        raise WebhookError(f"cannot reach {redact(url)}: {_scrub(reason, url)}", retry=True, unreachable=True) from None
 
 
 def _response_detail(exc: urllib.error.HTTPError, url: str) -> str:

@@ -1,13 +1,17 @@
 """Shared helpers for the end-to-end tests: write small input files, run `cexflow build`, query marts.
 
 Builds run one at a time (they share the project's target/ folder); each takes ~10 s of dbt start-up, so
-tests share built databases through module-scoped fixtures where they can.
+tests share built databases through module-scoped fixtures where they can, and the modules that build the
+same files with the same options share one build through shared_build (also across pytest-xdist workers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
+import json
 import os
 import re
 from decimal import Decimal
@@ -95,6 +99,79 @@ def build(db: Path, *args: str) -> int:
     return cexflow_main(["build", "--db", str(db), *args, "--full-check"])
 
 
+def shared_root(tmp_path_factory) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees (the parent of the workers' own temporary
+    folders; without xdist, the run's temporary folder)."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
+@contextlib.contextmanager
+def shared_folder(tmp_path_factory, name: str):
+    """The folder `name` of shared_root, held under an exclusive file lock while the block runs: the first
+    test to get it makes what is in it, the others (in this worker or the other) wait and find it made."""
+    folder = shared_root(tmp_path_factory) / "shared" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def shared_build(tmp_path_factory, name: str, db_name: str, *args: str, write_inputs=None) -> Path:
+    """`build(folder/db_name, *args)` run once per test run for every module that builds the same database
+    (the same files and options) and only reads it: a build takes seconds of dbt, so modules share it, also
+    across the pytest-xdist workers. `write_inputs(folder)`, when given, writes the build's own input files
+    into the shared folder first and returns the build's arguments (then `args` are added after them).
+    Tests must not change the database or write beside it; copy it to do so."""
+    with shared_folder(tmp_path_factory, name) as folder:
+        db, done = folder / db_name, folder / ".built.json"
+        if done.exists():
+            assert json.loads(done.read_text()) == [db_name, *args], f"{name}: two different builds share the name"
+            return db
+        assert build(db, *(write_inputs(folder) if write_inputs else []), *args) == 0
+        done.write_text(json.dumps([db_name, *args]))
+        return db
+
+
+# --- the builds that several modules read, each made once per test run -----------------------------------
+
+# the real files of tests/data/real (SOURCE.md)
+LPT_EXPORT = REAL_DATA / "lpt_transfers_0xf977_2021-06_2025-09.csv"  # the seed project's LPT export of a wallet
+ETL_TRANSFERS = REAL_DATA / "erc20_token_transfers_blocks_12600000-12600050.csv"  # every ERC-20 transfer of 51 blocks
+ETL_LABELS = REAL_DATA / "exchange_labels_etherscan_2023-06.csv"
+ETL_BLOCK0_TIME = 1623202380  # block 12,600,000: 2021-06-09 01:33:00 UTC (about; SOURCE.md)
+
+
+def write_etl_blocks(path: Path) -> Path:
+    """The blocks file of the ethereum-etl file, which has no timestamps: blocks 12,600,000-12,600,050, about
+    13 s apart, all on 2021-06-09."""
+    return write_csv(path, ["number", "timestamp"], [[12_600_000 + i, ETL_BLOCK0_TIME + 13 * i] for i in range(51)])
+
+
+def sample_default_db(tmp_path_factory) -> Path:
+    """`cexflow build --full-check` of the bundled sample with the project's defaults (sample.duckdb)."""
+    return shared_build(tmp_path_factory, "sample_default", "sample.duckdb")
+
+
+def lpt_export_default_db(tmp_path_factory) -> Path:
+    """The real LPT export built with the default settings of dbt_project.yml (lpt.duckdb)."""
+    return shared_build(tmp_path_factory, "lpt_export_default", "lpt.duckdb", "--input", str(LPT_EXPORT))
+
+
+def usdt_one_day_db(tmp_path_factory) -> Path:
+    """The real ethereum-etl file (one day, 2021-06-09) built for USDT with its blocks and the 2023 exchange
+    labels (usdt.duckdb), without deposit inference: the counts checked on it are of the labelled wallets' own
+    transfers (the file's whole-token rows also show about 40 deposit addresses, which inference finds:
+    test_deposit_addresses_real.py)."""
+    return shared_build(tmp_path_factory, "usdt_one_day", "usdt.duckdb", "--token", "USDT",
+                        "--labels", str(ETL_LABELS), "--no-deposit-inference",
+                        write_inputs=lambda d: ["--input", str(ETL_TRANSFERS),
+                                                "--blocks", str(write_etl_blocks(d / "blocks.csv"))])
+
+
 def query(db: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -142,9 +219,20 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-# the modules that take longest run first, so that with pytest-xdist (`make test`: a module per worker) no
-# worker is left alone with a long module at the end: the DuckDB/Spark comparison takes minutes
-SLOW_MODULES_FIRST = ("test_compare_engines.py", "test_incremental.py", "test_docs_site.py")
+# The scopes that take longest run first, so that with pytest-xdist (`make test`: --dist loadscope, a module, or
+# a class of test_docs_commands.py, per worker) no worker is left alone with a long one at the end: the
+# DuckDB/Spark comparison alone takes minutes. xdist would otherwise order the scopes by their number of
+# tests, which says little about their time (pytest_configure turns that off).
+# By the time of each module (setup and calls, summed) in a run of the whole suite on two busy cores.
+SLOW_MODULES_FIRST = ("test_compare_engines.py", "test_docs_commands.py", "test_multi_token_reports.py",
+                      "test_build_real_data.py", "test_dbt_runs.py", "test_multi_token.py", "test_charts.py",
+                      "test_evaluate_detection.py", "test_docs_site.py", "test_agent.py", "test_incremental.py",
+                      "test_report.py", "test_bad_input.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's --no-loadscope-reorder
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):

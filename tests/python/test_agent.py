@@ -9,7 +9,7 @@ deposits, so that the day has more than five transfers), day 55 (2025-02-25) a 3
 kraken_cold1. Each is an anomaly of its exchange and of the total, and the exchange explains the total's
 (same direction, its deviation more than half of the total's): four anomaly days, two alerts.
 
-One module-wide build (the agent skips dbt when nothing changed, see agent.ensure_built), so every test
+One module-wide build (the agent's build, cexflow build, skips dbt when nothing changed), so every test
 that uses the base history with a fresh state runs in a second or two; the scenarios that append days build
 again. The settings are given explicitly (conftest.PLAIN_TRAILING, EPISODES), never the defaults.
 """
@@ -48,7 +48,7 @@ from conftest import (
 )
 
 from cexflow import agent, cli, webhooks
-from cexflow.build import BuildOptions
+from cexflow.build import BuildOptions, build
 from cexflow.present import fmt_amount, fmt_signed, fmt_z
 
 DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -153,8 +153,7 @@ def base(tmp_path_factory):
     d = tmp_path_factory.mktemp("agent_base")
     history = write_history(d / "history.csv")
     db = d / "agent.duckdb"
-    built, _ = agent.ensure_built(parse("--input", str(history), "--db", str(db), *PLAIN_TRAILING))
-    assert built
+    assert build(parse("--input", str(history), "--db", str(db), *PLAIN_TRAILING)).ran_dbt
     return {"history": history, "db": db}
 
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT, build, query, write_csv
+from conftest import PROJECT_ROOT, build, lpt_export_default_db, query, usdt_one_day_db, write_csv
 
 from cexflow.cli import main as cexflow_main
 
@@ -126,11 +126,11 @@ def blocks_csv(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def usdt_db(tmp_path_factory, real_data, blocks_csv):
-    db = tmp_path_factory.mktemp("usdt") / "usdt.duckdb"
-    assert build(db, "--input", str(real_data / ETL_FILE), "--blocks", str(blocks_csv), "--token", "USDT",
-                 "--labels", str(real_data / "exchange_labels_etherscan_2023-06.csv")) == 0
-    return db
+def usdt_db(tmp_path_factory):
+    # build(db, "--input", ETL_FILE, "--blocks", <the blocks>, "--token", "USDT", "--labels", <the 2023 labels>,
+    #       "--no-deposit-inference"),
+    # shared with test_charts.py
+    return usdt_one_day_db(tmp_path_factory)
 
 
 def test_usdt_flows_match_an_independent_count(usdt_db, real_data):
@@ -226,10 +226,10 @@ OTHER_MOVES = {  # not anomalies either: the first day has no baseline; the thre
 
 
 @pytest.fixture(scope="module")
-def lpt_default_db(tmp_path_factory, real_data):
-    db = tmp_path_factory.mktemp("lpt_default") / "lpt.duckdb"
-    assert build(db, "--input", str(real_data / LPT_FILE)) == 0  # the default settings of dbt_project.yml
-    return db
+def lpt_default_db(tmp_path_factory):
+    # build(db, "--input", LPT_FILE): the default settings of dbt_project.yml; shared with test_charts.py and
+    # test_flow_metrics.py
+    return lpt_export_default_db(tmp_path_factory)
 
 
 def daily_total(real_data) -> dict[date, Decimal]:

@@ -27,11 +27,13 @@ from conftest import (
     PLAIN_TRAILING,
     build,
     etherscan_row,
+    lpt_export_default_db,
+    usdt_one_day_db,
     user,
     write_csv,
 )
 from matplotlib.text import Text
-from test_build_real_data import BLOCK0_TIME, ETL_FILE, LPT_FILE
+from test_build_real_data import LPT_FILE
 
 from cexflow import charts, docs, report
 from cexflow.methods import project_vars
@@ -148,14 +150,9 @@ def assert_readable(seen: dict[str, Drawn]) -> None:
 
 @pytest.fixture(scope="module")
 def one_day_db(tmp_path_factory, real_data) -> Path:
-    d = tmp_path_factory.mktemp("one_day")
-    # the file has no timestamps: blocks 12,600,000-12,600,050, about 13 s apart, all on 2021-06-09
-    blocks = write_csv(d / "blocks.csv", ["number", "timestamp"],
-                       [[12_600_000 + i, BLOCK0_TIME + 13 * i] for i in range(51)])
-    db = d / "usdt.duckdb"
-    assert build(db, "--input", str(real_data / ETL_FILE), "--blocks", str(blocks), "--token", "USDT",
-                 "--labels", str(real_data / "exchange_labels_etherscan_2023-06.csv")) == 0
-    return db
+    # build(db, "--input", ETL_FILE, "--blocks", <the blocks>, "--token", "USDT", "--labels", <the 2023 labels>),
+    # shared with test_build_real_data.py
+    return usdt_one_day_db(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -344,8 +341,7 @@ def test_a_three_day_chart_has_a_tick_on_each_day(three_days):
 @pytest.fixture(scope="module")
 def four_years(tmp_path_factory, real_data):
     d = tmp_path_factory.mktemp("four_years")
-    db = d / "lpt.duckdb"
-    assert build(db, "--input", str(real_data / LPT_FILE)) == 0
+    db = lpt_export_default_db(tmp_path_factory)  # build(db, "--input", LPT_FILE), shared with two modules
     return (db, *render_drawn(db, d / "out", {"focus": "binance"}))
 
 

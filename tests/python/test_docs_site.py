@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, build, etherscan_row, user, write_csv
+from conftest import BINANCE14, ETHERSCAN_HEADER, PROJECT_ROOT, etherscan_row, shared_build, user, write_csv
 
 from cexflow import docs
 from cexflow.errors import CexflowError
@@ -46,25 +46,19 @@ LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 # --- the shared database and site -----------------------------------------------------------------------
 
 
-_SHARED_DB: dict[Path, Path] = {}  # pytest's temporary root -> the database built under it
-
-
 def sample_db_with_rejected_rows(tmp_path_factory) -> Path:
-    """The bundled sample plus a file with two unreadable rows (lines 2 and 3), built once per session."""
-    root = tmp_path_factory.getbasetemp()
-    if root not in _SHARED_DB:
-        _SHARED_DB[root] = _build_sample_db(tmp_path_factory.mktemp("sample_site"))
-    return _SHARED_DB[root]
+    """The bundled sample plus a file with two unreadable rows (lines 2 and 3), built once per test run (also
+    across pytest-xdist workers): build(db, "--input", SAMPLE_INPUT, "--input", <the file of bad rows>)."""
+    return shared_build(tmp_path_factory, "sample_with_rejected_rows", "cexflow.duckdb",
+                        write_inputs=_write_sample_inputs)
 
 
-def _build_sample_db(d: Path) -> Path:
+def _write_sample_inputs(d: Path) -> list[str]:
     ts = int(dt.datetime(2025, 6, 20, 12, tzinfo=dt.UTC).timestamp())
     bad_address = dict(etherscan_row("bad1", ts, user(1), BINANCE14, "3"), to="0xnot-an-address")
     negative = dict(etherscan_row("bad2", ts, user(2), BINANCE14, "3"), value="-5")
     bad_file = write_csv(d / "inputs" / "bad_rows.csv", ETHERSCAN_HEADER, [bad_address, negative])
-    db = d / "cexflow.duckdb"
-    assert build(db, "--input", str(SAMPLE_INPUT), "--input", str(bad_file)) == 0
-    return db
+    return ["--input", str(SAMPLE_INPUT), "--input", str(bad_file)]
 
 
 @pytest.fixture(scope="module")

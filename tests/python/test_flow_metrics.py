@@ -28,6 +28,7 @@ from conftest import (
     PROJECT_ROOT,
     build,
     etherscan_row,
+    lpt_export_default_db,
     query,
     user,
     write_csv,
@@ -168,10 +169,9 @@ def real_rows(real_data) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def real_db(tmp_path_factory, real_data):
-    db = tmp_path_factory.mktemp("metrics_real") / "lpt.duckdb"
-    assert build(db, "--input", str(real_data / LPT_FILE)) == 0
-    return db
+def real_db(tmp_path_factory):
+    # build(db, "--input", LPT_FILE), shared with test_build_real_data.py and test_charts.py
+    return lpt_export_default_db(tmp_path_factory)
 
 
 def test_metrics_on_the_real_lpt_export_match_pandas(real_db, real_rows):

@@ -1,9 +1,17 @@
 """--no-deposit-inference gives the marts of the project before deposit inference, exactly: every table and view
-of a build with it equals, on the columns the build before inference had, the same build of main before deposit
-inference was added (commit 16dc731), on the bundled sample and on a whole-token file (every USDT transfer of
-the real 51-block ethereum-etl file, with the real Etherscan labels). The builds of that commit are kept here as
-fingerprints (row count and an MD5 of the sorted rows, file paths reduced to their names) in
-tests/data/inference_off/; `python tests/python/test_inference_off.py CASE DB` writes one from a database."""
+of a build with it equals, on the columns the build before inference had, the same build of main without deposit
+inference (commit 087854c, main when inference was merged into it), on the bundled sample and on a whole-token
+file (every USDT transfer of the real 51-block ethereum-etl file, with the real Etherscan labels). The builds of
+that commit are kept here as fingerprints (row count and an MD5 of the sorted rows, file paths reduced to their
+names) in tests/data/inference_off/, made in a clone of main at that commit with its own .venv (`make install`):
+
+    cexflow build --db sample.duckdb
+    cexflow build --db usdt_51_blocks.duckdb --token USDT --blocks blocks.csv \
+        --input tests/data/real/erc20_token_transfers_blocks_12600000-12600050.csv \
+        --labels tests/data/real/exchange_labels_etherscan_2023-06.csv
+
+(blocks.csv as blocks_csv below writes it), then, here, `python tests/python/test_inference_off.py CASE DB COMMIT`
+for each (CASE sample or usdt_51_blocks), which writes CASE.json from the database DB."""
 
 from __future__ import annotations
 

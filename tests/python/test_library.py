@@ -38,7 +38,8 @@ def dbt_project_vars() -> dict:
     ({"top_k": 0}, "--top-k 0: must be at least 1"),
     ({"top_k": 2.5}, "--top-k 2.5: must be a whole number"),
     ({"decimals": 99}, "--decimals 99: must be between 0 and 77"),
-    ({"target": "postgres"}, "--target postgres: must be one of duckdb, spark"),
+    ({"target": "postgres"}, "--target postgres: must be one of duckdb, spark, spark_thrift"),
+    ({"deposit_amount_tolerance": 1.5}, "--deposit-amount-tolerance 1.5: must be a number from 0 to 1"),
 ])
 def test_build_options_are_checked_with_one_line_errors_naming_the_option(options, message):
     with pytest.raises(CexflowError) as error:

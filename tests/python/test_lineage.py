@@ -192,3 +192,13 @@ def test_every_argument_of_a_macro_is_described(manifest):
         documented = {a["name"]: a.get("description", "").strip() for a in macro["arguments"]}
         missing += [f"{macro['name']}({name})" for name in named if not documented.get(name)]
     assert missing == []
+
+
+def test_the_anomaly_methods_are_the_zscore_method_macros(manifest):
+    """Adding a method is its macro `zscore_method_<name>` plus its words in methods.py: fct_netflow_zscores
+    calls the macro by name and zscore_settings accepts the names that have one, so the two lists must agree."""
+    from cexflow import methods
+
+    macros = sorted(m["name"].removeprefix("zscore_method_") for m in own_macros(manifest)
+                    if m["name"].startswith("zscore_method_"))
+    assert macros == sorted(methods.METHODS)

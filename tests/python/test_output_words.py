@@ -44,7 +44,7 @@ def test_a_header_only_file_names_the_method_not_none(files, tmp_path, capsys):
     out = summary(capsys, "--db", str(db), "--input", str(files["empty"]))
     assert out[:3] == [
         "read 0 rows from 1 file(s): 0 transfers kept, 0 duplicates, 0 rejected, 0 of other tokens",
-        "0 days (no transfers), 0 transfers touch labelled exchange wallets",
+        "0 days (no transfers), 0 transfers touch exchange addresses",
         f"0 anomalies ({DEFAULT_METHOD}) in 0 series; marts in {db}"]
     assert "None" not in "\n".join(out)
 
@@ -57,7 +57,7 @@ def test_counts_of_one_take_the_singular_and_a_rebuild_says_what_changed(files, 
     # has the 1 baseline day --min-history 1 asks for
     assert out[:4] == [
         "read 1 row from 1 file(s): 1 transfer kept, 0 duplicates, 0 rejected, 0 of other tokens",
-        "1 day (2025-01-01 to 2025-01-01), 1 transfer touches labelled exchange wallets",
+        "1 day (2025-01-01 to 2025-01-01), 1 transfer touches exchange addresses",
         f"0 anomalies ({DEFAULT_METHOD}) in 2 series; marts in {db}",
         "full build (new database)"]
     assert out[-1] == ("warning: no day has a z-score, so none can be an anomaly: the data has 1 day and a day needs "

@@ -173,7 +173,7 @@ def test_summary_totals_equal_the_marts(db, out):
     assert number(rows["deposits"]) == n_dep
     assert number(rows["withdrawals"]) == n_wd
     (n_transfers,), = query(db, "select count(*) from fct_exchange_transfers")
-    assert number(rows["transfers touching a labelled wallet"]) == n_transfers
+    assert number(rows["transfers touching an exchange address"]) == n_transfers
     (n_anomalies,), = query(db, "select count(*) from rpt_netflow_anomalies")
     assert number(rows["anomalies in all 9 series (total and each exchange)"]) == n_anomalies
     assert number(rows["input rows rejected"]) == 2

@@ -10,16 +10,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT, build, query
+from conftest import PROJECT_ROOT, query, sample_default_db
 
 SAMPLE_PLANTED = PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.planted.csv"
 
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
-    assert build(db) == 0
-    return db
+    return sample_default_db(tmp_path_factory)  # build(db), shared with test_sql_in_marts.py
 
 
 def test_sample_marts_cover_a_complete_calendar(sample_db):

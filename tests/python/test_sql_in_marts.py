@@ -17,7 +17,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT, build
+from conftest import PROJECT_ROOT, sample_default_db
 
 from cexflow import agent, docs, report
 from cexflow.build import summarize
@@ -60,14 +60,14 @@ def test_the_check_finds_an_aggregate(tmp_path):
 # --- the numbers are those of the queries before the move ----------------------------------------------------
 
 OLD_TOTALS = """
-    select count(*) as days, coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
+    select count(*) as n_days, coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
            coalesce(sum(netflow), 0) as netflow, coalesce(sum(internal_volume), 0) as internal_volume,
            coalesce(sum(cross_exchange_volume), 0) as cross_exchange_volume,
            coalesce(sum(n_deposits), 0) as n_deposits, coalesce(sum(n_withdrawals), 0) as n_withdrawals,
            coalesce(sum(n_internal), 0) as n_internal, coalesce(sum(n_cross_exchange), 0) as n_cross_exchange,
-           (select count(*) from fct_exchange_transfers) as n_transfers,
-           (select count(*) from rpt_netflow_anomalies where series = 'total') as anomalies_total,
-           (select count(*) from rpt_netflow_anomalies) as anomalies_all,
+           (select count(*) from fct_exchange_transfers) as n_exchange_transfers,
+           (select count(*) from rpt_netflow_anomalies where series = 'total') as n_total_anomalies,
+           (select count(*) from rpt_netflow_anomalies) as n_anomalies,
            (select count(distinct series) from fct_netflow_zscores) as n_series
     from fct_netflow_daily_total"""
 OLD_TOTAL_DAILY = """
@@ -148,9 +148,7 @@ def same(new: pd.DataFrame, old: pd.DataFrame):
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("sample_marts") / "sample.duckdb"
-    assert build(db) == 0
-    return db
+    return sample_default_db(tmp_path_factory)  # build(db), shared with test_sample_build.py
 
 
 def test_the_overview_shows_the_numbers_of_the_old_queries(sample_db):

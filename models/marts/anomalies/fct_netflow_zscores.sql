@@ -5,8 +5,8 @@
 --   1. the materiality scale of the token on each day, from its total series over the materiality window of
 --      days before the day (at least min_history_days of them): total_spread, the sample standard deviation
 --      of the total's daily netflow, or gross_flow, the mean of its daily gross flow (inflow + outflow);
---   2. the z-score of the method (macros/zscores: zscore_trailing, zscore_inclusive, zscore_robust,
---      zscore_screened, CTEs ending in with_zscore), over the shared trailing window (trailing_window);
+--   2. the z-score of the method (the macro zscore_method_<method> in macros/zscores, CTEs ending in
+--      with_zscore), over the shared trailing window (trailing_window);
 --   3. deviation = netflow - baseline_mean; materiality = |deviation| / the scale; is_unusual: |z| >=
 --      threshold; is_material: materiality >= materiality_threshold and |deviation| >= materiality_min_amount
 --      and, when materiality_min_usd > 0, |netflow_usd| >= it (a day without a price is then not material);
@@ -92,15 +92,8 @@ series_with_scale as (
         and scored_input.flow_date = token_scale.flow_date
 ),
 
-{% if z.method == 'trailing' -%}
-{{ cexflow.zscore_trailing('series_with_scale', z.window_days, z.min_history_days) }}
-{%- elif z.method == 'inclusive' -%}
-{{ cexflow.zscore_inclusive('series_with_scale', z.window_days) }}
-{%- elif z.method == 'robust' -%}
-{{ cexflow.zscore_robust('series_with_scale', z.window_days, z.min_history_days) }}
-{%- else -%}
-{{ cexflow.zscore_screened('series_with_scale', z.window_days, z.min_history_days, **z.screened) }}
-{%- endif %}
+{#- the method's CTEs, ending in with_zscore: macros/zscores/zscore_method_<method>.sql #}
+{{ cexflow['zscore_method_' ~ z.method]('series_with_scale', z) }}
 
 with_materiality as (
     select

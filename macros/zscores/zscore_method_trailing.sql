@@ -3,7 +3,8 @@
     excluded); no z before `min_history_days` baseline days; a zero-spread baseline gives no z.
     Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
-{% macro zscore_trailing(input, window_days, min_history_days) %}
+{% macro zscore_method_trailing(input, z) %}
+    {%- set window_days, min_history_days = z.window_days, z.min_history_days %}
     with_baseline as (
         select
             *,

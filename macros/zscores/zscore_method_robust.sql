@@ -5,7 +5,8 @@
     Medians are not window functions on every engine, so each day is joined to the days of its window.
     Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
-{% macro zscore_robust(input, window_days, min_history_days) %}
+{% macro zscore_method_robust(input, z) %}
+    {%- set window_days, min_history_days = z.window_days, z.min_history_days %}
     baseline_pairs as (
         select
             scored_day.chain,

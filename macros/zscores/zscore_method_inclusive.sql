@@ -4,8 +4,8 @@
     max(3, window_days // 2) rows. Because the day is in its own baseline, |z| <= sqrt(window_days - 1).
     Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
-{% macro zscore_inclusive(input, window_days) %}
-    {%- set window_days = window_days | int %}
+{% macro zscore_method_inclusive(input, z) %}
+    {%- set window_days = z.window_days | int %}
     with_baseline as (
         select
             *,

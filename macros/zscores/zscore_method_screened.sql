@@ -14,8 +14,11 @@
     baseline_std holds the spread used, after the floors; baseline_days counts the days left in the
     baseline. Emits CTEs ending in `with_zscore` (read by fct_netflow_zscores).
 -#}
-{% macro zscore_screened(input, window_days, min_history_days, exclude_z, active_spread_floor, scale_spread_floor,
-                         min_active_days) %}
+{% macro zscore_method_screened(input, z) %}
+    {%- set window_days, min_history_days = z.window_days, z.min_history_days -%}
+    {%- set options = cexflow.screened_options(z.screened_vars, z.required) -%}
+    {%- set exclude_z, active_spread_floor = options.exclude_z, options.active_spread_floor -%}
+    {%- set scale_spread_floor, min_active_days = options.scale_spread_floor, options.min_active_days -%}
     {%- set floors = [] -%}
     {%- if active_spread_floor > 0 -%}
         {%- do floors.append(active_spread_floor ~ ' * coalesce({prefix}active_std, 0)') -%}

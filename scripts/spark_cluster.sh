@@ -16,7 +16,8 @@
 #
 # Environment (defaults in brackets): CEXFLOW_SPARK_THRIFT_PORT [10000], CEXFLOW_SPARK_MASTER_PORT [7077],
 # CEXFLOW_SPARK_WORKER_MEMORY [1g: each worker offers this to executors], CEXFLOW_SPARK_EXECUTOR_MEMORY
-# [768m], CEXFLOW_SPARK_DRIVER_MEMORY [1g: the Thrift server], CEXFLOW_SPARK_SHUFFLE_PARTITIONS [4],
+# [768m], CEXFLOW_SPARK_DRIVER_MEMORY [4g: the Thrift server's heap, as the local session's driver],
+# CEXFLOW_SPARK_SHUFFLE_PARTITIONS [4],
 # CEXFLOW_SPARK_START_TIMEOUT [180 seconds], CEXFLOW_PYTHON [the project's .venv/bin/python: whose pyspark].
 # The machine this was written on has 2 cores and 24 GiB: each worker offers one core.
 set -euo pipefail
@@ -154,11 +155,15 @@ start() {
     done
 
     local warehouse=$DIR/warehouse
+    # Spark's launcher sizes the Thrift server's heap from SPARK_DAEMON_MEMORY, not --driver-memory (it is a
+    # daemon to it): without this line the server has the daemons' 512 MB, too little for the analysis of the
+    # inference model's plan over many input formats
+    SPARK_DAEMON_MEMORY=${CEXFLOW_SPARK_DRIVER_MEMORY:-4g} \
     launch thriftserver "$SPARK_HOME/bin/spark-submit" \
         --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
         --name cexflow-thrift-server \
         --master "spark://$HOST:$MASTER_PORT" \
-        --driver-memory "${CEXFLOW_SPARK_DRIVER_MEMORY:-1g}" \
+        --driver-memory "${CEXFLOW_SPARK_DRIVER_MEMORY:-4g}" \
         --driver-java-options "$TAG -Dderby.system.home=$DIR -XX:TieredStopAtLevel=1" \
         --conf spark.driver.host=$HOST --conf spark.driver.bindAddress=$HOST \
         --conf spark.ui.enabled=false \

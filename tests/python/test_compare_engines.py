@@ -17,6 +17,7 @@ deposit address history of test_deposit_addresses.py (inferred deposit addresses
 sweeps); one DuckDB build of them all, and Spark in two runs, the last file (the deposit history's second day,
 a transfer listed again) added by an incremental build, so that the comparison also shows Spark's
 incremental models equal to a full build; one comparison because a Spark build costs minutes.
+tests/python/test_spark_cluster.py builds the same inputs in one run through a Thrift server.
 """
 
 from __future__ import annotations
@@ -355,8 +356,10 @@ def write_added_file(path: Path, edge_cases: Path) -> Path:
     return write_csv(path, ETHERSCAN_HEADER, rows)
 
 
-def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
-    require_spark("the DuckDB/Spark comparison")
+def many_tokens_arguments(tmp_path: Path, real_data: Path) -> list[str]:
+    """The comparison's inputs: the sample, the real files, the edge cases of every format (CSV and Parquet),
+    a second chain with its labels, deposit addresses, balances and prices; written into tmp_path. The last
+    `--input` is the file that a two-run comparison (--spark-incremental) adds by an incremental build."""
     from test_parquet_inputs import write_parquet_edge_cases
 
     files = write_edge_case_inputs(tmp_path / "in")
@@ -364,11 +367,11 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     two_chain = write_two_chain_history(tmp_path / "two_chain")
     # deposit addresses (test_deposit_addresses.py's history, into the two-chain labels' wallets): a deposit address
     # swept after midnight, a consolidation wallet with three deposit addresses behind it, and the confusers; the
-    # sweep after midnight comes in the file the incremental Spark build adds (below)
+    # sweep after midnight comes in the added file (the last input)
     files.append(write_csv(tmp_path / "in" / "deposits.csv", DEPOSITS_HEADER,
                            first_day_rows(BN_ETH_HOT, KR_BOTH, CB_ETH)))
     added = write_added_file(tmp_path / "in" / "a_added.csv", files[0])
-    args = ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
+    return ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
             # Parquet of both schemas: cryo's edge cases (binary, value_binary, times from cryo's blocks Parquet)
             # and ethereum-etl's
@@ -377,16 +380,11 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
             "--token", "LPT", "--token", USDC_ARB,
             "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path)),
             "--input", str(added)]
-    started = time.perf_counter()
-    # Spark in two runs (--spark-incremental): the seeds and models on every input but the last, then an
-    # incremental build, data tests included, that adds the last; DuckDB in one full build
-    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
-                           "--spark-incremental", "--workdir", str(tmp_path / "builds")],
-                          env={**os.environ, **QUICK_SPARK}, capture_output=True, text=True, timeout=1800)
-    elapsed = time.perf_counter() - started
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "compare_engines.txt").write_text(
-        f"{proc.stdout}{proc.stderr}\nwhole comparison: {elapsed:.0f} s\n")
+
+
+def check_many_tokens_build(proc: subprocess.CompletedProcess, builds: Path, spark_dir: Path) -> None:
+    """What the comparison of many_tokens_arguments' inputs must show: the engines agree on every table, and
+    the DuckDB build holds the cases the inputs were made for (so a comparison of empty tables cannot pass)."""
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert proc.stdout.startswith("engines agree: ")
     n_tables = int(proc.stdout.split("engines agree: ")[1].split(" tables")[0])
@@ -397,7 +395,7 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     # coinbase unknown too: the deposit history's sweep on 2025-03-03 moves the two-chain labels' coinbase wallet
     # CB_ETH, which has no balance anchor among the edge cases; on Arbitrum kucoin known; 6 rejected rows, one of
     # them the Arbitrum row without a token
-    with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(builds / "cexflow.duckdb"), read_only=True) as con:
         assert con.execute("select chain, token_address, exchange, bool_and(is_reserve_known) "
                            "from fct_exchange_reserve_daily group by all order by all").fetchall() == [
             ("arbitrum", LPT_ARB, "kucoin", True), ("ethereum", LPT, "binance", False),
@@ -421,11 +419,11 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
         assert con.execute(f"""select count(inflow_usd) > 0, count(*) > count(inflow_usd) from fct_netflow_daily_total
             where chain = 'arbitrum' and token_address = '{USDC_ARB}'""").fetchone() == (True, True)
     # ... with three tokens on two chains in the daily marts, and both cross-chain marts compared with rows
-    result = compare_engines.compare(tmp_path / "builds" / "cexflow.duckdb", tmp_path / "builds" / "spark")
+    result = compare_engines.compare(builds / "cexflow.duckdb", spark_dir)
     assert result.agree, result.differences
     assert {"stg_tokens__selected", "fct_netflow_daily_cross_chain", "fct_netflow_daily_cross_chain_by_exchange",
             "fct_netflow_daily_total", "fct_netflow_daily_by_exchange"} <= set(result.compared)
-    with duckdb.connect(str(tmp_path / "builds" / "cexflow.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(builds / "cexflow.duckdb"), read_only=True) as con:
         assert con.execute("select distinct chain, token_address from fct_netflow_daily_total "
                            "order by all").fetchall() == [("arbitrum", LPT_ARB), ("arbitrum", USDC_ARB),
                                                           ("ethereum", LPT)]
@@ -434,6 +432,22 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
             ("LPT", 2, True), ("USDC", 1, False)]
         assert con.execute("select count(distinct exchange) from fct_netflow_daily_cross_chain_by_exchange "
                            "where symbol = 'LPT' and n_chains = 2").fetchone()[0] >= 1
+
+
+def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
+    require_spark("the DuckDB/Spark comparison")
+    args = many_tokens_arguments(tmp_path, real_data)
+    started = time.perf_counter()
+    # Spark in two runs (--spark-incremental): the seeds and models on every input but the last, then an
+    # incremental build, data tests included, that adds the last; DuckDB in one full build
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
+                           "--spark-incremental", "--workdir", str(tmp_path / "builds")],
+                          env={**os.environ, **QUICK_SPARK}, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - started
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "compare_engines.txt").write_text(
+        f"{proc.stdout}{proc.stderr}\nwhole comparison: {elapsed:.0f} s\n")
+    check_many_tokens_build(proc, tmp_path / "builds", tmp_path / "builds" / "spark")
 
 
 def test_report_reads_a_spark_warehouse_as_it_reads_the_duckdb_file(tmp_path):

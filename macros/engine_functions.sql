@@ -183,8 +183,10 @@
 {% endmacro %}
 
 {#- The config of a model keyed by `unique_key` that a run recomputes for the keys its new rows touch: DuckDB
-    replaces those keys' rows (delete+insert); on Spark, with no row-level delete, the (small) model is a
-    table built whole. Use as {{ config(**cexflow.incremental_by_key_config('transfer_id')) }}. -#}
+    replaces those keys' rows (delete+insert); on Spark, with no row-level delete, the model is partitioned by
+    flow_date and a run recomputes the whole days its new rows fall on (insert_overwrite; the model's query
+    reads those days when config incremental_strategy is insert_overwrite). Use as
+    {{ config(**cexflow.incremental_by_key_config('transfer_id')) }}. -#}
 {% macro incremental_by_key_config(unique_key) %}
     {{ return(adapter.dispatch('incremental_by_key_config', 'cexflow')(unique_key)) }}
 {% endmacro %}
@@ -194,12 +196,27 @@
 {% endmacro %}
 
 {% macro spark__incremental_by_key_config(unique_key) %}
-    {{ return({'materialized': 'table'}) }}
+    {{ return(cexflow.spark__incremental_by_day_config(unique_key)) }}
 {% endmacro %}
 
 {% macro spark__incremental_by_day_config(unique_key) %}
     {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
                'partition_by': 'flow_date'}) }}
+{% endmacro %}
+
+{#- The partition column of the stored input rows (stg_transfers__rows_validated): none on DuckDB, whose
+    row groups in load order and zone maps already skip what a run does not touch; flow_date on Spark, so
+    that a run reads the stored rows of its own days only (macros/runs.sql). -#}
+{% macro stored_rows_partition_by() %}
+    {{ return(adapter.dispatch('stored_rows_partition_by', 'cexflow')()) }}
+{% endmacro %}
+
+{% macro default__stored_rows_partition_by() %}
+    {{ return(none) }}
+{% endmacro %}
+
+{% macro spark__stored_rows_partition_by() %}
+    {{ return('flow_date') }}
 {% endmacro %}
 
 {#- TRUE when the whole text matches the regular expression (FALSE for NULL). -#}

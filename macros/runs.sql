@@ -41,31 +41,72 @@
     {{ return(run_query(sql).columns[0].values() | list) }}
 {% endmacro %}
 
+{#- The days an incremental model by flow_date recomputes, as a query of one column flow_date: the days of this
+    run's transfers, and with `reclassified` (transfers_reclassified_by_this_run) the days of those transfers.
+    DuckDB, whose models replace keys (delete+insert) and whose stored rows are not partitioned: the days of
+    every row, new or earlier, of the transfers this run's rows carry (flow_dates_of_this_run). Spark, whose
+    stored rows and day models are partitioned by flow_date: the days of this run's own rows. A transfer is one
+    transaction with one block time, so its earlier rows are on those days too, and the run reads no other
+    day's stored rows (finding them by transfer_id would read the keys of every stored row); the one case this
+    leaves as it was is a transfer listed again with a different time, a corrupt export (docs/scale.md). -#}
+{% macro days_of_this_run_sql(transfer_rows, reclassified=none) %}
+    {{ return(adapter.dispatch('days_of_this_run_sql', 'cexflow')(transfer_rows, reclassified)) }}
+{% endmacro %}
+
+{% macro default__days_of_this_run_sql(transfer_rows, reclassified) %}
+    {{ cexflow.flow_dates_of_this_run(transfer_rows) }}
+    {% if reclassified %}
+    union
+    select flow_date from ({{ reclassified }}) as reclassified_transfers
+    {% endif %}
+{% endmacro %}
+
+{% macro spark__days_of_this_run_sql(transfer_rows, reclassified) %}
+    select distinct flow_date from {{ transfer_rows }}
+    where loaded_in_run = '{{ invocation_id }}' and transfer_id is not null
+    {% if reclassified %}
+    union
+    select flow_date from ({{ reclassified }}) as reclassified_transfers
+    {% endif %}
+{% endmacro %}
+
+{#- The same days, read when the model runs (dbt run or build), as a sorted list (otherwise none). -#}
+{% macro days_of_this_run(transfer_rows, reclassified=none) %}
+    {% if not (execute and flags.WHICH in ('run', 'build')) %}{{ return([]) }}{% endif %}
+    {% set sql = 'select distinct flow_date from (' ~ cexflow.days_of_this_run_sql(transfer_rows, reclassified)
+                 ~ ') as days where flow_date is not null order by 1' %}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{% endmacro %}
+
+{#- A condition: the date `column` is one of `days` (a list of dates), as constants, which lets a scan skip the
+    row groups (DuckDB) or partitions (Spark) of other days; FALSE for no day. -#}
+{% macro is_one_of_days(column, days) -%}
+    {%- if days %}{{ column }} in (
+        {%- for day in days %}cast('{{ day }}' as date){{ ', ' if not loop.last }}{% endfor -%}
+    ){% else %}1 = 0{% endif -%}
+{%- endmacro %}
+
 {#- The legs (`flow_legs`, int_flow_legs) that an incremental model by flow_date recomputes: on an incremental
-    run, those of the days this run's transfers fall on; otherwise all. The days are read when the model runs
-    and given as constants, which lets the scan of the transfers skip the row groups of other days (a join
-    with the days' query scans them all: 0.6 s of 3.2 million rows, for each model, against none); more than
-    max_listed_days of them are joined instead. `reclassified` (transfers_reclassified_by_this_run, or none):
-    transfers of earlier runs whose class this run changed, whose days are recomputed too. The days are read only
-    when the model runs (dbt run or build): `dbt compile` and `dbt docs generate` compile it against the
+    run, those of the days this run's transfers fall on (days_of_this_run); otherwise all. The days are read when
+    the model runs and given as constants, which lets the scan of the transfers skip the row groups of other
+    days (a join with the days' query scans them all: 0.6 s of 3.2 million rows, for each model, against none);
+    on DuckDB more than max_listed_days of them are joined instead (on Spark they are always listed: they prune
+    the partitions of the stored rows). `reclassified`: transfers_reclassified_by_this_run, or none. The days are
+    read only when the model runs (dbt run or build): `dbt compile` and `dbt docs generate` compile it against the
     database as it is, where the tables the run's earlier models and pre-hooks make (reclassified's
     <inferred>_previous, none after a first build) need not exist; they get the join. -#}
 {% macro flow_legs_of_this_run(flow_legs, transfer_rows, reclassified=none, max_listed_days=400) %}
 {% if is_incremental() %}
-{% set days_sql = cexflow.flow_dates_of_this_run(transfer_rows) ~ (
-    ' union select flow_date from (' ~ reclassified ~ ') as reclassified_transfers' if reclassified else '') %}
 {% set running = execute and flags.WHICH in ('run', 'build') %}
-{% set days = run_query('select distinct flow_date from (' ~ days_sql ~ ') as days order by 1').columns[0].values() | list if running else [] %}
-{% if running and days | length <= max_listed_days %}
+{% set days = cexflow.days_of_this_run(transfer_rows, reclassified) %}
+{% if running and (days | length <= max_listed_days or target.type == 'spark') %}
 select flow_legs.*
 from {{ flow_legs }} as flow_legs
-where {% if days %}flow_legs.flow_date in (
-    {%- for day in days %}cast('{{ day }}' as date){{ ', ' if not loop.last }}{% endfor -%}
-){% else %}1 = 0{% endif %}
+where {{ cexflow.is_one_of_days('flow_legs.flow_date', days) }}
 {% else %}
 select flow_legs.*
 from {{ flow_legs }} as flow_legs
-inner join ({{ days_sql }}) as days_of_this_run
+inner join ({{ cexflow.days_of_this_run_sql(transfer_rows, reclassified) }}) as days_of_this_run
     on flow_legs.flow_date = days_of_this_run.flow_date
 {% endif %}
 {% else %}
@@ -93,8 +134,16 @@ select * from {{ flow_legs }}
     select 1
 {% endmacro %}
 
+{#- On an incremental run, when no address changed (read when the model runs, from the two small tables): none,
+    so that the models do not scan the transfers for a class that did not change. -#}
 {% macro transfers_reclassified_by_this_run(transfers, inferred) %}
     {%- set previous = inferred.incorporate(path={'identifier': inferred.identifier ~ '_previous'}) %}
+    {%- if execute and is_incremental() %}
+        {%- set changed = run_query('select count(*) from ('
+                                    ~ cexflow.addresses_reclassified_by_this_run(inferred, previous)
+                                    ~ ') as changed_addresses') %}
+        {%- if changed.columns[0].values()[0] == 0 %}{{ return(none) }}{% endif %}
+    {%- endif %}
     select transfers.transfer_id, transfers.flow_date
     from {{ transfers }} as transfers
     inner join ({{ cexflow.addresses_reclassified_by_this_run(inferred, previous) }}) as changed

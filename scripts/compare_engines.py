@@ -94,7 +94,8 @@ def duckdb_tables(con: duckdb.DuckDBPyConnection, catalog: str, spark_names: lis
     return [name for (name,) in con.execute(
         "select table_name from information_schema.tables where table_catalog = ? "
         "and table_schema = 'main' and (table_type = 'BASE TABLE' or list_contains(?, table_name)) "
-        "and table_name not like 'cexflow\\_%' escape '\\' order by table_name",
+        "and table_name not like 'cexflow\\_%' escape '\\' and not suffix(table_name, '_previous') "
+        "order by table_name",
         [catalog, list(spark_names)]).fetchall()]
 
 
@@ -182,9 +183,11 @@ def compare(duckdb_file: Path, spark_dir: Path, spark_built_only: bool = False) 
         # attached under its own name, the catalog its views (fct_flow_legs) name
         catalog = Path(duckdb_file).stem
         con.execute(f"attach '{str(duckdb_file).replace(chr(39), chr(39) * 2)}' as {quote(catalog)} (read_only)")
+        # (not the version of the inferred addresses that an incremental run keeps of the build before it:
+        # keep_previous_version; a full build has none)
         spark_names = [name for (name,) in con.execute(
             "select view_name from duckdb_views() where database_name = 'memory' and not internal "
-            "order by view_name").fetchall()]
+            "and not suffix(view_name, '_previous') order by view_name").fetchall()]
         duck_names = duckdb_tables(con, catalog, spark_names)
         if spark_built_only:
             duck_names = [name for name in duck_names if name in spark_names]

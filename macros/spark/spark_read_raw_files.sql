@@ -4,10 +4,10 @@
     the file, then CSV lines are parsed with from_csv and mapped to columns through their own file's header,
     and JSON responses are put back together and exploded with positions.
 
-    Line numbers without a shuffle of whole files: Spark may split a large file into blocks read by parallel
+    Line numbers without a shuffle of the lines: Spark may split a large file into blocks read by parallel
     tasks; a task reads its block's lines in order, so a line's number is (lines in the file's earlier blocks)
     + (its position in its block, by monotonically_increasing_id). Only the per-block counts, a few rows per
-    128 MB, are summed across the file.
+    128 MB, are summed across the file and joined back (spark_numbered_lines).
 
     The numbering and the parsing follow DuckDB's read_csv as the DuckDB macros call it: empty lines are
     skipped and not counted, the first line is the header (names compared in lower case), a row with fewer
@@ -38,7 +38,11 @@
 {% endmacro %}
 
 {#- One row per non-empty line of the files: source_file (the path as given), line_index (1 = first line),
-    line_text. -#}
+    line_text. A line's number is the lines of its file's earlier blocks plus its place in its own block. A task
+    reads a block's lines one after another, so in a block without an empty line that place is the line's scan
+    position less the block's first (monotonically_increasing_id counts up by one within a task): the only
+    shuffle is of the per-block counts, joined back to the lines by broadcast. The lines of a block with an
+    empty line (rare: empty lines are skipped and not counted) are numbered by a window over their block. -#}
 {% macro spark_numbered_lines(files) %}
     with raw_lines as (
         {% for file in files %}
@@ -52,40 +56,70 @@
         {% endfor %}
     ),
 
-    non_empty_lines as (
-        select * from raw_lines
-        where line_text <> ''
-    ),
-
-    lines_numbered_in_block as (
+    blocks as (
         select
             source_file,
             block_start,
-            line_text,
-            row_number() over (partition by source_file, block_start order by scan_position) as position_in_block
-        from non_empty_lines
+            min(scan_position) as first_position,
+            count(case when line_text <> '' then 1 end) as n_lines,
+            count(case when line_text = '' then 1 end) as n_empty_lines
+        from raw_lines
+        group by source_file, block_start
     ),
 
     block_offsets as (
         select
             source_file,
             block_start,
-            coalesce(sum(count(*)) over (
+            first_position,
+            n_empty_lines,
+            coalesce(sum(n_lines) over (
                 partition by source_file order by block_start
                 rows between unbounded preceding and 1 preceding
             ), 0) as lines_before
-        from non_empty_lines
-        group by source_file, block_start
+        from blocks
+    ),
+
+    lines_with_block as (
+        select /*+ BROADCAST(block_offsets) */
+            raw_lines.source_file,
+            raw_lines.block_start,
+            raw_lines.scan_position,
+            raw_lines.line_text,
+            block_offsets.first_position,
+            block_offsets.n_empty_lines,
+            block_offsets.lines_before
+        from raw_lines
+        inner join block_offsets
+            on raw_lines.source_file = block_offsets.source_file
+            and raw_lines.block_start = block_offsets.block_start
+        where raw_lines.line_text <> ''
+    ),
+
+    lines_of_blocks_without_empty_lines as (
+        select
+            source_file,
+            lines_before + scan_position - first_position + 1 as line_index,
+            line_text
+        from lines_with_block
+        where n_empty_lines = 0
+    ),
+
+    lines_of_blocks_with_empty_lines as (
+        select
+            source_file,
+            lines_before + row_number() over (partition by source_file, block_start order by scan_position)
+                as line_index,
+            line_text
+        from lines_with_block
+        where n_empty_lines > 0
     )
 
-    select
-        lines_numbered_in_block.source_file,
-        cast(block_offsets.lines_before + lines_numbered_in_block.position_in_block as bigint) as line_index,
-        lines_numbered_in_block.line_text
-    from lines_numbered_in_block
-    inner join block_offsets
-        on lines_numbered_in_block.source_file = block_offsets.source_file
-        and lines_numbered_in_block.block_start = block_offsets.block_start
+    select source_file, cast(line_index as bigint) as line_index, line_text
+    from lines_of_blocks_without_empty_lines
+    union all
+    select source_file, cast(line_index as bigint) as line_index, line_text
+    from lines_of_blocks_with_empty_lines
 {% endmacro %}
 
 {% macro spark__read_csv_rows(files, columns, number_lines_in_scan) %}

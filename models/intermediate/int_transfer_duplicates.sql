@@ -2,13 +2,20 @@
 -- files, or the seed export's row per exchange address): one row per such transfer_id, with the row it is
 -- kept from (the first by file name, then line) and how many rows carry it. A transfer of one row is not
 -- here: that row is the transfer (int_transfers_deduplicated).
--- Incremental on DuckDB: a run recomputes the transfers its new rows carry (delete+insert on transfer_id),
--- so a transfer repeated by a new file moves its credit as a full build would. On Spark: a table.
+-- Incremental: a run recomputes the transfers its new rows carry, so a transfer repeated by a new file moves its
+-- credit as a full build would: on DuckDB those transfers (delete+insert on transfer_id), on Spark the whole
+-- flow_date partitions of the days its new rows fall on (insert_overwrite; macros/runs.sql days_of_this_run),
+-- from the stored rows of those days alone. flow_date is the day of the kept row.
 {{ config(**cexflow.incremental_by_key_config('transfer_id')) }}
+{%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 
 {%- set usable_rows_query -%}
-    {% if is_incremental() %}
+    {% if is_incremental() and day_partitions %}
+    select * from {{ transfer_rows }}
+    where transfer_id is not null
+        and {{ cexflow.is_one_of_days('flow_date', cexflow.days_of_this_run(transfer_rows)) }}
+    {% elif is_incremental() %}
     {{ cexflow.rows_of_transfers_of_this_run(transfer_rows) }}
     {% else %}
     select * from {{ transfer_rows }}
@@ -29,6 +36,7 @@ rows_in_kept_order as (
         usable_rows.transfer_id,
         usable_rows.source_file,
         usable_rows.line_number,
+        usable_rows.flow_date,
         transfers_of_several_rows.n_source_rows,
         row_number() over (
             partition by usable_rows.transfer_id order by usable_rows.source_file, usable_rows.line_number
@@ -43,7 +51,8 @@ kept as (
         transfer_id,
         source_file as kept_source_file,
         line_number as kept_line_number,
-        cast(n_source_rows as bigint) as n_source_rows
+        cast(n_source_rows as bigint) as n_source_rows,
+        flow_date
     from rows_in_kept_order
     where position_in_transfer = 1
 )

@@ -24,7 +24,8 @@ kept_rows as (
         transfer_rows.log_index,
         transfer_rows.block_number,
         transfer_rows.transferred_at,
-        cast(transfer_rows.transferred_at as date) as flow_date,
+        -- the day of transferred_at, stored (on Spark the partition of the rows, which a filter on it prunes)
+        transfer_rows.flow_date,
         transfer_rows.from_address,
         transfer_rows.to_address,
         transfer_rows.amount,

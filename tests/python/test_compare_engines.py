@@ -14,11 +14,15 @@ tokens on two chains (`--token LPT --token <USDC on Arbitrum>`: LPT on Ethereum 
 Arbitrum; the seed project's export, which has no token column, stays the one token of Ethereum), so that
 the per-token marts and the cross-chain ones are compared with several tokens and chains in them, and the
 deposit address history of test_deposit_addresses.py (inferred deposit addresses, a consolidation wallet,
-sweeps); all in one build per engine because a Spark build costs minutes.
+sweeps); one DuckDB build of them all, and Spark in two runs, the last file (the deposit history's second day,
+a transfer listed again) added by an incremental build, so that the comparison also shows Spark's
+incremental models equal to a full build; one comparison because a Spark build costs minutes.
+tests/python/test_spark_cluster.py builds the same inputs in one run through a Thrift server.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
@@ -338,18 +342,35 @@ def require_spark(what: str, thrift: bool = False) -> None:
         pytest.skip(message)
 
 
+def write_added_file(path: Path, edge_cases: Path) -> Path:
+    """The file the incremental Spark build adds: the deposit history's second day (the sweep that makes its
+    deposit address one, so the class of an earlier run's transfers changes), a transfer of the edge cases listed
+    again (this file sorts first, so the transfer's credit moves to it, as in a full build), a rejected row, and a
+    new transfer into a labelled wallet a week later."""
+    with open(edge_cases, newline="") as fh:
+        reader = csv.DictReader(line for line in fh if line.strip())
+        repeated = next(row for row in reader if row["hash"] == tx(4))  # the cross-exchange transfer, day 2
+    rows = [*second_day_rows(BN_ETH_HOT), repeated,
+            {**etherscan_row(50, DAY + 9 * 86400, user(50), BINANCE14, "5"), "value": "-5"},
+            etherscan_row(51, DAY + 9 * 86400 + 1, user(51), BINANCE14, "51")]
+    return write_csv(path, ETHERSCAN_HEADER, rows)
+
+
 def many_tokens_arguments(tmp_path: Path, real_data: Path) -> list[str]:
     """The comparison's inputs: the sample, the real files, the edge cases of every format (CSV and Parquet),
-    a second chain with its labels, deposit addresses, balances and prices; written into tmp_path."""
+    a second chain with its labels, deposit addresses, balances and prices; written into tmp_path. The last
+    `--input` is the file that a two-run comparison (--spark-incremental) adds by an incremental build."""
     from test_parquet_inputs import write_parquet_edge_cases
 
     files = write_edge_case_inputs(tmp_path / "in")
     parquet = write_parquet_edge_cases(tmp_path / "parquet")
     two_chain = write_two_chain_history(tmp_path / "two_chain")
     # deposit addresses (test_deposit_addresses.py's history, into the two-chain labels' wallets): a deposit address
-    # swept after midnight, a consolidation wallet with three deposit addresses behind it, and the confusers
+    # swept after midnight, a consolidation wallet with three deposit addresses behind it, and the confusers; the
+    # sweep after midnight comes in the added file (the last input)
     files.append(write_csv(tmp_path / "in" / "deposits.csv", DEPOSITS_HEADER,
-                           first_day_rows(BN_ETH_HOT, KR_BOTH, CB_ETH) + second_day_rows(BN_ETH_HOT)))
+                           first_day_rows(BN_ETH_HOT, KR_BOTH, CB_ETH)))
+    added = write_added_file(tmp_path / "in" / "a_added.csv", files[0])
     return ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
             # Parquet of both schemas: cryo's edge cases (binary, value_binary, times from cryo's blocks Parquet)
@@ -357,7 +378,8 @@ def many_tokens_arguments(tmp_path: Path, real_data: Path) -> list[str]:
             "--input", str(parquet["cryo"]), "--input", str(parquet["etl"]), "--blocks", str(parquet["blocks"]),
             "--input", f"arbitrum={two_chain.arbitrum}", "--labels", str(two_chain.labels),
             "--token", "LPT", "--token", USDC_ARB,
-            "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path))]
+            "--balances", str(write_balances_edge_cases(tmp_path)), "--prices", str(write_prices_edge_cases(tmp_path)),
+            "--input", str(added)]
 
 
 def check_many_tokens_build(proc: subprocess.CompletedProcess, builds: Path, spark_dir: Path) -> None:
@@ -416,8 +438,10 @@ def test_duckdb_and_spark_agree_on_many_tokens_and_chains(tmp_path, real_data):
     require_spark("the DuckDB/Spark comparison")
     args = many_tokens_arguments(tmp_path, real_data)
     started = time.perf_counter()
+    # Spark in two runs (--spark-incremental): the seeds and models on every input but the last, then an
+    # incremental build, data tests included, that adds the last; DuckDB in one full build
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "compare_engines.py"), *args,
-                           "--workdir", str(tmp_path / "builds")],
+                           "--spark-incremental", "--workdir", str(tmp_path / "builds")],
                           env={**os.environ, **QUICK_SPARK}, capture_output=True, text=True, timeout=1800)
     elapsed = time.perf_counter() - started
     ARTIFACTS.mkdir(exist_ok=True)

@@ -3,8 +3,9 @@
 -- transfer into the deposit address (from_address is the depositor), and the deposit address's transfer into
 -- the exchange's wallet is a sweep.
 -- Incremental: a run rewrites the transfers that its new input rows carry (DuckDB: delete+insert on
--- transfer_id), or on Spark the flow_date partitions of the days those transfers' rows fall on
--- (insert_overwrite), so that a transfer whose kept row moves to a new file moves as in a full build.
+-- transfer_id), or on Spark the flow_date partitions of the days those rows fall on (insert_overwrite,
+-- macros/runs.sql days_of_this_run), so that a transfer whose kept row moves to a new file moves as in a full
+-- build.
 -- loaded_in_run is the dbt run that last wrote the row.
 {{ config(meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
 {%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
@@ -21,16 +22,10 @@ with classified as (
 
 written as (
     {% if is_incremental() and day_partitions %}
+    -- the days this run's transfers fall on, whole, as constants: the scan reads those days' stored rows only
     select classified.*
     from classified
-    inner join (
-        {{ cexflow.flow_dates_of_this_run(transfer_rows) }}
-        {% if reclassified %}
-        union
-        select flow_date from ({{ reclassified }}) as reclassified_transfers
-        {% endif %}
-    ) as days_of_this_run
-        on classified.flow_date = days_of_this_run.flow_date
+    where {{ cexflow.is_one_of_days('classified.flow_date', cexflow.days_of_this_run(transfer_rows, reclassified)) }}
     {% elif is_incremental() %}
     -- the transfers kept from a row of this run, and those of this run's rows kept from an earlier file's row
     -- (found by file, which lets the scan skip the row groups of other files and runs)

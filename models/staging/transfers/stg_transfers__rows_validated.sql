@@ -3,8 +3,12 @@
 -- only model that stores the raw files' rows; the raw text of a row is kept only when the row is rejected.
 -- Incremental: a run reads only the files it is given and appends the rows of files not loaded yet
 -- (cexflow build passes the new files only; changed or removed files make it rebuild in full). The CSV rows
--- get their line numbers after the insert (macros/read_raw_files.sql, number_lines_after_insert).
+-- get their line numbers after the insert (macros/read_raw_files.sql, number_lines_after_insert). On Spark the
+-- table is partitioned by flow_date (the day of transferred_at; rows without one in the NULL partition), so
+-- that an incremental run reads the stored rows of the days its new rows fall on and no others
+-- (macros/runs.sql; docs/scale.md).
 {{ config(materialized='incremental', incremental_strategy='append',
+          partition_by=cexflow.stored_rows_partition_by(),
           post_hook=after_commit("{{ cexflow.number_lines_after_insert(this) }}"),
           meta={'rows_of_a_run': 'loaded_in_run'}) }}
 -- depends_on: {{ ref('stg_tokens__selected') }}
@@ -240,8 +244,10 @@ final as (
         -- the raw text is kept only where it explains a rejection (it would double the table otherwise)
         {% for column in ['tx_hash', 'block_number', 'timestamp', 'from_address', 'to_address', 'token_address',
                           'value', 'token_decimals', 'log_index'] %}
-        case when rejection_reason is not null then raw_{{ column }} end as raw_{{ column }}{{ ',' if not loop.last }}
+        case when rejection_reason is not null then raw_{{ column }} end as raw_{{ column }},
         {% endfor %}
+        -- the UTC day of the row's time (its transfer's flow_date), last: Spark's partition column
+        cast(transferred_at as date) as flow_date
     from with_rejection_reason
 )
 

@@ -224,10 +224,10 @@ def real_data() -> Path:
 # DuckDB/Spark comparison alone takes minutes. xdist would otherwise order the scopes by their number of
 # tests, which says little about their time (pytest_configure turns that off).
 # By the time of each module (setup and calls, summed) in a run of the whole suite on two busy cores.
-SLOW_MODULES_FIRST = ("test_compare_engines.py", "test_docs_commands.py", "test_multi_token_reports.py",
-                      "test_build_real_data.py", "test_dbt_runs.py", "test_multi_token.py", "test_charts.py",
-                      "test_evaluate_detection.py", "test_docs_site.py", "test_agent.py", "test_incremental.py",
-                      "test_report.py", "test_bad_input.py")
+SLOW_MODULES_FIRST = ("test_compare_engines.py", "test_spark_cluster.py", "test_docs_commands.py",
+                      "test_multi_token_reports.py", "test_build_real_data.py", "test_dbt_runs.py",
+                      "test_multi_token.py", "test_charts.py", "test_evaluate_detection.py", "test_docs_site.py",
+                      "test_agent.py", "test_incremental.py", "test_report.py", "test_bad_input.py")
 
 
 def pytest_configure(config):

@@ -134,11 +134,12 @@ select * from {{ flow_legs }}
     select 1
 {% endmacro %}
 
-{#- On an incremental run, when no address changed (read when the model runs, from the two small tables): none,
+{#- On an incremental run, when no address changed (read when the model runs in dbt run or build, from the two
+    small tables; dbt compile and docs generate, where the _previous table need not exist, get the query): none,
     so that the models do not scan the transfers for a class that did not change. -#}
 {% macro transfers_reclassified_by_this_run(transfers, inferred) %}
     {%- set previous = inferred.incorporate(path={'identifier': inferred.identifier ~ '_previous'}) %}
-    {%- if execute and is_incremental() %}
+    {%- if execute and flags.WHICH in ('run', 'build') and is_incremental() %}
         {%- set changed = run_query('select count(*) from ('
                                     ~ cexflow.addresses_reclassified_by_this_run(inferred, previous)
                                     ~ ') as changed_addresses') %}

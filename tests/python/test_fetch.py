@@ -175,7 +175,7 @@ def cli_args(fake, tmp_path, *extra) -> list[str]:
 
 def parse(argv: list[str]) -> fetch.FetchOptions:
     """The library's options of a `cexflow fetch` command line."""
-    return cli.fetch_options(cli.parse(["fetch", *argv]))
+    return fetch.FetchOptions(**cli._given(cli.parse(["fetch", *argv]), fetch.FetchOptions))  # as cli.run_fetch
 
 
 # -- completeness -----------------------------------------------------------------------------------------

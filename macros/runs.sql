@@ -41,6 +41,13 @@
     {{ return(run_query(sql).columns[0].values() | list) }}
 {% endmacro %}
 
+{#- Whether the models are being run (dbt run or build), so that a macro may query the database for what the run
+    needs: dbt compile and dbt docs generate also execute, against tables an earlier step of a run makes
+    (the inferred addresses' _previous copy), which need not exist then. -#}
+{% macro models_run_now() %}
+    {{ return(execute and flags.WHICH in ('run', 'build')) }}
+{% endmacro %}
+
 {#- The days an incremental model by flow_date recomputes, as a query of one column flow_date: the days of this
     run's transfers, and with `reclassified` (transfers_reclassified_by_this_run) the days of those transfers.
     DuckDB, whose models replace keys (delete+insert) and whose stored rows are not partitioned: the days of
@@ -72,7 +79,7 @@
 
 {#- The same days, read when the model runs (dbt run or build), as a sorted list (otherwise none). -#}
 {% macro days_of_this_run(transfer_rows, reclassified=none) %}
-    {% if not (execute and flags.WHICH in ('run', 'build')) %}{{ return([]) }}{% endif %}
+    {% if not cexflow.models_run_now() %}{{ return([]) }}{% endif %}
     {% set sql = 'select distinct flow_date from (' ~ cexflow.days_of_this_run_sql(transfer_rows, reclassified)
                  ~ ') as days where flow_date is not null order by 1' %}
     {{ return(run_query(sql).columns[0].values() | list) }}
@@ -97,7 +104,7 @@
     <inferred>_previous, none after a first build) need not exist; they get the join. -#}
 {% macro flow_legs_of_this_run(flow_legs, transfer_rows, reclassified=none, max_listed_days=400) %}
 {% if is_incremental() %}
-{% set running = execute and flags.WHICH in ('run', 'build') %}
+{% set running = cexflow.models_run_now() %}
 {% set days = cexflow.days_of_this_run(transfer_rows, reclassified) %}
 {% if running and (days | length <= max_listed_days or target.type == 'spark') %}
 select flow_legs.*
@@ -139,7 +146,7 @@ select * from {{ flow_legs }}
     so that the models do not scan the transfers for a class that did not change. -#}
 {% macro transfers_reclassified_by_this_run(transfers, inferred) %}
     {%- set previous = inferred.incorporate(path={'identifier': inferred.identifier ~ '_previous'}) %}
-    {%- if execute and flags.WHICH in ('run', 'build') and is_incremental() %}
+    {%- if cexflow.models_run_now() and is_incremental() %}
         {%- set changed = run_query('select count(*) from ('
                                     ~ cexflow.addresses_reclassified_by_this_run(inferred, previous)
                                     ~ ') as changed_addresses') %}

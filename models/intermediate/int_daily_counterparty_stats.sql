@@ -41,7 +41,8 @@
 
 with counterparties as (
     -- one row per (day, series, direction, counterparty): the distinct counterparties
-    select
+    -- (a distinct is a hash aggregate too, which spills)
+    select distinct
         series_legs.chain,
         series_legs.token_address,
         series_legs.flow_date,
@@ -50,14 +51,6 @@ with counterparties as (
         series_legs.direction,
         series_legs.counterparty_address
     from ({{ series_legs }}) as series_legs
-    group by
-        series_legs.chain,
-        series_legs.token_address,
-        series_legs.flow_date,
-        series_legs.series_kind,
-        series_legs.series,
-        series_legs.direction,
-        series_legs.counterparty_address
 ),
 
 counterparty_counts as (

@@ -263,13 +263,16 @@
 
 {#- A sum of amounts as DECIMAL(38,18), or NULL when it does not fit (10^20 token units or more). Spark's sums
     give NULL past the type's range (spark.sql.ansi.enabled=false); DuckDB's keep the value past the declared
-    precision (its HUGEINT holds it) and fail where it is cast, so DuckDB checks its whole part. -#}
+    precision (its HUGEINT holds it) and fail where it is cast, so DuckDB compares it with the type's largest
+    value: a comparison of the HUGEINTs, some hundred times cheaper than taking the whole part (a cast of every
+    sum, seconds on a whole-token history). -#}
 {% macro decimal_in_range(sum_expr) %}
     {{ return(adapter.dispatch('decimal_in_range', 'cexflow')(sum_expr)) }}
 {% endmacro %}
 
 {% macro duckdb__decimal_in_range(sum_expr) %}
-    case when abs(cast(trunc({{ sum_expr }}) as hugeint)) < 100000000000000000000 then {{ sum_expr }} end
+    case when {{ sum_expr }} between -99999999999999999999.999999999999999999
+        and 99999999999999999999.999999999999999999 then {{ sum_expr }} end
 {% endmacro %}
 
 {#- The sum of the n largest values of an amount among a group's rows where condition holds (NULL when none),

@@ -17,7 +17,9 @@
 {%- set tolerance = var('deposit_amount_tolerance') %}
 
 with transfers as (
-    select * from {{ ref('int_transfers_deduplicated') }}
+    -- the columns the rule reads: the query scans this CTE three times, so it is stored (narrow) first
+    select chain, token_address, from_address, to_address, transferred_at, block_number, log_index, amount
+    from {{ ref('int_transfers_deduplicated') }}
 ),
 
 labelled_addresses as (
@@ -122,7 +124,6 @@ candidate_transfers as (
         candidates.forwarded_to,
         transfers.token_address,
         'in' as direction,
-        transfers.transfer_id,
         transfers.transferred_at,
         transfers.block_number,
         coalesce(transfers.log_index, -1) as log_index,
@@ -144,7 +145,6 @@ candidate_transfers as (
         candidates.forwarded_to,
         transfers.token_address,
         'out' as direction,
-        transfers.transfer_id,
         transfers.transferred_at,
         transfers.block_number,
         coalesce(transfers.log_index, -1) as log_index,
@@ -158,12 +158,14 @@ candidate_transfers as (
 
 transfers_in_sweep_batches as (
     -- a sweep closes a batch: the receipts since the previous sweep (of the token) and the sweep itself have the
-    -- batch's number, the count of the sweeps before them; receipts after the last sweep are a batch not swept yet
+    -- batch's number, the count of the sweeps before them; receipts after the last sweep are a batch not swept yet.
+    -- Rows that tie in this order are all receipts or all sweeps (direction is in it), and in whichever order they
+    -- come the batches' evidence is the same.
     select
         *,
         coalesce(sum(case when direction = 'out' then 1 else 0 end) over (
             partition by chain, address, token_address
-            order by transferred_at, block_number, log_index, direction, transfer_id
+            order by transferred_at, block_number, log_index, direction
             rows between unbounded preceding and 1 preceding
         ), 0) as sweep_batch
     from candidate_transfers

@@ -1,5 +1,8 @@
 -- The legs of the classified transfers summed per day: one row per (flow_date, wallet_address, direction,
 -- flow_type). Small (days x wallets x a few), so the daily marts are built from it, not from the transfers.
+-- The deposit addresses of an exchange (given or inferred) are summed as one wallet, '<exchange> deposit
+-- addresses', its wallet_address too (as in int_wallet_reserve_daily): a day of a whole-token history touches
+-- thousands of them, and no mart shows them one by one (dim_exchange_addresses holds each one's evidence).
 -- Incremental: a run recomputes the days of the transfers it wrote (DuckDB: delete+insert on flow_date;
 -- Spark: insert_overwrite of those flow_date partitions), so adding a day of files costs work on that
 -- day's transfers only.
@@ -15,6 +18,21 @@ with legs as (
     {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows, reclassified) }}
 ),
 
+legs_by_wallet as (
+    select
+        chain,
+        token_address,
+        flow_date,
+        exchange,
+        wallet,
+        case when address_kind = 'deposit' then wallet else wallet_address end as wallet_address,
+        address_kind,
+        direction,
+        flow_type,
+        amount
+    from legs
+),
+
 daily as (
     select
         chain,
@@ -28,7 +46,7 @@ daily as (
         flow_type,
         sum(amount) as amount,
         count(*) as n_transfers
-    from legs
+    from legs_by_wallet
     group by chain, token_address, flow_date, exchange, wallet, wallet_address, address_kind, direction, flow_type
 )
 

@@ -1,6 +1,7 @@
 -- One row per labelled wallet per day on which it moved tokens (the seed project's wallet view):
 -- a transfer between two labelled wallets, even of one exchange, is an outflow of one wallet and an
--- inflow of the other.
+-- inflow of the other. An exchange's deposit addresses are one wallet here, '<exchange> deposit addresses'
+-- (int_daily_flows sums them).
 with daily_flows as (
     select * from {{ ref('int_daily_flows') }}
 ),

@@ -49,7 +49,8 @@ with counterparties as (
         series_legs.series_kind,
         series_legs.series,
         series_legs.direction,
-        series_legs.counterparty_address
+        -- the address as a compact key (DuckDB: three integers), so that the distinct holds less per group
+        {{ cexflow.address_key('series_legs.counterparty_address') }} as counterparty_key
     from ({{ series_legs }}) as series_legs
 ),
 
@@ -60,8 +61,8 @@ counterparty_counts as (
         flow_date,
         series_kind,
         series,
-        count(case when direction = 'in' then counterparty_address end) as n_depositing_addresses,
-        count(case when direction = 'out' then counterparty_address end) as n_withdrawing_addresses
+        count(case when direction = 'in' then counterparty_key end) as n_depositing_addresses,
+        count(case when direction = 'out' then counterparty_key end) as n_withdrawing_addresses
     from counterparties
     group by chain, token_address, flow_date, series_kind, series
 ),

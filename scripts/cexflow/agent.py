@@ -24,7 +24,7 @@ from cexflow import db as marts
 from cexflow.build import BuildOptions, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
-from cexflow.files import LockHeld, exclusive_lock, write_atomic
+from cexflow.files import exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
 
 HELP = (
@@ -119,14 +119,13 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
 def agent_lock(state_path: Path) -> Iterator[Path]:
     """Hold an exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(exclusive_lock(lock_path))
-        except LockHeld as held:
-            raise CexflowError(
-                f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
-                f"this state (lock {lock_path}); not starting a second one"
-            ) from None
+    with exclusive_lock(
+        lock_path,
+        busy=lambda pid: (
+            f"--state {state_path}: another cexflow agent (pid {pid}) is running on this state "
+            f"(lock {lock_path}); not starting a second one"
+        ),
+    ):
         yield lock_path
 
 

@@ -33,17 +33,16 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import TextIO
 
 from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
-from cexflow.files import LockHeld, exclusive_lock, write_atomic
+from cexflow.files import exclusive_lock, write_atomic
 from cexflow.inputs import Token, Wallet
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
@@ -85,16 +84,13 @@ DEFAULT_HOP_MAX_ADDRESSES = 1000
 
 # -- inputs -----------------------------------------------------------------------------------------------
 def resolve_token(token: str, chain: str) -> Token:
-    """A symbol of seeds/tokens.csv on `chain`, or a 0x address used as given (its decimals, when not in the
-    seed, come from the API): inputs.resolve_token."""
+    """inputs.resolve_token; an address not in the seed needs no decimals here (the API gives them)."""
     return inputs.resolve_token(token, chain, need_decimals=False)
 
 
 def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
-    """The wallets of `chain` in a label file (inputs.read_label_file), in file order, each address once.
-
-    `which="seed"` keeps the rows whose `label_source` mentions `seed_project` (the seed project's wallets).
-    """
+    """The wallets of `chain` in a label file, in file order, each address once; `which="seed"`: the rows whose
+    `label_source` mentions `seed_project`."""
     wallets: dict[str, Wallet] = {}
     for line, row in inputs.read_label_file(labels_csv):
         if which == "seed" and "label_source" not in row:
@@ -134,8 +130,7 @@ def _now() -> str:
 
 
 def write_csv(path: Path, header: list[str], rows: list[dict], delimiter: str = ",") -> None:
-    """A CSV (or with delimiter "\\t" a TSV) of `rows` under `header`, written atomically (all rows or none);
-    other fields of a row are left out."""
+    """A CSV (or a TSV) of `rows` under `header`, written atomically; other fields of a row are left out."""
 
     def write(fh: TextIO) -> None:
         writer = csv.DictWriter(
@@ -154,22 +149,23 @@ def _count_rows(path: Path) -> int:
 
 @contextlib.contextmanager
 def _fetch_run(client, chain, token, start, end, out_dir: Path, page_size: int, reporter) -> Iterator[_FetchRun]:
-    """A fetch into `out_dir`, one at a time per folder: files.exclusive_lock on its LOCK_NAME, deleted when the
-    fetch ends (released by the kernel if the fetch is killed). The reporter is closed at the end."""
+    """A fetch into `out_dir`, one at a time per folder (a lock file deleted when it ends); closes the reporter."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
     out_dir.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir / LOCK_NAME
-    with contextlib.ExitStack() as stack:
+    with exclusive_lock(
+        lock_path,
+        remove=True,
+        busy=lambda pid: (
+            f"--out {out_dir}: another fetch (pid {pid}) is writing there (lock {lock_path}); "
+            "wait for it to finish, then run again"
+        ),
+    ):
         try:
-            stack.enter_context(exclusive_lock(lock_path, remove=True))
-        except LockHeld as held:
-            raise CexflowError(
-                f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
-                f"{lock_path}); wait for it to finish, then run again"
-            ) from None
-        stack.callback(reporter.close)
-        yield _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
+            yield _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
+        finally:
+            reporter.close()
 
 
 # -- the fetch --------------------------------------------------------------------------------------------
@@ -442,7 +438,6 @@ class _FetchRun:
                 f"{self.manifest_path}: ranges of {wallet.address} stop before block {entry['end_block']}"
             )
         written = 0
-        digest = hashlib.sha256()
 
         def write(fh: TextIO) -> None:
             nonlocal written
@@ -466,8 +461,8 @@ class _FetchRun:
                 f"{wallet.address}: {written} rows in the parts, the API returned "
                 f"{expected_rows}; delete {self._parts_dir(entry)} to refetch"
             )
-        digest.update(path.read_bytes())
-        entry.update(status="done", rows=written, sha256=digest.hexdigest(), finished_at=_now())
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry.update(status="done", rows=written, sha256=sha256, finished_at=_now())
         for done in entry["ranges"]:
             done.pop("part", None)
         self._save_manifest()
@@ -582,18 +577,9 @@ def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dic
     """The manifest's account of a second hop: how the candidates were chosen and how many were left out (their
     list goes to left_out_path, written once, not with every save of the manifest)."""
     path = left_out_path(summary.transfers.out_dir, start, end)
-    rows = [
-        {
-            "address": c.address,
-            "sent_raw": str(c.sent_raw),
-            "transfers": str(c.transfers),
-            "exchanges": ",".join(c.exchanges),
-        }
-        for c in summary.left_out
-    ]
-
+    rows = [asdict(c) | {"exchanges": ",".join(c.exchanges)} for c in summary.left_out]
     if rows:
-        write_csv(path, ["address", "sent_raw", "transfers", "exchanges"], rows, delimiter="\t")
+        write_csv(path, [f.name for f in fields(Candidate)], rows, delimiter="\t")
     else:
         path.unlink(missing_ok=True)
     return {
@@ -846,12 +832,10 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     print(fetch_words().left_out_line(hop, token, amount, share, path))
 
 
-@cache
 def fetch_words():
-    """The macros of `templates/fetch.j2`: the lines a fetch prints."""
-    from cexflow.present import template_environment
+    from cexflow.present import macros  # not at the top: pandas and duckdb cost a fetch a second
 
-    return template_environment("text").get_template("fetch.j2").module
+    return macros("fetch.j2")
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:

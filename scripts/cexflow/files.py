@@ -29,10 +29,13 @@ class LockHeld(Exception):
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock_path: Path, *, wait: bool = False, remove: bool = False) -> Iterator[Path]:
+def exclusive_lock(
+    lock_path: Path, *, wait: bool = False, remove: bool = False, busy: Callable[[str], str] | None = None
+) -> Iterator[Path]:
     """Hold an exclusive flock on `lock_path` (created if missing, its content the holder's pid) for the block:
     cexflow's one lock (a build's database, the agent's state, a dbt target folder, a fetch's folder). Raises
-    LockHeld at once when another process holds it, or with `wait` waits for it. The kernel releases it when
+    LockHeld at once when another process holds it (with `busy`, a CexflowError of `busy(pid)`), or with `wait`
+    waits for it. The kernel releases it when
     the process ends, even on SIGKILL, so a lock is never left stale. With `remove` the lock file is deleted
     on release (a fetch leaves only its files in its folder); a process that opened the file before it was
     deleted finds, once it has the flock, that the path no longer names its file, and takes the lock anew."""
@@ -44,6 +47,8 @@ def exclusive_lock(lock_path: Path, *, wait: bool = False, remove: bool = False)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            if busy:
+                raise CexflowError(busy(holder)) from None
             raise LockHeld(lock_path, holder) from None
         except BaseException:
             os.close(fd)
@@ -145,12 +150,15 @@ def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Ite
     folder = working_folder_of(db)
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(exclusive_lock(lock_path_of(db)))
-        except LockHeld as held:
-            raise CexflowError(
-                f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
-                f"(lock {held.lock_path}); wait for it to finish, then run again"
-            ) from None
+            stack.enter_context(
+                exclusive_lock(
+                    lock_path_of(db),
+                    busy=lambda pid: (
+                        f"--db {db}: another cexflow build (pid {pid}) is building this database "
+                        f"(lock {lock_path_of(db)}); wait for it to finish, then run again"
+                    ),
+                )
+            )
         except OSError as exc:
             raise CexflowError(
                 f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: {exc.strerror}"

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from cexflow import inputs
@@ -19,6 +18,7 @@ from cexflow.errors import CexflowError
 from cexflow.files import working_copy
 from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
+from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
 from cexflow.text import plural
 
@@ -153,12 +153,8 @@ class BuildSummary:
         return [words.read_line(self), *body, *notes, *(f"warning: {warning}" for warning in self.warnings)]
 
 
-@cache
 def build_words():
-    """The macros of `templates/build.j2`: the words of the summary and the warnings."""
-    from cexflow.present import template_environment
-
-    return template_environment("text").get_template("build.j2").module
+    return macros("build.j2")
 
 
 def build_vars(options: BuildOptions) -> dict:

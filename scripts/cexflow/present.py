@@ -163,15 +163,18 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 
 @cache
+def macros(template: str, kind: str = "text"):
+    """The macros of a template (`macros("messages.j2").alert_text(day)`), loaded once."""
+    return template_environment(kind).get_template(template).module
+
+
 def shown():
     """`templates/shown.j2`: what the reports show of the exchange-flow metrics."""
-    return template_environment().get_template("shown.j2").module
+    return macros("shown.j2", "markdown")
 
 
-@cache
 def words():
-    """The macros of `templates/messages.j2` (`words().alert_text(day)`)."""
-    return template_environment("text").get_template("messages.j2").module
+    return macros("messages.j2")
 
 
 # --- the build's token and method, as the marts record them -----------------------------------------

@@ -132,12 +132,9 @@ def agent_lock(state_path: Path) -> Iterator[Path]:
 # --- anomalies ------------------------------------------------------------------------------------------
 
 
-def day_key(a: dict) -> str:
-    return f"{a['chain']}:{a['token_address']}:{a['series']}:{a['date']}:{a['method']}"
-
-
-def episode_key(a: dict) -> str:
-    return f"{a['chain']}:{a['token_address']}:{a['episode_series']}:{a['episode_start']}:{a['method']}"
+def _key(a: dict, series: str, day: str) -> str:
+    """An anomaly day's key (of its series and date) or its episode's (of the episode's series and start)."""
+    return f"{a['chain']}:{a['token_address']}:{a[series]}:{a[day]}:{a['method']}"
 
 
 def _timestamp(value) -> str | None:
@@ -173,8 +170,7 @@ def _token_context(t: present.TokenInfo) -> dict:
 
 
 def read_anomalies(db: Path) -> tuple[list[dict], dict]:
-    """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
-    transfers behind it, ordered by episode and day; and the input summary."""
+    """Every anomaly day of the marts as a JSON-ready dict with the largest transfers behind it; and the inputs."""
     with connect(db) as con:
         lone = present.lone_token(con)
     with present.open_marts(db, lone) as con:
@@ -211,7 +207,7 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
             **{name: present.fmt_exact(r[name]) for name in ("inflow", "outflow", "netflow")},
         }
-        a["key"], a["episode_key"] = day_key(a), episode_key(a)
+        a["key"], a["episode_key"] = _key(a, "series", "date"), _key(a, "episode_series", "episode_start")
         days.append(a)
     context = {
         "db": str(db),
@@ -276,8 +272,7 @@ alert_text, transfer_text, episode_title = WORDS.alert_text, WORDS.transfer_text
 
 
 def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
-    """The lines of an alert or an update: each day's rows' reasons, then (with `transfers`) the largest
-    transfers behind the episode's series."""
+    """The lines of an alert or an update: each day's reasons, then (with `transfers`) the transfers behind it."""
     lines = []
     for date in sorted({d["date"] for d in ep["days"]}):
         rows = [d for d in ep["days"] if d["date"] == date]
@@ -290,8 +285,7 @@ def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
 
 
 def _episode_data(ep: dict, kind: str, link: str) -> dict:
-    """The json format's fields of an alert or an update (the first version's fields of its first day, and
-    the episode with every day)."""
+    """The json format's fields of an alert or an update: its first day's, and every day of the episode."""
     a = ep["days"][0]
     baseline = {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"]}
     baseline |= {"method": a["method"], "window_days": a["window_days"]}
@@ -358,8 +352,7 @@ def _message(kind: str, title: str, items: list, link: str, data: dict, in_diges
 
 
 def entry_tokens(entry: dict) -> str:
-    """The tokens of a report: 'LPT on ethereum' (the build's one token), or in a build of several the tokens
-    of the report's days, 'LPT on arbitrum, USDT on ethereum'."""
+    """The tokens of a report: 'LPT on ethereum', or of several the tokens of its days."""
     context = entry["context"]
     if not context.get("tokens"):
         return f"{context['symbol']} on {context['chain']}"
@@ -593,8 +586,7 @@ def monitor(
     loop: bool = False,
     interval: float = DEFAULT_INTERVAL,
 ) -> int:
-    """Run one cycle (or with `loop`, one every `interval` seconds until SIGINT or SIGTERM) under the lock of
-    the state `state` (default: beside the database), printing each cycle's lines."""
+    """Run one cycle (with `loop` one every `interval` seconds until a signal) under the state's lock, printing."""
     if interval <= 0:
         raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
     if build_options.target != "duckdb":

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import importlib
+import inspect
 import sys
 from functools import cache
 from pathlib import Path
@@ -96,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _given(args: argparse.Namespace, cls) -> dict:
-    """The fields of the options dataclass `cls` that the command line gave (None: not given, the library's
-    default applies)."""
+def _given(args: argparse.Namespace, target) -> dict:
+    """The parameters of `target` (a function, or an options dataclass) that the command line gave, by name
+    (None: not given, the library's default applies)."""
     given = vars(args)
-    return {f.name: given[f.name] for f in dataclasses.fields(cls) if given.get(f.name) is not None}
+    return {name: given[name] for name in inspect.signature(target).parameters if given.get(name) is not None}
 
 
 def _shown(value) -> str:
@@ -270,17 +271,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from cexflow.report import make_reports
 
-    result = make_reports(
-        args.db,
-        args.out,
-        args.start,
-        args.end,
-        args.focus,
-        spark_dir=args.spark_dir,
-        token=args.token,
-        chain=args.chain,
-    )
-    for line in result.lines():
+    for line in make_reports(**_given(args, make_reports)).lines():
         print(line)
     return 0
 
@@ -288,10 +279,8 @@ def run_report(args: argparse.Namespace) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     from cexflow.agent import agent_options, monitor
 
-    options = agent_options(
-        args.out, args.webhook, args.webhook_format, args.rotate_monthly, args.since, args.digest, args.report_url
-    )
-    return monitor(build_options(args), options, args.state, loop=args.loop, interval=args.interval)
+    options = agent_options(**_given(args, agent_options))
+    return monitor(build_options(args), options, **_given(args, monitor))
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -333,7 +322,7 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_docs(args: argparse.Namespace) -> int:
     from cexflow.docs import build_site
 
-    index = build_site(args.db, args.out, verbose=args.verbose)
+    index = build_site(**_given(args, build_site))
     print(f"docs site in {index.parent}: open {index}")
     return 0
 

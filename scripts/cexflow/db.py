@@ -135,6 +135,7 @@ SHAPES = {
     "tuple": lambda con, sql, params: con.execute(sql, params).fetchone(),
     "column": lambda con, sql, params: [value for (value,) in con.execute(sql, params).fetchall()],
     "value": lambda con, sql, params: (con.execute(sql, params).fetchone() or [None])[0],
+    "array": lambda con, sql, params: next(iter(con.execute(sql, params).fetchnumpy().values())),
 }
 
 
@@ -158,7 +159,7 @@ def _shaped(shape: str):
     return lambda sql: reader(shape, sql)
 
 
-rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of = map(_shaped, SHAPES)
+rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of, array_of = map(_shaped, SHAPES)
 
 
 # --- one token of a database of several ---------------------------------------------------------------
@@ -315,86 +316,77 @@ def focus_transfers_sql(kind: str) -> str:
         where flow_date between $s and $e and list_contains($a, wallet_address) and is_wallet_view"""
 
 
-def focus_stats(con, transfers_sql: str, params: dict) -> dict:
-    sql = f"""
-        with t as ({transfers_sql})
+# the subject's inflow, outflow and netflow on each day of a focus period (from the daily marts; a wallet's
+# addresses summed)
+FOCUS_FLOWS = {
+    "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
+    "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
+    "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
+    "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
+}
+# The focus report's readers: (shape, query) of the subject's transfers `t` (focus_transfers_sql) or of every
+# day `d` of the period (its flows, its transfers' volume and count, and the z columns of its series $series).
+FOCUS_READERS = {
+    "stats": (
+        "row",
+        """
         select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
                coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
                coalesce(sum(amount) filter (where direction = 'outflow'), 0) as transfers_outflow,
                count(*) filter (where direction = 'inflow') as n_inflow,
                count(*) filter (where direction = 'outflow') as n_outflow
-        from t"""
-    return _read(con, "row", sql, params)
-
-
-def focus_by_direction(con, transfers_sql: str, params: dict) -> pd.DataFrame:
-    sql = f"""
-        with t as ({transfers_sql})
+        from t""",
+    ),
+    "by_direction": (
+        "frame",
+        """
         select direction, count(*) as n_transfers, sum(amount) as volume from t
-        group by direction order by volume desc, direction"""
-    return _read(con, "frame", sql, params)
-
-
-def focus_largest(con, transfers_sql: str, params: dict, limit: int) -> pd.DataFrame:
-    sql = f"with t as ({transfers_sql}) select * from t order by amount desc, transferred_at, tx_hash limit $n"
-    return _read(con, "frame", sql, {**params, "n": limit})
-
-
-def focus_amounts(con, transfers_sql: str, params: dict):
-    """The amounts as floats, for the histogram only (millions of transfers: no Decimal objects)."""
-    sql = f"with t as ({transfers_sql}) select cast(amount as double) as amount from t"
-    return con.execute(sql, _parameters(sql, params)).fetchnumpy()["amount"]
-
-
-def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
-    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
-    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
-    flows = {
-        "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
-        "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
-        "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
-        "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
-    }[kind]
-    return f"""
-        with t as ({transfers_sql}),
-        days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
-        flows as ({flows}),
-        volume as (select flow_date, sum(amount) as volume, count(*) as n_transfers from t group by flow_date)
-        select days.flow_date,
-               coalesce(flows.inflow, 0) as inflow, coalesce(flows.outflow, 0) as outflow,
-               coalesce(flows.netflow, 0) as netflow,
-               coalesce(volume.volume, 0) as volume, coalesce(volume.n_transfers, 0) as n_transfers,
-               z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
-               z.direction
-        from days
-        left join flows on flows.flow_date = days.flow_date
-        left join volume on volume.flow_date = days.flow_date
-        left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date"""
-
-
-def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
-    return _read(con, "frame", _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date", params)
-
-
-def focus_totals(con, transfers_sql: str, kind: str, params: dict) -> dict:
-    """The period's inflow, outflow and netflow summed over its days, and its days."""
-    sql = f"""
-        with d as ({_focus_daily_sql(transfers_sql, kind)})
+        group by direction order by volume desc, direction""",
+    ),
+    "largest": ("frame", "select * from t order by amount desc, transferred_at, tx_hash limit $n"),
+    # as floats, for the histogram only (millions of transfers: no Decimal objects)
+    "amounts": ("array", "select cast(amount as double) as amount from t"),
+    "daily": ("frame", "select * from d order by flow_date"),
+    "totals": (
+        "row",
+        """
         select coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
                coalesce(sum(netflow), 0) as netflow, count(*) as days
-        from d"""
-    return _read(con, "row", sql, params)
-
-
-def focus_periodic(con, transfers_sql: str, kind: str, params: dict, period: str) -> pd.DataFrame:
-    """The period's days summed per ISO week or calendar month (`period` 'week' or 'month', as
-    fct_netflow_periodic_total): period_start, inflow, outflow, netflow, volume (the long focus charts' bars)."""
-    sql = f"""
-        with d as ({_focus_daily_sql(transfers_sql, kind)})
+        from d""",
+    ),
+    # summed per ISO week or calendar month ($period 'week' or 'month', as fct_netflow_periodic_total)
+    "periodic": (
+        "frame",
+        """
         select cast(date_trunc($period, flow_date) as date) as period_start, sum(inflow) as inflow,
                sum(outflow) as outflow, sum(netflow) as netflow, sum(volume) as volume
-        from d group by period_start order by period_start"""
-    return _read(con, "frame", sql, {**params, "period": period})
+        from d group by period_start order by period_start""",
+    ),
+}
+
+
+def focus(con, reader: str, kind: str, params: dict):
+    """A focus reader's result (FOCUS_READERS) for a subject of `kind`, with the parameters it names."""
+    shape, query = FOCUS_READERS[reader]
+    sql = f"""
+        with t as ({focus_transfers_sql(kind)}),
+        days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
+        flows as ({FOCUS_FLOWS[kind]}),
+        volume as (select flow_date, sum(amount) as volume, count(*) as n_transfers from t group by flow_date),
+        d as (
+            select days.flow_date,
+                   coalesce(flows.inflow, 0) as inflow, coalesce(flows.outflow, 0) as outflow,
+                   coalesce(flows.netflow, 0) as netflow,
+                   coalesce(volume.volume, 0) as volume, coalesce(volume.n_transfers, 0) as n_transfers,
+                   z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
+                   z.direction
+            from days
+            left join flows on flows.flow_date = days.flow_date
+            left join volume on volume.flow_date = days.flow_date
+            left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
+        )
+        {query}"""
+    return _read(con, shape, sql, params)
 
 
 # the anomalies of the series $series in the period $s..$e

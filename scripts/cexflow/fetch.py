@@ -792,35 +792,18 @@ def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> Ether
 def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
     chain = options.chain_name
     out_dir = options.out or default_out_dir(chain, token)
+    both = {"chain": chain, "token": token, "start": options.start, "end": options.end, "out_dir": out_dir}
+    both["page_size"] = options.page_size
     reporter = _reporter()
-    summary = fetch_transfers(
-        _etherscan(options, api_key, reporter),
-        chain=chain,
-        token=token,
-        wallets=wallets,
-        start=options.start,
-        end=options.end,
-        out_dir=out_dir,
-        page_size=options.page_size,
-        reporter=reporter,
-    )
+    summary = fetch_transfers(_etherscan(options, api_key, reporter), wallets=wallets, reporter=reporter, **both)
     print(fetch_words().transfers_line(summary, token))
     if not options.second_hop:
         return
     labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
     reporter = _reporter()
+    client, most = _etherscan(options, api_key, reporter), options.hop_max_addresses
     hop = fetch_second_hop(
-        _etherscan(options, api_key, reporter),
-        chain=chain,
-        token=token,
-        wallet_files=summary.files,
-        labelled=labelled,
-        start=options.start,
-        end=options.end,
-        out_dir=out_dir,
-        max_addresses=options.hop_max_addresses,
-        page_size=options.page_size,
-        reporter=reporter,
+        client, wallet_files=summary.files, labelled=labelled, max_addresses=most, reporter=reporter, **both
     )
     print(fetch_words().second_hop_line(hop.transfers, summary, token))
     total, left_raw = (sum(c.sent_raw for c in group) for group in (hop.candidates, hop.left_out))
@@ -843,14 +826,8 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, group in _files(options.balances_out, tokens, lambda token: default_balances_path(chain, token, stamp)):
         reporter = _reporter()
-        summary = fetch_balances(
-            _etherscan(options, api_key, reporter),
-            chain=chain,
-            tokens=group,
-            wallets=wallets,
-            out_path=path,
-            reporter=reporter,
-        )
+        client = _etherscan(options, api_key, reporter)
+        summary = fetch_balances(client, chain=chain, tokens=group, wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
             print(fetch_words().balances_line(summary, snapshot, token, chain))
 

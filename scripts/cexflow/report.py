@@ -340,12 +340,14 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
                 f"--start {start} --end {end}: no days in that period; the marts cover {first} to {last}"
             )
         subject = resolve_focus(con, focus)
-        sql = marts.focus_transfers_sql(subject.kind)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
         # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
         params = {"s": start, "e": end, "x": subject.exchange, "a": list(subject.addresses), "series": series or ""}
-        stats = marts.focus_stats(con, sql, params) | marts.focus_totals(con, sql, subject.kind, params)
-        daily = marts.focus_daily(con, sql, subject.kind, params)
+
+        def read(reader: str, **more):
+            return marts.focus(con, reader, subject.kind, params | more)
+
+        stats, daily = read("stats") | read("totals"), read("daily")
         unit = charts.bar_bins(len(daily))[2]
         return Focus(
             token=load_token(con),
@@ -357,11 +359,11 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
             data_first_day=first,
             data_last_day=last,
             stats=stats,
-            by_flow_type=marts.focus_by_direction(con, sql, params),
+            by_flow_type=read("by_direction"),
             daily=daily,
-            periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
-            largest=marts.focus_largest(con, sql, params, TOP_TRANSFERS),
-            amounts=marts.focus_amounts(con, sql, params),
+            periodic=read("periodic", period=unit) if unit != "day" else None,
+            largest=read("largest", n=TOP_TRANSFERS),
+            amounts=read("amounts"),
             anomalies=marts.focus_anomalies(con, series, start, end) if series else pd.DataFrame(),
         )
 

@@ -132,9 +132,12 @@ def agent_lock(state_path: Path) -> Iterator[Path]:
 # --- anomalies ------------------------------------------------------------------------------------------
 
 
-def _key(a: dict, series: str, day: str) -> str:
-    """An anomaly day's key (of its series and date) or its episode's (of the episode's series and start)."""
-    return f"{a['chain']}:{a['token_address']}:{a[series]}:{a[day]}:{a['method']}"
+def day_key(a: dict) -> str:
+    return f"{a['chain']}:{a['token_address']}:{a['series']}:{a['date']}:{a['method']}"
+
+
+def episode_key(a: dict) -> str:
+    return f"{a['chain']}:{a['token_address']}:{a['episode_series']}:{a['episode_start']}:{a['method']}"
 
 
 def _timestamp(value) -> str | None:
@@ -207,7 +210,7 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
             **{name: present.fmt_exact(r[name]) for name in ("inflow", "outflow", "netflow")},
         }
-        a["key"], a["episode_key"] = _key(a, "series", "date"), _key(a, "episode_series", "episode_start")
+        a["key"], a["episode_key"] = day_key(a), episode_key(a)
         days.append(a)
     context = {
         "db": str(db),

@@ -125,7 +125,8 @@ class _Reader:
                     f"--balances: the API's latest block went back from {before} to {after} "
                     f"while reading {label}; run again"
                 )
-            if after == before or not self._moved(watched, before + 1, after):
+            # unmoved: no transfer of the token in blocks before+1..after (one row is enough to know)
+            if after == before or not self.client.token_transfers(watched, self.token.address, before + 1, after, 1):
                 return raw, after, read_at
             self.rereads += 1
             if attempt < self.max_reads:
@@ -136,10 +137,6 @@ class _Reader:
             f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
             "its anchor block cannot be made exact now, run again later"
         )
-
-    def _moved(self, watched: str, low: int, high: int) -> bool:
-        """Whether `watched` has a transfer of the token in blocks low..high (one row is enough to know)."""
-        return bool(self.client.token_transfers(watched, self.token.address, low, high, page_size=1))
 
     def block_time(self, block: int) -> int:
         if block not in self.times:

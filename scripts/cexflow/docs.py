@@ -159,7 +159,10 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
             )
         dest.mkdir(parents=True, exist_ok=True)
         index = dest / "index.html"
-        index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+        text = page.read_text(encoding="utf-8")
+        for old, new in DBT_PAGE_FIXES:
+            text = text.replace(old, new)
+        index.write_text(text, encoding="utf-8")
     nodes = manifest["nodes"].values()
     models = [n for n in nodes if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")]
     marts = sorted(({"name": n["name"], "unique_id": n["unique_id"]} for n in models), key=lambda m: m["name"])
@@ -175,12 +178,6 @@ DBT_PAGE_FIXES = (
     ('<use xlink:href="{{ getIcon(', '<use ng-attr-href="{{ getIcon('),  # AngularJS sets it once evaluated
     ("href=\"${require('./assets/favicons/favicon.ico')}\"", 'href="data:,"'),
 )
-
-
-def patch_dbt_page(text: str) -> str:
-    for old, new in DBT_PAGE_FIXES:
-        text = text.replace(old, new)
-    return text
 
 
 # --- the reports as HTML ------------------------------------------------------------------------------

@@ -113,13 +113,11 @@ class EtherscanClient(PoliteClient):
         return CexflowError(f"{action} answered {self.redact(str(result))[:200]!r} instead of {wanted}")
 
     # -- transport ------------------------------------------------------------------------------------
-    def url_for(self, params: dict[str, str]) -> str:
-        query = urllib.parse.urlencode({"chainid": str(self.chain_id), **params, "apikey": self._api_key})
-        return f"{self.api_url}{'&' if '?' in self.api_url else '?'}{query}"
-
     def get(self, module: str, action: str, **params: str):
         """One API call with rate limiting and bounded retries; returns the payload's `result`."""
-        return self.request(self.url_for({"module": module, "action": action, **params}), self._interpret)
+        query = {"chainid": str(self.chain_id), "module": module, "action": action, **params, "apikey": self._api_key}
+        url = f"{self.api_url}{'&' if '?' in self.api_url else '?'}{urllib.parse.urlencode(query)}"
+        return self.request(url, self._interpret)
 
     def _interpret(self, payload, shown: str) -> Answer | str:
         if isinstance(payload, dict) and "jsonrpc" in payload and "status" not in payload:

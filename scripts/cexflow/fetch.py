@@ -277,7 +277,8 @@ class _FetchRun:
     def execute(self, wallets: list[Wallet], hop: int = 1, item: str = "wallet", note: str = "") -> FetchSummary:
         """Fetch each wallet (hop 1: the labelled wallets; hop 2: the candidates of the second hop, whose
         files and manifest entries are named `hop2_...`)."""
-        self._clean_temp_files()
+        for tmp in self.out_dir.rglob(".*.tmp"):  # left by a run killed mid-write (never read)
+            tmp.unlink(missing_ok=True)
         self.reporter.start(self.token, self.chain, len(wallets), item, note)
         summary = FetchSummary(out_dir=self.out_dir, manifest=self.manifest_path)
         start_block, end_block = self._block_range()
@@ -467,11 +468,6 @@ class _FetchRun:
             done.pop("part", None)
         self._save_manifest()
         shutil.rmtree(self._parts_dir(entry), ignore_errors=True)
-
-    def _clean_temp_files(self) -> None:
-        """Temp files left by a run that was killed mid-write (never read; their name starts with a dot)."""
-        for tmp in self.out_dir.rglob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
 
 
 # -- the second hop -----------------------------------------------------------------------------------------
@@ -718,7 +714,8 @@ def fetch(options: FetchOptions) -> int:
     want_transfers = options.transfers or not (options.balances or options.prices)
     _check_options(options, want_transfers)
     chain = options.chain_name
-    tokens = _tokens(list(options.token) or [project_vars()["token"]], chain)
+    names = list(options.token) or [project_vars()["token"]]
+    tokens = list({token.address: token for token in (resolve_token(name, chain) for name in names)}.values())
     if want_transfers and options.out and len(tokens) > 1:
         raise CexflowError(
             f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
@@ -764,14 +761,6 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
             f"--hop-max-addresses {options.hop_max_addresses}: must be at least 1 (to fetch "
             "the labelled wallets only: --no-second-hop)"
         )
-
-
-def _tokens(names: list[str], chain: str) -> list[Token]:
-    tokens: dict[str, Token] = {}
-    for name in names:
-        token = resolve_token(name, chain)
-        tokens.setdefault(token.address, token)
-    return list(tokens.values())
 
 
 def _reporter() -> Reporter:

@@ -57,8 +57,7 @@ REJECTED_SHOWN = 20  # rejected rows listed in the summary
 
 
 def overview_chart_texts(n_days: int) -> dict[str, str]:
-    """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective
-    (`charts.bar_bins`) filled in."""
+    """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective filled in."""
     bars = charts.bar_bins(n_days)[1]
     return {c["name"]: c["text"].format(bars=bars) for c in [*shown().overview_charts, *shown().exchange_charts]}
 
@@ -424,8 +423,7 @@ def csv_links(reports_dir: Path, prefix: str = "") -> list[str]:
 def render_index(
     reports_dir: Path, token: TokenInfo | None = None, period: str | None = None, n_days: int = 0, up: str | None = None
 ) -> Path:
-    """index.md: the reports, charts and CSV files present in the folder. `n_days`: the whole range's days;
-    `up`: the link to the index of every token, for a token's folder in the reports of several."""
+    """index.md: the reports, charts and CSV files present in the folder; `up`: the link to the index of tokens."""
     reports_dir = Path(reports_dir)
     focus_reports = sorted((reports_dir / FOCUS_DIR).glob("*.md")) if (reports_dir / FOCUS_DIR).is_dir() else []
     context = {
@@ -463,8 +461,8 @@ class ReportResult:
 
 
 def default_reports_dir(db: Path) -> Path:
-    """Where the reports of `db` go without --out: docs/sample-reports/ for the project's own database (committed),
-    `<name>.reports/` beside any other (my.duckdb -> my.reports/), which so never overwrites the project's."""
+    """Where the reports of `db` go without --out: docs/sample-reports/ for the project's own database, else
+    `<name>.reports/` beside it (my.duckdb -> my.reports/)."""
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
@@ -478,8 +476,7 @@ def render_reports(
     chain: str | None = None,
 ) -> ReportResult:
     """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, into
-    `out`/reports/ or `default_reports_dir(db)`. A database of several tokens gets a folder per token
-    (`TokenKey.folder`) and TOKENS_INDEX listing every token; `token` and `chain` choose the tokens rendered."""
+    `out`/reports/ or `default_reports_dir(db)`; of several tokens a folder each and TOKENS_INDEX."""
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
     first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
     if first and last and first > last:
@@ -531,8 +528,7 @@ TOKENS_INDEX = "README.md"  # the index of a database of several tokens, beside 
 
 
 def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> Path:
-    """README.md of the reports of several tokens: each token's row of rpt_build_summary with a link to its
-    folder, and a symbol's flows over several chains (rpt_cross_chain_totals) beside each chain's."""
+    """README.md of the reports of several tokens: each token's figures and folder, and a symbol's over chains."""
     with connect(db) as con:
         rows = [
             {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
@@ -569,8 +565,7 @@ def make_reports(
     token: str | None = None,
     chain: str | None = None,
 ) -> ReportResult:
-    """render_reports of the DuckDB file `db` (default: `default_db()`), or of the marts of a Spark build's
-    warehouse `spark_dir` (its parquet files read with DuckDB; the reports go into it unless `out` is given)."""
+    """render_reports of the DuckDB file `db`, or of a Spark build's warehouse `spark_dir` (into it by default)."""
     if spark_dir is None:
         return render_reports(db or default_db(), out, start, end, focus, token, chain)
     if db is not None:

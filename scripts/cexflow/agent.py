@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,15 +55,12 @@ def default_state(db: Path) -> Path:
     return Path(db).with_name(Path(db).stem + ".agent-state.json")
 
 
-# --- files written atomically -----------------------------------------------------------------------
+# --- memory ---------------------------------------------------------------------------------------------
 
 
 def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
     """files.write_atomic, pausing at `checkpoint` (PAUSE_ENV) between the temporary file and the rename."""
     write_atomic(path, data, before_rename=(lambda: _checkpoint(checkpoint)) if checkpoint else None)
-
-
-# --- memory ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -115,18 +112,16 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
     return days, [], [legacy(queued) for queued in data["webhook_queue"]]
 
 
-@contextlib.contextmanager
-def agent_lock(state_path: Path) -> Iterator[Path]:
-    """Hold an exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
+def agent_lock(state_path: Path) -> contextlib.AbstractContextManager[Path]:
+    """An exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    with exclusive_lock(
+    return exclusive_lock(
         lock_path,
         busy=lambda pid: (
             f"--state {state_path}: another cexflow agent (pid {pid}) is running on this state "
             f"(lock {lock_path}); not starting a second one"
         ),
-    ):
-        yield lock_path
+    )
 
 
 # --- anomalies ------------------------------------------------------------------------------------------
@@ -341,14 +336,7 @@ def _message(kind: str, title: str, items: list, link: str, data: dict, in_diges
             for k, ep in items
         ]
 
-    return {
-        "kind": kind,
-        "title": title,
-        "blocks": blocks(True),
-        "short_blocks": blocks(False),
-        "link": link,
-        "data": data,
-    }
+    return dict(kind=kind, title=title, blocks=blocks(True), short_blocks=blocks(False), link=link, data=data)
 
 
 # --- reports --------------------------------------------------------------------------------------------

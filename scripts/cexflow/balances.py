@@ -69,8 +69,7 @@ def read_balances(
     max_reads: int = DEFAULT_MAX_READS,
     clock: Callable[[], float] | None = None,
 ) -> BalanceSnapshot:
-    """Each wallet's balance of `token` and the token's supply, every one with the block it holds after
-    (see the module's docstring), as the rows of a balances file."""
+    """Each wallet's balance of `token` and the token's supply with the block it holds after, as balances rows."""
     if token.decimals is None:
         raise CexflowError(
             f"--balances: the decimals of token {token.address} are unknown; add it to "

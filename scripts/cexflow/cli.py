@@ -60,8 +60,7 @@ class OneLineErrors(argparse.ArgumentParser):
 
 
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line's parser. With `only`, the other subcommands' modules are not imported: they are
-    named, without their help or options."""
+    """The command line's parser; with `only`, the other subcommands are named but their modules not imported."""
     parser = OneLineErrors(
         prog="cexflow",
         description="Exchange inflow/outflow analytics for an ERC-20 token, built with dbt on DuckDB.",
@@ -112,8 +111,7 @@ def _shown(value) -> str:
 
 
 def _choices(option: AnomalyOption) -> str:
-    """The choices of an option whose help does not name each (a METAVAR hides argparse's own list):
-    ': one of trailing, inclusive, robust, screened' for --method."""
+    """': one of trailing, inclusive, ...' for an option whose help does not name its choices (a METAVAR hides them)."""
     if not option.choices or all(choice in option.help for choice in option.choices):
         return ""
     return f": one of {', '.join(option.choices)}"
@@ -200,34 +198,17 @@ def agent_context() -> dict:
 
 
 def fetch_context() -> dict:
-    from cexflow.etherscan import CHAIN_IDS
-    from cexflow.fetch import DEFAULT_HOP_MAX_ADDRESSES, MAX_PAGE_SIZE, WALLET_CHOICES, FetchOptions
+    """The fetch module's constants, FetchOptions' defaults, and the token and chain (FetchOptions leaves None)."""
+    from cexflow import fetch
 
-    return {
-        **{f.name: f.default for f in dataclasses.fields(FetchOptions)},
-        **project_vars(),  # the token and chain: FetchOptions leaves them None
-        "chains": sorted(CHAIN_IDS),
-        "wallet_choices": WALLET_CHOICES,
-        "hop_max_addresses": DEFAULT_HOP_MAX_ADDRESSES,
-        "max_page_size": MAX_PAGE_SIZE,
-    }
+    defaults = {f.name: f.default for f in dataclasses.fields(fetch.FetchOptions)}
+    return vars(fetch) | defaults | project_vars() | {"chains": sorted(fetch.CHAIN_IDS)}
 
 
 def sample_context() -> dict:
-    from cexflow import sample as s
+    from cexflow import sample
 
-    return {
-        "days": str(s.DEFAULT_DAYS),
-        "scale": str(s.DEFAULT_SCALE),
-        "seed": str(s.DEFAULT_SEED),
-        "start": s.DEFAULT_START.isoformat(),
-        "rows_per_day": s.expected_rows_per_day(),
-        "anchor_block": s.ANCHOR_BLOCK,
-        "anchor_date": s.ANCHOR_DATE,
-        "block_seconds": s.BLOCK_SECONDS,
-        "baseline_days": s.BASELINE_DAYS,
-        "spacing_days": s.PLANT_SPACING_DAYS,
-    }
+    return vars(sample) | {"rows_per_day": sample.expected_rows_per_day()}
 
 
 CONTEXTS = {"build": project_vars, "agent": agent_context, "fetch": fetch_context, "sample": sample_context}

@@ -30,8 +30,7 @@ LOCK_CONFLICT = re.compile(
 
 def lock_conflict(message: str, opened_read_only: bool = True) -> str | None:
     """One line naming the file, the process that holds it and what to do, when `message` is DuckDB's lock
-    conflict; else None. A read-only open (`connect`; a build holds its database so, see cexflow.files)
-    conflicts only with a writer: a shell opened without -readonly, dbt run by hand or a script."""
+    conflict; else None. A read-only open (`connect`, and a build's) conflicts only with a writer."""
     match = LOCK_CONFLICT.search(message)
     if not match:
         return None
@@ -74,8 +73,7 @@ def write_build_record(db: Path, parameters: str, settings: str, inputs: dict) -
 
 
 def parquet_column_names(path: Path) -> list[str]:
-    """The column names (lower case) of a Parquet input file, from its footer (inputs.py classifies the file by
-    them, as a CSV file by its header)."""
+    """The column names (lower case) of a Parquet input file, from its footer."""
     try:
         with duckdb.connect() as con:
             rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
@@ -94,7 +92,7 @@ def spark_schema_dir(spark_dir: Path) -> Path:
 
 def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
-    warehouse over its parquet files (partition folders become columns again; no Spark session needed)."""
+    warehouse over its parquet files (no Spark session needed)."""
     schema_dir = spark_schema_dir(Path(spark_dir).resolve())
     if not schema_dir.is_dir():
         raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
@@ -166,8 +164,8 @@ rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of, array_of = 
 
 
 def tokens(con) -> list[dict]:
-    """(chain, token_address, symbol, kind) of the build's tokens with days (rpt_build_summary), by chain and
-    symbol; of a database of a cexflow before several tokens (no `chain` there), the one of stg_tokens__selected."""
+    """(chain, token_address, symbol, kind) of the build's tokens with days, by chain and symbol (of a database
+    from before several tokens, the one of stg_tokens__selected)."""
     before_several = "chain" not in read_frame(con, "select * from rpt_build_summary limit 0").columns
     source = "stg_tokens__selected" if before_several else "rpt_build_summary where n_days > 0"
     return read_rows(
@@ -191,8 +189,7 @@ _token_tables = column_of("""
 
 def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
     """A read-only connection to `db` on which every table with `chain` and `token_address` columns shows only
-    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged.
-    Nothing is written to the file."""
+    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged."""
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
@@ -240,8 +237,7 @@ selected_tokens = tuples_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected o
 
 
 def method_row(con) -> tuple | None:
-    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k,
-    min_usd) of the build's z-scores, or None when nothing was scored."""
+    """The anomaly settings of the build's z-scores (present.MethodInfo's), or None when nothing was scored."""
     row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
                                 is_materiality_required, min_usd from fct_netflow_zscores limit 1""").fetchone()
     if row is None:
@@ -279,8 +275,7 @@ latest_anomalies = rows_of("""
 
 
 def cross_chain_totals(con) -> list[dict]:
-    """rpt_cross_chain_totals: each symbol on several chains, its days and flows over all of them; empty for a
-    database without that mart (of a cexflow before several tokens)."""
+    """Each symbol on several chains, its days and flows over all of them (empty for a database without that mart)."""
     if "rpt_cross_chain_totals" not in table_names(con):
         return []
     return read_rows(

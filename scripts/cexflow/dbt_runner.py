@@ -44,9 +44,8 @@ DBT_LOCK_NAME = ".cexflow-dbt.lock"
 
 
 def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
-    """dbt's target and log folders for `db`: the project's own for the default database (where dbt users look),
-    else a folder of its own under target/databases/, so that builds of different databases can run at once
-    and each rebuild finds the manifest dbt saved the last time (partial parsing)."""
+    """dbt's target and log folders for `db`: the project's own for the default database, else its own under
+    target/databases/, so that builds of different databases can run at once and keep their manifests."""
     default = (default_spark_dir() if target.startswith("spark") else default_db()).resolve()
     if db == default:
         return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
@@ -62,8 +61,8 @@ def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
 
 
 def release_dbt_duckdb() -> None:
-    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command (in a class attribute
-    of its connection manager), so that this process can open it read-only and the next command rebuild it."""
+    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command, so that this process
+    can open it read-only and the next command rebuild it."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
 
     with manager._LOCK:
@@ -87,10 +86,9 @@ def run_dbt(
     in_process: bool = True,
 ):
     """Run a dbt command on the DuckDB file (or Spark warehouse) `db`; a failure becomes a one-line error. With
-    `write_to` dbt writes that file instead (a build's working copy), while `db` still decides dbt's folders, so
-    that partial parsing finds its manifest from one build of `db` to the next. In this process on DuckDB (its
-    dbtRunnerResult returned); a subprocess on Spark, whose session ends with it, or with `in_process=False`.
-    The input files go to dbt in the environment, not in --vars (macros/read_raw_files.sql)."""
+    `write_to` dbt writes that file instead (a build's working copy), while `db` still decides dbt's folders.
+    In this process on DuckDB (its dbtRunnerResult returned); a subprocess on Spark, whose session ends with it,
+    or with `in_process=False`. The input files go in the environment (macros/read_raw_files.sql)."""
     if target_path is None:
         target_path, log_path = dbt_folders(db, target)
     else:
@@ -170,8 +168,7 @@ def _dbt_in_process(args: list[str], env: dict, target_path: Path, log_path: Pat
 
 
 def write_failed_nodes(target_path: Path, result) -> None:
-    """The part of run_results.json and manifest.json that first_dbt_failure reads (each node's status and
-    message, the failed nodes' files), from the result of a dbt run that wrote no JSON artifacts."""
+    """The part of run_results.json and manifest.json that first_dbt_failure reads, from a run that wrote none."""
     results = getattr(result.result, "results", None) or []
     if not results:
         return
@@ -197,8 +194,7 @@ INFO_NODE_EVENTS = {
 
 
 def _dbt_subprocess(args: list[str], env: dict[str, str], verbose: bool, progress: DbtProgress | None):
-    """(success, dbt's error messages, None) of dbt run as a subprocess in the environment `env`; its JSON
-    log feeds `progress`."""
+    """(success, dbt's error messages, None) of dbt run as a subprocess; its JSON log feeds `progress`."""
     if verbose:
         proc = subprocess.run([dbt_executable(), *args], cwd=PROJECT_ROOT, env=env)
         return proc.returncode == 0, "", None

@@ -30,8 +30,7 @@ class QueryTimeoutError(CexflowError):
 
 
 class EtherscanClient(PoliteClient):
-    """GET calls to one chain of the Etherscan API V2; returns the `result` of good answers. The options are
-    PoliteClient's."""
+    """GET calls to one chain of the Etherscan API V2 (the options are PoliteClient's)."""
 
     give_up_hint = "rerun the same command later (a transfer fetch resumes where it stopped)"
 
@@ -66,8 +65,7 @@ class EtherscanClient(PoliteClient):
     def token_transfers(
         self, address: str, contract: str, start_block: int, end_block: int, page_size: int
     ) -> list[dict]:
-        """The first `page_size` transfers of token `contract` touching `address` in blocks [start, end],
-        oldest first (module=account&action=tokentx)."""
+        """The first `page_size` transfers of `contract` touching `address` in blocks [start, end], oldest first."""
         blocks = {"startblock": str(start_block), "endblock": str(end_block)}
         page = {"page": "1", "offset": str(page_size), "sort": "asc"}
         result = self.get("account", "tokentx", contractaddress=contract, address=address, **blocks, **page)
@@ -76,8 +74,7 @@ class EtherscanClient(PoliteClient):
         return result
 
     def token_balance(self, address: str, contract: str) -> int:
-        """The raw balance of token `contract` held by `address` at the latest block the API knows
-        (module=account&action=tokenbalance&tag=latest)."""
+        """The raw balance of token `contract` held by `address` at the latest block the API knows."""
         result = self.get("account", "tokenbalance", contractaddress=contract, address=address, tag="latest")
         return self._raw_amount(result, "tokenbalance")
 

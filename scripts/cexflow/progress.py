@@ -33,9 +33,8 @@ _STAT = re.compile(r"(\d+) (models?|data tests?|seeds?|snapshots?|unit tests?)\b
 
 
 def log_thresholds() -> dict:
-    """slow_s and long_s of a build's plain log, from $CEXFLOW_PROGRESS_SLOW_S and $CEXFLOW_PROGRESS_LONG_S
-    (seconds) when set: a cron job that wants no progress lines sets them high; the tests do, so that a build
-    slowed by a loaded machine still writes nothing but its summary and errors."""
+    """slow_s and long_s of a build's plain log from $CEXFLOW_PROGRESS_SLOW_S and $CEXFLOW_PROGRESS_LONG_S
+    (seconds) when set: a cron job (or a test) that wants no progress lines sets them high."""
     thresholds = {}
     for name, var in (("slow_s", "CEXFLOW_PROGRESS_SLOW_S"), ("long_s", "CEXFLOW_PROGRESS_LONG_S")):
         text = os.environ.get(var)
@@ -151,8 +150,7 @@ class DbtProgress:
             pass
 
     def close(self, success: bool = True) -> None:
-        """Stop showing: a live line is cleared; a plain log gets a last line with the counts (if the run was
-        long or a line was written)."""
+        """Stop showing: a live line is cleared; a plain log of a long run gets a last line with the counts."""
         self._stop.set()
         if self._ticker:
             self._ticker.join()

@@ -38,8 +38,8 @@ from cexflow.present import (
     summaries_of,
     template_environment,
     token_info,
+    words,
 )
-from cexflow.text import plural
 
 HELP = (
     "Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
@@ -449,15 +449,7 @@ class ReportResult:
     skipped: list[str] = field(default_factory=list)  # tokens of several without the focus asked for, and why
 
     def lines(self) -> list[str]:
-        reports = [p for p in self.files if p.suffix == ".md"]
-        charts_n = sum(1 for p in self.files if p.suffix == ".png")
-        csv_n = sum(1 for p in self.files if p.suffix == ".csv")
-        return [
-            f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
-            f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
-            *(f"  {p}" for p in reports),
-            *(f"  no focus report of {why}" for why in self.skipped),
-        ]
+        return words().report_lines(self).split("\n")
 
 
 def default_reports_dir(db: Path) -> Path:

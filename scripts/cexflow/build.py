@@ -171,10 +171,10 @@ def build_vars(options: BuildOptions) -> dict:
         option = f"--chain {chain}" if chain == default_chain else f"--input {chain}=..."
         check_labels_on_chain(labels_files, chain, option)
     dbt_vars: dict = {"input_files": files.dbt_input_files(), "input_chains": files.dbt_input_chains(default_chain)}
-    dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(list(options.blocks)) if options.blocks else []
+    dbt_vars["ethereum_etl_blocks_files"] = inputs.side_files("--blocks", list(options.blocks))
     dbt_vars["labels_files"] = labels_files
-    dbt_vars["balances_files"] = inputs.balances_files(list(options.balances)) if options.balances else []
-    dbt_vars["prices_files"] = inputs.prices_files(list(options.prices)) if options.prices else []
+    dbt_vars["balances_files"] = inputs.side_files("--balances", list(options.balances))
+    dbt_vars["prices_files"] = inputs.side_files("--prices", list(options.prices))
     if len(tokens) == 1:  # as a single-token build always had them
         dbt_vars.update(chain=default_chain, token=tokens[0].address, token_decimals=tokens[0].decimals)
     else:
@@ -200,7 +200,7 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
     blocks files are of the default chain, so an ethereum-etl file of another chain needs block_timestamp."""
     per_chain = {chain: [t.label for t in tokens if t.chain == chain] for chain in {t.chain for t in tokens}}
     for path in files.by_format.get("seed_export", []):
-        chain = files.chain_of(path, default_chain)
+        chain = files.chains.get(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
             held = ", ".join(per_chain.get(chain, [])) or "none"
             raise CexflowError(
@@ -208,7 +208,7 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
                 f"chain {chain} in the build (the build has {held}); build it with one --token"
             )
     for path in files.etl_without_timestamp:
-        chain = files.chain_of(path, default_chain)
+        chain = files.chains.get(path, default_chain)
         if chain != default_chain:
             raise CexflowError(
                 f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "

@@ -42,7 +42,7 @@ from typing import TextIO
 from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
-from cexflow.files import exclusive_lock, write_atomic
+from cexflow.files import exclusive_lock, write_atomic, write_csv
 from cexflow.inputs import Token, Wallet
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
@@ -127,19 +127,6 @@ def day_bounds(start: date, end: date) -> tuple[int, int]:
 # -- files ------------------------------------------------------------------------------------------------
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_csv(path: Path, header: list[str], rows: list[dict], delimiter: str = ",") -> None:
-    """A CSV (or a TSV) of `rows` under `header`, written atomically; other fields of a row are left out."""
-
-    def write(fh: TextIO) -> None:
-        writer = csv.DictWriter(
-            fh, fieldnames=header, extrasaction="ignore", restval="", delimiter=delimiter, lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(rows)
-
-    write_atomic(Path(path), write)
 
 
 def _count_rows(path: Path) -> int:

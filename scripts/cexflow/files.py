@@ -7,6 +7,7 @@ build nor see half of one (`working_copy`; docs/build.md, "Readers and the build
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import os
 import shutil
@@ -110,6 +111,20 @@ def write_atomic(
         replace_durably(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict], delimiter: str = ",") -> Path:
+    """A CSV (or a TSV) of `rows` under `header`, written atomically; other fields of a row are left out."""
+
+    def write(fh: TextIO) -> None:
+        writer = csv.DictWriter(
+            fh, fieldnames=header, extrasaction="ignore", restval="", delimiter=delimiter, lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+
+    write_atomic(Path(path), write)
+    return Path(path)
 
 
 def wal_of(db: Path) -> Path:

@@ -63,12 +63,6 @@ class InputFiles:
     etl_without_timestamp: list[str] = field(default_factory=list)
     chains: dict[str, str] = field(default_factory=dict)  # path -> chain, for files given with CHAIN=
 
-    def add(self, fmt: str, path: str) -> None:
-        self.by_format.setdefault(fmt, []).append(path)
-
-    def chain_of(self, path: str, default_chain: str) -> str:
-        return self.chains.get(path, default_chain)
-
     def dbt_input_chains(self, default_chain: str) -> dict[str, list[str]]:
         """var input_chains: chain -> its files, for the files not on the default chain."""
         by_chain: dict[str, list[str]] = {}
@@ -199,7 +193,10 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
             if chain is not None:
                 files.chains[str(path)] = chain
             if str(path) not in files.all_files:
-                _classify_one(files, path)
+                fmt, untimed = _classify(path)
+                files.by_format.setdefault(fmt, []).append(str(path))
+                if untimed:
+                    files.etl_without_timestamp.append(str(path))
     if files.etl_without_timestamp and not blocks:
         raise CexflowError(
             f"{files.etl_without_timestamp[0]}: rows without block_timestamp need a blocks file "
@@ -208,54 +205,51 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
     return files
 
 
-def _classify_one(files: InputFiles, path: Path) -> None:
-    """Add one input file to `files` under its format (by its header, or a JSON file's layout)."""
+def _classify(path: Path) -> tuple[str, bool]:
+    """An input file's format (by its header, or a JSON file's layout), and whether its rows have no time."""
     if path.suffix.lower() == ".json":
-        files.add(classify_json(path), str(path))
-        return
+        return classify_json(path), False
     if path.suffix.lower() == ".parquet":
         fmt, columns = classify_parquet(path), parquet_columns(path)
     else:
         fmt = classify_csv(path)
         columns = read_header(path) if fmt == "ethereum_etl" else []
-    files.add(fmt, str(path))
-    if fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns:
-        files.etl_without_timestamp.append(str(path))
+    return fmt, fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns
 
 
-def _side_files(patterns: list[str], option: str, suffixes: tuple[str, ...], needs) -> list[str]:
-    """Check the files of a side option: `needs(path)` is the columns a file must have ("a or b": either) and the
-    error's words for them."""
-    paths = expand(patterns, option, suffixes=suffixes)
+# the side options' files: per suffix, the columns a file needs ("a or b": either) and the error's words for them
+SIDE_FILES = {
+    "--blocks": {
+        ".csv": (("number", "timestamp"), "a blocks file needs columns number,timestamp"),
+        ".parquet": (("block_number", "timestamp"), "a blocks file needs columns block_number,timestamp"),
+    },
+    "--balances": {
+        ".csv": (
+            ("address", "balance", "block or date"),
+            "a balances file needs columns address, balance and block or date",
+        )
+    },
+    "--prices": {
+        ".csv": (
+            ("date", "price_usd"),
+            "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)",
+        )
+    },
+}
+
+
+def side_files(option: str, patterns: list[str]) -> list[str]:
+    """Check the files of --blocks, --balances or --prices: each has the columns SIDE_FILES names (any other
+    suffix than .parquet is read as CSV)."""
+    paths = expand(patterns, option, suffixes=tuple(SIDE_FILES[option]))
     for path in paths:
-        header = parquet_columns(path) if path.suffix.lower() == ".parquet" else read_header(path)
-        wanted, words = needs(path)
+        parquet = path.suffix.lower() == ".parquet"
+        header = parquet_columns(path) if parquet else read_header(path)
+        wanted, words = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
         missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:
             raise CexflowError(f"{path}: {words}; missing {', '.join(missing)}")
     return [str(p) for p in paths]
-
-
-def blocks_files(patterns: list[str]) -> list[str]:
-    """--blocks: ethereum-etl blocks.csv (number,timestamp) or cryo's blocks Parquet (block_number,timestamp)."""
-
-    def needs(path: Path) -> tuple[tuple[str, ...], str]:
-        wanted = ("block_number", "timestamp") if path.suffix.lower() == ".parquet" else ("number", "timestamp")
-        return wanted, f"a blocks file needs columns {','.join(wanted)}"
-
-    return _side_files(patterns, "--blocks", (".csv", ".parquet"), needs)
-
-
-def balances_files(patterns: list[str]) -> list[str]:
-    """--balances: a header with address and balance, and block or date."""
-    words = "a balances file needs columns address, balance and block or date"
-    return _side_files(patterns, "--balances", (".csv",), lambda _: (("address", "balance", "block or date"), words))
-
-
-def prices_files(patterns: list[str]) -> list[str]:
-    """--prices: a header with date and price_usd (chain and token may be left out: the build's)."""
-    words = "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)"
-    return _side_files(patterns, "--prices", (".csv",), lambda _: (("date", "price_usd"), words))
 
 
 def label_files(patterns: list[str]) -> list[str]:

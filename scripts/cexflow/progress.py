@@ -12,6 +12,7 @@ A fetch's progress (`cexflow fetch`, cexflow.fetch and cexflow.balances): a `Rep
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -67,11 +68,9 @@ class DbtProgress:
         self.live = self.stream.isatty() if live is None else live
         self.with_unit_tests = with_unit_tests
         self.slow_s, self.long_s, self.clock = slow_s, long_s, clock
-        self.lines_written = 0
-        self.models_total: int | None = None
+        self.models_total: int | None = None  # as dbt's FoundStats counts them
         self.tests_total: int | None = None
-        self.models_done = 0
-        self.tests_done = 0
+        self.lines_written = self.models_done = self.tests_done = 0
         self.running: dict[str, tuple[str, float]] = {}  # unique_id -> (name, started)
         self.started = clock()
         self._lock = threading.Lock()
@@ -99,9 +98,7 @@ class DbtProgress:
                 self._show()
 
     def _count_nodes(self, stat_line: str) -> None:
-        counts: dict[str, int] = {}
-        for number, kind in _STAT.findall(stat_line):
-            counts[kind.rstrip("s")] = int(number)
+        counts = {kind.rstrip("s"): int(number) for number, kind in _STAT.findall(stat_line)}
         self.models_total = counts.get("model", 0) + counts.get("seed", 0) + counts.get("snapshot", 0)
         self.tests_total = counts.get("data test", 0) + (counts.get("unit test", 0) if self.with_unit_tests else 0)
 
@@ -143,11 +140,9 @@ class DbtProgress:
                 self._show()
 
     def _write(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed stream (the user's pipe went away) stops nothing
             self.stream.write(text)
             self.stream.flush()
-        except (OSError, ValueError):  # a closed stream (the user's pipe went away) stops nothing
-            pass
 
     def close(self, success: bool = True) -> None:
         """Stop showing: a live line is cleared; a plain log of a long run gets a last line with the counts."""
@@ -180,8 +175,7 @@ class LineReporter(Reporter):
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream
-        self.n = 0
-        self.skipped = 0
+        self.n = self.skipped = 0
         self.item = "wallet"
 
     def _print(self, text: str) -> None:
@@ -235,8 +229,7 @@ class TqdmReporter(Reporter):
         self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
 
     def wallet_done(self, index, wallet, rows, calls, path, skipped):
-        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
-        self.bar.update(1)
+        self.item_done(index, f"{wallet.name}: rows={rows} calls={calls}")
 
     def message(self, text):
         self.bar.write(f"cexflow fetch: {text}", file=self.stream)

@@ -5,7 +5,6 @@ index. Links are relative only, so the folder can move (GitHub, the docs site).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import tempfile
@@ -18,6 +17,7 @@ from cexflow import charts, escape, methods
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
+from cexflow.files import write_csv
 from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
 from cexflow.present import (
     MethodInfo,
@@ -186,8 +186,6 @@ ANOMALY_COLUMNS = "flow_date series inflow outflow netflow baseline_mean baselin
 
 def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
     """The top-k and anomaly tables as CSV, under the seed project's file names, exact numbers."""
-    data = reports_dir / DATA_DIR
-    data.mkdir(parents=True, exist_ok=True)
     m = ov.method
     params = {name: getattr(m, name) if m else "" for name in ("method", "window_days", "z_threshold")}
     total = ov.topk[ov.topk["series"] == "total"]
@@ -197,21 +195,12 @@ def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
         (["exchange", *TOPK_COLUMNS.split()], by_exchange),
         (ANOMALY_COLUMNS.split(), ov.anomalies),
     )
-    return [
-        _write_csv(data / name, columns, records(rows), params)
-        for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True)
-    ]
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict], params: dict) -> Path:
-    header = [*columns, *params]
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            values = {**row, **params}
-            writer.writerow([_csv_value(values.get(c)) for c in header])
-    return path
+    written = []
+    for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True):
+        header = [*columns, *params]
+        values = [{c: _csv_value({**row, **params}.get(c)) for c in header} for row in records(rows)]
+        written.append(write_csv(reports_dir / DATA_DIR / name, header, values))
+    return written
 
 
 def _csv_value(value) -> str:

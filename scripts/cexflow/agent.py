@@ -222,10 +222,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         context["tokens"] = {}
         for own in summaries:
             t = infos[(own["chain"], own["token_address"])]
-            first, last = own["first_flow_date"], own["last_flow_date"]
-            period = present.period_text(first, last)
-            days_of = {"period": period, "first_day": first.isoformat(), "last_day": last.isoformat()}
-            context["tokens"][t.label] = _token_context(t) | days_of
+            days_of = {"first_day": own["first_flow_date"].isoformat(), "last_day": own["last_flow_date"].isoformat()}
+            context["tokens"][t.label] = _token_context(t) | {"period": own["period"]} | days_of
         context["first_day"] = totals["first_flow_date"].isoformat()
         context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
@@ -436,14 +434,12 @@ def deliver_webhooks(
                     break
         if error is None:
             state.webhook_queue.remove(item)
-            state.save()
             posted += 1
-            continue
-        item["attempts"] += attempts
-        item["last_error"] = str(error)
-        last_error = str(error)
+        else:
+            item["attempts"] += attempts
+            item["last_error"] = last_error = str(error)
         state.save()
-        if error.unreachable:
+        if error is not None and error.unreachable:
             break
     return posted, last_error
 
@@ -605,11 +601,7 @@ def _print(result: CycleResult) -> None:
 
 def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:
     stop = threading.Event()
-
-    def handle(signum, _frame):
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, lambda _signum, _frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.is_set():
             started = time.monotonic()

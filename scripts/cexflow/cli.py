@@ -38,10 +38,9 @@ SUBCOMMANDS = {
 
 
 class OneLineErrors(argparse.ArgumentParser):
-    """A parser whose error is one line, as every other error of cexflow: `cexflow build: error: argument
-    --window: not a valid int: 'x' (see cexflow build --help)`, exit 2 (argparse's usage block is left out;
-    --help shows it). The subcommands' parsers are of the same class, and an argument no parser knows is
-    the error of the subcommand given (argparse's would be the top parser's: `cexflow: error: ...`)."""
+    """A parser whose error is one line, as every other error of cexflow (`cexflow build: error: argument
+    --window: not a valid int: 'x' (see cexflow build --help)`, exit 2); an argument no parser knows is the
+    error of the subcommand given (argparse's would be the top parser's)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

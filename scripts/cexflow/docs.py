@@ -201,11 +201,7 @@ def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[s
     if several and folder is None:
         return tokens
     base = f"{report.REPORTS_SUBDIR}/" + (f"{folder}/" if folder else "")
-    return tokens + [
-        (f"{base}summary.html", "Summary"),
-        (f"{base}topk.html", "Top-k days"),
-        (f"{base}anomalies.html", "Anomalies"),
-    ]
+    return tokens + [(f"{base}{r['name']}.html", r["nav"]) for r in present.shown().site_reports]
 
 
 def render_report_pages(

@@ -262,8 +262,7 @@ class _FetchRun:
 
     # wallets
     def execute(self, wallets: list[Wallet], hop: int = 1, item: str = "wallet", note: str = "") -> FetchSummary:
-        """Fetch each wallet (hop 1: the labelled wallets; hop 2: the candidates of the second hop, whose
-        files and manifest entries are named `hop2_...`)."""
+        """Fetch each wallet (hop 1), or each candidate of the second hop (hop 2: its files are `hop2_...`)."""
         for tmp in self.out_dir.rglob(".*.tmp"):  # left by a run killed mid-write (never read)
             tmp.unlink(missing_ok=True)
         self.reporter.start(self.token, self.chain, len(wallets), item, note)
@@ -489,10 +488,9 @@ class SecondHopSummary:
 def second_hop_candidates(
     files: list[Path], labelled: dict[str, str], token_address: str, given_deposits: frozenset[str] = frozenset()
 ) -> list[Candidate]:
-    """The senders into labelled wallets in hop 1's `files` that are not labelled themselves (`labelled`:
-    address -> exchange, every label of the chain), busiest first: the most tokens sent into labelled wallets,
-    then the most transfers, then the address. Never the zero address (mints) or the token's contract; a
-    sender into a deposit address given in the labels (`given_deposits`) is a depositor, not a candidate."""
+    """The unlabelled senders into labelled wallets (`labelled`: address -> exchange) in hop 1's `files`, the
+    most tokens sent first; never the zero address, the token's contract, or a sender into a given deposit
+    address (a depositor)."""
     sent: dict[str, list] = {}
     never = {balances.ZERO_ADDRESS, token_address.lower()}
     for path in files:
@@ -530,8 +528,7 @@ def fetch_second_hop(
     page_size: int = DEFAULT_PAGE_SIZE,
     reporter: Reporter | None = None,
 ) -> SecondHopSummary:
-    """The second hop (the module's docstring) over hop 1's `wallet_files`; the candidates left out are listed
-    in `left_out_path` and counted in the manifest."""
+    """The second hop (the module's docstring) over hop 1's `wallet_files`; those left out in `left_out_path`."""
     if max_addresses < 1:
         raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
     out_dir = Path(out_dir)
@@ -557,8 +554,7 @@ def left_out_path(out_dir: Path, start: date, end: date) -> Path:
 
 
 def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dict:
-    """The manifest's account of a second hop: how the candidates were chosen and how many were left out (their
-    list goes to left_out_path, written once, not with every save of the manifest)."""
+    """The manifest's account of a second hop (the list of those left out goes to left_out_path, written once)."""
     path = left_out_path(summary.transfers.out_dir, start, end)
     rows = [asdict(c) | {"exchanges": ",".join(c.exchanges)} for c in summary.left_out]
     if rows:
@@ -616,8 +612,8 @@ def fetch_balances(
     reporter: Reporter | None = None,
     max_reads: int = balances.DEFAULT_MAX_READS,
 ) -> BalancesSummary:
-    """Each wallet's balance of each token and each token's supply, with the exact block each holds after
-    (cexflow.balances), written to `out_path` as a balances file; nothing is written if any read fails."""
+    """Each wallet's balance of each token and each token's supply (cexflow.balances), written to `out_path` as a
+    balances file; nothing is written if any read fails."""
     calls_before = client.calls
     reporter = reporter or Reporter()
     try:
@@ -636,8 +632,7 @@ def fetch_balances(
 def fetch_prices(
     client: defillama.DefiLlamaClient, *, chain: str, tokens: list[Token], start: date, end: date, out_path: Path
 ) -> PricesSummary:
-    """Each token's daily USD price from `start` to `end`, written to `out_path` as a prices file; a day
-    without a price is not in the file (PriceSeries.missing lists it)."""
+    """Each token's daily USD price from `start` to `end` as a prices file (a day without one is left out)."""
     calls_before = client.calls
     series = [
         defillama.daily_prices(client, chain=chain, token_address=token.address, start=start, end=end)
@@ -708,8 +703,8 @@ def fetch(options: FetchOptions) -> int:
             f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
             "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)"
         )
-    wallets = load_wallets(options.labels, chain, options.wallets) if want_transfers or options.balances else []
     if want_transfers or options.balances:
+        wallets = load_wallets(options.labels, chain, options.wallets)
         api_key = os.environ.get(API_KEY_ENV, "").strip()
         if not api_key:
             raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")

@@ -215,7 +215,7 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
 # Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
 # that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
 # order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
-# a wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period.
+# a wallet), which is the reader's choice: FOCUS_READERS below sum the legs of fct_flow_legs of that period.
 
 
 # rpt_build_summary: the build's one row, or one row per token (by chain, then symbol), with the input

@@ -1,5 +1,5 @@
 """Files that other processes use while cexflow writes them: cexflow's one lock (`exclusive_lock`), a durable
-rename, a text file written atomically (`write_atomic`: the agent's state and reports, a fetch's files), and
+rename, a text file or CSV written atomically (`write_atomic`, `write_csv`: the agent's state, a fetch's files), and
 the working copy that `cexflow build` writes instead of the DuckDB file itself, so that readers never block a
 build nor see half of one (`working_copy`; docs/build.md, "Readers and the build", says how and what it costs).
 """

@@ -71,7 +71,7 @@ class Wallet:
     wallet: str
     address: str
     transfers_per_day: float
-    median_amount: float | None = None  # LPT; None: 4,000 for cold wallets (< 1 a day), else 150-250
+    median_amount: float | None = None  # LPT; None: 4,000 for cold wallets (< 1 a day), else 120 (20+ a day) or 250
 
     @property
     def is_cold(self) -> bool:

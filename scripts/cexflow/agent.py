@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from cexflow import db as marts
 from cexflow.build import BuildOptions, build
 from cexflow.db import connect
 from cexflow.errors import CexflowError
-from cexflow.files import LockHeld, exclusive_lock, write_atomic
+from cexflow.files import exclusive_lock, write_atomic
 from cexflow.paths import PROJECT_ROOT, default_db
 
 HELP = (
@@ -55,15 +55,12 @@ def default_state(db: Path) -> Path:
     return Path(db).with_name(Path(db).stem + ".agent-state.json")
 
 
-# --- files written atomically -----------------------------------------------------------------------
+# --- memory ---------------------------------------------------------------------------------------------
 
 
 def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
     """files.write_atomic, pausing at `checkpoint` (PAUSE_ENV) between the temporary file and the rename."""
     write_atomic(path, data, before_rename=(lambda: _checkpoint(checkpoint)) if checkpoint else None)
-
-
-# --- memory ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -115,19 +112,16 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
     return days, [], [legacy(queued) for queued in data["webhook_queue"]]
 
 
-@contextlib.contextmanager
-def agent_lock(state_path: Path) -> Iterator[Path]:
-    """Hold an exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
+def agent_lock(state_path: Path) -> contextlib.AbstractContextManager[Path]:
+    """An exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(exclusive_lock(lock_path))
-        except LockHeld as held:
-            raise CexflowError(
-                f"--state {state_path}: another cexflow agent (pid {held.holder}) is running on "
-                f"this state (lock {lock_path}); not starting a second one"
-            ) from None
-        yield lock_path
+    return exclusive_lock(
+        lock_path,
+        busy=lambda pid: (
+            f"--state {state_path}: another cexflow agent (pid {pid}) is running on this state "
+            f"(lock {lock_path}); not starting a second one"
+        ),
+    )
 
 
 # --- anomalies ------------------------------------------------------------------------------------------
@@ -174,8 +168,7 @@ def _token_context(t: present.TokenInfo) -> dict:
 
 
 def read_anomalies(db: Path) -> tuple[list[dict], dict]:
-    """Every anomaly day of the marts as a JSON-ready dict (exact amounts as text) with the five largest
-    transfers behind it, ordered by episode and day; and the input summary."""
+    """Every anomaly day of the marts as a JSON-ready dict with the largest transfers behind it; and the inputs."""
     with connect(db) as con:
         lone = present.lone_token(con)
     with present.open_marts(db, lone) as con:
@@ -229,10 +222,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         context["tokens"] = {}
         for own in summaries:
             t = infos[(own["chain"], own["token_address"])]
-            first, last = own["first_flow_date"], own["last_flow_date"]
-            period = present.period_text(first, last)
-            days_of = {"period": period, "first_day": first.isoformat(), "last_day": last.isoformat()}
-            context["tokens"][t.label] = _token_context(t) | days_of
+            days_of = {"first_day": own["first_flow_date"].isoformat(), "last_day": own["last_flow_date"].isoformat()}
+            context["tokens"][t.label] = _token_context(t) | {"period": own["period"]} | days_of
         context["first_day"] = totals["first_flow_date"].isoformat()
         context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
@@ -277,8 +268,7 @@ alert_text, transfer_text, episode_title = WORDS.alert_text, WORDS.transfer_text
 
 
 def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
-    """The lines of an alert or an update: each day's rows' reasons, then (with `transfers`) the largest
-    transfers behind the episode's series."""
+    """The lines of an alert or an update: each day's reasons, then (with `transfers`) the transfers behind it."""
     lines = []
     for date in sorted({d["date"] for d in ep["days"]}):
         rows = [d for d in ep["days"] if d["date"] == date]
@@ -291,8 +281,7 @@ def episode_lines(ep: dict, transfers: bool = True) -> list[str]:
 
 
 def _episode_data(ep: dict, kind: str, link: str) -> dict:
-    """The json format's fields of an alert or an update (the first version's fields of its first day, and
-    the episode with every day)."""
+    """The json format's fields of an alert or an update: its first day's, and every day of the episode."""
     a = ep["days"][0]
     baseline = {"mean": a["baseline_mean"], "std": a["baseline_std"], "days": a["baseline_days"]}
     baseline |= {"method": a["method"], "window_days": a["window_days"]}
@@ -345,22 +334,14 @@ def _message(kind: str, title: str, items: list, link: str, data: dict, in_diges
             for k, ep in items
         ]
 
-    return {
-        "kind": kind,
-        "title": title,
-        "blocks": blocks(True),
-        "short_blocks": blocks(False),
-        "link": link,
-        "data": data,
-    }
+    return dict(kind=kind, title=title, blocks=blocks(True), short_blocks=blocks(False), link=link, data=data)
 
 
 # --- reports --------------------------------------------------------------------------------------------
 
 
 def entry_tokens(entry: dict) -> str:
-    """The tokens of a report: 'LPT on ethereum' (the build's one token), or in a build of several the tokens
-    of the report's days, 'LPT on arbitrum, USDT on ethereum'."""
+    """The tokens of a report: 'LPT on ethereum', or of several the tokens of its days."""
     context = entry["context"]
     if not context.get("tokens"):
         return f"{context['symbol']} on {context['chain']}"
@@ -453,14 +434,12 @@ def deliver_webhooks(
                     break
         if error is None:
             state.webhook_queue.remove(item)
-            state.save()
             posted += 1
-            continue
-        item["attempts"] += attempts
-        item["last_error"] = str(error)
-        last_error = str(error)
+        else:
+            item["attempts"] += attempts
+            item["last_error"] = last_error = str(error)
         state.save()
-        if error.unreachable:
+        if error is not None and error.unreachable:
             break
     return posted, last_error
 
@@ -594,8 +573,7 @@ def monitor(
     loop: bool = False,
     interval: float = DEFAULT_INTERVAL,
 ) -> int:
-    """Run one cycle (or with `loop`, one every `interval` seconds until SIGINT or SIGTERM) under the lock of
-    the state `state` (default: beside the database), printing each cycle's lines."""
+    """Run one cycle (with `loop` one every `interval` seconds until a signal) under the state's lock, printing."""
     if interval <= 0:
         raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
     if build_options.target != "duckdb":
@@ -623,11 +601,7 @@ def _print(result: CycleResult) -> None:
 
 def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:
     stop = threading.Event()
-
-    def handle(signum, _frame):
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, lambda _signum, _frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.is_set():
             started = time.monotonic()

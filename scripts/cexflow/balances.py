@@ -69,8 +69,7 @@ def read_balances(
     max_reads: int = DEFAULT_MAX_READS,
     clock: Callable[[], float] | None = None,
 ) -> BalanceSnapshot:
-    """Each wallet's balance of `token` and the token's supply, every one with the block it holds after
-    (see the module's docstring), as the rows of a balances file."""
+    """Each wallet's balance of `token` and the token's supply with the block it holds after, as balances rows."""
     if token.decimals is None:
         raise CexflowError(
             f"--balances: the decimals of token {token.address} are unknown; add it to "
@@ -125,7 +124,8 @@ class _Reader:
                     f"--balances: the API's latest block went back from {before} to {after} "
                     f"while reading {label}; run again"
                 )
-            if after == before or not self._moved(watched, before + 1, after):
+            # unmoved: no transfer of the token in blocks before+1..after (one row is enough to know)
+            if after == before or not self.client.token_transfers(watched, self.token.address, before + 1, after, 1):
                 return raw, after, read_at
             self.rereads += 1
             if attempt < self.max_reads:
@@ -136,10 +136,6 @@ class _Reader:
             f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
             "its anchor block cannot be made exact now, run again later"
         )
-
-    def _moved(self, watched: str, low: int, high: int) -> bool:
-        """Whether `watched` has a transfer of the token in blocks low..high (one row is enough to know)."""
-        return bool(self.client.token_transfers(watched, self.token.address, low, high, page_size=1))
 
     def block_time(self, block: int) -> int:
         if block not in self.times:

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from cexflow import inputs
@@ -19,6 +18,7 @@ from cexflow.errors import CexflowError
 from cexflow.files import working_copy
 from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
+from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
 from cexflow.text import plural
 
@@ -27,10 +27,8 @@ HELP = "Build the netflow marts: run dbt build on the input files (default: the 
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """The options of a build: one field per `cexflow build` option, named after it (`--min-history` is
-    `min_history`). None means the default, which is the var of `dbt_project.yml` for the token, the chain,
-    the top-k and the anomaly options (`cexflow.methods.ANOMALY_OPTIONS`), and otherwise what the field's
-    comment says. A value of the wrong kind or out of range is a CexflowError that names the option."""
+    """One field per `cexflow build` option, named after it (`--min-history` is `min_history`). None: the default
+    (a var of dbt_project.yml, or what the field's comment says). A bad value is a CexflowError naming the option."""
 
     input: tuple[str, ...] = ()  # raw transfer files, folders or globs, each maybe CHAIN=...; empty: the bundled sample
     blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
@@ -153,17 +151,12 @@ class BuildSummary:
         return [words.read_line(self), *body, *notes, *(f"warning: {warning}" for warning in self.warnings)]
 
 
-@cache
 def build_words():
-    """The macros of `templates/build.j2`: the words of the summary and the warnings."""
-    from cexflow.present import template_environment
-
-    return template_environment("text").get_template("build.j2").module
+    return macros("build.j2")
 
 
 def build_vars(options: BuildOptions) -> dict:
-    """dbt vars from the build options, after checking every file and option; what an option leaves at None
-    is the var of dbt_project.yml."""
+    """dbt vars from the build options, after checking every file and option."""
     defaults = project_vars()
     anomaly = anomaly_vars(options)
     default_chain = (options.chain or defaults["chain"]).strip().lower()
@@ -178,10 +171,10 @@ def build_vars(options: BuildOptions) -> dict:
         option = f"--chain {chain}" if chain == default_chain else f"--input {chain}=..."
         check_labels_on_chain(labels_files, chain, option)
     dbt_vars: dict = {"input_files": files.dbt_input_files(), "input_chains": files.dbt_input_chains(default_chain)}
-    dbt_vars["ethereum_etl_blocks_files"] = inputs.blocks_files(list(options.blocks)) if options.blocks else []
+    dbt_vars["ethereum_etl_blocks_files"] = inputs.side_files("--blocks", list(options.blocks))
     dbt_vars["labels_files"] = labels_files
-    dbt_vars["balances_files"] = inputs.balances_files(list(options.balances)) if options.balances else []
-    dbt_vars["prices_files"] = inputs.prices_files(list(options.prices)) if options.prices else []
+    dbt_vars["balances_files"] = inputs.side_files("--balances", list(options.balances))
+    dbt_vars["prices_files"] = inputs.side_files("--prices", list(options.prices))
     if len(tokens) == 1:  # as a single-token build always had them
         dbt_vars.update(chain=default_chain, token=tokens[0].address, token_decimals=tokens[0].decimals)
     else:
@@ -207,7 +200,7 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
     blocks files are of the default chain, so an ethereum-etl file of another chain needs block_timestamp."""
     per_chain = {chain: [t.label for t in tokens if t.chain == chain] for chain in {t.chain for t in tokens}}
     for path in files.by_format.get("seed_export", []):
-        chain = files.chain_of(path, default_chain)
+        chain = files.chains.get(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
             held = ", ".join(per_chain.get(chain, [])) or "none"
             raise CexflowError(
@@ -215,7 +208,7 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
                 f"chain {chain} in the build (the build has {held}); build it with one --token"
             )
     for path in files.etl_without_timestamp:
-        chain = files.chain_of(path, default_chain)
+        chain = files.chains.get(path, default_chain)
         if chain != default_chain:
             raise CexflowError(
                 f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "
@@ -242,8 +235,7 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> N
 
 
 def check_spark_installed(target: str = "spark") -> None:
-    """--target spark needs dbt-spark with pyspark (the spark extra) and a Java runtime; --target spark_thrift
-    needs dbt-spark with PyHive (the spark extra too), and no Java here: Spark runs in the server."""
+    """--target spark needs dbt-spark, pyspark and Java; spark_thrift dbt-spark and PyHive (Spark is the server)."""
     import importlib.util
 
     needed = (
@@ -263,8 +255,7 @@ def check_spark_installed(target: str = "spark") -> None:
 def summarize(
     db: Path, method: str | None = None, deposit_inference: bool | None = None, spark: bool = False
 ) -> BuildSummary:
-    """The summary of the marts in the DuckDB file `db`, or with `spark` of the Spark warehouse `db` (read from
-    its parquet files, no Spark session); with `deposit_inference` its line on deposit addresses."""
+    """The summary of the marts in the DuckDB file `db`, or with `spark` of the Spark warehouse `db`."""
     from cexflow.db import connect, connect_spark
 
     with (connect_spark if spark else connect)(db) as con:
@@ -272,8 +263,7 @@ def summarize(
 
 
 def summarize_marts(con, location: Path, method: str | None = None, deposit_inference: bool | None = None):
-    """The summary from a DuckDB connection on which the marts are tables or views (the method: the one the
-    z-scores were computed with, unless given)."""
+    """The summary from a DuckDB connection on which the marts are tables or views."""
     from cexflow.db import build_totals, price_status, reserve_status, token_summaries
 
     rows, totals = token_summaries(con), build_totals(con)
@@ -304,9 +294,8 @@ def summarize_marts(con, location: Path, method: str | None = None, deposit_infe
 
 
 def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
-    """The summary's line on deposit addresses (rpt_build_summary's rows, rpt_build_totals' row), and a line per
-    token with inflow: if senders whose own receipts are not in the inputs (a fetch of the labelled wallets
-    only) are deposit addresses, the build could count their inflow only at the sweep."""
+    """The summary's line on deposit addresses, and per token with inflow how much came from senders whose own
+    receipts are not in the inputs (deposit addresses whose inflow the build could count only at the sweep)."""
     words = build_words()
     if not inference:
         return words.inference_off()
@@ -327,9 +316,8 @@ def input_paths(dbt_vars: dict) -> list[str]:
 
 
 def dbt_build_command(run_vars: dict, full_refresh: bool, full_check: bool, with_tests: bool = True) -> list[str]:
-    """`dbt build` with the build's vars but its input files (run_dbt passes those in the environment):
-    incremental or --full-refresh; the tests of the incremental tables on the rows the run writes, or with
-    full_check every data test on whole tables and the unit tests; or no test at all."""
+    """`dbt build` with the build's vars but its input files (run_dbt passes those in the environment); the data
+    tests on the rows the run writes, or with full_check every test on whole tables; or none."""
     dbt_vars = {name: value for name, value in run_vars.items() if name not in RUN_FILE_VARS}
     dbt_vars["data_tests_rows"] = "all" if full_check else "this_run"
     command = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)] + (["--full-refresh"] if full_refresh else [])
@@ -350,8 +338,7 @@ def file_fingerprint(path: str) -> str:
 
 
 def input_fingerprints(dbt_vars: dict) -> dict[str, str]:
-    """Each input file's fingerprint, with its chain when it is not the default chain's (a file loaded on one chain
-    and given on another since is a changed file)."""
+    """Each input file's fingerprint, with its chain when not the default's (a file moved to a chain has changed)."""
     chain_of = {path: chain for chain, paths in dbt_vars.get("input_chains", {}).items() for path in paths}
     return {f: file_fingerprint(f) + (f"@{chain_of[f]}" if f in chain_of else "") for f in input_paths(dbt_vars)}
 
@@ -368,8 +355,7 @@ def code_fingerprint() -> str:
 
 
 def loaded_parameters(dbt_vars: dict) -> str:
-    """What must be unchanged for an incremental build: token, chain, decimals, labels, blocks, code, and the
-    deposit address rule (which decides the class of every transfer)."""
+    """What must be unchanged for an incremental build (the deposit rule decides the class of every transfer)."""
     side_files = dbt_vars["labels_files"] + dbt_vars["ethereum_etl_blocks_files"]
     return json.dumps(
         {
@@ -388,8 +374,7 @@ def loaded_parameters(dbt_vars: dict) -> str:
 
 @dataclass(frozen=True)
 class BuildRecord:
-    """What a database records of its last successful build (record_build): the one record of what was
-    built, which the next build (plan_build, up_to_date) and the docs site read."""
+    """What a database records of its last successful build, for the next build and the docs site."""
 
     parameters: str  # loaded_parameters: what must be unchanged for an incremental build
     settings: str  # settings_of: every var but the input files
@@ -401,8 +386,7 @@ class BuildRecord:
 
 
 def recorded_build(db: Path) -> BuildRecord | None:
-    """The record of the last build in the DuckDB file `db`; None without one (a new file, or one that dbt
-    built without cexflow)."""
+    """The record of the last build in the DuckDB file `db`; None without one (e.g. built by dbt alone)."""
     record = read_build_record(db) if Path(db).exists() else None
     return BuildRecord(*record) if record else None
 
@@ -469,8 +453,7 @@ SETTING_FLAGS = {option.var: option.flag for option in ANOMALY_OPTIONS} | {
 
 
 def changed_parameters(before: dict, now: dict) -> str:
-    """Why a full build is needed (loaded_parameters of the last build and this one): "--token changed",
-    "the models, macros or seeds changed"."""
+    """Why a full build is needed (loaded_parameters of the last build and this one): "--token changed"."""
     names = [name for name in PARAMETER_WORDS if before.get(name) != now.get(name)]
     if {"labels", "blocks"} & set(names):  # side_files counts their files: said already
         names = [name for name in names if name != "side_files"]
@@ -500,24 +483,20 @@ def _setting(value) -> str:
 
 
 def recorded_settings_changes(db: Path, dbt_vars: dict) -> str:
-    """changed_settings of the build recorded in `db` (a database, or a Spark warehouse's state file) and
-    these vars; "" without a record."""
+    """changed_settings of the build recorded in `db` and these vars; "" without a record."""
     record = recorded_build(db)
     return "" if record is None else changed_settings(record.settings_vars(), json.loads(settings_of(dbt_vars)))
 
 
 def record_build(db: Path, dbt_vars: dict) -> None:
-    """Record the parameters and input files of a successful build in the database (what recorded_build
-    reads), for the next incremental one."""
+    """Record the parameters and input files of a successful build in the database, for the next one."""
     write_build_record(db, loaded_parameters(dbt_vars), settings_of(dbt_vars), input_fingerprints(dbt_vars))
 
 
 def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool, target: str = "spark") -> tuple[dict, bool, str]:
-    """plan_build for a Spark warehouse: what it has loaded is kept in a small DuckDB file beside it. An
-    in-memory catalog (CEXFLOW_SPARK_CATALOG=in-memory) forgets its tables with the session, and a warehouse
-    without the staging rows table cannot be added to: both build in full. A Thrift server keeps its own
-    catalog: with --spark-dir its folder (scripts/spark_cluster.sh's DIR: warehouse/ and metastore_db/), it is
-    added to as a local Hive warehouse is; a server whose warehouse is not there builds in full."""
+    """plan_build for a Spark warehouse, whose record is a small DuckDB file beside it. An in-memory catalog
+    forgets its tables with the session, and a warehouse without the staging rows table (or a Thrift server's
+    whose warehouse is not in --spark-dir) cannot be added to: both build in full."""
     state = spark_dir / SPARK_STATE_FILE
     if not hive_catalog(target):
         state.unlink(missing_ok=True)
@@ -531,17 +510,15 @@ def spark_plan(spark_dir: Path, dbt_vars: dict, full_refresh: bool, target: str 
 
 
 def hive_catalog(target: str = "spark") -> bool:
-    """Whether the Spark target keeps its tables in a metastore (profiles.yml: CEXFLOW_SPARK_CATALOG; a Thrift
-    server always does)."""
+    """Whether the Spark target keeps its tables in a metastore (CEXFLOW_SPARK_CATALOG; a Thrift server does)."""
     return target == "spark_thrift" or os.environ.get("CEXFLOW_SPARK_CATALOG", "hive") == "hive"
 
 
 def build_spark(
     options: BuildOptions, dbt_vars: dict, with_tests: bool = True, select: list[str] | None = None
 ) -> BuildSummary | None:
-    """dbt build on a Spark target into the warehouse of --spark-dir, incrementally where it can (docs/scale.md).
-    With `select` (scripts/compare_engines.py --spark-select) only those nodes: a part of the marts, so no
-    summary (None) and no record to add to."""
+    """dbt build on a Spark target into the warehouse of --spark-dir, incrementally where it can (docs/scale.md);
+    with `select` only those nodes, so no summary (None) and no record."""
     target = options.target if options.target in SPARK_TARGETS else "spark"
     check_spark_installed(target)
     spark_dir = (options.spark_dir or default_spark_dir()).resolve()
@@ -651,9 +628,8 @@ def build(options: BuildOptions) -> BuildSummary:
 
 
 def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]:
-    """What makes a finished build less useful than its exit code says, one line each (the summary prints
-    them as `warning: ...`). A build that cannot mean anything, every row read being of another token, is an
-    error instead. The options that can never give an anomaly are errors before the build (build_vars)."""
+    """What makes a finished build less useful than its exit code says, one line each; a build whose every row
+    is of another token is an error instead."""
     from cexflow.db import connect, exchanges_anchored_after_data, input_reconciliation, token_summaries
 
     words, tokens = build_words(), build_tokens(dbt_vars)

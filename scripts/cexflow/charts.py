@@ -128,8 +128,8 @@ MARKER_MAX_POINTS = 62  # lines of at most this many days get a marker on each d
 
 
 def _period_axis(ax, first, last, *, left=None, right=None) -> None:
-    """The x axis of the days `first` to `last`, each with half a day either side (one day is a chart of that
-    day, not of the years around it); `left`/`right` widen it to the edges of weekly or monthly bars."""
+    """The x axis of the days `first` to `last`, half a day either side (so one day is a chart of that day);
+    `left`/`right` widen it to the edges of weekly or monthly bars."""
     first, last = pd.Timestamp(first), pd.Timestamp(last)
     half = pd.Timedelta(hours=12)
     lo = first - half if left is None else min(first - half, pd.Timestamp(left))
@@ -211,8 +211,7 @@ def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
 
 
 def baseline_band(frame: pd.DataFrame, z_threshold: float) -> pd.DataFrame:
-    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std, on the days with a z-score
-    only (before enough history the mean of a few days is meaningless)."""
+    """flow_date, centre, lower, upper = baseline_mean ± z_threshold × baseline_std, on the days with a z-score."""
     scored = ~np.isnan(_floats(frame["zscore"])) if "zscore" in frame.columns else np.ones(len(frame), bool)
     centre = np.where(scored, _floats(frame["baseline_mean"]), np.nan)
     spread = np.where(scored, _floats(frame["baseline_std"]), np.nan)
@@ -238,8 +237,8 @@ WEEKLY_BARS_MAX_DAYS = 1000
 
 
 def bar_bins(n_days: int) -> tuple[str, str, str]:
-    """(pandas period, adjective, unit) of the bars of `n_days`: a bar must stay a few pixels wide, so long
-    periods are drawn as weekly or monthly sums (the reports' texts take the adjective from here too)."""
+    """(pandas period, adjective, unit) of the bars of `n_days`: long periods as weekly or monthly sums, so that
+    a bar stays a few pixels wide."""
     if n_days <= DAILY_BARS_MAX_DAYS:
         return "D", "daily", "day"
     if n_days <= WEEKLY_BARS_MAX_DAYS:
@@ -318,9 +317,9 @@ PANEL_LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad
 def _small_multiples(
     frame, out_path, parts, draw, title, subtitle, ylabel, few_ylabel=None, empty=NO_DATA, amounts=True
 ):
-    """One panel per exchange group (`parts`: `_group_parts`) on a shared date axis, each with its own y scale
-    (the busiest exchange would flatten the others), drawn by `draw(ax, group, part)`. `ylabel` is the
-    figure's with three panels or more, `few_ylabel` (default: `ylabel`) each panel's with fewer."""
+    """One panel per exchange group (`_group_parts`) on a shared date axis, each with its own y scale (the
+    busiest would flatten the others), drawn by `draw(ax, group, part)`; with fewer than three panels each has
+    `few_ylabel`."""
     fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0], empty)
@@ -345,9 +344,8 @@ def _small_multiples(
 
 
 def plot_netflow_baseline(frame, out_path, settings, *, symbol, chain, period, series_name="all exchanges") -> Path:
-    """Daily netflow with its baseline and the ±z·σ band (`baseline_band`) of the build's `settings`
-    (present.MethodInfo); the days the marts flag (`is_anomaly`) marked. `frame`: flow_date, netflow,
-    baseline_mean, baseline_std, zscore, is_anomaly, direction (one series)."""
+    """Daily netflow with its baseline and ±z·σ band under the build's `settings` (present.MethodInfo), anomaly
+    days marked. `frame`: flow_date, netflow, baseline_mean, baseline_std, zscore, is_anomaly, direction."""
     z_threshold, method = settings.z_threshold, settings.method
     fig, (ax,) = _figure()
     if frame.empty:
@@ -377,8 +375,7 @@ def plot_netflow_baseline(frame, out_path, settings, *, symbol, chain, period, s
 def plot_inflow_outflow(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject="all exchanges", periodic=None
 ) -> Path:
-    """Inflow as bars up, outflow as bars down, netflow as a line. `frame`: flow_date, inflow, outflow,
-    netflow (every day of the period)."""
+    """Inflow as bars up, outflow as bars down, netflow as a line. `frame`: flow_date, inflow, outflow, netflow."""
     target = "exchanges" if subject == "all exchanges" else subject
 
     def draw(fig, ax, bars):
@@ -399,9 +396,9 @@ def plot_inflow_outflow(
 def plot_netflow_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups, symbol, chain, period, z_threshold=None, method=None
 ) -> Path:
-    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel (without a
-    band). `frame`: group_rank, flow_date, inflow, outflow, netflow, and optionally baseline_mean,
-    baseline_std, is_anomaly, direction to draw the band and mark anomaly days."""
+    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel. `frame`:
+    group_rank, flow_date, inflow, outflow, netflow, and for the band baseline_mean, baseline_std, is_anomaly,
+    direction."""
     parts = _group_parts(frame, groups, "other exchange")
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
     bands = {g["group_rank"]: baseline_band(p, z_threshold) for g, p, _ in parts if has_band and not g["is_other"]}
@@ -428,9 +425,8 @@ def plot_netflow_by_exchange(
 
 
 def plot_metric_by_exchange(frame, out_path, chart: dict, *, groups, symbol, chain, period) -> Path:
-    """A panel per exchange group of one daily metric, busiest first: `chart` is its entry of shown.j2's
-    `exchange_charts` (column, title, ylabel, ratio: a share from 0 to 1 on a fixed axis, gaps, empty: a panel
-    without a value's note). A ratio or a rolling sum cannot be summed, so the rest's group is left out."""
+    """A panel per exchange group of one daily metric (`chart`: its entry of shown.j2's `exchange_charts`),
+    busiest first; a ratio or a rolling sum cannot be summed, so the rest's group is left out."""
     column, ratio, ylabel = chart["column"], chart["ratio"], chart["ylabel"].format(symbol=symbol)
     parts = _group_parts(frame, groups, "less busy exchange")
 
@@ -453,8 +449,7 @@ def plot_metric_by_exchange(frame, out_path, chart: dict, *, groups, symbol, cha
 def plot_zscore(
     frame, out_path, *, symbol, chain, period, z_threshold, method, window_days, series_name="all exchanges"
 ) -> Path:
-    """The daily netflow's z-score with the ± threshold lines, anomaly days marked. `frame`: flow_date, zscore,
-    is_anomaly, direction (one series); days without a score are gaps."""
+    """The daily netflow's z-score with the ± threshold lines, anomaly days marked; days without a score gaps."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax, "no z-scores in this period (no days)")
@@ -483,8 +478,7 @@ def plot_zscore(
 def plot_cumulative_netflow(
     frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
 ) -> Path:
-    """Cumulative netflow per exchange group (the change in its labelled wallets' balance), busiest first.
-    `frame`: group_rank, flow_date, cumulative_netflow (every day of the period for each group)."""
+    """Cumulative netflow per exchange group, busiest first. `frame`: group_rank, flow_date, cumulative_netflow."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax)
@@ -511,8 +505,8 @@ def plot_cumulative_netflow(
 def plot_reserve_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
 ) -> Path:
-    """A panel per exchange group of its reserve at the end of each day, largest last reserve first, the rest
-    summed in a last panel. `frame`: group_rank, flow_date, reserve (the days whose reserve is known)."""
+    """A panel per exchange group of its reserve at the end of each day, largest first. `frame`: group_rank,
+    flow_date, reserve (the days whose reserve is known)."""
 
     def named(group, label):
         share = group["last_share_of_supply"]
@@ -598,8 +592,7 @@ def plot_netflow_bars(
 
 
 def transfer_kind(direction: str, flow_type: str | None, wallet_view: bool) -> tuple[str, str]:
-    """(legend key, bar label) of a transfer in the largest-transfers chart: a sweep between wallets of one
-    exchange is 'internal' in either direction; one between two exchanges seen from all exchanges 'other'."""
+    """(legend key, bar label) of a transfer in the largest-transfers chart."""
     if flow_type in ("internal", "sweep"):
         return "internal", (f"sweep {'in' if direction == 'inflow' else 'out'}" if wallet_view else "internal")
     if direction in ("inflow", "outflow"):
@@ -619,8 +612,7 @@ def plot_top_transfers(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, wallet_view=False
 ) -> Path:
     """The largest transfers as horizontal bars labelled with date, direction and short tx hash, coloured by
-    kind (`transfer_kind`). `frame`: transferred_at, amount, tx_hash, direction, flow_type (largest first);
-    `wallet_view`: the directions are a wallet's."""
+    kind. `frame`: transferred_at, amount, tx_hash, direction, flow_type; `wallet_view`: a wallet's directions."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax, NO_TRANSFERS)

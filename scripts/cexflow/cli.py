@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import importlib
+import inspect
 import sys
 from functools import cache
 from pathlib import Path
@@ -37,10 +38,9 @@ SUBCOMMANDS = {
 
 
 class OneLineErrors(argparse.ArgumentParser):
-    """A parser whose error is one line, as every other error of cexflow: `cexflow build: error: argument
-    --window: not a valid int: 'x' (see cexflow build --help)`, exit 2 (argparse's usage block is left out;
-    --help shows it). The subcommands' parsers are of the same class, and an argument no parser knows is
-    the error of the subcommand given (argparse's would be the top parser's: `cexflow: error: ...`)."""
+    """A parser whose error is one line, as every other error of cexflow (`cexflow build: error: argument
+    --window: not a valid int: 'x' (see cexflow build --help)`, exit 2); an argument no parser knows is the
+    error of the subcommand given (argparse's would be the top parser's)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,8 +59,7 @@ class OneLineErrors(argparse.ArgumentParser):
 
 
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line's parser. With `only`, the other subcommands' modules are not imported: they are
-    named, without their help or options."""
+    """The command line's parser; with `only`, the other subcommands are named but their modules not imported."""
     parser = OneLineErrors(
         prog="cexflow",
         description="Exchange inflow/outflow analytics for an ERC-20 token, built with dbt on DuckDB.",
@@ -96,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _given(args: argparse.Namespace, cls) -> dict:
-    """The fields of the options dataclass `cls` that the command line gave (None: not given, the library's
-    default applies)."""
+def _given(args: argparse.Namespace, target) -> dict:
+    """The parameters of `target` (a function, or an options dataclass) that the command line gave, by name
+    (None: not given, the library's default applies)."""
     given = vars(args)
-    return {f.name: given[f.name] for f in dataclasses.fields(cls) if given.get(f.name) is not None}
+    return {name: given[name] for name in inspect.signature(target).parameters if given.get(name) is not None}
 
 
 def _shown(value) -> str:
@@ -111,8 +110,7 @@ def _shown(value) -> str:
 
 
 def _choices(option: AnomalyOption) -> str:
-    """The choices of an option whose help does not name each (a METAVAR hides argparse's own list):
-    ': one of trailing, inclusive, robust, screened' for --method."""
+    """': one of trailing, inclusive, ...' for an option whose help does not name its choices (a METAVAR hides them)."""
     if not option.choices or all(choice in option.help for choice in option.choices):
         return ""
     return f": one of {', '.join(option.choices)}"
@@ -199,34 +197,17 @@ def agent_context() -> dict:
 
 
 def fetch_context() -> dict:
-    from cexflow.etherscan import CHAIN_IDS
-    from cexflow.fetch import DEFAULT_HOP_MAX_ADDRESSES, MAX_PAGE_SIZE, WALLET_CHOICES, FetchOptions
+    """The fetch module's constants, FetchOptions' defaults, and the token and chain (FetchOptions leaves None)."""
+    from cexflow import fetch
 
-    return {
-        **{f.name: f.default for f in dataclasses.fields(FetchOptions)},
-        **project_vars(),  # the token and chain: FetchOptions leaves them None
-        "chains": sorted(CHAIN_IDS),
-        "wallet_choices": WALLET_CHOICES,
-        "hop_max_addresses": DEFAULT_HOP_MAX_ADDRESSES,
-        "max_page_size": MAX_PAGE_SIZE,
-    }
+    defaults = {f.name: f.default for f in dataclasses.fields(fetch.FetchOptions)}
+    return vars(fetch) | defaults | project_vars() | {"chains": sorted(fetch.CHAIN_IDS)}
 
 
 def sample_context() -> dict:
-    from cexflow import sample as s
+    from cexflow import sample
 
-    return {
-        "days": str(s.DEFAULT_DAYS),
-        "scale": str(s.DEFAULT_SCALE),
-        "seed": str(s.DEFAULT_SEED),
-        "start": s.DEFAULT_START.isoformat(),
-        "rows_per_day": s.expected_rows_per_day(),
-        "anchor_block": s.ANCHOR_BLOCK,
-        "anchor_date": s.ANCHOR_DATE,
-        "block_seconds": s.BLOCK_SECONDS,
-        "baseline_days": s.BASELINE_DAYS,
-        "spacing_days": s.PLANT_SPACING_DAYS,
-    }
+    return vars(sample) | {"rows_per_day": sample.expected_rows_per_day()}
 
 
 CONTEXTS = {"build": project_vars, "agent": agent_context, "fetch": fetch_context, "sample": sample_context}
@@ -270,17 +251,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from cexflow.report import make_reports
 
-    result = make_reports(
-        args.db,
-        args.out,
-        args.start,
-        args.end,
-        args.focus,
-        spark_dir=args.spark_dir,
-        token=args.token,
-        chain=args.chain,
-    )
-    for line in result.lines():
+    for line in make_reports(**_given(args, make_reports)).lines():
         print(line)
     return 0
 
@@ -288,10 +259,8 @@ def run_report(args: argparse.Namespace) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     from cexflow.agent import agent_options, monitor
 
-    options = agent_options(
-        args.out, args.webhook, args.webhook_format, args.rotate_monthly, args.since, args.digest, args.report_url
-    )
-    return monitor(build_options(args), options, args.state, loop=args.loop, interval=args.interval)
+    options = agent_options(**_given(args, agent_options))
+    return monitor(build_options(args), options, **_given(args, monitor))
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -333,7 +302,7 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_docs(args: argparse.Namespace) -> int:
     from cexflow.docs import build_site
 
-    index = build_site(args.db, args.out, verbose=args.verbose)
+    index = build_site(**_given(args, build_site))
     print(f"docs site in {index.parent}: open {index}")
     return 0
 

@@ -30,8 +30,7 @@ LOCK_CONFLICT = re.compile(
 
 def lock_conflict(message: str, opened_read_only: bool = True) -> str | None:
     """One line naming the file, the process that holds it and what to do, when `message` is DuckDB's lock
-    conflict; else None. A read-only open (`connect`; a build holds its database so, see cexflow.files)
-    conflicts only with a writer: a shell opened without -readonly, dbt run by hand or a script."""
+    conflict; else None. A read-only open (`connect`, and a build's) conflicts only with a writer."""
     match = LOCK_CONFLICT.search(message)
     if not match:
         return None
@@ -74,8 +73,7 @@ def write_build_record(db: Path, parameters: str, settings: str, inputs: dict) -
 
 
 def parquet_column_names(path: Path) -> list[str]:
-    """The column names (lower case) of a Parquet input file, from its footer (inputs.py classifies the file by
-    them, as a CSV file by its header)."""
+    """The column names (lower case) of a Parquet input file, from its footer."""
     try:
         with duckdb.connect() as con:
             rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
@@ -94,7 +92,7 @@ def spark_schema_dir(spark_dir: Path) -> Path:
 
 def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
-    warehouse over its parquet files (partition folders become columns again; no Spark session needed)."""
+    warehouse over its parquet files (no Spark session needed)."""
     schema_dir = spark_schema_dir(Path(spark_dir).resolve())
     if not schema_dir.is_dir():
         raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
@@ -135,6 +133,7 @@ SHAPES = {
     "tuple": lambda con, sql, params: con.execute(sql, params).fetchone(),
     "column": lambda con, sql, params: [value for (value,) in con.execute(sql, params).fetchall()],
     "value": lambda con, sql, params: (con.execute(sql, params).fetchone() or [None])[0],
+    "array": lambda con, sql, params: next(iter(con.execute(sql, params).fetchnumpy().values())),
 }
 
 
@@ -158,15 +157,15 @@ def _shaped(shape: str):
     return lambda sql: reader(shape, sql)
 
 
-rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of = map(_shaped, SHAPES)
+rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of, array_of = map(_shaped, SHAPES)
 
 
 # --- one token of a database of several ---------------------------------------------------------------
 
 
 def tokens(con) -> list[dict]:
-    """(chain, token_address, symbol, kind) of the build's tokens with days (rpt_build_summary), by chain and
-    symbol; of a database of a cexflow before several tokens (no `chain` there), the one of stg_tokens__selected."""
+    """(chain, token_address, symbol, kind) of the build's tokens with days, by chain and symbol (of a database
+    from before several tokens, the one of stg_tokens__selected)."""
     before_several = "chain" not in read_frame(con, "select * from rpt_build_summary limit 0").columns
     source = "stg_tokens__selected" if before_several else "rpt_build_summary where n_days > 0"
     return read_rows(
@@ -190,8 +189,7 @@ _token_tables = column_of("""
 
 def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
     """A read-only connection to `db` on which every table with `chain` and `token_address` columns shows only
-    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged.
-    Nothing is written to the file."""
+    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged."""
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
@@ -217,7 +215,7 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
 # Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
 # that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
 # order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
-# a wallet), which is the reader's choice: focus_* below sum the legs of fct_flow_legs of that period.
+# a wallet), which is the reader's choice: FOCUS_READERS below sum the legs of fct_flow_legs of that period.
 
 
 # rpt_build_summary: the build's one row, or one row per token (by chain, then symbol), with the input
@@ -239,8 +237,7 @@ selected_tokens = tuples_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected o
 
 
 def method_row(con) -> tuple | None:
-    """(method, window_days, z_threshold, materiality_threshold, min_amount, is_materiality_required, top_k,
-    min_usd) of the build's z-scores, or None when nothing was scored."""
+    """The anomaly settings of the build's z-scores (present.MethodInfo's), or None when nothing was scored."""
     row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
                                 is_materiality_required, min_usd from fct_netflow_zscores limit 1""").fetchone()
     if row is None:
@@ -278,8 +275,7 @@ latest_anomalies = rows_of("""
 
 
 def cross_chain_totals(con) -> list[dict]:
-    """rpt_cross_chain_totals: each symbol on several chains, its days and flows over all of them; empty for a
-    database without that mart (of a cexflow before several tokens)."""
+    """Each symbol on several chains, its days and flows over all of them (empty for a database without that mart)."""
     if "rpt_cross_chain_totals" not in table_names(con):
         return []
     return read_rows(
@@ -315,86 +311,77 @@ def focus_transfers_sql(kind: str) -> str:
         where flow_date between $s and $e and list_contains($a, wallet_address) and is_wallet_view"""
 
 
-def focus_stats(con, transfers_sql: str, params: dict) -> dict:
-    sql = f"""
-        with t as ({transfers_sql})
+# the subject's inflow, outflow and netflow on each day of a focus period (from the daily marts; a wallet's
+# addresses summed)
+FOCUS_FLOWS = {
+    "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
+    "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
+    "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
+    "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
+}
+# The focus report's readers: (shape, query) of the subject's transfers `t` (focus_transfers_sql) or of every
+# day `d` of the period (its flows, its transfers' volume and count, and the z columns of its series $series).
+FOCUS_READERS = {
+    "stats": (
+        "row",
+        """
         select count(*) as n_transfers, coalesce(sum(amount), 0) as volume, max(amount) as largest,
                coalesce(sum(amount) filter (where direction = 'inflow'), 0) as transfers_inflow,
                coalesce(sum(amount) filter (where direction = 'outflow'), 0) as transfers_outflow,
                count(*) filter (where direction = 'inflow') as n_inflow,
                count(*) filter (where direction = 'outflow') as n_outflow
-        from t"""
-    return _read(con, "row", sql, params)
-
-
-def focus_by_direction(con, transfers_sql: str, params: dict) -> pd.DataFrame:
-    sql = f"""
-        with t as ({transfers_sql})
+        from t""",
+    ),
+    "by_direction": (
+        "frame",
+        """
         select direction, count(*) as n_transfers, sum(amount) as volume from t
-        group by direction order by volume desc, direction"""
-    return _read(con, "frame", sql, params)
-
-
-def focus_largest(con, transfers_sql: str, params: dict, limit: int) -> pd.DataFrame:
-    sql = f"with t as ({transfers_sql}) select * from t order by amount desc, transferred_at, tx_hash limit $n"
-    return _read(con, "frame", sql, {**params, "n": limit})
-
-
-def focus_amounts(con, transfers_sql: str, params: dict):
-    """The amounts as floats, for the histogram only (millions of transfers: no Decimal objects)."""
-    sql = f"with t as ({transfers_sql}) select cast(amount as double) as amount from t"
-    return con.execute(sql, _parameters(sql, params)).fetchnumpy()["amount"]
-
-
-def _focus_daily_sql(transfers_sql: str, kind: str) -> str:
-    """Every day of the period: the subject's inflow, outflow and netflow (the daily marts; a wallet's
-    addresses summed), its transfers' volume and count, and the z columns of its series ($series)."""
-    flows = {
-        "all": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_total",
-        "exchange": "select flow_date, inflow, outflow, netflow from fct_netflow_daily_by_exchange where exchange = $x",
-        "wallet": "select flow_date, sum(inflow) as inflow, sum(outflow) as outflow, sum(netflow) as netflow "
-        "from fct_netflow_daily_by_wallet where list_contains($a, wallet_address) group by flow_date",
-    }[kind]
-    return f"""
-        with t as ({transfers_sql}),
-        days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
-        flows as ({flows}),
-        volume as (select flow_date, sum(amount) as volume, count(*) as n_transfers from t group by flow_date)
-        select days.flow_date,
-               coalesce(flows.inflow, 0) as inflow, coalesce(flows.outflow, 0) as outflow,
-               coalesce(flows.netflow, 0) as netflow,
-               coalesce(volume.volume, 0) as volume, coalesce(volume.n_transfers, 0) as n_transfers,
-               z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
-               z.direction
-        from days
-        left join flows on flows.flow_date = days.flow_date
-        left join volume on volume.flow_date = days.flow_date
-        left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date"""
-
-
-def focus_daily(con, transfers_sql: str, kind: str, params: dict) -> pd.DataFrame:
-    return _read(con, "frame", _focus_daily_sql(transfers_sql, kind) + " order by days.flow_date", params)
-
-
-def focus_totals(con, transfers_sql: str, kind: str, params: dict) -> dict:
-    """The period's inflow, outflow and netflow summed over its days, and its days."""
-    sql = f"""
-        with d as ({_focus_daily_sql(transfers_sql, kind)})
+        group by direction order by volume desc, direction""",
+    ),
+    "largest": ("frame", "select * from t order by amount desc, transferred_at, tx_hash limit $n"),
+    # as floats, for the histogram only (millions of transfers: no Decimal objects)
+    "amounts": ("array", "select cast(amount as double) as amount from t"),
+    "daily": ("frame", "select * from d order by flow_date"),
+    "totals": (
+        "row",
+        """
         select coalesce(sum(inflow), 0) as inflow, coalesce(sum(outflow), 0) as outflow,
                coalesce(sum(netflow), 0) as netflow, count(*) as days
-        from d"""
-    return _read(con, "row", sql, params)
-
-
-def focus_periodic(con, transfers_sql: str, kind: str, params: dict, period: str) -> pd.DataFrame:
-    """The period's days summed per ISO week or calendar month (`period` 'week' or 'month', as
-    fct_netflow_periodic_total): period_start, inflow, outflow, netflow, volume (the long focus charts' bars)."""
-    sql = f"""
-        with d as ({_focus_daily_sql(transfers_sql, kind)})
+        from d""",
+    ),
+    # summed per ISO week or calendar month ($period 'week' or 'month', as fct_netflow_periodic_total)
+    "periodic": (
+        "frame",
+        """
         select cast(date_trunc($period, flow_date) as date) as period_start, sum(inflow) as inflow,
                sum(outflow) as outflow, sum(netflow) as netflow, sum(volume) as volume
-        from d group by period_start order by period_start"""
-    return _read(con, "frame", sql, {**params, "period": period})
+        from d group by period_start order by period_start""",
+    ),
+}
+
+
+def focus(con, reader: str, kind: str, params: dict):
+    """A focus reader's result (FOCUS_READERS) for a subject of `kind`, with the parameters it names."""
+    shape, query = FOCUS_READERS[reader]
+    sql = f"""
+        with t as ({focus_transfers_sql(kind)}),
+        days as (select flow_date from fct_netflow_daily_total where flow_date between $s and $e),
+        flows as ({FOCUS_FLOWS[kind]}),
+        volume as (select flow_date, sum(amount) as volume, count(*) as n_transfers from t group by flow_date),
+        d as (
+            select days.flow_date,
+                   coalesce(flows.inflow, 0) as inflow, coalesce(flows.outflow, 0) as outflow,
+                   coalesce(flows.netflow, 0) as netflow,
+                   coalesce(volume.volume, 0) as volume, coalesce(volume.n_transfers, 0) as n_transfers,
+                   z.baseline_mean, z.baseline_std, z.zscore, coalesce(z.is_anomaly, false) as is_anomaly,
+                   z.direction
+            from days
+            left join flows on flows.flow_date = days.flow_date
+            left join volume on volume.flow_date = days.flow_date
+            left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
+        )
+        {query}"""
+    return _read(con, shape, sql, params)
 
 
 # the anomalies of the series $series in the period $s..$e

@@ -44,9 +44,8 @@ DBT_LOCK_NAME = ".cexflow-dbt.lock"
 
 
 def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
-    """dbt's target and log folders for `db`: the project's own for the default database (where dbt users look),
-    else a folder of its own under target/databases/, so that builds of different databases can run at once
-    and each rebuild finds the manifest dbt saved the last time (partial parsing)."""
+    """dbt's target and log folders for `db`: the project's own for the default database, else its own under
+    target/databases/, so that builds of different databases can run at once and keep their manifests."""
     default = (default_spark_dir() if target.startswith("spark") else default_db()).resolve()
     if db == default:
         return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
@@ -61,26 +60,9 @@ def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
     return folder / "target", folder / "logs"
 
 
-@contextlib.contextmanager
-def dbt_session(env: dict[str, str], target_path: Path):
-    """The process as dbt expects it while it runs: the project root as working directory, these environment
-    variables set (restored after), and dbt's target folder locked (DBT_LOCK_NAME, waiting for a run there)."""
-    saved = {name: os.environ.get(name) for name in env}
-    with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True), contextlib.chdir(PROJECT_ROOT):
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-
-
 def release_dbt_duckdb() -> None:
-    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command (in a class attribute
-    of its connection manager), so that this process can open it read-only and the next command rebuild it."""
+    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command, so that this process
+    can open it read-only and the next command rebuild it."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
 
     with manager._LOCK:
@@ -104,10 +86,9 @@ def run_dbt(
     in_process: bool = True,
 ):
     """Run a dbt command on the DuckDB file (or Spark warehouse) `db`; a failure becomes a one-line error. With
-    `write_to` dbt writes that file instead (a build's working copy), while `db` still decides dbt's folders, so
-    that partial parsing finds its manifest from one build of `db` to the next. In this process on DuckDB (its
-    dbtRunnerResult returned); a subprocess on Spark, whose session ends with it, or with `in_process=False`.
-    The input files go to dbt in the environment, not in --vars (macros/read_raw_files.sql)."""
+    `write_to` dbt writes that file instead (a build's working copy), while `db` still decides dbt's folders.
+    In this process on DuckDB (its dbtRunnerResult returned); a subprocess on Spark, whose session ends with it,
+    or with `in_process=False`. The input files go in the environment (macros/read_raw_files.sql)."""
     if target_path is None:
         target_path, log_path = dbt_folders(db, target)
     else:
@@ -128,14 +109,12 @@ def run_dbt(
         print(f"+ {shown} {shlex.join([dbt_executable(), *args])}", file=sys.stderr, flush=True)
     success = False
     try:
-        if target.startswith("spark") or not in_process:
-            with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
-                (target_path / "run_results.json").unlink(missing_ok=True)  # first_dbt_failure reads this run's
+        with exclusive_lock(target_path / DBT_LOCK_NAME, wait=True):
+            (target_path / "run_results.json").unlink(missing_ok=True)  # first_dbt_failure reads this run's
+            if target.startswith("spark") or not in_process:
                 success, output, result = _dbt_subprocess(args, {**os.environ, **env}, verbose, progress)
-        else:
-            with dbt_session(env, target_path):
-                (target_path / "run_results.json").unlink(missing_ok=True)
-                success, output, result = _dbt_in_process(args, log_path, verbose, progress)
+            else:
+                success, output, result = _dbt_in_process(args, env, target_path, log_path, verbose, progress)
     finally:
         if progress:
             progress.close(success)
@@ -145,8 +124,9 @@ def run_dbt(
     return result
 
 
-def _dbt_in_process(args: list[str], log_path: Path, verbose: bool, progress: DbtProgress | None):
-    """(success, dbt's error messages, dbtRunnerResult) of dbt run by dbtRunner in this process.
+def _dbt_in_process(args: list[str], env: dict, target_path: Path, log_path: Path, verbose: bool, progress):
+    """(success, dbt's error messages, dbtRunnerResult) of dbt run by dbtRunner in this process, in the project
+    root with the environment variables `env` (restored after).
 
     Outside the project's own target/ dbt writes no JSON artifacts (manifest.json twice and run_results.json
     cost 0.5 s of every build); when a node failed, write_failed_nodes leaves what first_dbt_failure reads."""
@@ -168,21 +148,27 @@ def _dbt_in_process(args: list[str], log_path: Path, verbose: bool, progress: Db
     in_project = log_path == PROJECT_ROOT / "logs"
     quiet = [] if verbose else ["--log-level", "none", "--log-level-file", "debug" if in_project else "none"]
     artifacts = [] if in_project else ["--no-write-json"]
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
-        with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
+        with contextlib.chdir(PROJECT_ROOT), contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
             result = dbtRunner(callbacks=[on_event]).invoke(args + quiet + artifacts)
     finally:
         release_dbt_duckdb()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if result.exception is not None:
         errors.append(str(result.exception))
     if not result.success and artifacts:
-        write_failed_nodes(Path(args[args.index("--target-path") + 1]), result)
+        write_failed_nodes(target_path, result)
     return result.success, "\n".join(errors), result
 
 
 def write_failed_nodes(target_path: Path, result) -> None:
-    """The part of run_results.json and manifest.json that first_dbt_failure reads (each node's status and
-    message, the failed nodes' files), from the result of a dbt run that wrote no JSON artifacts."""
+    """The part of run_results.json and manifest.json that first_dbt_failure reads, from a run that wrote none."""
     results = getattr(result.result, "results", None) or []
     if not results:
         return
@@ -208,8 +194,7 @@ INFO_NODE_EVENTS = {
 
 
 def _dbt_subprocess(args: list[str], env: dict[str, str], verbose: bool, progress: DbtProgress | None):
-    """(success, dbt's error messages, None) of dbt run as a subprocess in the environment `env`; its JSON
-    log feeds `progress`."""
+    """(success, dbt's error messages, None) of dbt run as a subprocess; its JSON log feeds `progress`."""
     if verbose:
         proc = subprocess.run([dbt_executable(), *args], cwd=PROJECT_ROOT, env=env)
         return proc.returncode == 0, "", None

@@ -69,8 +69,7 @@ class BuildInfo:
         return f"{what}, {self.period}"
 
     def dbt_vars(self) -> dict:
-        """The vars of the build, so that dbt's compiled SQL matches it: those cexflow build recorded, or of a
-        database built otherwise what the marts record, and the input files of the marts."""
+        """The vars of the build (as recorded, else as the marts record them), so that dbt's SQL matches it."""
         input_files = {  # by rpt_input_reconciliation.source_format
             name: [row["source_file"] for row in self.inputs if row["source_format"] == name] for name in inputs.FORMATS
         }
@@ -136,9 +135,8 @@ class DbtDocs:
 
 
 def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = False) -> DbtDocs:
-    """Run `dbt docs generate --static` and write its one self-contained page, patched, to dest/index.html.
-    dbt reads a copy of `db` of the same name: dbt-duckdb opens its database read-write, which would fail while
-    anyone has the file open and block the reports read from `db` meanwhile."""
+    """Run `dbt docs generate --static` and write its one page, patched, to dest/index.html; on a copy of `db`,
+    which dbt-duckdb opens read-write (the reports read `db` meanwhile)."""
     with tempfile.TemporaryDirectory(prefix="cexflow-docs-") as scratch:
         copy = Path(scratch) / "db" / db.name
         copy.parent.mkdir()
@@ -159,7 +157,10 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
             )
         dest.mkdir(parents=True, exist_ok=True)
         index = dest / "index.html"
-        index.write_text(patch_dbt_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+        text = page.read_text(encoding="utf-8")
+        for old, new in DBT_PAGE_FIXES:
+            text = text.replace(old, new)
+        index.write_text(text, encoding="utf-8")
     nodes = manifest["nodes"].values()
     models = [n for n in nodes if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")]
     marts = sorted(({"name": n["name"], "unique_id": n["unique_id"]} for n in models), key=lambda m: m["name"])
@@ -177,12 +178,6 @@ DBT_PAGE_FIXES = (
 )
 
 
-def patch_dbt_page(text: str) -> str:
-    for old, new in DBT_PAGE_FIXES:
-        text = text.replace(old, new)
-    return text
-
-
 # --- the reports as HTML ------------------------------------------------------------------------------
 
 # a relative link to a Markdown file (no scheme, not absolute, not a fragment): point it at the HTML page
@@ -191,8 +186,7 @@ _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 
 def markdown_to_html(text: str) -> tuple[str, str]:
-    """(title, body): the first heading as plain text and the Markdown as sanitised HTML (escape.html), relative
-    links to `.md` files turned into links to `.html` files."""
+    """(title, body): the first heading as plain text and the Markdown as sanitised HTML, `.md` links to `.html`."""
     body = markdown.markdown(text, extensions=["tables", "sane_lists", "toc"], output_format="html")
     body = escape.html(body)
     body = _MD_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
@@ -202,24 +196,18 @@ def markdown_to_html(text: str) -> tuple[str, str]:
 
 
 def report_nav(folder: str | None = None, several: bool = False) -> list[tuple[str, str]]:
-    """The header's links to reports: the summary, top-k and anomaly pages (a token's, of several), and of
-    several tokens the index of tokens."""
+    """The header's links to the summary, top-k and anomaly pages, and of several tokens to the index of tokens."""
     tokens = [(f"{report.REPORTS_SUBDIR}/{Path(report.TOKENS_INDEX).stem}.html", "Tokens")] if several else []
     if several and folder is None:
         return tokens
     base = f"{report.REPORTS_SUBDIR}/" + (f"{folder}/" if folder else "")
-    return tokens + [
-        (f"{base}summary.html", "Summary"),
-        (f"{base}topk.html", "Top-k days"),
-        (f"{base}anomalies.html", "Anomalies"),
-    ]
+    return tokens + [(f"{base}{r['name']}.html", r["nav"]) for r in present.shown().site_reports]
 
 
 def render_report_pages(
     site: Path, env: jinja2.Environment, subtitle: str, tokens: list[dict] | None = None
 ) -> list[Path]:
-    """An HTML page beside every Markdown report under site/reports/; of several `tokens` (BuildInfo.tokens),
-    a token's pages are headed by that token and link its reports."""
+    """An HTML page beside every Markdown report under site/reports/ (of several `tokens`, headed by its token)."""
     folders = {t["folder"]: t for t in tokens or []}
     pages = []
     for md in sorted((site / report.REPORTS_SUBDIR).rglob("*.md")):

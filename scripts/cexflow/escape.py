@@ -87,8 +87,7 @@ _HTML_ATTRIBUTES = {
 
 
 def html(fragment: str) -> str:
-    """An HTML fragment made from our Markdown, sanitised (nh3): only the tags and attributes the reports use,
-    no scripts or styles, links only to http(s), mailto or relative addresses."""
+    """An HTML fragment made from our Markdown, sanitised: the reports' tags only, links to http(s) or mailto."""
     return nh3.clean(
         fragment,
         tags=set(_HTML_TAGS),
@@ -126,8 +125,7 @@ def slack(value) -> str:
 
 
 def discord(value) -> str:
-    """Discord's Markdown: formatting, spoiler, link, heading and quote characters backslash-escaped (mentions
-    are off in the message's `allowed_mentions`, webhooks.py)."""
+    """Discord's Markdown characters backslash-escaped (mentions are off in the message's `allowed_mentions`)."""
     return re.sub(r"([\\*_~`|\[\]<>#])", r"\\\1", plain(value))
 
 
@@ -137,7 +135,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: str) -> str:
-    """A text cell of a CSV export: one a spreadsheet would run as a formula is prefixed with an apostrophe
-    (the OWASP advice)."""
+    """A CSV cell: a text a spreadsheet would run as a formula gets an apostrophe first (the OWASP advice)."""
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text

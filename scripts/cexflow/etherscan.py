@@ -30,8 +30,7 @@ class QueryTimeoutError(CexflowError):
 
 
 class EtherscanClient(PoliteClient):
-    """GET calls to one chain of the Etherscan API V2; returns the `result` of good answers. The options are
-    PoliteClient's."""
+    """GET calls to one chain of the Etherscan API V2 (the options are PoliteClient's)."""
 
     give_up_hint = "rerun the same command later (a transfer fetch resumes where it stopped)"
 
@@ -66,8 +65,7 @@ class EtherscanClient(PoliteClient):
     def token_transfers(
         self, address: str, contract: str, start_block: int, end_block: int, page_size: int
     ) -> list[dict]:
-        """The first `page_size` transfers of token `contract` touching `address` in blocks [start, end],
-        oldest first (module=account&action=tokentx)."""
+        """The first `page_size` transfers of `contract` touching `address` in blocks [start, end], oldest first."""
         blocks = {"startblock": str(start_block), "endblock": str(end_block)}
         page = {"page": "1", "offset": str(page_size), "sort": "asc"}
         result = self.get("account", "tokentx", contractaddress=contract, address=address, **blocks, **page)
@@ -76,8 +74,7 @@ class EtherscanClient(PoliteClient):
         return result
 
     def token_balance(self, address: str, contract: str) -> int:
-        """The raw balance of token `contract` held by `address` at the latest block the API knows
-        (module=account&action=tokenbalance&tag=latest)."""
+        """The raw balance of token `contract` held by `address` at the latest block the API knows."""
         result = self.get("account", "tokenbalance", contractaddress=contract, address=address, tag="latest")
         return self._raw_amount(result, "tokenbalance")
 
@@ -113,13 +110,11 @@ class EtherscanClient(PoliteClient):
         return CexflowError(f"{action} answered {self.redact(str(result))[:200]!r} instead of {wanted}")
 
     # -- transport ------------------------------------------------------------------------------------
-    def url_for(self, params: dict[str, str]) -> str:
-        query = urllib.parse.urlencode({"chainid": str(self.chain_id), **params, "apikey": self._api_key})
-        return f"{self.api_url}{'&' if '?' in self.api_url else '?'}{query}"
-
     def get(self, module: str, action: str, **params: str):
         """One API call with rate limiting and bounded retries; returns the payload's `result`."""
-        return self.request(self.url_for({"module": module, "action": action, **params}), self._interpret)
+        query = {"chainid": str(self.chain_id), "module": module, "action": action, **params, "apikey": self._api_key}
+        url = f"{self.api_url}{'&' if '?' in self.api_url else '?'}{urllib.parse.urlencode(query)}"
+        return self.request(url, self._interpret)
 
     def _interpret(self, payload, shown: str) -> Answer | str:
         if isinstance(payload, dict) and "jsonrpc" in payload and "status" not in payload:

@@ -33,17 +33,16 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import TextIO
 
 from cexflow import balances, defillama, inputs
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
-from cexflow.files import LockHeld, exclusive_lock, write_atomic
+from cexflow.files import exclusive_lock, write_atomic, write_csv
 from cexflow.inputs import Token, Wallet
 from cexflow.methods import project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
@@ -85,16 +84,13 @@ DEFAULT_HOP_MAX_ADDRESSES = 1000
 
 # -- inputs -----------------------------------------------------------------------------------------------
 def resolve_token(token: str, chain: str) -> Token:
-    """A symbol of seeds/tokens.csv on `chain`, or a 0x address used as given (its decimals, when not in the
-    seed, come from the API): inputs.resolve_token."""
+    """inputs.resolve_token; an address not in the seed needs no decimals here (the API gives them)."""
     return inputs.resolve_token(token, chain, need_decimals=False)
 
 
 def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
-    """The wallets of `chain` in a label file (inputs.read_label_file), in file order, each address once.
-
-    `which="seed"` keeps the rows whose `label_source` mentions `seed_project` (the seed project's wallets).
-    """
+    """The wallets of `chain` in a label file, in file order, each address once; `which="seed"`: the rows whose
+    `label_source` mentions `seed_project`."""
     wallets: dict[str, Wallet] = {}
     for line, row in inputs.read_label_file(labels_csv):
         if which == "seed" and "label_source" not in row:
@@ -133,20 +129,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_csv(path: Path, header: list[str], rows: list[dict], delimiter: str = ",") -> None:
-    """A CSV (or with delimiter "\\t" a TSV) of `rows` under `header`, written atomically (all rows or none);
-    other fields of a row are left out."""
-
-    def write(fh: TextIO) -> None:
-        writer = csv.DictWriter(
-            fh, fieldnames=header, extrasaction="ignore", restval="", delimiter=delimiter, lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(rows)
-
-    write_atomic(Path(path), write)
-
-
 def _count_rows(path: Path) -> int:
     with open(path, newline="", encoding="utf-8") as fh:
         return sum(1 for _ in csv.reader(fh)) - 1
@@ -154,22 +136,23 @@ def _count_rows(path: Path) -> int:
 
 @contextlib.contextmanager
 def _fetch_run(client, chain, token, start, end, out_dir: Path, page_size: int, reporter) -> Iterator[_FetchRun]:
-    """A fetch into `out_dir`, one at a time per folder: files.exclusive_lock on its LOCK_NAME, deleted when the
-    fetch ends (released by the kernel if the fetch is killed). The reporter is closed at the end."""
+    """A fetch into `out_dir`, one at a time per folder (a lock file deleted when it ends); closes the reporter."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise CexflowError(f"--page-size {page_size}: must be between 1 and {MAX_PAGE_SIZE}")
     out_dir.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir / LOCK_NAME
-    with contextlib.ExitStack() as stack:
+    with exclusive_lock(
+        lock_path,
+        remove=True,
+        busy=lambda pid: (
+            f"--out {out_dir}: another fetch (pid {pid}) is writing there (lock {lock_path}); "
+            "wait for it to finish, then run again"
+        ),
+    ):
         try:
-            stack.enter_context(exclusive_lock(lock_path, remove=True))
-        except LockHeld as held:
-            raise CexflowError(
-                f"--out {out_dir}: another fetch (pid {held.holder}) is writing there (lock "
-                f"{lock_path}); wait for it to finish, then run again"
-            ) from None
-        stack.callback(reporter.close)
-        yield _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
+            yield _FetchRun(client, chain, token, start, end, out_dir, page_size, reporter)
+        finally:
+            reporter.close()
 
 
 # -- the fetch --------------------------------------------------------------------------------------------
@@ -279,9 +262,9 @@ class _FetchRun:
 
     # wallets
     def execute(self, wallets: list[Wallet], hop: int = 1, item: str = "wallet", note: str = "") -> FetchSummary:
-        """Fetch each wallet (hop 1: the labelled wallets; hop 2: the candidates of the second hop, whose
-        files and manifest entries are named `hop2_...`)."""
-        self._clean_temp_files()
+        """Fetch each wallet (hop 1), or each candidate of the second hop (hop 2: its files are `hop2_...`)."""
+        for tmp in self.out_dir.rglob(".*.tmp"):  # left by a run killed mid-write (never read)
+            tmp.unlink(missing_ok=True)
         self.reporter.start(self.token, self.chain, len(wallets), item, note)
         summary = FetchSummary(out_dir=self.out_dir, manifest=self.manifest_path)
         start_block, end_block = self._block_range()
@@ -442,7 +425,6 @@ class _FetchRun:
                 f"{self.manifest_path}: ranges of {wallet.address} stop before block {entry['end_block']}"
             )
         written = 0
-        digest = hashlib.sha256()
 
         def write(fh: TextIO) -> None:
             nonlocal written
@@ -466,17 +448,12 @@ class _FetchRun:
                 f"{wallet.address}: {written} rows in the parts, the API returned "
                 f"{expected_rows}; delete {self._parts_dir(entry)} to refetch"
             )
-        digest.update(path.read_bytes())
-        entry.update(status="done", rows=written, sha256=digest.hexdigest(), finished_at=_now())
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry.update(status="done", rows=written, sha256=sha256, finished_at=_now())
         for done in entry["ranges"]:
             done.pop("part", None)
         self._save_manifest()
         shutil.rmtree(self._parts_dir(entry), ignore_errors=True)
-
-    def _clean_temp_files(self) -> None:
-        """Temp files left by a run that was killed mid-write (never read; their name starts with a dot)."""
-        for tmp in self.out_dir.rglob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
 
 
 # -- the second hop -----------------------------------------------------------------------------------------
@@ -511,10 +488,9 @@ class SecondHopSummary:
 def second_hop_candidates(
     files: list[Path], labelled: dict[str, str], token_address: str, given_deposits: frozenset[str] = frozenset()
 ) -> list[Candidate]:
-    """The senders into labelled wallets in hop 1's `files` that are not labelled themselves (`labelled`:
-    address -> exchange, every label of the chain), busiest first: the most tokens sent into labelled wallets,
-    then the most transfers, then the address. Never the zero address (mints) or the token's contract; a
-    sender into a deposit address given in the labels (`given_deposits`) is a depositor, not a candidate."""
+    """The unlabelled senders into labelled wallets (`labelled`: address -> exchange) in hop 1's `files`, the
+    most tokens sent first; never the zero address, the token's contract, or a sender into a given deposit
+    address (a depositor)."""
     sent: dict[str, list] = {}
     never = {balances.ZERO_ADDRESS, token_address.lower()}
     for path in files:
@@ -552,8 +528,7 @@ def fetch_second_hop(
     page_size: int = DEFAULT_PAGE_SIZE,
     reporter: Reporter | None = None,
 ) -> SecondHopSummary:
-    """The second hop (the module's docstring) over hop 1's `wallet_files`; the candidates left out are listed
-    in `left_out_path` and counted in the manifest."""
+    """The second hop (the module's docstring) over hop 1's `wallet_files`; those left out in `left_out_path`."""
     if max_addresses < 1:
         raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
     out_dir = Path(out_dir)
@@ -579,21 +554,11 @@ def left_out_path(out_dir: Path, start: date, end: date) -> Path:
 
 
 def _second_hop_record(summary: SecondHopSummary, start: date, end: date) -> dict:
-    """The manifest's account of a second hop: how the candidates were chosen and how many were left out (their
-    list goes to left_out_path, written once, not with every save of the manifest)."""
+    """The manifest's account of a second hop (the list of those left out goes to left_out_path, written once)."""
     path = left_out_path(summary.transfers.out_dir, start, end)
-    rows = [
-        {
-            "address": c.address,
-            "sent_raw": str(c.sent_raw),
-            "transfers": str(c.transfers),
-            "exchanges": ",".join(c.exchanges),
-        }
-        for c in summary.left_out
-    ]
-
+    rows = [asdict(c) | {"exchanges": ",".join(c.exchanges)} for c in summary.left_out]
     if rows:
-        write_csv(path, ["address", "sent_raw", "transfers", "exchanges"], rows, delimiter="\t")
+        write_csv(path, [f.name for f in fields(Candidate)], rows, delimiter="\t")
     else:
         path.unlink(missing_ok=True)
     return {
@@ -647,8 +612,8 @@ def fetch_balances(
     reporter: Reporter | None = None,
     max_reads: int = balances.DEFAULT_MAX_READS,
 ) -> BalancesSummary:
-    """Each wallet's balance of each token and each token's supply, with the exact block each holds after
-    (cexflow.balances), written to `out_path` as a balances file; nothing is written if any read fails."""
+    """Each wallet's balance of each token and each token's supply (cexflow.balances), written to `out_path` as a
+    balances file; nothing is written if any read fails."""
     calls_before = client.calls
     reporter = reporter or Reporter()
     try:
@@ -667,8 +632,7 @@ def fetch_balances(
 def fetch_prices(
     client: defillama.DefiLlamaClient, *, chain: str, tokens: list[Token], start: date, end: date, out_path: Path
 ) -> PricesSummary:
-    """Each token's daily USD price from `start` to `end`, written to `out_path` as a prices file; a day
-    without a price is not in the file (PriceSeries.missing lists it)."""
+    """Each token's daily USD price from `start` to `end` as a prices file (a day without one is left out)."""
     calls_before = client.calls
     series = [
         defillama.daily_prices(client, chain=chain, token_address=token.address, start=start, end=end)
@@ -732,14 +696,15 @@ def fetch(options: FetchOptions) -> int:
     want_transfers = options.transfers or not (options.balances or options.prices)
     _check_options(options, want_transfers)
     chain = options.chain_name
-    tokens = _tokens(list(options.token) or [project_vars()["token"]], chain)
+    names = list(options.token) or [project_vars()["token"]]
+    tokens = list({token.address: token for token in (resolve_token(name, chain) for name in names)}.values())
     if want_transfers and options.out and len(tokens) > 1:
         raise CexflowError(
             f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
             "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)"
         )
-    wallets = load_wallets(options.labels, chain, options.wallets) if want_transfers or options.balances else []
     if want_transfers or options.balances:
+        wallets = load_wallets(options.labels, chain, options.wallets)
         api_key = os.environ.get(API_KEY_ENV, "").strip()
         if not api_key:
             raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
@@ -780,14 +745,6 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
         )
 
 
-def _tokens(names: list[str], chain: str) -> list[Token]:
-    tokens: dict[str, Token] = {}
-    for name in names:
-        token = resolve_token(name, chain)
-        tokens.setdefault(token.address, token)
-    return list(tokens.values())
-
-
 def _reporter() -> Reporter:
     return TqdmReporter() if sys.stderr.isatty() else LineReporter()
 
@@ -806,35 +763,18 @@ def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> Ether
 def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
     chain = options.chain_name
     out_dir = options.out or default_out_dir(chain, token)
+    both = {"chain": chain, "token": token, "start": options.start, "end": options.end, "out_dir": out_dir}
+    both["page_size"] = options.page_size
     reporter = _reporter()
-    summary = fetch_transfers(
-        _etherscan(options, api_key, reporter),
-        chain=chain,
-        token=token,
-        wallets=wallets,
-        start=options.start,
-        end=options.end,
-        out_dir=out_dir,
-        page_size=options.page_size,
-        reporter=reporter,
-    )
+    summary = fetch_transfers(_etherscan(options, api_key, reporter), wallets=wallets, reporter=reporter, **both)
     print(fetch_words().transfers_line(summary, token))
     if not options.second_hop:
         return
     labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
     reporter = _reporter()
+    client, most = _etherscan(options, api_key, reporter), options.hop_max_addresses
     hop = fetch_second_hop(
-        _etherscan(options, api_key, reporter),
-        chain=chain,
-        token=token,
-        wallet_files=summary.files,
-        labelled=labelled,
-        start=options.start,
-        end=options.end,
-        out_dir=out_dir,
-        max_addresses=options.hop_max_addresses,
-        page_size=options.page_size,
-        reporter=reporter,
+        client, wallet_files=summary.files, labelled=labelled, max_addresses=most, reporter=reporter, **both
     )
     print(fetch_words().second_hop_line(hop.transfers, summary, token))
     total, left_raw = (sum(c.sent_raw for c in group) for group in (hop.candidates, hop.left_out))
@@ -846,12 +786,10 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     print(fetch_words().left_out_line(hop, token, amount, share, path))
 
 
-@cache
 def fetch_words():
-    """The macros of `templates/fetch.j2`: the lines a fetch prints."""
-    from cexflow.present import template_environment
+    from cexflow.present import macros  # not at the top: pandas and duckdb cost a fetch a second
 
-    return template_environment("text").get_template("fetch.j2").module
+    return macros("fetch.j2")
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
@@ -859,14 +797,8 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, group in _files(options.balances_out, tokens, lambda token: default_balances_path(chain, token, stamp)):
         reporter = _reporter()
-        summary = fetch_balances(
-            _etherscan(options, api_key, reporter),
-            chain=chain,
-            tokens=group,
-            wallets=wallets,
-            out_path=path,
-            reporter=reporter,
-        )
+        client = _etherscan(options, api_key, reporter)
+        summary = fetch_balances(client, chain=chain, tokens=group, wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
             print(fetch_words().balances_line(summary, snapshot, token, chain))
 

@@ -1,5 +1,5 @@
 """Files that other processes use while cexflow writes them: cexflow's one lock (`exclusive_lock`), a durable
-rename, a text file written atomically (`write_atomic`: the agent's state and reports, a fetch's files), and
+rename, a text file or CSV written atomically (`write_atomic`, `write_csv`: the agent's state, a fetch's files), and
 the working copy that `cexflow build` writes instead of the DuckDB file itself, so that readers never block a
 build nor see half of one (`working_copy`; docs/build.md, "Readers and the build", says how and what it costs).
 """
@@ -7,6 +7,7 @@ build nor see half of one (`working_copy`; docs/build.md, "Readers and the build
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import os
 import shutil
@@ -29,12 +30,13 @@ class LockHeld(Exception):
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock_path: Path, *, wait: bool = False, remove: bool = False) -> Iterator[Path]:
-    """Hold an exclusive flock on `lock_path` (created if missing, its content the holder's pid) for the block:
-    cexflow's one lock (a build's database, the agent's state, a dbt target folder, a fetch's folder). Raises
-    LockHeld at once when another process holds it, or with `wait` waits for it. The kernel releases it when
-    the process ends, even on SIGKILL, so a lock is never left stale. With `remove` the lock file is deleted
-    on release (a fetch leaves only its files in its folder); a process that opened the file before it was
+def exclusive_lock(
+    lock_path: Path, *, wait: bool = False, remove: bool = False, busy: Callable[[str], str] | None = None
+) -> Iterator[Path]:
+    """Hold an exclusive flock on `lock_path` (its content the holder's pid) for the block: cexflow's one lock.
+    Raises LockHeld at once when another process holds it (with `busy`, a CexflowError of `busy(pid)`), or with
+    `wait` waits for it. The kernel releases it when the process ends, even on SIGKILL, so a lock is never left
+    stale. With `remove` the lock file is deleted on release; a process that opened the file before it was
     deleted finds, once it has the flock, that the path no longer names its file, and takes the lock anew."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     while True:
@@ -44,6 +46,8 @@ def exclusive_lock(lock_path: Path, *, wait: bool = False, remove: bool = False)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            if busy:
+                raise CexflowError(busy(holder)) from None
             raise LockHeld(lock_path, holder) from None
         except BaseException:
             os.close(fd)
@@ -80,8 +84,8 @@ def fsync_path(path: Path) -> None:
 
 
 def replace_durably(src: Path, dst: Path) -> None:
-    """Rename `src` over `dst` (atomic on POSIX: a reader opens the old file or the new, never a part) after
-    flushing `src` to disk, then flush the folder, so that after a power cut `dst` is one or the other too."""
+    """Rename `src` over `dst` (atomic on POSIX) after flushing `src` to disk, then flush the folder, so that
+    even after a power cut `dst` is the old file or the new."""
     fsync_path(src)
     os.replace(src, dst)
     with contextlib.suppress(OSError):  # make the rename itself durable
@@ -91,11 +95,9 @@ def replace_durably(src: Path, dst: Path) -> None:
 def write_atomic(
     path: Path, content: str | Callable[[TextIO], None], before_rename: Callable[[], None] | None = None
 ) -> None:
-    """Write the text file `path` so that it holds the old content or the new, never a part: `content` (a
-    text, or a function that writes into the open file) goes to `.<name>.tmp` beside it, which is flushed to
-    disk and renamed over `path` (replace_durably); the temporary file is gone afterwards, whatever happens.
-    `before_rename` runs between the two (the agent's test seam). One writer at a time per file: the callers
-    hold a lock (the agent's state lock, a fetch's folder lock)."""
+    """Write the text file `path` so that it holds the old content or the new, never a part: `content` (a text,
+    or a function that writes into the open file) goes to `.<name>.tmp` beside it, renamed over `path` by
+    replace_durably; `before_rename` runs between the two (the agent's test seam). The callers hold a lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -109,6 +111,20 @@ def write_atomic(
         replace_durably(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict], delimiter: str = ",") -> Path:
+    """A CSV (or a TSV) of `rows` under `header`, written atomically; other fields of a row are left out."""
+
+    def write(fh: TextIO) -> None:
+        writer = csv.DictWriter(
+            fh, fieldnames=header, extrasaction="ignore", restval="", delimiter=delimiter, lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+
+    write_atomic(Path(path), write)
+    return Path(path)
 
 
 def wal_of(db: Path) -> Path:
@@ -135,22 +151,24 @@ def working_folder_of(db: Path) -> Path:
 
 @contextlib.contextmanager
 def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Iterator[Path]:
-    """Yield the path of a working copy of the DuckDB file `db` for a build to write (docs/build.md says
-    how); when the block ends without an exception, the copy replaces `db` atomically, else `db` stays as
-    it was. Either way the working copy is gone afterwards. `copy_if(db)`, asked once the lock is held, says
-    whether the copy starts as `db` (the default) or as no file (a build that writes every table anew)."""
+    """Yield the path of a working copy of the DuckDB file `db` for a build to write (docs/build.md); when the
+    block ends without an exception, it replaces `db` atomically, else `db` stays as it was. `copy_if(db)`,
+    asked once the lock is held, says whether the copy starts as `db` (the default) or as no file."""
     from cexflow.db import connect
 
     db = Path(db)
     folder = working_folder_of(db)
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(exclusive_lock(lock_path_of(db)))
-        except LockHeld as held:
-            raise CexflowError(
-                f"--db {db}: another cexflow build (pid {held.holder}) is building this database "
-                f"(lock {held.lock_path}); wait for it to finish, then run again"
-            ) from None
+            stack.enter_context(
+                exclusive_lock(
+                    lock_path_of(db),
+                    busy=lambda pid: (
+                        f"--db {db}: another cexflow build (pid {pid}) is building this database "
+                        f"(lock {lock_path_of(db)}); wait for it to finish, then run again"
+                    ),
+                )
+            )
         except OSError as exc:
             raise CexflowError(
                 f"--db {db}: cannot create the build's lock file {lock_path_of(db)}: {exc.strerror}"

@@ -23,8 +23,7 @@ from cexflow.text import plural
 
 @dataclass(frozen=True)
 class InputFormat:
-    """An input format of var input_formats in dbt_project.yml: the one list of them, read by the staging
-    models and here."""
+    """An input format of var input_formats in dbt_project.yml (the one list of them, which staging reads too)."""
 
     name: str
     file_type: str  # csv, json or parquet
@@ -58,18 +57,11 @@ LABEL_CHAIN = "ethereum"  # the chain of a label row without one (as stg_labels_
 
 @dataclass
 class InputFiles:
-    """The input files of one build, grouped by format (absolute paths), with the chain of each file that is
-    not on the build's default chain (`--input CHAIN=PATH`)."""
+    """The input files of one build by format (absolute paths), and the chain of each given as `CHAIN=PATH`."""
 
     by_format: dict[str, list[str]] = field(default_factory=dict)
     etl_without_timestamp: list[str] = field(default_factory=list)
     chains: dict[str, str] = field(default_factory=dict)  # path -> chain, for files given with CHAIN=
-
-    def add(self, fmt: str, path: str) -> None:
-        self.by_format.setdefault(fmt, []).append(path)
-
-    def chain_of(self, path: str, default_chain: str) -> str:
-        return self.chains.get(path, default_chain)
 
     def dbt_input_chains(self, default_chain: str) -> dict[str, list[str]]:
         """var input_chains: chain -> its files, for the files not on the default chain."""
@@ -166,9 +158,8 @@ CHAIN_PREFIX = re.compile(r"^(?P<chain>[a-z][a-z0-9_-]*)=(?P<pattern>.+)$")
 
 
 def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, str]:
-    """An --input's chain and pattern: `arbitrum=data/arb/*.csv` is the files of data/arb/*.csv on arbitrum
-    (`chains`: the chain names a build knows, of seeds/tokens.csv and the labels); a spec without a chain
-    prefix, or one that is the name of an existing file, is a pattern of the build's default chain."""
+    """An --input's chain and pattern: `arbitrum=data/arb/*.csv` is data/arb/*.csv on arbitrum (one of `chains`); a
+    spec without a chain prefix, or naming an existing file, is a pattern of the build's default chain."""
     match = CHAIN_PREFIX.match(spec)
     if not match or Path(spec).expanduser().exists():
         return None, spec
@@ -188,8 +179,7 @@ def known_chains(label_files: list[str] | None = None) -> set[str]:
 
 
 def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[str] | None = None) -> InputFiles:
-    """Group the input files by format; check that ethereum-etl files without times have blocks files. A
-    pattern is a path or glob of the default chain, or a (chain, pattern) pair (split_chain)."""
+    """Group the input files (patterns, or (chain, pattern) pairs) by format; files without times need --blocks."""
     files = InputFiles()
     for spec in patterns:
         chain, pattern = spec if isinstance(spec, tuple) else (None, spec)
@@ -203,7 +193,10 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
             if chain is not None:
                 files.chains[str(path)] = chain
             if str(path) not in files.all_files:
-                _classify_one(files, path)
+                fmt, untimed = _classify(path)
+                files.by_format.setdefault(fmt, []).append(str(path))
+                if untimed:
+                    files.etl_without_timestamp.append(str(path))
     if files.etl_without_timestamp and not blocks:
         raise CexflowError(
             f"{files.etl_without_timestamp[0]}: rows without block_timestamp need a blocks file "
@@ -212,54 +205,51 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
     return files
 
 
-def _classify_one(files: InputFiles, path: Path) -> None:
-    """Add one input file to `files` under its format (by its header, or a JSON file's layout)."""
+def _classify(path: Path) -> tuple[str, bool]:
+    """An input file's format (by its header, or a JSON file's layout), and whether its rows have no time."""
     if path.suffix.lower() == ".json":
-        files.add(classify_json(path), str(path))
-        return
+        return classify_json(path), False
     if path.suffix.lower() == ".parquet":
         fmt, columns = classify_parquet(path), parquet_columns(path)
     else:
         fmt = classify_csv(path)
         columns = read_header(path) if fmt == "ethereum_etl" else []
-    files.add(fmt, str(path))
-    if fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns:
-        files.etl_without_timestamp.append(str(path))
+    return fmt, fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns
 
 
-def _side_files(patterns: list[str], option: str, suffixes: tuple[str, ...], needs) -> list[str]:
-    """Check the files of a side option: `needs(path)` is the columns a file must have (an alternative written
-    "a or b") and the error's words for them."""
-    paths = expand(patterns, option, suffixes=suffixes)
+# the side options' files: per suffix, the columns a file needs ("a or b": either) and the error's words for them
+SIDE_FILES = {
+    "--blocks": {
+        ".csv": (("number", "timestamp"), "a blocks file needs columns number,timestamp"),
+        ".parquet": (("block_number", "timestamp"), "a blocks file needs columns block_number,timestamp"),
+    },
+    "--balances": {
+        ".csv": (
+            ("address", "balance", "block or date"),
+            "a balances file needs columns address, balance and block or date",
+        )
+    },
+    "--prices": {
+        ".csv": (
+            ("date", "price_usd"),
+            "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)",
+        )
+    },
+}
+
+
+def side_files(option: str, patterns: list[str]) -> list[str]:
+    """Check the files of --blocks, --balances or --prices: each has the columns SIDE_FILES names (any other
+    suffix than .parquet is read as CSV)."""
+    paths = expand(patterns, option, suffixes=tuple(SIDE_FILES[option]))
     for path in paths:
-        header = parquet_columns(path) if path.suffix.lower() == ".parquet" else read_header(path)
-        wanted, words = needs(path)
+        parquet = path.suffix.lower() == ".parquet"
+        header = parquet_columns(path) if parquet else read_header(path)
+        wanted, words = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
         missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:
             raise CexflowError(f"{path}: {words}; missing {', '.join(missing)}")
     return [str(p) for p in paths]
-
-
-def blocks_files(patterns: list[str]) -> list[str]:
-    """--blocks: ethereum-etl blocks.csv (number,timestamp) or cryo's blocks Parquet (block_number,timestamp)."""
-
-    def needs(path: Path) -> tuple[tuple[str, ...], str]:
-        wanted = ("block_number", "timestamp") if path.suffix.lower() == ".parquet" else ("number", "timestamp")
-        return wanted, f"a blocks file needs columns {','.join(wanted)}"
-
-    return _side_files(patterns, "--blocks", (".csv", ".parquet"), needs)
-
-
-def balances_files(patterns: list[str]) -> list[str]:
-    """--balances: a header with address and balance, and block or date."""
-    words = "a balances file needs columns address, balance and block or date"
-    return _side_files(patterns, "--balances", (".csv",), lambda _: (("address", "balance", "block or date"), words))
-
-
-def prices_files(patterns: list[str]) -> list[str]:
-    """--prices: a header with date and price_usd (chain and token may be left out: the build's)."""
-    words = "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)"
-    return _side_files(patterns, "--prices", (".csv",), lambda _: (("date", "price_usd"), words))
 
 
 def label_files(patterns: list[str]) -> list[str]:
@@ -272,18 +262,14 @@ def label_files(patterns: list[str]) -> list[str]:
 
 
 def etherscan_csv_rows(path: Path) -> Iterator[dict[str, str]]:
-    """The rows of an Etherscan-format transfers CSV (as cexflow fetch writes it: from, to, value, tokenDecimal,
-    ...), as dicts: what fetch's second hop reads of the first hop's files. The build reads these files in
-    dbt; this is the package's one reader of them, beside the label files'."""
+    """The rows of an Etherscan-format transfers CSV as dicts (fetch's second hop reads the first hop's files)."""
     with open(path, newline="", encoding="utf-8") as fh:
         yield from csv.DictReader(fh)
 
 
 def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """The one reader of label CSVs (cexflow build's --labels, cexflow fetch's): (line number, row) of each
-    row, the column names in lower case and the values stripped, after checking that the file can be read, has
-    the columns address and exchange, and that every row has as many fields as the header (one-line errors).
-    What a row must hold besides is the caller's to check (label_rows)."""
+    """The one reader of label CSVs: (line number, row) of each row, names in lower case and values stripped,
+    after checking the columns address and exchange and each row's number of fields (one-line errors)."""
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -331,8 +317,7 @@ LABEL_KINDS = ("", "wallet", "deposit")
 
 
 def label_chains(paths: list[str | Path]) -> dict[str, int]:
-    """How many distinct labelled addresses each chain has in these label files (chain defaults to ethereum,
-    compared in lower case, as stg_labels__exchange_wallets_deduplicated reads them)."""
+    """How many distinct labelled addresses each chain has in these label files (as staging reads them)."""
     addresses: dict[str, set[str]] = {}
     for path in paths:
         for row in label_rows(Path(path)):
@@ -353,8 +338,7 @@ class Wallet:
 
 @dataclass(frozen=True)
 class Token:
-    """A token of a chain: its lower-case address, and its symbol and decimals where known (seeds/tokens.csv,
-    or --decimals)."""
+    """A token of a chain: its lower-case address, and its symbol and decimals where known."""
 
     chain: str
     address: str
@@ -368,10 +352,8 @@ class Token:
 
 
 def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_decimals: bool = True) -> Token:
-    """The one token resolver of the Python side (the SQL side is the model stg_tokens__selected): a symbol
-    (any case) or a 0x address of seeds/tokens.csv on `chain`, its decimals from the seed unless `decimals` is
-    given; an address not in the seed has no symbol, and needs `decimals` unless `need_decimals` is False
-    (a fetch, which reads the decimals from the API)."""
+    """The one token resolver of the Python side (stg_tokens__selected is the SQL side's): a symbol or address of
+    seeds/tokens.csv on `chain`; an address not in the seed needs `decimals` unless `need_decimals` is False."""
     wanted = token.strip().lower()
     seed = seed_tokens()
     chains = sorted({t.chain for t in seed})
@@ -399,11 +381,9 @@ def seed_tokens() -> list[Token]:
 
 
 def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = None) -> list[Token]:
-    """The tokens of a build (`--token`, repeatable) on its chains (`chains`, the default chain first): a symbol or
-    address of seeds/tokens.csv is that token on every chain of the build where the seed lists it; `all` is every
-    seed token of the build's chains; an address not in the seed is a token of the default chain with its
-    --decimals. With one token, --decimals overrides the seed's decimals (resolve_token); with several it is for
-    the address not in the seed only. As stg_tokens__selected resolves var token."""
+    """The tokens of a build on its chains (the default chain first), as stg_tokens__selected resolves var token: a
+    seed token on every chain where the seed lists it, `all` every seed token of the chains, an address not in
+    the seed on the default chain with --decimals (which with one token overrides the seed's)."""
     seed = [t for t in seed_tokens() if t.chain in chains]
     found: dict[tuple[str, str], Token] = {}
     unknown_addresses = []

@@ -99,8 +99,7 @@ class AnomalyOption:
         return self.flag.lstrip("-").replace("-", "_")
 
     def check_kind(self, value) -> None:
-        """A value given from Python (None: not given): of the option's kind, one of its choices, OFF only
-        where allowed, and in range."""
+        """A value given from Python (None: not given): of the option's kind, one of its choices, in range."""
         if value is None or (self.nullable and value == OFF):
             return
         numeric = self.kind in (int, float) and not isinstance(value, bool)
@@ -130,8 +129,7 @@ ANOMALY_OPTIONS = tuple(_option(entry) for entry in _declared()["anomaly_options
 
 
 def anomaly_vars(options) -> dict:
-    """The dbt vars of the anomaly options of `options` (a BuildOptions): the given ones, checked, and
-    dbt_project.yml's for the rest."""
+    """The dbt vars of the anomaly options of a BuildOptions: the given ones, checked, else the defaults."""
     defaults = project_vars()
     out = {}
     for option in ANOMALY_OPTIONS:

@@ -25,8 +25,7 @@ def default_spark_dir() -> Path:
 
 
 def is_project_db(db: Path) -> bool:
-    """Whether `db` is the project's own database (cexflow.duckdb in the project root), whose reports and site
-    are the project's (docs/sample-reports/ is committed); any other database gets its own, beside it."""
+    """Whether `db` is the project's own database, whose reports are committed (docs/sample-reports/)."""
     return Path(db).resolve() == PROJECT_DB.resolve()
 
 

@@ -54,9 +54,8 @@ class Answer:
 
 
 class PoliteClient:
-    """GETs of JSON with rate limiting and bounded retries. `calls` counts the HTTP requests sent (retries
-    included); `log` receives one-line messages about retries (already redacted); `on_call` is called before
-    each request with the redacted URL."""
+    """GETs of JSON with rate limiting and bounded retries. `calls` counts the HTTP requests sent; `log` gets a
+    line on each retry, `on_call` each request's URL (both redacted)."""
 
     service = "the API"  # how messages name the server
     give_up_hint = "rerun the same command later"
@@ -91,9 +90,8 @@ class PoliteClient:
         return json.loads(body)
 
     def request(self, url: str, interpret: Callable[[object, str], Answer | str]):
-        """One API call with rate limiting and bounded retries; returns what `interpret` found in the answer.
-
-        `interpret(payload, shown_url)` returns an Answer, or the text of a retryable problem, or raises."""
+        """One API call with rate limiting and bounded retries: `interpret(payload, shown_url)` returns an Answer
+        (its result is returned), or the text of a retryable problem, or raises."""
         shown = self.redact(url)
         attempts = self.max_retries + 1
         for attempt in range(attempts):

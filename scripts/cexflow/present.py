@@ -109,8 +109,7 @@ def project_path(value) -> str:
 
 
 def _markdown_output(value) -> str:
-    """Every `{{ ... }}` of the Markdown templates: text is escaped (escape.markdown) unless the package wrote
-    it as Markdown (escape.Markdown: the filters, fragments built in Python)."""
+    """Every `{{ ... }}` of the Markdown templates: text is escaped unless the package wrote it as Markdown."""
     if isinstance(value, escape.Markdown):
         return value
     if isinstance(value, bool | int | float | Decimal | dt.date):
@@ -123,9 +122,8 @@ def _as_markdown(function):
 
 
 def template_environment(kind: str = "markdown") -> jinja2.Environment:
-    """The package's one jinja2 Environment, with the number filters, for `kind` markdown (`templates/*.md.j2`,
-    `_markdown_output`), html (`templates/docs_site/`, autoescaped) or text (`messages.j2`: the console and the
-    webhooks, which escape per format)."""
+    """The package's one jinja2 Environment, with the number filters, for `kind` markdown (`templates/*.md.j2`),
+    html (`templates/docs_site/`, autoescaped) or text (the console and the webhooks, which escape per format)."""
     html = kind == "html"
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cexflow", "templates/docs_site" if html else "templates"),
@@ -163,15 +161,18 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 
 @cache
+def macros(template: str, kind: str = "text"):
+    """The macros of a template (`macros("messages.j2").alert_text(day)`), loaded once."""
+    return template_environment(kind).get_template(template).module
+
+
 def shown():
     """`templates/shown.j2`: what the reports show of the exchange-flow metrics."""
-    return template_environment().get_template("shown.j2").module
+    return macros("shown.j2", "markdown")
 
 
-@cache
 def words():
-    """The macros of `templates/messages.j2` (`words().alert_text(day)`)."""
-    return template_environment("text").get_template("messages.j2").module
+    return macros("messages.j2")
 
 
 # --- the build's token and method, as the marts record them -----------------------------------------
@@ -314,8 +315,7 @@ def open_marts(db: Path, scope: TokenKey | None = None):
 
 
 def lone_token(con) -> TokenKey | None:
-    """The one token with data of a build that selected several (`--token LPT --token USDC` of LPT's files
-    only), whose marts are read scoped to it; None otherwise."""
+    """The one token with data of a build that selected several, whose marts are read scoped to it; else None."""
     tokens = database_tokens(con)
     return tokens[0] if len(tokens) == 1 and len(marts.selected_tokens(con)) > 1 else None
 

@@ -12,6 +12,7 @@ A fetch's progress (`cexflow fetch`, cexflow.fetch and cexflow.balances): a `Rep
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -33,9 +34,8 @@ _STAT = re.compile(r"(\d+) (models?|data tests?|seeds?|snapshots?|unit tests?)\b
 
 
 def log_thresholds() -> dict:
-    """slow_s and long_s of a build's plain log, from $CEXFLOW_PROGRESS_SLOW_S and $CEXFLOW_PROGRESS_LONG_S
-    (seconds) when set: a cron job that wants no progress lines sets them high; the tests do, so that a build
-    slowed by a loaded machine still writes nothing but its summary and errors."""
+    """slow_s and long_s of a build's plain log from $CEXFLOW_PROGRESS_SLOW_S and $CEXFLOW_PROGRESS_LONG_S
+    (seconds) when set: a cron job (or a test) that wants no progress lines sets them high."""
     thresholds = {}
     for name, var in (("slow_s", "CEXFLOW_PROGRESS_SLOW_S"), ("long_s", "CEXFLOW_PROGRESS_LONG_S")):
         text = os.environ.get(var)
@@ -68,11 +68,9 @@ class DbtProgress:
         self.live = self.stream.isatty() if live is None else live
         self.with_unit_tests = with_unit_tests
         self.slow_s, self.long_s, self.clock = slow_s, long_s, clock
-        self.lines_written = 0
-        self.models_total: int | None = None
+        self.models_total: int | None = None  # as dbt's FoundStats counts them
         self.tests_total: int | None = None
-        self.models_done = 0
-        self.tests_done = 0
+        self.lines_written = self.models_done = self.tests_done = 0
         self.running: dict[str, tuple[str, float]] = {}  # unique_id -> (name, started)
         self.started = clock()
         self._lock = threading.Lock()
@@ -100,9 +98,7 @@ class DbtProgress:
                 self._show()
 
     def _count_nodes(self, stat_line: str) -> None:
-        counts: dict[str, int] = {}
-        for number, kind in _STAT.findall(stat_line):
-            counts[kind.rstrip("s")] = int(number)
+        counts = {kind.rstrip("s"): int(number) for number, kind in _STAT.findall(stat_line)}
         self.models_total = counts.get("model", 0) + counts.get("seed", 0) + counts.get("snapshot", 0)
         self.tests_total = counts.get("data test", 0) + (counts.get("unit test", 0) if self.with_unit_tests else 0)
 
@@ -144,15 +140,12 @@ class DbtProgress:
                 self._show()
 
     def _write(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed stream (the user's pipe went away) stops nothing
             self.stream.write(text)
             self.stream.flush()
-        except (OSError, ValueError):  # a closed stream (the user's pipe went away) stops nothing
-            pass
 
     def close(self, success: bool = True) -> None:
-        """Stop showing: a live line is cleared; a plain log gets a last line with the counts (if the run was
-        long or a line was written)."""
+        """Stop showing: a live line is cleared; a plain log of a long run gets a last line with the counts."""
         self._stop.set()
         if self._ticker:
             self._ticker.join()
@@ -182,8 +175,7 @@ class LineReporter(Reporter):
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream
-        self.n = 0
-        self.skipped = 0
+        self.n = self.skipped = 0
         self.item = "wallet"
 
     def _print(self, text: str) -> None:
@@ -237,8 +229,7 @@ class TqdmReporter(Reporter):
         self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
 
     def wallet_done(self, index, wallet, rows, calls, path, skipped):
-        self.bar.set_postfix_str(f"{wallet.name}: rows={rows} calls={calls}")
-        self.bar.update(1)
+        self.item_done(index, f"{wallet.name}: rows={rows} calls={calls}")
 
     def message(self, text):
         self.bar.write(f"cexflow fetch: {text}", file=self.stream)

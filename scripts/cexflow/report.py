@@ -5,7 +5,6 @@ index. Links are relative only, so the folder can move (GitHub, the docs site).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import tempfile
@@ -18,6 +17,7 @@ from cexflow import charts, escape, methods
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
+from cexflow.files import write_csv
 from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
 from cexflow.present import (
     MethodInfo,
@@ -38,8 +38,8 @@ from cexflow.present import (
     summaries_of,
     template_environment,
     token_info,
+    words,
 )
-from cexflow.text import plural
 
 HELP = (
     "Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
@@ -57,8 +57,7 @@ REJECTED_SHOWN = 20  # rejected rows listed in the summary
 
 
 def overview_chart_texts(n_days: int) -> dict[str, str]:
-    """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective
-    (`charts.bar_bins`) filled in."""
+    """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective filled in."""
     bars = charts.bar_bins(n_days)[1]
     return {c["name"]: c["text"].format(bars=bars) for c in [*shown().overview_charts, *shown().exchange_charts]}
 
@@ -187,8 +186,6 @@ ANOMALY_COLUMNS = "flow_date series inflow outflow netflow baseline_mean baselin
 
 def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
     """The top-k and anomaly tables as CSV, under the seed project's file names, exact numbers."""
-    data = reports_dir / DATA_DIR
-    data.mkdir(parents=True, exist_ok=True)
     m = ov.method
     params = {name: getattr(m, name) if m else "" for name in ("method", "window_days", "z_threshold")}
     total = ov.topk[ov.topk["series"] == "total"]
@@ -198,21 +195,12 @@ def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
         (["exchange", *TOPK_COLUMNS.split()], by_exchange),
         (ANOMALY_COLUMNS.split(), ov.anomalies),
     )
-    return [
-        _write_csv(data / name, columns, records(rows), params)
-        for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True)
-    ]
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict], params: dict) -> Path:
-    header = [*columns, *params]
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            values = {**row, **params}
-            writer.writerow([_csv_value(values.get(c)) for c in header])
-    return path
+    written = []
+    for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True):
+        header = [*columns, *params]
+        values = [{c: _csv_value({**row, **params}.get(c)) for c in header} for row in records(rows)]
+        written.append(write_csv(reports_dir / DATA_DIR / name, header, values))
+    return written
 
 
 def _csv_value(value) -> str:
@@ -340,12 +328,14 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
                 f"--start {start} --end {end}: no days in that period; the marts cover {first} to {last}"
             )
         subject = resolve_focus(con, focus)
-        sql = marts.focus_transfers_sql(subject.kind)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
         # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
         params = {"s": start, "e": end, "x": subject.exchange, "a": list(subject.addresses), "series": series or ""}
-        stats = marts.focus_stats(con, sql, params) | marts.focus_totals(con, sql, subject.kind, params)
-        daily = marts.focus_daily(con, sql, subject.kind, params)
+
+        def read(reader: str, **more):
+            return marts.focus(con, reader, subject.kind, params | more)
+
+        stats, daily = read("stats") | read("totals"), read("daily")
         unit = charts.bar_bins(len(daily))[2]
         return Focus(
             token=load_token(con),
@@ -357,11 +347,11 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
             data_first_day=first,
             data_last_day=last,
             stats=stats,
-            by_flow_type=marts.focus_by_direction(con, sql, params),
+            by_flow_type=read("by_direction"),
             daily=daily,
-            periodic=marts.focus_periodic(con, sql, subject.kind, params, unit) if unit != "day" else None,
-            largest=marts.focus_largest(con, sql, params, TOP_TRANSFERS),
-            amounts=marts.focus_amounts(con, sql, params),
+            periodic=read("periodic", period=unit) if unit != "day" else None,
+            largest=read("largest", n=TOP_TRANSFERS),
+            amounts=read("amounts"),
             anomalies=marts.focus_anomalies(con, series, start, end) if series else pd.DataFrame(),
         )
 
@@ -422,8 +412,7 @@ def csv_links(reports_dir: Path, prefix: str = "") -> list[str]:
 def render_index(
     reports_dir: Path, token: TokenInfo | None = None, period: str | None = None, n_days: int = 0, up: str | None = None
 ) -> Path:
-    """index.md: the reports, charts and CSV files present in the folder. `n_days`: the whole range's days;
-    `up`: the link to the index of every token, for a token's folder in the reports of several."""
+    """index.md: the reports, charts and CSV files present in the folder; `up`: the link to the index of tokens."""
     reports_dir = Path(reports_dir)
     focus_reports = sorted((reports_dir / FOCUS_DIR).glob("*.md")) if (reports_dir / FOCUS_DIR).is_dir() else []
     context = {
@@ -449,20 +438,12 @@ class ReportResult:
     skipped: list[str] = field(default_factory=list)  # tokens of several without the focus asked for, and why
 
     def lines(self) -> list[str]:
-        reports = [p for p in self.files if p.suffix == ".md"]
-        charts_n = sum(1 for p in self.files if p.suffix == ".png")
-        csv_n = sum(1 for p in self.files if p.suffix == ".csv")
-        return [
-            f"wrote {plural(len(reports), 'report')}, {plural(charts_n, 'chart')} and "
-            f"{plural(csv_n, 'CSV file')} to {self.reports_dir}",
-            *(f"  {p}" for p in reports),
-            *(f"  no focus report of {why}" for why in self.skipped),
-        ]
+        return words().report_lines(self).split("\n")
 
 
 def default_reports_dir(db: Path) -> Path:
-    """Where the reports of `db` go without --out: docs/sample-reports/ for the project's own database (committed),
-    `<name>.reports/` beside any other (my.duckdb -> my.reports/), which so never overwrites the project's."""
+    """Where the reports of `db` go without --out: docs/sample-reports/ for the project's own database, else
+    `<name>.reports/` beside it (my.duckdb -> my.reports/)."""
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
@@ -476,8 +457,7 @@ def render_reports(
     chain: str | None = None,
 ) -> ReportResult:
     """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, into
-    `out`/reports/ or `default_reports_dir(db)`. A database of several tokens gets a folder per token
-    (`TokenKey.folder`) and TOKENS_INDEX listing every token; `token` and `chain` choose the tokens rendered."""
+    `out`/reports/ or `default_reports_dir(db)`; of several tokens a folder each and TOKENS_INDEX."""
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
     first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
     if first and last and first > last:
@@ -529,8 +509,7 @@ TOKENS_INDEX = "README.md"  # the index of a database of several tokens, beside 
 
 
 def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> Path:
-    """README.md of the reports of several tokens: each token's row of rpt_build_summary with a link to its
-    folder, and a symbol's flows over several chains (rpt_cross_chain_totals) beside each chain's."""
+    """README.md of the reports of several tokens: each token's figures and folder, and a symbol's over chains."""
     with connect(db) as con:
         rows = [
             {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
@@ -567,8 +546,7 @@ def make_reports(
     token: str | None = None,
     chain: str | None = None,
 ) -> ReportResult:
-    """render_reports of the DuckDB file `db` (default: `default_db()`), or of the marts of a Spark build's
-    warehouse `spark_dir` (its parquet files read with DuckDB; the reports go into it unless `out` is given)."""
+    """render_reports of the DuckDB file `db`, or of a Spark build's warehouse `spark_dir` (into it by default)."""
     if spark_dir is None:
         return render_reports(db or default_db(), out, start, end, focus, token, chain)
     if db is not None:

@@ -71,7 +71,7 @@ class Wallet:
     wallet: str
     address: str
     transfers_per_day: float
-    median_amount: float | None = None  # LPT; None: 4,000 for cold wallets (< 1 a day), else 150-250
+    median_amount: float | None = None  # LPT; None: 4,000 for cold wallets (< 1 a day), else 120 (20+ a day) or 250
 
     @property
     def is_cold(self) -> bool:
@@ -113,8 +113,7 @@ class PlantedSpec:
     """A planted anomaly to generate: on start + `day`, extra flow into or out of `exchange`.
 
     Its size is `multiple` x the model standard deviation of the daily netflow of the exchange
-    (`kind='exchange'`) or of the total over all exchanges (`kind='total'`, so it stands out there too).
-    """
+    (`kind='exchange'`) or of the total over all exchanges (`kind='total'`, so it stands out there too)."""
 
     day: int
     exchange: str
@@ -262,8 +261,7 @@ def netflow_std(wallets: Sequence[Wallet] = WALLETS, scale: float = DEFAULT_SCAL
 
     Compound Poisson: Var = sum of rate x E[amount^2] over the transfers that cross the boundary, plus the
     daily swing of the deposit share (2 x SHARE_SIGMA x rate x E[amount]). Weekday and mood factors are
-    left out: this is the size unit for planted anomalies, not a forecast.
-    """
+    left out: this is the size unit for planted anomalies, not a forecast."""
     var: dict[str, float] = {}
     total = 0.0
     for exchange in dict.fromkeys(w.exchange for w in wallets):
@@ -303,8 +301,7 @@ def plan_anomalies(
     """The default plan: `count` planted days (default one per 18 days after the first 30), spread
     evenly from day 30 on, on exchanges with a wallet of at least 1 transfer a day, never the same
     exchange twice in a row, directions alternating (so both appear when count >= 2); one of them (picked
-    at random) is sized against the total. `multiple` fixes the size; default random in [8, 15].
-    """
+    at random) is sized against the total. `multiple` fixes the size; default random in [8, 15]."""
     if count is None:
         count = max(0, (days - BASELINE_DAYS) // PLANT_SPACING_DAYS)
     if count <= 0:
@@ -373,8 +370,7 @@ class _DayBuilder:
     """Collects one day's transfers: picks each one's block and gives it a hash.
 
     Hashes are 32-byte pieces of SHAKE-256 streams, one stream per 256 transfers of a day and tag
-    ("base" or "planted"): one hash call per 256 transfers instead of one per transfer.
-    """
+    ("base" or "planted"): one hash call per 256 transfers instead of one per transfer."""
 
     CHUNK = 256
 

@@ -31,6 +31,7 @@ MARTS_AND_STAGING = {
     "int_input_rows_counted": "source_file",
     "int_kept_transfers_counted": "source_file, flow_date",
     "int_calendar_days": "chain, token_address, flow_date",
+    "int_recipients_seen": "chain, token_address, address",
     "rpt_anomaly_transfers": "series, flow_date, rank",
     "rpt_build_summary": "chain, token_address",
 }

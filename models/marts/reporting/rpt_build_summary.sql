@@ -37,8 +37,9 @@ exchange_addresses as (
     select * from {{ ref('dim_exchange_addresses') }}
 ),
 
-transfers as (
-    select * from {{ ref('int_transfers_deduplicated') }}
+recipients as (
+    -- every address that received the token in the inputs
+    select * from {{ ref('int_recipients_seen') }}
 ),
 
 inferred_totals as (
@@ -50,12 +51,6 @@ inferred_totals as (
     from exchange_addresses
     where is_inferred
     group by chain
-),
-
-recipients as (
-    -- every address that received the token in the inputs
-    select distinct chain, token_address, to_address as address
-    from transfers
 ),
 
 exchange_transfer_totals as (

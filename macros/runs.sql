@@ -43,9 +43,10 @@
 
 {#- Whether the models are being run (dbt run or build), so that a macro may query the database for what the run
     needs: dbt compile and dbt docs generate also execute, against tables an earlier step of a run makes
-    (the inferred addresses' _previous copy), which need not exist then. -#}
+    (the inferred addresses' _previous copy), which need not exist then; and a unit test (in dbt build too)
+    reads its given rows, not the tables. -#}
 {% macro models_run_now() %}
-    {{ return(execute and flags.WHICH in ('run', 'build')) }}
+    {{ return(execute and flags.WHICH in ('run', 'build') and model.resource_type != 'unit_test') }}
 {% endmacro %}
 
 {#- The days an incremental model by flow_date recomputes, as a query of one column flow_date: the days of this
@@ -93,32 +94,39 @@
     ){% else %}1 = 0{% endif -%}
 {%- endmacro %}
 
-{#- The legs (`flow_legs`, int_flow_legs) that an incremental model by flow_date recomputes: on an incremental
-    run, those of the days this run's transfers fall on (days_of_this_run); otherwise all. The days are read when
-    the model runs and given as constants, which lets the scan of the transfers skip the row groups of other
-    days (a join with the days' query scans them all: 0.6 s of 3.2 million rows, for each model, against none);
-    on DuckDB more than max_listed_days of them are joined instead (on Spark they are always listed: they prune
-    the partitions of the stored rows). `reclassified`: transfers_reclassified_by_this_run, or none. The days are
-    read only when the model runs (dbt run or build): `dbt compile` and `dbt docs generate` compile it against the
-    database as it is, where the tables the run's earlier models and pre-hooks make (reclassified's
-    <inferred>_previous, none after a first build) need not exist; they get the join. -#}
-{% macro flow_legs_of_this_run(flow_legs, transfer_rows, reclassified=none, max_listed_days=400) %}
+{#- The rows of `relation` (a table or view with a flow_date: int_flow_legs, int_transfers_deduplicated) that an
+    incremental model by flow_date recomputes: on an incremental run, those of the days this run's transfers fall
+    on (days_of_this_run); otherwise all. The days are read when the model runs and given as constants, which lets
+    the scan of the transfers skip the row groups of other days (a join with the days' query scans them all: 0.6 s
+    of 3.2 million rows, for each model, against none); on DuckDB more than max_listed_days of them are joined
+    instead (on Spark they are always listed: they prune the partitions of the stored rows). `reclassified`:
+    transfers_reclassified_by_this_run, or none. The days are read only when the model runs (dbt run or build):
+    `dbt compile` and `dbt docs generate` compile it against the database as it is, where the tables the run's
+    earlier models and pre-hooks make (reclassified's <inferred>_previous, none after a first build) need not
+    exist; they get the join. -#}
+{% macro rows_of_days_of_this_run(relation, transfer_rows, reclassified=none, max_listed_days=400) %}
 {% if is_incremental() %}
 {% set running = cexflow.models_run_now() %}
 {% set days = cexflow.days_of_this_run(transfer_rows, reclassified) %}
 {% if running and (days | length <= max_listed_days or target.type == 'spark') %}
-select flow_legs.*
-from {{ flow_legs }} as flow_legs
-where {{ cexflow.is_one_of_days('flow_legs.flow_date', days) }}
+select rows_of_days.*
+from {{ relation }} as rows_of_days
+where {{ cexflow.is_one_of_days('rows_of_days.flow_date', days) }}
 {% else %}
-select flow_legs.*
-from {{ flow_legs }} as flow_legs
+select rows_of_days.*
+from {{ relation }} as rows_of_days
 inner join ({{ cexflow.days_of_this_run_sql(transfer_rows, reclassified) }}) as days_of_this_run
-    on flow_legs.flow_date = days_of_this_run.flow_date
+    on rows_of_days.flow_date = days_of_this_run.flow_date
 {% endif %}
 {% else %}
-select * from {{ flow_legs }}
+select * from {{ relation }}
 {% endif %}
+{% endmacro %}
+
+{#- The legs (`flow_legs`, int_flow_legs) that an incremental model by flow_date recomputes
+    (rows_of_days_of_this_run). -#}
+{% macro flow_legs_of_this_run(flow_legs, transfer_rows, reclassified=none, max_listed_days=400) %}
+{{ cexflow.rows_of_days_of_this_run(flow_legs, transfer_rows, reclassified, max_listed_days) }}
 {% endmacro %}
 
 {#- With deposit inference, a run's new transfers can change which addresses are deposit addresses or consolidation
@@ -174,4 +182,14 @@ select * from {{ flow_legs }}
     ) as both_versions
     group by chain, address, exchange, address_kind
     having count(*) = 1
+{% endmacro %}
+
+{#- The distinct values of the date `column` of `relation` (a small table), read when the model runs (dbt run or
+    build), as a sorted list; none otherwise (dbt compile, docs generate, a unit test), or when there are more
+    than max_days of them: the caller then joins instead of listing them. -#}
+{% macro listed_days(relation, column='flow_date', max_days=1000) %}
+    {% if not cexflow.models_run_now() %}{{ return(none) }}{% endif %}
+    {% set days = run_query('select distinct ' ~ column ~ ' from ' ~ relation ~ ' where ' ~ column
+                            ~ ' is not null order by 1').columns[0].values() | list %}
+    {{ return(days if days | length <= max_days else none) }}
 {% endmacro %}

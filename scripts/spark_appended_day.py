@@ -8,7 +8,7 @@ CSV) and builds it on Spark (`cexflow build --target spark`, a local session wit
 anomaly) and builds again with it added: an incremental build. For that build it prints the wall time and what
 Spark's event log says it read, shuffled and wrote (scripts/spark_event_log.py: every SQL statement, the data
 tests included: rows read, bytes read, shuffled and written), with the load average of the machine before and
-after, and on stderr the five statements that read and shuffled the most rows. Rows and bytes do not depend
+after, and on stderr the ten statements that read and shuffled the most rows. Rows and bytes do not depend
 on the load; seconds do (scripts/spark_event_log.py DIR/spark_<N>d lists every statement).
 `--no-deposit-inference` is passed on to both builds.
 """
@@ -82,7 +82,7 @@ def appended_day(workdir: Path, days: int, scale: float, build_options: list[str
         "rows_read": sum(w.input_rows for w in work.values()),
         "shuffled": sum(w.shuffle_bytes for w in work.values()) / MB,
         "written": sum(w.output_bytes for w in work.values()) / MB,
-        "largest": sorted(work.items(), key=lambda kv: -(kv[1].input_rows + kv[1].shuffle_rows))[:5],
+        "largest": sorted(work.items(), key=lambda kv: -(kv[1].input_rows + kv[1].shuffle_rows))[:10],
     }
 
 

@@ -15,8 +15,8 @@
 {{ config(materialized='table', pre_hook="{{ cexflow.keep_previous_version(this) }}") }}
 {%- set inference = var('deposit_inference') in [true, 'true', 'True', 1] %}
 {%- set tolerance = var('deposit_amount_tolerance') %}
--- the transfers, read three times below: by name, not as a CTE, which DuckDB would store whole first (a copy of
--- every transfer held while the rule runs: 4 s more CPU and over 150MB more memory on 3.48 million transfers)
+-- the transfers, read twice below: by name, not as a CTE, which DuckDB would store whole first (a copy of every
+-- transfer held while the rule runs: 4 s more CPU and over 150MB more memory on 3.48 million transfers)
 {%- set transfers = ref('int_transfers_deduplicated') %}
 
 with labelled_addresses as (
@@ -111,46 +111,66 @@ candidates as (
     from forwarders_to_one_forwarder
 ),
 
-candidate_transfers as (
-    -- the second scan: each candidate's receipts ('in') and sends ('out'), every one of them a sweep; two keyed
-    -- joins (a join on a CASE over a cross join of the transfers is not a hash join, and ran for minutes)
+transfers_of_candidates as (
+    -- the second scan: the transfers into or out of a candidate, read once (each keyed join a scan of its own)
     select
-        candidates.chain,
-        candidates.address,
-        candidates.exchange,
-        candidates.forwarded_to,
+        transfers.chain,
+        transfers.from_address,
         transfers.token_address,
-        'in' as direction,
         transfers.transferred_at,
         transfers.block_number,
-        coalesce(transfers.log_index, -1) as log_index,
+        transfers.log_index,
         transfers.amount,
-        -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
-        coalesce(own_wallets.exchange = candidates.exchange, false) as is_from_own_exchange
+        receiving.address as receiving_address,
+        receiving.exchange as receiving_exchange,
+        receiving.forwarded_to as receiving_forwarded_to,
+        sending.address as sending_address,
+        sending.exchange as sending_exchange,
+        sending.forwarded_to as sending_forwarded_to
     from {{ transfers }} as transfers
-    inner join candidates
-        on transfers.chain = candidates.chain
-        and transfers.to_address = candidates.address
-    left join labelled_wallets as own_wallets
-        on transfers.chain = own_wallets.chain
-        and transfers.from_address = own_wallets.wallet_address
+    left join candidates as receiving
+        on transfers.chain = receiving.chain
+        and transfers.to_address = receiving.address
+    left join candidates as sending
+        on transfers.chain = sending.chain
+        and transfers.from_address = sending.address
+    where receiving.address is not null
+        or sending.address is not null
+),
+
+directions as (
+    select 'in' as direction
     union all
+    select 'out' as direction
+),
+
+candidate_transfers as (
+    -- each candidate's receipts ('in') and sends ('out'), every one of them a sweep: a transfer between two
+    -- candidates is a send of one and a receipt of the other
     select
-        candidates.chain,
-        candidates.address,
-        candidates.exchange,
-        candidates.forwarded_to,
-        transfers.token_address,
-        'out' as direction,
-        transfers.transferred_at,
-        transfers.block_number,
-        coalesce(transfers.log_index, -1) as log_index,
-        transfers.amount,
-        false as is_from_own_exchange
-    from {{ transfers }} as transfers
-    inner join candidates
-        on transfers.chain = candidates.chain
-        and transfers.from_address = candidates.address
+        transfers_of_candidates.chain,
+        case when directions.direction = 'in' then transfers_of_candidates.receiving_address
+            else transfers_of_candidates.sending_address end as address,
+        case when directions.direction = 'in' then transfers_of_candidates.receiving_exchange
+            else transfers_of_candidates.sending_exchange end as exchange,
+        case when directions.direction = 'in' then transfers_of_candidates.receiving_forwarded_to
+            else transfers_of_candidates.sending_forwarded_to end as forwarded_to,
+        transfers_of_candidates.token_address,
+        directions.direction,
+        transfers_of_candidates.transferred_at,
+        transfers_of_candidates.block_number,
+        coalesce(transfers_of_candidates.log_index, -1) as log_index,
+        transfers_of_candidates.amount,
+        -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
+        coalesce(own_wallets.exchange = transfers_of_candidates.receiving_exchange, false) as is_from_own_exchange
+    from transfers_of_candidates
+    inner join directions
+        on (directions.direction = 'in' and transfers_of_candidates.receiving_address is not null)
+        or (directions.direction = 'out' and transfers_of_candidates.sending_address is not null)
+    left join labelled_wallets as own_wallets
+        on directions.direction = 'in'
+        and transfers_of_candidates.chain = own_wallets.chain
+        and transfers_of_candidates.from_address = own_wallets.wallet_address
 ),
 
 transfers_in_sweep_batches as (

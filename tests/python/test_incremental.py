@@ -27,6 +27,13 @@ MARTS_AND_STAGING = {
     "int_daily_flows": "flow_date, wallet_address, direction, flow_type",
     "int_transfer_duplicates": "transfer_id",
     "int_input_files": "source_file",
+    # the small tables the reports are summed from, kept between runs, and what reads them
+    "int_input_rows_counted": "source_file",
+    "int_kept_transfers_counted": "source_file, flow_date",
+    "int_calendar_days": "chain, token_address, flow_date",
+    "int_recipients_seen": "chain, token_address, address",
+    "rpt_anomaly_transfers": "series, flow_date, rank",
+    "rpt_build_summary": "chain, token_address",
 }
 
 

@@ -3,6 +3,11 @@
 -- of it (deposits, withdrawals and transfers from or to other exchanges; internal sweeps move nothing in or
 -- out). For 'total': the deposits and withdrawals across the boundary of all labelled exchanges.
 -- direction is 'in' (counts in the series' inflow) or 'out'; signed_amount is +amount or -amount.
+-- The anomaly days are read when the model runs and given to the scan of the transfers as constants, so that it
+-- reads those days' row groups (DuckDB) or flow_date partitions (Spark) only: a join alone reads every transfer
+-- on Spark (no partition pruning by a join with an unfiltered table).
+{%- set anomaly_days = cexflow.listed_days(ref('rpt_netflow_anomalies')) %}
+
 with anomalies as (
     select * from {{ ref('rpt_netflow_anomalies') }}
 ),
@@ -20,6 +25,9 @@ exchange_transfers as (
         on transfers.chain = anomaly_days.chain
         and transfers.token_address = anomaly_days.token_address
         and transfers.flow_date = anomaly_days.flow_date
+    {% if anomaly_days is not none %}
+    where {{ cexflow.is_one_of_days('transfers.flow_date', anomaly_days) }}
+    {% endif %}
 ),
 
 series_legs as (

@@ -37,8 +37,9 @@ exchange_addresses as (
     select * from {{ ref('dim_exchange_addresses') }}
 ),
 
-transfers as (
-    select * from {{ ref('int_transfers_deduplicated') }}
+recipients as (
+    -- every address that received the token in the inputs
+    select * from {{ ref('int_recipients_seen') }}
 ),
 
 inferred_totals as (
@@ -52,31 +53,27 @@ inferred_totals as (
     group by chain
 ),
 
-recipients as (
-    -- every address that received the token in the inputs
-    select distinct chain, token_address, to_address as address
-    from transfers
-),
-
-deposit_totals as (
-    -- the inflow counted at deposit addresses (at the deposit), and the inflow into labelled wallets from senders
-    -- whose own receipts of the token are not in the inputs: whether they are deposit addresses the build cannot
-    -- tell, so their transfers count where the wallets receive them (at the sweep, if they are)
+exchange_transfer_totals as (
+    -- one scan of the exchange transfers: their number; the inflow counted at deposit addresses (at the deposit),
+    -- and the inflow into labelled wallets from senders whose own receipts of the token are not in the inputs:
+    -- whether they are deposit addresses the build cannot tell, so their transfers count where the wallets
+    -- receive them (at the sweep, if they are)
     select
         exchange_transfers.chain,
         exchange_transfers.token_address,
-        {{ cexflow.decimal_in_range("sum(case when exchange_transfers.to_address_kind = 'deposit' then exchange_transfers.amount else 0 end)") }}
+        cast(count(*) as bigint) as n_exchange_transfers,
+        {{ cexflow.decimal_in_range("sum(case when exchange_transfers.flow_type = 'deposit' and exchange_transfers.to_address_kind = 'deposit' then exchange_transfers.amount else 0 end)") }}
             as inflow_at_deposit_addresses,
-        {{ cexflow.decimal_in_range("sum(case when recipients.address is null and exchange_transfers.to_address_kind = 'wallet' then exchange_transfers.amount else 0 end)") }}
+        {{ cexflow.decimal_in_range("sum(case when exchange_transfers.flow_type = 'deposit' and recipients.address is null and exchange_transfers.to_address_kind = 'wallet' then exchange_transfers.amount else 0 end)") }}
             as inflow_from_unseen_senders,
-        cast(count(distinct case when recipients.address is null and exchange_transfers.to_address_kind = 'wallet'
-            then exchange_transfers.from_address end) as bigint) as n_unseen_senders
+        cast(count(distinct case when exchange_transfers.flow_type = 'deposit' and recipients.address is null
+            and exchange_transfers.to_address_kind = 'wallet' then exchange_transfers.from_address end) as bigint)
+            as n_unseen_senders
     from exchange_transfers
     left join recipients
         on exchange_transfers.chain = recipients.chain
         and exchange_transfers.token_address = recipients.token_address
         and exchange_transfers.from_address = recipients.address
-    where exchange_transfers.flow_type = 'deposit'
     group by exchange_transfers.chain, exchange_transfers.token_address
 ),
 
@@ -117,12 +114,6 @@ flow_totals as (
         -- USD (cexflow build --prices) over the days with a price (macros/usd.sql)
 {{ cexflow.priced_usd_sums() }}
     from daily_total
-    group by chain, token_address
-),
-
-transfer_totals as (
-    select chain, token_address, cast(count(*) as bigint) as n_exchange_transfers
-    from exchange_transfers
     group by chain, token_address
 ),
 
@@ -169,7 +160,7 @@ summary as (
         flow_totals.inflow_usd,
         flow_totals.outflow_usd,
         flow_totals.netflow_usd,
-        cast(coalesce(transfer_totals.n_exchange_transfers, 0) as bigint) as n_exchange_transfers,
+        cast(coalesce(exchange_transfer_totals.n_exchange_transfers, 0) as bigint) as n_exchange_transfers,
         cast(coalesce(score_totals.n_series, 0) as bigint) as n_series,
         cast(coalesce(score_totals.n_scored_days, 0) as bigint) as n_scored_days,
         cast(coalesce(score_totals.n_anomalies, 0) as bigint) as n_anomalies,
@@ -178,9 +169,9 @@ summary as (
         cast(coalesce(inferred_totals.n_deposit_addresses_inferred, 0) as bigint) as n_deposit_addresses_inferred,
         cast(coalesce(inferred_totals.n_consolidation_wallets_inferred, 0) as bigint)
             as n_consolidation_wallets_inferred,
-        coalesce(deposit_totals.inflow_at_deposit_addresses, cast(0 as decimal(38, 18))) as inflow_at_deposit_addresses,
-        coalesce(deposit_totals.inflow_from_unseen_senders, cast(0 as decimal(38, 18))) as inflow_from_unseen_senders,
-        cast(coalesce(deposit_totals.n_unseen_senders, 0) as bigint) as n_unseen_senders,
+        coalesce(exchange_transfer_totals.inflow_at_deposit_addresses, cast(0 as decimal(38, 18))) as inflow_at_deposit_addresses,
+        coalesce(exchange_transfer_totals.inflow_from_unseen_senders, cast(0 as decimal(38, 18))) as inflow_from_unseen_senders,
+        cast(coalesce(exchange_transfer_totals.n_unseen_senders, 0) as bigint) as n_unseen_senders,
         rejection_totals.*
     from tokens
     cross join input_totals
@@ -188,17 +179,14 @@ summary as (
     left join flow_totals
         on tokens.chain = flow_totals.chain
         and tokens.token_address = flow_totals.token_address
-    left join transfer_totals
-        on tokens.chain = transfer_totals.chain
-        and tokens.token_address = transfer_totals.token_address
     left join score_totals
         on tokens.chain = score_totals.chain
         and tokens.token_address = score_totals.token_address
     left join inferred_totals
         on tokens.chain = inferred_totals.chain
-    left join deposit_totals
-        on tokens.chain = deposit_totals.chain
-        and tokens.token_address = deposit_totals.token_address
+    left join exchange_transfer_totals
+        on tokens.chain = exchange_transfer_totals.chain
+        and tokens.token_address = exchange_transfer_totals.token_address
 )
 
 select * from summary

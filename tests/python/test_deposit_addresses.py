@@ -98,6 +98,18 @@ def test_a_deposit_counts_on_its_own_day_with_its_depositor(full_db):
     assert kraken == [(Decimal(85), Decimal(120), 4)]
 
 
+def test_an_exchanges_deposit_addresses_are_one_wallet_a_day(full_db):
+    # by hand from first_day_rows: Kraken's three deposit addresses receive 10, 20 and 30 and sweep them into the
+    # consolidation wallet, all on 03-03: one row, inflow 60 in 3, outflow 60 in 3, not a row per address
+    rows = query(full_db, "select flow_date, wallet, wallet_address, inflow, outflow, n_inflows, n_outflows "
+                          "from fct_netflow_daily_by_wallet where exchange = 'kraken' and wallet like '%deposit%'")
+    assert rows == [(date(2025, 3, 3), "kraken deposit addresses", "kraken deposit addresses", Decimal(60),
+                     Decimal(60), 3, 3)]
+    listed = ", ".join(f"'{a}'" for a in BEHIND)
+    assert query(full_db, f"select count(*) from fct_netflow_daily_by_wallet where wallet_address in ({listed})") \
+        == [(0,)]
+
+
 def test_inference_off_counts_at_the_sweep(tmp_path, files):
     db = tmp_path / "off.duckdb"
     assert build(db, "--input", str(files[0]), "--input", str(files[1]), "--no-deposit-inference") == 0

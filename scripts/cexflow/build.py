@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from cexflow.db import read_build_record, spark_schema_dir, write_build_record
 from cexflow.dbt_runner import run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
-from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
+from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, options_class, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
 from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
@@ -25,93 +26,46 @@ from cexflow.text import plural
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 
 
-@dataclass(frozen=True)
-class BuildOptions:
-    """One field per `cexflow build` option, named after it (`--min-history` is `min_history`). None: the default
-    (a var of dbt_project.yml, or what the field's comment says). A bad value is a CexflowError naming the option."""
-
-    input: tuple[str, ...] = ()  # raw transfer files, folders or globs, each maybe CHAIN=...; empty: the bundled sample
-    blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
-    labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
-    balances: tuple[str, ...] = ()  # balance anchor CSVs (files or globs) for the exchange reserve; empty: none
-    prices: tuple[str, ...] = ()  # daily USD price CSVs (files or globs); empty: none, the USD columns are NULL
-    token: tuple[str, ...] = ()  # symbols of seeds/tokens.csv, 0x addresses or "all" (var token); empty: the default
-    decimals: int | None = None  # None: from seeds/tokens.csv
-    chain: str | None = None  # var chain: the default chain (of inputs without CHAIN= and of unknown addresses)
-    db: Path | None = None  # None: $CEXFLOW_DB or cexflow.duckdb in the project root
-    target: str = "duckdb"  # dbt target of profiles.yml: duckdb, spark or spark_thrift
-    # with target spark: the warehouse and metastore; with spark_thrift: the folder whose warehouse/ the Thrift
-    # server writes (scripts/spark_cluster.sh's DIR), read back for the summary. None: $CEXFLOW_SPARK_DIR or spark/
-    spark_dir: Path | None = None
-    # the anomaly options (cexflow.methods.ANOMALY_OPTIONS: flag, dbt var, kind and bounds)
-    method: str | None = None
-    window: int | None = None
-    z: float | None = None
-    min_history: int | None = None
-    min_materiality: float | None = None
-    min_amount: float | None = None
-    min_usd: float | None = None
-    materiality_scale: str | None = None
-    materiality_window: int | None = None
-    exclude_z: float | str | None = None  # methods.OFF turns it off
-    active_spread_floor: float | None = None
-    spread_floor: float | None = None
-    min_active_days: int | None = None
-    no_materiality: bool = False
-    top_k: int | None = None  # var topk_days
-    # deposit addresses (docs/deposit_addresses.md): inference on or off (var deposit_inference; False is
-    # --no-deposit-inference), and the rule's settings, None: the var of dbt_project.yml
-    deposit_inference: bool = True
-    deposit_sweep_max_hours: float | None = None
-    deposit_amount_tolerance: float | None = None
-    deposit_consolidation_min_sources: int | None = None
-    deposit_consolidation_min_share: float | None = None
-    full_refresh: bool = False
-    full_check: bool = False
-    verbose: bool = False  # show the dbt command and dbt's own output
-
-    def __post_init__(self) -> None:
-        for name in ("input", "blocks", "labels", "balances", "prices", "token"):  # a list, a tuple or one
-            value = getattr(self, name)
-            paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
-            object.__setattr__(self, name, tuple(str(p) for p in paths))
-        for name in ("db", "spark_dir"):
-            value = getattr(self, name)
-            object.__setattr__(self, name, None if value is None else Path(value))
-        if self.target not in TARGETS:
-            raise CexflowError(f"--target {self.target}: must be one of {', '.join(TARGETS)}")
-        for option in ANOMALY_OPTIONS:
-            option.check_kind(getattr(self, option.dest))
-        for flag, value in (("--top-k", self.top_k), ("--decimals", self.decimals)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise CexflowError(f"{flag} {value!r}: must be a whole number")
-        if self.top_k is not None and self.top_k < 1:
-            raise CexflowError(f"--top-k {self.top_k}: must be at least 1")
-        if self.decimals is not None and not 0 <= self.decimals <= 77:
-            raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
-        if self.deposit_inference is None:  # the CLI's flag not given
-            object.__setattr__(self, "deposit_inference", True)
-        for name, low, high in DEPOSIT_SETTINGS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            flag = "--" + name.replace("_", "-")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise CexflowError(f"{flag} {value!r}: must be a number from {low} to {high}")
+# the bounds of the build options that are not anomaly options: lowest and highest value, and the error's words
+RANGES = {
+    "top_k": (1, math.inf, "at least 1"),
+    "decimals": (0, 77, "between 0 and 77"),
+    "deposit_sweep_max_hours": (0, 24 * 366, "a number from 0 to 8784"),
+    "deposit_amount_tolerance": (0, 1, "a number from 0 to 1"),
+    "deposit_consolidation_min_sources": (1, 10**9, "a number from 1 to 1000000000"),
+    "deposit_consolidation_min_share": (0, 1, "a number from 0 to 1"),
+}
+DEPOSIT_SETTINGS = tuple(name for name in RANGES if name.startswith("deposit_"))  # each a var of dbt_project.yml
+WHOLE_NUMBERS = ("top_k", "decimals")
 
 
-# the settings of the deposit address rule: BuildOptions field (= dbt var), lowest and highest value
-DEPOSIT_SETTINGS = (
-    ("deposit_sweep_max_hours", 0, 24 * 366),
-    ("deposit_amount_tolerance", 0, 1),
-    ("deposit_consolidation_min_sources", 1, 10**9),
-    ("deposit_consolidation_min_share", 0, 1),
+def _check(options) -> None:
+    for option in ANOMALY_OPTIONS:
+        option.check_kind(getattr(options, option.dest))
+    for name, (low, high, words) in RANGES.items():
+        value, flag = getattr(options, name), "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if name in WHOLE_NUMBERS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise CexflowError(f"{flag} {value!r}: must be a whole number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise CexflowError(f"{flag} {value!r}: must be {words}")
+    if options.deposit_inference is None:  # the CLI's flag not given
+        object.__setattr__(options, "deposit_inference", True)
+
+
+BuildOptions = options_class(
+    "build",
+    """One field per option of options.yml's build section, named by its dest (`--min-history` is `min_history`):
+    the files' options a tuple, the flags a bool, the others None for the default (a var of dbt_project.yml, or what
+    the option's help says). A bad value is a CexflowError naming the option.""",
+    _check,
+    target="duckdb",
 )
 
 
 # spark: a local Spark session in the dbt process; spark_thrift: a Spark Thrift server (or Kyuubi) at
 # CEXFLOW_SPARK_THRIFT_HOST:CEXFLOW_SPARK_THRIFT_PORT, e.g. the one scripts/spark_cluster.sh starts
-TARGETS = ("duckdb", "spark", "spark_thrift")
 SPARK_TARGETS = ("spark", "spark_thrift")
 
 
@@ -181,7 +135,7 @@ def build_vars(options: BuildOptions) -> dict:
         dbt_vars.update(chain=default_chain, token=[t.address for t in tokens], token_decimals=options.decimals)
     dbt_vars.update(topk_days=options.top_k or defaults["topk_days"])
     dbt_vars["deposit_inference"] = bool(options.deposit_inference)
-    for name, _, _ in DEPOSIT_SETTINGS:
+    for name in DEPOSIT_SETTINGS:
         value = getattr(options, name)
         dbt_vars[name] = defaults[name] if value is None else value
     dbt_vars.update(anomaly)
@@ -366,7 +320,7 @@ def loaded_parameters(dbt_vars: dict) -> str:
             "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
             "side_files": len(side_files),
             "code": code_fingerprint(),
-            "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
+            "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *DEPOSIT_SETTINGS)},
         },
         sort_keys=True,
     )

@@ -16,14 +16,11 @@ import datetime as dt
 import importlib
 import inspect
 import sys
-from functools import cache
 from pathlib import Path
-
-import yaml
 
 from cexflow import __version__
 from cexflow.errors import CexflowError
-from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, project_vars
+from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared_options, project_vars
 from cexflow.text import plural
 
 # subcommand -> library module; the order is the order of `cexflow --help`
@@ -137,12 +134,6 @@ def _date(text: str) -> dt.date:
 
 TYPES = {"int": int, "float": float, "path": Path, "date": _date}
 ACTIONS = {"boolean_optional": argparse.BooleanOptionalAction}
-
-
-@cache
-def declared_options() -> dict:
-    with open(Path(__file__).with_name("options.yml"), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
 
 
 def add_options(parser: argparse.ArgumentParser, command: str, context: dict) -> None:

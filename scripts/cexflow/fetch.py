@@ -44,7 +44,7 @@ from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
 from cexflow.files import exclusive_lock, write_atomic, write_csv
 from cexflow.inputs import Token, Wallet
-from cexflow.methods import project_vars
+from cexflow.methods import options_class, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 from cexflow.progress import LineReporter, Reporter, TqdmReporter
 from cexflow.text import plural
@@ -643,51 +643,32 @@ def fetch_prices(
 
 
 # -- the fetch as a whole ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FetchOptions:
-    """The options of `cexflow fetch`, one field per option (`--page-size` is `page_size`). None: the default
-    its comment names (the token and chain: the vars of dbt_project.yml)."""
-
-    transfers: bool = False  # the transfers (also when neither balances nor prices is asked for)
-    balances: bool = False
-    prices: bool = False
-    start: date | None = None  # needed for transfers and prices
-    end: date | None = None
-    token: tuple[str, ...] = ()  # symbols or 0x addresses; empty: var token
-    chain: str | None = None  # var chain
-    labels: Path = EXCHANGE_WALLETS_SEED
-    wallets: str = "all"  # all, or seed: the rows whose label_source says seed_project
-    out: Path | None = None  # None: data/raw/etherscan/<chain>/<token>/
-    balances_out: Path | None = None  # None: one file per token under data/raw/balances/
-    prices_out: Path | None = None  # None: one file per token under data/raw/prices/
-    api_url: str = DEFAULT_API_URL
-    prices_url: str = defillama.DEFAULT_URL
-    rate: float = 3.0  # Etherscan calls per second at most (the free tier's limit)
-    page_size: int = DEFAULT_PAGE_SIZE
-    timeout: float = 30.0  # seconds without an answer before a call is retried
-    second_hop: bool = True  # also the transfers of the unlabelled addresses that sent into labelled wallets
-    hop_max_addresses: int = DEFAULT_HOP_MAX_ADDRESSES  # of those, the busiest this many
-
-    def __post_init__(self) -> None:
-        names = (self.token,) if isinstance(self.token, str) else tuple(self.token or ())
-        object.__setattr__(self, "token", names)
-        object.__setattr__(self, "labels", Path(self.labels))
-        for name in ("out", "balances_out", "prices_out"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, Path(getattr(self, name)))
-        if (self.chain or project_vars()["chain"]) not in CHAIN_IDS:
-            raise CexflowError(f"--chain {self.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
-        if self.wallets not in WALLET_CHOICES:
-            raise CexflowError(f"--wallets {self.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
-        for flag, value in (("--start", self.start), ("--end", self.end)):
-            if value is not None and not isinstance(value, date):
-                raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
-
-    @property
-    def chain_name(self) -> str:
-        return self.chain or project_vars()["chain"]
+def _check(options) -> None:
+    object.__setattr__(options, "chain", options.chain or project_vars()["chain"])
+    if options.chain not in CHAIN_IDS:
+        raise CexflowError(f"--chain {options.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
+    if options.wallets not in WALLET_CHOICES:
+        raise CexflowError(f"--wallets {options.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
+    for flag, value in (("--start", options.start), ("--end", options.end)):
+        if value is not None and not isinstance(value, date):
+            raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
 
 
+FetchOptions = options_class(
+    "fetch",
+    """One field per option of options.yml's fetch section (`--page-size` is `page_size`); None: the default its
+    help names (the token and chain: the vars of dbt_project.yml).""",
+    _check,
+    labels=EXCHANGE_WALLETS_SEED,
+    wallets="all",
+    api_url=DEFAULT_API_URL,
+    prices_url=defillama.DEFAULT_URL,
+    rate=3.0,  # Etherscan calls per second at most (the free tier's limit)
+    page_size=DEFAULT_PAGE_SIZE,
+    timeout=30.0,  # seconds without an answer before a call is retried
+    second_hop=True,
+    hop_max_addresses=DEFAULT_HOP_MAX_ADDRESSES,
+)
 WALLET_CHOICES = ("all", "seed")
 
 
@@ -695,7 +676,7 @@ def fetch(options: FetchOptions) -> int:
     """Fetch what `options` asks for, printing a line per file written; the API key from ETHERSCAN_API_KEY."""
     want_transfers = options.transfers or not (options.balances or options.prices)
     _check_options(options, want_transfers)
-    chain = options.chain_name
+    chain = options.chain
     names = list(options.token) or [project_vars()["token"]]
     tokens = list({token.address: token for token in (resolve_token(name, chain) for name in names)}.values())
     if want_transfers and options.out and len(tokens) > 1:
@@ -752,7 +733,7 @@ def _reporter() -> Reporter:
 def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> EtherscanClient:
     return EtherscanClient(
         api_key,
-        CHAIN_IDS[options.chain_name],
+        CHAIN_IDS[options.chain],
         options.api_url,
         rate=options.rate,
         timeout=options.timeout,
@@ -761,7 +742,7 @@ def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> Ether
 
 
 def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
-    chain = options.chain_name
+    chain = options.chain
     out_dir = options.out or default_out_dir(chain, token)
     both = {"chain": chain, "token": token, "start": options.start, "end": options.end, "out_dir": out_dir}
     both["page_size"] = options.page_size
@@ -793,7 +774,7 @@ def fetch_words():
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
-    chain = options.chain_name
+    chain = options.chain
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, group in _files(options.balances_out, tokens, lambda token: default_balances_path(chain, token, stamp)):
         reporter = _reporter()
@@ -804,7 +785,7 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
 
 
 def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
-    chain = options.chain_name
+    chain = options.chain
     reporter = LineReporter()
     for path, group in _files(
         options.prices_out, tokens, lambda token: default_prices_path(chain, token, options.start, options.end)

@@ -5,7 +5,7 @@ vars of `dbt_project.yml`, read from there, never repeated here; docs/detection_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from functools import cache
 from pathlib import Path
 
@@ -72,6 +72,57 @@ def spread_name(method: str | None) -> str:
 
 
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)
+
+
+@cache
+def declared_options() -> dict:
+    """options.yml: the options of each subcommand, as data (cexflow.cli adds them to its parsers)."""
+    with open(Path(__file__).with_name("options.yml"), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def option_specs(command: str) -> list[dict]:
+    """The options options.yml declares for `command`, in its order (`anomaly_options` left as that name)."""
+    specs: list = []
+    for section in declared_options()[command]:
+        specs += option_specs(section["include"]) if "include" in section else section["options"]
+    return specs
+
+
+def options_class(command: str, doc: str, check, **defaults):
+    """A frozen dataclass of the options of `command`, a field per option named by its dest: a repeatable
+    option's a tuple (default ()), a flag's a bool, any other's None unless `defaults` names it. It turns what it
+    is given into those kinds (a path option's into a Path), checks a list of choices, then calls `check`."""
+    fields, paths, repeated, choices = [], [], [], {}
+    for spec in option_specs(command):
+        if spec == "anomaly_options":
+            fields += [(option.dest, object, None) for option in ANOMALY_OPTIONS]
+            continue
+        name = spec.get("dest") or spec["flag"].lstrip("-").replace("-", "_")
+        action = spec.get("action")
+        default = {"append": (), "store_true": False, "store_false": True}.get(action)
+        fields.append((name, object, field(default=defaults.get(name, default))))
+        paths += [name] if spec.get("type") == "path" else []
+        repeated += [name] if action == "append" else []
+        if isinstance(spec.get("choices"), list):
+            choices[name] = spec["choices"]
+
+    def post_init(self) -> None:
+        for name in repeated:  # a list, a tuple or one
+            value = getattr(self, name)
+            values = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
+            object.__setattr__(self, name, tuple(str(v) for v in values))
+        for name in paths:
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                flag = "--" + name.replace("_", "-")
+                raise CexflowError(f"{flag} {getattr(self, name)}: must be one of {', '.join(allowed)}")
+        check(self)
+
+    namespace = {"__doc__": doc, "__post_init__": post_init, "__module__": check.__module__}
+    return make_dataclass(f"{command.title()}Options", fields, frozen=True, namespace=namespace)
 
 
 @cache

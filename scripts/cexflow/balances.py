@@ -1,18 +1,6 @@
-"""Balance anchors: each labelled wallet's token balance and the token's supply, each with the exact block it
-holds after (`cexflow fetch --balances`).
-
-Etherscan answers `tokenbalance` and `tokensupply` only at `tag=latest`: the answer does not say which block
-that was. The read is bracketed by the latest block number before and after it (`eth_blockNumber`):
-
-- the same block before and after: the balance holds after that block;
-- blocks B1 < B2: the balance was read at some block of [B1, B2]. If the wallet has no transfer of the token
-  in blocks B1+1..B2 (`tokentx`, or for the supply no mint or burn: no transfer from or to the zero address),
-  its balance after every block of [B1, B2] is the same, so it holds after B2. Otherwise the read is repeated
-  (up to `max_reads` times), and a wallet still moving after that is an error that names it.
-
-So every anchor is exact, given that the API's latest block does not go back between two calls (the read
-of a block number after the balance is never older than the block the balance was read at). The anchor's
-time comes from the block itself (`eth_getBlockByNumber`), once per distinct block.
+"""Balance anchors (`cexflow fetch --balances`): each labelled wallet's balance and the token's supply, each
+with the exact block it holds after. Etherscan answers them only at `tag=latest`, so each read is bracketed by
+the latest block before and after it, and repeated while the wallet moves: docs/fetching.md says why that is exact.
 """
 
 from __future__ import annotations

@@ -1,25 +1,7 @@
-"""`cexflow fetch`: download a token's transfers of the labelled exchange wallets from the Etherscan API V2,
-and with `--balances` their balances and the token's supply (cexflow.balances), with `--prices` the token's
-daily USD prices from DefiLlama (cexflow.defillama).
-
-Transfers: for each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
-the wallet's `tokentx` rows are read oldest first, one query of at most `page_size` rows at a time. A query
-that comes back full is split at the block of its last row: the rows before that block are complete, and
-the next query starts at that block. Whole blocks are never split between two queries, so no transfer is
-read twice or lost at a boundary, and no content-based de-duplication is needed (tokentx rows have no log
-index: two equal transfers in one transaction are both real). A single block with more transfers than a
-query can return cannot be fetched whole: that is an error that says so.
-
-Every finished query's rows go to a part file and the manifest (both written atomically: temp file, fsync,
-os.replace); a wallet whose range is complete gets its parts merged into one CSV. An interrupted fetch
-resumes at the first block not yet done; a finished fetch re-run makes no call at all. The API key is read
-from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged.
-
-The second hop (`fetch_second_hop`, on by default): the unlabelled addresses that sent the token into labelled
-wallets in the first hop's files (users' deposit addresses sweeping, mostly) are fetched the same way over the
-same blocks, at most `max_addresses` of them, those that sent the most first, into `hop2_<address>_...csv`
-beside the wallets' files, so that the deposits into deposit addresses are in the folder the build reads.
-"""
+"""`cexflow fetch`: a token's transfers of the labelled wallets and of the addresses that sent into them
+(Etherscan API V2), with `--balances` their balances (cexflow.balances), with `--prices` daily USD prices
+(cexflow.defillama). How queries are split at whole blocks (nothing read twice or lost), resumed from the
+manifest and checked: docs/fetching.md. The API key is read by `fetch()` only and never written or shown."""
 
 from __future__ import annotations
 
@@ -89,28 +71,21 @@ def resolve_token(token: str, chain: str) -> Token:
 
 
 def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
-    """The wallets of `chain` in a label file, in file order, each address once; `which="seed"`: the rows whose
-    `label_source` mentions `seed_project`."""
+    """The wallets of `chain` in a label file (inputs.read_label_file), in file order, each address once;
+    `which="seed"`: the rows whose `label_source` mentions `seed_project`."""
     wallets: dict[str, Wallet] = {}
-    for line, row in inputs.read_label_file(labels_csv):
+    for row in inputs.read_label_file(Path(labels_csv)):
         if which == "seed" and "label_source" not in row:
             raise CexflowError(
                 f"--wallets seed: {labels_csv} has no label_source column to find the "
                 "seed project's wallets in; use --wallets all"
             )
-        if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain:
+        seed = "seed_project" in row.get("label_source", "").lower()
+        if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain or (which == "seed" and not seed):
             continue
-        if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
-            continue
-        address = row["address"]
-        if not inputs.ADDRESS.match(address):
-            raise CexflowError(
-                f"--labels {labels_csv} line {line}: address {address!r} is not 0x followed by 40 hex digits"
-            )
-        address = address.lower()
+        address = row["address"].lower()
         name = row.get("wallet") or row.get("name_tag") or address
-        kind = (row.get("kind") or "wallet").lower()
-        wallets.setdefault(address, Wallet(address, row["exchange"], name, kind))
+        wallets.setdefault(address, Wallet(address, row["exchange"], name, (row.get("kind") or "wallet").lower()))
     if not wallets:
         extra = " labelled seed_project" if which == "seed" else ""
         raise CexflowError(f"--labels {labels_csv}: no wallets{extra} for chain {chain}")
@@ -261,10 +236,11 @@ class _FetchRun:
         return start_block, end_block
 
     # wallets
-    def execute(self, wallets: list[Wallet], hop: int = 1, item: str = "wallet", note: str = "") -> FetchSummary:
+    def execute(self, wallets: list[Wallet], hop: int = 1) -> FetchSummary:
         """Fetch each wallet (hop 1), or each candidate of the second hop (hop 2: its files are `hop2_...`)."""
         for tmp in self.out_dir.rglob(".*.tmp"):  # left by a run killed mid-write (never read)
             tmp.unlink(missing_ok=True)
+        item, note = ("wallet", "") if hop == 1 else ("address", "that sent into labelled wallets")
         self.reporter.start(self.token, self.chain, len(wallets), item, note)
         summary = FetchSummary(out_dir=self.out_dir, manifest=self.manifest_path)
         start_block, end_block = self._block_range()
@@ -528,9 +504,7 @@ def fetch_second_hop(
     page_size: int = DEFAULT_PAGE_SIZE,
     reporter: Reporter | None = None,
 ) -> SecondHopSummary:
-    """The second hop (the module's docstring) over hop 1's `wallet_files`; those left out in `left_out_path`."""
-    if max_addresses < 1:
-        raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
+    """The second hop (docs/fetching.md) over hop 1's `wallet_files`; those left out in `left_out_path`."""
     out_dir = Path(out_dir)
     exchange_of = {wallet.address: wallet.exchange for wallet in labelled}
     given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
@@ -543,7 +517,7 @@ def fetch_second_hop(
     with _fetch_run(client, chain, token, start, end, out_dir, page_size, reporter or Reporter()) as run:
         run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
         run._save_manifest()
-        summary.transfers = run.execute(wallets, hop=2, item="address", note="that sent into labelled wallets")
+        summary.transfers = run.execute(wallets, hop=2)
     return summary
 
 
@@ -580,10 +554,6 @@ class BalancesSummary:
     path: Path
     snapshots: list[balances.BalanceSnapshot]
     calls: int
-
-    @property
-    def rows(self) -> int:
-        return sum(len(s.rows) for s in self.snapshots)
 
 
 @dataclass
@@ -686,9 +656,7 @@ def fetch(options: FetchOptions) -> int:
         )
     if want_transfers or options.balances:
         wallets = load_wallets(options.labels, chain, options.wallets)
-        api_key = os.environ.get(API_KEY_ENV, "").strip()
-        if not api_key:
-            raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
+        api_key = os.environ.get(API_KEY_ENV, "").strip()  # EtherscanClient refuses none
         if want_transfers:
             for token in tokens:
                 _run_transfers(options, api_key, token, wallets)
@@ -726,19 +694,11 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
         )
 
 
-def _reporter() -> Reporter:
-    return TqdmReporter() if sys.stderr.isatty() else LineReporter()
-
-
-def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> EtherscanClient:
-    return EtherscanClient(
-        api_key,
-        CHAIN_IDS[options.chain],
-        options.api_url,
-        rate=options.rate,
-        timeout=options.timeout,
-        log=reporter.message,
-    )
+def _etherscan(options: FetchOptions, api_key: str) -> tuple[EtherscanClient, Reporter]:
+    """A client of the options' chain, and the reporter it tells of retries (a progress bar on a terminal)."""
+    reporter = TqdmReporter() if sys.stderr.isatty() else LineReporter()
+    settings = {"rate": options.rate, "timeout": options.timeout, "log": reporter.message}
+    return EtherscanClient(api_key, CHAIN_IDS[options.chain], options.api_url, **settings), reporter
 
 
 def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
@@ -746,14 +706,14 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     out_dir = options.out or default_out_dir(chain, token)
     both = {"chain": chain, "token": token, "start": options.start, "end": options.end, "out_dir": out_dir}
     both["page_size"] = options.page_size
-    reporter = _reporter()
-    summary = fetch_transfers(_etherscan(options, api_key, reporter), wallets=wallets, reporter=reporter, **both)
+    client, reporter = _etherscan(options, api_key)
+    summary = fetch_transfers(client, wallets=wallets, reporter=reporter, **both)
     print(fetch_words().transfers_line(summary, token))
     if not options.second_hop:
         return
     labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
-    reporter = _reporter()
-    client, most = _etherscan(options, api_key, reporter), options.hop_max_addresses
+    client, reporter = _etherscan(options, api_key)
+    most = options.hop_max_addresses
     hop = fetch_second_hop(
         client, wallet_files=summary.files, labelled=labelled, max_addresses=most, reporter=reporter, **both
     )
@@ -777,8 +737,7 @@ def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wall
     chain = options.chain
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, group in _files(options.balances_out, tokens, lambda token: default_balances_path(chain, token, stamp)):
-        reporter = _reporter()
-        client = _etherscan(options, api_key, reporter)
+        client, reporter = _etherscan(options, api_key)
         summary = fetch_balances(client, chain=chain, tokens=group, wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
             print(fetch_words().balances_line(summary, snapshot, token, chain))

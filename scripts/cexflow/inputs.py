@@ -256,7 +256,7 @@ def label_files(patterns: list[str]) -> list[str]:
     """Check label CSVs: columns address and exchange, and a valid address on every row."""
     paths = expand(patterns, "--labels", suffixes=(".csv",))
     for path in paths:
-        for _ in label_rows(path):
+        for _ in read_label_file(path):
             pass
     return [str(p) for p in paths]
 
@@ -267,9 +267,9 @@ def etherscan_csv_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(fh)
 
 
-def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """The one reader of label CSVs: (line number, row) of each row, names in lower case and values stripped,
-    after checking the columns address and exchange and each row's number of fields (one-line errors)."""
+def read_label_file(path: Path) -> Iterator[dict[str, str]]:
+    """The one reader of label CSVs: its rows, names in lower case and values stripped, after checking the
+    columns address and exchange, and each row's number of fields, address, exchange and kind (one-line errors)."""
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -292,24 +292,18 @@ def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 raise CexflowError(
                     f"{path}, line {line}: {plural(n_fields, 'field')} where the header has {len(columns)}"
                 )
-            yield line, {key: (value or "").strip() for key, value in row.items() if key is not None}
-
-
-def label_rows(path: Path) -> Iterator[dict[str, str]]:
-    """The rows of a label CSV (read_label_file), each with a valid address and an exchange (one-line errors)."""
-    for line, row in read_label_file(path):
-        address = row.get("address", "")
-        if not ADDRESS.match(address):
-            raise CexflowError(f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)")
-        if not row.get("exchange"):
-            raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
-        kind = row.get("kind", "").lower()
-        if kind not in LABEL_KINDS:
-            raise CexflowError(
-                f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
-                f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)"
-            )
-        yield row
+            row = {key: (value or "").strip() for key, value in row.items() if key is not None}
+            address, kind = row["address"], row.get("kind", "").lower()
+            if not ADDRESS.match(address):
+                raise CexflowError(f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)")
+            if not row["exchange"]:
+                raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+            if kind not in LABEL_KINDS:
+                raise CexflowError(
+                    f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
+                    f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)"
+                )
+            yield row
 
 
 # a label row's kind: a wallet of the exchange (empty: the default) or a deposit address of it, taken as given
@@ -320,7 +314,7 @@ def label_chains(paths: list[str | Path]) -> dict[str, int]:
     """How many distinct labelled addresses each chain has in these label files (as staging reads them)."""
     addresses: dict[str, set[str]] = {}
     for path in paths:
-        for row in label_rows(Path(path)):
+        for row in read_label_file(Path(path)):
             chain = (row.get("chain") or "").lower() or LABEL_CHAIN
             addresses.setdefault(chain, set()).add(row["address"].lower())
     return {chain: len(found) for chain, found in sorted(addresses.items())}

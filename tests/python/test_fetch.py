@@ -527,7 +527,7 @@ def test_wallets_from_the_projects_labels():
 def test_bad_label_file_names_the_line(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("address,exchange\n0x28c6c06298d514db089934071355e5743bf21d60,binance\n0x12,kraken\n")
-    with pytest.raises(CexflowError, match="line 3: address '0x12'"):
+    with pytest.raises(CexflowError, match="line 3: malformed address '0x12'"):
         fetch.load_wallets(path, "ethereum")
     path.write_text("address,name_tag\n")
     with pytest.raises(CexflowError, match="missing column"):

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from cexflow.errors import CexflowError
 from cexflow.progress import Reporter
-from cexflow.text import plural
 
 if TYPE_CHECKING:
     from cexflow.etherscan import EtherscanClient
@@ -22,6 +21,13 @@ if TYPE_CHECKING:
 HEADER = ["chain", "token", "address", "kind", "balance", "block", "block_time", "read_at"]
 ZERO_ADDRESS = "0x" + "0" * 40  # mints come from it and burns go to it in ERC-20 Transfer events
 DEFAULT_MAX_READS = 3
+
+
+def _words():
+    """templates/fetch.j2; not at the top: pandas and duckdb cost a fetch a second."""
+    from cexflow.present import macros
+
+    return macros("fetch.j2")
 
 
 def token_units(raw: int, decimals: int) -> str:
@@ -59,10 +65,7 @@ def read_balances(
 ) -> BalanceSnapshot:
     """Each wallet's balance of `token` and the token's supply with the block it holds after, as balances rows."""
     if token.decimals is None:
-        raise CexflowError(
-            f"--balances: the decimals of token {token.address} are unknown; add it to "
-            "seeds/tokens.csv (chain,token_address,symbol,decimals)"
-        )
+        raise CexflowError(_words().decimals_unknown(token))
     clock = clock or (lambda: datetime.now(UTC).timestamp())
     reporter = reporter or Reporter()  # the base Reporter says nothing
     reader = _Reader(client, token, reporter, max_reads, clock)
@@ -108,10 +111,7 @@ class _Reader:
                 raise CexflowError(f"--balances: {label}: {exc}") from None
             after = self.head = self.client.block_number()
             if after < before:
-                raise CexflowError(
-                    f"--balances: the API's latest block went back from {before} to {after} "
-                    f"while reading {label}; run again"
-                )
+                raise CexflowError(_words().head_went_back(before, after, label))
             # unmoved: no transfer of the token in blocks before+1..after (one row is enough to know)
             if after == before or not self.client.token_transfers(watched, self.token.address, before + 1, after, 1):
                 return raw, after, read_at
@@ -120,10 +120,7 @@ class _Reader:
                 self.reporter.message(
                     f"{label} moved in blocks {before + 1}-{after} while it was read: reading it again"
                 )
-        raise CexflowError(
-            f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
-            "its anchor block cannot be made exact now, run again later"
-        )
+        raise CexflowError(_words().kept_moving(label, self.max_reads))
 
     def block_time(self, block: int) -> int:
         if block not in self.times:

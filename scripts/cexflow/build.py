@@ -157,18 +157,11 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
         chain = files.chains.get(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
             held = ", ".join(per_chain.get(chain, [])) or "none"
-            raise CexflowError(
-                f"{path}: a seed-project export has no token column, so it needs one token of its "
-                f"chain {chain} in the build (the build has {held}); build it with one --token"
-            )
+            raise CexflowError(build_words().seed_export_needs_one_token(path, chain, held))
     for path in files.etl_without_timestamp:
         chain = files.chains.get(path, default_chain)
         if chain != default_chain:
-            raise CexflowError(
-                f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "
-                f"of the default chain ({default_chain}); give this file with block_timestamp, or "
-                f"build {chain} with --chain {chain}"
-            )
+            raise CexflowError(build_words().untimed_file_off_chain(path, chain, default_chain))
 
 
 def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> None:
@@ -181,11 +174,7 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> N
         str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f for f in files
     )
     found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
-    raise CexflowError(
-        f"{option}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
-        f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
-        "chain of your data as --chain"
-    )
+    raise CexflowError(build_words().labels_off_chain(option, named, found, chain))
 
 
 def check_spark_installed(target: str = "spark") -> None:
@@ -490,11 +479,7 @@ def build_spark(
     where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
     if not (spark_schema_dir(spark_dir) / "rpt_build_summary").is_dir():
         # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here
-        raise CexflowError(
-            f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
-            "tables, so no summary: pass the server's warehouse folder's parent as --spark-dir to "
-            "read them here, or query the tables (schema cexflow) on the server"
-        )
+        raise CexflowError(build_words().spark_tables_elsewhere(where, spark_schema_dir(spark_dir)))
     if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize(spark_dir, dbt_vars["zscore_method"], dbt_vars["deposit_inference"], spark=True)
@@ -594,11 +579,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     tokens_text = " and ".join(text(t) for t in tokens)
     if summary.rows_read and summary.other_token == summary.rows_read:
         options = " ".join(dict.fromkeys(f"--token {t.label}" for t in tokens))
-        raise CexflowError(
-            f"{options} --chain {dbt_vars['chain']}: none of the {plural(summary.rows_read, 'row')} read is a "
-            f"transfer of {tokens_text}, all are of other tokens; check --token and --chain (the database was left "
-            "as it was)"
-        )
+        raise CexflowError(words.all_other_tokens(options, dbt_vars["chain"], summary.rows_read, tokens_text))
     with connect(db) as con:
         per_file = input_reconciliation(con)
         rows = {(r["chain"], r["token_address"]): r for r in token_summaries(con)}

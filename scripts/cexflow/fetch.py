@@ -76,10 +76,7 @@ def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Walle
     wallets: dict[str, Wallet] = {}
     for row in inputs.read_label_file(Path(labels_csv)):
         if which == "seed" and "label_source" not in row:
-            raise CexflowError(
-                f"--wallets seed: {labels_csv} has no label_source column to find the "
-                "seed project's wallets in; use --wallets all"
-            )
+            raise CexflowError(fetch_words().no_label_source(labels_csv))
         seed = "seed_project" in row.get("label_source", "").lower()
         if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain or (which == "seed" and not seed):
             continue
@@ -189,13 +186,8 @@ class _FetchRun:
                 manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             except ValueError:
                 raise CexflowError(f"{self.manifest_path} is not valid JSON; move it away to start over") from None
-            fetched = manifest.get("token", {}).get("address")
-            if manifest.get("chain") != self.chain or fetched != self.token.address:
-                raise CexflowError(
-                    f"--out {self.out_dir} holds a fetch of {fetched} on "
-                    f"{manifest.get('chain')} ({self.manifest_path}); use another --out for "
-                    f"{self.token.address} on {self.chain}"
-                )
+            if manifest.get("chain") != self.chain or manifest.get("token", {}).get("address") != self.token.address:
+                raise CexflowError(fetch_words().folder_of_another_token(self, manifest))
             return manifest
         return {
             "format": MANIFEST_FORMAT,
@@ -303,9 +295,7 @@ class _FetchRun:
                 rows = self.client.token_transfers(wallet.address, self.token.address, cursor, high, self.page_size)
             except QueryTimeoutError as exc:
                 if high == cursor:
-                    raise CexflowError(
-                        f"{wallet.address}: the API times out even on block {cursor} alone ({exc})"
-                    ) from None
+                    raise CexflowError(fetch_words().timeout_on_one_block(wallet, cursor, exc)) from None
                 span = (high - cursor) // 2
                 self.reporter.message(
                     f"{wallet.name}: query timeout on blocks {cursor}-{high}, narrowing to {plural(span + 1, 'block')}"
@@ -317,12 +307,8 @@ class _FetchRun:
             if full:
                 boundary = int(rows[-1]["blockNumber"])
                 if boundary == cursor:
-                    raise CexflowError(
-                        f"{wallet.address} ({wallet.name}): block {cursor} alone has at least {len(rows)} "
-                        f"{self.token.label} transfers, more than one query returns; this block cannot be "
-                        f"fetched whole with --page-size {self.page_size} (a paid plan allows up to "
-                        f"{MAX_PAGE_SIZE})"
-                    )
+                    words = fetch_words()
+                    raise CexflowError(words.block_too_busy(wallet, cursor, len(rows), self, MAX_PAGE_SIZE))
                 kept = [row for row in rows if int(row["blockNumber"]) < boundary]
                 chunk_end = boundary - 1
             else:
@@ -358,16 +344,10 @@ class _FetchRun:
                 touches = wallet.address in (row["from"].lower(), row["to"].lower())
                 token = row["contractAddress"].lower()
             except (KeyError, ValueError, AttributeError, TypeError):
-                raise CexflowError(
-                    f"{wallet.address}: the API returned a row without blockNumber/from/to/"
-                    f"contractAddress: {str(row)[:200]}"
-                ) from None
+                raise CexflowError(fetch_words().row_unreadable(wallet, str(row)[:200])) from None
             if not previous <= block <= high or not touches or token != self.token.address:
-                raise CexflowError(
-                    f"{wallet.address}: the API returned a row that does not answer the query "
-                    f"(block {block}, from {row['from']}, to {row['to']}, token {token}; asked blocks "
-                    f"{low}-{high} in ascending order of {self.token.address}); refusing to write it"
-                )
+                words = fetch_words()
+                raise CexflowError(words.row_off_query(wallet, row, block, token, low, high, self.token.address))
             previous = block
         unknown = set().union(*(row.keys() for row in rows)) - set(FIELDS) if rows else set()
         if unknown and not self.manifest.get("ignored_fields"):
@@ -391,15 +371,10 @@ class _FetchRun:
         expected = entry["start_block"]
         for done in entry["ranges"]:
             if done["start_block"] != expected:
-                raise CexflowError(
-                    f"{self.manifest_path}: ranges of {wallet.address} do not join at block "
-                    f"{expected}; move the manifest away to start over"
-                )
+                raise CexflowError(fetch_words().ranges_gap(self.manifest_path, wallet, expected))
             expected = done["end_block"] + 1
         if entry["ranges"] and expected != entry["end_block"] + 1:
-            raise CexflowError(
-                f"{self.manifest_path}: ranges of {wallet.address} stop before block {entry['end_block']}"
-            )
+            raise CexflowError(fetch_words().ranges_short(self.manifest_path, wallet, entry["end_block"]))
         written = 0
 
         def write(fh: TextIO) -> None:
@@ -420,10 +395,7 @@ class _FetchRun:
         expected_rows = sum(done["rows"] for done in entry["ranges"])
         if written != expected_rows:
             path.unlink(missing_ok=True)
-            raise CexflowError(
-                f"{wallet.address}: {written} rows in the parts, the API returned "
-                f"{expected_rows}; delete {self._parts_dir(entry)} to refetch"
-            )
+            raise CexflowError(fetch_words().parts_disagree(wallet, written, expected_rows, self._parts_dir(entry)))
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         entry.update(status="done", rows=written, sha256=sha256, finished_at=_now())
         for done in entry["ranges"]:
@@ -650,10 +622,7 @@ def fetch(options: FetchOptions) -> int:
     names = list(options.token) or [project_vars()["token"]]
     tokens = list({token.address: token for token in (resolve_token(name, chain) for name in names)}.values())
     if want_transfers and options.out and len(tokens) > 1:
-        raise CexflowError(
-            f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
-            "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)"
-        )
+        raise CexflowError(fetch_words().one_token_per_folder(options.out))
     if want_transfers or options.balances:
         wallets = load_wallets(options.labels, chain, options.wallets)
         api_key = os.environ.get(API_KEY_ENV, "").strip()  # EtherscanClient refuses none
@@ -676,10 +645,7 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
                 raise CexflowError(f"--{name} DATE is needed for {needs}")
         today = datetime.now(UTC).date()
         if options.end >= today:
-            raise CexflowError(
-                f"--end {options.end}: not a finished UTC day yet (today is {today}); "
-                f"use {today - timedelta(days=1)} or earlier"
-            )
+            raise CexflowError(fetch_words().day_not_finished(options.end, today, today - timedelta(days=1)))
         if options.start > options.end:
             raise CexflowError(f"--start {options.start} is after --end {options.end}")
     for option, url in (("--api-url", options.api_url), ("--prices-url", options.prices_url)):
@@ -688,10 +654,7 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
     if not options.timeout > 0:
         raise CexflowError(f"--timeout {options.timeout}: must be a positive number of seconds")
     if options.hop_max_addresses < 1:
-        raise CexflowError(
-            f"--hop-max-addresses {options.hop_max_addresses}: must be at least 1 (to fetch "
-            "the labelled wallets only: --no-second-hop)"
-        )
+        raise CexflowError(fetch_words().hop_max_too_small(options.hop_max_addresses))
 
 
 def _etherscan(options: FetchOptions, api_key: str) -> tuple[EtherscanClient, Reporter]:

@@ -18,7 +18,6 @@ import yaml
 
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_FILE, TOKENS_SEED
-from cexflow.text import plural
 
 
 @dataclass(frozen=True)
@@ -120,10 +119,15 @@ def classify_csv(path: Path) -> str:
     fmt = max(CSV_FORMATS.values(), key=lambda f: sum(column in header for column in f.header))
     missing = [column for column in fmt.header if column not in header]
     if len(missing) < len(fmt.header) / 2:
-        raise CexflowError(
-            f"{path}: header looks like {fmt.description.split(' (')[0]} but lacks column(s) {', '.join(missing)}"
-        )
+        raise CexflowError(_words().header_lacks(path, fmt.description.split(" (")[0], missing))
     raise CexflowError(f"{path}: unknown header '{','.join(header)}'; accepted headers: {ACCEPTED}")
+
+
+def _words():
+    """The words of the errors (templates/build.j2); not at the top: pandas and duckdb cost a fetch a second."""
+    from cexflow.present import macros
+
+    return macros("build.j2")
 
 
 def parquet_columns(path: Path) -> list[str]:
@@ -164,10 +168,7 @@ def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, st
     if not match or Path(spec).expanduser().exists():
         return None, spec
     if match["chain"] not in chains:
-        raise CexflowError(
-            f"--input {spec}: unknown chain '{match['chain']}' (known: {', '.join(sorted(chains))}); "
-            "write --input CHAIN=PATH with a chain of seeds/tokens.csv or of the labels' chain column"
-        )
+        raise CexflowError(_words().unknown_input_chain(spec, match["chain"], chains))
     return match["chain"], match["pattern"]
 
 
@@ -186,10 +187,7 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
         for path in expand([pattern], "--input"):
             previous = files.chains.get(str(path))
             if str(path) in files.all_files and previous != chain:
-                raise CexflowError(
-                    f"--input {pattern}: {path} is given on two chains "
-                    f"({previous or 'the default chain'} and {chain or 'the default chain'})"
-                )
+                raise CexflowError(_words().file_on_two_chains(pattern, path, previous, chain))
             if chain is not None:
                 files.chains[str(path)] = chain
             if str(path) not in files.all_files:
@@ -198,10 +196,7 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
                 if untimed:
                     files.etl_without_timestamp.append(str(path))
     if files.etl_without_timestamp and not blocks:
-        raise CexflowError(
-            f"{files.etl_without_timestamp[0]}: rows without block_timestamp need a blocks file "
-            "(--blocks: ethereum-etl blocks.csv with columns number,timestamp, or cryo's blocks Parquet)"
-        )
+        raise CexflowError(_words().needs_blocks(files.etl_without_timestamp[0]))
     return files
 
 
@@ -279,9 +274,7 @@ def read_label_file(path: Path) -> Iterator[dict[str, str]]:
         columns = [c.strip().lower() for c in (reader.fieldnames or [])]
         missing = [c for c in ("address", "exchange") if c not in columns]
         if missing:
-            raise CexflowError(
-                f"{path}: a labels file needs columns address and exchange; missing column(s) {', '.join(missing)}"
-            )
+            raise CexflowError(_words().labels_lack_columns(path, missing))
         reader.fieldnames = columns
         for row in reader:
             line = reader.line_num
@@ -289,9 +282,7 @@ def read_label_file(path: Path) -> Iterator[dict[str, str]]:
             n_fields = sum(value is not None for key, value in row.items() if key is not None)
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
-                raise CexflowError(
-                    f"{path}, line {line}: {plural(n_fields, 'field')} where the header has {len(columns)}"
-                )
+                raise CexflowError(_words().label_fields(path, line, n_fields, len(columns)))
             row = {key: (value or "").strip() for key, value in row.items() if key is not None}
             address, kind = row["address"], row.get("kind", "").lower()
             if not ADDRESS.match(address):
@@ -299,10 +290,7 @@ def read_label_file(path: Path) -> Iterator[dict[str, str]]:
             if not row["exchange"]:
                 raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
             if kind not in LABEL_KINDS:
-                raise CexflowError(
-                    f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
-                    f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)"
-                )
+                raise CexflowError(_words().label_kind(path, line, row["kind"], address, LABEL_KINDS))
             yield row
 
 
@@ -360,10 +348,7 @@ def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_d
         return Token(chain, wanted, None, decimals)
     known = ", ".join(sorted(t.symbol for t in seed if t.chain == chain and t.symbol))
     if chain not in chains:
-        raise CexflowError(
-            f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
-            "pass --token 0xADDRESS --decimals N"
-        )
+        raise CexflowError(_words().no_token_on_chain(chain, chains))
     raise CexflowError(f"--token {token}: unknown on {chain} (known: {known}); or pass a 0x address with --decimals")
 
 
@@ -394,17 +379,11 @@ def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = N
                 matches = [resolve_token(name, chains[0], decimals)]
             elif ADDRESS.match(wanted):
                 if decimals is None:
-                    raise CexflowError(
-                        f"--token {name}: not in seeds/tokens.csv for chain {chains[0]} (nor "
-                        f"{', '.join(chains[1:])}); pass its --decimals"
-                    )
+                    raise CexflowError(_words().address_needs_decimals(name, chains))
                 matches = [Token(chains[0], wanted, None, decimals)]
             else:
                 known = ", ".join(sorted({t.symbol for t in seed if t.symbol}))
-                raise CexflowError(
-                    f"--token {name}: unknown on {' and '.join(chains)} (known: {known}); "
-                    "or pass a 0x address with --decimals"
-                )
+                raise CexflowError(_words().unknown_token(name, chains, known))
             unknown_addresses += [t for t in matches if t.symbol is None]
         for token in matches:
             found.setdefault((token.chain, token.address), token)
@@ -412,8 +391,5 @@ def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = N
     if decimals is not None and len(tokens) == 1:
         return [Token(tokens[0].chain, tokens[0].address, tokens[0].symbol, decimals)]
     if decimals is not None and not unknown_addresses:
-        raise CexflowError(
-            f"--decimals {decimals}: with several tokens ({', '.join(t.label for t in tokens)}), "
-            "--decimals is only for a --token address that seeds/tokens.csv does not list"
-        )
+        raise CexflowError(_words().decimals_of_several(decimals, tokens))
     return tokens

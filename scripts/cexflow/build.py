@@ -17,7 +17,7 @@ from cexflow.db import read_build_record, spark_schema_dir, write_build_record
 from cexflow.dbt_runner import run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
-from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, options_class, project_vars
+from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, options_class, project_vars, shown
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
 from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
@@ -417,12 +417,8 @@ def changed_settings(before: dict, now: dict) -> str:
         elif isinstance(old, list | dict) or isinstance(new, list | dict):
             changes[f"{SETTING_FLAGS.get(name, name)} (its files)"] = None
         else:
-            changes[f"{SETTING_FLAGS.get(name, name)} ({_setting(old)} → {_setting(new)})"] = None
+            changes[f"{SETTING_FLAGS.get(name, name)} ({shown(old)} → {shown(new)})"] = None
     return ", ".join(changes)
-
-
-def _setting(value) -> str:
-    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def recorded_settings_changes(db: Path, dbt_vars: dict) -> str:
@@ -520,10 +516,8 @@ def run_build(
 
 def thrift_address() -> str:
     """host:port of the Spark Thrift server of --target spark_thrift (profiles.yml reads the same variables)."""
-    return (
-        f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
-        f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}"
-    )
+    env = os.environ.get
+    return f"{env('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:{env('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}"
 
 
 def build(options: BuildOptions) -> BuildSummary:

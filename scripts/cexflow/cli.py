@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cexflow import __version__
 from cexflow.errors import CexflowError
-from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared_options, project_vars
+from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared_options, project_vars, shown
 from cexflow.text import plural
 
 # subcommand -> library module; the order is the order of `cexflow --help`
@@ -99,10 +99,6 @@ def _given(args: argparse.Namespace, target) -> dict:
     return {name: given[name] for name in inspect.signature(target).parameters if given.get(name) is not None}
 
 
-def _shown(value) -> str:
-    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
 # --- the options: declared in options.yml, added in one loop ----------------------------------------------
 
 
@@ -172,7 +168,7 @@ def _add_anomaly_options(group, defaults: dict) -> None:
             type=_anomaly_type(option),
             choices=option.choices,
             metavar=option.metavar,
-            help=f"{option.help}{_choices(option)} (default: {_shown(defaults[option.var])})",
+            help=f"{option.help}{_choices(option)} (default: {shown(defaults[option.var])})",
         )
 
 

@@ -421,8 +421,6 @@ class SecondHopSummary:
     candidates: list[Candidate]  # every candidate, busiest first
     max_addresses: int
     decimals: int | None  # of the token (the seed's, else the files' tokenDecimal), for amounts shown
-    start: date
-    end: date
 
     @property
     def fetched(self) -> list[Candidate]:
@@ -482,9 +480,8 @@ def fetch_second_hop(
     given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
     candidates = second_hop_candidates(wallet_files, exchange_of, token.address, given_deposits)
     decimals = token.decimals if token.decimals is not None else _file_decimals(wallet_files)
-    summary = SecondHopSummary(
-        FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates, max_addresses, decimals, start, end
-    )
+    transfers = FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME)
+    summary = SecondHopSummary(transfers, candidates, max_addresses, decimals)
     wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
     with _fetch_run(client, chain, token, start, end, out_dir, page_size, reporter or Reporter()) as run:
         run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
@@ -686,7 +683,7 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     if hop.decimals is not None:
         amount = f"{balances.token_units(left_raw, hop.decimals)} {token.label}"
     share = Decimal(100 * left_raw) / Decimal(total) if total else Decimal(0)
-    path = left_out_path(hop.transfers.out_dir, hop.start, hop.end)
+    path = left_out_path(hop.transfers.out_dir, options.start, options.end)
     print(fetch_words().left_out_line(hop, token, amount, share, path))
 
 

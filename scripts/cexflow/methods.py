@@ -74,6 +74,11 @@ def spread_name(method: str | None) -> str:
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)
 
 
+def shown(value) -> str:
+    """A setting as the help and the build's summary show it: None is off, a float without trailing zeros."""
+    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 @cache
 def declared_options() -> dict:
     """options.yml: the options of each subcommand, as data (cexflow.cli adds them to its parsers)."""

@@ -447,9 +447,7 @@ def generate_transfers(
         builder = _DayBuilder(seed, day, day_ts, day_block, rand, plant_rand)
         add = builder.add
 
-        shares = {}
-        for exchange in exchanges:
-            shares[exchange] = min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand)))
+        shares = {exchange: min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand))) for exchange in exchanges}
         for exchange, address, rate, median, sigma in user_rates:
             lam = factor * rate
             share = shares[exchange]

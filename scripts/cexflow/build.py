@@ -17,7 +17,7 @@ from cexflow.db import read_build_record, spark_schema_dir, write_build_record
 from cexflow.dbt_runner import run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
-from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, options_class, project_vars, shown
+from cexflow.methods import ANOMALY_OPTIONS, OFF, options_class, project_vars, shown
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
 from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
@@ -140,6 +140,32 @@ def build_vars(options: BuildOptions) -> dict:
         dbt_vars[name] = defaults[name] if value is None else value
     dbt_vars.update(anomaly)
     return dbt_vars
+
+
+def anomaly_vars(options: BuildOptions) -> dict:
+    """The dbt vars of the anomaly options: the given ones, checked, else the defaults; settings under which no
+    day can ever be an anomaly, whatever the data, are an error."""
+    defaults, anomaly = project_vars(), {}
+    for option in ANOMALY_OPTIONS:
+        value = getattr(options, option.dest)
+        if value is None:
+            value = defaults[option.var]
+        elif value == OFF:
+            value = None
+        option.check(value)
+        anomaly[option.var] = value
+    required = False if options.no_materiality else bool(defaults["anomaly_requires_materiality"])
+    anomaly["anomaly_requires_materiality"] = required
+    method, window = anomaly["zscore_method"], anomaly["zscore_window_days"]
+    min_history, z = anomaly["zscore_min_history_days"], anomaly["zscore_threshold"]
+    if method != "inclusive" and min_history > window:
+        raise CexflowError(build_words().history_past_window(min_history, window))
+    # the inclusive window holds the day itself: with n rows, |z| <= sqrt(n - 1) (docs/anomalies.md)
+    if method == "inclusive" and z > math.sqrt(window - 1):
+        raise CexflowError(build_words().z_out_of_reach(z, window, math.sqrt(window - 1), math.ceil(z * z + 1)))
+    if required and min_history > anomaly["materiality_window_days"]:
+        raise CexflowError(build_words().materiality_window_short(anomaly["materiality_window_days"], min_history))
+    return anomaly
 
 
 def build_tokens(dbt_vars: dict) -> list[inputs.Token]:

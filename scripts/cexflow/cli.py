@@ -1,12 +1,7 @@
-"""The `cexflow` command line: the one module that sees argparse. It parses, unpacks the arguments into the
-library's typed options and plain arguments, calls the library, prints.
-
-Each subcommand's options are declared in options.yml (added by `add_options`), and it runs `run_<name>(args) ->
-int` here; its library is the module of SUBCOMMANDS (its `HELP` is the subcommand's one line). Only the module of
-the subcommand given is imported (the charts' and reports' libraries cost most of a second). A `CexflowError`
-raised anywhere becomes a one-line error on stderr and exit 2, as does an argument error (OneLineErrors). The
-defaults that are dbt vars are read from dbt_project.yml (`project_vars`) for the help; the library applies them.
-"""
+"""The `cexflow` command line, the one module that sees argparse: it unpacks the arguments into the library's
+options (declared in options.yml), calls the library and prints. Only the given subcommand's module is imported
+(the charts' and reports' cost most of a second); a `CexflowError`, and an argument error, is one line on stderr
+and exit 2."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ vars of `dbt_project.yml`, read from there, never repeated here; docs/detection_
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, make_dataclass
 from functools import cache
 from pathlib import Path
@@ -182,48 +181,3 @@ def _option(entry: dict) -> AnomalyOption:
 
 
 ANOMALY_OPTIONS = tuple(_option(entry) for entry in _declared()["anomaly_options"])
-
-
-def anomaly_vars(options) -> dict:
-    """The dbt vars of the anomaly options of a BuildOptions: the given ones, checked, else the defaults."""
-    defaults = project_vars()
-    out = {}
-    for option in ANOMALY_OPTIONS:
-        value = getattr(options, option.dest)
-        if value is None:
-            value = defaults[option.var]
-        elif value == OFF:
-            value = None
-        option.check(value)
-        out[option.var] = value
-    out["anomaly_requires_materiality"] = (
-        False if options.no_materiality else bool(defaults["anomaly_requires_materiality"])
-    )
-    check_anomalies_possible(out)
-    return out
-
-
-def check_anomalies_possible(anomaly: dict) -> None:
-    """Settings under which no day can ever be an anomaly, whatever the data, are an error."""
-    method, window = anomaly["zscore_method"], anomaly["zscore_window_days"]
-    min_history, z = anomaly["zscore_min_history_days"], anomaly["zscore_threshold"]
-    if method != "inclusive" and min_history > window:
-        raise CexflowError(
-            f"--min-history {min_history}: a day needs {min_history} baseline days, but the baseline is the "
-            f"--window {window} days before it, so no day can get a z-score or be an anomaly; use --min-history "
-            f"{window} or less, or --window {min_history} or more"
-        )
-    # the inclusive window holds the day itself: with n rows, |z| <= sqrt(n - 1) (README, "Anomaly methods")
-    if method == "inclusive" and z > math.sqrt(window - 1):
-        raise CexflowError(
-            f"--z {z:g}: with --method inclusive the day is in its own --window {window} baseline, so |z| is at "
-            f"most √({window} − 1) = {math.sqrt(window - 1):.3f} and no day can be an anomaly; use a lower --z, "
-            f"--window {math.ceil(z * z + 1)} or more, or --method trailing"
-        )
-    scale_window = anomaly["materiality_window_days"]
-    if anomaly["anomaly_requires_materiality"] and min_history > scale_window:
-        raise CexflowError(
-            f"--materiality-window {scale_window}: the materiality scale needs --min-history {min_history} days "
-            f"of it, so no day can be material, and an anomaly must be; use --materiality-window {min_history} or "
-            "more, or --no-materiality"
-        )

@@ -65,11 +65,6 @@ DEFAULT_HOP_MAX_ADDRESSES = 1000
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
-def resolve_token(token: str, chain: str) -> Token:
-    """inputs.resolve_token; an address not in the seed needs no decimals here (the API gives them)."""
-    return inputs.resolve_token(token, chain, need_decimals=False)
-
-
 def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
     """The wallets of `chain` in a label file (inputs.read_label_file), in file order, each address once;
     `which="seed"`: the rows whose `label_source` mentions `seed_project`."""
@@ -617,7 +612,7 @@ def fetch(options: FetchOptions) -> int:
     _check_options(options, want_transfers)
     chain = options.chain
     names = list(options.token) or [project_vars()["token"]]
-    tokens = list({token.address: token for token in (resolve_token(name, chain) for name in names)}.values())
+    tokens = inputs.resolve_tokens(names, [chain], need_decimals=False)  # no decimals needed: the API gives them
     if want_transfers and options.out and len(tokens) > 1:
         raise CexflowError(fetch_words().one_token_per_folder(options.out))
     if want_transfers or options.balances:

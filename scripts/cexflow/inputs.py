@@ -1,8 +1,5 @@
-"""Recognise raw transfer files by their header, and check label files and the token, before dbt runs.
-
-Everything here fails with a one-line CexflowError naming the file, line or option, so that a user's
-mistake never surfaces as a dbt stack trace.
-"""
+"""Recognise raw transfer files by their header, and check label files and the token, before dbt runs: a
+user's mistake is a one-line CexflowError naming the file, line or option, never a dbt stack trace."""
 
 from __future__ import annotations
 
@@ -334,22 +331,9 @@ class Token:
 
 
 def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_decimals: bool = True) -> Token:
-    """The one token resolver of the Python side (stg_tokens__selected is the SQL side's): a symbol or address of
-    seeds/tokens.csv on `chain`; an address not in the seed needs `decimals` unless `need_decimals` is False."""
-    wanted = token.strip().lower()
-    seed = seed_tokens()
-    chains = sorted({t.chain for t in seed})
-    for seeded in seed:
-        if seeded.chain == chain and wanted in ((seeded.symbol or "").lower(), seeded.address):
-            return Token(chain, seeded.address, seeded.symbol, seeded.decimals if decimals is None else decimals)
-    if ADDRESS.match(wanted):
-        if decimals is None and need_decimals:
-            raise CexflowError(f"--token {token}: not in seeds/tokens.csv for chain {chain}; pass its --decimals")
-        return Token(chain, wanted, None, decimals)
-    known = ", ".join(sorted(t.symbol for t in seed if t.chain == chain and t.symbol))
-    if chain not in chains:
-        raise CexflowError(_words().no_token_on_chain(chain, chains))
-    raise CexflowError(f"--token {token}: unknown on {chain} (known: {known}); or pass a 0x address with --decimals")
+    """The one token resolver of the Python side (stg_tokens__selected is the SQL side's): resolve_tokens of one
+    name on one chain."""
+    return resolve_tokens([token], [chain], decimals, need_decimals=need_decimals)[0]
 
 
 def seed_tokens() -> list[Token]:
@@ -359,10 +343,13 @@ def seed_tokens() -> list[Token]:
     return [Token(r["chain"].lower(), r["token_address"].lower(), r["symbol"], int(r["decimals"])) for r in rows]
 
 
-def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = None) -> list[Token]:
+def resolve_tokens(
+    names: list[str], chains: list[str], decimals: int | None = None, *, need_decimals: bool = True
+) -> list[Token]:
     """The tokens of a build on its chains (the default chain first), as stg_tokens__selected resolves var token: a
     seed token on every chain where the seed lists it, `all` every seed token of the chains, an address not in
-    the seed on the default chain with --decimals (which with one token overrides the seed's)."""
+    the seed on the default chain with --decimals (which with one token overrides the seed's; needed unless
+    `need_decimals` is False)."""
     seed = [t for t in seed_tokens() if t.chain in chains]
     found: dict[tuple[str, str], Token] = {}
     unknown_addresses = []
@@ -375,16 +362,17 @@ def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = N
         else:
             matches = [t for t in seed if wanted in (t.address, (t.symbol or "").lower())]
         if not matches:
-            if len(chains) == 1:  # the single-chain wording and checks of resolve_token
-                matches = [resolve_token(name, chains[0], decimals)]
-            elif ADDRESS.match(wanted):
-                if decimals is None:
+            seed_chains = sorted({t.chain for t in seed_tokens()})
+            if ADDRESS.match(wanted):
+                if decimals is None and need_decimals:
                     raise CexflowError(_words().address_needs_decimals(name, chains))
                 matches = [Token(chains[0], wanted, None, decimals)]
+            elif len(chains) == 1 and chains[0] not in seed_chains:
+                raise CexflowError(_words().no_token_on_chain(chains[0], seed_chains))
             else:
                 known = ", ".join(sorted({t.symbol for t in seed if t.symbol}))
                 raise CexflowError(_words().unknown_token(name, chains, known))
-            unknown_addresses += [t for t in matches if t.symbol is None]
+            unknown_addresses += matches
         for token in matches:
             found.setdefault((token.chain, token.address), token)
     tokens = list(found.values())

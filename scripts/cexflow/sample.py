@@ -1,9 +1,6 @@
-"""`cexflow sample`: a deterministic synthetic LPT transfer history in Etherscan `tokentx` CSV rows.
-
-`write_sample(out, days, scale, seed, ...)` streams one day at a time from `generate_transfers(...)` into the
-CSV and writes the planted anomalies beside it. The model, and why the same seed gives the same bytes on any
-Python: docs/inputs.md, "Synthetic data".
-"""
+"""`cexflow sample`: a deterministic synthetic LPT transfer history in Etherscan `tokentx` CSV rows, streamed a
+day at a time, and its planted anomalies. The model, and why the same seed gives the same bytes on any Python:
+docs/inputs.md, "Synthetic data"."""
 
 from __future__ import annotations
 

@@ -117,9 +117,7 @@ class _Reader:
                 return raw, after, read_at
             self.rereads += 1
             if attempt < self.max_reads:
-                self.reporter.message(
-                    f"{label} moved in blocks {before + 1}-{after} while it was read: reading it again"
-                )
+                self.reporter.message(_words().moved_while_read(label, before + 1, after))
         raise CexflowError(_words().kept_moving(label, self.max_reads))
 
     def block_time(self, block: int) -> int:

@@ -29,7 +29,6 @@ from cexflow.inputs import Token, Wallet
 from cexflow.methods import options_class, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 from cexflow.progress import LineReporter, Reporter, TqdmReporter
-from cexflow.text import plural
 
 HELP = (
     "Download token transfers of the labelled exchange wallets and of the addresses that sent into them "
@@ -292,9 +291,7 @@ class _FetchRun:
                 if high == cursor:
                     raise CexflowError(fetch_words().timeout_on_one_block(wallet, cursor, exc)) from None
                 span = (high - cursor) // 2
-                self.reporter.message(
-                    f"{wallet.name}: query timeout on blocks {cursor}-{high}, narrowing to {plural(span + 1, 'block')}"
-                )
+                self.reporter.message(fetch_words().narrowing(wallet, cursor, high, span + 1))
                 entry["calls"] += self.client.calls - calls_before
                 continue
             self._check_rows(wallet, rows, cursor, high)
@@ -354,9 +351,7 @@ class _FetchRun:
         for i, done in enumerate(entry["ranges"]):
             part = self.out_dir / done["part"]
             if not part.exists() or _count_rows(part) != done["rows"]:
-                self.reporter.message(
-                    f"{done['part']} is missing or changed: fetching from block {done['start_block']} again"
-                )
+                self.reporter.message(fetch_words().part_missing(done))
                 del entry["ranges"][i:]
                 entry["rows"] = sum(r["rows"] for r in entry["ranges"])
                 break

@@ -209,24 +209,11 @@ def _classify(path: Path) -> tuple[str, bool]:
     return fmt, fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns
 
 
-# the side options' files: per suffix, the columns a file needs ("a or b": either) and the error's words for them
+# the side options' files: per suffix, the columns a file needs ("a or b": either), worded in build.j2
 SIDE_FILES = {
-    "--blocks": {
-        ".csv": (("number", "timestamp"), "a blocks file needs columns number,timestamp"),
-        ".parquet": (("block_number", "timestamp"), "a blocks file needs columns block_number,timestamp"),
-    },
-    "--balances": {
-        ".csv": (
-            ("address", "balance", "block or date"),
-            "a balances file needs columns address, balance and block or date",
-        )
-    },
-    "--prices": {
-        ".csv": (
-            ("date", "price_usd"),
-            "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)",
-        )
-    },
+    "--blocks": {".csv": ("number", "timestamp"), ".parquet": ("block_number", "timestamp")},
+    "--balances": {".csv": ("address", "balance", "block or date")},
+    "--prices": {".csv": ("date", "price_usd")},
 }
 
 
@@ -237,10 +224,10 @@ def side_files(option: str, patterns: list[str]) -> list[str]:
     for path in paths:
         parquet = path.suffix.lower() == ".parquet"
         header = parquet_columns(path) if parquet else read_header(path)
-        wanted, words = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
+        wanted = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
         missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:
-            raise CexflowError(f"{path}: {words}; missing {', '.join(missing)}")
+            raise CexflowError(_words().side_file_lacks(path, option, parquet, missing))
     return [str(p) for p in paths]
 
 

@@ -91,7 +91,7 @@ class BuildSummary:
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances
     prices: str = ""  # the USD line, when the build read prices
-    deposits: str = ""  # the deposit addresses line (deposits_line)
+    deposits: str = ""  # the deposit addresses line(s), build.j2's deposits_line
     tokens: list[dict] = field(default_factory=list)  # a build of several tokens: rpt_build_summary's rows with data
 
     def lines(self) -> list[str]:
@@ -196,11 +196,8 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> N
     counts = inputs.label_chains(files)
     if counts.get(chain):
         return
-    named = ", ".join(
-        str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f for f in files
-    )
     found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
-    raise CexflowError(build_words().labels_off_chain(option, named, found, chain))
+    raise CexflowError(build_words().labels_off_chain(option, files, found, chain))
 
 
 def check_spark_installed(target: str = "spark") -> None:
@@ -257,23 +254,9 @@ def summarize_marts(con, location: Path, method: str | None = None, deposit_infe
         method or totals["method"] or row["method"],
         reserve=words.reserve_line(**reserve) if reserve["known"] + reserve["unknown"] + reserve["rejected"] else "",
         prices=words.prices_line(**prices) if prices["priced"] + prices["rejected"] else "",
-        deposits="" if deposit_inference is None else deposits_line(rows, totals, deposit_inference),
+        deposits="" if deposit_inference is None else words.deposits_line(rows, totals, deposit_inference),
         tokens=with_data if len(with_data) > 1 else [],
     )
-
-
-def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
-    """The summary's line on deposit addresses, and per token with inflow how much came from senders whose own
-    receipts are not in the inputs (deposit addresses whose inflow the build could count only at the sweep)."""
-    words = build_words()
-    if not inference:
-        return words.inference_off()
-    parts = [words.deposits_found(totals)]
-    for r in rows:
-        if r["inflow"]:
-            at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
-            parts.append(words.deposits_of_token(r, r["inflow"], at_deposit, unseen, len(rows) > 1))
-    return "\n".join(parts)
 
 
 SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold

@@ -210,10 +210,7 @@ def check_spark_installed(target: str = "spark") -> None:
     )
     missing = [name for name, module in needed if importlib.util.find_spec(module) is None]
     if missing:
-        java = "" if target == "spark_thrift" else " (and have Java 17)"
-        raise CexflowError(
-            f"--target {target}: {' and '.join(missing)} not installed; run: pip install -e '.[spark]'{java}"
-        )
+        raise CexflowError(build_words().spark_missing(target, missing))
     if target == "spark" and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
 

@@ -18,15 +18,8 @@ from cexflow.errors import CexflowError
 from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared_options, project_vars, shown
 from cexflow.text import plural
 
-# subcommand -> library module; the order is the order of `cexflow --help`
-SUBCOMMANDS = {
-    "build": "cexflow.build",
-    "report": "cexflow.report",
-    "agent": "cexflow.agent",
-    "fetch": "cexflow.fetch",
-    "sample": "cexflow.sample",
-    "docs": "cexflow.docs",
-}
+# subcommand -> library module (cexflow.<subcommand>); the order is the order of `cexflow --help`
+SUBCOMMANDS = {name: f"cexflow.{name}" for name in ("build", "report", "agent", "fetch", "sample", "docs")}
 
 
 class OneLineErrors(argparse.ArgumentParser):

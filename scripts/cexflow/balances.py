@@ -1,18 +1,6 @@
-"""Balance anchors: each labelled wallet's token balance and the token's supply, each with the exact block it
-holds after (`cexflow fetch --balances`).
-
-Etherscan answers `tokenbalance` and `tokensupply` only at `tag=latest`: the answer does not say which block
-that was. The read is bracketed by the latest block number before and after it (`eth_blockNumber`):
-
-- the same block before and after: the balance holds after that block;
-- blocks B1 < B2: the balance was read at some block of [B1, B2]. If the wallet has no transfer of the token
-  in blocks B1+1..B2 (`tokentx`, or for the supply no mint or burn: no transfer from or to the zero address),
-  its balance after every block of [B1, B2] is the same, so it holds after B2. Otherwise the read is repeated
-  (up to `max_reads` times), and a wallet still moving after that is an error that names it.
-
-So every anchor is exact, given that the API's latest block does not go back between two calls (the read
-of a block number after the balance is never older than the block the balance was read at). The anchor's
-time comes from the block itself (`eth_getBlockByNumber`), once per distinct block.
+"""Balance anchors (`cexflow fetch --balances`): each labelled wallet's balance and the token's supply, each
+with the exact block it holds after. Etherscan answers them only at `tag=latest`, so each read is bracketed by
+the latest block before and after it, and repeated while the wallet moves: docs/fetching.md says why that is exact.
 """
 
 from __future__ import annotations
@@ -24,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from cexflow.errors import CexflowError
 from cexflow.progress import Reporter
-from cexflow.text import plural
 
 if TYPE_CHECKING:
     from cexflow.etherscan import EtherscanClient
@@ -34,6 +21,13 @@ if TYPE_CHECKING:
 HEADER = ["chain", "token", "address", "kind", "balance", "block", "block_time", "read_at"]
 ZERO_ADDRESS = "0x" + "0" * 40  # mints come from it and burns go to it in ERC-20 Transfer events
 DEFAULT_MAX_READS = 3
+
+
+def _words():
+    """templates/fetch.j2; not at the top: pandas and duckdb cost a fetch a second."""
+    from cexflow.present import macros
+
+    return macros("fetch.j2")
 
 
 def token_units(raw: int, decimals: int) -> str:
@@ -71,10 +65,7 @@ def read_balances(
 ) -> BalanceSnapshot:
     """Each wallet's balance of `token` and the token's supply with the block it holds after, as balances rows."""
     if token.decimals is None:
-        raise CexflowError(
-            f"--balances: the decimals of token {token.address} are unknown; add it to "
-            "seeds/tokens.csv (chain,token_address,symbol,decimals)"
-        )
+        raise CexflowError(_words().decimals_unknown(token))
     clock = clock or (lambda: datetime.now(UTC).timestamp())
     reporter = reporter or Reporter()  # the base Reporter says nothing
     reader = _Reader(client, token, reporter, max_reads, clock)
@@ -120,22 +111,14 @@ class _Reader:
                 raise CexflowError(f"--balances: {label}: {exc}") from None
             after = self.head = self.client.block_number()
             if after < before:
-                raise CexflowError(
-                    f"--balances: the API's latest block went back from {before} to {after} "
-                    f"while reading {label}; run again"
-                )
+                raise CexflowError(_words().head_went_back(before, after, label))
             # unmoved: no transfer of the token in blocks before+1..after (one row is enough to know)
             if after == before or not self.client.token_transfers(watched, self.token.address, before + 1, after, 1):
                 return raw, after, read_at
             self.rereads += 1
             if attempt < self.max_reads:
-                self.reporter.message(
-                    f"{label} moved in blocks {before + 1}-{after} while it was read: reading it again"
-                )
-        raise CexflowError(
-            f"--balances: {label} moved while it was read, {plural(self.max_reads, 'time')} in a row; "
-            "its anchor block cannot be made exact now, run again later"
-        )
+                self.reporter.message(_words().moved_while_read(label, before + 1, after))
+        raise CexflowError(_words().kept_moving(label, self.max_reads))
 
     def block_time(self, block: int) -> int:
         if block not in self.times:

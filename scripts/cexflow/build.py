@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from cexflow.db import read_build_record, spark_schema_dir, write_build_record
 from cexflow.dbt_runner import run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
-from cexflow.methods import ANOMALY_OPTIONS, anomaly_vars, project_vars
+from cexflow.methods import ANOMALY_OPTIONS, OFF, options_class, project_vars, shown
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
 from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
@@ -25,93 +26,46 @@ from cexflow.text import plural
 HELP = "Build the netflow marts: run dbt build on the input files (default: the bundled sample)."
 
 
-@dataclass(frozen=True)
-class BuildOptions:
-    """One field per `cexflow build` option, named after it (`--min-history` is `min_history`). None: the default
-    (a var of dbt_project.yml, or what the field's comment says). A bad value is a CexflowError naming the option."""
-
-    input: tuple[str, ...] = ()  # raw transfer files, folders or globs, each maybe CHAIN=...; empty: the bundled sample
-    blocks: tuple[str, ...] = ()  # ethereum-etl blocks.csv files
-    labels: tuple[str, ...] = ()  # exchange label CSVs; empty: seeds/exchange_wallets.csv
-    balances: tuple[str, ...] = ()  # balance anchor CSVs (files or globs) for the exchange reserve; empty: none
-    prices: tuple[str, ...] = ()  # daily USD price CSVs (files or globs); empty: none, the USD columns are NULL
-    token: tuple[str, ...] = ()  # symbols of seeds/tokens.csv, 0x addresses or "all" (var token); empty: the default
-    decimals: int | None = None  # None: from seeds/tokens.csv
-    chain: str | None = None  # var chain: the default chain (of inputs without CHAIN= and of unknown addresses)
-    db: Path | None = None  # None: $CEXFLOW_DB or cexflow.duckdb in the project root
-    target: str = "duckdb"  # dbt target of profiles.yml: duckdb, spark or spark_thrift
-    # with target spark: the warehouse and metastore; with spark_thrift: the folder whose warehouse/ the Thrift
-    # server writes (scripts/spark_cluster.sh's DIR), read back for the summary. None: $CEXFLOW_SPARK_DIR or spark/
-    spark_dir: Path | None = None
-    # the anomaly options (cexflow.methods.ANOMALY_OPTIONS: flag, dbt var, kind and bounds)
-    method: str | None = None
-    window: int | None = None
-    z: float | None = None
-    min_history: int | None = None
-    min_materiality: float | None = None
-    min_amount: float | None = None
-    min_usd: float | None = None
-    materiality_scale: str | None = None
-    materiality_window: int | None = None
-    exclude_z: float | str | None = None  # methods.OFF turns it off
-    active_spread_floor: float | None = None
-    spread_floor: float | None = None
-    min_active_days: int | None = None
-    no_materiality: bool = False
-    top_k: int | None = None  # var topk_days
-    # deposit addresses (docs/deposit_addresses.md): inference on or off (var deposit_inference; False is
-    # --no-deposit-inference), and the rule's settings, None: the var of dbt_project.yml
-    deposit_inference: bool = True
-    deposit_sweep_max_hours: float | None = None
-    deposit_amount_tolerance: float | None = None
-    deposit_consolidation_min_sources: int | None = None
-    deposit_consolidation_min_share: float | None = None
-    full_refresh: bool = False
-    full_check: bool = False
-    verbose: bool = False  # show the dbt command and dbt's own output
-
-    def __post_init__(self) -> None:
-        for name in ("input", "blocks", "labels", "balances", "prices", "token"):  # a list, a tuple or one
-            value = getattr(self, name)
-            paths = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
-            object.__setattr__(self, name, tuple(str(p) for p in paths))
-        for name in ("db", "spark_dir"):
-            value = getattr(self, name)
-            object.__setattr__(self, name, None if value is None else Path(value))
-        if self.target not in TARGETS:
-            raise CexflowError(f"--target {self.target}: must be one of {', '.join(TARGETS)}")
-        for option in ANOMALY_OPTIONS:
-            option.check_kind(getattr(self, option.dest))
-        for flag, value in (("--top-k", self.top_k), ("--decimals", self.decimals)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise CexflowError(f"{flag} {value!r}: must be a whole number")
-        if self.top_k is not None and self.top_k < 1:
-            raise CexflowError(f"--top-k {self.top_k}: must be at least 1")
-        if self.decimals is not None and not 0 <= self.decimals <= 77:
-            raise CexflowError(f"--decimals {self.decimals}: must be between 0 and 77")
-        if self.deposit_inference is None:  # the CLI's flag not given
-            object.__setattr__(self, "deposit_inference", True)
-        for name, low, high in DEPOSIT_SETTINGS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            flag = "--" + name.replace("_", "-")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise CexflowError(f"{flag} {value!r}: must be a number from {low} to {high}")
+# the bounds of the build options that are not anomaly options: lowest and highest value, and the error's words
+RANGES = {
+    "top_k": (1, math.inf, "at least 1"),
+    "decimals": (0, 77, "between 0 and 77"),
+    "deposit_sweep_max_hours": (0, 24 * 366, "a number from 0 to 8784"),
+    "deposit_amount_tolerance": (0, 1, "a number from 0 to 1"),
+    "deposit_consolidation_min_sources": (1, 10**9, "a number from 1 to 1000000000"),
+    "deposit_consolidation_min_share": (0, 1, "a number from 0 to 1"),
+}
+DEPOSIT_SETTINGS = tuple(name for name in RANGES if name.startswith("deposit_"))  # each a var of dbt_project.yml
+WHOLE_NUMBERS = ("top_k", "decimals")
 
 
-# the settings of the deposit address rule: BuildOptions field (= dbt var), lowest and highest value
-DEPOSIT_SETTINGS = (
-    ("deposit_sweep_max_hours", 0, 24 * 366),
-    ("deposit_amount_tolerance", 0, 1),
-    ("deposit_consolidation_min_sources", 1, 10**9),
-    ("deposit_consolidation_min_share", 0, 1),
+def _check(options) -> None:
+    for option in ANOMALY_OPTIONS:
+        option.check_kind(getattr(options, option.dest))
+    for name, (low, high, words) in RANGES.items():
+        value, flag = getattr(options, name), "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if name in WHOLE_NUMBERS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise CexflowError(f"{flag} {value!r}: must be a whole number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise CexflowError(f"{flag} {value!r}: must be {words}")
+    if options.deposit_inference is None:  # the CLI's flag not given
+        object.__setattr__(options, "deposit_inference", True)
+
+
+BuildOptions = options_class(
+    "build",
+    """One field per option of options.yml's build section, named by its dest (`--min-history` is `min_history`):
+    the files' options a tuple, the flags a bool, the others None for the default (a var of dbt_project.yml, or what
+    the option's help says). A bad value is a CexflowError naming the option.""",
+    _check,
+    target="duckdb",
 )
 
 
 # spark: a local Spark session in the dbt process; spark_thrift: a Spark Thrift server (or Kyuubi) at
 # CEXFLOW_SPARK_THRIFT_HOST:CEXFLOW_SPARK_THRIFT_PORT, e.g. the one scripts/spark_cluster.sh starts
-TARGETS = ("duckdb", "spark", "spark_thrift")
 SPARK_TARGETS = ("spark", "spark_thrift")
 
 
@@ -137,7 +91,7 @@ class BuildSummary:
     ran_dbt: bool = True  # False: the marts were up to date
     reserve: str = ""  # the exchange reserve line, when the build read balances
     prices: str = ""  # the USD line, when the build read prices
-    deposits: str = ""  # the deposit addresses line (deposits_line)
+    deposits: str = ""  # the deposit addresses line(s), build.j2's deposits_line
     tokens: list[dict] = field(default_factory=list)  # a build of several tokens: rpt_build_summary's rows with data
 
     def lines(self) -> list[str]:
@@ -181,11 +135,37 @@ def build_vars(options: BuildOptions) -> dict:
         dbt_vars.update(chain=default_chain, token=[t.address for t in tokens], token_decimals=options.decimals)
     dbt_vars.update(topk_days=options.top_k or defaults["topk_days"])
     dbt_vars["deposit_inference"] = bool(options.deposit_inference)
-    for name, _, _ in DEPOSIT_SETTINGS:
+    for name in DEPOSIT_SETTINGS:
         value = getattr(options, name)
         dbt_vars[name] = defaults[name] if value is None else value
     dbt_vars.update(anomaly)
     return dbt_vars
+
+
+def anomaly_vars(options: BuildOptions) -> dict:
+    """The dbt vars of the anomaly options: the given ones, checked, else the defaults; settings under which no
+    day can ever be an anomaly, whatever the data, are an error."""
+    defaults, anomaly = project_vars(), {}
+    for option in ANOMALY_OPTIONS:
+        value = getattr(options, option.dest)
+        if value is None:
+            value = defaults[option.var]
+        elif value == OFF:
+            value = None
+        option.check(value)
+        anomaly[option.var] = value
+    required = False if options.no_materiality else bool(defaults["anomaly_requires_materiality"])
+    anomaly["anomaly_requires_materiality"] = required
+    method, window = anomaly["zscore_method"], anomaly["zscore_window_days"]
+    min_history, z = anomaly["zscore_min_history_days"], anomaly["zscore_threshold"]
+    if method != "inclusive" and min_history > window:
+        raise CexflowError(build_words().history_past_window(min_history, window))
+    # the inclusive window holds the day itself: with n rows, |z| <= sqrt(n - 1) (docs/anomalies.md)
+    if method == "inclusive" and z > math.sqrt(window - 1):
+        raise CexflowError(build_words().z_out_of_reach(z, window, math.sqrt(window - 1), math.ceil(z * z + 1)))
+    if required and min_history > anomaly["materiality_window_days"]:
+        raise CexflowError(build_words().materiality_window_short(anomaly["materiality_window_days"], min_history))
+    return anomaly
 
 
 def build_tokens(dbt_vars: dict) -> list[inputs.Token]:
@@ -203,18 +183,11 @@ def check_files_on_chains(files: inputs.InputFiles, tokens: list[inputs.Token], 
         chain = files.chains.get(path, default_chain)
         if len(per_chain.get(chain, [])) != 1:
             held = ", ".join(per_chain.get(chain, [])) or "none"
-            raise CexflowError(
-                f"{path}: a seed-project export has no token column, so it needs one token of its "
-                f"chain {chain} in the build (the build has {held}); build it with one --token"
-            )
+            raise CexflowError(build_words().seed_export_needs_one_token(path, chain, held))
     for path in files.etl_without_timestamp:
         chain = files.chains.get(path, default_chain)
         if chain != default_chain:
-            raise CexflowError(
-                f"{path}: ethereum-etl rows without block_timestamp on {chain}: the --blocks files are "
-                f"of the default chain ({default_chain}); give this file with block_timestamp, or "
-                f"build {chain} with --chain {chain}"
-            )
+            raise CexflowError(build_words().untimed_file_off_chain(path, chain, default_chain))
 
 
 def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> None:
@@ -223,15 +196,8 @@ def check_labels_on_chain(labels_files: list[str], chain: str, option: str) -> N
     counts = inputs.label_chains(files)
     if counts.get(chain):
         return
-    named = ", ".join(
-        str(Path(f).relative_to(PROJECT_ROOT)) if Path(f).is_relative_to(PROJECT_ROOT) else f for f in files
-    )
     found = ", ".join(f"{n:,} on {c}" for c, n in counts.items()) or "no address at all"
-    raise CexflowError(
-        f"{option}: the exchange labels ({named}: {found}) have no address on {chain}, so no transfer "
-        f"could count as an exchange flow; pass --labels with addresses on {chain} (a chain column), or the "
-        "chain of your data as --chain"
-    )
+    raise CexflowError(build_words().labels_off_chain(option, files, found, chain))
 
 
 def check_spark_installed(target: str = "spark") -> None:
@@ -244,10 +210,7 @@ def check_spark_installed(target: str = "spark") -> None:
     )
     missing = [name for name, module in needed if importlib.util.find_spec(module) is None]
     if missing:
-        java = "" if target == "spark_thrift" else " (and have Java 17)"
-        raise CexflowError(
-            f"--target {target}: {' and '.join(missing)} not installed; run: pip install -e '.[spark]'{java}"
-        )
+        raise CexflowError(build_words().spark_missing(target, missing))
     if target == "spark" and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise CexflowError("--target spark: no Java runtime (java on PATH or JAVA_HOME); Spark needs Java 17")
 
@@ -288,23 +251,9 @@ def summarize_marts(con, location: Path, method: str | None = None, deposit_infe
         method or totals["method"] or row["method"],
         reserve=words.reserve_line(**reserve) if reserve["known"] + reserve["unknown"] + reserve["rejected"] else "",
         prices=words.prices_line(**prices) if prices["priced"] + prices["rejected"] else "",
-        deposits="" if deposit_inference is None else deposits_line(rows, totals, deposit_inference),
+        deposits="" if deposit_inference is None else words.deposits_line(rows, totals, deposit_inference),
         tokens=with_data if len(with_data) > 1 else [],
     )
-
-
-def deposits_line(rows: list[dict], totals: dict, inference: bool) -> str:
-    """The summary's line on deposit addresses, and per token with inflow how much came from senders whose own
-    receipts are not in the inputs (deposit addresses whose inflow the build could count only at the sweep)."""
-    words = build_words()
-    if not inference:
-        return words.inference_off()
-    parts = [words.deposits_found(totals)]
-    for r in rows:
-        if r["inflow"]:
-            at_deposit, unseen = r["inflow_at_deposit_addresses"] or 0, r["inflow_from_unseen_senders"] or 0
-            parts.append(words.deposits_of_token(r, r["inflow"], at_deposit, unseen, len(rows) > 1))
-    return "\n".join(parts)
 
 
 SPARK_STATE_FILE = "cexflow_build_state.duckdb"  # in --spark-dir: what INPUTS_TABLE and PARAMETERS_TABLE hold
@@ -366,7 +315,7 @@ def loaded_parameters(dbt_vars: dict) -> str:
             "blocks": {f: file_fingerprint(f) for f in dbt_vars["ethereum_etl_blocks_files"]},
             "side_files": len(side_files),
             "code": code_fingerprint(),
-            "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *(s[0] for s in DEPOSIT_SETTINGS))},
+            "deposits": {name: dbt_vars.get(name) for name in ("deposit_inference", *DEPOSIT_SETTINGS)},
         },
         sort_keys=True,
     )
@@ -474,12 +423,8 @@ def changed_settings(before: dict, now: dict) -> str:
         elif isinstance(old, list | dict) or isinstance(new, list | dict):
             changes[f"{SETTING_FLAGS.get(name, name)} (its files)"] = None
         else:
-            changes[f"{SETTING_FLAGS.get(name, name)} ({_setting(old)} → {_setting(new)})"] = None
+            changes[f"{SETTING_FLAGS.get(name, name)} ({shown(old)} → {shown(new)})"] = None
     return ", ".join(changes)
-
-
-def _setting(value) -> str:
-    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def recorded_settings_changes(db: Path, dbt_vars: dict) -> str:
@@ -536,11 +481,7 @@ def build_spark(
     where = "Spark" if target == "spark" else "the Spark Thrift server " + thrift_address()
     if not (spark_schema_dir(spark_dir) / "rpt_build_summary").is_dir():
         # a Thrift server whose warehouse is elsewhere (HDFS, S3, another machine): nothing to summarise here
-        raise CexflowError(
-            f"the build on {where} succeeded, but {spark_schema_dir(spark_dir)} holds none of its "
-            "tables, so no summary: pass the server's warehouse folder's parent as --spark-dir to "
-            "read them here, or query the tables (schema cexflow) on the server"
-        )
+        raise CexflowError(build_words().spark_tables_elsewhere(where, spark_schema_dir(spark_dir)))
     if hive_catalog(target):
         record_build(spark_dir / SPARK_STATE_FILE, dbt_vars)
     summary = summarize(spark_dir, dbt_vars["zscore_method"], dbt_vars["deposit_inference"], spark=True)
@@ -581,10 +522,8 @@ def run_build(
 
 def thrift_address() -> str:
     """host:port of the Spark Thrift server of --target spark_thrift (profiles.yml reads the same variables)."""
-    return (
-        f"{os.environ.get('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:"
-        f"{os.environ.get('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}"
-    )
+    env = os.environ.get
+    return f"{env('CEXFLOW_SPARK_THRIFT_HOST') or '127.0.0.1'}:{env('CEXFLOW_SPARK_THRIFT_PORT') or '10000'}"
 
 
 def build(options: BuildOptions) -> BuildSummary:
@@ -640,11 +579,7 @@ def build_warnings(db: Path, summary: BuildSummary, dbt_vars: dict) -> list[str]
     tokens_text = " and ".join(text(t) for t in tokens)
     if summary.rows_read and summary.other_token == summary.rows_read:
         options = " ".join(dict.fromkeys(f"--token {t.label}" for t in tokens))
-        raise CexflowError(
-            f"{options} --chain {dbt_vars['chain']}: none of the {plural(summary.rows_read, 'row')} read is a "
-            f"transfer of {tokens_text}, all are of other tokens; check --token and --chain (the database was left "
-            "as it was)"
-        )
+        raise CexflowError(words.all_other_tokens(options, dbt_vars["chain"], summary.rows_read, tokens_text))
     with connect(db) as con:
         per_file = input_reconciliation(con)
         rows = {(r["chain"], r["token_address"]): r for r in token_summaries(con)}

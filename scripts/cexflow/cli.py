@@ -1,12 +1,7 @@
-"""The `cexflow` command line: the one module that sees argparse. It parses, unpacks the arguments into the
-library's typed options and plain arguments, calls the library, prints.
-
-Each subcommand's options are declared in options.yml (added by `add_options`), and it runs `run_<name>(args) ->
-int` here; its library is the module of SUBCOMMANDS (its `HELP` is the subcommand's one line). Only the module of
-the subcommand given is imported (the charts' and reports' libraries cost most of a second). A `CexflowError`
-raised anywhere becomes a one-line error on stderr and exit 2, as does an argument error (OneLineErrors). The
-defaults that are dbt vars are read from dbt_project.yml (`project_vars`) for the help; the library applies them.
-"""
+"""The `cexflow` command line, the one module that sees argparse: it unpacks the arguments into the library's
+options (declared in options.yml), calls the library and prints. Only the given subcommand's module is imported
+(the charts' and reports' cost most of a second); a `CexflowError`, and an argument error, is one line on stderr
+and exit 2."""
 
 from __future__ import annotations
 
@@ -16,25 +11,15 @@ import datetime as dt
 import importlib
 import inspect
 import sys
-from functools import cache
 from pathlib import Path
-
-import yaml
 
 from cexflow import __version__
 from cexflow.errors import CexflowError
-from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, project_vars
+from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared_options, project_vars, shown
 from cexflow.text import plural
 
-# subcommand -> library module; the order is the order of `cexflow --help`
-SUBCOMMANDS = {
-    "build": "cexflow.build",
-    "report": "cexflow.report",
-    "agent": "cexflow.agent",
-    "fetch": "cexflow.fetch",
-    "sample": "cexflow.sample",
-    "docs": "cexflow.docs",
-}
+# subcommand -> library module (cexflow.<subcommand>); the order is the order of `cexflow --help`
+SUBCOMMANDS = {name: f"cexflow.{name}" for name in ("build", "report", "agent", "fetch", "sample", "docs")}
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -102,10 +87,6 @@ def _given(args: argparse.Namespace, target) -> dict:
     return {name: given[name] for name in inspect.signature(target).parameters if given.get(name) is not None}
 
 
-def _shown(value) -> str:
-    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
 # --- the options: declared in options.yml, added in one loop ----------------------------------------------
 
 
@@ -137,12 +118,6 @@ def _date(text: str) -> dt.date:
 
 TYPES = {"int": int, "float": float, "path": Path, "date": _date}
 ACTIONS = {"boolean_optional": argparse.BooleanOptionalAction}
-
-
-@cache
-def declared_options() -> dict:
-    with open(Path(__file__).with_name("options.yml"), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
 
 
 def add_options(parser: argparse.ArgumentParser, command: str, context: dict) -> None:
@@ -181,7 +156,7 @@ def _add_anomaly_options(group, defaults: dict) -> None:
             type=_anomaly_type(option),
             choices=option.choices,
             metavar=option.metavar,
-            help=f"{option.help}{_choices(option)} (default: {_shown(defaults[option.var])})",
+            help=f"{option.help}{_choices(option)} (default: {shown(defaults[option.var])})",
         )
 
 

@@ -1,11 +1,6 @@
-"""Daily USD prices from DefiLlama's keyless coins API (`cexflow fetch --prices`).
-
-`GET {base}/chart/{chain}:{address}?start=T&span=N&period=1d` answers
-`{"coins": {"{chain}:{address}": {"symbol", "decimals", "confidence", "prices": [{"timestamp", "price"}]}}}`:
-for each of the N times T, T + 1 day, ... the price record closest to it within the search width (by default
-a tenth of the period: 2.4 hours), and nothing for a time without one. Each day is asked at 12:00 UTC, so
-a point always falls inside its own UTC day. A request holds at most 500 points; longer ranges are asked
-in pieces. Prices are parsed as Decimal and written as the exact decimal the JSON holds, never via float.
+"""Daily USD prices from DefiLlama's keyless coins API (`cexflow fetch --prices`): each day asked at 12:00 UTC,
+so a point falls inside its own day, in requests of at most 500 points (docs/fetching.md). Prices are parsed as
+Decimal and written as the exact decimal the JSON holds, never via float.
 """
 
 from __future__ import annotations

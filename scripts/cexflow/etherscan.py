@@ -1,11 +1,6 @@
-"""A small client for the Etherscan API V2 on top of cexflow.polite (rate limit, bounded retries).
-
-Safe: the key is only ever put into the request URL; every URL or text shown to a person goes through
-`redact()`, which masks it.
-
-Answers come in two shapes: the API's own `{"status", "message", "result"}` and, for `module=proxy` (the
-node's JSON-RPC passed through), `{"jsonrpc", "id", "result"}` or `{"jsonrpc", "id", "error"}`.
-"""
+"""A client of the Etherscan API V2 on cexflow.polite. The key is only ever put into the request URL, and
+`redact()` masks it in whatever is shown. Answers are the API's `{status, message, result}` or, for
+`module=proxy`, the node's JSON-RPC `{jsonrpc, id, result | error}`."""
 
 from __future__ import annotations
 
@@ -36,7 +31,7 @@ class EtherscanClient(PoliteClient):
 
     def __init__(self, api_key: str, chain_id: int, api_url: str = DEFAULT_API_URL, **options):
         if not api_key:
-            raise CexflowError("no API key: set ETHERSCAN_API_KEY (a free key from etherscan.io/myapikey)")
+            raise CexflowError("no API key: set ETHERSCAN_API_KEY (a free key from https://etherscan.io/myapikey)")
         self._api_key = api_key
         self.chain_id = chain_id
         self.api_url = api_url

@@ -1,25 +1,7 @@
-"""`cexflow fetch`: download a token's transfers of the labelled exchange wallets from the Etherscan API V2,
-and with `--balances` their balances and the token's supply (cexflow.balances), with `--prices` the token's
-daily USD prices from DefiLlama (cexflow.defillama).
-
-Transfers: for each wallet the date range is resolved to blocks once (getblocknobytime, cached in the manifest) and
-the wallet's `tokentx` rows are read oldest first, one query of at most `page_size` rows at a time. A query
-that comes back full is split at the block of its last row: the rows before that block are complete, and
-the next query starts at that block. Whole blocks are never split between two queries, so no transfer is
-read twice or lost at a boundary, and no content-based de-duplication is needed (tokentx rows have no log
-index: two equal transfers in one transaction are both real). A single block with more transfers than a
-query can return cannot be fetched whole: that is an error that says so.
-
-Every finished query's rows go to a part file and the manifest (both written atomically: temp file, fsync,
-os.replace); a wallet whose range is complete gets its parts merged into one CSV. An interrupted fetch
-resumes at the first block not yet done; a finished fetch re-run makes no call at all. The API key is read
-from ETHERSCAN_API_KEY by `fetch()` only and is never written, printed or logged.
-
-The second hop (`fetch_second_hop`, on by default): the unlabelled addresses that sent the token into labelled
-wallets in the first hop's files (users' deposit addresses sweeping, mostly) are fetched the same way over the
-same blocks, at most `max_addresses` of them, those that sent the most first, into `hop2_<address>_...csv`
-beside the wallets' files, so that the deposits into deposit addresses are in the folder the build reads.
-"""
+"""`cexflow fetch`: a token's transfers of the labelled wallets and of the addresses that sent into them
+(Etherscan API V2), with `--balances` their balances (cexflow.balances), with `--prices` daily USD prices
+(cexflow.defillama). How queries are split at whole blocks (nothing read twice or lost), resumed from the
+manifest and checked: docs/fetching.md. The API key is read by `fetch()` only and never written or shown."""
 
 from __future__ import annotations
 
@@ -44,10 +26,9 @@ from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
 from cexflow.files import exclusive_lock, write_atomic, write_csv
 from cexflow.inputs import Token, Wallet
-from cexflow.methods import project_vars
+from cexflow.methods import options_class, project_vars
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT
 from cexflow.progress import LineReporter, Reporter, TqdmReporter
-from cexflow.text import plural
 
 HELP = (
     "Download token transfers of the labelled exchange wallets and of the addresses that sent into them "
@@ -83,34 +64,19 @@ DEFAULT_HOP_MAX_ADDRESSES = 1000
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
-def resolve_token(token: str, chain: str) -> Token:
-    """inputs.resolve_token; an address not in the seed needs no decimals here (the API gives them)."""
-    return inputs.resolve_token(token, chain, need_decimals=False)
-
-
 def load_wallets(labels_csv: Path, chain: str, which: str = "all") -> list[Wallet]:
-    """The wallets of `chain` in a label file, in file order, each address once; `which="seed"`: the rows whose
-    `label_source` mentions `seed_project`."""
+    """The wallets of `chain` in a label file (inputs.read_label_file), in file order, each address once;
+    `which="seed"`: the rows whose `label_source` mentions `seed_project`."""
     wallets: dict[str, Wallet] = {}
-    for line, row in inputs.read_label_file(labels_csv):
+    for row in inputs.read_label_file(Path(labels_csv)):
         if which == "seed" and "label_source" not in row:
-            raise CexflowError(
-                f"--wallets seed: {labels_csv} has no label_source column to find the "
-                "seed project's wallets in; use --wallets all"
-            )
-        if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain:
+            raise CexflowError(fetch_words().no_label_source(labels_csv))
+        seed = "seed_project" in row.get("label_source", "").lower()
+        if (row.get("chain") or inputs.LABEL_CHAIN).lower() != chain or (which == "seed" and not seed):
             continue
-        if which == "seed" and "seed_project" not in row.get("label_source", "").lower():
-            continue
-        address = row["address"]
-        if not inputs.ADDRESS.match(address):
-            raise CexflowError(
-                f"--labels {labels_csv} line {line}: address {address!r} is not 0x followed by 40 hex digits"
-            )
-        address = address.lower()
+        address = row["address"].lower()
         name = row.get("wallet") or row.get("name_tag") or address
-        kind = (row.get("kind") or "wallet").lower()
-        wallets.setdefault(address, Wallet(address, row["exchange"], name, kind))
+        wallets.setdefault(address, Wallet(address, row["exchange"], name, (row.get("kind") or "wallet").lower()))
     if not wallets:
         extra = " labelled seed_project" if which == "seed" else ""
         raise CexflowError(f"--labels {labels_csv}: no wallets{extra} for chain {chain}")
@@ -214,13 +180,8 @@ class _FetchRun:
                 manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             except ValueError:
                 raise CexflowError(f"{self.manifest_path} is not valid JSON; move it away to start over") from None
-            fetched = manifest.get("token", {}).get("address")
-            if manifest.get("chain") != self.chain or fetched != self.token.address:
-                raise CexflowError(
-                    f"--out {self.out_dir} holds a fetch of {fetched} on "
-                    f"{manifest.get('chain')} ({self.manifest_path}); use another --out for "
-                    f"{self.token.address} on {self.chain}"
-                )
+            if manifest.get("chain") != self.chain or manifest.get("token", {}).get("address") != self.token.address:
+                raise CexflowError(fetch_words().folder_of_another_token(self, manifest))
             return manifest
         return {
             "format": MANIFEST_FORMAT,
@@ -261,10 +222,11 @@ class _FetchRun:
         return start_block, end_block
 
     # wallets
-    def execute(self, wallets: list[Wallet], hop: int = 1, item: str = "wallet", note: str = "") -> FetchSummary:
+    def execute(self, wallets: list[Wallet], hop: int = 1) -> FetchSummary:
         """Fetch each wallet (hop 1), or each candidate of the second hop (hop 2: its files are `hop2_...`)."""
         for tmp in self.out_dir.rglob(".*.tmp"):  # left by a run killed mid-write (never read)
             tmp.unlink(missing_ok=True)
+        item, note = ("wallet", "") if hop == 1 else ("address", "that sent into labelled wallets")
         self.reporter.start(self.token, self.chain, len(wallets), item, note)
         summary = FetchSummary(out_dir=self.out_dir, manifest=self.manifest_path)
         start_block, end_block = self._block_range()
@@ -327,13 +289,9 @@ class _FetchRun:
                 rows = self.client.token_transfers(wallet.address, self.token.address, cursor, high, self.page_size)
             except QueryTimeoutError as exc:
                 if high == cursor:
-                    raise CexflowError(
-                        f"{wallet.address}: the API times out even on block {cursor} alone ({exc})"
-                    ) from None
+                    raise CexflowError(fetch_words().timeout_on_one_block(wallet, cursor, exc)) from None
                 span = (high - cursor) // 2
-                self.reporter.message(
-                    f"{wallet.name}: query timeout on blocks {cursor}-{high}, narrowing to {plural(span + 1, 'block')}"
-                )
+                self.reporter.message(fetch_words().narrowing(wallet, cursor, high, span + 1))
                 entry["calls"] += self.client.calls - calls_before
                 continue
             self._check_rows(wallet, rows, cursor, high)
@@ -341,12 +299,8 @@ class _FetchRun:
             if full:
                 boundary = int(rows[-1]["blockNumber"])
                 if boundary == cursor:
-                    raise CexflowError(
-                        f"{wallet.address} ({wallet.name}): block {cursor} alone has at least {len(rows)} "
-                        f"{self.token.label} transfers, more than one query returns; this block cannot be "
-                        f"fetched whole with --page-size {self.page_size} (a paid plan allows up to "
-                        f"{MAX_PAGE_SIZE})"
-                    )
+                    words = fetch_words()
+                    raise CexflowError(words.block_too_busy(wallet, cursor, len(rows), self, MAX_PAGE_SIZE))
                 kept = [row for row in rows if int(row["blockNumber"]) < boundary]
                 chunk_end = boundary - 1
             else:
@@ -382,16 +336,10 @@ class _FetchRun:
                 touches = wallet.address in (row["from"].lower(), row["to"].lower())
                 token = row["contractAddress"].lower()
             except (KeyError, ValueError, AttributeError, TypeError):
-                raise CexflowError(
-                    f"{wallet.address}: the API returned a row without blockNumber/from/to/"
-                    f"contractAddress: {str(row)[:200]}"
-                ) from None
+                raise CexflowError(fetch_words().row_unreadable(wallet, str(row)[:200])) from None
             if not previous <= block <= high or not touches or token != self.token.address:
-                raise CexflowError(
-                    f"{wallet.address}: the API returned a row that does not answer the query "
-                    f"(block {block}, from {row['from']}, to {row['to']}, token {token}; asked blocks "
-                    f"{low}-{high} in ascending order of {self.token.address}); refusing to write it"
-                )
+                words = fetch_words()
+                raise CexflowError(words.row_off_query(wallet, row, block, token, low, high, self.token.address))
             previous = block
         unknown = set().union(*(row.keys() for row in rows)) - set(FIELDS) if rows else set()
         if unknown and not self.manifest.get("ignored_fields"):
@@ -403,9 +351,7 @@ class _FetchRun:
         for i, done in enumerate(entry["ranges"]):
             part = self.out_dir / done["part"]
             if not part.exists() or _count_rows(part) != done["rows"]:
-                self.reporter.message(
-                    f"{done['part']} is missing or changed: fetching from block {done['start_block']} again"
-                )
+                self.reporter.message(fetch_words().part_missing(done))
                 del entry["ranges"][i:]
                 entry["rows"] = sum(r["rows"] for r in entry["ranges"])
                 break
@@ -415,15 +361,10 @@ class _FetchRun:
         expected = entry["start_block"]
         for done in entry["ranges"]:
             if done["start_block"] != expected:
-                raise CexflowError(
-                    f"{self.manifest_path}: ranges of {wallet.address} do not join at block "
-                    f"{expected}; move the manifest away to start over"
-                )
+                raise CexflowError(fetch_words().ranges_gap(self.manifest_path, wallet, expected))
             expected = done["end_block"] + 1
         if entry["ranges"] and expected != entry["end_block"] + 1:
-            raise CexflowError(
-                f"{self.manifest_path}: ranges of {wallet.address} stop before block {entry['end_block']}"
-            )
+            raise CexflowError(fetch_words().ranges_short(self.manifest_path, wallet, entry["end_block"]))
         written = 0
 
         def write(fh: TextIO) -> None:
@@ -444,10 +385,7 @@ class _FetchRun:
         expected_rows = sum(done["rows"] for done in entry["ranges"])
         if written != expected_rows:
             path.unlink(missing_ok=True)
-            raise CexflowError(
-                f"{wallet.address}: {written} rows in the parts, the API returned "
-                f"{expected_rows}; delete {self._parts_dir(entry)} to refetch"
-            )
+            raise CexflowError(fetch_words().parts_disagree(wallet, written, expected_rows, self._parts_dir(entry)))
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         entry.update(status="done", rows=written, sha256=sha256, finished_at=_now())
         for done in entry["ranges"]:
@@ -473,8 +411,6 @@ class SecondHopSummary:
     candidates: list[Candidate]  # every candidate, busiest first
     max_addresses: int
     decimals: int | None  # of the token (the seed's, else the files' tokenDecimal), for amounts shown
-    start: date
-    end: date
 
     @property
     def fetched(self) -> list[Candidate]:
@@ -528,22 +464,19 @@ def fetch_second_hop(
     page_size: int = DEFAULT_PAGE_SIZE,
     reporter: Reporter | None = None,
 ) -> SecondHopSummary:
-    """The second hop (the module's docstring) over hop 1's `wallet_files`; those left out in `left_out_path`."""
-    if max_addresses < 1:
-        raise CexflowError(f"--hop-max-addresses {max_addresses}: must be at least 1 (or --no-second-hop)")
+    """The second hop (docs/fetching.md) over hop 1's `wallet_files`; those left out in `left_out_path`."""
     out_dir = Path(out_dir)
     exchange_of = {wallet.address: wallet.exchange for wallet in labelled}
     given_deposits = frozenset(wallet.address for wallet in labelled if wallet.kind == "deposit")
     candidates = second_hop_candidates(wallet_files, exchange_of, token.address, given_deposits)
     decimals = token.decimals if token.decimals is not None else _file_decimals(wallet_files)
-    summary = SecondHopSummary(
-        FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME), candidates, max_addresses, decimals, start, end
-    )
+    transfers = FetchSummary(out_dir=out_dir, manifest=out_dir / MANIFEST_NAME)
+    summary = SecondHopSummary(transfers, candidates, max_addresses, decimals)
     wallets = [Wallet(c.address, ",".join(c.exchanges), "sender") for c in summary.fetched]
     with _fetch_run(client, chain, token, start, end, out_dir, page_size, reporter or Reporter()) as run:
         run.manifest.setdefault("second_hops", {})[f"{start}_{end}"] = _second_hop_record(summary, start, end)
         run._save_manifest()
-        summary.transfers = run.execute(wallets, hop=2, item="address", note="that sent into labelled wallets")
+        summary.transfers = run.execute(wallets, hop=2)
     return summary
 
 
@@ -580,10 +513,6 @@ class BalancesSummary:
     path: Path
     snapshots: list[balances.BalanceSnapshot]
     calls: int
-
-    @property
-    def rows(self) -> int:
-        return sum(len(s.rows) for s in self.snapshots)
 
 
 @dataclass
@@ -643,51 +572,32 @@ def fetch_prices(
 
 
 # -- the fetch as a whole ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FetchOptions:
-    """The options of `cexflow fetch`, one field per option (`--page-size` is `page_size`). None: the default
-    its comment names (the token and chain: the vars of dbt_project.yml)."""
-
-    transfers: bool = False  # the transfers (also when neither balances nor prices is asked for)
-    balances: bool = False
-    prices: bool = False
-    start: date | None = None  # needed for transfers and prices
-    end: date | None = None
-    token: tuple[str, ...] = ()  # symbols or 0x addresses; empty: var token
-    chain: str | None = None  # var chain
-    labels: Path = EXCHANGE_WALLETS_SEED
-    wallets: str = "all"  # all, or seed: the rows whose label_source says seed_project
-    out: Path | None = None  # None: data/raw/etherscan/<chain>/<token>/
-    balances_out: Path | None = None  # None: one file per token under data/raw/balances/
-    prices_out: Path | None = None  # None: one file per token under data/raw/prices/
-    api_url: str = DEFAULT_API_URL
-    prices_url: str = defillama.DEFAULT_URL
-    rate: float = 3.0  # Etherscan calls per second at most (the free tier's limit)
-    page_size: int = DEFAULT_PAGE_SIZE
-    timeout: float = 30.0  # seconds without an answer before a call is retried
-    second_hop: bool = True  # also the transfers of the unlabelled addresses that sent into labelled wallets
-    hop_max_addresses: int = DEFAULT_HOP_MAX_ADDRESSES  # of those, the busiest this many
-
-    def __post_init__(self) -> None:
-        names = (self.token,) if isinstance(self.token, str) else tuple(self.token or ())
-        object.__setattr__(self, "token", names)
-        object.__setattr__(self, "labels", Path(self.labels))
-        for name in ("out", "balances_out", "prices_out"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, Path(getattr(self, name)))
-        if (self.chain or project_vars()["chain"]) not in CHAIN_IDS:
-            raise CexflowError(f"--chain {self.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
-        if self.wallets not in WALLET_CHOICES:
-            raise CexflowError(f"--wallets {self.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
-        for flag, value in (("--start", self.start), ("--end", self.end)):
-            if value is not None and not isinstance(value, date):
-                raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
-
-    @property
-    def chain_name(self) -> str:
-        return self.chain or project_vars()["chain"]
+def _check(options) -> None:
+    object.__setattr__(options, "chain", options.chain or project_vars()["chain"])
+    if options.chain not in CHAIN_IDS:
+        raise CexflowError(f"--chain {options.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
+    if options.wallets not in WALLET_CHOICES:
+        raise CexflowError(f"--wallets {options.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
+    for flag, value in (("--start", options.start), ("--end", options.end)):
+        if value is not None and not isinstance(value, date):
+            raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
 
 
+FetchOptions = options_class(
+    "fetch",
+    """One field per option of options.yml's fetch section (`--page-size` is `page_size`); None: the default its
+    help names (the token and chain: the vars of dbt_project.yml).""",
+    _check,
+    labels=EXCHANGE_WALLETS_SEED,
+    wallets="all",
+    api_url=DEFAULT_API_URL,
+    prices_url=defillama.DEFAULT_URL,
+    rate=3.0,  # Etherscan calls per second at most (the free tier's limit)
+    page_size=DEFAULT_PAGE_SIZE,
+    timeout=30.0,  # seconds without an answer before a call is retried
+    second_hop=True,
+    hop_max_addresses=DEFAULT_HOP_MAX_ADDRESSES,
+)
 WALLET_CHOICES = ("all", "seed")
 
 
@@ -695,19 +605,14 @@ def fetch(options: FetchOptions) -> int:
     """Fetch what `options` asks for, printing a line per file written; the API key from ETHERSCAN_API_KEY."""
     want_transfers = options.transfers or not (options.balances or options.prices)
     _check_options(options, want_transfers)
-    chain = options.chain_name
+    chain = options.chain
     names = list(options.token) or [project_vars()["token"]]
-    tokens = list({token.address: token for token in (resolve_token(name, chain) for name in names)}.values())
+    tokens = inputs.resolve_tokens(names, [chain], need_decimals=False)  # no decimals needed: the API gives them
     if want_transfers and options.out and len(tokens) > 1:
-        raise CexflowError(
-            f"--out {options.out}: a transfers folder holds one token's fetch; give one --token "
-            "or leave --out out (each token gets data/raw/etherscan/<chain>/<token>/)"
-        )
+        raise CexflowError(fetch_words().one_token_per_folder(options.out))
     if want_transfers or options.balances:
         wallets = load_wallets(options.labels, chain, options.wallets)
-        api_key = os.environ.get(API_KEY_ENV, "").strip()
-        if not api_key:
-            raise CexflowError(f"no API key: set {API_KEY_ENV} (a free key from https://etherscan.io/myapikey)")
+        api_key = os.environ.get(API_KEY_ENV, "").strip()  # EtherscanClient refuses none
         if want_transfers:
             for token in tokens:
                 _run_transfers(options, api_key, token, wallets)
@@ -727,10 +632,7 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
                 raise CexflowError(f"--{name} DATE is needed for {needs}")
         today = datetime.now(UTC).date()
         if options.end >= today:
-            raise CexflowError(
-                f"--end {options.end}: not a finished UTC day yet (today is {today}); "
-                f"use {today - timedelta(days=1)} or earlier"
-            )
+            raise CexflowError(fetch_words().day_not_finished(options.end, today, today - timedelta(days=1)))
         if options.start > options.end:
             raise CexflowError(f"--start {options.start} is after --end {options.end}")
     for option, url in (("--api-url", options.api_url), ("--prices-url", options.prices_url)):
@@ -739,40 +641,29 @@ def _check_options(options: FetchOptions, want_transfers: bool) -> None:
     if not options.timeout > 0:
         raise CexflowError(f"--timeout {options.timeout}: must be a positive number of seconds")
     if options.hop_max_addresses < 1:
-        raise CexflowError(
-            f"--hop-max-addresses {options.hop_max_addresses}: must be at least 1 (to fetch "
-            "the labelled wallets only: --no-second-hop)"
-        )
+        raise CexflowError(fetch_words().hop_max_too_small(options.hop_max_addresses))
 
 
-def _reporter() -> Reporter:
-    return TqdmReporter() if sys.stderr.isatty() else LineReporter()
-
-
-def _etherscan(options: FetchOptions, api_key: str, reporter: Reporter) -> EtherscanClient:
-    return EtherscanClient(
-        api_key,
-        CHAIN_IDS[options.chain_name],
-        options.api_url,
-        rate=options.rate,
-        timeout=options.timeout,
-        log=reporter.message,
-    )
+def _etherscan(options: FetchOptions, api_key: str) -> tuple[EtherscanClient, Reporter]:
+    """A client of the options' chain, and the reporter it tells of retries (a progress bar on a terminal)."""
+    reporter = TqdmReporter() if sys.stderr.isatty() else LineReporter()
+    settings = {"rate": options.rate, "timeout": options.timeout, "log": reporter.message}
+    return EtherscanClient(api_key, CHAIN_IDS[options.chain], options.api_url, **settings), reporter
 
 
 def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: list[Wallet]) -> None:
-    chain = options.chain_name
+    chain = options.chain
     out_dir = options.out or default_out_dir(chain, token)
     both = {"chain": chain, "token": token, "start": options.start, "end": options.end, "out_dir": out_dir}
     both["page_size"] = options.page_size
-    reporter = _reporter()
-    summary = fetch_transfers(_etherscan(options, api_key, reporter), wallets=wallets, reporter=reporter, **both)
+    client, reporter = _etherscan(options, api_key)
+    summary = fetch_transfers(client, wallets=wallets, reporter=reporter, **both)
     print(fetch_words().transfers_line(summary, token))
     if not options.second_hop:
         return
     labelled = load_wallets(options.labels, chain, "all")  # every label of the chain, fetched or not
-    reporter = _reporter()
-    client, most = _etherscan(options, api_key, reporter), options.hop_max_addresses
+    client, reporter = _etherscan(options, api_key)
+    most = options.hop_max_addresses
     hop = fetch_second_hop(
         client, wallet_files=summary.files, labelled=labelled, max_addresses=most, reporter=reporter, **both
     )
@@ -782,7 +673,7 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     if hop.decimals is not None:
         amount = f"{balances.token_units(left_raw, hop.decimals)} {token.label}"
     share = Decimal(100 * left_raw) / Decimal(total) if total else Decimal(0)
-    path = left_out_path(hop.transfers.out_dir, hop.start, hop.end)
+    path = left_out_path(hop.transfers.out_dir, options.start, options.end)
     print(fetch_words().left_out_line(hop, token, amount, share, path))
 
 
@@ -793,18 +684,17 @@ def fetch_words():
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:
-    chain = options.chain_name
+    chain = options.chain
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, group in _files(options.balances_out, tokens, lambda token: default_balances_path(chain, token, stamp)):
-        reporter = _reporter()
-        client = _etherscan(options, api_key, reporter)
+        client, reporter = _etherscan(options, api_key)
         summary = fetch_balances(client, chain=chain, tokens=group, wallets=wallets, out_path=path, reporter=reporter)
         for token, snapshot in zip(group, summary.snapshots, strict=True):
             print(fetch_words().balances_line(summary, snapshot, token, chain))
 
 
 def _run_prices(options: FetchOptions, tokens: list[Token]) -> None:
-    chain = options.chain_name
+    chain = options.chain
     reporter = LineReporter()
     for path, group in _files(
         options.prices_out, tokens, lambda token: default_prices_path(chain, token, options.start, options.end)

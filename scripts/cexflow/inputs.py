@@ -1,8 +1,5 @@
-"""Recognise raw transfer files by their header, and check label files and the token, before dbt runs.
-
-Everything here fails with a one-line CexflowError naming the file, line or option, so that a user's
-mistake never surfaces as a dbt stack trace.
-"""
+"""Recognise raw transfer files by their header, and check label files and the token, before dbt runs: a
+user's mistake is a one-line CexflowError naming the file, line or option, never a dbt stack trace."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ import yaml
 
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_FILE, TOKENS_SEED
-from cexflow.text import plural
 
 
 @dataclass(frozen=True)
@@ -120,10 +116,15 @@ def classify_csv(path: Path) -> str:
     fmt = max(CSV_FORMATS.values(), key=lambda f: sum(column in header for column in f.header))
     missing = [column for column in fmt.header if column not in header]
     if len(missing) < len(fmt.header) / 2:
-        raise CexflowError(
-            f"{path}: header looks like {fmt.description.split(' (')[0]} but lacks column(s) {', '.join(missing)}"
-        )
+        raise CexflowError(_words().header_lacks(path, fmt.description.split(" (")[0], missing))
     raise CexflowError(f"{path}: unknown header '{','.join(header)}'; accepted headers: {ACCEPTED}")
+
+
+def _words():
+    """The words of the errors (templates/build.j2); not at the top: pandas and duckdb cost a fetch a second."""
+    from cexflow.present import macros
+
+    return macros("build.j2")
 
 
 def parquet_columns(path: Path) -> list[str]:
@@ -164,10 +165,7 @@ def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, st
     if not match or Path(spec).expanduser().exists():
         return None, spec
     if match["chain"] not in chains:
-        raise CexflowError(
-            f"--input {spec}: unknown chain '{match['chain']}' (known: {', '.join(sorted(chains))}); "
-            "write --input CHAIN=PATH with a chain of seeds/tokens.csv or of the labels' chain column"
-        )
+        raise CexflowError(_words().unknown_input_chain(spec, match["chain"], chains))
     return match["chain"], match["pattern"]
 
 
@@ -186,10 +184,7 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
         for path in expand([pattern], "--input"):
             previous = files.chains.get(str(path))
             if str(path) in files.all_files and previous != chain:
-                raise CexflowError(
-                    f"--input {pattern}: {path} is given on two chains "
-                    f"({previous or 'the default chain'} and {chain or 'the default chain'})"
-                )
+                raise CexflowError(_words().file_on_two_chains(pattern, path, previous, chain))
             if chain is not None:
                 files.chains[str(path)] = chain
             if str(path) not in files.all_files:
@@ -198,10 +193,7 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
                 if untimed:
                     files.etl_without_timestamp.append(str(path))
     if files.etl_without_timestamp and not blocks:
-        raise CexflowError(
-            f"{files.etl_without_timestamp[0]}: rows without block_timestamp need a blocks file "
-            "(--blocks: ethereum-etl blocks.csv with columns number,timestamp, or cryo's blocks Parquet)"
-        )
+        raise CexflowError(_words().needs_blocks(files.etl_without_timestamp[0]))
     return files
 
 
@@ -217,24 +209,11 @@ def _classify(path: Path) -> tuple[str, bool]:
     return fmt, fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns
 
 
-# the side options' files: per suffix, the columns a file needs ("a or b": either) and the error's words for them
+# the side options' files: per suffix, the columns a file needs ("a or b": either), worded in build.j2
 SIDE_FILES = {
-    "--blocks": {
-        ".csv": (("number", "timestamp"), "a blocks file needs columns number,timestamp"),
-        ".parquet": (("block_number", "timestamp"), "a blocks file needs columns block_number,timestamp"),
-    },
-    "--balances": {
-        ".csv": (
-            ("address", "balance", "block or date"),
-            "a balances file needs columns address, balance and block or date",
-        )
-    },
-    "--prices": {
-        ".csv": (
-            ("date", "price_usd"),
-            "a prices file needs columns date,chain,token,price_usd (chain and token may be left out)",
-        )
-    },
+    "--blocks": {".csv": ("number", "timestamp"), ".parquet": ("block_number", "timestamp")},
+    "--balances": {".csv": ("address", "balance", "block or date")},
+    "--prices": {".csv": ("date", "price_usd")},
 }
 
 
@@ -245,10 +224,10 @@ def side_files(option: str, patterns: list[str]) -> list[str]:
     for path in paths:
         parquet = path.suffix.lower() == ".parquet"
         header = parquet_columns(path) if parquet else read_header(path)
-        wanted, words = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
+        wanted = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
         missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:
-            raise CexflowError(f"{path}: {words}; missing {', '.join(missing)}")
+            raise CexflowError(_words().side_file_lacks(path, option, parquet, missing))
     return [str(p) for p in paths]
 
 
@@ -256,7 +235,7 @@ def label_files(patterns: list[str]) -> list[str]:
     """Check label CSVs: columns address and exchange, and a valid address on every row."""
     paths = expand(patterns, "--labels", suffixes=(".csv",))
     for path in paths:
-        for _ in label_rows(path):
+        for _ in read_label_file(path):
             pass
     return [str(p) for p in paths]
 
@@ -267,9 +246,9 @@ def etherscan_csv_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(fh)
 
 
-def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """The one reader of label CSVs: (line number, row) of each row, names in lower case and values stripped,
-    after checking the columns address and exchange and each row's number of fields (one-line errors)."""
+def read_label_file(path: Path) -> Iterator[dict[str, str]]:
+    """The one reader of label CSVs: its rows, names in lower case and values stripped, after checking the
+    columns address and exchange, and each row's number of fields, address, exchange and kind (one-line errors)."""
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -279,9 +258,7 @@ def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         columns = [c.strip().lower() for c in (reader.fieldnames or [])]
         missing = [c for c in ("address", "exchange") if c not in columns]
         if missing:
-            raise CexflowError(
-                f"{path}: a labels file needs columns address and exchange; missing column(s) {', '.join(missing)}"
-            )
+            raise CexflowError(_words().labels_lack_columns(path, missing))
         reader.fieldnames = columns
         for row in reader:
             line = reader.line_num
@@ -289,27 +266,16 @@ def read_label_file(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             n_fields = sum(value is not None for key, value in row.items() if key is not None)
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
-                raise CexflowError(
-                    f"{path}, line {line}: {plural(n_fields, 'field')} where the header has {len(columns)}"
-                )
-            yield line, {key: (value or "").strip() for key, value in row.items() if key is not None}
-
-
-def label_rows(path: Path) -> Iterator[dict[str, str]]:
-    """The rows of a label CSV (read_label_file), each with a valid address and an exchange (one-line errors)."""
-    for line, row in read_label_file(path):
-        address = row.get("address", "")
-        if not ADDRESS.match(address):
-            raise CexflowError(f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)")
-        if not row.get("exchange"):
-            raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
-        kind = row.get("kind", "").lower()
-        if kind not in LABEL_KINDS:
-            raise CexflowError(
-                f"{path}, line {line}: kind '{row['kind']}' for address {address}: want "
-                f"{' or '.join(k for k in LABEL_KINDS if k)} (or empty: wallet)"
-            )
-        yield row
+                raise CexflowError(_words().label_fields(path, line, n_fields, len(columns)))
+            row = {key: (value or "").strip() for key, value in row.items() if key is not None}
+            address, kind = row["address"], row.get("kind", "").lower()
+            if not ADDRESS.match(address):
+                raise CexflowError(f"{path}, line {line}: malformed address '{address}' (want 0x and 40 hex digits)")
+            if not row["exchange"]:
+                raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
+            if kind not in LABEL_KINDS:
+                raise CexflowError(_words().label_kind(path, line, row["kind"], address, LABEL_KINDS))
+            yield row
 
 
 # a label row's kind: a wallet of the exchange (empty: the default) or a deposit address of it, taken as given
@@ -320,7 +286,7 @@ def label_chains(paths: list[str | Path]) -> dict[str, int]:
     """How many distinct labelled addresses each chain has in these label files (as staging reads them)."""
     addresses: dict[str, set[str]] = {}
     for path in paths:
-        for row in label_rows(Path(path)):
+        for row in read_label_file(Path(path)):
             chain = (row.get("chain") or "").lower() or LABEL_CHAIN
             addresses.setdefault(chain, set()).add(row["address"].lower())
     return {chain: len(found) for chain, found in sorted(addresses.items())}
@@ -352,25 +318,9 @@ class Token:
 
 
 def resolve_token(token: str, chain: str, decimals: int | None = None, *, need_decimals: bool = True) -> Token:
-    """The one token resolver of the Python side (stg_tokens__selected is the SQL side's): a symbol or address of
-    seeds/tokens.csv on `chain`; an address not in the seed needs `decimals` unless `need_decimals` is False."""
-    wanted = token.strip().lower()
-    seed = seed_tokens()
-    chains = sorted({t.chain for t in seed})
-    for seeded in seed:
-        if seeded.chain == chain and wanted in ((seeded.symbol or "").lower(), seeded.address):
-            return Token(chain, seeded.address, seeded.symbol, seeded.decimals if decimals is None else decimals)
-    if ADDRESS.match(wanted):
-        if decimals is None and need_decimals:
-            raise CexflowError(f"--token {token}: not in seeds/tokens.csv for chain {chain}; pass its --decimals")
-        return Token(chain, wanted, None, decimals)
-    known = ", ".join(sorted(t.symbol for t in seed if t.chain == chain and t.symbol))
-    if chain not in chains:
-        raise CexflowError(
-            f"--chain {chain}: no token is known on this chain (known chains: {', '.join(chains)}); "
-            "pass --token 0xADDRESS --decimals N"
-        )
-    raise CexflowError(f"--token {token}: unknown on {chain} (known: {known}); or pass a 0x address with --decimals")
+    """The one token resolver of the Python side (stg_tokens__selected is the SQL side's): resolve_tokens of one
+    name on one chain."""
+    return resolve_tokens([token], [chain], decimals, need_decimals=need_decimals)[0]
 
 
 def seed_tokens() -> list[Token]:
@@ -380,10 +330,13 @@ def seed_tokens() -> list[Token]:
     return [Token(r["chain"].lower(), r["token_address"].lower(), r["symbol"], int(r["decimals"])) for r in rows]
 
 
-def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = None) -> list[Token]:
+def resolve_tokens(
+    names: list[str], chains: list[str], decimals: int | None = None, *, need_decimals: bool = True
+) -> list[Token]:
     """The tokens of a build on its chains (the default chain first), as stg_tokens__selected resolves var token: a
     seed token on every chain where the seed lists it, `all` every seed token of the chains, an address not in
-    the seed on the default chain with --decimals (which with one token overrides the seed's)."""
+    the seed on the default chain with --decimals (which with one token overrides the seed's; needed unless
+    `need_decimals` is False)."""
     seed = [t for t in seed_tokens() if t.chain in chains]
     found: dict[tuple[str, str], Token] = {}
     unknown_addresses = []
@@ -396,30 +349,22 @@ def resolve_tokens(names: list[str], chains: list[str], decimals: int | None = N
         else:
             matches = [t for t in seed if wanted in (t.address, (t.symbol or "").lower())]
         if not matches:
-            if len(chains) == 1:  # the single-chain wording and checks of resolve_token
-                matches = [resolve_token(name, chains[0], decimals)]
-            elif ADDRESS.match(wanted):
-                if decimals is None:
-                    raise CexflowError(
-                        f"--token {name}: not in seeds/tokens.csv for chain {chains[0]} (nor "
-                        f"{', '.join(chains[1:])}); pass its --decimals"
-                    )
+            seed_chains = sorted({t.chain for t in seed_tokens()})
+            if ADDRESS.match(wanted):
+                if decimals is None and need_decimals:
+                    raise CexflowError(_words().address_needs_decimals(name, chains))
                 matches = [Token(chains[0], wanted, None, decimals)]
+            elif len(chains) == 1 and chains[0] not in seed_chains:
+                raise CexflowError(_words().no_token_on_chain(chains[0], seed_chains))
             else:
                 known = ", ".join(sorted({t.symbol for t in seed if t.symbol}))
-                raise CexflowError(
-                    f"--token {name}: unknown on {' and '.join(chains)} (known: {known}); "
-                    "or pass a 0x address with --decimals"
-                )
-            unknown_addresses += [t for t in matches if t.symbol is None]
+                raise CexflowError(_words().unknown_token(name, chains, known))
+            unknown_addresses += matches
         for token in matches:
             found.setdefault((token.chain, token.address), token)
     tokens = list(found.values())
     if decimals is not None and len(tokens) == 1:
         return [Token(tokens[0].chain, tokens[0].address, tokens[0].symbol, decimals)]
     if decimals is not None and not unknown_addresses:
-        raise CexflowError(
-            f"--decimals {decimals}: with several tokens ({', '.join(t.label for t in tokens)}), "
-            "--decimals is only for a --token address that seeds/tokens.csv does not list"
-        )
+        raise CexflowError(_words().decimals_of_several(decimals, tokens))
     return tokens

@@ -4,8 +4,7 @@ vars of `dbt_project.yml`, read from there, never repeated here; docs/detection_
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from functools import cache
 from pathlib import Path
 
@@ -74,6 +73,62 @@ def spread_name(method: str | None) -> str:
 OFF = "off"  # a nullable option turned off on the command line (None means: not given)
 
 
+def shown(value) -> str:
+    """A setting as the help and the build's summary show it: None is off, a float without trailing zeros."""
+    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@cache
+def declared_options() -> dict:
+    """options.yml: the options of each subcommand, as data (cexflow.cli adds them to its parsers)."""
+    with open(Path(__file__).with_name("options.yml"), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def option_specs(command: str) -> list[dict]:
+    """The options options.yml declares for `command`, in its order (`anomaly_options` left as that name)."""
+    specs: list = []
+    for section in declared_options()[command]:
+        specs += option_specs(section["include"]) if "include" in section else section["options"]
+    return specs
+
+
+def options_class(command: str, doc: str, check, **defaults):
+    """A frozen dataclass of the options of `command`, a field per option named by its dest: a repeatable
+    option's a tuple (default ()), a flag's a bool, any other's None unless `defaults` names it. It turns what it
+    is given into those kinds (a path option's into a Path), checks a list of choices, then calls `check`."""
+    fields, paths, repeated, choices = [], [], [], {}
+    for spec in option_specs(command):
+        if spec == "anomaly_options":
+            fields += [(option.dest, object, None) for option in ANOMALY_OPTIONS]
+            continue
+        name = spec.get("dest") or spec["flag"].lstrip("-").replace("-", "_")
+        action = spec.get("action")
+        default = {"append": (), "store_true": False, "store_false": True}.get(action)
+        fields.append((name, object, field(default=defaults.get(name, default))))
+        paths += [name] if spec.get("type") == "path" else []
+        repeated += [name] if action == "append" else []
+        if isinstance(spec.get("choices"), list):
+            choices[name] = spec["choices"]
+
+    def post_init(self) -> None:
+        for name in repeated:  # a list, a tuple or one
+            value = getattr(self, name)
+            values = () if value is None else (value,) if isinstance(value, (str, Path)) else tuple(value)
+            object.__setattr__(self, name, tuple(str(v) for v in values))
+        for name in paths:
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                flag = "--" + name.replace("_", "-")
+                raise CexflowError(f"{flag} {getattr(self, name)}: must be one of {', '.join(allowed)}")
+        check(self)
+
+    namespace = {"__doc__": doc, "__post_init__": post_init, "__module__": check.__module__}
+    return make_dataclass(f"{command.title()}Options", fields, frozen=True, namespace=namespace)
+
+
 @cache
 def project_vars() -> dict:
     with open(PROJECT_ROOT / "dbt_project.yml", encoding="utf-8") as fh:
@@ -126,48 +181,3 @@ def _option(entry: dict) -> AnomalyOption:
 
 
 ANOMALY_OPTIONS = tuple(_option(entry) for entry in _declared()["anomaly_options"])
-
-
-def anomaly_vars(options) -> dict:
-    """The dbt vars of the anomaly options of a BuildOptions: the given ones, checked, else the defaults."""
-    defaults = project_vars()
-    out = {}
-    for option in ANOMALY_OPTIONS:
-        value = getattr(options, option.dest)
-        if value is None:
-            value = defaults[option.var]
-        elif value == OFF:
-            value = None
-        option.check(value)
-        out[option.var] = value
-    out["anomaly_requires_materiality"] = (
-        False if options.no_materiality else bool(defaults["anomaly_requires_materiality"])
-    )
-    check_anomalies_possible(out)
-    return out
-
-
-def check_anomalies_possible(anomaly: dict) -> None:
-    """Settings under which no day can ever be an anomaly, whatever the data, are an error."""
-    method, window = anomaly["zscore_method"], anomaly["zscore_window_days"]
-    min_history, z = anomaly["zscore_min_history_days"], anomaly["zscore_threshold"]
-    if method != "inclusive" and min_history > window:
-        raise CexflowError(
-            f"--min-history {min_history}: a day needs {min_history} baseline days, but the baseline is the "
-            f"--window {window} days before it, so no day can get a z-score or be an anomaly; use --min-history "
-            f"{window} or less, or --window {min_history} or more"
-        )
-    # the inclusive window holds the day itself: with n rows, |z| <= sqrt(n - 1) (README, "Anomaly methods")
-    if method == "inclusive" and z > math.sqrt(window - 1):
-        raise CexflowError(
-            f"--z {z:g}: with --method inclusive the day is in its own --window {window} baseline, so |z| is at "
-            f"most √({window} − 1) = {math.sqrt(window - 1):.3f} and no day can be an anomaly; use a lower --z, "
-            f"--window {math.ceil(z * z + 1)} or more, or --method trailing"
-        )
-    scale_window = anomaly["materiality_window_days"]
-    if anomaly["anomaly_requires_materiality"] and min_history > scale_window:
-        raise CexflowError(
-            f"--materiality-window {scale_window}: the materiality scale needs --min-history {min_history} days "
-            f"of it, so no day can be material, and an anomaly must be; use --materiality-window {min_history} or "
-            "more, or --no-materiality"
-        )

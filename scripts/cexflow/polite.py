@@ -1,10 +1,6 @@
-"""Polite HTTP GETs of JSON for the API clients (stdlib urllib only): one rate limiter, bounded retries.
-
-Polite: calls are spaced by a rate limiter; HTTP 429/5xx, timeouts, dropped connections, answers that are not
-JSON and whatever an API's `interpret` calls retryable (e.g. Etherscan's "Max rate limit reached") are retried
-with exponential backoff a bounded number of times. Every URL or text shown to a person goes through
-`redact()`, which a client with a secret in its URLs overrides.
-"""
+"""Polite HTTP GETs of JSON for the API clients (stdlib urllib only): calls spaced by a rate limiter, and
+HTTP 429/5xx, timeouts, dropped connections and what an API's `interpret` calls retryable retried with backoff a
+bounded number of times. Whatever is shown to a person goes through `redact()`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""`cexflow sample`: a deterministic synthetic LPT transfer history in Etherscan `tokentx` CSV rows.
-
-`write_sample(out, days, scale, seed, ...)` streams one day at a time from `generate_transfers(...)` into the
-CSV and writes the planted anomalies beside it. The model, and why the same seed gives the same bytes on any
-Python: docs/inputs.md, "Synthetic data".
-"""
+"""`cexflow sample`: a deterministic synthetic LPT transfer history in Etherscan `tokentx` CSV rows, streamed a
+day at a time, and its planted anomalies. The model, and why the same seed gives the same bytes on any Python:
+docs/inputs.md, "Synthetic data"."""
 
 from __future__ import annotations
 
@@ -447,9 +444,7 @@ def generate_transfers(
         builder = _DayBuilder(seed, day, day_ts, day_block, rand, plant_rand)
         add = builder.add
 
-        shares = {}
-        for exchange in exchanges:
-            shares[exchange] = min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand)))
+        shares = {exchange: min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand))) for exchange in exchanges}
         for exchange, address, rate, median, sigma in user_rates:
             lam = factor * rate
             share = shares[exchange]

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_defillama import FakeDefiLlama  # noqa: E402
 from fake_etherscan import ARBITRUM_LPT, LPT, OTHER_TOKEN, ZERO, FakeChain, FakeEtherscan  # noqa: E402
 
-from cexflow import balances, cli, defillama, fetch  # noqa: E402
+from cexflow import balances, cli, defillama, fetch, inputs  # noqa: E402
 from cexflow.cli import main as cli_main  # noqa: E402
 from cexflow.errors import CexflowError  # noqa: E402
 from cexflow.etherscan import EtherscanClient, RateLimiter  # noqa: E402
@@ -527,7 +527,7 @@ def test_wallets_from_the_projects_labels():
 def test_bad_label_file_names_the_line(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("address,exchange\n0x28c6c06298d514db089934071355e5743bf21d60,binance\n0x12,kraken\n")
-    with pytest.raises(CexflowError, match="line 3: address '0x12'"):
+    with pytest.raises(CexflowError, match="line 3: malformed address '0x12'"):
         fetch.load_wallets(path, "ethereum")
     path.write_text("address,name_tag\n")
     with pytest.raises(CexflowError, match="missing column"):
@@ -535,13 +535,17 @@ def test_bad_label_file_names_the_line(tmp_path):
 
 
 def test_token_resolution():
-    assert fetch.resolve_token("LPT", "ethereum").address == LPT
-    assert fetch.resolve_token("lpt", "arbitrum").address == "0x289ba1701c2f088cf0faf8b3705246331cb8a839"
-    assert fetch.resolve_token(LPT.upper().replace("0X", "0x"), "ethereum") == TOKEN
+    def resolve(name: str, chain: str) -> fetch.Token:  # as fetch resolves its --token: no decimals needed
+        [token] = inputs.resolve_tokens([name], [chain], need_decimals=False)
+        return token
+
+    assert resolve("LPT", "ethereum").address == LPT
+    assert resolve("lpt", "arbitrum").address == "0x289ba1701c2f088cf0faf8b3705246331cb8a839"
+    assert resolve(LPT.upper().replace("0X", "0x"), "ethereum") == TOKEN
     unknown = "0x" + "12" * 20
-    assert fetch.resolve_token(unknown, "ethereum") == fetch.Token("ethereum", unknown, None, None)
+    assert resolve(unknown, "ethereum") == fetch.Token("ethereum", unknown, None, None)
     with pytest.raises(CexflowError, match="--token FOO: .*known: .*LPT"):
-        fetch.resolve_token("FOO", "ethereum")
+        resolve("FOO", "ethereum")
 
 
 def test_day_bounds_include_the_whole_end_day():

@@ -132,9 +132,11 @@ def test_one_home_for_the_token_the_labels_the_atomic_write_and_dbt():
     # temporary file + fsync + rename: files.py only; dbt's runner: dbt_runner.py only
     assert [name for name, t in text.items() if "os.fsync(" in t] == ["files.py"]
     assert [name for name, t in text.items() if "dbtRunner" in t or "dbt_executable()" in t] == ["dbt_runner.py"]
-    # fetch's resolver is the build's, without the need for decimals
+    # fetch's resolver is the build's, without the need for decimals: fetch.py resolves no token of its own
+    assert "def resolve_token" not in text["fetch.py"] and "inputs.resolve_tokens(" in text["fetch.py"]
     for name in ("LPT", "usdc", "0x58b6a8a3302369daec383334672404ee733ab239"):
-        assert fetch.resolve_token(name, "ethereum") == inputs.resolve_token(name, "ethereum")
+        seeded = inputs.resolve_token(name, "ethereum")
+        assert inputs.resolve_tokens([name], ["ethereum"], need_decimals=False) == [seeded]
 
 
 def test_the_method_vocabulary_describes_every_method_that_the_models_know():

@@ -9,7 +9,6 @@ import math
 import textwrap
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -127,11 +126,11 @@ MAX_DAY_TICKS = 7
 MARKER_MAX_POINTS = 62  # lines of at most this many days get a marker on each day, so that a lone day shows
 
 
-def _period_axis(ax, first, last, *, left=None, right=None) -> None:
-    """The x axis of the days `first` to `last`, half a day either side (so one day is a chart of that day);
-    `left`/`right` widen it to the edges of weekly or monthly bars."""
-    first, last = pd.Timestamp(first), pd.Timestamp(last)
-    half = pd.Timedelta(hours=12)
+def _frame_axis(ax, frame: pd.DataFrame, *, left=None, right=None) -> None:
+    """The x axis of the frame's days, half a day either side (so one day is a chart of that day); `left`/`right`
+    widen it to the edges of weekly or monthly bars."""
+    dates = _dates(frame["flow_date"])
+    first, last, half = dates.min(), dates.max(), pd.Timedelta(hours=12)
     lo = first - half if left is None else min(first - half, pd.Timestamp(left))
     hi = last + half if right is None else max(last + half, pd.Timestamp(right))
     ax.xaxis_date()
@@ -145,11 +144,6 @@ def _period_axis(ax, first, last, *, left=None, right=None) -> None:
         locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
-
-
-def _frame_axis(ax, frame: pd.DataFrame, **edges) -> None:
-    dates = _dates(frame["flow_date"])
-    _period_axis(ax, dates.min(), dates.max(), **edges)
 
 
 def _markers(n_points: int, size: float = 4) -> dict:
@@ -246,30 +240,21 @@ def bar_bins(n_days: int) -> tuple[str, str, str]:
     return "M", "monthly", "month"
 
 
-@dataclass
-class Bars:
-    centres: pd.DatetimeIndex
-    sums: dict  # column -> floats, one per bar
-    width: float  # in days
-    span: float  # days of one bar's period
-
-    def edges(self) -> dict:
-        half = pd.Timedelta(days=self.span / 2)
-        return {"left": self.centres[0] - half, "right": self.centres[-1] + half}
-
-
-def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> Bars:
-    """The bars of `columns` on their day, or of `periodic` (a reader's weekly or monthly sums) mid-period."""
+def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> tuple:
+    """(centres, {column: floats}, width in days, the x axis's edges) of the bars of `columns` on their day, or
+    of `periodic` (a reader's weekly or monthly sums) mid-period."""
     period, adjective, unit = bar_bins(len(frame))
+    span = {"D": 1.0, "W": 7.0, "M": 30.4}[period]  # days of one bar's period
     if period == "D":
-        centres, rows, span = _dates(frame["flow_date"]), frame, 1.0
+        centres, rows = _dates(frame["flow_date"]), frame
+    elif periodic is None:
+        raise ValueError(f"{len(frame)} days are drawn as {adjective} bars: give their {unit}ly sums")
     else:
-        if periodic is None:
-            raise ValueError(f"{len(frame)} days are drawn as {adjective} bars: give their {unit}ly sums")
-        span = 7.0 if period == "W" else 30.4
         centres, rows = _dates(periodic["period_start"]) + pd.Timedelta(days=span / 2), periodic
     width = span * (0.5 if len(rows) == 1 else 0.8 if len(rows) <= 120 else 0.9)
-    return Bars(pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, span)
+    half = pd.Timedelta(days=span / 2)
+    edges = {"left": centres[0] - half, "right": centres[-1] + half}
+    return pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, edges
 
 
 def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 60, label: bool = True) -> None:
@@ -286,17 +271,18 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 def _bar_chart(
     frame, out_path, periodic, columns, draw, title, ylabel, note, zero=None, empty=NO_DATA, subtitle=None
 ) -> Path:
-    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `note` when the `zero` columns are 0 on every day."""
+    """Bars of `columns` drawn by `draw(fig, ax, centres, sums, width)`; `note` when the `zero` columns are 0
+    on every day."""
     fig, (ax,) = _figure()
     adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
         _empty(ax, empty)
     else:
-        bars = _binned(frame, columns, periodic)
-        draw(fig, ax, bars)
+        centres, sums, width, edges = _binned(frame, columns, periodic)
+        draw(fig, ax, centres, sums, width)
         if _all_zero(frame, zero or columns):
             _note(ax, note)
-        _frame_axis(ax, frame, **bars.edges())
+        _frame_axis(ax, frame, **edges)
     _amount_axis(ax, ylabel.format(unit=unit))
     _title(fig, title.format(adjective=adjective), subtitle)
     return _save(fig, out_path)
@@ -378,13 +364,13 @@ def plot_inflow_outflow(
     """Inflow as bars up, outflow as bars down, netflow as a line. `frame`: flow_date, inflow, outflow, netflow."""
     target = "exchanges" if subject == "all exchanges" else subject
 
-    def draw(fig, ax, bars):
-        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
+    def draw(fig, ax, centres, sums, width):
+        ax.bar(centres, sums["inflow"], width=width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
         outflow = f"outflow (from {target}), drawn down"
-        ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR, label=outflow)
-        size = 2.5 if len(bars.centres) > 60 else 4
+        ax.bar(centres, -sums["outflow"], width=width, color=OUTFLOW_COLOUR, label=outflow)
+        size = 2.5 if len(centres) > 60 else 4
         line = {"marker": "o", "markersize": size, "label": "netflow (inflow − outflow)"}
-        ax.plot(bars.centres, bars.sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, **line)
+        ax.plot(centres, sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, **line)
         ax.axhline(0, color=BLACK, linewidth=0.8)
         _legend(fig, ax)
 
@@ -565,8 +551,8 @@ def plot_daily_volume(
 ) -> Path:
     """Transfer volume (all directions) as bars. `frame`: flow_date, volume (every day of the period)."""
 
-    def draw(_fig, ax, bars):
-        ax.bar(bars.centres, bars.sums["volume"], width=bars.width, color=VOLUME_COLOUR, label="volume")
+    def draw(_fig, ax, centres, sums, width):
+        ax.bar(centres, sums["volume"], width=width, color=VOLUME_COLOUR, label="volume")
 
     title = f"{symbol} {{adjective}} transfer volume, {subject} — {chain}, {period}"
     texts = title, f"{symbol} transferred per {{unit}}", f"no transfers, {subject}, in this period"
@@ -579,9 +565,9 @@ def plot_netflow_bars(
 ) -> Path:
     """Netflow as bars, vermillion above zero, blue below. `frame`: flow_date, netflow (every day)."""
 
-    def draw(fig, ax, bars):
-        net = bars.sums["netflow"]
-        ax.bar(bars.centres, net, width=bars.width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
+    def draw(fig, ax, centres, sums, width):
+        net = sums["netflow"]
+        ax.bar(centres, net, width=width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
         ax.axhline(0, color=BLACK, linewidth=0.8)
         inflow = Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving (vermillion, up)")
         _legend(fig, ax, handles=[inflow, Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])

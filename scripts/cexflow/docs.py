@@ -13,8 +13,9 @@ import shutil
 import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 import markdown
@@ -41,22 +42,9 @@ LATEST_ANOMALIES = 10  # anomalies listed on the index page
 # --- what the database holds -------------------------------------------------------------------------
 
 
-@dataclass
-class BuildInfo:
-    db: Path
-    token: present.TokenInfo
-    method: present.MethodInfo | None
-    first_day: dt.date | None
-    last_day: dt.date | None
-    days: int
-    n_transfers: int
-    n_anomalies: int
-    n_rejected: int
-    inputs: list[dict]  # rpt_input_reconciliation rows
-    latest_anomalies: list[dict]
-    built_at: dt.datetime
-    recorded_vars: dict | None = None  # the vars but input_files of the build that cexflow recorded (build.py)
-    tokens: list[dict] = field(default_factory=list)  # a build of several tokens: each one's figures (token_rows)
+class BuildInfo(SimpleNamespace):
+    """What the database holds (load_build_info): its token, method, period and figures, its inputs
+    (rpt_input_reconciliation rows), its latest anomalies, and of a build of several tokens each one's figures."""
 
     @property
     def period(self) -> str:
@@ -115,7 +103,7 @@ def load_build_info(db: Path) -> BuildInfo:
         inputs=inputs,
         latest_anomalies=latest,
         built_at=dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC),
-        recorded_vars=record.settings_vars() if record else None,
+        recorded_vars=record.settings_vars() if record else None,  # the build's vars but input_files
         tokens=tokens,
     )
 

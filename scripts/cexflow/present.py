@@ -276,13 +276,8 @@ def load_token(con) -> TokenInfo:
 
 
 def load_method(con) -> MethodInfo | None:
-    row = marts.method_row(con)
-    if row is None:
-        return None
-    method, window, z, materiality, min_amount, required, top_k, min_usd = row
-    materiality = None if materiality is None else float(materiality)
-    floors = float(min_amount or 0), bool(required), float(min_usd or 0)
-    return MethodInfo(method, int(window), float(z), int(top_k), materiality, *floors)
+    settings = marts.method_settings(con)
+    return MethodInfo(**settings[0]) if settings else None
 
 
 # the marts the reports, the agent and the docs site read
@@ -298,7 +293,7 @@ MARTS_READ = frozenset(
 
 
 def check_marts(con, db: Path) -> None:
-    missing = sorted(MARTS_READ - marts.table_names(con))
+    missing = sorted(MARTS_READ.difference(marts.table_names(con)))
     if missing:
         raise CexflowError(f"--db {db}: missing marts {', '.join(missing)}; run `cexflow build` first")
 

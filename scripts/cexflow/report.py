@@ -10,6 +10,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -70,36 +71,8 @@ CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_ne
 # --- overview: the whole range ------------------------------------------------------------------------
 
 
-@dataclass
-class Overview:
-    db: Path
-    token: TokenInfo
-    method: MethodInfo | None
-    first_day: dt.date | None
-    last_day: dt.date | None
-    totals: dict  # rpt_build_summary's row
-    total_daily: pd.DataFrame  # fct_netflow_daily_total + the 'total' z-scores
-    total_periodic: pd.DataFrame | None  # weekly or monthly sums when the range is drawn so (bar_bins)
-    panels: pd.DataFrame  # rpt_exchange_chart_groups, layout 'panels': the days of each exchange group
-    panel_groups: list  # the groups of `panels`, in order
-    lines: pd.DataFrame  # rpt_exchange_chart_groups, layout 'lines' (the cumulative chart)
-    line_groups: list
-    exchanges: pd.DataFrame  # one row per exchange: sums over the range
-    largest_inflow_days: pd.DataFrame
-    largest_outflow_days: pd.DataFrame
-    topk: pd.DataFrame  # rpt_topk_netflow_days + inflow, outflow, baseline
-    anomalies: pd.DataFrame  # rpt_netflow_anomalies + inflow, outflow
-    anomaly_counts: list  # rpt_anomaly_counts_by_series
-    reconciliation: pd.DataFrame
-    rejected_reasons: pd.DataFrame
-    rejected_rows: pd.DataFrame
-    n_rejected: int
-    unpriced: list  # the days without a price (cexflow build --prices)
-    reserves: list  # rpt_exchange_reserve_summary
-    reserve_days: pd.DataFrame  # rpt_exchange_reserve_chart_groups
-    reserve_groups: list
-    reserve_unknown: list  # exchanges with anchors whose reserve is unknown
-    several: bool = False  # one of the tokens of a database of several (its reports in a folder of their own)
+class Overview(SimpleNamespace):
+    """The whole-range reports' numbers, a field per reader (load_overview)."""
 
     @property
     def period(self) -> str:
@@ -133,17 +106,16 @@ def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
             topk=marts.topk_days(con),
             anomalies=marts.anomaly_days(con),
             anomaly_counts=marts.anomaly_counts(con),
-            reconciliation=pd.DataFrame(marts.input_reconciliation(con)),
-            rejected_reasons=pd.DataFrame(marts.rejected_reasons(con), columns=["reason", "n_rows"]),
-            rejected_rows=pd.DataFrame(
-                marts.rejected_rows(con, REJECTED_SHOWN), columns=["source_file", "line_number", "reason"]
-            ),
+            reconciliation=marts.input_reconciliation(con),
+            rejected_reasons=marts.rejected_reasons(con),
+            rejected_rows=marts.rejected_rows(con, REJECTED_SHOWN),
             n_rejected=summary["n_rejected"],
             unpriced=marts.days_without_price(con) if summary["n_priced_days"] else [],
             reserves=marts.reserve_summary(con),
             reserve_days=marts.reserve_chart_days(con),
             reserve_groups=marts.reserve_chart_groups(con),
             reserve_unknown=marts.reserve_unknown(con),
+            several=False,  # one of the tokens of a database of several (its reports in a folder of their own)
         )
 
 
@@ -223,10 +195,10 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
     topk_by_series: dict[str, list[dict]] = {}
     for row in records(ov.topk):
         topk_by_series.setdefault(row["series"], []).append(row)
-    tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "reconciliation", "anomalies")
+    tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "anomalies")
     context = {
         **vars(ov),
-        **{name: records(getattr(ov, name)) for name in (*tables, "rejected_reasons", "rejected_rows")},
+        **{name: records(getattr(ov, name)) for name in tables},
         "ov": ov,
         "symbol": ov.token.symbol,
         "period": ov.period,
@@ -284,23 +256,8 @@ def resolve_focus(con, focus: str | None) -> FocusSubject:
     )
 
 
-@dataclass
-class Focus:
-    token: TokenInfo
-    method: MethodInfo | None
-    subject: FocusSubject
-    series: str | None  # the subject's series of fct_netflow_zscores: 'total', an exchange, or none for a wallet
-    start: dt.date
-    end: dt.date
-    data_first_day: dt.date
-    data_last_day: dt.date
-    stats: dict
-    by_flow_type: pd.DataFrame
-    daily: pd.DataFrame  # every day: inflow, outflow, netflow, volume, n_transfers (+ z columns if a series)
-    periodic: pd.DataFrame | None  # weekly or monthly sums when the period is drawn so (bar_bins)
-    largest: pd.DataFrame  # the largest transfers
-    amounts: object  # numpy array of floats (drawing only)
-    anomalies: pd.DataFrame
+class Focus(SimpleNamespace):
+    """A focus report's numbers (load_focus)."""
 
     @property
     def period(self) -> str:
@@ -515,19 +472,17 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> 
             {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
             for s in summaries_of(con, tokens)
         ]
-        cross = marts.cross_chain_totals(con)
+        cross_chain = [
+            {
+                "symbol": total["symbol"],
+                "total": total,
+                "period": period_text(total["first_flow_date"], total["last_flow_date"]),
+                "chains": [r for r in rows if r["key"].symbol == total["symbol"]],
+            }
+            for total in marts.cross_chain_totals(con)
+        ]
         with_data = {(t.chain, t.address) for t in tokens}
         without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]
-    by_symbol = {c["symbol"]: c for c in cross}
-    cross_chain = [
-        {
-            "symbol": symbol,
-            "total": total,
-            "period": period_text(total["first_flow_date"], total["last_flow_date"]),
-            "chains": [r for r in rows if r["key"].symbol == symbol],
-        }
-        for symbol, total in by_symbol.items()
-    ]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
     page = template_environment().get_template("tokens.md.j2")

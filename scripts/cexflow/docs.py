@@ -295,7 +295,7 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
         # dbt (a subprocess, ~20 s mostly of start-up) and the reports (in this process) at the same time
         with ThreadPoolExecutor(max_workers=1) as pool:
             dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars(), staging / DBT_DIR, verbose)
-            report.render_reports(db, staging)
+            report.make_reports(db, staging)
             dbt_docs = dbt_job.result()
         env = present.template_environment("html")
         render_report_pages(staging, env, info.subtitle, info.tokens)

@@ -14,33 +14,12 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from cexflow import charts, escape, methods
+from cexflow import charts, escape, methods, present
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.files import write_csv
 from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
-from cexflow.present import (
-    MethodInfo,
-    TokenInfo,
-    TokenKey,
-    check_marts,
-    database_tokens,
-    fmt_exact,
-    load_method,
-    load_token,
-    lone_token,
-    open_marts,
-    parse_date,
-    period_text,
-    records,
-    select_tokens,
-    shown,
-    summaries_of,
-    template_environment,
-    token_info,
-    words,
-)
 
 HELP = (
     "Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
@@ -60,7 +39,10 @@ REJECTED_SHOWN = 20  # rejected rows listed in the summary
 def overview_chart_texts(n_days: int) -> dict[str, str]:
     """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective filled in."""
     bars = charts.bar_bins(n_days)[1]
-    return {c["name"]: c["text"].format(bars=bars) for c in [*shown().overview_charts, *shown().exchange_charts]}
+    return {
+        c["name"]: c["text"].format(bars=bars)
+        for c in [*present.shown().overview_charts, *present.shown().exchange_charts]
+    }
 
 
 RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anchors (cexflow build --balances)
@@ -76,21 +58,21 @@ class Overview(SimpleNamespace):
 
     @property
     def period(self) -> str:
-        return period_text(self.first_day, self.last_day)
+        return present.period_text(self.first_day, self.last_day)
 
 
-def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
+def load_overview(db_path: Path, scope: present.TokenKey | None = None) -> Overview:
     """The whole-range reports' numbers; with `scope`, that token's."""
     db_path = Path(db_path)
-    with open_marts(db_path, scope) as con:
-        check_marts(con, db_path)
+    with present.open_marts(db_path, scope) as con:
+        present.check_marts(con, db_path)
         summary = marts.build_summary(con)
         total_daily = marts.daily_series(con, "total").drop(columns="series")
         unit = charts.bar_bins(len(total_daily))[2]
         return Overview(
             db=db_path,
-            token=load_token(con),
-            method=load_method(con),
+            token=present.load_token(con),
+            method=present.load_method(con),
             first_day=summary["first_flow_date"],
             last_day=summary["last_flow_date"],
             totals=summary,
@@ -128,7 +110,7 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
     m = ov.method
     if m is None:  # no day in the marts: the charts name the project's default settings
         defaults = methods.project_vars()
-        m = MethodInfo(
+        m = present.MethodInfo(
             defaults["zscore_method"], defaults["zscore_window_days"], float(defaults["zscore_threshold"]), 0
         )
     band = {"z_threshold": m.z_threshold, "method": m.method}
@@ -141,7 +123,7 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
         charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **band, window_days=m.window_days),
         charts.plot_cumulative_netflow(ov.lines, img / "cumulative_netflow_by_exchange.png", **lines),
     ]
-    for c in shown().exchange_charts:
+    for c in present.shown().exchange_charts:
         written.append(charts.plot_metric_by_exchange(ov.panels, img / f"{c['name']}.png", c, **panels))
     if ov.reserves:
         reserve = {**common, "groups": ov.reserve_groups}
@@ -170,7 +152,7 @@ def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
     written = []
     for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True):
         header = [*columns, *params]
-        values = [{c: _csv_value({**row, **params}.get(c)) for c in header} for row in records(rows)]
+        values = [{c: _csv_value({**row, **params}.get(c)) for c in header} for row in present.records(rows)]
         written.append(write_csv(reports_dir / DATA_DIR / name, header, values))
     return written
 
@@ -182,7 +164,7 @@ def _csv_value(value) -> str:
         return value.isoformat()
     if isinstance(value, str):  # a name: text, never a formula in a spreadsheet
         return escape.csv_cell(value)
-    return fmt_exact(value)
+    return present.fmt_exact(value)
 
 
 def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
@@ -191,14 +173,14 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
     reports_dir.mkdir(parents=True, exist_ok=True)
     written = render_overview_charts(ov, reports_dir)
     written += write_csv_exports(ov, reports_dir)
-    env = template_environment()
+    env = present.template_environment()
     topk_by_series: dict[str, list[dict]] = {}
-    for row in records(ov.topk):
+    for row in present.records(ov.topk):
         topk_by_series.setdefault(row["series"], []).append(row)
     tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "anomalies")
     context = {
         **vars(ov),
-        **{name: records(getattr(ov, name)) for name in tables},
+        **{name: present.records(getattr(ov, name)) for name in tables},
         "ov": ov,
         "symbol": ov.token.symbol,
         "period": ov.period,
@@ -261,18 +243,20 @@ class Focus(SimpleNamespace):
 
     @property
     def period(self) -> str:
-        return period_text(self.start, self.end)
+        return present.period_text(self.start, self.end)
 
     @property
     def slug(self) -> str:
         return f"{self.subject.slug}_{self.start}_{self.end}"
 
 
-def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: TokenKey | None = None) -> Focus:
+def load_focus(
+    db: Path, start=None, end=None, focus: str | None = None, scope: present.TokenKey | None = None
+) -> Focus:
     db = Path(db)
-    start, end = parse_date(start, "--start"), parse_date(end, "--end")
-    with open_marts(db, scope) as con:
-        check_marts(con, db)
+    start, end = present.parse_date(start, "--start"), present.parse_date(end, "--end")
+    with present.open_marts(db, scope) as con:
+        present.check_marts(con, db)
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
         if first is None:
@@ -295,8 +279,8 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         stats, daily = read("stats") | read("totals"), read("daily")
         unit = charts.bar_bins(len(daily))[2]
         return Focus(
-            token=load_token(con),
-            method=load_method(con),
+            token=present.load_token(con),
+            method=present.load_method(con),
             subject=subject,
             series=series,
             start=start,
@@ -340,14 +324,14 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
         **vars(f),
         "f": f,
         "symbol": f.token.symbol,
-        "by_flow_type": records(f.by_flow_type),
-        "largest": records(f.largest),
-        "anomalies": records(f.anomalies),
+        "by_flow_type": present.records(f.by_flow_type),
+        "largest": present.records(f.largest),
+        "anomalies": present.records(f.anomalies),
         "charts": {k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()},
         "top_transfers": TOP_TRANSFERS,
         "bars": charts.bar_bins(len(f.daily))[1],
     }
-    text = template_environment().get_template("focus.md.j2").render(context)
+    text = present.template_environment().get_template("focus.md.j2").render(context)
     path = focus_dir / f"{f.slug}.md"
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]
@@ -367,7 +351,11 @@ def csv_links(reports_dir: Path, prefix: str = "") -> list[str]:
 
 
 def render_index(
-    reports_dir: Path, token: TokenInfo | None = None, period: str | None = None, n_days: int = 0, up: str | None = None
+    reports_dir: Path,
+    token: present.TokenInfo | None = None,
+    period: str | None = None,
+    n_days: int = 0,
+    up: str | None = None,
 ) -> Path:
     """index.md: the reports, charts and CSV files present in the folder; `up`: the link to the index of tokens."""
     reports_dir = Path(reports_dir)
@@ -382,7 +370,7 @@ def render_index(
         "up": up,
     }
     path = reports_dir / "index.md"
-    path.write_text(template_environment().get_template("index.md.j2").render(**context), encoding="utf-8")
+    path.write_text(present.template_environment().get_template("index.md.j2").render(**context), encoding="utf-8")
     return path
 
 
@@ -395,7 +383,7 @@ class ReportResult:
     skipped: list[str] = field(default_factory=list)  # tokens of several without the focus asked for, and why
 
     def lines(self) -> list[str]:
-        return words().report_lines(self).split("\n")
+        return present.words().report_lines(self).split("\n")
 
 
 def default_reports_dir(db: Path) -> Path:
@@ -404,25 +392,37 @@ def default_reports_dir(db: Path) -> Path:
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
-def render_reports(
-    db: Path,
+def make_reports(
+    db: Path | None = None,
     out: Path | None = None,
     start=None,
     end=None,
     focus: str | None = None,
+    spark_dir: Path | None = None,
     token: str | None = None,
     chain: str | None = None,
 ) -> ReportResult:
-    """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, into
-    `out`/reports/ or `default_reports_dir(db)`; of several tokens a folder each and TOKENS_INDEX."""
+    """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, of the DuckDB file
+    `db` into `out`/reports/ or `default_reports_dir(db)`, or of a Spark build's warehouse `spark_dir` (into it by
+    default); of several tokens a folder each and TOKENS_INDEX."""
+    if spark_dir is not None:
+        if db is not None:
+            raise CexflowError("--db and --spark-dir: give one of them")
+        # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
+        with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
+            views = Path(scratch) / "spark_marts.duckdb"
+            connect_spark(spark_dir, str(views)).close()
+            return make_reports(views, spark_dir if out is None else out, start, end, focus, None, token, chain)
+    db = db or default_db()
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
-    first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
+    # a bad date is one error, not one a token
+    first, last = present.parse_date(start, "--start"), present.parse_date(end, "--end")
     if first and last and first > last:
         raise CexflowError(f"--start {first} is after --end {last}")
     with connect(db) as con:
-        check_marts(con, Path(db))
-        tokens, lone = database_tokens(con), lone_token(con)
-    chosen = select_tokens(tokens, token, chain) if token is not None or chain is not None else tokens
+        present.check_marts(con, Path(db))
+        tokens, lone = present.database_tokens(con), present.lone_token(con)
+    chosen = present.select_tokens(tokens, token, chain) if token is not None or chain is not None else tokens
     if len(tokens) <= 1:
         return _render_one(db, reports_dir, start, end, focus, lone)
     files: list[Path] = []
@@ -446,14 +446,22 @@ def render_reports(
 
 
 def _render_one(
-    db: Path, reports_dir: Path, start, end, focus: str | None, scope: TokenKey | None = None, up: str | None = None
+    db: Path,
+    reports_dir: Path,
+    start,
+    end,
+    focus: str | None,
+    scope: present.TokenKey | None = None,
+    up: str | None = None,
 ) -> ReportResult:
     """The reports of the one token of `db`, or of the token `scope`, into `reports_dir`."""
     if start or end or focus:
         data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
         first, last = data.data_first_day, data.data_last_day
-        files.append(render_index(reports_dir, data.token, period_text(first, last), (last - first).days + 1, up))
+        files.append(
+            render_index(reports_dir, data.token, present.period_text(first, last), (last - first).days + 1, up)
+        )
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db, scope)
     ov.several = up is not None
@@ -465,49 +473,29 @@ def _render_one(
 TOKENS_INDEX = "README.md"  # the index of a database of several tokens, beside their folders
 
 
-def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> Path:
+def render_tokens_index(db: Path, reports_dir: Path, tokens: list[present.TokenKey]) -> Path:
     """README.md of the reports of several tokens: each token's figures and folder, and a symbol's over chains."""
     with connect(db) as con:
         rows = [
             {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
-            for s in summaries_of(con, tokens)
+            for s in present.summaries_of(con, tokens)
         ]
         cross_chain = [
             {
                 "symbol": total["symbol"],
                 "total": total,
-                "period": period_text(total["first_flow_date"], total["last_flow_date"]),
+                "period": present.period_text(total["first_flow_date"], total["last_flow_date"]),
                 "chains": [r for r in rows if r["key"].symbol == total["symbol"]],
             }
             for total in marts.cross_chain_totals(con)
         ]
         with_data = {(t.chain, t.address) for t in tokens}
-        without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]
+        without = [
+            present.token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data
+        ]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    page = template_environment().get_template("tokens.md.j2")
+    page = present.template_environment().get_template("tokens.md.j2")
     has_usd = any(r["n_priced_days"] for r in rows)
     path.write_text(page.render(rows=rows, cross_chain=cross_chain, has_usd=has_usd, without=without), encoding="utf-8")
     return path
-
-
-def make_reports(
-    db: Path | None = None,
-    out: Path | None = None,
-    start=None,
-    end=None,
-    focus: str | None = None,
-    spark_dir: Path | None = None,
-    token: str | None = None,
-    chain: str | None = None,
-) -> ReportResult:
-    """render_reports of the DuckDB file `db`, or of a Spark build's warehouse `spark_dir` (into it by default)."""
-    if spark_dir is None:
-        return render_reports(db or default_db(), out, start, end, focus, token, chain)
-    if db is not None:
-        raise CexflowError("--db and --spark-dir: give one of them")
-    # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
-    with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
-        views = Path(scratch) / "spark_marts.duckdb"
-        connect_spark(spark_dir, str(views)).close()
-        return render_reports(views, spark_dir if out is None else out, start, end, focus, token, chain)

@@ -5,7 +5,6 @@ none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -110,18 +109,6 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
         return {"message": message, "attempts": queued.get("attempts", 0), "last_error": queued.get("last_error")}
 
     return days, [], [legacy(queued) for queued in data["webhook_queue"]]
-
-
-def agent_lock(state_path: Path) -> contextlib.AbstractContextManager[Path]:
-    """An exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
-    lock_path = state_path.with_name(state_path.name + ".lock")
-    return exclusive_lock(
-        lock_path,
-        busy=lambda pid: (
-            f"--state {state_path}: another cexflow agent (pid {pid}) is running on this state "
-            f"(lock {lock_path}); not starting a second one"
-        ),
-    )
 
 
 # --- anomalies ------------------------------------------------------------------------------------------
@@ -584,7 +571,9 @@ def monitor(
         )
     build_options = dataclasses.replace(build_options, db=(build_options.db or default_db()).resolve())
     state_path = (state or default_state(build_options.db)).resolve()
-    with agent_lock(state_path):
+    lock = state_path.with_name(state_path.name + ".lock")  # released by the kernel when the process ends
+    busy = "--state {}: another cexflow agent (pid {}) is running on this state (lock {}); not starting a second one"
+    with exclusive_lock(lock, busy=lambda pid: busy.format(state_path, pid, lock)):
         _checkpoint("locked")
         if not loop:
             _print(run_cycle(build_options, state_path, options))

@@ -1,11 +1,5 @@
-"""Text from outside meets a format: one function per format (markdown, markdown_code, url, html, chart, slack,
-discord, csv_cell).
-
-Names come from label files taken from community lists and scrapes, symbols from a seed file, paths from the
-command line: none of it is markup. Under every format is `plain`: control characters (escape sequences a
-terminal would obey) become spaces, and a text with explicit bidirectional controls (U+202E) is wrapped in an
-isolate, so it cannot reorder the text around it. Ordinary names come out as they went in.
-"""
+"""Text from outside (names from community label lists, symbols, paths) meets a format: one function per format,
+each over `plain` (control characters as spaces, bidirectional controls isolated); none of it is markup."""
 
 from __future__ import annotations
 
@@ -59,9 +53,8 @@ def url(value) -> str:
 
 
 def markdown_code(value) -> str:
-    """A Markdown code span of `value` (a file path, an address), fenced with more backticks than any run inside
-    it. A text with a `|` is escaped text instead (markdown()): inside a code span in a table, GitHub needs the
-    pipe escaped and Python-Markdown shows the escape, so no code span is right in both."""
+    """A Markdown code span of `value`, fenced with more backticks than any run inside it; a text with a `|` is
+    escaped text instead: in a table GitHub needs the pipe escaped, which Python-Markdown would show."""
     text = plain(value)
     if "|" in text:
         return markdown(text)
@@ -73,30 +66,28 @@ def markdown_code(value) -> str:
 
 # --- HTML ---------------------------------------------------------------------------------------------
 
-# what the Markdown of the reports becomes (tables, headings with their ids, links, images, code, lists)
-_HTML_TAGS = frozenset(
-    "a blockquote br code em h1 h2 h3 h4 h5 h6 hr img li ol p pre strong table tbody td th thead tr ul".split()
-)
-_HTML_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
-    "td": {"style"},
-    "th": {"style"},
-    **{f"h{level}": {"id"} for level in range(1, 7)},
+# nh3's rules: the tags and attributes the Markdown of the reports becomes, links to http(s) or mailto only
+_HTML_RULES = {
+    "tags": set(
+        "a blockquote br code em h1 h2 h3 h4 h5 h6 hr img li ol p pre strong table tbody td th thead tr ul".split()
+    ),
+    "clean_content_tags": {"script", "style"},
+    "attributes": {
+        "a": {"href", "title"},
+        "img": {"src", "alt", "title"},
+        "td": {"style"},
+        "th": {"style"},
+        **{f"h{level}": {"id"} for level in range(1, 7)},
+    },
+    "url_schemes": {"http", "https", "mailto"},
+    "link_rel": None,
+    "filter_style_properties": {"text-align"},
 }
 
 
 def html(fragment: str) -> str:
-    """An HTML fragment made from our Markdown, sanitised: the reports' tags only, links to http(s) or mailto."""
-    return nh3.clean(
-        fragment,
-        tags=set(_HTML_TAGS),
-        clean_content_tags={"script", "style"},
-        attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
-        url_schemes={"http", "https", "mailto"},
-        link_rel=None,
-        filter_style_properties={"text-align"},
-    )
+    """An HTML fragment made from our Markdown, sanitised (_HTML_RULES)."""
+    return nh3.clean(fragment, **_HTML_RULES)
 
 
 # A Content-Security-Policy for the site's own pages: they have no script of their own, so none may run

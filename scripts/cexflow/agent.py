@@ -1,7 +1,5 @@
-"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode (a Markdown report, webhooks);
-`run_cycle` is one pass, `monitor` locks, loops and prints. Why a kill at any point loses no alert and repeats
-none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and _finish_entry are its steps).
-"""
+"""`cexflow agent`: rebuild, alert once on each new anomaly episode. Why a kill at any point loses no alert and
+repeats none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and _finish_entry)."""
 
 from __future__ import annotations
 
@@ -52,9 +50,6 @@ def _checkpoint(name: str) -> None:
 def default_state(db: Path) -> Path:
     """The agent's memory beside its database: cexflow.duckdb -> cexflow.agent-state.json."""
     return Path(db).with_name(Path(db).stem + ".agent-state.json")
-
-
-# --- memory ---------------------------------------------------------------------------------------------
 
 
 def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
@@ -109,9 +104,6 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
         return {"message": message, "attempts": queued.get("attempts", 0), "last_error": queued.get("last_error")}
 
     return days, [], [legacy(queued) for queued in data["webhook_queue"]]
-
-
-# --- anomalies ------------------------------------------------------------------------------------------
 
 
 def day_key(a: dict) -> str:
@@ -247,9 +239,6 @@ def entry_days(entry: dict) -> list[dict]:
     return [d for _, d in entry_rows(entry)]
 
 
-# --- texts ----------------------------------------------------------------------------------------------
-
-
 WORDS = present.words()  # templates/messages.j2
 alert_text, transfer_text, episode_title = WORDS.alert_text, WORDS.transfer_text, WORDS.episode_title
 
@@ -294,8 +283,7 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
 
 
 def messages(entry: dict, digest: bool) -> list[dict]:
-    """The webhook messages of a report (see cexflow.webhooks): one per alert and one per update, or with
-    `digest` one with all of them (none when there are neither). Seen days are never sent."""
+    """The webhook messages of a report: one per alert and per update, or with `digest` one of them all."""
     link = entry["link"]
     items = [("alert", ep) for ep in entry["alerts"]] + [("update", ep) for ep in entry["updates"]]
     if not digest:
@@ -322,9 +310,6 @@ def _message(kind: str, title: str, items: list, link: str, data: dict, in_diges
         ]
 
     return dict(kind=kind, title=title, blocks=blocks(True), short_blocks=blocks(False), link=link, data=data)
-
-
-# --- reports --------------------------------------------------------------------------------------------
 
 
 def entry_tokens(entry: dict) -> str:
@@ -365,8 +350,7 @@ def report_link(report: Path, out_dir: Path, base: str | None) -> str:
 
 
 def _finish_entry(state: State, entry: dict, options: Options) -> None:
-    """Steps 2 and 3 of a pending entry (docs/agent.md). Its messages are queued for the webhook
-    when this run or the run that recorded the entry has one (digested as that run asked)."""
+    """Steps 2 and 3 of a pending entry; its messages queued when this run or the entry's run has a webhook."""
     report = Path(entry["report"])
     atomic_write(report, render_alert_report(entry), checkpoint="report_tmp_written")
     _checkpoint("report_written")
@@ -384,9 +368,6 @@ def _finish_entry(state: State, entry: dict, options: Options) -> None:
     state.save()
 
 
-# --- webhooks -------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Webhook:
     url: str
@@ -400,9 +381,8 @@ def deliver_webhooks(
     backoff: float | None = None,
     timeout: float = webhooks.TIMEOUT,
 ) -> tuple[int, str | None]:
-    """Post the queued messages, oldest first; each accepted post leaves the queue at once (state saved). A
-    post is tried `attempts` times with exponential backoff, then stays queued; when the server cannot be
-    reached at all the rest wait for the next run too. Returns (posted, last error)."""
+    """Post the queued messages, oldest first, each `attempts` times with backoff; (posted, last error). Each
+    accepted post leaves the queue at once; when the server cannot be reached the rest wait for the next run."""
     backoff = WEBHOOK_BACKOFF if backoff is None else backoff
     posted, last_error = 0, None
     for item in list(state.webhook_queue):
@@ -429,9 +409,6 @@ def deliver_webhooks(
         if error is not None and error.unreachable:
             break
     return posted, last_error
-
-
-# --- one cycle ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -525,9 +502,6 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
             result.webhook_posted, result.webhook_error = deliver_webhooks(state, options.webhook)
         result.webhook_queued = len(state.webhook_queue) if options.webhook else 0
     return result
-
-
-# --- the monitor ---------------------------------------------------------------------------------------
 
 
 EPILOG = WORDS.epilog()  # the help of `cexflow agent`

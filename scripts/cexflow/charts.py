@@ -1,7 +1,5 @@
-"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, *, symbol, chain, period, ...) -> Path`
-on the Agg backend, each writing one PNG of a fixed pixel size (no tight bounding box). Amounts may be
-`Decimal`s; they are drawn as floats (the reports print the exact values). What they show: docs/reports.md.
-"""
+"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, ...) -> Path` on the Agg backend, each
+a PNG of a fixed pixel size; `Decimal` amounts are drawn as floats (the reports print them exactly)."""
 
 from __future__ import annotations
 
@@ -72,9 +70,6 @@ plt.rcParams.update(
 )
 
 
-# --- helpers ------------------------------------------------------------------------------------------
-
-
 def figure_height_px(kind: str, panels: int = 1) -> int:
     if kind == "small_multiples":
         return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
@@ -127,8 +122,7 @@ MARKER_MAX_POINTS = 62  # lines of at most this many days get a marker on each d
 
 
 def _frame_axis(ax, frame: pd.DataFrame, *, left=None, right=None) -> None:
-    """The x axis of the frame's days, half a day either side (so one day is a chart of that day); `left`/`right`
-    widen it to the edges of weekly or monthly bars."""
+    """The frame's days, half a day either side (one day is a chart of that day), or to weekly bars' edges."""
     dates = _dates(frame["flow_date"])
     first, last, half = dates.min(), dates.max(), pd.Timedelta(hours=12)
     lo = first - half if left is None else min(first - half, pd.Timestamp(left))
@@ -231,8 +225,7 @@ WEEKLY_BARS_MAX_DAYS = 1000
 
 
 def bar_bins(n_days: int) -> tuple[str, str, str]:
-    """(pandas period, adjective, unit) of the bars of `n_days`: long periods as weekly or monthly sums, so that
-    a bar stays a few pixels wide."""
+    """(pandas period, adjective, unit) of the bars of `n_days`: a long period's as weekly or monthly sums."""
     if n_days <= DAILY_BARS_MAX_DAYS:
         return "D", "daily", "day"
     if n_days <= WEEKLY_BARS_MAX_DAYS:
@@ -241,8 +234,7 @@ def bar_bins(n_days: int) -> tuple[str, str, str]:
 
 
 def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> tuple:
-    """(centres, {column: floats}, width in days, the x axis's edges) of the bars of `columns` on their day, or
-    of `periodic` (a reader's weekly or monthly sums) mid-period."""
+    """(centres, {column: floats}, width, the x axis's edges) of the bars of `columns`, or of `periodic`'s sums."""
     period, adjective, unit = bar_bins(len(frame))
     span = {"D": 1.0, "W": 7.0, "M": 30.4}[period]  # days of one bar's period
     if period == "D":
@@ -271,8 +263,7 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 def _bar_chart(
     frame, out_path, periodic, columns, draw, title, ylabel, note, zero=None, empty=NO_DATA, subtitle=None
 ) -> Path:
-    """Bars of `columns` drawn by `draw(fig, ax, centres, sums, width)`; `note` when the `zero` columns are 0
-    on every day."""
+    """Bars of `columns` drawn by `draw`; `note` when the `zero` columns are 0 on every day."""
     fig, (ax,) = _figure()
     adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
@@ -303,9 +294,8 @@ PANEL_LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad
 def _small_multiples(
     frame, out_path, parts, draw, title, subtitle, ylabel, few_ylabel=None, empty=NO_DATA, amounts=True
 ):
-    """One panel per exchange group (`_group_parts`) on a shared date axis, each with its own y scale (the
-    busiest would flatten the others), drawn by `draw(ax, group, part)`; with fewer than three panels each has
-    `few_ylabel`."""
+    """A panel per exchange group drawn by `draw(ax, group, part)`, each with its own y scale (the busiest would
+    flatten the others); with fewer than three panels each has `few_ylabel`."""
     fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0], empty)
@@ -324,9 +314,6 @@ def _small_multiples(
             ax.set_ylabel(few_ylabel or ylabel)
     _title(fig, title, subtitle)
     return _save(fig, out_path)
-
-
-# --- overview charts --------------------------------------------------------------------------------------
 
 
 def plot_netflow_baseline(frame, out_path, settings, *, symbol, chain, period, series_name="all exchanges") -> Path:
@@ -382,9 +369,8 @@ def plot_inflow_outflow(
 def plot_netflow_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups, symbol, chain, period, z_threshold=None, method=None
 ) -> Path:
-    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel. `frame`:
-    group_rank, flow_date, inflow, outflow, netflow, and for the band baseline_mean, baseline_std, is_anomaly,
-    direction."""
+    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel, with the
+    baseline band where `frame` has baseline_mean."""
     parts = _group_parts(frame, groups, "other exchange")
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
     bands = {g["group_rank"]: baseline_band(p, z_threshold) for g, p, _ in parts if has_band and not g["is_other"]}
@@ -491,8 +477,7 @@ def plot_cumulative_netflow(
 def plot_reserve_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
 ) -> Path:
-    """A panel per exchange group of its reserve at the end of each day, largest first. `frame`: group_rank,
-    flow_date, reserve (the days whose reserve is known)."""
+    """A panel per exchange group of its reserve at the end of each day it is known, largest first."""
 
     def named(group, label):
         share = group["last_share_of_supply"]
@@ -535,9 +520,6 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
         left, right = ax.get_xlim()
         per_pixel = (right - left) / box.width
         ax.set_xlim(left, right + (overhang + 8) * per_pixel * 1.15)  # the axes shrink a little as it widens
-
-
-# --- focus charts -----------------------------------------------------------------------------------------
 
 
 VOLUME_COLOUR = GREEN  # volume of every direction: neither the inflow nor the outflow colour
@@ -597,8 +579,7 @@ TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colou
 def plot_top_transfers(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, wallet_view=False
 ) -> Path:
-    """The largest transfers as horizontal bars labelled with date, direction and short tx hash, coloured by
-    kind. `frame`: transferred_at, amount, tx_hash, direction, flow_type; `wallet_view`: a wallet's directions."""
+    """The largest transfers as horizontal bars labelled with date, direction and tx hash, coloured by kind."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax, NO_TRANSFERS)

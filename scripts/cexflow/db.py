@@ -91,8 +91,7 @@ def spark_schema_dir(spark_dir: Path) -> Path:
 
 
 def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
-    warehouse over its parquet files (no Spark session needed)."""
+    """A DuckDB connection (in memory, or to a new file) with a view over each Spark warehouse table's parquet."""
     schema_dir = spark_schema_dir(Path(spark_dir).resolve())
     if not schema_dir.is_dir():
         raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
@@ -105,9 +104,6 @@ def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBP
             source = "(select null as no_rows where false)"
         con.execute(f'create view "{folder.name}" as select * from {source}')
     return con
-
-
-# --- running a query ----------------------------------------------------------------------------------
 
 
 def _rows(con, sql: str, params) -> list[dict]:
@@ -148,9 +144,6 @@ def _shaped(shape: str):
 rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of, array_of = map(_shaped, SHAPES)
 
 
-# --- one token of a database of several ---------------------------------------------------------------
-
-
 # (chain, token_address, symbol, kind) of the build's tokens with days, by chain and symbol
 tokens = rows_of("""
     select chain, token_address, symbol, kind from rpt_build_summary where n_days > 0
@@ -172,8 +165,8 @@ _token_tables = column_of("""
 
 
 def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to `db` on which every table with `chain` and `token_address` columns shows only
-    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged."""
+    """A read-only connection to `db` whose tables with `chain` and `token_address` show only that token's rows
+    (a temporary view of the same name), so each reader reads one token of several unchanged."""
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
@@ -195,7 +188,6 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
     return con
 
 
-# --- the marts' readers -------------------------------------------------------------------------------
 # Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
 # that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
 # order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
@@ -266,9 +258,6 @@ _cross_chain_totals = rows_of("""
 def cross_chain_totals(con) -> list[dict]:
     """Each symbol on several chains, its days and flows over all of them (empty for a database without that mart)."""
     return _cross_chain_totals(con) if "rpt_cross_chain_totals" in table_names(con) else []
-
-
-# --- the focus report: one period, one exchange or wallet, from fct_flow_legs -------------------------------
 
 
 def focus_transfers_sql(kind: str) -> str:
@@ -381,9 +370,6 @@ exchange_names = column_of("select distinct exchange from fct_netflow_daily_by_e
 table_names = column_of("select table_name from information_schema.tables where table_schema = 'main'")
 
 
-# --- what the charts by exchange draw (rpt_exchange_chart_groups) and the long charts' bars ---------------
-
-
 CHART_GROUP_COLUMNS = "group_rank, exchange_group, is_other, n_exchanges"
 # the exchange groups of a chart $layout ('panels' or 'lines'), in their order (exchange_group NULL for the rest)
 chart_groups = rows_of(f"""
@@ -397,9 +383,6 @@ periodic_total = frame_of("""
     select period_start, inflow, outflow, netflow from fct_netflow_periodic_total
     where period = $period order by period_start""")
 anomaly_counts = rows_of("select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order")
-
-
-# --- the agent: every anomaly day and the transfers behind it ---------------------------------------------
 
 
 anomaly_rows = rows_of("""
@@ -416,9 +399,6 @@ anomaly_transfers = rows_of("""
            amount, signed_amount
     from rpt_anomaly_transfers
     order by chain, token_address, series, flow_date, rank""")
-
-
-# --- the exchange reserve (fct_exchange_reserve_daily) --------------------------------------------------------
 
 
 reserve_summary = rows_of("""

@@ -1,7 +1,5 @@
-"""`cexflow docs`: the static docs site (docs/reports.md, "The docs site"), one folder that needs no server:
-index.html, dbt/index.html (`dbt docs generate --static`) and reports/*.html, built beside `out` and swapped
-in. Links are relative and nothing is fetched from the network (dbt's usage tracking is off).
-"""
+"""`cexflow docs`: the static docs site, one folder that needs no server and fetches nothing (docs/reports.md):
+index.html, dbt/index.html and reports/*.html, built beside `out` and swapped in."""
 
 from __future__ import annotations
 
@@ -37,9 +35,6 @@ SITE = "site"
 MARKER = ".cexflow-site"  # marks a folder this command may replace
 DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
-
-
-# --- what the database holds -------------------------------------------------------------------------
 
 
 class BuildInfo(SimpleNamespace):
@@ -108,9 +103,6 @@ def load_build_info(db: Path) -> BuildInfo:
     )
 
 
-# --- dbt's documentation -----------------------------------------------------------------------------
-
-
 @dataclass
 class DbtDocs:
     index: Path  # the copied static_index.html
@@ -166,8 +158,6 @@ DBT_PAGE_FIXES = (
 )
 
 
-# --- the reports as HTML ------------------------------------------------------------------------------
-
 # a relative link to a Markdown file (no scheme, not absolute, not a fragment): point it at the HTML page
 _MD_LINK = re.compile(r'href="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]*?)\.md(#[^"]*)?"')
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
@@ -211,9 +201,6 @@ def render_report_pages(
         page.write_text(text, encoding="utf-8")
         pages.append(page)
     return pages
-
-
-# --- the site ------------------------------------------------------------------------------------------
 
 
 def _check_out(out: Path) -> None:

@@ -22,9 +22,6 @@ def plain(value) -> str:
     return text
 
 
-# --- Markdown ----------------------------------------------------------------------------------------
-
-
 class Markdown(str):
     """Text the package wrote as Markdown: the Markdown templates print it as it is, and escape any other."""
 
@@ -64,8 +61,6 @@ def markdown_code(value) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-# --- HTML ---------------------------------------------------------------------------------------------
-
 # nh3's rules: the tags and attributes the Markdown of the reports becomes, links to http(s) or mailto only
 _HTML_RULES = {
     "tags": set(
@@ -95,8 +90,6 @@ def html(fragment: str) -> str:
 CONTENT_SECURITY_POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
 
-# --- charts -------------------------------------------------------------------------------------------
-
 CHART_TEXT_CHARS = 60  # a name longer than this is cut with an ellipsis: a legend or a title must fit the chart
 
 
@@ -105,9 +98,6 @@ def chart(value, limit: int = CHART_TEXT_CHARS) -> str:
     text = plain(value).replace(_FIRST_STRONG_ISOLATE, "").replace(_POP_DIRECTIONAL_ISOLATE, "")
     text = "".join(c for c in text if c not in _BIDI_CONTROLS)  # matplotlib lays out left to right only
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --- chat messages -----------------------------------------------------------------------------------
 
 
 def slack(value) -> str:
@@ -119,8 +109,6 @@ def discord(value) -> str:
     """Discord's Markdown characters backslash-escaped (mentions are off in the message's `allowed_mentions`)."""
     return re.sub(r"([\\*_~`|\[\]<>#])", r"\\\1", plain(value))
 
-
-# --- CSV ----------------------------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

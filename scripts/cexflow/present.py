@@ -1,7 +1,5 @@
-"""How cexflow shows things to people, shared by the reports, the agent and the docs site: numbers (`fmt_*`:
-amounts are `Decimal`s printed exactly, half-even, never through a float), the one jinja2 Environment (its
-templates hold every wording), and the build's token and method as the marts record them.
-"""
+"""How cexflow shows things to people (reports, agent, docs site): numbers (`Decimal`s printed exactly, half-even),
+the one jinja2 Environment (its templates hold every wording), and the build's token and method."""
 
 from __future__ import annotations
 
@@ -21,8 +19,6 @@ from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT
 from cexflow.text import netflow_meaning, netflow_sign_sentence, plural
-
-# --- numbers for people ------------------------------------------------------------------------------
 
 
 def _to_decimal(value) -> Decimal | None:
@@ -173,9 +169,6 @@ def shown():
 
 def words():
     return macros("messages.j2")
-
-
-# --- the build's token and method, as the marts record them -----------------------------------------
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,6 @@ class DbtProgress:
             self._ticker = threading.Thread(target=self._tick, args=(REFRESH_S,), daemon=True)
             self._ticker.start()
 
-    # --- events -----------------------------------------------------------------------------------------
-
     def on_event(self, name: str, data: dict) -> None:
         with self._lock:
             if name == "FoundStats":
@@ -106,8 +104,6 @@ class DbtProgress:
                 self.lines_written += 1
         elif kind in TEST_TYPES:
             self.tests_done += 1
-
-    # --- display ----------------------------------------------------------------------------------------
 
     def _counts(self) -> str:
         def of(done: int, total: int | None) -> str:
@@ -150,7 +146,6 @@ class DbtProgress:
                 self._write(f"dbt build {outcome}: {self._counts()} in {self.clock() - self.started:.1f} s\n")
 
 
-# --- a fetch's progress ----------------------------------------------------------------------------------
 class Reporter:
     """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
 

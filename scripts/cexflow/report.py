@@ -1,7 +1,5 @@
-"""`cexflow report`: charts (PNG), Markdown reports and CSV exports from the marts (docs/reports.md): the whole
-range (`load_overview`, `render_overview`) or a focus report (`load_focus`, `render_focus`), and the folder's
-index. Links are relative only, so the folder can move (GitHub, the docs site).
-"""
+"""`cexflow report`: charts, Markdown reports and CSV exports of the whole range or a focus (docs/reports.md).
+Links are relative only, so the folder can move (GitHub, the docs site)."""
 
 from __future__ import annotations
 
@@ -48,9 +46,6 @@ def overview_chart_texts(n_days: int) -> dict[str, str]:
 RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anchors (cexflow build --balances)
 
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
-
-
-# --- overview: the whole range ------------------------------------------------------------------------
 
 
 class Overview(SimpleNamespace):
@@ -200,9 +195,6 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
     return written
 
 
-# --- focus: one period, one exchange or wallet ------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class FocusSubject:
     kind: str  # 'all', 'exchange' or 'wallet'
@@ -335,9 +327,6 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
     path = focus_dir / f"{f.slug}.md"
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]
-
-
-# --- index and entry point ----------------------------------------------------------------------------
 
 
 def chart_links(reports_dir: Path, n_days: int, prefix: str = "") -> list[tuple[str, str]]:

@@ -1,7 +1,5 @@
-"""Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
-A message is format-neutral JSON (as the retry queue stores it): {"kind", "title", "blocks", "short_blocks"
-(without the transfers), "link", "data"}; `render_payload` makes a format's request (docs/agent.md).
-"""
+"""Webhooks of `cexflow agent`: formats, limits, posting, URLs that never show a secret. A message is format-neutral
+JSON as the queue stores it ({"kind", "title", "blocks", "short_blocks", "link", "data"}; docs/agent.md)."""
 
 from __future__ import annotations
 
@@ -32,9 +30,6 @@ class WebhookError(Exception):
         super().__init__(message)
         self.retry = retry
         self.unreachable = unreachable
-
-
-# --- URLs -------------------------------------------------------------------------------------------
 
 
 def redact(url: str) -> str:
@@ -92,9 +87,6 @@ def telegram_target(url: str) -> tuple[str, int | str]:
     return urllib.parse.urlunsplit(parts._replace(query=rest)), chat_id
 
 
-# --- texts ------------------------------------------------------------------------------------------
-
-
 def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
     """The message as the text of a format ('slack', 'discord' or 'telegram': plain text), cut to `limit`."""
     escape = {"slack": escape_text.slack, "discord": escape_text.discord}.get(fmt, escape_text.plain)
@@ -148,9 +140,6 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
         **DISCORD_NO_MENTIONS,
         **message.get("data", {}),
     }
-
-
-# --- posting ----------------------------------------------------------------------------------------
 
 
 def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:

@@ -76,10 +76,7 @@ class State:
                 raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION} (or 1)")
             return cls(path, dict(data["days"]), list(data["pending"]), list(data["webhook_queue"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CexflowError(
-                f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
-                "(the agent will then alert again on every anomaly)"
-            ) from None
+            raise CexflowError(WORDS.bad_state(path, exc)) from None
 
     def save(self, checkpoint: str | None = None) -> None:
         data = {"version": STATE_VERSION} | {name: getattr(self, name) for name in ("days", "pending", "webhook_queue")}
@@ -114,13 +111,11 @@ def episode_key(a: dict) -> str:
     return f"{a['chain']}:{a['token_address']}:{a['episode_series']}:{a['episode_start']}:{a['method']}"
 
 
-def _timestamp(value) -> str | None:
-    """A mart timestamp (UTC, naive or aware) as ISO text without zone, e.g. '2025-01-21T05:33:20'."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
+def _iso(value) -> str | None:
+    """A mart date, or timestamp (UTC, naive or aware) as ISO text without zone: '2025-01-21T05:33:20'."""
+    if getattr(value, "tzinfo", None) is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat()
+    return None if value is None else value.isoformat()
 
 
 # the names the alert report (alert.md.j2) and the stored entries give the marts' columns
@@ -156,16 +151,15 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         with_data = present.database_tokens(con)
         several = len(with_data) > 1
         summaries = present.summaries_of(con, with_data) if several else []
-        totals = marts.build_totals(con)
         infos = {(t.chain, t.address): t for t in map(present.token_info, marts.selected_tokens(con))}
         rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
         for t in marts.anomaly_transfers(con):
             key = (t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date"))
             exact = {name: present.fmt_exact(t[name]) for name in ("amount", "signed_amount")}
-            transfers.setdefault(key, []).append({**t, "transferred_at": _timestamp(t["transferred_at"]), **exact})
+            transfers.setdefault(key, []).append({**t, "transferred_at": _iso(t["transferred_at"]), **exact})
         summary = marts.build_summary(con)
-        first, last = summary["first_flow_date"], summary["last_flow_date"]
+        figures = marts.build_totals(con) if several else summary  # of several tokens: theirs together
         files = _renamed(marts.input_reconciliation(con), CONTEXT_NAMES["files"])
         rejected = _renamed(marts.rejected_rows(con, REJECTED_SHOWN), CONTEXT_NAMES["rejected_rows"])
         reasons = _renamed(marts.rejected_reasons(con), CONTEXT_NAMES["rejected_reasons"])
@@ -179,8 +173,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             "token_kind": t.kind,
             "underlying": t.underlying,
             **({"token_label": t.label} if several else {}),
-            "date": flow_date.isoformat(),
-            "episode_start": start.isoformat(),
+            "date": _iso(flow_date),
+            "episode_start": _iso(start),
             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
             **{name: present.fmt_exact(r[name]) for name in ("inflow", "outflow", "netflow")},
         }
@@ -189,8 +183,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     context = {
         "db": str(db),
         **_token_context(token),
-        "first_day": first.isoformat() if first else None,
-        "last_day": last.isoformat() if last else None,
+        "first_day": _iso(figures["first_flow_date"]),
+        "last_day": _iso(figures["last_flow_date"]),
         "method": method.__dict__ if method else None,
         "files": files,
         "rejected_rows": rejected,
@@ -201,10 +195,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         context["tokens"] = {}
         for own in summaries:
             t = infos[(own["chain"], own["token_address"])]
-            days_of = {"first_day": own["first_flow_date"].isoformat(), "last_day": own["last_flow_date"].isoformat()}
+            days_of = {"first_day": _iso(own["first_flow_date"]), "last_day": _iso(own["last_flow_date"])}
             context["tokens"][t.label] = _token_context(t) | {"period": own["period"]} | days_of
-        context["first_day"] = totals["first_flow_date"].isoformat()
-        context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
 
 
@@ -538,16 +530,11 @@ def monitor(
     if interval <= 0:
         raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
     if build_options.target != "duckdb":
-        # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
-        raise CexflowError(
-            f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
-            "run it with --target duckdb (the default)"
-        )
+        raise CexflowError(WORDS.agent_not_duckdb(build_options.target))
     build_options = dataclasses.replace(build_options, db=(build_options.db or default_db()).resolve())
     state_path = (state or default_state(build_options.db)).resolve()
     lock = state_path.with_name(state_path.name + ".lock")  # released by the kernel when the process ends
-    busy = "--state {}: another cexflow agent (pid {}) is running on this state (lock {}); not starting a second one"
-    with exclusive_lock(lock, busy=lambda pid: busy.format(state_path, pid, lock)):
+    with exclusive_lock(lock, busy=lambda pid: WORDS.agent_running(state_path, pid, lock)):
         _checkpoint("locked")
         if not loop:
             _print(run_cycle(build_options, state_path, options))

@@ -70,10 +70,9 @@ plt.rcParams.update(
 )
 
 
-def figure_height_px(kind: str, panels: int = 1) -> int:
-    if kind == "small_multiples":
-        return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
-    return HEIGHT_PX
+def figure_height_px(panels: int) -> int:
+    """The height of small multiples of `panels` panels."""
+    return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
 
 
 def _figure(height_px: int = HEIGHT_PX, nrows: int = 1):
@@ -173,16 +172,13 @@ def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9)
 
 
-def _centred(ax, text: str, **style) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", **style)
-
-
+CENTRED = {"ha": "center", "va": "center", "x": 0.5, "y": 0.5}
 NO_DATA = "no data in this period"
 
 
 def _empty(ax, text: str = NO_DATA) -> None:
     """A chart without a day: the reason, and no meaningless 0-1 axes."""
-    _centred(ax, text, color=GREY, fontsize=12)
+    ax.text(s=text, transform=ax.transAxes, color=GREY, fontsize=12, **CENTRED)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -191,7 +187,7 @@ NOTE_BOX = {"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4"
 
 
 def _note(ax, text: str) -> None:
-    _centred(ax, text, color="#555555", fontsize=11, bbox=NOTE_BOX, zorder=10)
+    ax.text(s=text, transform=ax.transAxes, color="#555555", fontsize=11, bbox=NOTE_BOX, zorder=10, **CENTRED)
 
 
 def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
@@ -296,7 +292,7 @@ def _small_multiples(
 ):
     """A panel per exchange group drawn by `draw(ax, group, part)`, each with its own y scale (the busiest would
     flatten the others); with fewer than three panels each has `few_ylabel`."""
-    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
+    fig, axes = _figure(figure_height_px(len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0], empty)
     for ax, (group, part, label) in zip(axes, parts, strict=False):

@@ -21,6 +21,7 @@ from cexflow.db import lock_conflict
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock
 from cexflow.paths import PROJECT_ROOT, default_db, default_spark_dir
+from cexflow.present import words
 from cexflow.progress import DbtProgress
 
 
@@ -241,7 +242,7 @@ def first_dbt_failure(target_path: Path, output: str | None) -> str:
     locked = lock_conflict(message, opened_read_only=False)
     if locked:
         return locked
-    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {dbt_failure_advice(where, message)}"
+    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {words().dbt_failure_advice(where, message)}"
 
 
 def failed_node(target_path: Path) -> tuple[str, str] | None:
@@ -262,18 +263,3 @@ def failed_node(target_path: Path) -> tuple[str, str] | None:
     message = str(failed.get("message") or "")
     shown = f" ({path})" if path and path not in message else ""
     return f"{failed['unique_id']}{shown}: ", message
-
-
-def dbt_failure_advice(where: str, message: str) -> str:
-    """What to do about a dbt failure, by what its message says."""
-    lowered = message.lower()
-    if "no space left on device" in lowered:
-        return "free some disk space (a build writes a copy of the database beside it), then run again"
-    if "out of memory" in lowered:
-        return (
-            "give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
-            "rerun with --verbose for dbt's output"
-        )
-    if where.startswith(("test.", "unit_test.")):
-        return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
-    return "rerun with --verbose for dbt's output"

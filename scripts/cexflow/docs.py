@@ -131,10 +131,7 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
             raise CexflowError(f"dbt docs generate wrote no {page.name}: {first_dbt_failure(target_path, '')}")
         manifest = json.loads((target_path / "manifest.json").read_text(encoding="utf-8"))
         if manifest["metadata"].get("send_anonymous_usage_stats"):
-            raise CexflowError(
-                "dbt docs generate: usage tracking is on, the page would call the internet; "
-                "set send_anonymous_usage_stats: false in dbt_project.yml"
-            )
+            raise CexflowError(present.words().dbt_tracking_on())
         dest.mkdir(parents=True, exist_ok=True)
         index = dest / "index.html"
         text = page.read_text(encoding="utf-8")
@@ -207,9 +204,7 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise CexflowError(f"--out {out}: not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise CexflowError(
-            f"--out {out}: the folder is not empty and is not a cexflow site; choose another --out or empty it"
-        )
+        raise CexflowError(present.words().site_not_ours(out))
 
 
 def _swap_in(staging: Path, out: Path) -> None:

@@ -248,11 +248,7 @@ def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) 
         and (chain is None or chain.strip().lower() == t.chain.lower())
     ]
     if not chosen:
-        options = " ".join(f"{o} {v}" for o, v in (("--token", token), ("--chain", chain)) if v is not None)
-        raise CexflowError(
-            f"{options}: no such token with data in the marts; the marts hold "
-            f"{', '.join(t.label for t in tokens) or 'no token'}"
-        )
+        raise CexflowError(words().no_such_token(token, chain, tokens))
     return chosen
 
 

@@ -224,10 +224,7 @@ def resolve_focus(con, focus: str | None) -> FocusSubject:
         return FocusSubject(
             "wallet", names[0] if len(names) == 1 else focus, exchange=rows[0][1], addresses=tuple(r[2] for r in rows)
         )
-    raise CexflowError(
-        f"--focus {focus}: no exchange, wallet or wallet address of that name moved tokens in the "
-        f"marts; exchanges: {', '.join(marts.exchange_names(con)) or 'none'}"
-    )
+    raise CexflowError(present.words().no_focus(focus, marts.exchange_names(con)))
 
 
 class Focus(SimpleNamespace):
@@ -257,9 +254,7 @@ def load_focus(
         if start > end:
             raise CexflowError(f"--start {start} is after --end {end}")
         if end < first or start > last:
-            raise CexflowError(
-                f"--start {start} --end {end}: no days in that period; the marts cover {first} to {last}"
-            )
+            raise CexflowError(present.words().no_days_in(start, end, first, last))
         subject = resolve_focus(con, focus)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
         # each reader takes the parameters its query names ($s, $e, $x, $a, $series)

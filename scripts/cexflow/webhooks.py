@@ -77,10 +77,7 @@ def telegram_target(url: str) -> tuple[str, int | str]:
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     chat = [v for k, v in query if k == "chat_id"]
     if not parts.path.endswith("/sendMessage") or len(chat) != 1 or not chat[0].strip():
-        raise CexflowError(
-            f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
-            "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>"
-        )
+        raise CexflowError(WORDS.telegram_url(redact(url)))
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
     chat_id = chat[0].strip()
     chat_id = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id

@@ -125,7 +125,7 @@ def test_signed_and_z_formatting():
 def test_every_chart_exists_as_a_png_of_the_expected_size(db, out):
     (n_exchanges,), = query(db, "select count(distinct exchange) from fct_netflow_daily_by_exchange")
     expected = {c["name"]: (charts.WIDTH_PX, charts.HEIGHT_PX) for c in shown().overview_charts}
-    expected["netflow_by_exchange"] = (charts.WIDTH_PX, charts.figure_height_px("small_multiples", n_exchanges))
+    expected["netflow_by_exchange"] = (charts.WIDTH_PX, charts.figure_height_px(n_exchanges))
     for name, size in expected.items():
         path = out / "img" / f"{name}.png"
         assert png_size(path) == size, name

@@ -151,7 +151,7 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         with_data = present.database_tokens(con)
         several = len(with_data) > 1
         summaries = present.summaries_of(con, with_data) if several else []
-        infos = {(t.chain, t.address): t for t in map(present.token_info, marts.selected_tokens(con))}
+        infos = {(t["chain"], t["address"]): present.TokenInfo(**t) for t in marts.selected_tokens(con)}
         rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
         for t in marts.anomaly_transfers(con):
@@ -366,25 +366,18 @@ class Webhook:
     format: str  # one of webhooks.FORMATS
 
 
-def deliver_webhooks(
-    state: State,
-    webhook: Webhook,
-    attempts: int = WEBHOOK_ATTEMPTS,
-    backoff: float | None = None,
-    timeout: float = webhooks.TIMEOUT,
-) -> tuple[int, str | None]:
-    """Post the queued messages, oldest first, each `attempts` times with backoff; (posted, last error). Each
-    accepted post leaves the queue at once; when the server cannot be reached the rest wait for the next run."""
-    backoff = WEBHOOK_BACKOFF if backoff is None else backoff
+def deliver_webhooks(state: State, webhook: Webhook) -> tuple[int, str | None]:
+    """Post the queued messages, oldest first, each WEBHOOK_ATTEMPTS times with backoff; (posted, last error).
+    Each accepted post leaves the queue at once; when the server cannot be reached the rest wait for the next run."""
     posted, last_error = 0, None
     for item in list(state.webhook_queue):
         url, body = webhooks.render_payload(item["message"], webhook.format, webhook.url)
         error = None
-        for attempt in range(attempts):
+        for attempt in range(WEBHOOK_ATTEMPTS):
             if attempt:
-                time.sleep(backoff * 2 ** (attempt - 1))
+                time.sleep(WEBHOOK_BACKOFF * 2 ** (attempt - 1))
             try:
-                webhooks.post(url, body, timeout)
+                webhooks.post(url, body)
                 error = None
                 break
             except webhooks.WebhookError as exc:
@@ -395,7 +388,7 @@ def deliver_webhooks(
             state.webhook_queue.remove(item)
             posted += 1
         else:
-            item["attempts"] += attempts
+            item["attempts"] += WEBHOOK_ATTEMPTS
             item["last_error"] = last_error = str(error)
         state.save()
         if error is not None and error.unreachable:

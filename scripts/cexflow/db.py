@@ -207,9 +207,13 @@ rejected_rows = rows_of(
     "select source_file, line_number, reason from stg_transfers_rejected order by source_file, line_number limit $n"
 )
 
-TOKEN_COLUMNS = "chain, token_address, symbol, decimals, kind, underlying"
-token_row = tuple_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected limit 1")
-selected_tokens = tuples_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected order by chain, symbol, token_address")
+# the build's tokens as present.TokenInfo's fields (a token without a symbol is named by its address's start)
+SELECTED_TOKENS = """
+    select chain, token_address as address, coalesce(nullif(symbol, ''), left(token_address, 10)) as symbol,
+           cast(decimals as integer) as decimals, kind, underlying
+    from stg_tokens__selected"""
+token_row = rows_of(f"{SELECTED_TOKENS} limit 1")
+selected_tokens = rows_of(f"{SELECTED_TOKENS} order by chain, stg_tokens__selected.symbol, token_address")
 
 
 # the anomaly settings of the build's z-scores as present.MethodInfo's fields (no row when nothing was scored)

@@ -37,38 +37,27 @@ DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
 
 
-class BuildInfo(SimpleNamespace):
-    """What the database holds (load_build_info): its token, method, period and figures, its inputs
-    (rpt_input_reconciliation rows), its latest anomalies, and of a build of several tokens each one's figures."""
-
-    @property
-    def period(self) -> str:
-        return present.period_text(self.first_day, self.last_day)
-
-    @property
-    def subtitle(self) -> str:
-        """'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...' of several."""
-        what = plural(len(self.tokens), "token") if self.tokens else f"{self.token.symbol} on {self.token.chain}"
-        return f"{what}, {self.period}"
-
-    def dbt_vars(self) -> dict:
-        """The vars of the build (as recorded, else as the marts record them), so that dbt's SQL matches it."""
-        input_files = {  # by rpt_input_reconciliation.source_format
-            name: [row["source_file"] for row in self.inputs if row["source_format"] == name] for name in inputs.FORMATS
-        }
-        if self.recorded_vars is not None:
-            return {**self.recorded_vars, "input_files": input_files}
-        dbt_vars: dict = {"input_files": input_files}
-        dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
-        m = self.method
-        if m:
-            dbt_vars.update(zscore_method=m.method, zscore_window_days=m.window_days, zscore_threshold=m.z_threshold)
-            if m.top_k:
-                dbt_vars["topk_days"] = m.top_k
-        return dbt_vars
+def dbt_vars(db: Path, token: present.TokenInfo, method: present.MethodInfo | None, files: list[dict]) -> dict:
+    """The vars of the build (as cexflow recorded them, else as the marts do), so that dbt's SQL matches it."""
+    input_files = {  # by rpt_input_reconciliation.source_format
+        name: [row["source_file"] for row in files if row["source_format"] == name] for name in inputs.FORMATS
+    }
+    record = recorded_build(db)
+    if record:
+        return {**record.settings_vars(), "input_files": input_files}
+    settings: dict = {"input_files": input_files}
+    settings.update(chain=token.chain, token=token.address, token_decimals=token.decimals)
+    if method:
+        settings.update(zscore_method=method.method, zscore_window_days=method.window_days)
+        settings["zscore_threshold"] = method.z_threshold
+        if method.top_k:
+            settings["topk_days"] = method.top_k
+    return settings
 
 
-def load_build_info(db: Path) -> BuildInfo:
+def load_build_info(db: Path) -> SimpleNamespace:
+    """What the database holds: its token, method, period and figures, its inputs (rpt_input_reconciliation
+    rows), its latest anomalies, of several tokens each one's figures, and the vars of its build."""
     db = Path(db)
     with connect(db) as con:
         present.check_marts(con, db)
@@ -78,27 +67,30 @@ def load_build_info(db: Path) -> BuildInfo:
         keys = present.database_tokens(con)
         tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
         figures = marts.build_totals(con) if tokens else summary  # of several tokens: theirs together
-        inputs = marts.input_reconciliation(con)
+        files = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
         token, method = present.load_token(con), present.load_method(con)
     labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
     for a in latest if tokens else []:
         a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
-    record = recorded_build(db)
-    return BuildInfo(
+    period = present.period_text(figures["first_flow_date"], figures["last_flow_date"])
+    what = plural(len(tokens), "token") if tokens else f"{token.symbol} on {token.chain}"
+    return SimpleNamespace(
         db=db,
         token=token,
         method=method,
         first_day=figures["first_flow_date"],
         last_day=figures["last_flow_date"],
+        period=period,
+        subtitle=f"{what}, {period}",  # 'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...'
         days=figures["n_days"],
         n_transfers=figures["n_exchange_transfers"],
         n_anomalies=figures["n_anomalies"],
         n_rejected=summary["n_rejected"],
-        inputs=inputs,
+        inputs=files,
         latest_anomalies=latest,
         built_at=dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC),
-        recorded_vars=record.settings_vars() if record else None,  # the build's vars but input_files
+        dbt_vars=dbt_vars(db, token, method, files),
         tokens=tokens,
     )
 
@@ -217,7 +209,7 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
+def render_site_index(site: Path, info: SimpleNamespace, dbt_docs: DbtDocs) -> Path:
     reports_dir = site / report.REPORTS_SUBDIR
     charts = report.chart_links(reports_dir, info.days, f"{report.REPORTS_SUBDIR}/")
     # the results first: the total's netflow with its anomaly days heads the page, the other charts below
@@ -276,7 +268,7 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
         staging.chmod(0o755)  # mkdtemp's 0700 would hide the site from a web server's user
         # dbt (a subprocess, ~20 s mostly of start-up) and the reports (in this process) at the same time
         with ThreadPoolExecutor(max_workers=1) as pool:
-            dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars(), staging / DBT_DIR, verbose)
+            dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars, staging / DBT_DIR, verbose)
             report.make_reports(db, staging)
             dbt_docs = dbt_job.result()
         env = present.template_environment("html")

@@ -252,16 +252,11 @@ def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) 
     return chosen
 
 
-def token_info(row: tuple) -> TokenInfo:
-    chain, address, symbol, decimals, kind, underlying = row
-    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
-
-
 def load_token(con) -> TokenInfo:
-    row = marts.token_row(con)
-    if row is None:
+    rows = marts.token_row(con)
+    if not rows:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
-    return token_info(row)
+    return TokenInfo(**rows[0])
 
 
 def load_method(con) -> MethodInfo | None:

@@ -48,28 +48,21 @@ RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anc
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
 
 
-class Overview(SimpleNamespace):
-    """The whole-range reports' numbers, a field per reader (load_overview)."""
-
-    @property
-    def period(self) -> str:
-        return present.period_text(self.first_day, self.last_day)
-
-
-def load_overview(db_path: Path, scope: present.TokenKey | None = None) -> Overview:
-    """The whole-range reports' numbers; with `scope`, that token's."""
+def load_overview(db_path: Path, scope: present.TokenKey | None = None) -> SimpleNamespace:
+    """The whole-range reports' numbers, a field per reader; with `scope`, that token's."""
     db_path = Path(db_path)
     with present.open_marts(db_path, scope) as con:
         present.check_marts(con, db_path)
         summary = marts.build_summary(con)
         total_daily = marts.daily_series(con, "total").drop(columns="series")
         unit = charts.bar_bins(len(total_daily))[2]
-        return Overview(
+        return SimpleNamespace(
             db=db_path,
             token=present.load_token(con),
             method=present.load_method(con),
             first_day=summary["first_flow_date"],
             last_day=summary["last_flow_date"],
+            period=present.period_text(summary["first_flow_date"], summary["last_flow_date"]),
             totals=summary,
             total_daily=total_daily,
             total_periodic=marts.periodic_total(con, unit) if unit != "day" else None,
@@ -99,7 +92,7 @@ def load_overview(db_path: Path, scope: present.TokenKey | None = None) -> Overv
 USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
 
 
-def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
+def render_overview_charts(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     img = reports_dir / IMG_DIR
     common = {"symbol": ov.token.symbol, "chain": ov.token.chain, "period": ov.period}
     m = ov.method
@@ -133,7 +126,7 @@ TOPK_COLUMNS = (
 ANOMALY_COLUMNS = "flow_date series inflow outflow netflow baseline_mean baseline_std baseline_days zscore direction"
 
 
-def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
+def write_csv_exports(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     """The top-k and anomaly tables as CSV, under the seed project's file names, exact numbers."""
     m = ov.method
     params = {name: getattr(m, name) if m else "" for name in ("method", "window_days", "z_threshold")}
@@ -162,7 +155,7 @@ def _csv_value(value) -> str:
     return present.fmt_exact(value)
 
 
-def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
+def render_overview(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     """The charts, summary.md, topk.md, anomalies.md and the CSV exports; returns the files written."""
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -227,21 +220,10 @@ def resolve_focus(con, focus: str | None) -> FocusSubject:
     raise CexflowError(present.words().no_focus(focus, marts.exchange_names(con)))
 
 
-class Focus(SimpleNamespace):
-    """A focus report's numbers (load_focus)."""
-
-    @property
-    def period(self) -> str:
-        return present.period_text(self.start, self.end)
-
-    @property
-    def slug(self) -> str:
-        return f"{self.subject.slug}_{self.start}_{self.end}"
-
-
 def load_focus(
     db: Path, start=None, end=None, focus: str | None = None, scope: present.TokenKey | None = None
-) -> Focus:
+) -> SimpleNamespace:
+    """A focus report's numbers: of one period, and an exchange or a wallet."""
     db = Path(db)
     start, end = present.parse_date(start, "--start"), present.parse_date(end, "--end")
     with present.open_marts(db, scope) as con:
@@ -265,13 +247,15 @@ def load_focus(
 
         stats, daily = read("stats") | read("totals"), read("daily")
         unit = charts.bar_bins(len(daily))[2]
-        return Focus(
+        return SimpleNamespace(
             token=present.load_token(con),
             method=present.load_method(con),
             subject=subject,
             series=series,
             start=start,
             end=end,
+            period=present.period_text(start, end),
+            slug=f"{subject.slug}_{start}_{end}",
             data_first_day=first,
             data_last_day=last,
             stats=stats,
@@ -284,7 +268,7 @@ def load_focus(
         )
 
 
-def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
+def render_focus(f: SimpleNamespace, reports_dir: Path) -> list[Path]:
     """focus/<subject>_<start>_<end>.md and its charts in focus/img/."""
     focus_dir = Path(reports_dir) / FOCUS_DIR
     img = focus_dir / IMG_DIR
@@ -362,8 +346,8 @@ def render_index(
 class ReportResult:
     reports_dir: Path
     files: list[Path]
-    overview: Overview | None = None  # of the (last) token rendered
-    focus: Focus | None = None
+    overview: SimpleNamespace | None = None  # of the (last) token rendered
+    focus: SimpleNamespace | None = None
     skipped: list[str] = field(default_factory=list)  # tokens of several without the focus asked for, and why
 
     def lines(self) -> list[str]:
@@ -474,9 +458,8 @@ def render_tokens_index(db: Path, reports_dir: Path, tokens: list[present.TokenK
             for total in marts.cross_chain_totals(con)
         ]
         with_data = {(t.chain, t.address) for t in tokens}
-        without = [
-            present.token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data
-        ]
+        selected = [present.TokenInfo(**row) for row in marts.selected_tokens(con)]
+        without = [t.label for t in selected if (t.chain, t.address) not in with_data]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
     page = present.template_environment().get_template("tokens.md.j2")

@@ -162,9 +162,7 @@ def render_overview(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     written = render_overview_charts(ov, reports_dir)
     written += write_csv_exports(ov, reports_dir)
     env = present.template_environment()
-    topk_by_series: dict[str, list[dict]] = {}
-    for row in present.records(ov.topk):
-        topk_by_series.setdefault(row["series"], []).append(row)
+    topk = present.records(ov.topk)  # the total's days first, then each exchange's (grouped by topk.md.j2)
     tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "anomalies")
     context = {
         **vars(ov),
@@ -172,8 +170,8 @@ def render_overview(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
         "ov": ov,
         "symbol": ov.token.symbol,
         "period": ov.period,
-        "topk_total": topk_by_series.pop("total", []),
-        "topk_exchanges": topk_by_series,
+        "topk_total": [row for row in topk if row["series"] == "total"],
+        "topk_exchanges": [row for row in topk if row["series"] != "total"],
         "img": IMG_DIR,
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,

@@ -1,11 +1,8 @@
-"""`cexflow agent`: rebuild the marts, alert once on each new anomaly episode (a Markdown report, webhooks);
-`run_cycle` is one pass, `monitor` locks, loops and prints. Why a kill at any point loses no alert and repeats
-none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and _finish_entry are its steps).
-"""
+"""`cexflow agent`: rebuild, alert once on each new anomaly episode. Why a kill at any point loses no alert and
+repeats none: docs/agent.md, "How the agent remembers" (the checkpoints of run_cycle and _finish_entry)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -55,9 +52,6 @@ def default_state(db: Path) -> Path:
     return Path(db).with_name(Path(db).stem + ".agent-state.json")
 
 
-# --- memory ---------------------------------------------------------------------------------------------
-
-
 def atomic_write(path: Path, data: str, checkpoint: str | None = None) -> None:
     """files.write_atomic, pausing at `checkpoint` (PAUSE_ENV) between the temporary file and the rename."""
     write_atomic(path, data, before_rename=(lambda: _checkpoint(checkpoint)) if checkpoint else None)
@@ -82,10 +76,7 @@ class State:
                 raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION} (or 1)")
             return cls(path, dict(data["days"]), list(data["pending"]), list(data["webhook_queue"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CexflowError(
-                f"--state {path}: not a cexflow agent state ({exc}); move it away to start afresh "
-                "(the agent will then alert again on every anomaly)"
-            ) from None
+            raise CexflowError(WORDS.bad_state(path, exc)) from None
 
     def save(self, checkpoint: str | None = None) -> None:
         data = {"version": STATE_VERSION} | {name: getattr(self, name) for name in ("days", "pending", "webhook_queue")}
@@ -112,21 +103,6 @@ def _from_version_1(data: dict) -> tuple[dict, list, list]:
     return days, [], [legacy(queued) for queued in data["webhook_queue"]]
 
 
-def agent_lock(state_path: Path) -> contextlib.AbstractContextManager[Path]:
-    """An exclusive lock on `<state>.lock` (released by the kernel when the process ends)."""
-    lock_path = state_path.with_name(state_path.name + ".lock")
-    return exclusive_lock(
-        lock_path,
-        busy=lambda pid: (
-            f"--state {state_path}: another cexflow agent (pid {pid}) is running on this state "
-            f"(lock {lock_path}); not starting a second one"
-        ),
-    )
-
-
-# --- anomalies ------------------------------------------------------------------------------------------
-
-
 def day_key(a: dict) -> str:
     return f"{a['chain']}:{a['token_address']}:{a['series']}:{a['date']}:{a['method']}"
 
@@ -135,13 +111,11 @@ def episode_key(a: dict) -> str:
     return f"{a['chain']}:{a['token_address']}:{a['episode_series']}:{a['episode_start']}:{a['method']}"
 
 
-def _timestamp(value) -> str | None:
-    """A mart timestamp (UTC, naive or aware) as ISO text without zone, e.g. '2025-01-21T05:33:20'."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
+def _iso(value) -> str | None:
+    """A mart date, or timestamp (UTC, naive or aware) as ISO text without zone: '2025-01-21T05:33:20'."""
+    if getattr(value, "tzinfo", None) is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat()
+    return None if value is None else value.isoformat()
 
 
 # the names the alert report (alert.md.j2) and the stored entries give the marts' columns
@@ -177,16 +151,15 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         with_data = present.database_tokens(con)
         several = len(with_data) > 1
         summaries = present.summaries_of(con, with_data) if several else []
-        totals = marts.build_totals(con)
-        infos = {(t.chain, t.address): t for t in map(present.token_info, marts.selected_tokens(con))}
+        infos = {(t["chain"], t["address"]): present.TokenInfo(**t) for t in marts.selected_tokens(con)}
         rows = marts.anomaly_rows(con)
         transfers: dict[tuple, list[dict]] = {}
         for t in marts.anomaly_transfers(con):
             key = (t.pop("chain"), t.pop("token_address"), t.pop("series"), t.pop("flow_date"))
             exact = {name: present.fmt_exact(t[name]) for name in ("amount", "signed_amount")}
-            transfers.setdefault(key, []).append({**t, "transferred_at": _timestamp(t["transferred_at"]), **exact})
+            transfers.setdefault(key, []).append({**t, "transferred_at": _iso(t["transferred_at"]), **exact})
         summary = marts.build_summary(con)
-        first, last = summary["first_flow_date"], summary["last_flow_date"]
+        figures = marts.build_totals(con) if several else summary  # of several tokens: theirs together
         files = _renamed(marts.input_reconciliation(con), CONTEXT_NAMES["files"])
         rejected = _renamed(marts.rejected_rows(con, REJECTED_SHOWN), CONTEXT_NAMES["rejected_rows"])
         reasons = _renamed(marts.rejected_reasons(con), CONTEXT_NAMES["rejected_reasons"])
@@ -200,8 +173,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
             "token_kind": t.kind,
             "underlying": t.underlying,
             **({"token_label": t.label} if several else {}),
-            "date": flow_date.isoformat(),
-            "episode_start": start.isoformat(),
+            "date": _iso(flow_date),
+            "episode_start": _iso(start),
             "transfers": transfers.get((r["chain"], r["token_address"], r["series"], flow_date), []),
             **{name: present.fmt_exact(r[name]) for name in ("inflow", "outflow", "netflow")},
         }
@@ -210,8 +183,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
     context = {
         "db": str(db),
         **_token_context(token),
-        "first_day": first.isoformat() if first else None,
-        "last_day": last.isoformat() if last else None,
+        "first_day": _iso(figures["first_flow_date"]),
+        "last_day": _iso(figures["last_flow_date"]),
         "method": method.__dict__ if method else None,
         "files": files,
         "rejected_rows": rejected,
@@ -222,10 +195,8 @@ def read_anomalies(db: Path) -> tuple[list[dict], dict]:
         context["tokens"] = {}
         for own in summaries:
             t = infos[(own["chain"], own["token_address"])]
-            days_of = {"first_day": own["first_flow_date"].isoformat(), "last_day": own["last_flow_date"].isoformat()}
+            days_of = {"first_day": _iso(own["first_flow_date"]), "last_day": _iso(own["last_flow_date"])}
             context["tokens"][t.label] = _token_context(t) | {"period": own["period"]} | days_of
-        context["first_day"] = totals["first_flow_date"].isoformat()
-        context["last_day"] = totals["last_flow_date"].isoformat()
     return days, context
 
 
@@ -258,9 +229,6 @@ def entry_rows(entry: dict) -> list[tuple[str, dict]]:
 
 def entry_days(entry: dict) -> list[dict]:
     return [d for _, d in entry_rows(entry)]
-
-
-# --- texts ----------------------------------------------------------------------------------------------
 
 
 WORDS = present.words()  # templates/messages.j2
@@ -307,8 +275,7 @@ def _episode_data(ep: dict, kind: str, link: str) -> dict:
 
 
 def messages(entry: dict, digest: bool) -> list[dict]:
-    """The webhook messages of a report (see cexflow.webhooks): one per alert and one per update, or with
-    `digest` one with all of them (none when there are neither). Seen days are never sent."""
+    """The webhook messages of a report: one per alert and per update, or with `digest` one of them all."""
     link = entry["link"]
     items = [("alert", ep) for ep in entry["alerts"]] + [("update", ep) for ep in entry["updates"]]
     if not digest:
@@ -335,9 +302,6 @@ def _message(kind: str, title: str, items: list, link: str, data: dict, in_diges
         ]
 
     return dict(kind=kind, title=title, blocks=blocks(True), short_blocks=blocks(False), link=link, data=data)
-
-
-# --- reports --------------------------------------------------------------------------------------------
 
 
 def entry_tokens(entry: dict) -> str:
@@ -378,8 +342,7 @@ def report_link(report: Path, out_dir: Path, base: str | None) -> str:
 
 
 def _finish_entry(state: State, entry: dict, options: Options) -> None:
-    """Steps 2 and 3 of a pending entry (docs/agent.md). Its messages are queued for the webhook
-    when this run or the run that recorded the entry has one (digested as that run asked)."""
+    """Steps 2 and 3 of a pending entry; its messages queued when this run or the entry's run has a webhook."""
     report = Path(entry["report"])
     atomic_write(report, render_alert_report(entry), checkpoint="report_tmp_written")
     _checkpoint("report_written")
@@ -397,35 +360,24 @@ def _finish_entry(state: State, entry: dict, options: Options) -> None:
     state.save()
 
 
-# --- webhooks -------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Webhook:
     url: str
     format: str  # one of webhooks.FORMATS
 
 
-def deliver_webhooks(
-    state: State,
-    webhook: Webhook,
-    attempts: int = WEBHOOK_ATTEMPTS,
-    backoff: float | None = None,
-    timeout: float = webhooks.TIMEOUT,
-) -> tuple[int, str | None]:
-    """Post the queued messages, oldest first; each accepted post leaves the queue at once (state saved). A
-    post is tried `attempts` times with exponential backoff, then stays queued; when the server cannot be
-    reached at all the rest wait for the next run too. Returns (posted, last error)."""
-    backoff = WEBHOOK_BACKOFF if backoff is None else backoff
+def deliver_webhooks(state: State, webhook: Webhook) -> tuple[int, str | None]:
+    """Post the queued messages, oldest first, each WEBHOOK_ATTEMPTS times with backoff; (posted, last error).
+    Each accepted post leaves the queue at once; when the server cannot be reached the rest wait for the next run."""
     posted, last_error = 0, None
     for item in list(state.webhook_queue):
         url, body = webhooks.render_payload(item["message"], webhook.format, webhook.url)
         error = None
-        for attempt in range(attempts):
+        for attempt in range(WEBHOOK_ATTEMPTS):
             if attempt:
-                time.sleep(backoff * 2 ** (attempt - 1))
+                time.sleep(WEBHOOK_BACKOFF * 2 ** (attempt - 1))
             try:
-                webhooks.post(url, body, timeout)
+                webhooks.post(url, body)
                 error = None
                 break
             except webhooks.WebhookError as exc:
@@ -436,15 +388,12 @@ def deliver_webhooks(
             state.webhook_queue.remove(item)
             posted += 1
         else:
-            item["attempts"] += attempts
+            item["attempts"] += WEBHOOK_ATTEMPTS
             item["last_error"] = last_error = str(error)
         state.save()
         if error is not None and error.unreachable:
             break
     return posted, last_error
-
-
-# --- one cycle ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -540,9 +489,6 @@ def run_cycle(build_options: BuildOptions, state_path: Path, options: Options) -
     return result
 
 
-# --- the monitor ---------------------------------------------------------------------------------------
-
-
 EPILOG = WORDS.epilog()  # the help of `cexflow agent`
 
 
@@ -577,14 +523,11 @@ def monitor(
     if interval <= 0:
         raise CexflowError(f"--interval {interval:g}: must be a positive number of seconds")
     if build_options.target != "duckdb":
-        # it would build the Spark warehouse, then read its anomalies from the DuckDB file --db
-        raise CexflowError(
-            f"--target {build_options.target}: the agent reads its marts from a DuckDB file; "
-            "run it with --target duckdb (the default)"
-        )
+        raise CexflowError(WORDS.agent_not_duckdb(build_options.target))
     build_options = dataclasses.replace(build_options, db=(build_options.db or default_db()).resolve())
     state_path = (state or default_state(build_options.db)).resolve()
-    with agent_lock(state_path):
+    lock = state_path.with_name(state_path.name + ".lock")  # released by the kernel when the process ends
+    with exclusive_lock(lock, busy=lambda pid: WORDS.agent_running(state_path, pid, lock)):
         _checkpoint("locked")
         if not loop:
             _print(run_cycle(build_options, state_path, options))

@@ -1,7 +1,5 @@
-"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, *, symbol, chain, period, ...) -> Path`
-on the Agg backend, each writing one PNG of a fixed pixel size (no tight bounding box). Amounts may be
-`Decimal`s; they are drawn as floats (the reports print the exact values). What they show: docs/reports.md.
-"""
+"""Charts of the netflow marts: pure functions `plot_xxx(frame, out_path, ...) -> Path` on the Agg backend, each
+a PNG of a fixed pixel size; `Decimal` amounts are drawn as floats (the reports print them exactly)."""
 
 from __future__ import annotations
 
@@ -9,7 +7,6 @@ import math
 import textwrap
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -73,13 +70,9 @@ plt.rcParams.update(
 )
 
 
-# --- helpers ------------------------------------------------------------------------------------------
-
-
-def figure_height_px(kind: str, panels: int = 1) -> int:
-    if kind == "small_multiples":
-        return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
-    return HEIGHT_PX
+def figure_height_px(panels: int) -> int:
+    """The height of small multiples of `panels` panels."""
+    return max(HEIGHT_PX, PANEL_EXTRA_PX + PANEL_HEIGHT_PX * panels)
 
 
 def _figure(height_px: int = HEIGHT_PX, nrows: int = 1):
@@ -127,11 +120,10 @@ MAX_DAY_TICKS = 7
 MARKER_MAX_POINTS = 62  # lines of at most this many days get a marker on each day, so that a lone day shows
 
 
-def _period_axis(ax, first, last, *, left=None, right=None) -> None:
-    """The x axis of the days `first` to `last`, half a day either side (so one day is a chart of that day);
-    `left`/`right` widen it to the edges of weekly or monthly bars."""
-    first, last = pd.Timestamp(first), pd.Timestamp(last)
-    half = pd.Timedelta(hours=12)
+def _frame_axis(ax, frame: pd.DataFrame, *, left=None, right=None) -> None:
+    """The frame's days, half a day either side (one day is a chart of that day), or to weekly bars' edges."""
+    dates = _dates(frame["flow_date"])
+    first, last, half = dates.min(), dates.max(), pd.Timedelta(hours=12)
     lo = first - half if left is None else min(first - half, pd.Timestamp(left))
     hi = last + half if right is None else max(last + half, pd.Timestamp(right))
     ax.xaxis_date()
@@ -145,11 +137,6 @@ def _period_axis(ax, first, last, *, left=None, right=None) -> None:
         locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
-
-
-def _frame_axis(ax, frame: pd.DataFrame, **edges) -> None:
-    dates = _dates(frame["flow_date"])
-    _period_axis(ax, dates.min(), dates.max(), **edges)
 
 
 def _markers(n_points: int, size: float = 4) -> dict:
@@ -185,16 +172,13 @@ def _legend(fig, ax, ncols: int = 6, handles: list | None = None) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9)
 
 
-def _centred(ax, text: str, **style) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", **style)
-
-
+CENTRED = {"ha": "center", "va": "center", "x": 0.5, "y": 0.5}
 NO_DATA = "no data in this period"
 
 
 def _empty(ax, text: str = NO_DATA) -> None:
     """A chart without a day: the reason, and no meaningless 0-1 axes."""
-    _centred(ax, text, color=GREY, fontsize=12)
+    ax.text(s=text, transform=ax.transAxes, color=GREY, fontsize=12, **CENTRED)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -203,7 +187,7 @@ NOTE_BOX = {"facecolor": "white", "edgecolor": GREY, "boxstyle": "round,pad=0.4"
 
 
 def _note(ax, text: str) -> None:
-    _centred(ax, text, color="#555555", fontsize=11, bbox=NOTE_BOX, zorder=10)
+    ax.text(s=text, transform=ax.transAxes, color="#555555", fontsize=11, bbox=NOTE_BOX, zorder=10, **CENTRED)
 
 
 def _all_zero(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
@@ -237,8 +221,7 @@ WEEKLY_BARS_MAX_DAYS = 1000
 
 
 def bar_bins(n_days: int) -> tuple[str, str, str]:
-    """(pandas period, adjective, unit) of the bars of `n_days`: long periods as weekly or monthly sums, so that
-    a bar stays a few pixels wide."""
+    """(pandas period, adjective, unit) of the bars of `n_days`: a long period's as weekly or monthly sums."""
     if n_days <= DAILY_BARS_MAX_DAYS:
         return "D", "daily", "day"
     if n_days <= WEEKLY_BARS_MAX_DAYS:
@@ -246,30 +229,20 @@ def bar_bins(n_days: int) -> tuple[str, str, str]:
     return "M", "monthly", "month"
 
 
-@dataclass
-class Bars:
-    centres: pd.DatetimeIndex
-    sums: dict  # column -> floats, one per bar
-    width: float  # in days
-    span: float  # days of one bar's period
-
-    def edges(self) -> dict:
-        half = pd.Timedelta(days=self.span / 2)
-        return {"left": self.centres[0] - half, "right": self.centres[-1] + half}
-
-
-def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> Bars:
-    """The bars of `columns` on their day, or of `periodic` (a reader's weekly or monthly sums) mid-period."""
+def _binned(frame: pd.DataFrame, columns: Sequence[str], periodic: pd.DataFrame | None) -> tuple:
+    """(centres, {column: floats}, width, the x axis's edges) of the bars of `columns`, or of `periodic`'s sums."""
     period, adjective, unit = bar_bins(len(frame))
+    span = {"D": 1.0, "W": 7.0, "M": 30.4}[period]  # days of one bar's period
     if period == "D":
-        centres, rows, span = _dates(frame["flow_date"]), frame, 1.0
+        centres, rows = _dates(frame["flow_date"]), frame
+    elif periodic is None:
+        raise ValueError(f"{len(frame)} days are drawn as {adjective} bars: give their {unit}ly sums")
     else:
-        if periodic is None:
-            raise ValueError(f"{len(frame)} days are drawn as {adjective} bars: give their {unit}ly sums")
-        span = 7.0 if period == "W" else 30.4
         centres, rows = _dates(periodic["period_start"]) + pd.Timedelta(days=span / 2), periodic
     width = span * (0.5 if len(rows) == 1 else 0.8 if len(rows) <= 120 else 0.9)
-    return Bars(pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, span)
+    half = pd.Timedelta(days=span / 2)
+    edges = {"left": centres[0] - half, "right": centres[-1] + half}
+    return pd.DatetimeIndex(centres), {c: _floats(rows[c]) for c in columns}, width, edges
 
 
 def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 60, label: bool = True) -> None:
@@ -286,17 +259,17 @@ def _mark_anomalies(ax, dates, values, is_anomaly, directions, *, size: float = 
 def _bar_chart(
     frame, out_path, periodic, columns, draw, title, ylabel, note, zero=None, empty=NO_DATA, subtitle=None
 ) -> Path:
-    """Bars of `columns` drawn by `draw(fig, ax, bars)`; `note` when the `zero` columns are 0 on every day."""
+    """Bars of `columns` drawn by `draw`; `note` when the `zero` columns are 0 on every day."""
     fig, (ax,) = _figure()
     adjective, unit = bar_bins(len(frame))[1:]
     if frame.empty:
         _empty(ax, empty)
     else:
-        bars = _binned(frame, columns, periodic)
-        draw(fig, ax, bars)
+        centres, sums, width, edges = _binned(frame, columns, periodic)
+        draw(fig, ax, centres, sums, width)
         if _all_zero(frame, zero or columns):
             _note(ax, note)
-        _frame_axis(ax, frame, **bars.edges())
+        _frame_axis(ax, frame, **edges)
     _amount_axis(ax, ylabel.format(unit=unit))
     _title(fig, title.format(adjective=adjective), subtitle)
     return _save(fig, out_path)
@@ -317,10 +290,9 @@ PANEL_LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad
 def _small_multiples(
     frame, out_path, parts, draw, title, subtitle, ylabel, few_ylabel=None, empty=NO_DATA, amounts=True
 ):
-    """One panel per exchange group (`_group_parts`) on a shared date axis, each with its own y scale (the
-    busiest would flatten the others), drawn by `draw(ax, group, part)`; with fewer than three panels each has
-    `few_ylabel`."""
-    fig, axes = _figure(figure_height_px("small_multiples", len(parts)), nrows=max(len(parts), 1))
+    """A panel per exchange group drawn by `draw(ax, group, part)`, each with its own y scale (the busiest would
+    flatten the others); with fewer than three panels each has `few_ylabel`."""
+    fig, axes = _figure(figure_height_px(len(parts)), nrows=max(len(parts), 1))
     if frame.empty:
         _empty(axes[0], empty)
     for ax, (group, part, label) in zip(axes, parts, strict=False):
@@ -338,9 +310,6 @@ def _small_multiples(
             ax.set_ylabel(few_ylabel or ylabel)
     _title(fig, title, subtitle)
     return _save(fig, out_path)
-
-
-# --- overview charts --------------------------------------------------------------------------------------
 
 
 def plot_netflow_baseline(frame, out_path, settings, *, symbol, chain, period, series_name="all exchanges") -> Path:
@@ -378,13 +347,13 @@ def plot_inflow_outflow(
     """Inflow as bars up, outflow as bars down, netflow as a line. `frame`: flow_date, inflow, outflow, netflow."""
     target = "exchanges" if subject == "all exchanges" else subject
 
-    def draw(fig, ax, bars):
-        ax.bar(bars.centres, bars.sums["inflow"], width=bars.width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
+    def draw(fig, ax, centres, sums, width):
+        ax.bar(centres, sums["inflow"], width=width, color=INFLOW_COLOUR, label=f"inflow (to {target})")
         outflow = f"outflow (from {target}), drawn down"
-        ax.bar(bars.centres, -bars.sums["outflow"], width=bars.width, color=OUTFLOW_COLOUR, label=outflow)
-        size = 2.5 if len(bars.centres) > 60 else 4
+        ax.bar(centres, -sums["outflow"], width=width, color=OUTFLOW_COLOUR, label=outflow)
+        size = 2.5 if len(centres) > 60 else 4
         line = {"marker": "o", "markersize": size, "label": "netflow (inflow − outflow)"}
-        ax.plot(bars.centres, bars.sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, **line)
+        ax.plot(centres, sums["netflow"], color=NETFLOW_COLOUR, linewidth=1.0, **line)
         ax.axhline(0, color=BLACK, linewidth=0.8)
         _legend(fig, ax)
 
@@ -396,9 +365,8 @@ def plot_inflow_outflow(
 def plot_netflow_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups, symbol, chain, period, z_threshold=None, method=None
 ) -> Path:
-    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel. `frame`:
-    group_rank, flow_date, inflow, outflow, netflow, and for the band baseline_mean, baseline_std, is_anomaly,
-    direction."""
+    """A panel of daily netflow per exchange group, busiest first, the rest summed in a last panel, with the
+    baseline band where `frame` has baseline_mean."""
     parts = _group_parts(frame, groups, "other exchange")
     has_band = z_threshold is not None and "baseline_mean" in frame.columns
     bands = {g["group_rank"]: baseline_band(p, z_threshold) for g, p, _ in parts if has_band and not g["is_other"]}
@@ -505,8 +473,7 @@ def plot_cumulative_netflow(
 def plot_reserve_by_exchange(
     frame: pd.DataFrame, out_path: str | Path, *, groups: list[dict], symbol: str, chain: str, period: str
 ) -> Path:
-    """A panel per exchange group of its reserve at the end of each day, largest first. `frame`: group_rank,
-    flow_date, reserve (the days whose reserve is known)."""
+    """A panel per exchange group of its reserve at the end of each day it is known, largest first."""
 
     def named(group, label):
         share = group["last_share_of_supply"]
@@ -551,9 +518,6 @@ def _label_line_ends(fig, ax, x_end, ends: list[tuple[float, str, str]]) -> None
         ax.set_xlim(left, right + (overhang + 8) * per_pixel * 1.15)  # the axes shrink a little as it widens
 
 
-# --- focus charts -----------------------------------------------------------------------------------------
-
-
 VOLUME_COLOUR = GREEN  # volume of every direction: neither the inflow nor the outflow colour
 INTERNAL_COLOUR = PURPLE  # transfers between wallets of one exchange (sweeps): not a flow, hatched
 OTHER_COLOUR = GREY  # transfers between two exchanges, seen from all exchanges: neither in nor out of them
@@ -565,8 +529,8 @@ def plot_daily_volume(
 ) -> Path:
     """Transfer volume (all directions) as bars. `frame`: flow_date, volume (every day of the period)."""
 
-    def draw(_fig, ax, bars):
-        ax.bar(bars.centres, bars.sums["volume"], width=bars.width, color=VOLUME_COLOUR, label="volume")
+    def draw(_fig, ax, centres, sums, width):
+        ax.bar(centres, sums["volume"], width=width, color=VOLUME_COLOUR, label="volume")
 
     title = f"{symbol} {{adjective}} transfer volume, {subject} — {chain}, {period}"
     texts = title, f"{symbol} transferred per {{unit}}", f"no transfers, {subject}, in this period"
@@ -579,9 +543,9 @@ def plot_netflow_bars(
 ) -> Path:
     """Netflow as bars, vermillion above zero, blue below. `frame`: flow_date, netflow (every day)."""
 
-    def draw(fig, ax, bars):
-        net = bars.sums["netflow"]
-        ax.bar(bars.centres, net, width=bars.width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
+    def draw(fig, ax, centres, sums, width):
+        net = sums["netflow"]
+        ax.bar(centres, net, width=width, color=np.where(net >= 0, INFLOW_COLOUR, OUTFLOW_COLOUR))
         ax.axhline(0, color=BLACK, linewidth=0.8)
         inflow = Patch(facecolor=INFLOW_COLOUR, label="net inflow: more arriving than leaving (vermillion, up)")
         _legend(fig, ax, handles=[inflow, Patch(facecolor=OUTFLOW_COLOUR, label="net outflow (blue, down)")])
@@ -611,8 +575,7 @@ TRANSFER_KINDS = {  # legend key -> (colour, hatch, legend text naming the colou
 def plot_top_transfers(
     frame: pd.DataFrame, out_path: str | Path, *, symbol, chain, period, subject, wallet_view=False
 ) -> Path:
-    """The largest transfers as horizontal bars labelled with date, direction and short tx hash, coloured by
-    kind. `frame`: transferred_at, amount, tx_hash, direction, flow_type; `wallet_view`: a wallet's directions."""
+    """The largest transfers as horizontal bars labelled with date, direction and tx hash, coloured by kind."""
     fig, (ax,) = _figure()
     if frame.empty:
         _empty(ax, NO_TRANSFERS)

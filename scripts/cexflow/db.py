@@ -91,8 +91,7 @@ def spark_schema_dir(spark_dir: Path) -> Path:
 
 
 def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection (in memory, or to the new file `database`) with a view per table of a Spark
-    warehouse over its parquet files (no Spark session needed)."""
+    """A DuckDB connection (in memory, or to a new file) with a view over each Spark warehouse table's parquet."""
     schema_dir = spark_schema_dir(Path(spark_dir).resolve())
     if not schema_dir.is_dir():
         raise CexflowError(f"--spark-dir {spark_dir}: no Spark warehouse; run `cexflow build --target spark` first")
@@ -107,28 +106,22 @@ def connect_spark(spark_dir: Path, database: str = ":memory:") -> duckdb.DuckDBP
     return con
 
 
-# --- running a query ----------------------------------------------------------------------------------
+def _rows(con, sql: str, params) -> list[dict]:
+    cur = con.execute(sql, params)
+    columns = [d[0] for d in cur.description]
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
-def _rows(cur) -> tuple[list[str], list[tuple]]:
-    return [d[0] for d in cur.description], cur.fetchall()
-
-
-def read_frame(con, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+def _frame(con, sql: str, params) -> pd.DataFrame:
     """A query's rows as a DataFrame that keeps DuckDB's Python values (Decimal, date) as they are."""
-    columns, rows = _rows(con.execute(sql, params or []))
-    return pd.DataFrame.from_records(rows, columns=columns)
-
-
-def read_rows(con, sql: str, params: list | dict | None = None) -> list[dict]:
-    columns, rows = _rows(con.execute(sql, params or []))
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    cur = con.execute(sql, params)
+    return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 
 SHAPES = {
-    "rows": read_rows,
-    "row": lambda con, sql, params: read_rows(con, sql, params)[0],
-    "frame": read_frame,
+    "rows": _rows,
+    "row": lambda con, sql, params: _rows(con, sql, params)[0],
+    "frame": _frame,
     "tuples": lambda con, sql, params: con.execute(sql, params).fetchall(),
     "tuple": lambda con, sql, params: con.execute(sql, params).fetchone(),
     "column": lambda con, sql, params: [value for (value,) in con.execute(sql, params).fetchall()],
@@ -137,40 +130,24 @@ SHAPES = {
 }
 
 
-def _parameters(sql: str, given: dict) -> dict:
-    """The named parameters ($name) of `sql`, taken from `given`."""
-    return {name: given[name] for name in set(re.findall(r"\$(\w+)", sql))}
-
-
-def _read(con, shape: str, sql: str, given: dict):
-    return SHAPES[shape](con, sql, _parameters(sql, given))
-
-
-def reader(shape: str, sql: str):
-    """A reader declared by its query: `reader(con, *values)` runs `sql` with its named parameters ($name, in
-    the order they first appear) set to `values`, and returns the result in `shape` (a key of SHAPES)."""
-    names = list(dict.fromkeys(re.findall(r"\$(\w+)", sql)))
-    return lambda con, *values: SHAPES[shape](con, sql, dict(zip(names, values, strict=True)))
-
-
 def _shaped(shape: str):
-    return lambda sql: reader(shape, sql)
+    """Readers declared by their query: `frame_of(sql)(con, *values)` runs `sql` with its named parameters
+    ($name, in the order they first appear) set to `values`, and returns the result in `shape`."""
+
+    def reader(sql: str):
+        names = list(dict.fromkeys(re.findall(r"\$(\w+)", sql)))
+        return lambda con, *values: SHAPES[shape](con, sql, dict(zip(names, values, strict=True)))
+
+    return reader
 
 
 rows_of, row_of, frame_of, tuples_of, tuple_of, column_of, value_of, array_of = map(_shaped, SHAPES)
 
 
-# --- one token of a database of several ---------------------------------------------------------------
-
-
-def tokens(con) -> list[dict]:
-    """(chain, token_address, symbol, kind) of the build's tokens with days, by chain and symbol (of a database
-    from before several tokens, the one of stg_tokens__selected)."""
-    before_several = "chain" not in read_frame(con, "select * from rpt_build_summary limit 0").columns
-    source = "stg_tokens__selected" if before_several else "rpt_build_summary where n_days > 0"
-    return read_rows(
-        con, f"select chain, token_address, symbol, kind from {source} order by chain, symbol, token_address"
-    )
+# (chain, token_address, symbol, kind) of the build's tokens with days, by chain and symbol
+tokens = rows_of("""
+    select chain, token_address, symbol, kind from rpt_build_summary where n_days > 0
+    order by chain, symbol, token_address""")
 
 
 def _literal(value: str) -> str:
@@ -188,8 +165,8 @@ _token_tables = column_of("""
 
 
 def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to `db` on which every table with `chain` and `token_address` columns shows only
-    that token's rows (a temporary view of the same name), so each reader reads one token of several unchanged."""
+    """A read-only connection to `db` whose tables with `chain` and `token_address` show only that token's rows
+    (a temporary view of the same name), so each reader reads one token of several unchanged."""
     con = connect(db)
     try:
         (catalog,) = con.execute("select current_database()").fetchone()
@@ -211,7 +188,6 @@ def scoped(db: Path, chain: str, token_address: str) -> duckdb.DuckDBPyConnectio
     return con
 
 
-# --- the marts' readers -------------------------------------------------------------------------------
 # Every number the reports, the agent, the docs site and the build's summary show is read here, from a mart
 # that holds it (models/exposures.yml names which reader uses which): a select with a where clause and an
 # order, no aggregate, no join. The one exception is the focus report's period (--start/--end, an exchange or
@@ -231,20 +207,24 @@ rejected_rows = rows_of(
     "select source_file, line_number, reason from stg_transfers_rejected order by source_file, line_number limit $n"
 )
 
-TOKEN_COLUMNS = "chain, token_address, symbol, decimals, kind, underlying"
-token_row = tuple_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected limit 1")
-selected_tokens = tuples_of(f"select {TOKEN_COLUMNS} from stg_tokens__selected order by chain, symbol, token_address")
+# the build's tokens as present.TokenInfo's fields (a token without a symbol is named by its address's start)
+SELECTED_TOKENS = """
+    select chain, token_address as address, coalesce(nullif(symbol, ''), left(token_address, 10)) as symbol,
+           cast(decimals as integer) as decimals, kind, underlying
+    from stg_tokens__selected"""
+token_row = rows_of(f"{SELECTED_TOKENS} limit 1")
+selected_tokens = rows_of(f"{SELECTED_TOKENS} order by chain, stg_tokens__selected.symbol, token_address")
 
 
-def method_row(con) -> tuple | None:
-    """The anomaly settings of the build's z-scores (present.MethodInfo's), or None when nothing was scored."""
-    row = con.execute("""select method, window_days, z_threshold, materiality_threshold, min_amount,
-                                is_materiality_required, min_usd from fct_netflow_zscores limit 1""").fetchone()
-    if row is None:
-        return None
-    top = con.execute("select rank from rpt_topk_netflow_days order by rank desc limit 1").fetchone()
-    return (*row[:6], top[0] if top else 0, row[6])
-
+# the anomaly settings of the build's z-scores as present.MethodInfo's fields (no row when nothing was scored)
+method_settings = rows_of("""
+    select method, window_days, cast(z_threshold as double) as z_threshold,
+           coalesce((select rank from rpt_topk_netflow_days order by rank desc limit 1), 0) as top_k,
+           cast(materiality_threshold as double) as materiality_threshold,
+           coalesce(cast(min_amount as double), 0) as min_amount,
+           coalesce(is_materiality_required, false) as is_materiality_required,
+           coalesce(cast(min_usd as double), 0) as min_usd
+    from fct_netflow_zscores limit 1""")
 
 # the total's days ($series_kind 'total') or every exchange's ('exchange')
 daily_series = frame_of("""
@@ -274,19 +254,14 @@ latest_anomalies = rows_of("""
     order by flow_date desc, series <> 'total', series limit $n""")
 
 
+_cross_chain_totals = rows_of("""
+    select symbol, first_flow_date, last_flow_date, n_days, n_chains, inflow, outflow, netflow
+    from rpt_cross_chain_totals where n_chains > 1 order by symbol""")
+
+
 def cross_chain_totals(con) -> list[dict]:
     """Each symbol on several chains, its days and flows over all of them (empty for a database without that mart)."""
-    if "rpt_cross_chain_totals" not in table_names(con):
-        return []
-    return read_rows(
-        con,
-        """
-        select symbol, first_flow_date, last_flow_date, n_days, n_chains, inflow, outflow, netflow
-        from rpt_cross_chain_totals where n_chains > 1 order by symbol""",
-    )
-
-
-# --- the focus report: one period, one exchange or wallet, from fct_flow_legs -------------------------------
+    return _cross_chain_totals(con) if "rpt_cross_chain_totals" in table_names(con) else []
 
 
 def focus_transfers_sql(kind: str) -> str:
@@ -381,7 +356,7 @@ def focus(con, reader: str, kind: str, params: dict):
             left join fct_netflow_zscores as z on z.series = $series and z.flow_date = days.flow_date
         )
         {query}"""
-    return _read(con, shape, sql, params)
+    return SHAPES[shape](con, sql, {name: params[name] for name in re.findall(r"\$(\w+)", sql)})
 
 
 # the anomalies of the series $series in the period $s..$e
@@ -395,15 +370,8 @@ wallets_named = tuples_of("""
     select distinct wallet, exchange, wallet_address from fct_netflow_daily_by_wallet
     where lower(wallet) = $key or lower(wallet_address) = $key order by wallet_address""")
 exchange_names = column_of("select distinct exchange from fct_netflow_daily_by_exchange order by 1")
-_table_names = column_of("select table_name from information_schema.tables where table_schema = 'main'")
-
-
-def table_names(con) -> set[str]:
-    """The tables and views of the file's schema main."""
-    return set(_table_names(con))
-
-
-# --- what the charts by exchange draw (rpt_exchange_chart_groups) and the long charts' bars ---------------
+# the tables and views of the file's schema main
+table_names = column_of("select table_name from information_schema.tables where table_schema = 'main'")
 
 
 CHART_GROUP_COLUMNS = "group_rank, exchange_group, is_other, n_exchanges"
@@ -421,9 +389,6 @@ periodic_total = frame_of("""
 anomaly_counts = rows_of("select series, n_anomalies as n from rpt_anomaly_counts_by_series order by series_order")
 
 
-# --- the agent: every anomaly day and the transfers behind it ---------------------------------------------
-
-
 anomaly_rows = rows_of("""
     select chain, token_address, series, flow_date, inflow, outflow, netflow, baseline_mean,
            baseline_std, baseline_days, zscore, deviation, materiality_scale, materiality, is_material,
@@ -438,9 +403,6 @@ anomaly_transfers = rows_of("""
            amount, signed_amount
     from rpt_anomaly_transfers
     order by chain, token_address, series, flow_date, rank""")
-
-
-# --- the exchange reserve (fct_exchange_reserve_daily) --------------------------------------------------------
 
 
 reserve_summary = rows_of("""

@@ -1,10 +1,5 @@
-"""The one dbt runner: every dbt command of cexflow (a build, the docs site's `dbt docs generate`, the detection
-evaluation's builds and compiles, the scripts') runs through `run_dbt`, which sets dbt's environment and
-folders, shows its progress, and turns a failure into one line (`first_dbt_failure`).
-
-DuckDB: dbt runs in this process (dbtRunner) unless asked for a subprocess; Spark: always a subprocess, whose
-Spark session (a JVM configured for one warehouse) ends with it.
-"""
+"""The one dbt runner: every dbt command of cexflow runs through `run_dbt`, which sets dbt's environment and
+folders, shows its progress, and turns a failure into one line (`first_dbt_failure`)."""
 
 from __future__ import annotations
 
@@ -26,6 +21,7 @@ from cexflow.db import lock_conflict
 from cexflow.errors import CexflowError
 from cexflow.files import LockHeld, exclusive_lock
 from cexflow.paths import PROJECT_ROOT, default_db, default_spark_dir
+from cexflow.present import words
 from cexflow.progress import DbtProgress
 
 
@@ -45,7 +41,7 @@ DBT_LOCK_NAME = ".cexflow-dbt.lock"
 
 def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
     """dbt's target and log folders for `db`: the project's own for the default database, else its own under
-    target/databases/, so that builds of different databases can run at once and keep their manifests."""
+    target/databases/ (builds of different databases run at once and keep their manifests)."""
     default = (default_spark_dir() if target.startswith("spark") else default_db()).resolve()
     if db == default:
         return PROJECT_ROOT / "target", PROJECT_ROOT / "logs"
@@ -61,8 +57,7 @@ def dbt_folders(db: Path, target: str) -> tuple[Path, Path]:
 
 
 def release_dbt_duckdb() -> None:
-    """Close the DuckDB file that dbt-duckdb keeps open in this process after a command, so that this process
-    can open it read-only and the next command rebuild it."""
+    """Close the DuckDB file dbt-duckdb keeps open after a command (this process then reads it read-only)."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
 
     with manager._LOCK:
@@ -85,10 +80,9 @@ def run_dbt(
     target_path: Path | None = None,
     in_process: bool = True,
 ):
-    """Run a dbt command on the DuckDB file (or Spark warehouse) `db`; a failure becomes a one-line error. With
-    `write_to` dbt writes that file instead (a build's working copy), while `db` still decides dbt's folders.
-    In this process on DuckDB (its dbtRunnerResult returned); a subprocess on Spark, whose session ends with it,
-    or with `in_process=False`. The input files go in the environment (macros/read_raw_files.sql)."""
+    """Run a dbt command on the DuckDB file (or Spark warehouse) `db`, or with `write_to` on that file (a build's
+    working copy); a failure becomes a one-line error. In this process on DuckDB (its dbtRunnerResult returned);
+    a subprocess on Spark, whose JVM session ends with it, or with `in_process=False`."""
     if target_path is None:
         target_path, log_path = dbt_folders(db, target)
     else:
@@ -125,11 +119,8 @@ def run_dbt(
 
 
 def _dbt_in_process(args: list[str], env: dict, target_path: Path, log_path: Path, verbose: bool, progress):
-    """(success, dbt's error messages, dbtRunnerResult) of dbt run by dbtRunner in this process, in the project
-    root with the environment variables `env` (restored after).
-
-    Outside the project's own target/ dbt writes no JSON artifacts (manifest.json twice and run_results.json
-    cost 0.5 s of every build); when a node failed, write_failed_nodes leaves what first_dbt_failure reads."""
+    """(success, dbt's error messages, dbtRunnerResult) of dbt run in this process with the environment `env`.
+    Outside the project's target/ dbt writes no JSON artifacts (0.5 s of every build): write_failed_nodes."""
     from dbt.cli.main import dbtRunner
     from google.protobuf.json_format import MessageToDict
 
@@ -251,7 +242,7 @@ def first_dbt_failure(target_path: Path, output: str | None) -> str:
     locked = lock_conflict(message, opened_read_only=False)
     if locked:
         return locked
-    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {dbt_failure_advice(where, message)}"
+    return f"{where}{textwrap.shorten(message, 400, placeholder=' ...')}; {words().dbt_failure_advice(where, message)}"
 
 
 def failed_node(target_path: Path) -> tuple[str, str] | None:
@@ -272,18 +263,3 @@ def failed_node(target_path: Path) -> tuple[str, str] | None:
     message = str(failed.get("message") or "")
     shown = f" ({path})" if path and path not in message else ""
     return f"{failed['unique_id']}{shown}: ", message
-
-
-def dbt_failure_advice(where: str, message: str) -> str:
-    """What to do about a dbt failure, by what its message says."""
-    lowered = message.lower()
-    if "no space left on device" in lowered:
-        return "free some disk space (a build writes a copy of the database beside it), then run again"
-    if "out of memory" in lowered:
-        return (
-            "give DuckDB more memory (CEXFLOW_DUCKDB_MEMORY=4GB, see profiles.yml), then run again; "
-            "rerun with --verbose for dbt's output"
-        )
-    if where.startswith(("test.", "unit_test.")):
-        return "a data test failed on these inputs: rerun with --verbose for dbt's output and the failing test"
-    return "rerun with --verbose for dbt's output"

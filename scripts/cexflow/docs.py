@@ -1,7 +1,5 @@
-"""`cexflow docs`: the static docs site (docs/reports.md, "The docs site"), one folder that needs no server:
-index.html, dbt/index.html (`dbt docs generate --static`) and reports/*.html, built beside `out` and swapped
-in. Links are relative and nothing is fetched from the network (dbt's usage tracking is off).
-"""
+"""`cexflow docs`: the static docs site, one folder that needs no server and fetches nothing (docs/reports.md):
+index.html, dbt/index.html and reports/*.html, built beside `out` and swapped in."""
 
 from __future__ import annotations
 
@@ -13,8 +11,9 @@ import shutil
 import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 import markdown
@@ -38,54 +37,27 @@ DBT_DIR = "dbt"
 LATEST_ANOMALIES = 10  # anomalies listed on the index page
 
 
-# --- what the database holds -------------------------------------------------------------------------
+def dbt_vars(db: Path, token: present.TokenInfo, method: present.MethodInfo | None, files: list[dict]) -> dict:
+    """The vars of the build (as cexflow recorded them, else as the marts do), so that dbt's SQL matches it."""
+    input_files = {  # by rpt_input_reconciliation.source_format
+        name: [row["source_file"] for row in files if row["source_format"] == name] for name in inputs.FORMATS
+    }
+    record = recorded_build(db)
+    if record:
+        return {**record.settings_vars(), "input_files": input_files}
+    settings: dict = {"input_files": input_files}
+    settings.update(chain=token.chain, token=token.address, token_decimals=token.decimals)
+    if method:
+        settings.update(zscore_method=method.method, zscore_window_days=method.window_days)
+        settings["zscore_threshold"] = method.z_threshold
+        if method.top_k:
+            settings["topk_days"] = method.top_k
+    return settings
 
 
-@dataclass
-class BuildInfo:
-    db: Path
-    token: present.TokenInfo
-    method: present.MethodInfo | None
-    first_day: dt.date | None
-    last_day: dt.date | None
-    days: int
-    n_transfers: int
-    n_anomalies: int
-    n_rejected: int
-    inputs: list[dict]  # rpt_input_reconciliation rows
-    latest_anomalies: list[dict]
-    built_at: dt.datetime
-    recorded_vars: dict | None = None  # the vars but input_files of the build that cexflow recorded (build.py)
-    tokens: list[dict] = field(default_factory=list)  # a build of several tokens: each one's figures (token_rows)
-
-    @property
-    def period(self) -> str:
-        return present.period_text(self.first_day, self.last_day)
-
-    @property
-    def subtitle(self) -> str:
-        """'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...' of several."""
-        what = plural(len(self.tokens), "token") if self.tokens else f"{self.token.symbol} on {self.token.chain}"
-        return f"{what}, {self.period}"
-
-    def dbt_vars(self) -> dict:
-        """The vars of the build (as recorded, else as the marts record them), so that dbt's SQL matches it."""
-        input_files = {  # by rpt_input_reconciliation.source_format
-            name: [row["source_file"] for row in self.inputs if row["source_format"] == name] for name in inputs.FORMATS
-        }
-        if self.recorded_vars is not None:
-            return {**self.recorded_vars, "input_files": input_files}
-        dbt_vars: dict = {"input_files": input_files}
-        dbt_vars.update(chain=self.token.chain, token=self.token.address, token_decimals=self.token.decimals)
-        m = self.method
-        if m:
-            dbt_vars.update(zscore_method=m.method, zscore_window_days=m.window_days, zscore_threshold=m.z_threshold)
-            if m.top_k:
-                dbt_vars["topk_days"] = m.top_k
-        return dbt_vars
-
-
-def load_build_info(db: Path) -> BuildInfo:
+def load_build_info(db: Path) -> SimpleNamespace:
+    """What the database holds: its token, method, period and figures, its inputs (rpt_input_reconciliation
+    rows), its latest anomalies, of several tokens each one's figures, and the vars of its build."""
     db = Path(db)
     with connect(db) as con:
         present.check_marts(con, db)
@@ -95,32 +67,32 @@ def load_build_info(db: Path) -> BuildInfo:
         keys = present.database_tokens(con)
         tokens = present.summaries_of(con, keys) if len(keys) > 1 else []
         figures = marts.build_totals(con) if tokens else summary  # of several tokens: theirs together
-        inputs = marts.input_reconciliation(con)
+        files = marts.input_reconciliation(con)
         latest = marts.latest_anomalies(con, LATEST_ANOMALIES)
         token, method = present.load_token(con), present.load_method(con)
     labels = {(t["key"].chain, t["key"].address): t["label"] for t in tokens}
     for a in latest if tokens else []:
         a["token"] = labels.get((a["chain"], a["token_address"]), a["token_address"])
-    record = recorded_build(db)
-    return BuildInfo(
+    period = present.period_text(figures["first_flow_date"], figures["last_flow_date"])
+    what = plural(len(tokens), "token") if tokens else f"{token.symbol} on {token.chain}"
+    return SimpleNamespace(
         db=db,
         token=token,
         method=method,
         first_day=figures["first_flow_date"],
         last_day=figures["last_flow_date"],
+        period=period,
+        subtitle=f"{what}, {period}",  # 'LPT on ethereum, 2025-03-01 to 2025-06-28', or '3 tokens, ...'
         days=figures["n_days"],
         n_transfers=figures["n_exchange_transfers"],
         n_anomalies=figures["n_anomalies"],
         n_rejected=summary["n_rejected"],
-        inputs=inputs,
+        inputs=files,
         latest_anomalies=latest,
         built_at=dt.datetime.fromtimestamp(db.stat().st_mtime, dt.UTC),
-        recorded_vars=record.settings_vars() if record else None,
+        dbt_vars=dbt_vars(db, token, method, files),
         tokens=tokens,
     )
-
-
-# --- dbt's documentation -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -151,10 +123,7 @@ def generate_dbt_docs(db: Path, dbt_vars: dict, dest: Path, verbose: bool = Fals
             raise CexflowError(f"dbt docs generate wrote no {page.name}: {first_dbt_failure(target_path, '')}")
         manifest = json.loads((target_path / "manifest.json").read_text(encoding="utf-8"))
         if manifest["metadata"].get("send_anonymous_usage_stats"):
-            raise CexflowError(
-                "dbt docs generate: usage tracking is on, the page would call the internet; "
-                "set send_anonymous_usage_stats: false in dbt_project.yml"
-            )
+            raise CexflowError(present.words().dbt_tracking_on())
         dest.mkdir(parents=True, exist_ok=True)
         index = dest / "index.html"
         text = page.read_text(encoding="utf-8")
@@ -177,8 +146,6 @@ DBT_PAGE_FIXES = (
     ("href=\"${require('./assets/favicons/favicon.ico')}\"", 'href="data:,"'),
 )
 
-
-# --- the reports as HTML ------------------------------------------------------------------------------
 
 # a relative link to a Markdown file (no scheme, not absolute, not a fragment): point it at the HTML page
 _MD_LINK = re.compile(r'href="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]*?)\.md(#[^"]*)?"')
@@ -225,16 +192,11 @@ def render_report_pages(
     return pages
 
 
-# --- the site ------------------------------------------------------------------------------------------
-
-
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise CexflowError(f"--out {out}: not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise CexflowError(
-            f"--out {out}: the folder is not empty and is not a cexflow site; choose another --out or empty it"
-        )
+        raise CexflowError(present.words().site_not_ours(out))
 
 
 def _swap_in(staging: Path, out: Path) -> None:
@@ -247,7 +209,7 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def render_site_index(site: Path, info: BuildInfo, dbt_docs: DbtDocs) -> Path:
+def render_site_index(site: Path, info: SimpleNamespace, dbt_docs: DbtDocs) -> Path:
     reports_dir = site / report.REPORTS_SUBDIR
     charts = report.chart_links(reports_dir, info.days, f"{report.REPORTS_SUBDIR}/")
     # the results first: the total's netflow with its anomaly days heads the page, the other charts below
@@ -306,8 +268,8 @@ def build_site(db: Path | None = None, out: Path | None = None, verbose: bool = 
         staging.chmod(0o755)  # mkdtemp's 0700 would hide the site from a web server's user
         # dbt (a subprocess, ~20 s mostly of start-up) and the reports (in this process) at the same time
         with ThreadPoolExecutor(max_workers=1) as pool:
-            dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars(), staging / DBT_DIR, verbose)
-            report.render_reports(db, staging)
+            dbt_job = pool.submit(generate_dbt_docs, db, info.dbt_vars, staging / DBT_DIR, verbose)
+            report.make_reports(db, staging)
             dbt_docs = dbt_job.result()
         env = present.template_environment("html")
         render_report_pages(staging, env, info.subtitle, info.tokens)

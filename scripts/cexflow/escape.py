@@ -1,11 +1,5 @@
-"""Text from outside meets a format: one function per format (markdown, markdown_code, url, html, chart, slack,
-discord, csv_cell).
-
-Names come from label files taken from community lists and scrapes, symbols from a seed file, paths from the
-command line: none of it is markup. Under every format is `plain`: control characters (escape sequences a
-terminal would obey) become spaces, and a text with explicit bidirectional controls (U+202E) is wrapped in an
-isolate, so it cannot reorder the text around it. Ordinary names come out as they went in.
-"""
+"""Text from outside (names from community label lists, symbols, paths) meets a format: one function per format,
+each over `plain` (control characters as spaces, bidirectional controls isolated); none of it is markup."""
 
 from __future__ import annotations
 
@@ -26,9 +20,6 @@ def plain(value) -> str:
     if _BIDI_CONTROLS.intersection(text):
         text = _FIRST_STRONG_ISOLATE + text + _POP_DIRECTIONAL_ISOLATE
     return text
-
-
-# --- Markdown ----------------------------------------------------------------------------------------
 
 
 class Markdown(str):
@@ -59,9 +50,8 @@ def url(value) -> str:
 
 
 def markdown_code(value) -> str:
-    """A Markdown code span of `value` (a file path, an address), fenced with more backticks than any run inside
-    it. A text with a `|` is escaped text instead (markdown()): inside a code span in a table, GitHub needs the
-    pipe escaped and Python-Markdown shows the escape, so no code span is right in both."""
+    """A Markdown code span of `value`, fenced with more backticks than any run inside it; a text with a `|` is
+    escaped text instead: in a table GitHub needs the pipe escaped, which Python-Markdown would show."""
     text = plain(value)
     if "|" in text:
         return markdown(text)
@@ -71,40 +61,34 @@ def markdown_code(value) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-# --- HTML ---------------------------------------------------------------------------------------------
-
-# what the Markdown of the reports becomes (tables, headings with their ids, links, images, code, lists)
-_HTML_TAGS = frozenset(
-    "a blockquote br code em h1 h2 h3 h4 h5 h6 hr img li ol p pre strong table tbody td th thead tr ul".split()
-)
-_HTML_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
-    "td": {"style"},
-    "th": {"style"},
-    **{f"h{level}": {"id"} for level in range(1, 7)},
+# nh3's rules: the tags and attributes the Markdown of the reports becomes, links to http(s) or mailto only
+_HTML_RULES = {
+    "tags": set(
+        "a blockquote br code em h1 h2 h3 h4 h5 h6 hr img li ol p pre strong table tbody td th thead tr ul".split()
+    ),
+    "clean_content_tags": {"script", "style"},
+    "attributes": {
+        "a": {"href", "title"},
+        "img": {"src", "alt", "title"},
+        "td": {"style"},
+        "th": {"style"},
+        **{f"h{level}": {"id"} for level in range(1, 7)},
+    },
+    "url_schemes": {"http", "https", "mailto"},
+    "link_rel": None,
+    "filter_style_properties": {"text-align"},
 }
 
 
 def html(fragment: str) -> str:
-    """An HTML fragment made from our Markdown, sanitised: the reports' tags only, links to http(s) or mailto."""
-    return nh3.clean(
-        fragment,
-        tags=set(_HTML_TAGS),
-        clean_content_tags={"script", "style"},
-        attributes={tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()},
-        url_schemes={"http", "https", "mailto"},
-        link_rel=None,
-        filter_style_properties={"text-align"},
-    )
+    """An HTML fragment made from our Markdown, sanitised (_HTML_RULES)."""
+    return nh3.clean(fragment, **_HTML_RULES)
 
 
 # A Content-Security-Policy for the site's own pages: they have no script of their own, so none may run
 # (inline or loaded), nor plugins; no <base> and no form may send anywhere. Styles are inline by design.
 CONTENT_SECURITY_POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
-
-# --- charts -------------------------------------------------------------------------------------------
 
 CHART_TEXT_CHARS = 60  # a name longer than this is cut with an ellipsis: a legend or a title must fit the chart
 
@@ -116,9 +100,6 @@ def chart(value, limit: int = CHART_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# --- chat messages -----------------------------------------------------------------------------------
-
-
 def slack(value) -> str:
     """Slack's mrkdwn: `&`, `<`, `>` (its only control characters) as entities."""
     return plain(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -128,8 +109,6 @@ def discord(value) -> str:
     """Discord's Markdown characters backslash-escaped (mentions are off in the message's `allowed_mentions`)."""
     return re.sub(r"([\\*_~`|\[\]<>#])", r"\\\1", plain(value))
 
-
-# --- CSV ----------------------------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

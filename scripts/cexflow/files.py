@@ -1,8 +1,5 @@
-"""Files that other processes use while cexflow writes them: cexflow's one lock (`exclusive_lock`), a durable
-rename, a text file or CSV written atomically (`write_atomic`, `write_csv`: the agent's state, a fetch's files), and
-the working copy that `cexflow build` writes instead of the DuckDB file itself, so that readers never block a
-build nor see half of one (`working_copy`; docs/build.md, "Readers and the build", says how and what it costs).
-"""
+"""Files that other processes use while cexflow writes them: cexflow's one lock, files written atomically, and the
+working copy a build writes instead of the DuckDB file (docs/build.md, "Readers and the build")."""
 
 from __future__ import annotations
 
@@ -33,11 +30,9 @@ class LockHeld(Exception):
 def exclusive_lock(
     lock_path: Path, *, wait: bool = False, remove: bool = False, busy: Callable[[str], str] | None = None
 ) -> Iterator[Path]:
-    """Hold an exclusive flock on `lock_path` (its content the holder's pid) for the block: cexflow's one lock.
-    Raises LockHeld at once when another process holds it (with `busy`, a CexflowError of `busy(pid)`), or with
-    `wait` waits for it. The kernel releases it when the process ends, even on SIGKILL, so a lock is never left
-    stale. With `remove` the lock file is deleted on release; a process that opened the file before it was
-    deleted finds, once it has the flock, that the path no longer names its file, and takes the lock anew."""
+    """Hold an exclusive flock on `lock_path` (its content the holder's pid) for the block; the kernel releases it
+    when the process ends, even on SIGKILL. Raises LockHeld (with `busy`, a CexflowError of `busy(pid)`) when
+    another process holds it, or with `wait` waits. With `remove` the file is deleted on release."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -84,8 +79,7 @@ def fsync_path(path: Path) -> None:
 
 
 def replace_durably(src: Path, dst: Path) -> None:
-    """Rename `src` over `dst` (atomic on POSIX) after flushing `src` to disk, then flush the folder, so that
-    even after a power cut `dst` is the old file or the new."""
+    """Rename `src` over `dst`, both flushed to disk: even after a power cut `dst` is the old file or the new."""
     fsync_path(src)
     os.replace(src, dst)
     with contextlib.suppress(OSError):  # make the rename itself durable
@@ -95,9 +89,8 @@ def replace_durably(src: Path, dst: Path) -> None:
 def write_atomic(
     path: Path, content: str | Callable[[TextIO], None], before_rename: Callable[[], None] | None = None
 ) -> None:
-    """Write the text file `path` so that it holds the old content or the new, never a part: `content` (a text,
-    or a function that writes into the open file) goes to `.<name>.tmp` beside it, renamed over `path` by
-    replace_durably; `before_rename` runs between the two (the agent's test seam). The callers hold a lock."""
+    """Write `path` (`content`: a text, or a function that writes into the open file) through `.<name>.tmp` beside
+    it, so that it holds the old content or the new; `before_rename` is the agent's test seam."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -151,9 +144,8 @@ def working_folder_of(db: Path) -> Path:
 
 @contextlib.contextmanager
 def working_copy(db: Path, copy_if: Callable[[Path], bool] | None = None) -> Iterator[Path]:
-    """Yield the path of a working copy of the DuckDB file `db` for a build to write (docs/build.md); when the
-    block ends without an exception, it replaces `db` atomically, else `db` stays as it was. `copy_if(db)`,
-    asked once the lock is held, says whether the copy starts as `db` (the default) or as no file."""
+    """Yield a working copy of the DuckDB file `db` for a build to write, which replaces `db` when the block ends
+    without an exception. `copy_if(db)`, asked under the lock, says whether the copy starts as `db` or empty."""
     from cexflow.db import connect
 
     db = Path(db)

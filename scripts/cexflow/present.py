@@ -1,7 +1,5 @@
-"""How cexflow shows things to people, shared by the reports, the agent and the docs site: numbers (`fmt_*`:
-amounts are `Decimal`s printed exactly, half-even, never through a float), the one jinja2 Environment (its
-templates hold every wording), and the build's token and method as the marts record them.
-"""
+"""How cexflow shows things to people (reports, agent, docs site): numbers (`Decimal`s printed exactly, half-even),
+the one jinja2 Environment (its templates hold every wording), and the build's token and method."""
 
 from __future__ import annotations
 
@@ -21,8 +19,6 @@ from cexflow.db import connect
 from cexflow.errors import CexflowError
 from cexflow.paths import PROJECT_ROOT
 from cexflow.text import netflow_meaning, netflow_sign_sentence, plural
-
-# --- numbers for people ------------------------------------------------------------------------------
 
 
 def _to_decimal(value) -> Decimal | None:
@@ -175,9 +171,6 @@ def words():
     return macros("messages.j2")
 
 
-# --- the build's token and method, as the marts record them -----------------------------------------
-
-
 @dataclass(frozen=True)
 class TokenInfo:
     chain: str
@@ -255,34 +248,20 @@ def select_tokens(tokens: list[TokenKey], token: str | None, chain: str | None) 
         and (chain is None or chain.strip().lower() == t.chain.lower())
     ]
     if not chosen:
-        options = " ".join(f"{o} {v}" for o, v in (("--token", token), ("--chain", chain)) if v is not None)
-        raise CexflowError(
-            f"{options}: no such token with data in the marts; the marts hold "
-            f"{', '.join(t.label for t in tokens) or 'no token'}"
-        )
+        raise CexflowError(words().no_such_token(token, chain, tokens))
     return chosen
 
 
-def token_info(row: tuple) -> TokenInfo:
-    chain, address, symbol, decimals, kind, underlying = row
-    return TokenInfo(chain, address, symbol or address[:10], int(decimals), kind, underlying)
-
-
 def load_token(con) -> TokenInfo:
-    row = marts.token_row(con)
-    if row is None:
+    rows = marts.token_row(con)
+    if not rows:
         raise CexflowError("the marts name no token (stg_tokens__selected is empty); rebuild with `cexflow build`")
-    return token_info(row)
+    return TokenInfo(**rows[0])
 
 
 def load_method(con) -> MethodInfo | None:
-    row = marts.method_row(con)
-    if row is None:
-        return None
-    method, window, z, materiality, min_amount, required, top_k, min_usd = row
-    materiality = None if materiality is None else float(materiality)
-    floors = float(min_amount or 0), bool(required), float(min_usd or 0)
-    return MethodInfo(method, int(window), float(z), int(top_k), materiality, *floors)
+    settings = marts.method_settings(con)
+    return MethodInfo(**settings[0]) if settings else None
 
 
 # the marts the reports, the agent and the docs site read
@@ -298,7 +277,7 @@ MARTS_READ = frozenset(
 
 
 def check_marts(con, db: Path) -> None:
-    missing = sorted(MARTS_READ - marts.table_names(con))
+    missing = sorted(MARTS_READ.difference(marts.table_names(con)))
     if missing:
         raise CexflowError(f"--db {db}: missing marts {', '.join(missing)}; run `cexflow build` first")
 

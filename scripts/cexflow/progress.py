@@ -1,13 +1,7 @@
-"""What a dbt run is doing, on stderr: on a terminal one line that keeps changing (the step that runs and how
-many models and tests of the run are done); elsewhere (a cron log, a pipe) a plain line for each model or
-seed that took `slow_s` or more, and one at the end when the run took `long_s` or more. A quick build writes
-nothing there, so a failure stays one line.
-
-`DbtProgress.on_event(name, data)` takes dbt's events by name with their data as a dict (as dbt's JSON log
-lines have them); `dbt_runner.run_dbt` feeds it from dbt's callbacks or from a dbt subprocess's JSON log.
-
-A fetch's progress (`cexflow fetch`, cexflow.fetch and cexflow.balances): a `Reporter` (silent), `LineReporter`
-(a line per wallet, for logs) or `TqdmReporter` (a progress bar on a terminal).
+"""Progress on stderr. A dbt build's (`DbtProgress`, fed dbt's events by dbt_runner): on a terminal one line that
+keeps changing; elsewhere (a cron log) a line per model that took `slow_s` or more and one at the end of a run that
+took `long_s` or more, so that a quick build writes nothing and a failure stays one line. A fetch's: `Reporter`
+(silent), `LineReporter` (a line per wallet, for logs) or `TqdmReporter` (a progress bar on a terminal).
 """
 
 from __future__ import annotations
@@ -27,6 +21,7 @@ from cexflow.text import plural
 if TYPE_CHECKING:
     from cexflow.inputs import Token, Wallet
 
+REFRESH_S = 0.5  # how often a terminal's line is redrawn
 MODEL_TYPES = ("model", "seed", "snapshot")
 TEST_TYPES = ("test", "unit_test")
 # dbt's "Found 21 models, 60 data tests, 2 seeds, 566 macros, 6 unit tests" (FoundStats)
@@ -54,16 +49,13 @@ class DbtProgress:
 
     def __init__(
         self,
-        command: str = "build",
         stream: TextIO | None = None,
         live: bool | None = None,
         with_unit_tests: bool = True,
-        refresh_s: float = 0.5,
         slow_s: float = 2.0,
         long_s: float = 10.0,
         clock=time.monotonic,
     ):
-        self.command = command
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.with_unit_tests = with_unit_tests
@@ -78,10 +70,8 @@ class DbtProgress:
         self._ticker: threading.Thread | None = None
         self._shown = False
         if self.live:
-            self._ticker = threading.Thread(target=self._tick, args=(refresh_s,), daemon=True)
+            self._ticker = threading.Thread(target=self._tick, args=(REFRESH_S,), daemon=True)
             self._ticker.start()
-
-    # --- events -----------------------------------------------------------------------------------------
 
     def on_event(self, name: str, data: dict) -> None:
         with self._lock:
@@ -110,12 +100,10 @@ class DbtProgress:
             took = self.clock() - started
             if not self.live and took >= self.slow_s:
                 status = node.get("node_status") or "done"
-                self._write(f"dbt {self.command}: {kind} {name} {status} in {took:.1f} s ({self._counts()})\n")
+                self._write(f"dbt build: {kind} {name} {status} in {took:.1f} s ({self._counts()})\n")
                 self.lines_written += 1
         elif kind in TEST_TYPES:
             self.tests_done += 1
-
-    # --- display ----------------------------------------------------------------------------------------
 
     def _counts(self) -> str:
         def of(done: int, total: int | None) -> str:
@@ -130,7 +118,7 @@ class DbtProgress:
             name, started = min(self.running.values(), key=lambda item: item[1])  # the longest running
             more = f" and {len(self.running) - 1} more" if len(self.running) > 1 else ""
             step = f" · {name}{more} ({now - started:.0f} s)"
-        line = f"dbt {self.command}: {self._counts()}{step}"
+        line = f"dbt build: {self._counts()}{step}"
         self._write("\r\033[K" + line[:160])
         self._shown = True
 
@@ -155,10 +143,9 @@ class DbtProgress:
                     self._write("\r\033[K")
             elif self.lines_written or self.clock() - self.started >= self.long_s:
                 outcome = "done" if success else "stopped"
-                self._write(f"dbt {self.command} {outcome}: {self._counts()} in {self.clock() - self.started:.1f} s\n")
+                self._write(f"dbt build {outcome}: {self._counts()} in {self.clock() - self.started:.1f} s\n")
 
 
-# --- a fetch's progress ----------------------------------------------------------------------------------
 class Reporter:
     """Progress of a fetch; this one says nothing. See LineReporter and TqdmReporter."""
 

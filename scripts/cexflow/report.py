@@ -1,7 +1,5 @@
-"""`cexflow report`: charts (PNG), Markdown reports and CSV exports from the marts (docs/reports.md): the whole
-range (`load_overview`, `render_overview`) or a focus report (`load_focus`, `render_focus`), and the folder's
-index. Links are relative only, so the folder can move (GitHub, the docs site).
-"""
+"""`cexflow report`: charts, Markdown reports and CSV exports of the whole range or a focus (docs/reports.md).
+Links are relative only, so the folder can move (GitHub, the docs site)."""
 
 from __future__ import annotations
 
@@ -10,36 +8,16 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
-from cexflow import charts, escape, methods
+from cexflow import charts, escape, methods, present
 from cexflow import db as marts
 from cexflow.db import connect, connect_spark
 from cexflow.errors import CexflowError
 from cexflow.files import write_csv
 from cexflow.paths import PROJECT_ROOT, beside, default_db, is_project_db
-from cexflow.present import (
-    MethodInfo,
-    TokenInfo,
-    TokenKey,
-    check_marts,
-    database_tokens,
-    fmt_exact,
-    load_method,
-    load_token,
-    lone_token,
-    open_marts,
-    parse_date,
-    period_text,
-    records,
-    select_tokens,
-    shown,
-    summaries_of,
-    template_environment,
-    token_info,
-    words,
-)
 
 HELP = (
     "Render charts (PNG), Markdown reports and CSV exports from the marts: the whole range, or a focus "
@@ -59,7 +37,10 @@ REJECTED_SHOWN = 20  # rejected rows listed in the summary
 def overview_chart_texts(n_days: int) -> dict[str, str]:
     """What each overview chart of a range of `n_days` shows (templates/shown.j2), its bars' adjective filled in."""
     bars = charts.bar_bins(n_days)[1]
-    return {c["name"]: c["text"].format(bars=bars) for c in [*shown().overview_charts, *shown().exchange_charts]}
+    return {
+        c["name"]: c["text"].format(bars=bars)
+        for c in [*present.shown().overview_charts, *present.shown().exchange_charts]
+    }
 
 
 RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anchors (cexflow build --balances)
@@ -67,59 +48,21 @@ RESERVE_CHART = "reserve_by_exchange.png"  # only when the build has balance anc
 CSV_EXPORTS = ("topk_netflow_total.csv", "topk_netflow_by_exchange.csv", "top_netflow_anomalies.csv")
 
 
-# --- overview: the whole range ------------------------------------------------------------------------
-
-
-@dataclass
-class Overview:
-    db: Path
-    token: TokenInfo
-    method: MethodInfo | None
-    first_day: dt.date | None
-    last_day: dt.date | None
-    totals: dict  # rpt_build_summary's row
-    total_daily: pd.DataFrame  # fct_netflow_daily_total + the 'total' z-scores
-    total_periodic: pd.DataFrame | None  # weekly or monthly sums when the range is drawn so (bar_bins)
-    panels: pd.DataFrame  # rpt_exchange_chart_groups, layout 'panels': the days of each exchange group
-    panel_groups: list  # the groups of `panels`, in order
-    lines: pd.DataFrame  # rpt_exchange_chart_groups, layout 'lines' (the cumulative chart)
-    line_groups: list
-    exchanges: pd.DataFrame  # one row per exchange: sums over the range
-    largest_inflow_days: pd.DataFrame
-    largest_outflow_days: pd.DataFrame
-    topk: pd.DataFrame  # rpt_topk_netflow_days + inflow, outflow, baseline
-    anomalies: pd.DataFrame  # rpt_netflow_anomalies + inflow, outflow
-    anomaly_counts: list  # rpt_anomaly_counts_by_series
-    reconciliation: pd.DataFrame
-    rejected_reasons: pd.DataFrame
-    rejected_rows: pd.DataFrame
-    n_rejected: int
-    unpriced: list  # the days without a price (cexflow build --prices)
-    reserves: list  # rpt_exchange_reserve_summary
-    reserve_days: pd.DataFrame  # rpt_exchange_reserve_chart_groups
-    reserve_groups: list
-    reserve_unknown: list  # exchanges with anchors whose reserve is unknown
-    several: bool = False  # one of the tokens of a database of several (its reports in a folder of their own)
-
-    @property
-    def period(self) -> str:
-        return period_text(self.first_day, self.last_day)
-
-
-def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
-    """The whole-range reports' numbers; with `scope`, that token's."""
+def load_overview(db_path: Path, scope: present.TokenKey | None = None) -> SimpleNamespace:
+    """The whole-range reports' numbers, a field per reader; with `scope`, that token's."""
     db_path = Path(db_path)
-    with open_marts(db_path, scope) as con:
-        check_marts(con, db_path)
+    with present.open_marts(db_path, scope) as con:
+        present.check_marts(con, db_path)
         summary = marts.build_summary(con)
         total_daily = marts.daily_series(con, "total").drop(columns="series")
         unit = charts.bar_bins(len(total_daily))[2]
-        return Overview(
+        return SimpleNamespace(
             db=db_path,
-            token=load_token(con),
-            method=load_method(con),
+            token=present.load_token(con),
+            method=present.load_method(con),
             first_day=summary["first_flow_date"],
             last_day=summary["last_flow_date"],
+            period=present.period_text(summary["first_flow_date"], summary["last_flow_date"]),
             totals=summary,
             total_daily=total_daily,
             total_periodic=marts.periodic_total(con, unit) if unit != "day" else None,
@@ -133,30 +76,29 @@ def load_overview(db_path: Path, scope: TokenKey | None = None) -> Overview:
             topk=marts.topk_days(con),
             anomalies=marts.anomaly_days(con),
             anomaly_counts=marts.anomaly_counts(con),
-            reconciliation=pd.DataFrame(marts.input_reconciliation(con)),
-            rejected_reasons=pd.DataFrame(marts.rejected_reasons(con), columns=["reason", "n_rows"]),
-            rejected_rows=pd.DataFrame(
-                marts.rejected_rows(con, REJECTED_SHOWN), columns=["source_file", "line_number", "reason"]
-            ),
+            reconciliation=marts.input_reconciliation(con),
+            rejected_reasons=marts.rejected_reasons(con),
+            rejected_rows=marts.rejected_rows(con, REJECTED_SHOWN),
             n_rejected=summary["n_rejected"],
             unpriced=marts.days_without_price(con) if summary["n_priced_days"] else [],
             reserves=marts.reserve_summary(con),
             reserve_days=marts.reserve_chart_days(con),
             reserve_groups=marts.reserve_chart_groups(con),
             reserve_unknown=marts.reserve_unknown(con),
+            several=False,  # one of the tokens of a database of several (its reports in a folder of their own)
         )
 
 
 USD_DAYS_SHOWN = 10  # days without a price listed by name in the summary
 
 
-def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
+def render_overview_charts(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     img = reports_dir / IMG_DIR
     common = {"symbol": ov.token.symbol, "chain": ov.token.chain, "period": ov.period}
     m = ov.method
     if m is None:  # no day in the marts: the charts name the project's default settings
         defaults = methods.project_vars()
-        m = MethodInfo(
+        m = present.MethodInfo(
             defaults["zscore_method"], defaults["zscore_window_days"], float(defaults["zscore_threshold"]), 0
         )
     band = {"z_threshold": m.z_threshold, "method": m.method}
@@ -169,7 +111,7 @@ def render_overview_charts(ov: Overview, reports_dir: Path) -> list[Path]:
         charts.plot_zscore(ov.total_daily, img / "zscore_total.png", **common, **band, window_days=m.window_days),
         charts.plot_cumulative_netflow(ov.lines, img / "cumulative_netflow_by_exchange.png", **lines),
     ]
-    for c in shown().exchange_charts:
+    for c in present.shown().exchange_charts:
         written.append(charts.plot_metric_by_exchange(ov.panels, img / f"{c['name']}.png", c, **panels))
     if ov.reserves:
         reserve = {**common, "groups": ov.reserve_groups}
@@ -184,7 +126,7 @@ TOPK_COLUMNS = (
 ANOMALY_COLUMNS = "flow_date series inflow outflow netflow baseline_mean baseline_std baseline_days zscore direction"
 
 
-def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
+def write_csv_exports(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     """The top-k and anomaly tables as CSV, under the seed project's file names, exact numbers."""
     m = ov.method
     params = {name: getattr(m, name) if m else "" for name in ("method", "window_days", "z_threshold")}
@@ -198,7 +140,7 @@ def write_csv_exports(ov: Overview, reports_dir: Path) -> list[Path]:
     written = []
     for name, (columns, rows) in zip(CSV_EXPORTS, tables, strict=True):
         header = [*columns, *params]
-        values = [{c: _csv_value({**row, **params}.get(c)) for c in header} for row in records(rows)]
+        values = [{c: _csv_value({**row, **params}.get(c)) for c in header} for row in present.records(rows)]
         written.append(write_csv(reports_dir / DATA_DIR / name, header, values))
     return written
 
@@ -210,28 +152,26 @@ def _csv_value(value) -> str:
         return value.isoformat()
     if isinstance(value, str):  # a name: text, never a formula in a spreadsheet
         return escape.csv_cell(value)
-    return fmt_exact(value)
+    return present.fmt_exact(value)
 
 
-def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
+def render_overview(ov: SimpleNamespace, reports_dir: Path) -> list[Path]:
     """The charts, summary.md, topk.md, anomalies.md and the CSV exports; returns the files written."""
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     written = render_overview_charts(ov, reports_dir)
     written += write_csv_exports(ov, reports_dir)
-    env = template_environment()
-    topk_by_series: dict[str, list[dict]] = {}
-    for row in records(ov.topk):
-        topk_by_series.setdefault(row["series"], []).append(row)
-    tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "reconciliation", "anomalies")
+    env = present.template_environment()
+    topk = present.records(ov.topk)  # the total's days first, then each exchange's (grouped by topk.md.j2)
+    tables = ("exchanges", "largest_inflow_days", "largest_outflow_days", "anomalies")
     context = {
         **vars(ov),
-        **{name: records(getattr(ov, name)) for name in (*tables, "rejected_reasons", "rejected_rows")},
+        **{name: present.records(getattr(ov, name)) for name in tables},
         "ov": ov,
         "symbol": ov.token.symbol,
         "period": ov.period,
-        "topk_total": topk_by_series.pop("total", []),
-        "topk_exchanges": topk_by_series,
+        "topk_total": [row for row in topk if row["series"] == "total"],
+        "topk_exchanges": [row for row in topk if row["series"] != "total"],
         "img": IMG_DIR,
         "data": DATA_DIR,
         "csv_exports": CSV_EXPORTS,
@@ -244,9 +184,6 @@ def render_overview(ov: Overview, reports_dir: Path) -> list[Path]:
         path.write_text(env.get_template(f"{name}.md.j2").render(**context), encoding="utf-8")
         written.append(path)
     return written
-
-
-# --- focus: one period, one exchange or wallet ------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -278,44 +215,17 @@ def resolve_focus(con, focus: str | None) -> FocusSubject:
         return FocusSubject(
             "wallet", names[0] if len(names) == 1 else focus, exchange=rows[0][1], addresses=tuple(r[2] for r in rows)
         )
-    raise CexflowError(
-        f"--focus {focus}: no exchange, wallet or wallet address of that name moved tokens in the "
-        f"marts; exchanges: {', '.join(marts.exchange_names(con)) or 'none'}"
-    )
+    raise CexflowError(present.words().no_focus(focus, marts.exchange_names(con)))
 
 
-@dataclass
-class Focus:
-    token: TokenInfo
-    method: MethodInfo | None
-    subject: FocusSubject
-    series: str | None  # the subject's series of fct_netflow_zscores: 'total', an exchange, or none for a wallet
-    start: dt.date
-    end: dt.date
-    data_first_day: dt.date
-    data_last_day: dt.date
-    stats: dict
-    by_flow_type: pd.DataFrame
-    daily: pd.DataFrame  # every day: inflow, outflow, netflow, volume, n_transfers (+ z columns if a series)
-    periodic: pd.DataFrame | None  # weekly or monthly sums when the period is drawn so (bar_bins)
-    largest: pd.DataFrame  # the largest transfers
-    amounts: object  # numpy array of floats (drawing only)
-    anomalies: pd.DataFrame
-
-    @property
-    def period(self) -> str:
-        return period_text(self.start, self.end)
-
-    @property
-    def slug(self) -> str:
-        return f"{self.subject.slug}_{self.start}_{self.end}"
-
-
-def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: TokenKey | None = None) -> Focus:
+def load_focus(
+    db: Path, start=None, end=None, focus: str | None = None, scope: present.TokenKey | None = None
+) -> SimpleNamespace:
+    """A focus report's numbers: of one period, and an exchange or a wallet."""
     db = Path(db)
-    start, end = parse_date(start, "--start"), parse_date(end, "--end")
-    with open_marts(db, scope) as con:
-        check_marts(con, db)
+    start, end = present.parse_date(start, "--start"), present.parse_date(end, "--end")
+    with present.open_marts(db, scope) as con:
+        present.check_marts(con, db)
         summary = marts.build_summary(con)
         first, last = summary["first_flow_date"], summary["last_flow_date"]
         if first is None:
@@ -324,9 +234,7 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         if start > end:
             raise CexflowError(f"--start {start} is after --end {end}")
         if end < first or start > last:
-            raise CexflowError(
-                f"--start {start} --end {end}: no days in that period; the marts cover {first} to {last}"
-            )
+            raise CexflowError(present.words().no_days_in(start, end, first, last))
         subject = resolve_focus(con, focus)
         series = {"all": "total", "exchange": subject.exchange}.get(subject.kind)
         # each reader takes the parameters its query names ($s, $e, $x, $a, $series)
@@ -337,13 +245,15 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
 
         stats, daily = read("stats") | read("totals"), read("daily")
         unit = charts.bar_bins(len(daily))[2]
-        return Focus(
-            token=load_token(con),
-            method=load_method(con),
+        return SimpleNamespace(
+            token=present.load_token(con),
+            method=present.load_method(con),
             subject=subject,
             series=series,
             start=start,
             end=end,
+            period=present.period_text(start, end),
+            slug=f"{subject.slug}_{start}_{end}",
             data_first_day=first,
             data_last_day=last,
             stats=stats,
@@ -356,7 +266,7 @@ def load_focus(db: Path, start=None, end=None, focus: str | None = None, scope: 
         )
 
 
-def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
+def render_focus(f: SimpleNamespace, reports_dir: Path) -> list[Path]:
     """focus/<subject>_<start>_<end>.md and its charts in focus/img/."""
     focus_dir = Path(reports_dir) / FOCUS_DIR
     img = focus_dir / IMG_DIR
@@ -383,20 +293,17 @@ def render_focus(f: Focus, reports_dir: Path) -> list[Path]:
         **vars(f),
         "f": f,
         "symbol": f.token.symbol,
-        "by_flow_type": records(f.by_flow_type),
-        "largest": records(f.largest),
-        "anomalies": records(f.anomalies),
+        "by_flow_type": present.records(f.by_flow_type),
+        "largest": present.records(f.largest),
+        "anomalies": present.records(f.anomalies),
         "charts": {k: f"{IMG_DIR}/{p.name}" for k, p in chart_files.items()},
         "top_transfers": TOP_TRANSFERS,
         "bars": charts.bar_bins(len(f.daily))[1],
     }
-    text = template_environment().get_template("focus.md.j2").render(context)
+    text = present.template_environment().get_template("focus.md.j2").render(context)
     path = focus_dir / f"{f.slug}.md"
     path.write_text(text, encoding="utf-8")
     return [*chart_files.values(), path]
-
-
-# --- index and entry point ----------------------------------------------------------------------------
 
 
 def chart_links(reports_dir: Path, n_days: int, prefix: str = "") -> list[tuple[str, str]]:
@@ -410,7 +317,11 @@ def csv_links(reports_dir: Path, prefix: str = "") -> list[str]:
 
 
 def render_index(
-    reports_dir: Path, token: TokenInfo | None = None, period: str | None = None, n_days: int = 0, up: str | None = None
+    reports_dir: Path,
+    token: present.TokenInfo | None = None,
+    period: str | None = None,
+    n_days: int = 0,
+    up: str | None = None,
 ) -> Path:
     """index.md: the reports, charts and CSV files present in the folder; `up`: the link to the index of tokens."""
     reports_dir = Path(reports_dir)
@@ -425,7 +336,7 @@ def render_index(
         "up": up,
     }
     path = reports_dir / "index.md"
-    path.write_text(template_environment().get_template("index.md.j2").render(**context), encoding="utf-8")
+    path.write_text(present.template_environment().get_template("index.md.j2").render(**context), encoding="utf-8")
     return path
 
 
@@ -433,12 +344,12 @@ def render_index(
 class ReportResult:
     reports_dir: Path
     files: list[Path]
-    overview: Overview | None = None  # of the (last) token rendered
-    focus: Focus | None = None
+    overview: SimpleNamespace | None = None  # of the (last) token rendered
+    focus: SimpleNamespace | None = None
     skipped: list[str] = field(default_factory=list)  # tokens of several without the focus asked for, and why
 
     def lines(self) -> list[str]:
-        return words().report_lines(self).split("\n")
+        return present.words().report_lines(self).split("\n")
 
 
 def default_reports_dir(db: Path) -> Path:
@@ -447,25 +358,37 @@ def default_reports_dir(db: Path) -> Path:
     return PROJECT_REPORTS if is_project_db(db) else beside(db, REPORTS_SUBDIR)
 
 
-def render_reports(
-    db: Path,
+def make_reports(
+    db: Path | None = None,
     out: Path | None = None,
     start=None,
     end=None,
     focus: str | None = None,
+    spark_dir: Path | None = None,
     token: str | None = None,
     chain: str | None = None,
 ) -> ReportResult:
-    """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, into
-    `out`/reports/ or `default_reports_dir(db)`; of several tokens a folder each and TOKENS_INDEX."""
+    """`cexflow report`: the whole-range reports, or with --start/--end/--focus a focus report, of the DuckDB file
+    `db` into `out`/reports/ or `default_reports_dir(db)`, or of a Spark build's warehouse `spark_dir` (into it by
+    default); of several tokens a folder each and TOKENS_INDEX."""
+    if spark_dir is not None:
+        if db is not None:
+            raise CexflowError("--db and --spark-dir: give one of them")
+        # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
+        with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
+            views = Path(scratch) / "spark_marts.duckdb"
+            connect_spark(spark_dir, str(views)).close()
+            return make_reports(views, spark_dir if out is None else out, start, end, focus, None, token, chain)
+    db = db or default_db()
     reports_dir = default_reports_dir(db) if out is None else Path(out) / REPORTS_SUBDIR
-    first, last = parse_date(start, "--start"), parse_date(end, "--end")  # a bad date is one error, not one a token
+    # a bad date is one error, not one a token
+    first, last = present.parse_date(start, "--start"), present.parse_date(end, "--end")
     if first and last and first > last:
         raise CexflowError(f"--start {first} is after --end {last}")
     with connect(db) as con:
-        check_marts(con, Path(db))
-        tokens, lone = database_tokens(con), lone_token(con)
-    chosen = select_tokens(tokens, token, chain) if token is not None or chain is not None else tokens
+        present.check_marts(con, Path(db))
+        tokens, lone = present.database_tokens(con), present.lone_token(con)
+    chosen = present.select_tokens(tokens, token, chain) if token is not None or chain is not None else tokens
     if len(tokens) <= 1:
         return _render_one(db, reports_dir, start, end, focus, lone)
     files: list[Path] = []
@@ -489,14 +412,22 @@ def render_reports(
 
 
 def _render_one(
-    db: Path, reports_dir: Path, start, end, focus: str | None, scope: TokenKey | None = None, up: str | None = None
+    db: Path,
+    reports_dir: Path,
+    start,
+    end,
+    focus: str | None,
+    scope: present.TokenKey | None = None,
+    up: str | None = None,
 ) -> ReportResult:
     """The reports of the one token of `db`, or of the token `scope`, into `reports_dir`."""
     if start or end or focus:
         data = load_focus(db, start, end, focus, scope)
         files = render_focus(data, reports_dir)
         first, last = data.data_first_day, data.data_last_day
-        files.append(render_index(reports_dir, data.token, period_text(first, last), (last - first).days + 1, up))
+        files.append(
+            render_index(reports_dir, data.token, present.period_text(first, last), (last - first).days + 1, up)
+        )
         return ReportResult(reports_dir, files, focus=data)
     ov = load_overview(db, scope)
     ov.several = up is not None
@@ -508,51 +439,28 @@ def _render_one(
 TOKENS_INDEX = "README.md"  # the index of a database of several tokens, beside their folders
 
 
-def render_tokens_index(db: Path, reports_dir: Path, tokens: list[TokenKey]) -> Path:
+def render_tokens_index(db: Path, reports_dir: Path, tokens: list[present.TokenKey]) -> Path:
     """README.md of the reports of several tokens: each token's figures and folder, and a symbol's over chains."""
     with connect(db) as con:
         rows = [
             {**s, "link": f"{s['folder']}/index.md" if (reports_dir / s["folder"] / "index.md").exists() else None}
-            for s in summaries_of(con, tokens)
+            for s in present.summaries_of(con, tokens)
         ]
-        cross = marts.cross_chain_totals(con)
+        cross_chain = [
+            {
+                "symbol": total["symbol"],
+                "total": total,
+                "period": present.period_text(total["first_flow_date"], total["last_flow_date"]),
+                "chains": [r for r in rows if r["key"].symbol == total["symbol"]],
+            }
+            for total in marts.cross_chain_totals(con)
+        ]
         with_data = {(t.chain, t.address) for t in tokens}
-        without = [token_info(row).label for row in marts.selected_tokens(con) if (row[0], row[1]) not in with_data]
-    by_symbol = {c["symbol"]: c for c in cross}
-    cross_chain = [
-        {
-            "symbol": symbol,
-            "total": total,
-            "period": period_text(total["first_flow_date"], total["last_flow_date"]),
-            "chains": [r for r in rows if r["key"].symbol == symbol],
-        }
-        for symbol, total in by_symbol.items()
-    ]
+        selected = [present.TokenInfo(**row) for row in marts.selected_tokens(con)]
+        without = [t.label for t in selected if (t.chain, t.address) not in with_data]
     path = Path(reports_dir) / TOKENS_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    page = template_environment().get_template("tokens.md.j2")
+    page = present.template_environment().get_template("tokens.md.j2")
     has_usd = any(r["n_priced_days"] for r in rows)
     path.write_text(page.render(rows=rows, cross_chain=cross_chain, has_usd=has_usd, without=without), encoding="utf-8")
     return path
-
-
-def make_reports(
-    db: Path | None = None,
-    out: Path | None = None,
-    start=None,
-    end=None,
-    focus: str | None = None,
-    spark_dir: Path | None = None,
-    token: str | None = None,
-    chain: str | None = None,
-) -> ReportResult:
-    """render_reports of the DuckDB file `db`, or of a Spark build's warehouse `spark_dir` (into it by default)."""
-    if spark_dir is None:
-        return render_reports(db or default_db(), out, start, end, focus, token, chain)
-    if db is not None:
-        raise CexflowError("--db and --spark-dir: give one of them")
-    # the Spark tables as views in a throw-away DuckDB file, which the report opens like a build's file
-    with tempfile.TemporaryDirectory(prefix="cexflow-report-") as scratch:
-        views = Path(scratch) / "spark_marts.duckdb"
-        connect_spark(spark_dir, str(views)).close()
-        return render_reports(views, spark_dir if out is None else out, start, end, focus, token, chain)

@@ -1,5 +1,4 @@
-"""Words for people: a count with its noun ("1 day", "2 days"), and what a netflow means by the token's kind.
-No dependencies, so that every part of the package can use it."""
+"""Words for people: a count with its noun, and what a netflow means by the token's kind (no dependencies)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""Webhooks of `cexflow agent`: the message formats, their limits, posting, and URLs that never show a secret.
-A message is format-neutral JSON (as the retry queue stores it): {"kind", "title", "blocks", "short_blocks"
-(without the transfers), "link", "data"}; `render_payload` makes a format's request (docs/agent.md).
-"""
+"""Webhooks of `cexflow agent`: formats, limits, posting, URLs that never show a secret. A message is format-neutral
+JSON as the queue stores it ({"kind", "title", "blocks", "short_blocks", "link", "data"}; docs/agent.md)."""
 
 from __future__ import annotations
 
@@ -32,9 +30,6 @@ class WebhookError(Exception):
         super().__init__(message)
         self.retry = retry
         self.unreachable = unreachable
-
-
-# --- URLs -------------------------------------------------------------------------------------------
 
 
 def redact(url: str) -> str:
@@ -82,17 +77,11 @@ def telegram_target(url: str) -> tuple[str, int | str]:
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     chat = [v for k, v in query if k == "chat_id"]
     if not parts.path.endswith("/sendMessage") or len(chat) != 1 or not chat[0].strip():
-        raise CexflowError(
-            f"--webhook {redact(url)}: a Telegram webhook is the Bot API's sendMessage with the "
-            "chat on the URL: https://api.telegram.org/bot<token>/sendMessage?chat_id=<chat id>"
-        )
+        raise CexflowError(WORDS.telegram_url(redact(url)))
     rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "chat_id"])
     chat_id = chat[0].strip()
     chat_id = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
     return urllib.parse.urlunsplit(parts._replace(query=rest)), chat_id
-
-
-# --- texts ------------------------------------------------------------------------------------------
 
 
 def render_text(message: dict, fmt: str, limit: int | None = None) -> str:
@@ -148,9 +137,6 @@ def render_payload(message: dict, fmt: str, url: str) -> tuple[str, dict]:
         **DISCORD_NO_MENTIONS,
         **message.get("data", {}),
     }
-
-
-# --- posting ----------------------------------------------------------------------------------------
 
 
 def post(url: str, body: dict, timeout: float = TIMEOUT) -> None:

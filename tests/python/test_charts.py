@@ -126,9 +126,9 @@ def render_drawn(db: Path, out: Path, *focus_reports: dict) -> tuple[Path, dict[
     """The whole-range reports of `db` and a focus report per dict of `render_reports` arguments, in `out`:
     (the reports' folder, what each chart drew)."""
     with drawing() as seen:
-        report.render_reports(db, out)
+        report.make_reports(db, out)
         for arguments in focus_reports:
-            report.render_reports(db, out, **arguments)
+            report.make_reports(db, out, **arguments)
     return out / "reports", seen
 
 

@@ -154,7 +154,7 @@ def test_a_dbt_subprocess_counts_its_models_and_tests_from_the_info_log(tmp_path
     fake_dbt.chmod(0o755)
     monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(fake_dbt))
     stream = io.StringIO()
-    progress = DbtProgress(command="build", stream=stream, live=False, long_s=0.0)
+    progress = DbtProgress(stream=stream, live=False, long_s=0.0)
     success, _, _ = dbt_runner._dbt_subprocess(["build"], {}, False, progress)
     progress.close()
     assert success

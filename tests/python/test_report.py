@@ -64,7 +64,7 @@ def db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def out(db, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out")
-    result = report.render_reports(db, out)
+    result = report.make_reports(db, out)
     assert result.reports_dir == out / "reports"
     return out / "reports"
 
@@ -125,7 +125,7 @@ def test_signed_and_z_formatting():
 def test_every_chart_exists_as_a_png_of_the_expected_size(db, out):
     (n_exchanges,), = query(db, "select count(distinct exchange) from fct_netflow_daily_by_exchange")
     expected = {c["name"]: (charts.WIDTH_PX, charts.HEIGHT_PX) for c in shown().overview_charts}
-    expected["netflow_by_exchange"] = (charts.WIDTH_PX, charts.figure_height_px("small_multiples", n_exchanges))
+    expected["netflow_by_exchange"] = (charts.WIDTH_PX, charts.figure_height_px(n_exchanges))
     for name, size in expected.items():
         path = out / "img" / f"{name}.png"
         assert png_size(path) == size, name
@@ -357,7 +357,7 @@ def test_index_lists_the_reports_charts_and_exports(out):
 
 @pytest.fixture(scope="module")
 def focus_exchange(db, out):
-    result = report.render_reports(db, out.parent, start="2025-04-01", end="2025-04-30", focus="Binance")
+    result = report.make_reports(db, out.parent, start="2025-04-01", end="2025-04-30", focus="Binance")
     return result.focus, (out / "focus" / "binance_2025-04-01_2025-04-30.md").read_text()
 
 
@@ -388,7 +388,7 @@ def test_focus_on_an_exchange_equals_the_marts(db, out, focus_exchange):
 
 
 def test_focus_on_a_wallet_address_equals_the_wallet_mart(db, out):
-    result = report.render_reports(db, out.parent, start="2025-03-10", end="2025-03-20", focus=BINANCE14.upper())
+    result = report.make_reports(db, out.parent, start="2025-03-10", end="2025-03-20", focus=BINANCE14.upper())
     focus = result.focus
     assert (focus.subject.kind, focus.subject.name, focus.subject.exchange) == ("wallet", "binance14", "binance")
     text = (out / "focus" / f"{focus.slug}.md").read_text()
@@ -404,7 +404,7 @@ def test_focus_on_a_wallet_address_equals_the_wallet_mart(db, out):
 
 
 def test_focus_period_without_subject_covers_all_exchanges(db, out):
-    result = report.render_reports(db, out.parent, start="2025-05-01")
+    result = report.make_reports(db, out.parent, start="2025-05-01")
     assert result.focus.subject.kind == "all"
     assert (result.focus.start, result.focus.end) == (dt.date(2025, 5, 1), dt.date(2025, 5, 14))
     text = (out / "focus" / "all-exchanges_2025-05-01_2025-05-14.md").read_text()
@@ -421,12 +421,12 @@ def test_focus_period_without_subject_covers_all_exchanges(db, out):
 ])
 def test_bad_focus_options_give_one_line_errors(db, tmp_path, kwargs, message):
     with pytest.raises(CexflowError, match=re.escape(message)):
-        report.render_reports(db, tmp_path, **kwargs)
+        report.make_reports(db, tmp_path, **kwargs)
 
 
 def test_missing_database_is_a_one_line_error(tmp_path):
     with pytest.raises(CexflowError, match="no such database"):
-        report.render_reports(tmp_path / "nope.duckdb", tmp_path)
+        report.make_reports(tmp_path / "nope.duckdb", tmp_path)
 
 
 def test_run_through_the_subcommand_parser(db, tmp_path, capsys):

@@ -167,7 +167,7 @@ def test_the_overview_shows_the_numbers_of_the_old_queries(sample_db):
         same(ov.largest_outflow_days, frame(con, f"{OLD_DAYS} where t.netflow < 0 order by t.netflow, t.flow_date "
                                                 f"limit {report.TOP_DAYS}"))
         same(ov.topk, frame(con, OLD_TOPK))
-        assert ov.rejected_reasons.to_dict("records") == frame(con, OLD_REASONS).to_dict("records")
+        assert ov.rejected_reasons == frame(con, OLD_REASONS).to_dict("records")
         (first, last), n_rejected = con.execute(
             "select min(flow_date), max(flow_date) from fct_netflow_daily_total").fetchone(), \
             con.execute("select count(*) from stg_transfers_rejected").fetchone()[0]

@@ -231,14 +231,10 @@ def _labelled_flows(wallets: Sequence[Wallet]) -> list[_Flow]:
         hub = hubs[w.exchange]
         if w is hub:
             continue
-        if w.is_cold:  # the hub tops up the cold wallet more often than the cold wallet refills it
-            rate, median = SWEEP_PER_DAY_COLD, SWEEP_MEDIAN_COLD
-            flows.append(_Flow(hub, w, 0.6 * rate, median, SWEEP_SIGMA))
-            flows.append(_Flow(w, hub, 0.4 * rate, median, SWEEP_SIGMA))
-        else:  # a medium wallet mostly forwards its deposits to the hub
-            rate, median = SWEEP_PER_DAY_ACTIVE, SWEEP_MEDIAN
-            flows.append(_Flow(w, hub, 0.7 * rate, median, SWEEP_SIGMA))
-            flows.append(_Flow(hub, w, 0.3 * rate, median, SWEEP_SIGMA))
+        # the hub tops up a cold wallet more often than it refills the hub; a medium wallet mostly forwards to the hub
+        legs = ((hub, w, 0.6), (w, hub, 0.4)) if w.is_cold else ((w, hub, 0.7), (hub, w, 0.3))
+        rate, median = (SWEEP_PER_DAY_COLD, SWEEP_MEDIAN_COLD) if w.is_cold else (SWEEP_PER_DAY_ACTIVE, SWEEP_MEDIAN)
+        flows.extend(_Flow(a, b, share * rate, median, SWEEP_SIGMA) for a, b, share in legs)
     hub_list = list(hubs.values())
     weight = {h.exchange: sum(w.transfers_per_day for w in wallets if w.exchange == h.exchange) for h in hub_list}
     pair_weights = [(a, b, weight[a.exchange] * weight[b.exchange]) for a in hub_list for b in hub_list if a is not b]
@@ -363,32 +359,7 @@ def resolve_plants(
 # --- generation -----------------------------------------------------------------------------------------
 
 
-class _DayBuilder:
-    """Collects one day's transfers: picks each one's block and gives it a hash.
-
-    Hashes are 32-byte pieces of SHAKE-256 streams, one stream per 256 transfers of a day and tag
-    ("base" or "planted"): one hash call per 256 transfers instead of one per transfer."""
-
-    CHUNK = 256
-
-    def __init__(self, seed: int, day: int, day_ts: int, day_block: int, rand, plant_rand):
-        self.seed, self.day, self.day_ts, self.day_block = seed, day, day_ts, day_block
-        self.rand, self.plant_rand = rand, plant_rand
-        self.counter = {"base": 0, "planted": 0}
-        self.chunks: dict[str, str] = {}
-        self.transfers: list[Transfer] = []
-
-    def add(self, source: str, target: str, units: int, both: bool, tag: str = "base") -> None:
-        offset = int((self.plant_rand if tag == "planted" else self.rand)() * BLOCKS_PER_DAY)
-        n = self.counter[tag]
-        self.counter[tag] = n + 1
-        k = n % self.CHUNK
-        if k == 0:
-            stream = f"cexflow-sample-tx|{self.seed}|{tag}|{self.day}|{n // self.CHUNK}".encode()
-            self.chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * self.CHUNK)
-        tx_hash = "0x" + self.chunks[tag][64 * k : 64 * k + 64]
-        block, timestamp = self.day_block + offset, self.day_ts + BLOCK_SECONDS * offset
-        self.transfers.append(Transfer(block, timestamp, tx_hash, source, target, units * _RAW_PER_1E8, both))
+HASH_CHUNK = 256  # transfer hashes are 32-byte pieces of one SHAKE-256 stream per 256 transfers of a day and tag
 
 
 def generate_transfers(
@@ -432,6 +403,19 @@ def generate_transfers(
                 user_cache[index] = address
         return address
 
+    def add(source: str, target: str, units: int, both: bool, tag: str = "base") -> None:
+        """Append a transfer to the current day's, at a random block of the day (`day_block`, `day_ts`)."""
+        offset = int((plant_rand if tag == "planted" else rand)() * BLOCKS_PER_DAY)
+        n = counter[tag]
+        counter[tag] = n + 1
+        k = n % HASH_CHUNK
+        if k == 0:
+            stream = f"cexflow-sample-tx|{seed}|{tag}|{day}|{n // HASH_CHUNK}".encode()
+            chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * HASH_CHUNK)
+        tx_hash = "0x" + chunks[tag][64 * k : 64 * k + 64]
+        block, timestamp = day_block + offset, day_ts + BLOCK_SECONDS * offset
+        transfers.append(Transfer(block, timestamp, tx_hash, source, target, units * _RAW_PER_1E8, both))
+
     start_ts = int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp())
     for day in range(days):
         day_ts = start_ts + 86_400 * day
@@ -441,8 +425,9 @@ def generate_transfers(
         weekday = (start + dt.timedelta(days=day)).weekday()
         mood = exp(MOOD_SIGMA * _normal(rand) - MOOD_SIGMA**2 / 2)
         factor = scale * WEEKDAY_FACTOR[weekday] * mood
-        builder = _DayBuilder(seed, day, day_ts, day_block, rand, plant_rand)
-        add = builder.add
+        transfers: list[Transfer] = []
+        counter = {"base": 0, "planted": 0}
+        chunks: dict[str, str] = {}
 
         shares = {exchange: min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand))) for exchange in exchanges}
         for exchange, address, rate, median, sigma in user_rates:
@@ -455,10 +440,7 @@ def generate_transfers(
                 # log-normal amount (inline _lognormal_units, the hot loop of a large sample)
                 z = sqrt(-2.0 * log(1.0 - rand())) * cos(tau * rand())
                 units = max(1, int(median * exp(sigma * z) * 1e8 + 0.5))
-                if i < deposits:
-                    add(user, address, units, False)
-                else:
-                    add(address, user, units, False)
+                add(*((user, address) if i < deposits else (address, user)), units, False)
         for f in flows:  # sweeps and cross-exchange moves follow the weekday, not the market mood
             for _ in range(_poisson(rand, scale * WEEKDAY_FACTOR[weekday] * f.per_day)):
                 add(f.source.address, f.target.address, _lognormal_units(rand, f.median, f.sigma), True)
@@ -471,14 +453,11 @@ def generate_transfers(
             amounts.append(p.amount - sum(amounts))
             for j, amount in enumerate(amounts):
                 whale = "0x" + _hex("cexflow-sample-whale", seed, day, p.exchange, j)[:40]
-                units = amount * 10**8
-                if p.direction == "inflow":
-                    add(whale, hub.address, units, False, "planted")
-                else:
-                    add(hub.address, whale, units, False, "planted")
+                pair = (whale, hub.address) if p.direction == "inflow" else (hub.address, whale)
+                add(*pair, amount * 10**8, False, "planted")
         # block numbers rise with timestamps and hashes are unique: tuple order is (timestamp, hash) order
-        builder.transfers.sort()
-        yield builder.transfers
+        transfers.sort()
+        yield transfers
 
 
 def _csv_row(t: Transfer) -> str:

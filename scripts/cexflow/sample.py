@@ -387,7 +387,6 @@ def generate_transfers(
     # user i's address: sha256 of "cexflow-sample-user|<seed>|<i>" (prefix hashed once; busy users cached)
     user_prefix = hashlib.sha256(f"cexflow-sample-user|{seed}|".encode())
     user_rates = [(w.exchange, w.address, w.transfers_per_day, w.median, w.sigma) for w in wallets]
-    exp, sqrt, log, cos, tau = math.exp, math.sqrt, math.log, math.cos, 2.0 * math.pi
 
     user_cache: dict[int, str] = {}
 
@@ -423,7 +422,7 @@ def generate_transfers(
         if day_block < 1:
             raise CexflowError(f"--start {start}: blocks before the first Ethereum block")
         weekday = (start + dt.timedelta(days=day)).weekday()
-        mood = exp(MOOD_SIGMA * _normal(rand) - MOOD_SIGMA**2 / 2)
+        mood = math.exp(MOOD_SIGMA * _normal(rand) - MOOD_SIGMA**2 / 2)
         factor = scale * WEEKDAY_FACTOR[weekday] * mood
         transfers: list[Transfer] = []
         counter = {"base": 0, "planted": 0}
@@ -437,9 +436,7 @@ def generate_transfers(
             withdrawals = _poisson(rand, lam * (1.0 - share))
             for i in range(deposits + withdrawals):
                 user = user_address(int(pool * rand() ** 3))  # a few users are much busier
-                # log-normal amount (inline _lognormal_units, the hot loop of a large sample)
-                z = sqrt(-2.0 * log(1.0 - rand())) * cos(tau * rand())
-                units = max(1, int(median * exp(sigma * z) * 1e8 + 0.5))
+                units = _lognormal_units(rand, median, sigma)
                 add(*((user, address) if i < deposits else (address, user)), units, False)
         for f in flows:  # sweeps and cross-exchange moves follow the weekday, not the market mood
             for _ in range(_poisson(rand, scale * WEEKDAY_FACTOR[weekday] * f.per_day)):

@@ -386,8 +386,6 @@ def generate_transfers(
     plant_rand = random.Random(f"cexflow-sample-planted|{seed}").random
     # user i's address: sha256 of "cexflow-sample-user|<seed>|<i>" (prefix hashed once; busy users cached)
     user_prefix = hashlib.sha256(f"cexflow-sample-user|{seed}|".encode())
-    user_rates = [(w.exchange, w.address, w.transfers_per_day, w.median, w.sigma) for w in wallets]
-
     user_cache: dict[int, str] = {}
 
     def user_address(index: int) -> str:
@@ -429,15 +427,14 @@ def generate_transfers(
         chunks: dict[str, str] = {}
 
         shares = {exchange: min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand))) for exchange in exchanges}
-        for exchange, address, rate, median, sigma in user_rates:
-            lam = factor * rate
-            share = shares[exchange]
+        for w in wallets:
+            lam = factor * w.transfers_per_day
+            share = shares[w.exchange]
             deposits = _poisson(rand, lam * share)
-            withdrawals = _poisson(rand, lam * (1.0 - share))
-            for i in range(deposits + withdrawals):
+            for i in range(deposits + _poisson(rand, lam * (1.0 - share))):  # the deposits, then the withdrawals
                 user = user_address(int(pool * rand() ** 3))  # a few users are much busier
-                units = _lognormal_units(rand, median, sigma)
-                add(*((user, address) if i < deposits else (address, user)), units, False)
+                pair = (user, w.address) if i < deposits else (w.address, user)
+                add(*pair, _lognormal_units(rand, w.median, w.sigma), False)
         for f in flows:  # sweeps and cross-exchange moves follow the weekday, not the market mood
             for _ in range(_poisson(rand, scale * WEEKDAY_FACTOR[weekday] * f.per_day)):
                 add(f.source.address, f.target.address, _lognormal_units(rand, f.median, f.sigma), True)
@@ -463,12 +460,6 @@ def _csv_row(t: Transfer) -> str:
         f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
         f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}"
     )
-
-
-def planted_path_for(out: Path) -> Path:
-    """`x.csv` -> `x.planted.csv` (any other name gets `.planted.csv` appended)."""
-    name = out.name[:-4] if out.name.lower().endswith(".csv") else out.name
-    return out.with_name(name + ".planted.csv")
 
 
 def write_sample(
@@ -503,7 +494,8 @@ def write_sample(
     out = Path(out)
     if out.is_dir():
         raise CexflowError(f"--out {out} is a directory; give a file name such as {out / 'transfers.csv'}")
-    planted_path = planted_path_for(out)
+    name = out.name[:-4] if out.name.lower().endswith(".csv") else out.name
+    planted_path = out.with_name(name + ".planted.csv")  # x.csv -> x.planted.csv, any other name + .planted.csv
     transfers = duplicates = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

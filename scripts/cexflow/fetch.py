@@ -579,8 +579,6 @@ def _check(options) -> None:
     object.__setattr__(options, "chain", options.chain or project_vars()["chain"])
     if options.chain not in CHAIN_IDS:
         raise CexflowError(f"--chain {options.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
-    if options.wallets not in WALLET_CHOICES:
-        raise CexflowError(f"--wallets {options.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
     for flag, value in (("--start", options.start), ("--end", options.end)):
         if value is not None and not isinstance(value, date):
             raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
@@ -601,7 +599,6 @@ FetchOptions = options_class(
     second_hop=True,
     hop_max_addresses=DEFAULT_HOP_MAX_ADDRESSES,
 )
-WALLET_CHOICES = ("all", "seed")
 
 
 def fetch(options: FetchOptions) -> int:

@@ -107,11 +107,12 @@ def read_header(path: Path) -> list[str]:
     return [name.strip().lower() for name in first]
 
 
-def classify_csv(path: Path) -> str:
+def classify_csv(path: Path) -> tuple[str, list[str]]:
+    """A CSV file's format, by its header, and the header."""
     header = read_header(path)
     for fmt in CSV_FORMATS.values():
         if all(column in header for column in fmt.header):
-            return fmt.name
+            return fmt.name, header
     # the closest format, to name the missing columns
     fmt = max(CSV_FORMATS.values(), key=lambda f: sum(column in header for column in f.header))
     missing = [column for column in fmt.header if column not in header]
@@ -127,18 +128,14 @@ def build_words():
     return macros("build.j2")
 
 
-def parquet_columns(path: Path) -> list[str]:
+def classify_parquet(path: Path) -> tuple[str, list[str]]:
+    """A Parquet file's format, by its columns (as a CSV file's by its header), and the columns."""
     from cexflow.db import parquet_column_names  # not at the top: pandas and duckdb cost a fetch a second
 
-    return parquet_column_names(path)
-
-
-def classify_parquet(path: Path) -> str:
-    """A Parquet file's format, by its columns (as a CSV file's by its header)."""
-    columns = parquet_columns(path)
+    columns = parquet_column_names(path)
     for fmt in PARQUET_FORMATS.values():
         if all(c in columns for c in fmt.header) and (not fmt.one_of or any(c in columns for c in fmt.one_of)):
-            return fmt.name
+            return fmt.name, columns
     raise CexflowError(f"{path}: unknown Parquet columns '{','.join(columns)}'; accepted: {ACCEPTED_PARQUET}")
 
 
@@ -201,11 +198,7 @@ def _classify(path: Path) -> tuple[str, bool]:
     """An input file's format (by its header, or a JSON file's layout), and whether its rows have no time."""
     if path.suffix.lower() == ".json":
         return classify_json(path), False
-    if path.suffix.lower() == ".parquet":
-        fmt, columns = classify_parquet(path), parquet_columns(path)
-    else:
-        fmt = classify_csv(path)
-        columns = read_header(path) if fmt == "ethereum_etl" else []
+    fmt, columns = classify_parquet(path) if path.suffix.lower() == ".parquet" else classify_csv(path)
     return fmt, fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns
 
 
@@ -220,10 +213,12 @@ SIDE_FILES = {
 def side_files(option: str, patterns: list[str]) -> list[str]:
     """Check the files of --blocks, --balances or --prices: each has the columns SIDE_FILES names (any other
     suffix than .parquet is read as CSV)."""
+    from cexflow.db import parquet_column_names  # not at the top: pandas and duckdb cost a fetch a second
+
     paths = expand(patterns, option, suffixes=tuple(SIDE_FILES[option]))
     for path in paths:
         parquet = path.suffix.lower() == ".parquet"
-        header = parquet_columns(path) if parquet else read_header(path)
+        header = parquet_column_names(path) if parquet else read_header(path)
         wanted = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
         missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:

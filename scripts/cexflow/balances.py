@@ -23,8 +23,8 @@ ZERO_ADDRESS = "0x" + "0" * 40  # mints come from it and burns go to it in ERC-2
 DEFAULT_MAX_READS = 3
 
 
-def _words():
-    """templates/fetch.j2; not at the top: pandas and duckdb cost a fetch a second."""
+def fetch_words():
+    """templates/fetch.j2 (fetch's and the balances' words); not at the top: pandas and duckdb cost a fetch a second."""
     from cexflow.present import macros
 
     return macros("fetch.j2")
@@ -65,7 +65,7 @@ def read_balances(
 ) -> BalanceSnapshot:
     """Each wallet's balance of `token` and the token's supply with the block it holds after, as balances rows."""
     if token.decimals is None:
-        raise CexflowError(_words().decimals_unknown(token))
+        raise CexflowError(fetch_words().decimals_unknown(token))
     clock = clock or (lambda: datetime.now(UTC).timestamp())
     reporter = reporter or Reporter()  # the base Reporter says nothing
     reader = _Reader(client, token, reporter, max_reads, clock)
@@ -88,16 +88,16 @@ def read_balances(
     return snapshot
 
 
+@dataclass
 class _Reader:
-    def __init__(self, client, token, reporter, max_reads, clock):
-        self.client = client
-        self.token = token
-        self.reporter = reporter
-        self.max_reads = max_reads
-        self.clock = clock
-        self.head: int | None = None  # the latest block number last read: the "before" of the next read
-        self.times: dict[int, int] = {}
-        self.rereads = 0
+    client: EtherscanClient
+    token: Token
+    reporter: Reporter
+    max_reads: int
+    clock: Callable[[], float]
+    head: int | None = None  # the latest block number last read: the "before" of the next read
+    times: dict[int, int] = field(default_factory=dict)
+    rereads: int = 0
 
     def read(self, kind: str, address: str, watched: str, label: str) -> tuple[int, int, float]:
         """(raw balance, the block it holds after, when it was read)."""
@@ -111,14 +111,14 @@ class _Reader:
                 raise CexflowError(f"--balances: {label}: {exc}") from None
             after = self.head = self.client.block_number()
             if after < before:
-                raise CexflowError(_words().head_went_back(before, after, label))
+                raise CexflowError(fetch_words().head_went_back(before, after, label))
             # unmoved: no transfer of the token in blocks before+1..after (one row is enough to know)
             if after == before or not self.client.token_transfers(watched, self.token.address, before + 1, after, 1):
                 return raw, after, read_at
             self.rereads += 1
             if attempt < self.max_reads:
-                self.reporter.message(_words().moved_while_read(label, before + 1, after))
-        raise CexflowError(_words().kept_moving(label, self.max_reads))
+                self.reporter.message(fetch_words().moved_while_read(label, before + 1, after))
+        raise CexflowError(fetch_words().kept_moving(label, self.max_reads))
 
     def block_time(self, block: int) -> int:
         if block not in self.times:

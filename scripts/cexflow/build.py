@@ -17,9 +17,9 @@ from cexflow.db import read_build_record, spark_schema_dir, write_build_record
 from cexflow.dbt_runner import run_dbt
 from cexflow.errors import CexflowError
 from cexflow.files import working_copy
+from cexflow.inputs import build_words
 from cexflow.methods import ANOMALY_OPTIONS, OFF, options_class, project_vars, shown
 from cexflow.paths import EXCHANGE_WALLETS_SEED, PROJECT_ROOT, SAMPLE_INPUT, default_db, default_spark_dir
-from cexflow.present import macros
 from cexflow.progress import DbtProgress, log_thresholds
 from cexflow.text import plural
 
@@ -103,10 +103,6 @@ class BuildSummary:
         changed = f"changed since the last build: {self.changed}" if self.changed else ""
         notes = [line for line in (self.reserve, self.prices, self.mode, changed, self.deposits) if line]
         return [words.read_line(self), *body, *notes, *(f"warning: {warning}" for warning in self.warnings)]
-
-
-def build_words():
-    return macros("build.j2")
 
 
 def build_vars(options: BuildOptions) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cexflow import __version__
 from cexflow.errors import CexflowError
-from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared_options, project_vars, shown
+from cexflow.methods import ANOMALY_OPTIONS, OFF, AnomalyOption, declared, project_vars, shown
 from cexflow.text import plural
 
 # subcommand -> library module (cexflow.<subcommand>); the order is the order of `cexflow --help`
@@ -124,13 +124,13 @@ def add_options(parser: argparse.ArgumentParser, command: str, context: dict) ->
     """Add the options options.yml declares for `command`, in its order, into their argument groups; a value
     `$name` and a help's `{name}` are taken from `context`."""
     groups: dict[str, argparse._ArgumentGroup] = {}
-    for section in declared_options()[command]:
+    for section in declared("options.yml")[command]:
         if "include" in section:
             add_options(parser, section["include"], context)
             continue
         name = section.get("group")
         if name is not None and name not in groups:
-            groups[name] = parser.add_argument_group(name, declared_options()["groups"].get(name))
+            groups[name] = parser.add_argument_group(name, declared("options.yml")["groups"].get(name))
         target = parser if name is None else groups[name]
         for spec in section["options"]:
             if spec == "anomaly_options":

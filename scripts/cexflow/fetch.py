@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cexflow import balances, defillama, inputs
+from cexflow.balances import fetch_words
 from cexflow.errors import CexflowError
 from cexflow.etherscan import CHAIN_IDS, DEFAULT_API_URL, EtherscanClient, QueryTimeoutError
 from cexflow.files import exclusive_lock, write_atomic, write_csv
@@ -159,19 +160,21 @@ def fetch_transfers(
         return run.execute(wallets)
 
 
+@dataclass
 class _FetchRun:
-    def __init__(self, client, chain, token, start, end, out_dir, page_size, reporter):
-        self.client = client
-        self.chain = chain
-        self.token = token
-        self.start = start
-        self.end = end
-        self.out_dir = out_dir
-        self.page_size = page_size
-        self.reporter = reporter
-        self.manifest_path = out_dir / MANIFEST_NAME
+    client: EtherscanClient
+    chain: str
+    token: Token
+    start: date
+    end: date
+    out_dir: Path
+    page_size: int
+    reporter: Reporter
+
+    def __post_init__(self):
+        self.manifest_path = self.out_dir / MANIFEST_NAME
         self.manifest = self._load_manifest()
-        self.calls_at_start = client.calls
+        self.calls_at_start = self.client.calls
 
     # manifest
     def _load_manifest(self) -> dict:
@@ -576,8 +579,6 @@ def _check(options) -> None:
     object.__setattr__(options, "chain", options.chain or project_vars()["chain"])
     if options.chain not in CHAIN_IDS:
         raise CexflowError(f"--chain {options.chain}: must be one of {', '.join(sorted(CHAIN_IDS))}")
-    if options.wallets not in WALLET_CHOICES:
-        raise CexflowError(f"--wallets {options.wallets}: must be one of {', '.join(WALLET_CHOICES)}")
     for flag, value in (("--start", options.start), ("--end", options.end)):
         if value is not None and not isinstance(value, date):
             raise CexflowError(f"{flag} {value!r}: must be a date (datetime.date)")
@@ -598,7 +599,6 @@ FetchOptions = options_class(
     second_hop=True,
     hop_max_addresses=DEFAULT_HOP_MAX_ADDRESSES,
 )
-WALLET_CHOICES = ("all", "seed")
 
 
 def fetch(options: FetchOptions) -> int:
@@ -675,12 +675,6 @@ def _run_transfers(options: FetchOptions, api_key: str, token: Token, wallets: l
     share = Decimal(100 * left_raw) / Decimal(total) if total else Decimal(0)
     path = left_out_path(hop.transfers.out_dir, options.start, options.end)
     print(fetch_words().left_out_line(hop, token, amount, share, path))
-
-
-def fetch_words():
-    from cexflow.present import macros  # not at the top: pandas and duckdb cost a fetch a second
-
-    return macros("fetch.j2")
 
 
 def _run_balances(options: FetchOptions, api_key: str, tokens: list[Token], wallets: list[Wallet]) -> None:

@@ -107,38 +107,35 @@ def read_header(path: Path) -> list[str]:
     return [name.strip().lower() for name in first]
 
 
-def classify_csv(path: Path) -> str:
+def classify_csv(path: Path) -> tuple[str, list[str]]:
+    """A CSV file's format, by its header, and the header."""
     header = read_header(path)
     for fmt in CSV_FORMATS.values():
         if all(column in header for column in fmt.header):
-            return fmt.name
+            return fmt.name, header
     # the closest format, to name the missing columns
     fmt = max(CSV_FORMATS.values(), key=lambda f: sum(column in header for column in f.header))
     missing = [column for column in fmt.header if column not in header]
     if len(missing) < len(fmt.header) / 2:
-        raise CexflowError(_words().header_lacks(path, fmt.description.split(" (")[0], missing))
+        raise CexflowError(build_words().header_lacks(path, fmt.description.split(" (")[0], missing))
     raise CexflowError(f"{path}: unknown header '{','.join(header)}'; accepted headers: {ACCEPTED}")
 
 
-def _words():
-    """The words of the errors (templates/build.j2); not at the top: pandas and duckdb cost a fetch a second."""
+def build_words():
+    """templates/build.j2 (build's words); not at the top: pandas and duckdb cost a fetch a second."""
     from cexflow.present import macros
 
     return macros("build.j2")
 
 
-def parquet_columns(path: Path) -> list[str]:
+def classify_parquet(path: Path) -> tuple[str, list[str]]:
+    """A Parquet file's format, by its columns (as a CSV file's by its header), and the columns."""
     from cexflow.db import parquet_column_names  # not at the top: pandas and duckdb cost a fetch a second
 
-    return parquet_column_names(path)
-
-
-def classify_parquet(path: Path) -> str:
-    """A Parquet file's format, by its columns (as a CSV file's by its header)."""
-    columns = parquet_columns(path)
+    columns = parquet_column_names(path)
     for fmt in PARQUET_FORMATS.values():
         if all(c in columns for c in fmt.header) and (not fmt.one_of or any(c in columns for c in fmt.one_of)):
-            return fmt.name
+            return fmt.name, columns
     raise CexflowError(f"{path}: unknown Parquet columns '{','.join(columns)}'; accepted: {ACCEPTED_PARQUET}")
 
 
@@ -165,7 +162,7 @@ def split_chain(spec: str, chains: set[str] | list[str]) -> tuple[str | None, st
     if not match or Path(spec).expanduser().exists():
         return None, spec
     if match["chain"] not in chains:
-        raise CexflowError(_words().unknown_input_chain(spec, match["chain"], chains))
+        raise CexflowError(build_words().unknown_input_chain(spec, match["chain"], chains))
     return match["chain"], match["pattern"]
 
 
@@ -184,7 +181,7 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
         for path in expand([pattern], "--input"):
             previous = files.chains.get(str(path))
             if str(path) in files.all_files and previous != chain:
-                raise CexflowError(_words().file_on_two_chains(pattern, path, previous, chain))
+                raise CexflowError(build_words().file_on_two_chains(pattern, path, previous, chain))
             if chain is not None:
                 files.chains[str(path)] = chain
             if str(path) not in files.all_files:
@@ -193,7 +190,7 @@ def classify_inputs(patterns: list[str | tuple[str | None, str]], blocks: list[s
                 if untimed:
                     files.etl_without_timestamp.append(str(path))
     if files.etl_without_timestamp and not blocks:
-        raise CexflowError(_words().needs_blocks(files.etl_without_timestamp[0]))
+        raise CexflowError(build_words().needs_blocks(files.etl_without_timestamp[0]))
     return files
 
 
@@ -201,11 +198,7 @@ def _classify(path: Path) -> tuple[str, bool]:
     """An input file's format (by its header, or a JSON file's layout), and whether its rows have no time."""
     if path.suffix.lower() == ".json":
         return classify_json(path), False
-    if path.suffix.lower() == ".parquet":
-        fmt, columns = classify_parquet(path), parquet_columns(path)
-    else:
-        fmt = classify_csv(path)
-        columns = read_header(path) if fmt == "ethereum_etl" else []
+    fmt, columns = classify_parquet(path) if path.suffix.lower() == ".parquet" else classify_csv(path)
     return fmt, fmt in TIMED_BY_BLOCKS and "block_timestamp" not in columns
 
 
@@ -220,14 +213,16 @@ SIDE_FILES = {
 def side_files(option: str, patterns: list[str]) -> list[str]:
     """Check the files of --blocks, --balances or --prices: each has the columns SIDE_FILES names (any other
     suffix than .parquet is read as CSV)."""
+    from cexflow.db import parquet_column_names  # not at the top: pandas and duckdb cost a fetch a second
+
     paths = expand(patterns, option, suffixes=tuple(SIDE_FILES[option]))
     for path in paths:
         parquet = path.suffix.lower() == ".parquet"
-        header = parquet_columns(path) if parquet else read_header(path)
+        header = parquet_column_names(path) if parquet else read_header(path)
         wanted = SIDE_FILES[option].get(path.suffix.lower(), SIDE_FILES[option][".csv"])
         missing = [c for c in wanted if not any(part in header for part in c.split(" or "))]
         if missing:
-            raise CexflowError(_words().side_file_lacks(path, option, parquet, missing))
+            raise CexflowError(build_words().side_file_lacks(path, option, parquet, missing))
     return [str(p) for p in paths]
 
 
@@ -258,7 +253,7 @@ def read_label_file(path: Path) -> Iterator[dict[str, str]]:
         columns = [c.strip().lower() for c in (reader.fieldnames or [])]
         missing = [c for c in ("address", "exchange") if c not in columns]
         if missing:
-            raise CexflowError(_words().labels_lack_columns(path, missing))
+            raise CexflowError(build_words().labels_lack_columns(path, missing))
         reader.fieldnames = columns
         for row in reader:
             line = reader.line_num
@@ -266,7 +261,7 @@ def read_label_file(path: Path) -> Iterator[dict[str, str]]:
             n_fields = sum(value is not None for key, value in row.items() if key is not None)
             n_fields += len(row.get(None) or [])
             if n_fields != len(columns):
-                raise CexflowError(_words().label_fields(path, line, n_fields, len(columns)))
+                raise CexflowError(build_words().label_fields(path, line, n_fields, len(columns)))
             row = {key: (value or "").strip() for key, value in row.items() if key is not None}
             address, kind = row["address"], row.get("kind", "").lower()
             if not ADDRESS.match(address):
@@ -274,7 +269,7 @@ def read_label_file(path: Path) -> Iterator[dict[str, str]]:
             if not row["exchange"]:
                 raise CexflowError(f"{path}, line {line}: empty exchange for address {address}")
             if kind not in LABEL_KINDS:
-                raise CexflowError(_words().label_kind(path, line, row["kind"], address, LABEL_KINDS))
+                raise CexflowError(build_words().label_kind(path, line, row["kind"], address, LABEL_KINDS))
             yield row
 
 
@@ -352,13 +347,13 @@ def resolve_tokens(
             seed_chains = sorted({t.chain for t in seed_tokens()})
             if ADDRESS.match(wanted):
                 if decimals is None and need_decimals:
-                    raise CexflowError(_words().address_needs_decimals(name, chains))
+                    raise CexflowError(build_words().address_needs_decimals(name, chains))
                 matches = [Token(chains[0], wanted, None, decimals)]
             elif len(chains) == 1 and chains[0] not in seed_chains:
-                raise CexflowError(_words().no_token_on_chain(chains[0], seed_chains))
+                raise CexflowError(build_words().no_token_on_chain(chains[0], seed_chains))
             else:
                 known = ", ".join(sorted({t.symbol for t in seed if t.symbol}))
-                raise CexflowError(_words().unknown_token(name, chains, known))
+                raise CexflowError(build_words().unknown_token(name, chains, known))
             unknown_addresses += matches
         for token in matches:
             found.setdefault((token.chain, token.address), token)
@@ -366,5 +361,5 @@ def resolve_tokens(
     if decimals is not None and len(tokens) == 1:
         return [Token(tokens[0].chain, tokens[0].address, tokens[0].symbol, decimals)]
     if decimals is not None and not unknown_addresses:
-        raise CexflowError(_words().decimals_of_several(decimals, tokens))
+        raise CexflowError(build_words().decimals_of_several(decimals, tokens))
     return tokens

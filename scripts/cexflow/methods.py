@@ -16,9 +16,10 @@ from cexflow.text import plural
 
 
 @cache
-def _declared() -> dict:
-    """methods.yml: the methods' words and the anomaly options, as data."""
-    with open(Path(__file__).with_name("methods.yml"), encoding="utf-8") as fh:
+def declared(name: str) -> dict:
+    """A YAML file beside this module as data: methods.yml (the methods' words and the anomaly options) or
+    options.yml (the options of each subcommand, which cexflow.cli adds to its parsers)."""
+    with open(Path(__file__).with_name(name), encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
 
@@ -37,7 +38,7 @@ def _folded(entry: dict) -> dict:
     return {key: " ".join(value.split()) if isinstance(value, str) else value for key, value in entry.items()}
 
 
-METHOD_LIST = tuple(Method(**_folded(entry)) for entry in _declared()["methods"])
+METHOD_LIST = tuple(Method(**_folded(entry)) for entry in declared("methods.yml")["methods"])
 METHODS_BY_NAME = {method.name: method for method in METHOD_LIST}
 METHODS = tuple(METHODS_BY_NAME)
 
@@ -78,17 +79,10 @@ def shown(value) -> str:
     return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-@cache
-def declared_options() -> dict:
-    """options.yml: the options of each subcommand, as data (cexflow.cli adds them to its parsers)."""
-    with open(Path(__file__).with_name("options.yml"), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
-
-
 def option_specs(command: str) -> list[dict]:
     """The options options.yml declares for `command`, in its order (`anomaly_options` left as that name)."""
     specs: list = []
-    for section in declared_options()[command]:
+    for section in declared("options.yml")[command]:
         specs += option_specs(section["include"]) if "include" in section else section["options"]
     return specs
 
@@ -180,4 +174,4 @@ def _option(entry: dict) -> AnomalyOption:
     return AnomalyOption(**_folded(entry) | {"kind": kind, "choices": tuple(choices) if choices else None})
 
 
-ANOMALY_OPTIONS = tuple(_option(entry) for entry in _declared()["anomaly_options"])
+ANOMALY_OPTIONS = tuple(_option(entry) for entry in declared("methods.yml")["anomaly_options"])

@@ -127,12 +127,10 @@ class PoliteClient:
             raise CexflowError(
                 f"{self.service} answered HTTP {exc.code} {self.redact(exc.reason)}{said} to {shown}"
             ) from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
+        except (urllib.error.URLError, TimeoutError) as exc:  # socket.timeout is TimeoutError since Python 3.10
+            if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
                 return f"no answer within {self.timeout:g} s", 0.0
             return f"connection failed ({self.redact(exc.reason)})", 0.0
-        except TimeoutError:  # socket.timeout is TimeoutError since Python 3.10
-            return f"no answer within {self.timeout:g} s", 0.0
         except (ConnectionError, http.client.HTTPException) as exc:
             return f"connection failed ({self.redact(type(exc).__name__)})", 0.0
         try:

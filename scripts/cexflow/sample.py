@@ -231,14 +231,10 @@ def _labelled_flows(wallets: Sequence[Wallet]) -> list[_Flow]:
         hub = hubs[w.exchange]
         if w is hub:
             continue
-        if w.is_cold:  # the hub tops up the cold wallet more often than the cold wallet refills it
-            rate, median = SWEEP_PER_DAY_COLD, SWEEP_MEDIAN_COLD
-            flows.append(_Flow(hub, w, 0.6 * rate, median, SWEEP_SIGMA))
-            flows.append(_Flow(w, hub, 0.4 * rate, median, SWEEP_SIGMA))
-        else:  # a medium wallet mostly forwards its deposits to the hub
-            rate, median = SWEEP_PER_DAY_ACTIVE, SWEEP_MEDIAN
-            flows.append(_Flow(w, hub, 0.7 * rate, median, SWEEP_SIGMA))
-            flows.append(_Flow(hub, w, 0.3 * rate, median, SWEEP_SIGMA))
+        # the hub tops up a cold wallet more often than it refills the hub; a medium wallet mostly forwards to the hub
+        legs = ((hub, w, 0.6), (w, hub, 0.4)) if w.is_cold else ((w, hub, 0.7), (hub, w, 0.3))
+        rate, median = (SWEEP_PER_DAY_COLD, SWEEP_MEDIAN_COLD) if w.is_cold else (SWEEP_PER_DAY_ACTIVE, SWEEP_MEDIAN)
+        flows.extend(_Flow(a, b, share * rate, median, SWEEP_SIGMA) for a, b, share in legs)
     hub_list = list(hubs.values())
     weight = {h.exchange: sum(w.transfers_per_day for w in wallets if w.exchange == h.exchange) for h in hub_list}
     pair_weights = [(a, b, weight[a.exchange] * weight[b.exchange]) for a in hub_list for b in hub_list if a is not b]
@@ -363,32 +359,7 @@ def resolve_plants(
 # --- generation -----------------------------------------------------------------------------------------
 
 
-class _DayBuilder:
-    """Collects one day's transfers: picks each one's block and gives it a hash.
-
-    Hashes are 32-byte pieces of SHAKE-256 streams, one stream per 256 transfers of a day and tag
-    ("base" or "planted"): one hash call per 256 transfers instead of one per transfer."""
-
-    CHUNK = 256
-
-    def __init__(self, seed: int, day: int, day_ts: int, day_block: int, rand, plant_rand):
-        self.seed, self.day, self.day_ts, self.day_block = seed, day, day_ts, day_block
-        self.rand, self.plant_rand = rand, plant_rand
-        self.counter = {"base": 0, "planted": 0}
-        self.chunks: dict[str, str] = {}
-        self.transfers: list[Transfer] = []
-
-    def add(self, source: str, target: str, units: int, both: bool, tag: str = "base") -> None:
-        offset = int((self.plant_rand if tag == "planted" else self.rand)() * BLOCKS_PER_DAY)
-        n = self.counter[tag]
-        self.counter[tag] = n + 1
-        k = n % self.CHUNK
-        if k == 0:
-            stream = f"cexflow-sample-tx|{self.seed}|{tag}|{self.day}|{n // self.CHUNK}".encode()
-            self.chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * self.CHUNK)
-        tx_hash = "0x" + self.chunks[tag][64 * k : 64 * k + 64]
-        block, timestamp = self.day_block + offset, self.day_ts + BLOCK_SECONDS * offset
-        self.transfers.append(Transfer(block, timestamp, tx_hash, source, target, units * _RAW_PER_1E8, both))
+HASH_CHUNK = 256  # transfer hashes are 32-byte pieces of one SHAKE-256 stream per 256 transfers of a day and tag
 
 
 def generate_transfers(
@@ -415,9 +386,6 @@ def generate_transfers(
     plant_rand = random.Random(f"cexflow-sample-planted|{seed}").random
     # user i's address: sha256 of "cexflow-sample-user|<seed>|<i>" (prefix hashed once; busy users cached)
     user_prefix = hashlib.sha256(f"cexflow-sample-user|{seed}|".encode())
-    user_rates = [(w.exchange, w.address, w.transfers_per_day, w.median, w.sigma) for w in wallets]
-    exp, sqrt, log, cos, tau = math.exp, math.sqrt, math.log, math.cos, 2.0 * math.pi
-
     user_cache: dict[int, str] = {}
 
     def user_address(index: int) -> str:
@@ -432,6 +400,19 @@ def generate_transfers(
                 user_cache[index] = address
         return address
 
+    def add(source: str, target: str, units: int, both: bool, tag: str = "base") -> None:
+        """Append a transfer to the current day's, at a random block of the day (`day_block`, `day_ts`)."""
+        offset = int((plant_rand if tag == "planted" else rand)() * BLOCKS_PER_DAY)
+        n = counter[tag]
+        counter[tag] = n + 1
+        k = n % HASH_CHUNK
+        if k == 0:
+            stream = f"cexflow-sample-tx|{seed}|{tag}|{day}|{n // HASH_CHUNK}".encode()
+            chunks[tag] = hashlib.shake_256(stream).hexdigest(32 * HASH_CHUNK)
+        tx_hash = "0x" + chunks[tag][64 * k : 64 * k + 64]
+        block, timestamp = day_block + offset, day_ts + BLOCK_SECONDS * offset
+        transfers.append(Transfer(block, timestamp, tx_hash, source, target, units * _RAW_PER_1E8, both))
+
     start_ts = int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp())
     for day in range(days):
         day_ts = start_ts + 86_400 * day
@@ -439,26 +420,21 @@ def generate_transfers(
         if day_block < 1:
             raise CexflowError(f"--start {start}: blocks before the first Ethereum block")
         weekday = (start + dt.timedelta(days=day)).weekday()
-        mood = exp(MOOD_SIGMA * _normal(rand) - MOOD_SIGMA**2 / 2)
+        mood = math.exp(MOOD_SIGMA * _normal(rand) - MOOD_SIGMA**2 / 2)
         factor = scale * WEEKDAY_FACTOR[weekday] * mood
-        builder = _DayBuilder(seed, day, day_ts, day_block, rand, plant_rand)
-        add = builder.add
+        transfers: list[Transfer] = []
+        counter = {"base": 0, "planted": 0}
+        chunks: dict[str, str] = {}
 
         shares = {exchange: min(0.8, max(0.2, 0.5 + SHARE_SIGMA * _normal(rand))) for exchange in exchanges}
-        for exchange, address, rate, median, sigma in user_rates:
-            lam = factor * rate
-            share = shares[exchange]
+        for w in wallets:
+            lam = factor * w.transfers_per_day
+            share = shares[w.exchange]
             deposits = _poisson(rand, lam * share)
-            withdrawals = _poisson(rand, lam * (1.0 - share))
-            for i in range(deposits + withdrawals):
+            for i in range(deposits + _poisson(rand, lam * (1.0 - share))):  # the deposits, then the withdrawals
                 user = user_address(int(pool * rand() ** 3))  # a few users are much busier
-                # log-normal amount (inline _lognormal_units, the hot loop of a large sample)
-                z = sqrt(-2.0 * log(1.0 - rand())) * cos(tau * rand())
-                units = max(1, int(median * exp(sigma * z) * 1e8 + 0.5))
-                if i < deposits:
-                    add(user, address, units, False)
-                else:
-                    add(address, user, units, False)
+                pair = (user, w.address) if i < deposits else (w.address, user)
+                add(*pair, _lognormal_units(rand, w.median, w.sigma), False)
         for f in flows:  # sweeps and cross-exchange moves follow the weekday, not the market mood
             for _ in range(_poisson(rand, scale * WEEKDAY_FACTOR[weekday] * f.per_day)):
                 add(f.source.address, f.target.address, _lognormal_units(rand, f.median, f.sigma), True)
@@ -471,14 +447,11 @@ def generate_transfers(
             amounts.append(p.amount - sum(amounts))
             for j, amount in enumerate(amounts):
                 whale = "0x" + _hex("cexflow-sample-whale", seed, day, p.exchange, j)[:40]
-                units = amount * 10**8
-                if p.direction == "inflow":
-                    add(whale, hub.address, units, False, "planted")
-                else:
-                    add(hub.address, whale, units, False, "planted")
+                pair = (whale, hub.address) if p.direction == "inflow" else (hub.address, whale)
+                add(*pair, amount * 10**8, False, "planted")
         # block numbers rise with timestamps and hashes are unique: tuple order is (timestamp, hash) order
-        builder.transfers.sort()
-        yield builder.transfers
+        transfers.sort()
+        yield transfers
 
 
 def _csv_row(t: Transfer) -> str:
@@ -487,12 +460,6 @@ def _csv_row(t: Transfer) -> str:
         f"{t.block_number},{t.timestamp},{t.tx_hash},{t.from_address},{TOKEN_ADDRESS},"
         f"{t.to_address},{t.raw_value},{_ROW_SUFFIX}"
     )
-
-
-def planted_path_for(out: Path) -> Path:
-    """`x.csv` -> `x.planted.csv` (any other name gets `.planted.csv` appended)."""
-    name = out.name[:-4] if out.name.lower().endswith(".csv") else out.name
-    return out.with_name(name + ".planted.csv")
 
 
 def write_sample(
@@ -527,7 +494,8 @@ def write_sample(
     out = Path(out)
     if out.is_dir():
         raise CexflowError(f"--out {out} is a directory; give a file name such as {out / 'transfers.csv'}")
-    planted_path = planted_path_for(out)
+    name = out.name[:-4] if out.name.lower().endswith(".csv") else out.name
+    planted_path = out.with_name(name + ".planted.csv")  # x.csv -> x.planted.csv, any other name + .planted.csv
     transfers = duplicates = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,9 @@
 
 {#- The header of each file: path -> list of its field names, trimmed and in lower case (a file with no line
     has none). A query per 32 files; each read stops after its first line, with a small buffer (a header line
-    is at most 256 kB). -#}
+    is at most 256 kB), on one thread: without preserve_insertion_order (off but in the model that stores the rows,
+    and this query runs when the model is rendered, before its pre-hook) only a one-thread read's first row is the
+    file's first line. -#}
 {% macro duckdb_csv_headers(paths) %}
     {% set width = cexflow.max_csv_fields() %}
     {% set headers = {} %}
@@ -104,7 +106,7 @@
             {% for path in batch %}
             select {{ loop.index0 }} as file_index, * from (
                 select * from read_csv({{ cexflow.sql_string(path) }}, header = false, max_line_size = 262144,
-                                       buffer_size = 262144, {{ cexflow.duckdb_csv_options(width) }})
+                                       buffer_size = 262144, parallel = false, {{ cexflow.duckdb_csv_options(width) }})
                 limit 1
             )
             {% if not loop.last %}union all{% endif %}
@@ -274,3 +276,19 @@
 {% macro sql_string_list(values) -%}
     [{{ cexflow.sql_string_items(values) }}]
 {%- endmacro %}
+
+{#-
+    keep_insertion_order(keep): DuckDB keeps the scan's order in an insert only where preserve_insertion_order is
+    set, which costs memory in every other model's writes (the profile leaves it off); the model that numbers the
+    CSV lines after its insert (number_lines_after_insert) sets it for its own session (pre-hook, on) and gives it
+    back (post-hook, off). Spark: nothing to do.
+-#}
+{% macro keep_insertion_order(keep) %}
+    {{ return(adapter.dispatch('keep_insertion_order', 'cexflow')(keep)) }}
+{% endmacro %}
+
+{% macro duckdb__keep_insertion_order(keep) %}
+    {% if keep %}set session preserve_insertion_order = true{% else %}reset session preserve_insertion_order{% endif %}
+{% endmacro %}
+
+{% macro default__keep_insertion_order(keep) %}{% endmacro %}

@@ -134,8 +134,11 @@ transfers_of_candidates as (
     left join candidates as sending
         on transfers.chain = sending.chain
         and transfers.from_address = sending.address
-    where receiving.address is not null
-        or sending.address is not null
+    where (receiving.address is not null
+        or sending.address is not null)
+    {% if not inference %}
+        and 1 = 0
+    {% endif %}
 ),
 
 directions as (

@@ -9,7 +9,9 @@
 -- (macros/runs.sql; docs/scale.md).
 {{ config(materialized='incremental', incremental_strategy='append',
           partition_by=cexflow.stored_rows_partition_by(),
-          post_hook=after_commit("{{ cexflow.number_lines_after_insert(this) }}"),
+          pre_hook="{{ cexflow.keep_insertion_order(true) }}",
+          post_hook=[after_commit("{{ cexflow.number_lines_after_insert(this) }}"),
+                     after_commit("{{ cexflow.keep_insertion_order(false) }}")],
           meta={'rows_of_a_run': 'loaded_in_run'}) }}
 -- depends_on: {{ ref('stg_tokens__selected') }}
 

@@ -379,22 +379,24 @@ PARAMETER_WORDS = {
     "code": "the models, macros or seeds",
     "deposits": "--no-deposit-inference or a deposit address setting",
 }
-SETTING_FLAGS = {option.var: option.flag for option in ANOMALY_OPTIONS} | {
-    "anomaly_requires_materiality": "--no-materiality",
-    "topk_days": "--top-k",
-    "balances_files": "--balances",
-    "balances_fingerprints": "--balances",
-    "prices_files": "--prices",
-    "prices_fingerprints": "--prices",
-    "labels_files": "--labels",
-    "ethereum_etl_blocks_files": "--blocks",
-    "chain": "--chain",
-    "token": "--token",
-    "token_decimals": "--decimals",
-    "deposit_inference": "--no-deposit-inference",
-    "deposit_sweep_max_hours": "--deposit-sweep-max-hours",
-    "deposit_amount_tolerance": "--deposit-amount-tolerance",
-}
+SETTING_FLAGS = (
+    {option.var: option.flag for option in ANOMALY_OPTIONS}
+    | {
+        "anomaly_requires_materiality": "--no-materiality",
+        "topk_days": "--top-k",
+        "balances_files": "--balances",
+        "balances_fingerprints": "--balances",
+        "prices_files": "--prices",
+        "prices_fingerprints": "--prices",
+        "labels_files": "--labels",
+        "ethereum_etl_blocks_files": "--blocks",
+        "chain": "--chain",
+        "token": "--token",
+        "token_decimals": "--decimals",
+        "deposit_inference": "--no-deposit-inference",
+    }
+    | {name: "--" + name.replace("_", "-") for name in DEPOSIT_SETTINGS}
+)
 
 
 def changed_parameters(before: dict, now: dict) -> str:

@@ -82,6 +82,9 @@ def test_the_words_of_changed_settings_and_parameters():
     assert changed_settings(before, now) == ("--method (screened → trailing), --z (4 → 3.5), --exclude-z (3 → off), "
                                              "--no-materiality given, --prices (its files)")
     assert changed_settings(before, before) == ""
+    # each deposit address setting in its option's words (the var is named as the option)
+    assert changed_settings({"deposit_consolidation_min_share": 0.5}, {"deposit_consolidation_min_share": 0.8}) == \
+        "--deposit-consolidation-min-share (0.5 → 0.8)"
     # parameters as loaded_parameters writes them
     params = {"chain": "ethereum", "token": LPT, "decimals": 18, "labels": {}, "blocks": {}, "side_files": 0,
               "code": "a"}

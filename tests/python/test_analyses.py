@@ -21,7 +21,7 @@ from conftest import PROJECT_ROOT, query
 from test_docs_site import sample_db_with_rejected_rows
 from test_readme_queries import readme_queries, shell_rows
 
-from cexflow import report
+from cexflow import present, report
 
 DBT = Path(sys.executable).with_name("dbt")
 ANALYSES = sorted(p.stem for p in (PROJECT_ROOT / "analyses").glob("*.sql"))
@@ -88,12 +88,12 @@ def test_the_focus_analyses_give_the_focus_report(db, compiled_focus):
     focus = report.load_focus(db, "2025-05-20", "2025-06-05", "binance20")
     rows = run(db, compiled_focus, "focus_in_vs_out")
     expected = {r["direction"]: (r["n_transfers"], cents(r["volume"]))
-                for r in report.records(focus.by_flow_type)}
+                for r in present.records(focus.by_flow_type)}
     assert {r["direction"]: (int(r["transfers"]), Decimal(r["volume"])) for r in rows} == expected
     assert all("2025-05-20" <= r["first_day"] <= r["last_day"] <= "2025-06-05" for r in rows)
     largest = run(db, compiled_focus, "focus_largest_transfers")
     assert [(r["tx_hash"], Decimal(r["amount"])) for r in largest] == \
-        [(t["tx_hash"], t["amount"]) for t in report.records(focus.largest)[:4]]
+        [(t["tx_hash"], t["amount"]) for t in present.records(focus.largest)[:4]]
 
 
 def test_the_metrics_analysis_gives_the_marts_metrics_of_the_last_day(db, compiled):

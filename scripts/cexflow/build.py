@@ -27,13 +27,14 @@ HELP = "Build the netflow marts: run dbt build on the input files (default: the 
 
 
 # the bounds of the build options that are not anomaly options: lowest and highest value, and the error's words
+# when they are not "a number from <lowest> to <highest>"
 RANGES = {
     "top_k": (1, math.inf, "at least 1"),
     "decimals": (0, 77, "between 0 and 77"),
-    "deposit_sweep_max_hours": (0, 24 * 366, "a number from 0 to 8784"),
-    "deposit_amount_tolerance": (0, 1, "a number from 0 to 1"),
-    "deposit_consolidation_min_sources": (1, 10**9, "a number from 1 to 1000000000"),
-    "deposit_consolidation_min_share": (0, 1, "a number from 0 to 1"),
+    "deposit_sweep_max_hours": (0, 24 * 366, None),
+    "deposit_amount_tolerance": (0, 1, None),
+    "deposit_consolidation_min_sources": (1, 10**9, None),
+    "deposit_consolidation_min_share": (0, 1, None),
 }
 DEPOSIT_SETTINGS = tuple(name for name in RANGES if name.startswith("deposit_"))  # each a var of dbt_project.yml
 WHOLE_NUMBERS = ("top_k", "decimals")
@@ -49,7 +50,7 @@ def _check(options) -> None:
         if name in WHOLE_NUMBERS and (isinstance(value, bool) or not isinstance(value, int)):
             raise CexflowError(f"{flag} {value!r}: must be a whole number")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            raise CexflowError(f"{flag} {value!r}: must be {words}")
+            raise CexflowError(f"{flag} {value!r}: must be {words or f'a number from {low} to {high}'}")
     if options.deposit_inference is None:  # the CLI's flag not given
         object.__setattr__(options, "deposit_inference", True)
 

@@ -323,6 +323,22 @@
     list_reduce(max({{ amount }}, {{ n }}) filter (where {{ condition }}), (x, y) -> x + y)
 {% endmacro %}
 
+{#- A key for each row of a table of (chain, address) rows, to join and partition by in place of the two texts.
+    DuckDB: the row's number, whose sorts and joins cost much less than a 42-character address's (a second of
+    CPU in the deposit rule's windows at 3.48 million transfers). Spark: the two texts joined, since a number
+    would sort every row in one task. -#}
+{% macro address_row_key(chain, address) %}
+    {{ return(adapter.dispatch('address_row_key', 'cexflow')(chain, address)) }}
+{% endmacro %}
+
+{% macro default__address_row_key(chain, address) %}
+    concat({{ chain }}, ':', {{ address }})
+{% endmacro %}
+
+{% macro duckdb__address_row_key(chain, address) %}
+    row_number() over (order by {{ chain }}, {{ address }})
+{% endmacro %}
+
 {#- Seconds since 1970-01-01 UTC of a timestamp (the transfers' times are UTC), as a whole number. -#}
 {% macro epoch_seconds(timestamp_expr) %}
     {{ return(adapter.dispatch('epoch_seconds', 'cexflow')(timestamp_expr)) }}

@@ -104,11 +104,20 @@ forwarders_to_one_forwarder as (
 ),
 
 candidates as (
-    select chain, address, exchange, cast(null as {{ dbt.type_string() }}) as forwarded_to
-    from forwarders_to_one_exchange
-    union all
-    select chain, address, exchange, forwarded_to
-    from forwarders_to_one_forwarder
+    -- candidate_id: what the windows below sort by (macro address_row_key: on DuckDB a number, not two texts)
+    select
+        {{ cexflow.address_row_key('chain', 'address') }} as candidate_id,
+        chain,
+        address,
+        exchange,
+        forwarded_to
+    from (
+        select chain, address, exchange, cast(null as {{ dbt.type_string() }}) as forwarded_to
+        from forwarders_to_one_exchange
+        union all
+        select chain, address, exchange, forwarded_to
+        from forwarders_to_one_forwarder
+    ) as forwarders
 ),
 
 transfers_of_candidates as (
@@ -121,12 +130,9 @@ transfers_of_candidates as (
         transfers.block_number,
         transfers.log_index,
         transfers.amount,
-        receiving.address as receiving_address,
+        receiving.candidate_id as receiving_candidate_id,
         receiving.exchange as receiving_exchange,
-        receiving.forwarded_to as receiving_forwarded_to,
-        sending.address as sending_address,
-        sending.exchange as sending_exchange,
-        sending.forwarded_to as sending_forwarded_to
+        sending.candidate_id as sending_candidate_id
     from {{ transfers }} as transfers
     left join candidates as receiving
         on transfers.chain = receiving.chain
@@ -134,8 +140,8 @@ transfers_of_candidates as (
     left join candidates as sending
         on transfers.chain = sending.chain
         and transfers.from_address = sending.address
-    where (receiving.address is not null
-        or sending.address is not null)
+    where (receiving.candidate_id is not null
+        or sending.candidate_id is not null)
     {% if not inference %}
         and 1 = 0
     {% endif %}
@@ -148,28 +154,29 @@ directions as (
 ),
 
 candidate_transfers as (
-    -- each candidate's receipts ('in') and sends ('out'), every one of them a sweep: a transfer between two
-    -- candidates is a send of one and a receipt of the other
+    -- each candidate's receipts and sends (is_sweep), every send a sweep: a transfer between two candidates is a
+    -- send of one and a receipt of the other. Only what the windows below need: the candidate's key, not its
+    -- address and exchange, which join back once the transfers are summed.
     select
-        transfers_of_candidates.chain,
-        case when directions.direction = 'in' then transfers_of_candidates.receiving_address
-            else transfers_of_candidates.sending_address end as address,
-        case when directions.direction = 'in' then transfers_of_candidates.receiving_exchange
-            else transfers_of_candidates.sending_exchange end as exchange,
-        case when directions.direction = 'in' then transfers_of_candidates.receiving_forwarded_to
-            else transfers_of_candidates.sending_forwarded_to end as forwarded_to,
+        case when directions.direction = 'in' then transfers_of_candidates.receiving_candidate_id
+            else transfers_of_candidates.sending_candidate_id end as candidate_id,
         transfers_of_candidates.token_address,
-        directions.direction,
+        directions.direction = 'out' as is_sweep,
         transfers_of_candidates.transferred_at,
         transfers_of_candidates.block_number,
         coalesce(transfers_of_candidates.log_index, -1) as log_index,
         transfers_of_candidates.amount,
         -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
-        coalesce(own_wallets.exchange = transfers_of_candidates.receiving_exchange, false) as is_from_own_exchange
+        coalesce(own_wallets.exchange = transfers_of_candidates.receiving_exchange, false) as is_from_own_exchange,
+        -- a receipt is overdue when it was made more than the sweep time before the chain's last transfer
+        {{ cexflow.epoch_seconds('data_end.last_transfer_at') }} - {{ cexflow.epoch_seconds('transfers_of_candidates.transferred_at') }}
+            > {{ var('deposit_sweep_max_hours') }} * 3600 as is_overdue
     from transfers_of_candidates
     inner join directions
-        on (directions.direction = 'in' and transfers_of_candidates.receiving_address is not null)
-        or (directions.direction = 'out' and transfers_of_candidates.sending_address is not null)
+        on (directions.direction = 'in' and transfers_of_candidates.receiving_candidate_id is not null)
+        or (directions.direction = 'out' and transfers_of_candidates.sending_candidate_id is not null)
+    inner join data_end
+        on transfers_of_candidates.chain = data_end.chain
     left join labelled_wallets as own_wallets
         on directions.direction = 'in'
         and transfers_of_candidates.chain = own_wallets.chain
@@ -179,70 +186,53 @@ candidate_transfers as (
 transfers_in_sweep_batches as (
     -- a sweep closes a batch: the receipts since the previous sweep (of the token) and the sweep itself have the
     -- batch's number, the count of the sweeps before them; receipts after the last sweep are a batch not swept yet.
-    -- Rows that tie in this order are all receipts or all sweeps (direction is in it), and in whichever order they
+    -- Rows that tie in this order are all receipts or all sweeps (is_sweep is in it), and in whichever order they
     -- come the batches' evidence is the same.
     select
         *,
-        coalesce(sum(case when direction = 'out' then 1 else 0 end) over (
-            partition by chain, address, token_address
-            order by transferred_at, block_number, log_index, direction
+        coalesce(sum(case when is_sweep then 1 else 0 end) over (
+            partition by candidate_id, token_address
+            order by transferred_at, block_number, log_index, is_sweep
             rows between unbounded preceding and 1 preceding
         ), 0) as sweep_batch
     from candidate_transfers
-),
-
-candidate_transfers_overdue as (
-    -- a receipt is overdue when it was made more than the sweep time before the chain's last transfer
-    select
-        transfers_in_sweep_batches.*,
-        {{ cexflow.epoch_seconds('data_end.last_transfer_at') }} - {{ cexflow.epoch_seconds('transfers_in_sweep_batches.transferred_at') }}
-            > {{ var('deposit_sweep_max_hours') }} * 3600 as is_overdue
-    from transfers_in_sweep_batches
-    inner join data_end
-        on transfers_in_sweep_batches.chain = data_end.chain
 ),
 
 transfers_with_batch_receipts as (
     select
         *,
         -- in double: it only sorts dust out (an exact sum could pass DECIMAL(38,18))
-        sum(case when direction = 'in' then cast(amount as double) end) over (
-            partition by chain, address, token_address, sweep_batch
+        sum(case when not is_sweep then cast(amount as double) end) over (
+            partition by candidate_id, token_address, sweep_batch
         ) as batch_received
-    from candidate_transfers_overdue
+    from transfers_in_sweep_batches
 ),
 
 sweep_batches as (
     select
-        chain,
-        address,
-        exchange,
-        forwarded_to,
+        candidate_id,
         token_address,
         sweep_batch,
         -- exact sums, NULL past DECIMAL(38,18) (then no check passes)
-        {{ cexflow.decimal_in_range("sum(case when direction = 'in' then amount else 0 end)") }} as received,
-        {{ cexflow.decimal_in_range("sum(case when direction = 'out' then amount else 0 end)") }} as swept,
-        {{ cexflow.decimal_in_range("sum(case when direction = 'in' and is_overdue then amount else 0 end)") }}
+        {{ cexflow.decimal_in_range("sum(case when not is_sweep then amount else 0 end)") }} as received,
+        {{ cexflow.decimal_in_range("sum(case when is_sweep then amount else 0 end)") }} as swept,
+        {{ cexflow.decimal_in_range("sum(case when not is_sweep and is_overdue then amount else 0 end)") }}
             as received_overdue,
         sum(case when is_from_own_exchange then 1 else 0 end) as n_from_own_exchange,
-        sum(case when direction = 'out' then 1 else 0 end) as n_sweeps,
-        max(case when direction = 'out' then transferred_at end) as swept_at,
+        sum(case when is_sweep then 1 else 0 end) as n_sweeps,
+        max(case when is_sweep then transferred_at end) as swept_at,
         -- the batch's oldest receipt that is not dust (more than the tolerance of the batch's receipts)
-        min(case when direction = 'in' and cast(amount as double) > {{ tolerance }} * batch_received
+        min(case when not is_sweep and cast(amount as double) > {{ tolerance }} * batch_received
             then transferred_at end)
             as oldest_receipt_at
     from transfers_with_batch_receipts
-    group by chain, address, exchange, forwarded_to, token_address, sweep_batch
+    group by candidate_id, token_address, sweep_batch
 ),
 
 token_evidence as (
     -- per candidate and token: what it received up to its last sweep, what it swept, the longest wait
     select
-        chain,
-        address,
-        exchange,
-        forwarded_to,
+        candidate_id,
         token_address,
         {{ cexflow.decimal_in_range('sum(case when n_sweeps > 0 then received else 0 end)') }}
             as received_until_last_sweep,
@@ -258,7 +248,7 @@ token_evidence as (
             then {{ cexflow.epoch_seconds('swept_at') }} - {{ cexflow.epoch_seconds('oldest_receipt_at') }} end)
             as longest_sweep_seconds
     from sweep_batches
-    group by chain, address, exchange, forwarded_to, token_address
+    group by candidate_id, token_address
 ),
 
 token_evidence_checked as (
@@ -279,10 +269,10 @@ token_evidence_checked as (
 candidate_evidence as (
     -- per candidate, across the build's tokens of its chain: every token it swept passes
     select
-        chain,
-        address,
-        exchange,
-        forwarded_to,
+        candidates.chain,
+        candidates.address,
+        candidates.exchange,
+        candidates.forwarded_to,
         min(first_sweep_at) as first_sweep_at,
         max(last_sweep_at) as last_sweep_at,
         cast(sum(n_sweeps) as bigint) as n_sweeps,
@@ -292,7 +282,9 @@ candidate_evidence as (
         max(longest_sweep_seconds) as longest_sweep_seconds,
         min(case when sweeps_match then 1 else 0 end) = 1 as sweeps_match
     from token_evidence_checked
-    group by chain, address, exchange, forwarded_to
+    inner join candidates
+        on token_evidence_checked.candidate_id = candidates.candidate_id
+    group by candidates.chain, candidates.address, candidates.exchange, candidates.forwarded_to
 ),
 
 sources_of_forwarders as (

@@ -326,7 +326,8 @@
 {#- A key for each row of a table of (chain, address) rows, to join and partition by in place of the two texts.
     DuckDB: the row's number, whose sorts and joins cost much less than a 42-character address's (a second of
     CPU in the deposit rule's windows at 3.48 million transfers). Spark: the two texts joined, since a number
-    would sort every row in one task. -#}
+    would sort every row in one task. The table's (chain, address) must be unique: then the order is total, and a
+    CTE that computes the key and is read more than once gets the same number for a row each time. -#}
 {% macro address_row_key(chain, address) %}
     {{ return(adapter.dispatch('address_row_key', 'cexflow')(chain, address)) }}
 {% endmacro %}

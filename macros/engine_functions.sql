@@ -295,6 +295,33 @@
     }
 {% endmacro %}
 
+{#- An aggregate: the address of every row of the group when they all have the same one, else NULL (addresses as
+    staging checks them: 0x and 40 lower-case hex digits). Spark: the minimum when it is the maximum. DuckDB: the
+    same test on the address's three integers (address_key), and the address written back from them, because
+    DuckDB's minimum and maximum of a text keep a copy of each new least or greatest value they meet, in memory
+    outside its limit: over the senders of 30 million transfers, 2 GB more than the limit. -#}
+{% macro only_address(address) %}
+    {{ return(adapter.dispatch('only_address', 'cexflow')(address)) }}
+{% endmacro %}
+
+{% macro default__only_address(address) %}
+    case when min({{ address }}) = max({{ address }}) then min({{ address }}) end
+{% endmacro %}
+
+{% macro duckdb__only_address(address) %}
+    {%- set parts = [('3', '16', 'ubigint'), ('19', '16', 'ubigint'), ('35', '8', 'uinteger')] %}
+    case when
+        {%- for start, digits, type in parts %}
+        min(cast('0x' || substr({{ address }}, {{ start }}, {{ digits }}) as {{ type }}))
+            = max(cast('0x' || substr({{ address }}, {{ start }}, {{ digits }}) as {{ type }})){{ ' and' if not loop.last }}
+        {%- endfor %}
+    then '0x'
+        {%- for start, digits, type in parts %}
+        || lpad(lower(to_hex(min(cast('0x' || substr({{ address }}, {{ start }}, {{ digits }}) as {{ type }})))), {{ digits }}, '0')
+        {%- endfor %}
+    end
+{% endmacro %}
+
 {#- The sum of the n largest values of an amount among a group's rows where condition holds (NULL when none),
     with the rank column it needs. DuckDB has a top-n aggregate (max(x, n), a list) and needs no window: the
     window's sort of every leg spilled past the build's memory limit (11 s of a 3.2 M-row build, 1 s now);

@@ -49,10 +49,12 @@ outgoing_by_sender as (
         transfers.from_address as address,
         count(*) as n_sent,
         count(labelled_wallets.exchange) as n_sent_to_wallets,
+        -- exchange names are short: DuckDB keeps a text of 12 bytes or fewer in place, with no copy (only_address)
         min(labelled_wallets.exchange) as first_exchange,
         max(labelled_wallets.exchange) as last_exchange,
-        min(transfers.to_address) as first_recipient,
-        max(transfers.to_address) as last_recipient,
+        -- its one recipient, NULL when it sends to more than one (macro only_address: DuckDB's minimum and maximum
+        -- of a text would hold copies outside its memory limit, 2 GB more at 30 million transfers)
+        {{ cexflow.only_address('transfers.to_address') }} as only_recipient,
         max(transfers.transferred_at) as last_sent_at
     from {{ transfers }} as transfers
     left join labelled_wallets
@@ -98,41 +100,57 @@ forwarders_to_one_forwarder as (
     from unlabelled_senders
     inner join forwarders_to_one_exchange
         on unlabelled_senders.chain = forwarders_to_one_exchange.chain
-        and unlabelled_senders.first_recipient = forwarders_to_one_exchange.address
-    where unlabelled_senders.first_recipient = unlabelled_senders.last_recipient
-        and unlabelled_senders.n_sent_to_wallets = 0
+        and unlabelled_senders.only_recipient = forwarders_to_one_exchange.address
+    where unlabelled_senders.n_sent_to_wallets = 0
 ),
 
 candidates as (
-    -- candidate_id: what the windows below sort by (macro address_row_key: on DuckDB a number, not two texts)
+    -- candidate_id: what the windows below sort by (macro address_row_key: on DuckDB a number, not two texts).
+    -- last_transfer_at, the chain's, is joined here, to the candidates, not to their transfers: a join on the chain
+    -- alone has one key, and DuckDB, which may hash the larger side, cannot spill a hash table of one key (the
+    -- rule ran out of memory there at 30 million rows).
     select
         {{ cexflow.address_row_key('chain', 'address') }} as candidate_id,
         chain,
         address,
         exchange,
-        forwarded_to
+        forwarded_to,
+        last_transfer_at
     from (
-        select chain, address, exchange, cast(null as {{ dbt.type_string() }}) as forwarded_to
-        from forwarders_to_one_exchange
-        union all
-        select chain, address, exchange, forwarded_to
-        from forwarders_to_one_forwarder
-    ) as forwarders
+        select
+            forwarders.chain,
+            forwarders.address,
+            forwarders.exchange,
+            forwarders.forwarded_to,
+            data_end.last_transfer_at
+        from (
+            select chain, address, exchange, cast(null as {{ dbt.type_string() }}) as forwarded_to
+            from forwarders_to_one_exchange
+            union all
+            select chain, address, exchange, forwarded_to
+            from forwarders_to_one_forwarder
+        ) as forwarders
+        inner join data_end
+            on forwarders.chain = data_end.chain
+    ) as forwarders_with_data_end
 ),
 
 transfers_of_candidates as (
     -- the second scan: the transfers into or out of a candidate, read once (each keyed join a scan of its own)
     select
         transfers.chain,
-        transfers.from_address,
         transfers.token_address,
         transfers.transferred_at,
         transfers.block_number,
         transfers.log_index,
         transfers.amount,
         receiving.candidate_id as receiving_candidate_id,
-        receiving.exchange as receiving_exchange,
-        sending.candidate_id as sending_candidate_id
+        sending.candidate_id as sending_candidate_id,
+        -- as a receipt: from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
+        coalesce(own_wallets.exchange = receiving.exchange, false) as is_from_own_exchange,
+        -- as a receipt: made more than the sweep time before the chain's last transfer
+        {{ cexflow.epoch_seconds('receiving.last_transfer_at') }} - {{ cexflow.epoch_seconds('transfers.transferred_at') }}
+            > {{ var('deposit_sweep_max_hours') }} * 3600 as is_overdue
     from {{ transfers }} as transfers
     left join candidates as receiving
         on transfers.chain = receiving.chain
@@ -140,6 +158,9 @@ transfers_of_candidates as (
     left join candidates as sending
         on transfers.chain = sending.chain
         and transfers.from_address = sending.address
+    left join labelled_wallets as own_wallets
+        on transfers.chain = own_wallets.chain
+        and transfers.from_address = own_wallets.wallet_address
     where (receiving.candidate_id is not null
         or sending.candidate_id is not null)
     {% if not inference %}
@@ -166,21 +187,12 @@ candidate_transfers as (
         transfers_of_candidates.block_number,
         coalesce(transfers_of_candidates.log_index, -1) as log_index,
         transfers_of_candidates.amount,
-        -- a receipt from a wallet of the exchange it forwards to (a withdrawal sent back: never a deposit address)
-        coalesce(own_wallets.exchange = transfers_of_candidates.receiving_exchange, false) as is_from_own_exchange,
-        -- a receipt is overdue when it was made more than the sweep time before the chain's last transfer
-        {{ cexflow.epoch_seconds('data_end.last_transfer_at') }} - {{ cexflow.epoch_seconds('transfers_of_candidates.transferred_at') }}
-            > {{ var('deposit_sweep_max_hours') }} * 3600 as is_overdue
+        directions.direction = 'in' and transfers_of_candidates.is_from_own_exchange as is_from_own_exchange,
+        directions.direction = 'in' and transfers_of_candidates.is_overdue as is_overdue
     from transfers_of_candidates
     inner join directions
         on (directions.direction = 'in' and transfers_of_candidates.receiving_candidate_id is not null)
         or (directions.direction = 'out' and transfers_of_candidates.sending_candidate_id is not null)
-    inner join data_end
-        on transfers_of_candidates.chain = data_end.chain
-    left join labelled_wallets as own_wallets
-        on directions.direction = 'in'
-        and transfers_of_candidates.chain = own_wallets.chain
-        and transfers_of_candidates.from_address = own_wallets.wallet_address
 ),
 
 transfers_in_sweep_batches as (

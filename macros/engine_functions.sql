@@ -295,6 +295,43 @@
     }
 {% endmacro %}
 
+{#- The parts into which int_daily_counterparty_stats splits its distinct counterparties: a list of conditions on
+    the counterparty's address, each part a distinct of its own over the legs, or [none] for one part. DuckDB 1.5's
+    grouping needs more memory the more groups it spills: the distinct of a 30-million-row history (55 million
+    groups) runs out of memory at 500MB, and split four ways it finishes (docs/performance.md). So on DuckDB a
+    full build splits it into one part per 16,000 stored transfers per MiB of the memory limit, rounded up: one
+    part up to 7.6 million rows at the default 500MB, four at 30 million. Each part reads the legs again, so a
+    history that needs no split has one. An incremental run, whose days are few, and Spark: one part.
+    CEXFLOW_COUNTERPARTY_PARTS sets the number (a test splits a small history with it). -#}
+{% macro counterparty_parts(transfer_rows, address) %}
+    {{ return(adapter.dispatch('counterparty_parts', 'cexflow')(transfer_rows, address)) }}
+{% endmacro %}
+
+{% macro default__counterparty_parts(transfer_rows, address) %}
+    {{ return([none]) }}
+{% endmacro %}
+
+{% macro duckdb__counterparty_parts(transfer_rows, address) %}
+    {%- set parts = env_var('CEXFLOW_COUNTERPARTY_PARTS', '') %}
+    {%- if parts %}
+        {%- set parts = parts | int %}
+    {%- elif not cexflow.models_run_now() or is_incremental() %}
+        {%- set parts = 1 %}
+    {%- else %}
+        {#- the limit as DuckDB gives it, e.g. '476.8 MiB' -#}
+        {%- set limit = run_query("select current_setting('memory_limit')").columns[0].values()[0].split(' ') %}
+        {%- set mib = (limit[0] | float) * {'KiB': 1 / 1024, 'MiB': 1, 'GiB': 1024, 'TiB': 1048576}.get(limit[-1], 0) %}
+        {%- set rows = run_query('select count(*) from ' ~ transfer_rows).columns[0].values()[0] %}
+        {%- set parts = (((rows | int) / (mib * 16000)) | round(0, 'ceil') | int) if mib > 0 else 1 %}
+    {%- endif %}
+    {%- if parts <= 1 %}{{ return([none]) }}{% endif %}
+    {%- set conditions = [] %}
+    {%- for part in range(parts) %}
+        {%- do conditions.append("cast('0x' || substr(" ~ address ~ ", 35, 8) as uinteger) % " ~ parts ~ " = " ~ part) %}
+    {%- endfor %}
+    {{ return(conditions) }}
+{% endmacro %}
+
 {#- An aggregate: the address of every row of the group when they all have the same one, else NULL (addresses as
     staging checks them: 0x and 40 lower-case hex digits). Spark: the minimum when it is the maximum. DuckDB: the
     same test on the address's three integers (address_key), and the address written back from them, because

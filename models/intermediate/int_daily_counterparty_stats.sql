@@ -40,8 +40,10 @@
 {%- endset %}
 
 with counterparties as (
-    -- one row per (day, series, direction, counterparty): the distinct counterparties
-    -- (a distinct is a hash aggregate too, which spills)
+    -- one row per (day, series, direction, counterparty): the distinct counterparties (a distinct is a hash
+    -- aggregate too, which spills), in parts by counterparty when the history is large for the memory limit
+    -- (macro counterparty_parts: one part on Spark and on most histories; each part reads the legs again)
+    {%- for part in cexflow.counterparty_parts(transfer_rows, 'series_legs.counterparty_address') %}
     select distinct
         series_legs.chain,
         series_legs.token_address,
@@ -52,6 +54,11 @@ with counterparties as (
         -- the address as a compact key (DuckDB: three integers), so that the distinct holds less per group
         {{ cexflow.address_key('series_legs.counterparty_address') }} as counterparty_key
     from ({{ series_legs }}) as series_legs
+    {%- if part %}
+    where {{ part }}
+    {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 counterparty_counts as (

@@ -49,7 +49,8 @@ outgoing_by_sender as (
         transfers.from_address as address,
         count(*) as n_sent,
         count(labelled_wallets.exchange) as n_sent_to_wallets,
-        -- exchange names are short: DuckDB keeps a text of 12 bytes or fewer in place, with no copy (only_address)
+        -- exchange names are short: DuckDB keeps a text of up to 12 bytes in place, so their minimum and maximum
+        -- copy nothing (unlike the recipient's address: only_address)
         min(labelled_wallets.exchange) as first_exchange,
         max(labelled_wallets.exchange) as last_exchange,
         -- its one recipient, NULL when it sends to more than one (macro only_address: DuckDB's minimum and maximum
@@ -106,9 +107,9 @@ forwarders_to_one_forwarder as (
 
 candidates as (
     -- candidate_id: what the windows below sort by (macro address_row_key: on DuckDB a number, not two texts).
-    -- last_transfer_at, the chain's, is joined here, to the candidates, not to their transfers: a join on the chain
-    -- alone has one key, and DuckDB, which may hash the larger side, cannot spill a hash table of one key (the
-    -- rule ran out of memory there at 30 million rows).
+    -- last_transfer_at, the chain's, is joined here, to the candidates (a row each), not to their transfers: a join
+    -- on the chain alone has one key, whose hash table DuckDB cannot spill, and DuckDB may hash either side; on
+    -- the transfers' side the rule ran out of memory at 30 million rows.
     select
         {{ cexflow.address_row_key('chain', 'address') }} as candidate_id,
         chain,

@@ -198,9 +198,9 @@ def move_into_place(work: Path, db: Path) -> None:
     """Rename the finished working copy over `db`, with no WAL of either left beside it."""
     if wal_of(work).exists():
         # whoever wrote the copy left its WAL: opening and closing the file read-write folds it in
-        import duckdb
+        from cexflow.db import connect_to_write
 
-        duckdb.connect(str(work)).close()
+        connect_to_write(work).close()
     if wal_of(db).exists():  # an old WAL would be replayed onto the new file: move it aside first
         os.replace(wal_of(db), work.with_name("replaced-database.wal"))
     replace_durably(work, db)

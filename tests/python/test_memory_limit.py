@@ -56,3 +56,19 @@ def test_the_daily_counterparty_stats_match_a_count_in_python(built):
     assert len(senders) > 300
     for day in senders:
         assert stats[day] == (len(senders[day]), sum(sorted(amounts[day], reverse=True)[:10])), day
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "476.8 MiB"), ("200MB", "190.7 MiB")])
+def test_the_builds_own_writes_have_the_builds_memory_limit(built, setting, expected, monkeypatch):
+    # After dbt, the build writes its record with a connection of its own, whose closing checkpoint can rewrite
+    # the tables dbt wrote (1.3 GB without a limit on a 3.2 M-row cryo Parquet build): it has dbt's limit.
+    # DuckDB states a limit in MiB: 500 MB = 476.8 MiB and 200 MB = 190.7 MiB (x 10^6 / 2^20).
+    from cexflow.db import connect_to_write
+
+    _, db = built
+    if setting is None:
+        monkeypatch.delenv("CEXFLOW_DUCKDB_MEMORY", raising=False)
+    else:
+        monkeypatch.setenv("CEXFLOW_DUCKDB_MEMORY", setting)
+    with connect_to_write(db) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == expected

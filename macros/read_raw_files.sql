@@ -86,15 +86,11 @@
 {% endmacro %}
 
 {#- The options of every CSV read: comma, `"` quotes, `""` escapes; rows may be short or long (null_padding,
-    not strict), which the field count reports. A read buffer of 2 MiB, not DuckDB's 32 MiB: the model that stores
-    the rows inserts them in the file's order (its line numbers rest on it), and DuckDB holds a read's batches
-    until the earlier ones are written; smaller batches keep both cores busy within the memory limit (3.2 million
-    rows: 12.7 s to 9.6 s for the seed export, 10.9 s to 9.0 s for Etherscan rows). A line may still be as long as
-    DuckDB's default read takes (a buffer holds the longest line: 2 MiB). -#}
-{% macro duckdb_csv_options(n_columns, buffer_size=2097152) %}
+    not strict), which the field count reports. -#}
+{% macro duckdb_csv_options(n_columns) %}
     columns = { {%- for i in range(n_columns) %}'c{{ i }}': 'VARCHAR'{{ ', ' if not loop.last }}{% endfor -%} },
     auto_detect = false, null_padding = true, strict_mode = false, nullstr = {{ cexflow.sql_string(cexflow.no_null_text()) }},
-    delim = ',', quote = '"', escape = '"', buffer_size = {{ buffer_size }}
+    delim = ',', quote = '"', escape = '"'
 {%- endmacro %}
 
 {#- The header of each file: path -> list of its field names, trimmed and in lower case (a file with no line
@@ -110,7 +106,7 @@
             {% for path in batch %}
             select {{ loop.index0 }} as file_index, * from (
                 select * from read_csv({{ cexflow.sql_string(path) }}, header = false, max_line_size = 262144,
-                                       parallel = false, {{ cexflow.duckdb_csv_options(width, 262144) }})
+                                       buffer_size = 262144, parallel = false, {{ cexflow.duckdb_csv_options(width) }})
                 limit 1
             )
             {% if not loop.last %}union all{% endif %}

@@ -289,10 +289,21 @@
 
 {% macro duckdb__address_key(address) %}
     {
-        'high': cast('0x' || substr({{ address }}, 3, 16) as ubigint),
-        'middle': cast('0x' || substr({{ address }}, 19, 16) as ubigint),
-        'low': cast('0x' || substr({{ address }}, 35, 8) as uinteger)
+        {%- for name, digits, sql in cexflow.duckdb_address_parts(address) %}
+        '{{ name }}': {{ sql }}{{ ',' if not loop.last }}
+        {%- endfor %}
     }
+{% endmacro %}
+
+{#- DuckDB: an address's 40 hex digits as three integers, [(name, number of digits, SQL expression)]: the first 16
+    and the next 16 as ubigint, the last 8 as uinteger. address_key, only_address and counterparty_parts read
+    them. -#}
+{% macro duckdb_address_parts(address) %}
+    {%- set parts = [] %}
+    {%- for name, start, digits, type in [('high', 3, 16, 'ubigint'), ('middle', 19, 16, 'ubigint'), ('low', 35, 8, 'uinteger')] %}
+        {%- do parts.append((name, digits, "cast('0x' || substr(" ~ address ~ ", " ~ start ~ ", " ~ digits ~ ") as " ~ type ~ ")")) %}
+    {%- endfor %}
+    {{ return(parts) }}
 {% endmacro %}
 
 {#- The parts into which int_daily_counterparty_stats splits its distinct counterparties: a list of conditions on
@@ -327,7 +338,7 @@
     {%- if parts <= 1 %}{{ return([none]) }}{% endif %}
     {%- set conditions = [] %}
     {%- for part in range(parts) %}
-        {%- do conditions.append("cast('0x' || substr(" ~ address ~ ", 35, 8) as uinteger) % " ~ parts ~ " = " ~ part) %}
+        {%- do conditions.append(cexflow.duckdb_address_parts(address)[2][2] ~ " % " ~ parts ~ " = " ~ part) %}
     {%- endfor %}
     {{ return(conditions) }}
 {% endmacro %}
@@ -346,15 +357,14 @@
 {% endmacro %}
 
 {% macro duckdb__only_address(address) %}
-    {%- set parts = [('3', '16', 'ubigint'), ('19', '16', 'ubigint'), ('35', '8', 'uinteger')] %}
+    {%- set parts = cexflow.duckdb_address_parts(address) %}
     case when
-        {%- for start, digits, type in parts %}
-        min(cast('0x' || substr({{ address }}, {{ start }}, {{ digits }}) as {{ type }}))
-            = max(cast('0x' || substr({{ address }}, {{ start }}, {{ digits }}) as {{ type }})){{ ' and' if not loop.last }}
+        {%- for name, digits, part in parts %}
+        min({{ part }}) = max({{ part }}){{ ' and' if not loop.last }}
         {%- endfor %}
     then '0x'
-        {%- for start, digits, type in parts %}
-        || lpad(lower(to_hex(min(cast('0x' || substr({{ address }}, {{ start }}, {{ digits }}) as {{ type }})))), {{ digits }}, '0')
+        {%- for name, digits, part in parts %}
+        || lpad(lower(to_hex(min({{ part }}))), {{ digits }}, '0')
         {%- endfor %}
     end
 {% endmacro %}

@@ -1,115 +1,40 @@
--- The exchange addresses inferred from the transfers (the rule: docs/deposit_addresses.md and this model's YAML):
---   deposit       an unlabelled address that forwards what it receives to the wallets of one exchange and to
---                 nothing else, within var deposit_sweep_max_hours, in amounts that match what it received (var
---                 deposit_amount_tolerance); or one that does so into that exchange's consolidation wallet
---   consolidation an unlabelled address that forwards only to one exchange's labelled wallets and collects the
---                 sweeps of at least var deposit_consolidation_min_sources deposit-like addresses, which bring at
+-- The exchange addresses inferred from the transfers (the rule: docs/deposit_addresses.md and this model's YAML), its
+-- second step: of the candidates (int_deposit_address_candidates, the first step: unlabelled addresses that send only
+-- to one exchange's wallets, or only to one such address), those whose receipts and sweeps match:
+--   deposit       a candidate that forwards what it receives to the wallets of one exchange, within var
+--                 deposit_sweep_max_hours, in amounts that match what it received (var deposit_amount_tolerance);
+--                 or one that does so into that exchange's consolidation wallet
+--   consolidation a candidate that forwards to one exchange's labelled wallets and collects the sweeps of at least
+--                 var deposit_consolidation_min_sources candidates behind it with matching sweeps, which bring at
 --                 least var deposit_consolidation_min_share of what it received: the exchange's own wallet
 -- One row per (chain, address), with the evidence. An address's transfers of all the build's tokens of its chain
 -- are read together (a deposit address reused across tokens); the sweep checks hold for every token it swept.
--- Never a labelled address (of any exchange, wallet or deposit), the zero address or a token contract of the
--- build. Empty with var deposit_inference false. A table: the classification reads it for every model of the
--- flows, and the transfers are scanned twice here (who sends where; the candidates' own transfers), not per model.
+-- Empty with var deposit_inference false (there are no candidates). A table: the classification reads it for every
+-- model of the flows. Each CTE is read once (on Spark a CTE read twice is computed twice), and the transfers are
+-- read once, for the candidates' own transfers.
 -- Before it is rebuilt, its version of the last build is kept as int_exchange_addresses_inferred_previous, from which
 -- an incremental run finds the transfers of earlier runs whose class it changes (macros/runs.sql).
 {{ config(materialized='table', pre_hook="{{ cexflow.keep_previous_version(this) }}") }}
 {%- set inference = var('deposit_inference') in [true, 'true', 'True', 1] %}
 {%- set tolerance = var('deposit_amount_tolerance') %}
--- the transfers, read twice below: by name, not as a CTE, which DuckDB would store whole first (a copy of every
--- transfer held while the rule runs: 4 s more CPU and over 150MB more memory on 3.48 million transfers)
-{%- set transfers = ref('int_transfers_deduplicated') %}
 
-with labelled_addresses as (
-    select * from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
+with candidates_found as (
+    select * from {{ ref('int_deposit_address_candidates') }}
 ),
 
-tokens as (
-    select * from {{ ref('stg_tokens__selected') }}
+transfers as (
+    select * from {{ ref('int_transfers_deduplicated') }}
 ),
 
 labelled_wallets as (
     select chain, wallet_address, exchange
-    from labelled_addresses
+    from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
     where address_kind = 'wallet'
 ),
 
-never_inferred as (
-    -- labelled addresses, the zero address and the build's token contracts
-    select chain, wallet_address as address from labelled_addresses
-    union
-    select chain, '0x0000000000000000000000000000000000000000' as address from tokens
-    union
-    select chain, token_address as address from tokens
-),
-
-outgoing_by_sender as (
-    -- the first scan: where each address sends, across the build's tokens of its chain
-    select
-        transfers.chain,
-        transfers.from_address as address,
-        count(*) as n_sent,
-        count(labelled_wallets.exchange) as n_sent_to_wallets,
-        -- exchange names are short: DuckDB keeps a text of up to 12 bytes in place, so their minimum and maximum
-        -- copy nothing (unlike the recipient's address: only_address)
-        min(labelled_wallets.exchange) as first_exchange,
-        max(labelled_wallets.exchange) as last_exchange,
-        -- its one recipient, NULL when it sends to more than one (macro only_address: DuckDB's minimum and maximum
-        -- of a text would hold copies outside its memory limit, 2 GB more at 30 million transfers)
-        {{ cexflow.only_address('transfers.to_address') }} as only_recipient,
-        max(transfers.transferred_at) as last_sent_at
-    from {{ transfers }} as transfers
-    left join labelled_wallets
-        on transfers.chain = labelled_wallets.chain
-        and transfers.to_address = labelled_wallets.wallet_address
-    {% if not inference %}
-    where 1 = 0
-    {% endif %}
-    group by transfers.chain, transfers.from_address
-),
-
-data_end as (
-    -- the time of the chain's last transfer: receipts within the sweep time before it need not be swept yet
-    select chain, max(last_sent_at) as last_transfer_at
-    from outgoing_by_sender
-    group by chain
-),
-
-unlabelled_senders as (
-    select outgoing_by_sender.*
-    from outgoing_by_sender
-    left join never_inferred
-        on outgoing_by_sender.chain = never_inferred.chain
-        and outgoing_by_sender.address = never_inferred.address
-    where never_inferred.address is null
-),
-
-forwarders_to_one_exchange as (
-    -- every transfer the address sent went to a labelled wallet, and all to wallets of one exchange
-    select chain, address, first_exchange as exchange
-    from unlabelled_senders
-    where n_sent = n_sent_to_wallets
-        and first_exchange = last_exchange
-),
-
-forwarders_to_one_forwarder as (
-    -- every transfer the address sent went to one address, itself a forwarder to one exchange
-    select
-        unlabelled_senders.chain,
-        unlabelled_senders.address,
-        forwarders_to_one_exchange.exchange,
-        forwarders_to_one_exchange.address as forwarded_to
-    from unlabelled_senders
-    inner join forwarders_to_one_exchange
-        on unlabelled_senders.chain = forwarders_to_one_exchange.chain
-        and unlabelled_senders.only_recipient = forwarders_to_one_exchange.address
-    where unlabelled_senders.n_sent_to_wallets = 0
-),
-
 candidates as (
-    -- candidate_id: what the windows below sort by (macro address_row_key: on DuckDB a number, not two texts).
-    -- last_transfer_at, the chain's, is joined here, to the candidates (a row each), not to their transfers: a join
-    -- on the chain alone has one key, whose hash table DuckDB cannot spill, and DuckDB may hash either side; on
-    -- the transfers' side the rule ran out of memory at 30 million rows.
+    -- candidate_id: what the windows below sort by (macro address_row_key: on DuckDB a number, not two texts); the
+    -- candidates are a table, so reading them three times below costs little
     select
         {{ cexflow.address_row_key('chain', 'address') }} as candidate_id,
         chain,
@@ -117,27 +42,11 @@ candidates as (
         exchange,
         forwarded_to,
         last_transfer_at
-    from (
-        select
-            forwarders.chain,
-            forwarders.address,
-            forwarders.exchange,
-            forwarders.forwarded_to,
-            data_end.last_transfer_at
-        from (
-            select chain, address, exchange, cast(null as {{ dbt.type_string() }}) as forwarded_to
-            from forwarders_to_one_exchange
-            union all
-            select chain, address, exchange, forwarded_to
-            from forwarders_to_one_forwarder
-        ) as forwarders
-        inner join data_end
-            on forwarders.chain = data_end.chain
-    ) as forwarders_with_data_end
+    from candidates_found
 ),
 
 transfers_of_candidates as (
-    -- the second scan: the transfers into or out of a candidate, read once (each keyed join a scan of its own)
+    -- the one scan of the transfers: those into or out of a candidate
     select
         transfers.chain,
         transfers.token_address,
@@ -152,7 +61,7 @@ transfers_of_candidates as (
         -- as a receipt: made more than the sweep time before the chain's last transfer
         {{ cexflow.epoch_seconds('receiving.last_transfer_at') }} - {{ cexflow.epoch_seconds('transfers.transferred_at') }}
             > {{ var('deposit_sweep_max_hours') }} * 3600 as is_overdue
-    from {{ transfers }} as transfers
+    from transfers
     left join candidates as receiving
         on transfers.chain = receiving.chain
         and transfers.to_address = receiving.address
@@ -165,6 +74,7 @@ transfers_of_candidates as (
     where (receiving.candidate_id is not null
         or sending.candidate_id is not null)
     {% if not inference %}
+        -- no candidates: no scan
         and 1 = 0
     {% endif %}
 ),
@@ -300,50 +210,42 @@ candidate_evidence as (
     group by candidates.chain, candidates.address, candidates.exchange, candidates.forwarded_to
 ),
 
-sources_of_forwarders as (
-    -- the deposit-like addresses that sweep into each forwarder to one exchange, and what they brought it
+evidence_of_groups as (
+    -- a forwarder to one exchange and the candidates behind it are a group (a consolidation wallet and its deposit
+    -- addresses, if it is one): partitioned by the forwarder's address, each row gets the group's figures, the
+    -- deposit-like candidates behind it (with matching sweeps) and what they brought it, and what the forwarder
+    -- itself received
     select
-        chain,
-        forwarded_to as address,
-        count(*) as n_sources,
-        sum(cast(amount_swept as double)) as amount_from_sources
+        candidate_evidence.*,
+        count(case when forwarded_to is not null and sweeps_match then 1 end) over (
+            partition by chain, coalesce(forwarded_to, address)
+        ) as n_sources,
+        sum(case when forwarded_to is not null and sweeps_match then cast(amount_swept as double) end) over (
+            partition by chain, coalesce(forwarded_to, address)
+        ) as amount_from_sources,
+        max(case when forwarded_to is null then cast(amount_received as double) end) over (
+            partition by chain, coalesce(forwarded_to, address)
+        ) as forwarder_received
     from candidate_evidence
-    where forwarded_to is not null
-        and sweeps_match
-    group by chain, forwarded_to
-),
-
-consolidation_wallets as (
-    select
-        candidate_evidence.chain,
-        candidate_evidence.address,
-        sources_of_forwarders.n_sources
-    from candidate_evidence
-    inner join sources_of_forwarders
-        on candidate_evidence.chain = sources_of_forwarders.chain
-        and candidate_evidence.address = sources_of_forwarders.address
-    where candidate_evidence.forwarded_to is null
-        and sources_of_forwarders.n_sources >= {{ var('deposit_consolidation_min_sources') }}
-        and sources_of_forwarders.amount_from_sources
-            >= {{ var('deposit_consolidation_min_share') }} * cast(candidate_evidence.amount_received as double)
 ),
 
 classified_candidates as (
     select
-        candidate_evidence.*,
-        consolidation_wallets.n_sources as n_deposit_addresses_swept_in,
+        *,
         case
-            when consolidation_wallets.address is not null then 'consolidation'
-            when candidate_evidence.forwarded_to is null and candidate_evidence.sweeps_match then 'deposit'
-            when behind.address is not null and candidate_evidence.sweeps_match then 'deposit'
+            when forwarded_to is null and is_consolidation_group then 'consolidation'
+            when forwarded_to is null and sweeps_match then 'deposit'
+            when forwarded_to is not null and is_consolidation_group and sweeps_match then 'deposit'
         end as inferred_kind
-    from candidate_evidence
-    left join consolidation_wallets
-        on candidate_evidence.chain = consolidation_wallets.chain
-        and candidate_evidence.address = consolidation_wallets.address
-    left join consolidation_wallets as behind
-        on candidate_evidence.chain = behind.chain
-        and candidate_evidence.forwarded_to = behind.address
+    from (
+        select
+            *,
+            -- the group's forwarder is a consolidation wallet
+            coalesce(n_sources >= {{ var('deposit_consolidation_min_sources') }}
+                and amount_from_sources >= {{ var('deposit_consolidation_min_share') }} * forwarder_received, false)
+                as is_consolidation_group
+        from evidence_of_groups
+    ) as groups_checked
 ),
 
 final as (
@@ -362,7 +264,7 @@ final as (
         amount_received,
         amount_swept,
         cast(longest_sweep_seconds as double) / 3600 as longest_sweep_hours,
-        cast(n_deposit_addresses_swept_in as bigint) as n_deposit_addresses_swept_in
+        cast(case when inferred_kind = 'consolidation' then n_sources end as bigint) as n_deposit_addresses_swept_in
     from classified_candidates
     where inferred_kind is not null
 )

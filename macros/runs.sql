@@ -78,33 +78,6 @@
     {% endif %}
 {% endmacro %}
 
-{#- Whether this dbt run or build adds to what earlier runs stored (files of earlier runs are counted in
-    `rows_counted`, int_input_rows_counted: a row per file), read when the run's data tests run; false otherwise
-    (dbt compile, docs generate, a first or full build). -#}
-{% macro is_incremental_run(rows_counted) %}
-    {% if not cexflow.models_run_now() %}{{ return(false) }}{% endif %}
-    {% set earlier = run_query('select count(*) from ' ~ rows_counted ~ " where loaded_in_run <> '" ~ invocation_id
-                               ~ "'").columns[0].values()[0] %}
-    {{ return(earlier > 0) }}
-{% endmacro %}
-
-{#- For the data tests of an incremental run with var data_tests_rows 'this_run' (cexflow build without --full-check):
-    the days whose rows this run wrote, as a sorted list; none otherwise, or past max_days of them (the Hive
-    metastore may fail to filter by more), when a test reads every day. They are the days of the rows of
-    `exchange_transfers` (fct_exchange_transfers) that this run wrote: on Spark it rewrites whole days, the days every
-    model by flow_date rewrites (days_of_this_run); on DuckDB the changed transfers, whose days hold every changed
-    row of the models by flow_date (but for a day whose every exchange transfer this run reclassified out of them,
-    left to --full-check). Read by loaded_in_run, which lets a scan skip the files (Spark) and row groups (DuckDB)
-    of other runs. `rows_counted`: int_input_rows_counted (is_incremental_run). -#}
-{% macro days_written_by_this_run(exchange_transfers, rows_counted, max_days=100) %}
-    {% if var('data_tests_rows', 'all') != 'this_run' or not cexflow.is_incremental_run(rows_counted) %}
-        {{ return(none) }}
-    {% endif %}
-    {% set days = run_query('select distinct flow_date from ' ~ exchange_transfers ~ " where loaded_in_run = '"
-                            ~ invocation_id ~ "' and flow_date is not null order by 1").columns[0].values() | list %}
-    {{ return(days if days | length <= max_days else none) }}
-{% endmacro %}
-
 {#- The same days, read when the model runs (dbt run or build), as a sorted list (otherwise none). -#}
 {% macro days_of_this_run(transfer_rows, reclassified=none) %}
     {% if not cexflow.models_run_now() %}{{ return([]) }}{% endif %}

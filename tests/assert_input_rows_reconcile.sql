@@ -9,8 +9,9 @@
 -- incremental model's rows of the run; what earlier runs wrote was checked by those runs.
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 {%- set rows_counted_relation = ref('int_input_rows_counted') %}
-{%- set this_run = var('data_tests_rows', 'all') == 'this_run'
-    and cexflow.is_incremental_run(rows_counted_relation) %}
+{%- set this_run = var('data_tests_rows', 'all') == 'this_run' and cexflow.models_run_now()
+    and run_query('select count(*) from ' ~ rows_counted_relation ~ " where loaded_in_run <> '"
+                  ~ invocation_id ~ "'").columns[0].values()[0] > 0 %}
 {%- set days = cexflow.days_of_this_run(transfer_rows) if this_run else none %}
 {%- if days is not none and days | length > 100 %}{% set days = none %}{% endif %}
 

@@ -12,11 +12,10 @@
 -- again through int_flow_legs and int_transfers_classified (an intermediate model reads no mart, so not the
 -- stored fct_exchange_transfers; 0.5 s for a focus period of a 232,000-row build, against 0.1 s from the
 -- stored transfers); on Spark a table, which the report reads from the warehouse.
--- meta days_of_a_run: the data tests of an incremental run check the days it wrote (macros/get_where_subquery.sql).
 {% if target.type == 'duckdb' %}
-{{ config(materialized='view', meta={'days_of_a_run': 'flow_date'}) }}
+{{ config(materialized='view') }}
 {% else %}
-{{ config(meta={'days_of_a_run': 'flow_date'}, **cexflow.incremental_by_day_config('flow_date')) }}
+{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
 {% endif %}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}

@@ -7,8 +7,8 @@
 --                               (forwarded_to that address; a deposit address behind a consolidation wallet)
 -- Never a labelled address (of any exchange, wallet or deposit), the zero address or a token contract of the
 -- build. Empty with var deposit_inference false. A table, so that the second step reads it (three times) without
--- reading the transfers again. Each CTE is read once: on Spark a query computes a CTE once for each use (the rule
--- in one model read the transfers nine times there).
+-- reading the transfers again. Each CTE derived from the transfers is read once: on Spark a query computes a CTE
+-- once for each use (the rule in one model read the transfers nine times there).
 {{ config(materialized='table') }}
 {%- set inference = var('deposit_inference') in [true, 'true', 'True', 1] %}
 -- the transfers, read twice below (grouped by sender; the chain's last transfer): by name, not as a CTE, which

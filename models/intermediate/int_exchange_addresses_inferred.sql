@@ -10,8 +10,8 @@
 -- One row per (chain, address), with the evidence. An address's transfers of all the build's tokens of its chain
 -- are read together (a deposit address reused across tokens); the sweep checks hold for every token it swept.
 -- Empty with var deposit_inference false (there are no candidates). A table: the classification reads it for every
--- model of the flows. Each CTE is read once (on Spark a CTE read twice is computed twice), and the transfers are
--- read once, for the candidates' own transfers.
+-- model of the flows. The transfers are read once, for the candidates' own transfers, and every CTE derived from
+-- them once (on Spark a CTE read twice is computed twice); the candidates, a table, are read three times.
 -- Before it is rebuilt, its version of the last build is kept as int_exchange_addresses_inferred_previous, from which
 -- an incremental run finds the transfers of earlier runs whose class it changes (macros/runs.sql).
 {{ config(materialized='table', pre_hook="{{ cexflow.keep_previous_version(this) }}") }}

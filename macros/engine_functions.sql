@@ -338,6 +338,7 @@
     {%- if parts <= 1 %}{{ return([none]) }}{% endif %}
     {%- set conditions = [] %}
     {%- for part in range(parts) %}
+        {#- the address's last 8 hex digits (duckdb_address_parts' third part, its SQL) -#}
         {%- do conditions.append(cexflow.duckdb_address_parts(address)[2][2] ~ " % " ~ parts ~ " = " ~ part) %}
     {%- endfor %}
     {{ return(conditions) }}

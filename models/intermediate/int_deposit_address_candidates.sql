@@ -64,24 +64,30 @@ outgoing_by_sender as (
 
 senders_by_forwarder as (
     -- the unlabelled senders that may be candidates, each with the address of its group: a forwarder to one
-    -- exchange (every transfer it sent went to that exchange's labelled wallets) is its own group, with the
-    -- exchange; a sender of every transfer to one address that is not a labelled wallet is in that address's group
+    -- exchange (own_exchange: every transfer it sent went to that exchange's labelled wallets) is its own group; a
+    -- sender of every transfer to one address that is not a labelled wallet is in that address's group
     select
-        outgoing_by_sender.chain,
-        outgoing_by_sender.address,
-        case when outgoing_by_sender.n_sent = outgoing_by_sender.n_sent_to_wallets
-            and outgoing_by_sender.first_exchange = outgoing_by_sender.last_exchange
-            then outgoing_by_sender.first_exchange end as own_exchange,
-        case when outgoing_by_sender.n_sent = outgoing_by_sender.n_sent_to_wallets
-            and outgoing_by_sender.first_exchange = outgoing_by_sender.last_exchange
-            then outgoing_by_sender.address
-            when outgoing_by_sender.n_sent_to_wallets = 0 then outgoing_by_sender.only_recipient
+        chain,
+        address,
+        own_exchange,
+        case when own_exchange is not null then address
+            when n_sent_to_wallets = 0 then only_recipient
         end as forwarder_address
-    from outgoing_by_sender
-    left join never_inferred
-        on outgoing_by_sender.chain = never_inferred.chain
-        and outgoing_by_sender.address = never_inferred.address
-    where never_inferred.address is null
+    from (
+        select
+            outgoing_by_sender.chain,
+            outgoing_by_sender.address,
+            outgoing_by_sender.n_sent_to_wallets,
+            outgoing_by_sender.only_recipient,
+            case when outgoing_by_sender.n_sent = outgoing_by_sender.n_sent_to_wallets
+                and outgoing_by_sender.first_exchange = outgoing_by_sender.last_exchange
+                then outgoing_by_sender.first_exchange end as own_exchange
+        from outgoing_by_sender
+        left join never_inferred
+            on outgoing_by_sender.chain = never_inferred.chain
+            and outgoing_by_sender.address = never_inferred.address
+        where never_inferred.address is null
+    ) as unlabelled_senders
 ),
 
 groups_with_exchange as (

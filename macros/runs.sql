@@ -173,6 +173,33 @@ select * from {{ relation }}
         and transfers.from_address = changed.address
 {% endmacro %}
 
+{#- The pre-hook of the incremental models that rewrite the transfers this run reclassified and their days
+    (fct_exchange_transfers, int_daily_flows, int_daily_counterparty_stats, fct_flow_legs): it removes their
+    stored rows first. The insert of delete+insert, and of insert_overwrite, replaces only the keys or days the
+    run writes, while a reclassified transfer may touch no exchange any more (an address ruled out), and a day
+    may lose all its rows: those would stay. DuckDB deletes the reclassified transfers (unique key transfer_id)
+    or their days (unique key flow_date), in the transaction of the insert; Spark drops the partitions of
+    their days, and the insert writes them again (a failed build on Spark is followed by a full one,
+    cexflow.build). -#}
+{% macro remove_rows_of_reclassified_transfers() %}
+    {%- if is_incremental() and cexflow.models_run_now() and var('deposit_inference') in [true, 'true', 'True', 1] %}
+        {%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
+                                                                          ref('int_exchange_addresses_inferred')) %}
+        {%- if reclassified and config.get('incremental_strategy') == 'insert_overwrite' %}
+            {%- set days = run_query('select distinct flow_date from (' ~ reclassified ~ ') as reclassified_transfers'
+                                     ~ ' where flow_date is not null order by 1').columns[0].values() %}
+            {%- for day in days %}
+                {%- do run_query('alter table ' ~ this ~ " drop if exists partition (flow_date = '" ~ day ~ "')") %}
+            {%- endfor %}
+        {%- elif reclassified %}
+            {%- set key = 'transfer_id' if config.get('unique_key') == 'transfer_id' else 'flow_date' %}
+            delete from {{ this }}
+            using (select distinct {{ key }} from ({{ reclassified }}) as reclassified_transfers) as reclassified_keys
+            where {{ this.identifier }}.{{ key }} = reclassified_keys.{{ key }}
+        {%- endif %}
+    {%- endif %}
+{% endmacro %}
+
 {% macro addresses_reclassified_by_this_run(inferred, previous) %}
     select distinct chain, address
     from (

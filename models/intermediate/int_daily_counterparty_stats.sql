@@ -3,13 +3,15 @@
 -- per (flow_date, series) with at least one deposit or withdrawal. An exchange's deposits and withdrawals
 -- are its in and out legs other than internal transfers and sweeps (a transfer from or to another exchange counts, as in
 -- its inflow and outflow); the total's are the transfers of flow_type deposit and withdrawal.
--- Incremental as int_daily_flows: a run recomputes the days of the transfers it wrote.
+-- Incremental as int_daily_flows: a run recomputes the days of the transfers it wrote (and its pre-hook removes the
+-- days of reclassified transfers first).
 -- Built to spill: the distinct counterparties are counted from the legs grouped first per (day, series,
 -- direction, counterparty), a plain GROUP BY that DuckDB spills to disk past its memory limit, where a
 -- count(distinct) over every leg has to hold its whole hash table in memory (it failed a 30-million-row build
 -- at the 500MB limit). The ten largest deposits are taken in a second read of the legs (a subquery, not a
 -- CTE read twice, which DuckDB would copy whole), over a few groups a day.
-{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+          **cexflow.incremental_by_day_config('flow_date')) }}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}

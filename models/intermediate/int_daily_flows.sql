@@ -5,8 +5,10 @@
 -- thousands of them, and no mart shows them one by one (dim_exchange_addresses holds each one's evidence).
 -- Incremental: a run recomputes the days of the transfers it wrote (DuckDB: delete+insert on flow_date;
 -- Spark: insert_overwrite of those flow_date partitions), so adding a day of files costs work on that
--- day's transfers only.
-{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
+-- day's transfers only. A pre-hook first removes the days of transfers whose class the run changed, which may
+-- have no row left (macros/runs.sql remove_rows_of_reclassified_transfers).
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+          **cexflow.incremental_by_day_config('flow_date')) }}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}

@@ -60,6 +60,9 @@ import compare_engines  # noqa: E402
 from cexflow.db import spark_schema_dir  # noqa: E402
 
 DAY = 1740787200  # 2025-03-01 UTC, inside the bundled sample's range
+# 2024-06-15 UTC, a day on which no other input has a transfer (check_many_tokens_build checks it has none left)
+QUIET_DAY = 1718409600
+LATE_DEPOSIT = user(9030)  # inferred a deposit address by the first Spark run, ruled out by the added file
 ETL_FILE = "erc20_token_transfers_blocks_12600000-12600050.csv"
 LPT_FILE = "lpt_transfers_0xf977_2021-06_2025-09.csv"
 LABELS_FILE = "exchange_labels_etherscan_2023-06.csv"
@@ -346,11 +349,15 @@ def write_added_file(path: Path, edge_cases: Path) -> Path:
     """The file the incremental Spark build adds: the deposit history's second day (the sweep that makes its
     deposit address one, so the class of an earlier run's transfers changes), a transfer of the edge cases listed
     again (this file sorts first, so the transfer's credit moves to it, as in a full build), a rejected row, and a
-    new transfer into a labelled wallet a week later."""
+    new transfer into a labelled wallet a week later; and a transfer that rules out a deposit address the first
+    run inferred."""
     with open(edge_cases, newline="") as fh:
         reader = csv.DictReader(line for line in fh if line.strip())
         repeated = next(row for row in reader if row["hash"] == tx(4))  # the cross-exchange transfer, day 2
     rows = [*second_day_rows(BN_ETH_HOT), repeated,
+            # LATE_DEPOSIT sends to a user, which rules it out: its receipt, alone on QUIET_DAY, touches no
+            # exchange any more, and the day loses all its rows (macros/runs.sql remove_rows_of_reclassified_transfers)
+            etherscan_row("late3", QUIET_DAY + 5 * 86400, LATE_DEPOSIT, user(9031), "1"),
             {**etherscan_row(50, DAY + 9 * 86400, user(50), BINANCE14, "5"), "value": "-5"},
             etherscan_row(51, DAY + 9 * 86400 + 1, user(51), BINANCE14, "51")]
     return write_csv(path, ETHERSCAN_HEADER, rows)
@@ -368,8 +375,11 @@ def many_tokens_arguments(tmp_path: Path, real_data: Path) -> list[str]:
     # deposit addresses (test_deposit_addresses.py's history, into the two-chain labels' wallets): a deposit address
     # swept after midnight, a consolidation wallet with three deposit addresses behind it, and the confusers; the
     # sweep after midnight comes in the added file (the last input)
+    # and LATE_DEPOSIT, which receives 70 at 22:00 on QUIET_DAY and sweeps it into Binance at 02:00 the next day
     files.append(write_csv(tmp_path / "in" / "deposits.csv", DEPOSITS_HEADER,
-                           first_day_rows(BN_ETH_HOT, KR_BOTH, CB_ETH)))
+                           [*first_day_rows(BN_ETH_HOT, KR_BOTH, CB_ETH),
+                            etherscan_row("late1", QUIET_DAY + 22 * 3600, user(9032), LATE_DEPOSIT, "70"),
+                            etherscan_row("late2", QUIET_DAY + 26 * 3600, LATE_DEPOSIT, BN_ETH_HOT, "70")]))
     added = write_added_file(tmp_path / "in" / "a_added.csv", files[0])
     return ["--input", str(PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"),
             *real_inputs(real_data, tmp_path), *[a for f in files for a in ("--input", str(f))],
@@ -411,6 +421,14 @@ def check_many_tokens_build(proc: subprocess.CompletedProcess, builds: Path, spa
                                     "group by 1").fetchall())
         assert inferred.get("deposit", 0) >= 4 and inferred.get("wallet", 0) >= 1
         assert con.execute("select count(*) from fct_exchange_transfers where flow_type = 'sweep'").fetchone()[0] >= 4
+        # ... and LATE_DEPOSIT was ruled out: QUIET_DAY has one transfer and no exchange transfer, and the sweep
+        # is a deposit from the address (the Spark build, in two runs, inferred it in its first)
+        assert con.execute("select count(*) from int_transfers_deduplicated "
+                           "where cast(transferred_at as date) = '2024-06-15'").fetchone() == (1,)
+        assert con.execute("select count(*) from fct_exchange_transfers "
+                           "where flow_date = '2024-06-15'").fetchone() == (0,)
+        assert con.execute("select flow_date, flow_type from fct_exchange_transfers "
+                           f"where from_address = '{LATE_DEPOSIT}'").fetchall() == [(date(2024, 6, 16), "deposit")]
         priced, unpriced, overflow = con.execute("""
             select count(inflow_usd), count(*) - count(price_usd),
                    count(*) filter (where price_usd is not null and inflow_usd is null)

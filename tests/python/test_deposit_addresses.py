@@ -176,3 +176,36 @@ def test_an_incremental_build_that_learns_of_a_deposit_address_equals_a_full_bui
     assert "incremental build (1 new file(s))" in capsys.readouterr().out
     for name, key in MARTS.items():
         assert table(db, name, key) == table(full_db, name, key), name
+
+
+LATE_DEPOSIT = user(9020)  # a deposit address of a later file, alone on its first day
+
+
+def test_an_incremental_build_that_rules_out_deposit_addresses_equals_a_full_build(tmp_path, files, capsys):
+    # a third file: LATE_DEPOSIT receives 70 at 22:00 on 03-08 (the day's one transfer) and sweeps it into
+    # Binance at 02:00 on 03-09, which makes it a deposit address
+    late = write_csv(tmp_path / "c_late_deposit.csv", HEADER,
+                     [etherscan_row("e1", at(5, 22), user(6), LATE_DEPOSIT, "70"),
+                      etherscan_row("e2", at(6, 2), LATE_DEPOSIT, BINANCE14, "70")])
+    # a fourth: both deposit addresses send to a user, which rules them out (a deposit address sends only to its
+    # exchange): d1 and e1 touch no exchange address any more, so 03-08 has no exchange transfer left; d2 and e2
+    # are deposits into Binance's wallet from the addresses
+    ruled_out = write_csv(tmp_path / "d_ruled_out.csv", HEADER,
+                          [etherscan_row("r1", at(7, 1), DEPOSIT, user(5), "1"),
+                           etherscan_row("r2", at(7, 2), LATE_DEPOSIT, user(5), "1")])
+    inputs = [files[0], files[1], late, ruled_out]
+    db = tmp_path / "incremental.duckdb"
+    for n in (2, 3, 4):
+        args = [a for path in inputs[:n] for a in ("--input", str(path))]
+        assert build(db, *args) == 0
+    assert "incremental build (1 new file(s))" in capsys.readouterr().out
+    full = tmp_path / "full.duckdb"
+    assert build(full, *[a for path in inputs for a in ("--input", str(path))]) == 0
+    assert query(full, "select count(*) from dim_exchange_addresses "
+                       f"where address in ('{DEPOSIT}', '{LATE_DEPOSIT}')") == [(0,)]
+    assert query(full, "select count(*) from fct_exchange_transfers where flow_date = '2025-03-08'") == [(0,)]
+    assert query(full, "select flow_type, amount from fct_exchange_transfers "
+                       f"where from_address in ('{DEPOSIT}', '{LATE_DEPOSIT}') and to_address = '{BINANCE14}' "
+                       "order by amount") == [("deposit", Decimal(70)), ("deposit", Decimal(100))]
+    for name, key in MARTS.items():
+        assert table(db, name, key) == table(full, name, key), name

@@ -5,9 +5,11 @@
 -- Incremental: a run rewrites the transfers that its new input rows carry (DuckDB: delete+insert on
 -- transfer_id), or on Spark the flow_date partitions of the days those rows fall on (insert_overwrite,
 -- macros/runs.sql days_of_this_run), so that a transfer whose kept row moves to a new file moves as in a full
--- build.
+-- build. A pre-hook removes first the stored rows of the transfers whose class this run changed (an inferred
+-- address ruled out may leave them touching no exchange: macros/runs.sql remove_rows_of_reclassified_transfers).
 -- loaded_in_run is the dbt run that last wrote the row.
-{{ config(meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+          meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
 {%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
 -- the stored input rows and duplicates say which transfers this run changes
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}

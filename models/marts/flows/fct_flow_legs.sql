@@ -15,7 +15,8 @@
 {% if target.type == 'duckdb' %}
 {{ config(materialized='view') }}
 {% else %}
-{{ config(**cexflow.incremental_by_day_config('flow_date')) }}
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+          **cexflow.incremental_by_day_config('flow_date')) }}
 {% endif %}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}

@@ -6,7 +6,9 @@
     earlier runs were checked by the run that wrote them; the incremental strategies keep keys unique across
     runs (append reads only files not loaded yet; delete+insert replaces a key's rows). With 'all' (the
     default, `cexflow build --full-check`, and plain dbt) every test reads the whole table. A test's own
-    `where` config applies as in dbt.
+    `where` config applies as in dbt. A model rewritten by whole days instead (meta days_of_a_run, its day column:
+    fct_flow_legs) has the tests of an incremental run check the days the run rewrote (days_rewritten_by_this_run,
+    as constants: on Spark those days' partitions).
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
@@ -15,6 +17,16 @@
     {%- set run_column = cexflow.rows_of_a_run_column(relation) -%}
     {%- if run_column and var('data_tests_rows', 'all') == 'this_run' -%}
         {%- do conditions.append(adapter.quote(run_column) ~ " = '" ~ invocation_id ~ "'") -%}
+    {%- endif -%}
+    {%- set day_column = cexflow.model_meta(relation, 'days_of_a_run') -%}
+    {%- if day_column and var('data_tests_rows', 'all') == 'this_run' -%}
+        {#- the models it reads, by name (a generic test refs only its model): the tested model's inputs -#}
+        {%- set days = cexflow.days_rewritten_by_this_run(cexflow.model_relation('stg_transfers__rows_validated'),
+                                                          cexflow.model_relation('int_transfers_deduplicated'),
+                                                          cexflow.model_relation('int_exchange_addresses_inferred')) -%}
+        {%- if days is not none -%}
+            {%- do conditions.append(cexflow.is_one_of_days(adapter.quote(day_column), days)) -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- set filtered -%}
@@ -29,9 +41,24 @@
 {#- The column (meta rows_of_a_run) that names the run that wrote each row of the model behind `relation`, or
     none. -#}
 {% macro rows_of_a_run_column(relation) %}
+    {{ return(cexflow.model_meta(relation, 'rows_of_a_run')) }}
+{% endmacro %}
+
+{#- The value of `key` in the config meta of the model behind `relation`, or none. -#}
+{% macro model_meta(relation, key) %}
     {% if not execute or relation is none or relation is string %}{{ return(none) }}{% endif %}
     {% for node in graph.nodes.values() if node.resource_type == 'model' and node.alias == relation.identifier %}
-        {{ return(node.config.meta.get('rows_of_a_run')) }}
+        {{ return(node.config.meta.get(key)) }}
+    {% endfor %}
+    {{ return(none) }}
+{% endmacro %}
+
+{#- The relation of the model `name`, from dbt's graph, for a macro that reads a model its caller does not ref;
+    none outside execution. -#}
+{% macro model_relation(name) %}
+    {% if not execute %}{{ return(none) }}{% endif %}
+    {% for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name %}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
     {% endfor %}
     {{ return(none) }}
 {% endmacro %}

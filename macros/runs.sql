@@ -78,6 +78,34 @@
     {% endif %}
 {% endmacro %}
 
+{#- Whether this dbt run or build adds to rows that earlier runs stored (`transfer_rows`,
+    stg_transfers__rows_validated, holds a row of another run), for a data test, in which is_incremental() is
+    false; read when the run's tests run (models_run_now), false otherwise (dbt compile, docs generate). The
+    first such row ends the scan. -#}
+{% macro is_incremental_run(transfer_rows) %}
+    {% if not cexflow.models_run_now() %}{{ return(false) }}{% endif %}
+    {% set earlier = run_query('select 1 from ' ~ transfer_rows ~ " where loaded_in_run <> '" ~ invocation_id
+                               ~ "' limit 1") %}
+    {{ return(earlier.rows | length > 0) }}
+{% endmacro %}
+
+{#- For the data tests of an incremental run with var data_tests_rows 'this_run' (cexflow build without
+    --full-check): the days the models by flow_date rewrote, as a sorted list, computed as they computed them
+    (days_of_this_run, with the transfers the run reclassified), from the same tables, which the tested models
+    read, so they are written when the tests run; none otherwise or past max_days of them (the Hive metastore
+    may fail to filter by more), when a test reads every day. Rows of other days were checked by the runs that
+    wrote them. The relations are the caller's: `transfer_rows` stg_transfers__rows_validated, `transfers`
+    int_transfers_deduplicated, `inferred` int_exchange_addresses_inferred. -#}
+{% macro days_rewritten_by_this_run(transfer_rows, transfers, inferred, max_days=100) %}
+    {% if var('data_tests_rows', 'all') != 'this_run' or not cexflow.is_incremental_run(transfer_rows) %}
+        {{ return(none) }}
+    {% endif %}
+    {% set reclassified = cexflow.transfers_reclassified_by_this_run(transfers, inferred, incremental=true)
+       if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
+    {% set days = cexflow.days_of_this_run(transfer_rows, reclassified) %}
+    {{ return(days if days | length <= max_days else none) }}
+{% endmacro %}
+
 {#- The same days, read when the model runs (dbt run or build), as a sorted list (otherwise none). -#}
 {% macro days_of_this_run(transfer_rows, reclassified=none) %}
     {% if not cexflow.models_run_now() %}{{ return([]) }}{% endif %}
@@ -152,9 +180,9 @@ select * from {{ relation }}
 {#- On an incremental run, when no address changed (read when the model runs in dbt run or build, from the two
     small tables; dbt compile and docs generate, where the _previous table need not exist, get the query): none,
     so that the models do not scan the transfers for a class that did not change. -#}
-{% macro transfers_reclassified_by_this_run(transfers, inferred) %}
+{% macro transfers_reclassified_by_this_run(transfers, inferred, incremental=none) %}
     {%- set previous = inferred.incorporate(path={'identifier': inferred.identifier ~ '_previous'}) %}
-    {%- if cexflow.models_run_now() and is_incremental() %}
+    {%- if cexflow.models_run_now() and (is_incremental() if incremental is none else incremental) %}
         {%- set changed = run_query('select count(*) from ('
                                     ~ cexflow.addresses_reclassified_by_this_run(inferred, previous)
                                     ~ ') as changed_addresses') %}

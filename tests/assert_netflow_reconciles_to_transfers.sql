@@ -2,6 +2,13 @@
 -- the sums of fct_exchange_transfers by flow_type, and the total's netflow equals the sum of the
 -- exchanges' netflow (cross-exchange flows cancel); each token (chain, token_address) on its own. Returns the
 -- token days that do not reconcile.
+-- With var data_tests_rows 'this_run' (cexflow build without --full-check) on an incremental run in dbt run or
+-- build, the days this run rewrote (days_rewritten_by_this_run, as constants: those days' partitions on Spark);
+-- every day otherwise, and when it rewrote more than 100 days.
+{%- set days = cexflow.days_rewritten_by_this_run(ref('stg_transfers__rows_validated'),
+    ref('int_transfers_deduplicated'), ref('int_exchange_addresses_inferred')) %}
+{%- set of_the_days = 'where ' ~ cexflow.is_one_of_days('flow_date', days) if days is not none else '' %}
+
 with transfers_by_day as (
     select
         chain,
@@ -13,23 +20,27 @@ with transfers_by_day as (
         coalesce(sum(case when flow_type in ('internal', 'sweep') then amount end), 0) as internal_volume,
         coalesce(sum(case when flow_type = 'cross_exchange' then amount end), 0) as cross_exchange_volume
     from {{ ref('fct_exchange_transfers') }}
+    {{ of_the_days }}
     group by chain, token_address, flow_date
 ),
 
 exchanges_by_day as (
     select chain, token_address, flow_date, sum(netflow) as netflow, sum(internal_volume) as internal_volume
     from {{ ref('fct_netflow_daily_by_exchange') }}
+    {{ of_the_days }}
     group by chain, token_address, flow_date
 ),
 
 wallets_by_day as (
     select chain, token_address, flow_date, sum(netflow) as netflow
     from {{ ref('fct_netflow_daily_by_wallet') }}
+    {{ of_the_days }}
     group by chain, token_address, flow_date
 ),
 
 total as (
     select * from {{ ref('fct_netflow_daily_total') }}
+    {{ of_the_days }}
 )
 
 select

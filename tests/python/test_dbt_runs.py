@@ -163,6 +163,31 @@ def test_full_check_tests_whole_tables(corrupted_history, capsys):
             or "unique_int_transfers_deduplicated_transfer_id" in err)
 
 
+def test_the_netflow_reconciliation_of_an_incremental_build_reads_the_days_it_rewrote(tmp_path, capsys):
+    # day 0 built; one of its exchange transfers altered in the stored table, so that day 0 no longer reconciles
+    # with the daily marts (which a build computes from the classified transfers, not from fct_exchange_transfers)
+    db = tmp_path / "x.duckdb"
+    files = [day_file(tmp_path / f"d{day}.csv", day) for day in range(2)]
+    assert cexflow_main(["build", "--db", str(db), "--input", str(files[0])]) == 0
+    import duckdb
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("update fct_exchange_transfers set amount = amount + 1 where transfer_id = "
+                    "(select min(transfer_id) from fct_exchange_transfers)")
+    # the build that adds day 1 checks day 1 (the day it rewrote) and passes
+    args = ["build", "--db", str(db), *[a for f in files for a in ("--input", str(f))]]
+    assert cexflow_main(args) == 0
+    assert "incremental build (1 new file(s))" in capsys.readouterr().out
+    # a file with a transfer on day 0 makes day 0 one the build rewrites: its check reads day 0 and fails
+    late = write_csv(tmp_path / "late.csv", ETHERSCAN_HEADER,
+                     [etherscan_row("late", DAY + 3600, user(9), BINANCE14, "5")])
+    assert cexflow_main([*args, "--input", str(late)]) == 2
+    assert "assert_netflow_reconciles_to_transfers" in capsys.readouterr().err.strip().splitlines()[-1]
+    # and --full-check, which reads every day, fails on it too
+    assert cexflow_main([*args, "--input", str(late), "--full-check"]) == 2
+    assert "assert_netflow_reconciles_to_transfers" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def test_a_build_with_nothing_new_does_not_run_dbt(tmp_path, capsys):
     db = tmp_path / "x.duckdb"
     args = ["build", "--db", str(db), "--input", str(day_file(tmp_path / "d0.csv", 0))]

@@ -12,11 +12,12 @@
 -- again through int_flow_legs and int_transfers_classified (an intermediate model reads no mart, so not the
 -- stored fct_exchange_transfers; 0.5 s for a focus period of a 232,000-row build, against 0.1 s from the
 -- stored transfers); on Spark a table, which the report reads from the warehouse.
+-- meta days_of_a_run: the data tests of an incremental run check the days it rewrote (macros/get_where_subquery.sql).
 {% if target.type == 'duckdb' %}
-{{ config(materialized='view') }}
+{{ config(materialized='view', meta={'days_of_a_run': 'flow_date'}) }}
 {% else %}
 {{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
-          **cexflow.incremental_by_day_config('flow_date')) }}
+          meta={'days_of_a_run': 'flow_date'}, **cexflow.incremental_by_day_config('flow_date')) }}
 {% endif %}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}

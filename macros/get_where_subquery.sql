@@ -22,8 +22,7 @@
     {%- if day_column and var('data_tests_rows', 'all') == 'this_run' -%}
         {#- the models it reads, by name (a generic test refs only its model): the tested model's inputs -#}
         {%- set days = cexflow.days_rewritten_by_this_run(cexflow.model_relation('stg_transfers__rows_validated'),
-                                                          cexflow.model_relation('int_transfers_deduplicated'),
-                                                          cexflow.model_relation('int_exchange_addresses_inferred')) -%}
+                                                          cexflow.model_relation('int_transfers_reclassified')) -%}
         {%- if days is not none -%}
             {%- do conditions.append(cexflow.is_one_of_days(adapter.quote(day_column), days)) -%}
         {%- endif -%}

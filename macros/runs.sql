@@ -50,7 +50,7 @@
 {% endmacro %}
 
 {#- The days an incremental model by flow_date recomputes, as a query of one column flow_date: the days of this
-    run's transfers, and with `reclassified` (transfers_reclassified_by_this_run) the days of those transfers.
+    run's transfers, and with `reclassified` (reclassified_transfers) the days of those transfers.
     DuckDB, whose models replace keys (delete+insert) and whose stored rows are not partitioned: the days of
     every row, new or earlier, of the transfers this run's rows carry (flow_dates_of_this_run). Spark, whose
     stored rows and day models are partitioned by flow_date: the days of this run's own rows. A transfer is one
@@ -79,9 +79,9 @@
 {% endmacro %}
 
 {#- Whether this dbt run or build adds to rows that earlier runs stored (`transfer_rows`,
-    stg_transfers__rows_validated, holds a row of another run), for a data test, in which is_incremental() is
-    false; read when the run's tests run (models_run_now), false otherwise (dbt compile, docs generate). The
-    first such row ends the scan. -#}
+    stg_transfers__rows_validated, holds a row of another run), for a data test or a table model
+    (int_transfers_reclassified), in which is_incremental() is false; read when the run's models and tests run
+    (models_run_now), false otherwise (dbt compile, docs generate). The first such row ends the scan. -#}
 {% macro is_incremental_run(transfer_rows) %}
     {% if not cexflow.models_run_now() %}{{ return(false) }}{% endif %}
     {% set earlier = run_query('select 1 from ' ~ transfer_rows ~ " where loaded_in_run <> '" ~ invocation_id
@@ -94,15 +94,13 @@
     (days_of_this_run, with the transfers the run reclassified), from the same tables, which the tested models
     read, so they are written when the tests run; none otherwise or past max_days of them (the Hive metastore
     may fail to filter by more), when a test reads every day. Rows of other days were checked by the runs that
-    wrote them. The relations are the caller's: `transfer_rows` stg_transfers__rows_validated, `transfers`
-    int_transfers_deduplicated, `inferred` int_exchange_addresses_inferred. -#}
-{% macro days_rewritten_by_this_run(transfer_rows, transfers, inferred, max_days=100) %}
+    wrote them. The relations are the caller's: `transfer_rows` stg_transfers__rows_validated, `reclassified`
+    int_transfers_reclassified. -#}
+{% macro days_rewritten_by_this_run(transfer_rows, reclassified, max_days=100) %}
     {% if var('data_tests_rows', 'all') != 'this_run' or not cexflow.is_incremental_run(transfer_rows) %}
         {{ return(none) }}
     {% endif %}
-    {% set reclassified = cexflow.transfers_reclassified_by_this_run(transfers, inferred, incremental=true)
-       if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
-    {% set days = cexflow.days_of_this_run(transfer_rows, reclassified) %}
+    {% set days = cexflow.days_of_this_run(transfer_rows, cexflow.reclassified_transfers(reclassified)) %}
     {{ return(days if days | length <= max_days else none) }}
 {% endmacro %}
 
@@ -128,10 +126,9 @@
     the scan of the transfers skip the row groups of other days (a join with the days' query scans them all: 0.6 s
     of 3.2 million rows, for each model, against none); on DuckDB more than max_listed_days of them are joined
     instead (on Spark they are always listed: they prune the partitions of the stored rows). `reclassified`:
-    transfers_reclassified_by_this_run, or none. The days are read only when the model runs (dbt run or build):
+    reclassified_transfers, or none. The days are read only when the model runs (dbt run or build):
     `dbt compile` and `dbt docs generate` compile it against the database as it is, where the tables the run's
-    earlier models and pre-hooks make (reclassified's <inferred>_previous, none after a first build) need not
-    exist; they get the join. -#}
+    earlier models make need not exist yet; they get the join. -#}
 {% macro rows_of_days_of_this_run(relation, transfer_rows, reclassified=none, max_listed_days=400) %}
 {% if is_incremental() %}
 {% set running = cexflow.models_run_now() %}
@@ -161,8 +158,9 @@ select * from {{ relation }}
     wallets (int_exchange_addresses_inferred), and so the class of transfers of earlier runs. The inferred table
     keeps its version of before the run as <name>_previous (keep_previous_version, its pre-hook); the transfers
     (`transfers`, int_transfers_deduplicated) of an address whose exchange or kind differs between the two are
-    reclassified by the run, and the incremental models rewrite them and their days. Labels, settings and code
-    are the same (else cexflow build rebuilds in full), so no other transfer changes class. -#}
+    reclassified by the run (int_transfers_reclassified), and the incremental models rewrite them and their days.
+    Labels, settings and code are the same (else cexflow build rebuilds in full), so no other transfer changes
+    class. -#}
 {% macro keep_previous_version(relation) %}
     {% if execute %}
         {% set previous = relation.incorporate(path={'identifier': relation.identifier ~ '_previous'}) %}
@@ -177,12 +175,12 @@ select * from {{ relation }}
     select 1
 {% endmacro %}
 
-{#- On an incremental run, when no address changed (read when the model runs in dbt run or build, from the two
-    small tables; dbt compile and docs generate, where the _previous table need not exist, get the query): none,
-    so that the models do not scan the transfers for a class that did not change. -#}
-{% macro transfers_reclassified_by_this_run(transfers, inferred, incremental=none) %}
+{#- The query of the transfers this run reclassified, for int_transfers_reclassified on an incremental run; none
+    when no address changed (read from the two small tables when the model runs; dbt compile and docs generate,
+    where the _previous table need not exist, get the query), so that the transfers are not scanned. -#}
+{% macro transfers_reclassified_by_this_run(transfers, inferred) %}
     {%- set previous = inferred.incorporate(path={'identifier': inferred.identifier ~ '_previous'}) %}
-    {%- if cexflow.models_run_now() and (is_incremental() if incremental is none else incremental) %}
+    {%- if cexflow.models_run_now() %}
         {%- set changed = run_query('select count(*) from ('
                                     ~ cexflow.addresses_reclassified_by_this_run(inferred, previous)
                                     ~ ') as changed_addresses') %}
@@ -201,6 +199,18 @@ select * from {{ relation }}
         and transfers.from_address = changed.address
 {% endmacro %}
 
+{#- The transfers this run reclassified, as a query of (transfer_id, flow_date) on `reclassified`
+    (ref('int_transfers_reclassified'), passed by the caller), for the incremental models, their pre-hook and
+    their data tests; none with deposit inference off, or when the table is empty (read when the models run). -#}
+{% macro reclassified_transfers(reclassified) %}
+    {%- if var('deposit_inference') not in [true, 'true', 'True', 1] %}{{ return(none) }}{% endif %}
+    {%- if cexflow.models_run_now()
+          and run_query('select count(*) from ' ~ reclassified).columns[0].values()[0] == 0 %}
+        {{ return(none) }}
+    {%- endif %}
+    {{ return('select transfer_id, flow_date from ' ~ reclassified) }}
+{% endmacro %}
+
 {#- The pre-hook of the incremental models that rewrite the transfers this run reclassified and their days
     (fct_exchange_transfers, int_daily_flows, int_daily_counterparty_stats, fct_flow_legs): it removes their
     stored rows first. The insert of delete+insert, and of insert_overwrite, replaces only the keys or days the
@@ -208,11 +218,10 @@ select * from {{ relation }}
     may lose all its rows: those would stay. DuckDB deletes the reclassified transfers (unique key transfer_id)
     or their days (unique key flow_date), in the transaction of the insert; Spark drops the partitions of
     their days, and the insert writes them again (a failed build on Spark is followed by a full one,
-    cexflow.build). -#}
-{% macro remove_rows_of_reclassified_transfers() %}
-    {%- if is_incremental() and cexflow.models_run_now() and var('deposit_inference') in [true, 'true', 'True', 1] %}
-        {%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
-                                                                          ref('int_exchange_addresses_inferred')) %}
+    cexflow.build). `reclassified_table`: ref('int_transfers_reclassified'), passed by the model's hook. -#}
+{% macro remove_rows_of_reclassified_transfers(reclassified_table) %}
+    {%- if is_incremental() and cexflow.models_run_now() %}
+        {%- set reclassified = cexflow.reclassified_transfers(reclassified_table) %}
         {%- if reclassified and config.get('incremental_strategy') == 'insert_overwrite' %}
             {%- set days = run_query('select distinct flow_date from (' ~ reclassified ~ ') as reclassified_transfers'
                                      ~ ' where flow_date is not null order by 1').columns[0].values() %}

@@ -6,7 +6,7 @@
 -- build, the days this run rewrote (days_rewritten_by_this_run, as constants: those days' partitions on Spark);
 -- every day otherwise, and when it rewrote more than 100 days.
 {%- set days = cexflow.days_rewritten_by_this_run(ref('stg_transfers__rows_validated'),
-    ref('int_transfers_deduplicated'), ref('int_exchange_addresses_inferred')) %}
+                                                  ref('int_transfers_reclassified')) %}
 {%- set of_the_days = 'where ' ~ cexflow.is_one_of_days('flow_date', days) if days is not none else '' %}
 
 with transfers_by_day as (

@@ -10,14 +10,13 @@
 -- count(distinct) over every leg has to hold its whole hash table in memory (it failed a 30-million-row build
 -- at the 500MB limit). The ten largest deposits are taken in a second read of the legs (a subquery, not a
 -- CTE read twice, which DuckDB would copy whole), over a few groups a day.
-{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers(ref('int_transfers_reclassified')) }}",
           **cexflow.incremental_by_day_config('flow_date')) }}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
--- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
-{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
-    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (int_transfers_reclassified)
+{%- set reclassified = cexflow.reclassified_transfers(ref('int_transfers_reclassified')) %}
 {%- set legs_of_this_run = cexflow.flow_legs_of_this_run(flow_legs, transfer_rows, reclassified) %}
 -- each leg once for its exchange and, when it crosses the boundary of all exchanges, once for 'total' (a cross
 -- join with the two series kinds, so that the legs are read in one pass); written once, read twice below

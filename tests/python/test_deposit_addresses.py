@@ -196,9 +196,18 @@ def test_an_incremental_build_that_rules_out_deposit_addresses_equals_a_full_bui
     inputs = [files[0], files[1], late, ruled_out]
     db = tmp_path / "incremental.duckdb"
     for n in (2, 3, 4):
-        args = [a for path in inputs[:n] for a in ("--input", str(path))]
-        assert build(db, *args) == 0
-    assert "incremental build (1 new file(s))" in capsys.readouterr().out
+        assert build(db, *[a for path in inputs[:n] for a in ("--input", str(path))]) == 0
+        assert ("full build (new database)" if n == 2 else "incremental build (1 new file(s))") \
+            in capsys.readouterr().out
+        if n == 3:  # the third file made LATE_DEPOSIT a deposit address: e1 is a deposit on 03-08
+            assert query(db, "select flow_type, amount from fct_exchange_transfers "
+                             "where flow_date = '2025-03-08'") == [("deposit", Decimal(70))]
+            assert query(db, "select address_kind from dim_exchange_addresses "
+                             f"where address = '{LATE_DEPOSIT}'") == [("deposit",)]
+        if n == 4:  # the fourth ruled both out: the run reclassified their transfers d1, d2, e1, e2, r1 and r2
+            assert query(db, "select flow_date from int_transfers_reclassified order by 1") == [
+                (date(2025, 3, 3),), (date(2025, 3, 4),), (date(2025, 3, 8),), (date(2025, 3, 9),),
+                (date(2025, 3, 10),), (date(2025, 3, 10),)]
     full = tmp_path / "full.duckdb"
     assert build(full, *[a for path in inputs for a in ("--input", str(path))]) == 0
     assert query(full, "select count(*) from dim_exchange_addresses "

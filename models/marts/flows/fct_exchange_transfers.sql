@@ -8,15 +8,14 @@
 -- build. A pre-hook removes first the stored rows of the transfers whose class this run changed (an inferred
 -- address ruled out may leave them touching no exchange: macros/runs.sql remove_rows_of_reclassified_transfers).
 -- loaded_in_run is the dbt run that last wrote the row.
-{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers(ref('int_transfers_reclassified')) }}",
           meta={'rows_of_a_run': 'loaded_in_run'}, **cexflow.incremental_by_day_config('transfer_id')) }}
 {%- set day_partitions = config.get('incremental_strategy') == 'insert_overwrite' %}
 -- the stored input rows and duplicates say which transfers this run changes
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 {%- set duplicates = ref('int_transfer_duplicates') %}
--- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
-{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
-    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (int_transfers_reclassified)
+{%- set reclassified = cexflow.reclassified_transfers(ref('int_transfers_reclassified')) %}
 
 with classified as (
     select * from {{ ref('int_transfers_classified') }}

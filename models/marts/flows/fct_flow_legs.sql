@@ -16,15 +16,14 @@
 {% if target.type == 'duckdb' %}
 {{ config(materialized='view', meta={'days_of_a_run': 'flow_date'}) }}
 {% else %}
-{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers() }}",
+{{ config(pre_hook="{{ cexflow.remove_rows_of_reclassified_transfers(ref('int_transfers_reclassified')) }}",
           meta={'days_of_a_run': 'flow_date'}, **cexflow.incremental_by_day_config('flow_date')) }}
 {% endif %}
 -- the relations read: the legs, and the stored input rows that say which days this run changes
 {%- set flow_legs = ref('int_flow_legs') %}
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
--- with deposit inference, the transfers of earlier runs whose class this run changed (macros/runs.sql)
-{%- set reclassified = cexflow.transfers_reclassified_by_this_run(ref('int_transfers_deduplicated'),
-    ref('int_exchange_addresses_inferred')) if var('deposit_inference') in [true, 'true', 'True', 1] else none %}
+-- with deposit inference, the transfers of earlier runs whose class this run changed (int_transfers_reclassified)
+{%- set reclassified = cexflow.reclassified_transfers(ref('int_transfers_reclassified')) %}
 
 with legs as (
     {{ cexflow.flow_legs_of_this_run(flow_legs, transfer_rows, reclassified) }}

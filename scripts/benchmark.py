@@ -24,12 +24,15 @@ token_transfers, with deposit addresses, their sweeps and the confusers, and its
 the workdir), built into a new database with inference on (the default) and with --no-deposit-inference,
 interleaved (on, off, on, off, ...: a load that changes during the runs falls on both sides alike),
 --runs times each. It prints each run, then each side's median wall time, CPU and peak memory, the ratio
-on / off, and the models whose median time (dbt's run_results.json) grew most with inference on.
+on / off, and the models whose median time (dbt's run_results.json) grew most with inference on. Then the
+history less its last day is built once, and the last day appended by incremental builds, as it is and with 50
+inferred deposit addresses ruled out (a transfer each to an address of its own: the run reclassifies their
+transfers), interleaved, --runs times each.
 
     .venv/bin/python scripts/benchmark.py                    # 3.2 million rows, three runs a side (~15 minutes)
     .venv/bin/python scripts/benchmark.py --sizes 3.2,30     # adds 30 million rows (long; ~12 GB of CSV)
     .venv/bin/python scripts/benchmark.py --write-docs       # also writes the table into docs/performance.md
-    .venv/bin/python scripts/benchmark.py --sizes '' --whole-token 3 --runs 3   # inference on / off only
+    .venv/bin/python scripts/benchmark.py --sizes '' --whole-token 3 --runs 3   # deposit inference only
 
 Take the figures on an otherwise idle machine: the wall times of two builds sharing two cores are not
 those of one.
@@ -51,6 +54,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -491,6 +495,74 @@ def whole_token_builds(workdir: Path, million_rows: float, runs: int) -> str:
     return "\n".join(lines)
 
 
+def rule_out_rows(db: Path, token: str, day: str, n: int) -> list[str]:
+    """ethereum-etl rows of `day` in which the first `n` inferred deposit addresses of the build `db` (by address)
+    each send 1 token (`token`) to an address of their own, which rules them out (a deposit address sends only
+    to its exchange): their earlier transfers change class."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        addresses = [a for (a,) in con.execute("select address from int_exchange_addresses_inferred "
+                                                "where address_kind = 'deposit' order by address limit ?", [n])
+                     .fetchall()]
+    rows = []
+    for i, address in enumerate(addresses):
+        recipient = "0x" + hashlib.sha1(f"ruled out {i}".encode()).hexdigest()
+        tx_hash = "0x" + hashlib.sha256(f"ruled out {i}".encode()).hexdigest()
+        rows.append(f"{token},{address},{recipient},{10**18},{tx_hash},0,1,{day} 12:00:00 UTC")
+    return rows
+
+
+def whole_token_appended_day(workdir: Path, million_rows: float, runs: int, ruled_out: int = 50) -> str:
+    """The whole-token history less its last day, built once (inference on), then its last day appended by an
+    incremental build, as it is and with `ruled_out` inferred deposit addresses ruled out (so that the run
+    reclassifies their transfers), interleaved; the table."""
+    transfers, labels, history = write_whole_token_history(workdir, million_rows)
+    import duckdb
+
+    last_day = str(date.fromisoformat(history["start"]) + timedelta(days=history["spec"]["days"] - 1))
+    folder = workdir / f"whole_token_{million_rows:g}m_appended_day"
+    folder.mkdir(exist_ok=True)
+    earlier, day = folder / "history.csv", folder / "day.csv"
+    with open(transfers) as src, open(earlier, "w") as out_earlier, open(day, "w") as out_day:
+        header = src.readline()
+        out_earlier.write(header)
+        out_day.write(header)
+        for line in src:  # block_timestamp is the last column
+            (out_day if line.rsplit(",", 1)[1].startswith(last_day) else out_earlier).write(line)
+    tokens = ["--labels", str(labels), "--token", "LPT", "--token", "USDC"]
+    built = folder / "history.duckdb"
+    for stale in (built, built.with_name(built.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    run = measure(cexflow("build", "--input", str(earlier), *tokens, "--db", str(built)))
+    print(f"the history less its last day ({last_day}): {count_rows(earlier):,} rows, built in {run.cells()}",
+          flush=True)
+    lpt = "0x58b6a8a3302369daec383334672404ee733ab239"  # scripts/deposit_histories.py TOKENS
+    ruling_out = folder / "day_ruling_out.csv"
+    ruling_out.write_text(day.read_text() + "\n".join(rule_out_rows(built, lpt, last_day, ruled_out)) + "\n")
+    cases = {"the last day": day, f"the last day, {ruled_out} deposit addresses ruled out": ruling_out}
+    results: dict[str, list[Run]] = {case: [] for case in cases}
+    reclassified: dict[str, int] = {}
+    for i in range(runs):
+        for case, path in cases.items():
+            db = folder / "appended.duckdb"
+            shutil.copyfile(built, db)
+            run = measure(cexflow("build", "--input", str(earlier), "--input", str(path), *tokens, "--db", str(db)))
+            if run.ok and "incremental build" not in run.output:
+                run = Run(run.wall_s, run.cpu_s, run.peak_mib, ok=False, note="not incremental")
+            results[case].append(run)
+            with duckdb.connect(str(db), read_only=True) as con:
+                reclassified[case] = con.execute("select count(*) from int_transfers_reclassified").fetchone()[0]
+            print(f"run {i + 1}, {case}: {run.cells()}, {reclassified[case]:,} transfers reclassified, "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    lines = ["| appended day (incremental build) | rows | transfers reclassified | runs | wall (median) | CPU "
+             "| peak memory |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for case, path in cases.items():
+        lines.append(f"| {case} | {count_rows(path):,} | {reclassified[case]:,} | {runs} | "
+                     f"{median_run(results[case]).cells()} |")
+    return "\n".join(lines)
+
+
 HEADER = ("| run | rows | input | cexflow wall | CPU | peak memory | pandas wall | CPU | peak memory "
           "| wall ratio (cexflow / pandas) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -545,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.whole_token:
         load_before = os.getloadavg()
         table = whole_token_builds(args.workdir, args.whole_token, args.runs)
+        table += "\n\n" + whole_token_appended_day(args.workdir, args.whole_token, args.runs)
         load_after = os.getloadavg()
         table += (f"\nLoad average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in load_before)} before the runs, "
                   f"{', '.join(f'{x:.1f}' for x in load_after)} after.")

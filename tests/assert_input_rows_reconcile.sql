@@ -2,16 +2,14 @@
 -- token, per file; the usable rows are the rows of the kept transfers; and the counts the reconciliation is
 -- summed from (int_input_rows_counted, int_kept_transfers_counted) are those of the stored rows and of
 -- int_transfers_deduplicated. Returns failing files ('all files' for a total).
--- With var data_tests_rows 'this_run' (cexflow build without --full-check) on an incremental run (files of
--- earlier runs are counted) in dbt run or build, the counts are checked against the stored rows for what this
--- run wrote (its files' rows, the days of its new rows, as constants: those days' partitions on Spark; every
--- day past 100 of them, which the Hive metastore may fail to filter by), as the generic tests check an
--- incremental model's rows of the run; what earlier runs wrote was checked by those runs.
+-- With var data_tests_rows 'this_run' (cexflow build without --full-check) on an incremental run (the stored rows
+-- hold rows of earlier runs: is_incremental_run) in dbt run or build, the counts are checked against the stored
+-- rows for what this run wrote (its files' rows, the days of its new rows, as constants: those days' partitions on
+-- Spark; every day past 100 of them, which the Hive metastore may fail to filter by), as the generic tests check
+-- an incremental model's rows of the run; what earlier runs wrote was checked by those runs.
 {%- set transfer_rows = ref('stg_transfers__rows_validated') %}
 {%- set rows_counted_relation = ref('int_input_rows_counted') %}
-{%- set this_run = var('data_tests_rows', 'all') == 'this_run' and cexflow.models_run_now()
-    and run_query('select count(*) from ' ~ rows_counted_relation ~ " where loaded_in_run <> '"
-                  ~ invocation_id ~ "'").columns[0].values()[0] > 0 %}
+{%- set this_run = var('data_tests_rows', 'all') == 'this_run' and cexflow.is_incremental_run(transfer_rows) %}
 {%- set days = cexflow.days_of_this_run(transfer_rows) if this_run else none %}
 {%- if days is not none and days | length > 100 %}{% set days = none %}{% endif %}
 

@@ -223,10 +223,11 @@ select * from {{ relation }}
     {%- if is_incremental() and cexflow.models_run_now() %}
         {%- set reclassified = cexflow.reclassified_transfers(reclassified_table) %}
         {%- if reclassified and config.get('incremental_strategy') == 'insert_overwrite' %}
-            {%- set days = run_query('select distinct flow_date from (' ~ reclassified ~ ') as reclassified_transfers'
-                                     ~ ' where flow_date is not null order by 1').columns[0].values() %}
-            {%- for day in days %}
-                {%- do run_query('alter table ' ~ this ~ " drop if exists partition (flow_date = '" ~ day ~ "')") %}
+            {#- one statement per 100 days: each is a call to the metastore -#}
+            {%- for days in cexflow.listed_days(reclassified_table, max_days=none) | batch(100) %}
+                {%- set partitions = [] %}
+                {%- for day in days %}{% do partitions.append("partition (flow_date = '" ~ day ~ "')") %}{% endfor %}
+                {%- do run_query('alter table ' ~ this ~ ' drop if exists ' ~ partitions | join(', ')) %}
             {%- endfor %}
         {%- elif reclassified %}
             {%- set key = 'transfer_id' if config.get('unique_key') == 'transfer_id' else 'flow_date' %}
@@ -250,10 +251,10 @@ select * from {{ relation }}
 
 {#- The distinct values of the date `column` of `relation` (a small table), read when the model runs (dbt run or
     build), as a sorted list; none otherwise (dbt compile, docs generate, a unit test), or when there are more
-    than max_days of them: the caller then joins instead of listing them. -#}
+    than max_days of them (max_days none: no limit): the caller then joins instead of listing them. -#}
 {% macro listed_days(relation, column='flow_date', max_days=1000) %}
     {% if not cexflow.models_run_now() %}{{ return(none) }}{% endif %}
     {% set days = run_query('select distinct ' ~ column ~ ' from ' ~ relation ~ ' where ' ~ column
                             ~ ' is not null order by 1').columns[0].values() | list %}
-    {{ return(days if days | length <= max_days else none) }}
+    {{ return(days if max_days is none or days | length <= max_days else none) }}
 {% endmacro %}

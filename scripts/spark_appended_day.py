@@ -1,6 +1,7 @@
 """What one appended day costs an incremental Spark build, at several history lengths (docs/scale.md).
 
     .venv/bin/python scripts/spark_appended_day.py --days 120,480 --scale 10
+    .venv/bin/python scripts/spark_appended_day.py --days 60 --scale 4 --target spark_thrift
 
 For each history length N it writes a synthetic history with `cexflow sample --days N --scale X` (Etherscan
 CSV) and builds it on Spark (`cexflow build --target spark`, a local session with a Hive catalog, in a new
@@ -11,13 +12,20 @@ tests included: rows read, bytes read, shuffled and written), with the load aver
 after, and on stderr the ten statements that read and shuffled the most rows. Rows and bytes do not depend
 on the load; seconds do (scripts/spark_event_log.py DIR/spark_<N>d lists every statement).
 `--no-deposit-inference` is passed on to both builds.
+
+With `--target spark_thrift` the builds go through a Spark cluster and Thrift server of their own
+(scripts/spark_cluster.sh, on 127.0.0.1 and free ports, in WORKDIR/cluster_<N>d), started for the full build and
+started again for the appended day, with its event log on, so that the log holds that build only; the cluster is
+stopped after each, also when a build fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,13 +52,31 @@ def run(cmd: list[str], env: dict | None = None) -> float:
     return time.perf_counter() - started
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_cluster(cluster_dir: Path, env: dict):
+    """scripts/spark_cluster.sh's cluster in cluster_dir while the block runs; stopped after it, whatever happens."""
+    script = str(ROOT / "scripts" / "spark_cluster.sh")
+    try:
+        run([script, "start", str(cluster_dir)], env)
+        yield
+    finally:
+        subprocess.run([script, "stop", str(cluster_dir)], env={**os.environ, **env}, capture_output=True)
+
+
 def rows_of(path: Path) -> int:
     with open(path, "rb") as fh:
         return sum(1 for _ in fh) - 1
 
 
-def appended_day(workdir: Path, days: int, scale: float, build_options: list[str]) -> dict:
-    """Build a history of `days` days on Spark, then append one day; the appended day's figures."""
+def appended_day(workdir: Path, days: int, scale: float, build_options: list[str], target: str = "spark") -> dict:
+    """Build a history of `days` days on Spark (`target`: spark or spark_thrift), then append one day; the
+    appended day's figures."""
     from cexflow.sample import DEFAULT_START
 
     history = workdir / f"history_{days}d_x{scale:g}.csv"
@@ -61,19 +87,37 @@ def appended_day(workdir: Path, days: int, scale: float, build_options: list[str
         start = DEFAULT_START + dt.timedelta(days=days)
         run(cexflow("sample", "--out", str(next_day), "--days", "1", "--scale", f"{scale:g}", "--seed", "12",
                     "--start", start.isoformat(), "--planted", "0"))
-    spark_dir = workdir / f"spark_{days}d"
-    subprocess.run(["rm", "-rf", str(spark_dir)], check=True)
-    spark = ["--target", "spark", "--spark-dir", str(spark_dir), *build_options]
-    full = run(cexflow("build", *spark, "--input", str(history)))
-    load_before = os.getloadavg()[0]
-    # the event log of the appended day's build only: the folder holds one log, this build's
-    seconds = run(cexflow("build", *spark, "--input", str(history), "--input", str(next_day)),
-                  env={"CEXFLOW_SPARK_EVENT_LOG": "true"})
-    load_after = os.getloadavg()[0]
-    # a log file, or (Spark 4's rolling event log) a folder eventlog_v2_local-... of events_ files
-    logs = [p for p in spark_dir.iterdir() if "local-" in p.name or "events_" in p.name]
+    appended = ["--input", str(history), "--input", str(next_day)]
+    if target == "spark":
+        spark_dir = workdir / f"spark_{days}d"
+        subprocess.run(["rm", "-rf", str(spark_dir)], check=True)
+        spark = ["--target", "spark", "--spark-dir", str(spark_dir), *build_options]
+        full = run(cexflow("build", *spark, "--input", str(history)))
+        load_before = os.getloadavg()[0]
+        # the event log of the appended day's build only: the folder holds one log, this build's
+        seconds = run(cexflow("build", *spark, *appended), env={"CEXFLOW_SPARK_EVENT_LOG": "true"})
+        load_after = os.getloadavg()[0]
+        log_dir = spark_dir
+    else:
+        spark_dir = workdir / f"cluster_{days}d"
+        subprocess.run(["rm", "-rf", str(spark_dir)], check=True)
+        env = {"CEXFLOW_PYTHON": sys.executable, "CEXFLOW_SPARK_THRIFT_HOST": "127.0.0.1",
+               "CEXFLOW_SPARK_THRIFT_PORT": str(free_port()), "CEXFLOW_SPARK_MASTER_PORT": str(free_port())}
+        spark = ["--target", "spark_thrift", "--spark-dir", str(spark_dir), *build_options]
+        with running_cluster(spark_dir, env):
+            full = run(cexflow("build", *spark, "--input", str(history)), env)
+        # started again with its event log on: the log holds the appended day's build only
+        with running_cluster(spark_dir, {**env, "CEXFLOW_SPARK_EVENT_LOG": "true"}):
+            load_before = os.getloadavg()[0]
+            seconds = run(cexflow("build", *spark, *appended), env)
+            load_after = os.getloadavg()[0]
+        log_dir = spark_dir / "logs"
+    # a log file, or (Spark 4's rolling event log) a folder eventlog_v2_<app id> of events_ files; the app id is
+    # local-... for a local session, app-... for an application of the standalone cluster
+    logs = [p for p in log_dir.iterdir() if "local-" in p.name or p.name.startswith("app-") or "events_" in p.name
+            or p.name.startswith("eventlog_v2_app-")]
     if not logs:
-        raise SystemExit(f"{spark_dir}: no Spark event log")
+        raise SystemExit(f"{log_dir}: no Spark event log")
     work = summarize(max(logs, key=lambda p: p.stat().st_mtime))
     return {
         "days": days, "rows": rows_of(history), "day_rows": rows_of(next_day), "full_seconds": full,
@@ -93,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cexflow-appended-day",
                         help="where the histories and warehouses go (kept; histories are reused)")
     parser.add_argument("--no-deposit-inference", action="store_true", help="passed on to cexflow build")
+    parser.add_argument("--target", choices=["spark", "spark_thrift"], default="spark",
+                        help="spark: a local session (default); spark_thrift: through a cluster and Thrift server "
+                             "that the script starts and stops (scripts/spark_cluster.sh)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     options = ["--no-deposit-inference"] if args.no_deposit_inference else []
@@ -100,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
           "| written | load (1 min) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for days in [int(d) for d in args.days.split(",")]:
-        r = appended_day(args.workdir, days, args.scale, options)
-        print(f"| {days} days x{args.scale:g} | {r['rows']:,} | {r['full_seconds']:.1f} s | {r['seconds']:.1f} s "
-              f"| {r['day_rows']:,} | {r['rows_read']:,} | {r['read']:,.1f} MB | {r['shuffled']:,.1f} MB "
-              f"| {r['written']:,.1f} MB "
+        r = appended_day(args.workdir, days, args.scale, options, args.target)
+        where = ", cluster" if args.target == "spark_thrift" else ""
+        print(f"| {days} days x{args.scale:g}{where} | {r['rows']:,} | {r['full_seconds']:.1f} s "
+              f"| {r['seconds']:.1f} s | {r['day_rows']:,} | {r['rows_read']:,} | {r['read']:,.1f} MB "
+              f"| {r['shuffled']:,.1f} MB | {r['written']:,.1f} MB "
               f"| {r['load'][0]:.1f} / {r['load'][1]:.1f} |", flush=True)
         for name, w in r["largest"]:
             print(f"    {name}: read {w.input_rows:,} rows ({w.input_bytes / MB:,.1f} MB), shuffled "

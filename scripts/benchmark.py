@@ -320,6 +320,12 @@ def pandas_seed_pipeline(path: Path, window: int = 7):
 
 # --- the runs ----------------------------------------------------------------------------------------------
 
+def remove_database(db: Path) -> None:
+    """A DuckDB file and its write-ahead log, so that the next build makes a new database."""
+    for path in (db, db.with_name(db.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
 def median_run(runs: list[Run]) -> Run:
     """Each measure's median over the runs (a failed run makes the whole side failed: its first failure)."""
     failed = [r for r in runs if not r.ok]
@@ -350,8 +356,7 @@ def full_builds(workdir: Path, sizes: list[float], pandas: bool, runs: int = 1) 
             with_pandas = pandas and fmt != "cryo_parquet"  # the seed's pipeline reads CSV
             sides: dict[str, list[Run]] = {"cexflow": [], "pandas": []}
             for i in range(runs):
-                db.unlink(missing_ok=True)
-                db.with_name(db.name + ".wal").unlink(missing_ok=True)
+                remove_database(db)
                 sides["cexflow"].append(measure(cexflow("build", "--input", str(path), "--db", str(db))))
                 print(f"  {fmt} {size:g}m run {i + 1} cexflow: {sides['cexflow'][-1].cells()}, "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
@@ -470,8 +475,7 @@ def whole_token_builds(workdir: Path, million_rows: float, runs: int) -> str:
     for i in range(runs):
         for side in ("on", "off"):
             db = workdir / f"whole_token_{million_rows:g}m_inference_{side}.duckdb"
-            for stale in (db, db.with_name(db.name + ".wal")):
-                stale.unlink(missing_ok=True)
+            remove_database(db)
             extra = [] if side == "on" else ["--no-deposit-inference"]
             run = measure(cexflow("build", "--input", str(transfers), "--labels", str(labels), "--token", "LPT",
                                   "--token", "USDC", "--db", str(db), "--verbose", *extra))
@@ -532,8 +536,7 @@ def whole_token_appended_day(workdir: Path, million_rows: float, runs: int, rule
             (out_day if line.rsplit(",", 1)[1].startswith(last_day) else out_earlier).write(line)
     tokens = ["--labels", str(labels), "--token", "LPT", "--token", "USDC"]
     built = folder / "history.duckdb"
-    for stale in (built, built.with_name(built.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    remove_database(built)
     run = measure(cexflow("build", "--input", str(earlier), *tokens, "--db", str(built)))
     print(f"the history less its last day ({last_day}): {count_rows(earlier):,} rows, built in {run.cells()}",
           flush=True)

@@ -88,34 +88,31 @@ def appended_day(workdir: Path, days: int, scale: float, build_options: list[str
         run(cexflow("sample", "--out", str(next_day), "--days", "1", "--scale", f"{scale:g}", "--seed", "12",
                     "--start", start.isoformat(), "--planted", "0"))
     appended = ["--input", str(history), "--input", str(next_day)]
-    if target == "spark":
-        spark_dir = workdir / f"spark_{days}d"
-        subprocess.run(["rm", "-rf", str(spark_dir)], check=True)
-        spark = ["--target", "spark", "--spark-dir", str(spark_dir), *build_options]
-        full = run(cexflow("build", *spark, "--input", str(history)))
-        load_before = os.getloadavg()[0]
-        # the event log of the appended day's build only: the folder holds one log, this build's
-        seconds = run(cexflow("build", *spark, *appended), env={"CEXFLOW_SPARK_EVENT_LOG": "true"})
-        load_after = os.getloadavg()[0]
-        log_dir = spark_dir
-    else:
-        spark_dir = workdir / f"cluster_{days}d"
-        subprocess.run(["rm", "-rf", str(spark_dir)], check=True)
+    cluster = target == "spark_thrift"
+    spark_dir = workdir / (f"cluster_{days}d" if cluster else f"spark_{days}d")
+    subprocess.run(["rm", "-rf", str(spark_dir)], check=True)
+    env = {}
+    if cluster:
         env = {"CEXFLOW_PYTHON": sys.executable, "CEXFLOW_SPARK_THRIFT_HOST": "127.0.0.1",
                "CEXFLOW_SPARK_THRIFT_PORT": str(free_port()), "CEXFLOW_SPARK_MASTER_PORT": str(free_port())}
-        spark = ["--target", "spark_thrift", "--spark-dir", str(spark_dir), *build_options]
-        with running_cluster(spark_dir, env):
-            full = run(cexflow("build", *spark, "--input", str(history)), env)
-        # started again with its event log on: the log holds the appended day's build only
-        with running_cluster(spark_dir, {**env, "CEXFLOW_SPARK_EVENT_LOG": "true"}):
-            load_before = os.getloadavg()[0]
-            seconds = run(cexflow("build", *spark, *appended), env)
-            load_after = os.getloadavg()[0]
-        log_dir = spark_dir / "logs"
+    # the event log of the appended day's build only: the local session's folder then holds one log, this
+    # build's; the cluster is started again for it, with its event log on
+    day_env = {**env, "CEXFLOW_SPARK_EVENT_LOG": "true"}
+
+    def spark(run_env: dict):
+        return running_cluster(spark_dir, run_env) if cluster else contextlib.nullcontext()
+
+    options = ["--target", target, "--spark-dir", str(spark_dir), *build_options]
+    with spark(env):
+        full = run(cexflow("build", *options, "--input", str(history)), env)
+    with spark(day_env):
+        load_before = os.getloadavg()[0]
+        seconds = run(cexflow("build", *options, *appended), day_env)
+        load_after = os.getloadavg()[0]
     # a log file, or (Spark 4's rolling event log) a folder eventlog_v2_<app id> of events_ files; the app id is
-    # local-... for a local session, app-... for an application of the standalone cluster
-    logs = [p for p in log_dir.iterdir() if "local-" in p.name or p.name.startswith("app-") or "events_" in p.name
-            or p.name.startswith("eventlog_v2_app-")]
+    # local-... for a local session, app-... for an application of the standalone cluster (in its logs/)
+    log_dir = spark_dir / "logs" if cluster else spark_dir
+    logs = [p for p in log_dir.iterdir() if any(tag in p.name for tag in ("local-", "app-", "events_"))]
     if not logs:
         raise SystemExit(f"{log_dir}: no Spark event log")
     work = summarize(max(logs, key=lambda p: p.stat().st_mtime))

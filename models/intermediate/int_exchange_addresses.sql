@@ -7,6 +7,10 @@
 --   wallet        the name of a wallet in the wallet view: the label's; an inferred consolidation wallet is
 --                 '<exchange> consolidation', every deposit address of an exchange '<exchange> deposit addresses'
 --                 (each deposit address is its own wallet_address)
+-- A table, though small (thousands of rows): the transfers' classification (int_transfers_classified, a view)
+-- reads it in every model built on that, and dim_exchange_addresses shows it; as a view, Spark
+-- planned and ran its joins and windows again in each (docs/scale.md).
+{{ config(materialized='table') }}
 with labelled_addresses as (
     select * from {{ ref('stg_labels__exchange_wallets_deduplicated') }}
 ),

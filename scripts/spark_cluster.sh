@@ -138,7 +138,12 @@ start() {
     export SPARK_HOME SPARK_LOCAL_IP=$HOST SPARK_LOCAL_HOSTNAME=$HOST SPARK_PUBLIC_DNS=$HOST
     export SPARK_LOG_DIR=$DIR/logs SPARK_PID_DIR=$DIR/pids SPARK_WORKER_DIR=$DIR/work
     export SPARK_DAEMON_MEMORY=${CEXFLOW_SPARK_DAEMON_MEMORY:-512m}
-    export SPARK_DAEMON_JAVA_OPTS="$TAG -XX:TieredStopAtLevel=1"
+    # the JVMs compile with C1 only (quicker to start and to warm up, on two cores). C1 alone shrinks the code
+    # cache to 48 MB, which a Thrift server's generated code filled in 25 s: the JVM then stops compiling
+    # ("CodeCache is full. Compiler has been disabled") and a statement once failed with java.lang.InternalError
+    # (MethodHandle.linkToStatic); 240 MB is the JVM's default cache
+    local jit="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+    export SPARK_DAEMON_JAVA_OPTS="$TAG $jit"
     # the master's REST submission server (port 6066) is not needed: jobs come through the Thrift server
     export SPARK_MASTER_OPTS="-Dspark.master.rest.enabled=false"
 
@@ -164,12 +169,12 @@ start() {
         --name cexflow-thrift-server \
         --master "spark://$HOST:$MASTER_PORT" \
         --driver-memory "${CEXFLOW_SPARK_DRIVER_MEMORY:-4g}" \
-        --driver-java-options "$TAG -Dderby.system.home=$DIR -XX:TieredStopAtLevel=1" \
+        --driver-java-options "$TAG -Dderby.system.home=$DIR $jit" \
         --conf spark.driver.host=$HOST --conf spark.driver.bindAddress=$HOST \
         --conf spark.ui.enabled=false \
         --conf spark.executor.memory="${CEXFLOW_SPARK_EXECUTOR_MEMORY:-768m}" \
         --conf spark.executor.cores=1 \
-        --conf "spark.executor.extraJavaOptions=$TAG -XX:TieredStopAtLevel=1" \
+        --conf "spark.executor.extraJavaOptions=$TAG $jit" \
         --conf spark.sql.warehouse.dir="$warehouse" \
         --conf spark.sql.catalogImplementation=hive \
         --conf "spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=$DIR/metastore_db;create=true" \

@@ -327,8 +327,11 @@ def spark_missing() -> str | None:
     return None
 
 
-# small-data settings for a local Spark: C1-compiled JVM, no adaptive re-planning, few shuffle partitions
-QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1", "CEXFLOW_SPARK_ADAPTIVE": "false",
+# small-data settings for a local Spark: C1-compiled JVM, no adaptive re-planning, few shuffle partitions. C1 alone
+# shrinks the JVM's code cache to 48 MB, which Spark's generated code filled in 25 s ("CodeCache is full. Compiler
+# has been disabled": the rest ran interpreted), hence the cache of 240 MB the JVM has by default
+QUICK_SPARK = {"CEXFLOW_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m",
+               "CEXFLOW_SPARK_ADAPTIVE": "false",
                "CEXFLOW_SPARK_SHUFFLE_PARTITIONS": "2", "CEXFLOW_SPARK_THREADS": "2"}
 
 

@@ -5,7 +5,7 @@
 -- With balance files a table, though small (a row per anchored wallet): three models read it, one of them also
 -- through int_wallet_reserve_daily and int_wallets_without_balance_anchor; as a view, Spark planned and ran the
 -- anchors' checks (stg_balances__anchors_validated, with the labels and tokens) again in each (docs/scale.md).
--- Without them a view of no rows, which the engines' planners see is empty: the reserve's models then read no
+-- Without them a view of no rows, which Spark's planner sees is empty: the reserve's models then read no
 -- transfers (from a table they do not know is empty, Spark read every transfer for them on each run).
 {{ config(materialized='table' if var('balances_files', []) else 'view') }}
 with anchor_rows as (

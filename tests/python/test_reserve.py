@@ -271,3 +271,23 @@ def test_an_anchor_after_the_data_is_flagged_and_warned_about(tmp_path, capsys):
             "exact only if no wallet moved in between") in capsys.readouterr().out
     assert query(db, "select reserve, is_anchored_after_data from fct_exchange_reserve_daily") == [
         (Decimal("10"), True)]
+
+
+def test_the_latest_anchors_are_a_view_without_balances_files_and_a_table_with_them(tmp_path):
+    # without balances files int_balance_anchors_latest stays a view of no rows, which Spark's planner sees is
+    # empty, so the reserve's models read no transfers; with them a table, planned once (docs/scale.md). The same
+    # database built without, with, then without again switches the relation's type each time, and the reserve
+    # follows: 10 LPT anchored at the end of the deposit's day, then nothing
+    transfers, balances = one_deposit_and_an_anchor(tmp_path, "10", "2025-03-01")
+    db = tmp_path / "switch.duckdb"
+    kind = ("select table_type from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'int_balance_anchors_latest'")
+    assert build(db, "--input", str(transfers)) == 0
+    assert query(db, kind) == [("VIEW",)]
+    assert query(db, "select count(*) from fct_exchange_reserve_daily") == [(0,)]
+    assert build(db, "--input", str(transfers), "--balances", str(balances)) == 0
+    assert query(db, kind) == [("BASE TABLE",)]
+    assert query(db, "select reserve from fct_exchange_reserve_daily") == [(Decimal("10"),)]
+    assert build(db, "--input", str(transfers)) == 0
+    assert query(db, kind) == [("VIEW",)]
+    assert query(db, "select count(*) from fct_exchange_reserve_daily") == [(0,)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
 
@@ -128,6 +129,24 @@ def test_a_rebuild_of_one_database_parses_only_what_changed(tmp_path):
         runs.append(events.names)
     # other input files (the environment, not --vars) do not make dbt parse the whole project again
     assert "PartialParsingEnabled" in runs[1] and "UnableToPartialParse" not in runs[1]
+
+
+def test_full_check_runs_every_unit_test_of_the_models_yaml_once_and_each_passes(tmp_path, capfd):
+    # the one build of the suite that runs dbt's unit tests (conftest.build leaves them out of the others'): on the
+    # bundled sample, each unit test named in the models' YAML (read here with yaml, not from dbt's manifest) passes
+    # once, and the run ends without an error
+    import yaml
+
+    names = sorted(f"{test['model']}::{test['name']}" for path in (PROJECT_ROOT / "models").rglob("*.yml")
+                   for test in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("unit_tests", []))
+    assert len(names) >= 20
+    sample = PROJECT_ROOT / "data" / "sample" / "lpt_transfers_sample.csv"
+    args = ["build", "--db", str(tmp_path / "x.duckdb"), "--input", str(sample), "--full-check", "--verbose"]
+    assert cexflow_main(args) == 0
+    out = capfd.readouterr().out
+    passed = sorted(re.findall(r" PASS (\S+::\S+) ", out))
+    assert passed == names
+    assert re.search(r"Done\. PASS=\d+ WARN=0 ERROR=0 ", out)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -31,6 +30,7 @@ HELP = (
 
 DEFAULT_OUT = PROJECT_ROOT / "agent_reports"
 DEFAULT_INTERVAL = 3600.0
+SIGNAL_POLL_S = 0.5  # how soon a looping agent sees a signal between cycles
 STATE_VERSION = 2
 WEBHOOK_ATTEMPTS = 3  # per post and run; a post that still fails stays queued for the next run
 WEBHOOK_BACKOFF = 1.0  # seconds before the second attempt, doubled before each further one
@@ -543,16 +543,21 @@ def _print(result: CycleResult) -> None:
 
 
 def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda _signum, _frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    # the handler only appends to a list: a threading.Event set in a signal handler can deadlock, when the signal
+    # comes while the main thread holds the event's lock inside Event.wait (one SIGTERM in CI was never handled)
+    signals: list[int] = []
+    previous = {
+        s: signal.signal(s, lambda signum, _frame: signals.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        while not stop.is_set():
+        while not signals:
             started = time.monotonic()
             try:
                 _print(run_cycle(build_options, state_path, options))
             except CexflowError as exc:  # one bad cycle (e.g. a broken input file) does not end the monitor
                 print(WORDS.cycle_error(exc), file=sys.stderr, flush=True)
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            while not signals and (left := interval - (time.monotonic() - started)) > 0:
+                time.sleep(min(left, SIGNAL_POLL_S))
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

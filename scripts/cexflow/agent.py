@@ -544,7 +544,8 @@ def _print(result: CycleResult) -> None:
 
 def _loop(build_options: BuildOptions, state_path: Path, options: Options, interval: float) -> int:
     # the handler only appends to a list: a threading.Event set in a signal handler can deadlock, when the signal
-    # comes while the main thread holds the event's lock inside Event.wait (one SIGTERM in CI was never handled)
+    # comes while the main thread holds the event's lock inside Event.wait (a SIGTERM in a run of the test suite
+    # was never handled)
     signals: list[int] = []
     previous = {
         s: signal.signal(s, lambda signum, _frame: signals.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)
